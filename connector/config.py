@@ -1,0 +1,220 @@
+"""Settings: the TOML file, validated with pydantic, with environment overrides.
+
+Operators keep configs for years, so names are stable and unknown keys are errors (a typo
+silently ignored is an outage later). Tokens are never in the file: a source names the
+environment variable or file that holds its token. Any problem becomes one `ConfigError`
+whose message names the offending field; the CLI prints it and exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from connector.logtypes import REGISTRY
+
+ENV_PREFIX = "SLACK_CONNECTOR__"
+AUDIT_API_URL = "https://api.slack.com/audit/v1/"
+WEB_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the operator, naming the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StateConfig(_Strict):
+    path: str = "./state/connector.db"
+
+
+class OutputConfig(_Strict):
+    type: Literal["s3", "local", "stdout"] = "local"
+    path: str = "./output"
+    bucket: str | None = None
+    prefix: str = "slack"
+    region: str | None = None
+    endpoint_url: str | None = None
+    kms_key_id: str | None = None
+    batch_max_events: int = Field(default=10_000, ge=1)
+    batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+    @field_validator("prefix")
+    @classmethod
+    def _strip_prefix(cls, value: str) -> str:
+        return value.strip("/")
+
+    @model_validator(mode="after")
+    def _bucket_for_s3(self) -> OutputConfig:
+        if self.type == "s3" and not self.bucket:
+            raise ValueError('bucket: required when type = "s3"')
+        return self
+
+
+class SourceConfig(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    label: str = ""
+    log_types: list[str] = Field(
+        default_factory=lambda: ["audit", "access", "integration"], min_length=1
+    )
+    token_env: str | None = None
+    token_file: str | None = None
+    team_id: str | None = None
+    audit_api_url: str = AUDIT_API_URL
+    web_api_url: str = WEB_API_URL
+    poll_interval_seconds: int = Field(default=60, ge=1)
+    first_run_lookback_seconds: int = Field(default=86_400, ge=0)
+    late_event_overlap_seconds: int = Field(default=300, ge=0)
+    page_size: int | None = Field(default=None, ge=1)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
+    retry_attempts: int = Field(default=5, ge=1)
+    max_retry_after_seconds: float = Field(default=300.0, ge=0)
+    audit_calls_per_minute: float = Field(default=50.0, gt=0)
+    web_calls_per_minute: float = Field(default=20.0, gt=0)
+
+    @field_validator("log_types")
+    @classmethod
+    def _known_log_types(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+        return list(dict.fromkeys(value))
+
+    @field_validator("audit_api_url", "web_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value if value.endswith("/") else value + "/"
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> SourceConfig:
+        if bool(self.token_env) == bool(self.token_file):
+            raise ValueError("set exactly one of token_env or token_file")
+        return self
+
+    @property
+    def display_label(self) -> str:
+        return self.label or self.id
+
+    def token(self) -> SecretStr:
+        """Read the token now, so a rotated file or variable is picked up on the next poll."""
+        if self.token_env:
+            value = os.environ.get(self.token_env, "").strip()
+            if not value:
+                raise ConfigError(
+                    f"source {self.id!r}: token_env: variable {self.token_env} is not set"
+                )
+            return SecretStr(value)
+        assert self.token_file is not None
+        try:
+            value = Path(self.token_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"source {self.id!r}: token_file: cannot read {self.token_file} ({exc.strerror})"
+            ) from None
+        if not value:
+            raise ConfigError(f"source {self.id!r}: token_file: {self.token_file} is empty")
+        return SecretStr(value)
+
+
+class Settings(_Strict):
+    state: StateConfig = StateConfig()
+    output: OutputConfig = OutputConfig()
+    sources: list[SourceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Settings:
+        ids = [s.id for s in self.sources]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"id: duplicate source id {dupes[0]!r}")
+        return self
+
+
+def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read, override from the environment, validate, and check every token is reachable."""
+    environ = os.environ if environ is None else environ
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    apply_env(data, environ)
+    settings = parse(data)
+    for source in settings.sources:
+        source.token()
+    return settings
+
+
+def parse(data: dict[str, Any]) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc)) from None
+
+
+def describe(exc: ValidationError) -> str:
+    """The first error as `sources[0].token_env: message`, the way an operator reads it."""
+    err = exc.errors()[0]
+    where = ""
+    for item in err["loc"]:
+        where += f"[{item}]" if isinstance(item, int) else (f".{item}" if where else str(item))
+    where = where or "config"
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if re.match(r"^\w+: ", message):
+        field, message = message.split(": ", 1)
+        where = f"{where}.{field}"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {message}{more}"
+
+
+def apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
+    """`SLACK_CONNECTOR__OUTPUT__BUCKET=x` sets `[output] bucket`; list items by index."""
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
+        if not path:
+            continue
+        node: Any = data
+        for part in path[:-1]:
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict):
+                node = node.setdefault(part, {})
+            else:
+                raise ConfigError(f"{name}: does not match a config field")
+        if not isinstance(node, dict):
+            raise ConfigError(f"{name}: does not match a config field")
+        node[path[-1]] = _env_value(name, raw)
+
+
+def _env_value(name: str, raw: str) -> Any:
+    """Lists and tables as JSON; scalars stay strings and pydantic coerces them per field."""
+    if raw.lstrip()[:1] in ("[", "{"):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            raise ConfigError(f"{name}: not valid JSON") from None
+    return raw

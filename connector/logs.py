@@ -1,0 +1,94 @@
+"""JSON logs on stderr, with every known secret scrubbed before a line is written.
+
+Redaction is a filter on the handler, so a token that reaches a message through an
+exception string or a library's log call is still replaced. Token-shaped strings (xox?-…,
+Slack webhook URLs) are scrubbed even when they were never registered.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from typing import Any
+
+import orjson
+
+from connector import clock
+
+_PATTERNS = [
+    re.compile(r"xox[abeoprs]-[A-Za-z0-9-]+"),
+    re.compile(r"xoxe\.xox[bp]-[A-Za-z0-9-]+"),
+    re.compile(r"https://hooks\.slack\.com/[^\s\"']+"),
+    re.compile(r"(?i)(authorization:\s*bearer\s+)\S+"),
+]
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class Redactor(logging.Filter):
+    """Replaces registered secrets and token-shaped strings with `[REDACTED]`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, secret: str) -> None:
+        if len(secret) >= 8:
+            with self._lock:
+                self._secrets.add(secret)
+
+    def scrub(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, "[REDACTED]")
+        for pattern in _PATTERNS:
+            text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "[REDACTED]", text)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.scrub(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self.scrub(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        for key, value in list(record.__dict__.items()):
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, self.scrub(value))
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": clock.rfc3339(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_text:
+            out["exception"] = record.exc_text
+        return orjson.dumps(out, default=str).decode()
+
+
+REDACTOR = Redactor()
+
+
+def setup(level: str = "INFO", fmt: str = "json") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(REDACTOR)
+    handler.setFormatter(
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

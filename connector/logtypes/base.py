@@ -1,0 +1,154 @@
+"""What a log type is: a model, a dedupe key, an event time and a way to page through Slack.
+
+A new log type is one module in this package that subclasses `LogType` and registers
+itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import UnionType
+from typing import Any, ClassVar, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict
+
+from connector.slack.client import SlackClient
+
+Raw = dict[str, Any]
+Checkpoint = dict[str, Any]
+
+
+class Record(BaseModel):
+    """Base for every model: unknown fields are kept, because Slack adds fields all the time."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+@dataclass
+class Page:
+    """Raw records from one Slack response, and the checkpoint that is true once they are written.
+
+    `checkpoint` is None when the page alone does not move the checkpoint.
+    """
+
+    records: list[Raw]
+    checkpoint: Checkpoint | None = None
+
+
+@dataclass
+class PollContext:
+    """Everything a poller needs for one poll of one source and log type."""
+
+    source_id: str
+    client: SlackClient
+    checkpoint: Checkpoint | None
+    now: int
+    first_run_lookback: int
+    late_overlap: int
+    page_size: int | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+class PollStopped(Exception):
+    """Raised inside a poll when the daemon is shutting down; nothing uncommitted is lost."""
+
+
+class LogType(ABC):
+    """One Slack log type. Subclasses set the class variables and implement `pages`."""
+
+    name: ClassVar[str]
+    log_type: ClassVar[str]
+    model: ClassVar[type[Record]]
+    event_time_field: ClassVar[str]
+    indicator_paths: ClassVar[dict[str, list[tuple[str, ...]]]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if hasattr(cls, "model"):
+            cls.indicator_paths = _indicator_paths(cls.model)
+
+    @abstractmethod
+    def dedupe_key(self, raw: Raw) -> str:
+        """The natural identity of a record: equal keys mean the same event."""
+
+    @abstractmethod
+    def pages(self, ctx: PollContext) -> Iterator[Page]:
+        """Yield pages newest-known-first; each page's checkpoint holds once its records land."""
+
+    @abstractmethod
+    def probe(self, client: SlackClient) -> str:
+        """One cheap authenticated call for `slack-connector check`; returns a short summary."""
+
+    def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
+        """Seen keys with an event time before this can be forgotten; None keeps them all."""
+        return None
+
+    def event_time(self, record: Record) -> float:
+        value: float = getattr(record, self.event_time_field)
+        return value
+
+    def indicators(self, raw: Raw) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for kind, paths in self.indicator_paths.items():
+            values: set[str] = set()
+            for path in paths:
+                value: Any = raw
+                for key in path:
+                    value = value.get(key) if isinstance(value, dict) else None
+                if isinstance(value, str) and value and _valid(kind, value):
+                    values.add(value)
+            if values:
+                found[kind] = sorted(values)
+        return found
+
+
+def _valid(kind: str, value: str) -> bool:
+    """Only real IP addresses become IP indicators; Slack's docs example has `1.23.45.678`."""
+    if kind != "ip":
+        return True
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def model_of(annotation: Any) -> type[Record] | None:
+    """The Record class inside `X` or `X | None`, if the annotation names one."""
+    if get_origin(annotation) in (Union, UnionType):
+        for arg in get_args(annotation):
+            found = model_of(arg)
+            if found is not None:
+                return found
+        return None
+    if isinstance(annotation, type) and issubclass(annotation, Record):
+        return annotation
+    return None
+
+
+def _indicator_paths(
+    model: type[Record], prefix: tuple[str, ...] = ()
+) -> dict[str, list[tuple[str, ...]]]:
+    paths: dict[str, list[tuple[str, ...]]] = {}
+    for name, info in model.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        kinds = extra.get("indicators")
+        for kind in kinds if isinstance(kinds, list) else []:
+            paths.setdefault(str(kind), []).append((*prefix, name))
+        nested = model_of(info.annotation)
+        if nested is not None:
+            for kind, more in _indicator_paths(nested, (*prefix, name)).items():
+                paths.setdefault(kind, []).extend(more)
+    return paths
+
+
+REGISTRY: dict[str, type[LogType]] = {}
+
+
+def register(cls: type[LogType]) -> type[LogType]:
+    REGISTRY[cls.name] = cls
+    return cls

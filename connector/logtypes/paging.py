@@ -1,0 +1,44 @@
+"""Small helpers the pollers share for reading Slack pages defensively."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from connector.logtypes.base import PollContext, PollStopped, Raw
+from connector.slack.errors import SlackTransientError
+
+CLASSIC_MAX_PAGE = 100
+CLASSIC_MAX_COUNT = 1000
+
+
+def check_stop(ctx: PollContext) -> None:
+    if ctx.stop.is_set():
+        raise PollStopped(ctx.source_id)
+
+
+def as_ts(value: Any) -> float | None:
+    """A unix time from an int, float or numeric string; None when it is none of those."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def list_field(ctx: PollContext, method: str, body: dict[str, Any], key: str) -> list[Raw]:
+    """The record list of a response; a 200 without it is a broken answer worth retrying later."""
+    value = body.get(key)
+    if not isinstance(value, list):
+        raise SlackTransientError(ctx.source_id, method, f"response has no {key!r} list")
+    return value
+
+
+def pages_total(body: dict[str, Any]) -> int:
+    paging = body.get("paging")
+    pages = paging.get("pages") if isinstance(paging, dict) else None
+    return pages if isinstance(pages, int) and pages > 0 else 1

@@ -1,0 +1,148 @@
+"""One poll of one source and log type: fetch → validate → dedupe → enrich → batch → write → commit.
+
+Every raw record ends in exactly one place: an output object, quarantine (with the reason),
+or a counted dedupe skip. State moves only after the objects holding the records exist in
+the sink, and the dedupe keys move in the same transaction as the checkpoint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from connector import clock
+from connector.batch import QUARANTINE, Batch
+from connector.enrich import Source, enrich, quarantine_id, quarantine_row, row_id
+from connector.logtypes.base import (
+    Checkpoint,
+    LogType,
+    Page,
+    PollContext,
+    PollStopped,
+    Raw,
+    Record,
+)
+from connector.sinks.base import Sink
+from connector.slack.errors import SlackError
+from connector.state.sqlite import StateStore
+from connector.validate import validate
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PollResult:
+    """What one poll did, for logs, metrics and alerts."""
+
+    fetched: int = 0
+    written: int = 0
+    quarantined: int = 0
+    duplicates: int = 0
+    objects: int = 0
+    pages: int = 0
+    recovered: int = 0
+    keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    prefix: str = "slack"
+    max_events: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+
+
+class Pipeline:
+    def __init__(self, store: StateStore, sink: Sink, limits: BatchLimits) -> None:
+        self.store = store
+        self.sink = sink
+        self.limits = limits
+
+    def poll(self, source: Source, logtype: LogType, ctx: PollContext) -> PollResult:
+        """Fetched pages are written even when Slack fails halfway; the sink failing stops all."""
+        result = PollResult()
+        result.recovered = self.recover(source, logtype)
+        ctx.checkpoint = self.store.checkpoint(source.id, logtype.name)
+        batch = self._new_batch(source)
+        pending: Checkpoint | None = None
+        try:
+            for page in logtype.pages(ctx):
+                result.pages += 1
+                self._ingest(source, logtype, page, batch, result)
+                pending = page.checkpoint or pending
+                if batch.full:
+                    self._flush(source, logtype, batch, pending, result)
+                    batch, pending = self._new_batch(source), None
+        except (SlackError, PollStopped):
+            self._flush(source, logtype, batch, pending, result)
+            raise
+        self._flush(source, logtype, batch, pending, result)
+        return result
+
+    def recover(self, source: Source, logtype: LogType) -> int:
+        """Settle writes a crash interrupted: objects that exist are written, others never were."""
+        intents = self.store.intents(source.id, logtype.name)
+        if not intents:
+            return 0
+        keys = [k for i in intents if self.sink.exists(i.object_key) for k in i.row_keys]
+        self.store.commit(
+            source.id, logtype.name, keys=keys, done_intents=[i.object_key for i in intents]
+        )
+        log.info(
+            "recovered interrupted write",
+            extra={"source_id": source.id, "log_type": logtype.name, "objects": len(intents)},
+        )
+        return len(intents)
+
+    def _new_batch(self, source: Source) -> Batch:
+        return Batch(self.limits.prefix, source.id, self.limits.max_events, self.limits.max_bytes)
+
+    def _ingest(
+        self, source: Source, logtype: LogType, page: Page, batch: Batch, result: PollResult
+    ) -> None:
+        parse_time = clock.rfc3339(clock.now().timestamp())
+        checked: list[tuple[Raw, Record | str, str]] = []
+        for raw in page.records:
+            record = validate(logtype, raw)
+            if isinstance(record, str):
+                checked.append((raw, record, quarantine_id(source, logtype, raw)))
+            else:
+                checked.append((raw, record, row_id(source, logtype, logtype.dedupe_key(raw))))
+        already = self.store.seen(source.id, logtype.name, [c[2] for c in checked])
+        result.fetched += len(checked)
+        for raw, record, rid in checked:
+            if rid in already or rid in batch:
+                result.duplicates += 1
+            elif isinstance(record, str):
+                row = quarantine_row(source, logtype, raw, record, rid, parse_time)
+                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, rid, clock.now().timestamp())
+                result.quarantined += 1
+            else:
+                row, event_ts = enrich(source, logtype, raw, record, rid, parse_time)
+                batch.add(logtype.log_type, row, rid, event_ts)
+                result.written += 1
+
+    def _flush(
+        self,
+        source: Source,
+        logtype: LogType,
+        batch: Batch,
+        checkpoint: Checkpoint | None,
+        result: PollResult,
+    ) -> None:
+        objects = batch.objects()
+        if not objects and checkpoint is None:
+            return
+        if objects:
+            self.store.begin_write(source.id, logtype.name, {o.key: o.row_keys for o in objects})
+            for obj in objects:
+                self.sink.put(obj.key, obj.body)
+        self.store.commit(
+            source.id,
+            logtype.name,
+            keys=[k for o in objects for k in o.row_keys],
+            checkpoint=checkpoint,
+            done_intents=[o.key for o in objects],
+            prune_before=logtype.prune_before(checkpoint) if checkpoint else None,
+        )
+        result.objects += len(objects)
+        result.keys.extend(o.key for o in objects)

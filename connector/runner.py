@@ -1,0 +1,175 @@
+"""Polls one source: its Slack client, the pipeline per log type, and the error policy.
+
+The policy, from the error's class: auth and plan errors park the (source, log type) and
+are retried only every `PARK_RETRY_SECONDS`, in case someone fixed the token; transient
+errors fail this poll and the next one tries again; nothing here ever raises into the
+scheduler, so one bad source never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from connector import __version__, clock
+from connector.config import ConfigError, SourceConfig
+from connector.enrich import Source
+from connector.logs import REDACTOR
+from connector.logtypes import REGISTRY
+from connector.logtypes.base import PollContext, PollStopped
+from connector.pipeline import Pipeline, PollResult
+from connector.sinks.base import SinkError
+from connector.slack.client import RetryPolicy, SlackClient
+from connector.slack.errors import SlackAuthError, SlackError
+from connector.slack.ratelimit import RateBudgets
+
+log = logging.getLogger(__name__)
+PARK_RETRY_SECONDS = 900
+
+
+@dataclass
+class Outcome:
+    source_id: str
+    log_type: str
+    state: str
+    detail: str = ""
+    result: PollResult | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+class SourceRunner:
+    def __init__(
+        self,
+        cfg: SourceConfig,
+        pipeline: Pipeline,
+        budgets: RateBudgets,
+        stop: threading.Event,
+    ) -> None:
+        self.cfg = cfg
+        self.source = Source(cfg.id, cfg.display_label)
+        self._pipeline = pipeline
+        self._store = pipeline.store
+        self._budgets = budgets
+        self._stop = stop
+        self._http = httpx.Client(
+            timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
+            headers={"User-Agent": f"slack-security-connector/{__version__}"},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"SourceRunner(source_id={self.cfg.id!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def client(self) -> SlackClient:
+        token = self.cfg.token()
+        REDACTOR.add(token.get_secret_value())
+        return SlackClient(
+            self.cfg.id,
+            token,
+            audit_api_url=self.cfg.audit_api_url,
+            web_api_url=self.cfg.web_api_url,
+            http=self._http,
+            budgets=self._budgets,
+            retry=RetryPolicy(
+                attempts=self.cfg.retry_attempts,
+                max_retry_after=self.cfg.max_retry_after_seconds,
+            ),
+            sleep=self._sleep,
+            team_id=self.cfg.team_id,
+            audit_per_minute=self.cfg.audit_calls_per_minute,
+            web_per_minute=self.cfg.web_calls_per_minute,
+        )
+
+    def _sleep(self, seconds: float) -> None:
+        if self._stop.wait(seconds):
+            raise PollStopped(self.cfg.id)
+
+    def poll(self, log_type: str, *, force: bool = False) -> Outcome:
+        """One poll of one log type; never raises, always reports."""
+        status = self._store.status(self.cfg.id, log_type) or {}
+        now = clock.now_ts()
+        if (
+            not force
+            and status.get("state") == "parked"
+            and now - int(status.get("since", 0)) < PARK_RETRY_SECONDS
+        ):
+            return Outcome(self.cfg.id, log_type, "parked", str(status.get("detail", "")))
+        logtype = REGISTRY[log_type]()
+        fields = {"source_id": self.cfg.id, "log_type": log_type}
+        try:
+            ctx = PollContext(
+                source_id=self.cfg.id,
+                client=self.client(),
+                checkpoint=None,
+                now=now,
+                first_run_lookback=self.cfg.first_run_lookback_seconds,
+                late_overlap=self.cfg.late_event_overlap_seconds,
+                page_size=self.cfg.page_size,
+                stop=self._stop,
+            )
+            result = self._pipeline.poll(self.source, logtype, ctx)
+        except PollStopped:
+            log.info("poll stopped for shutdown", extra=fields)
+            return Outcome(self.cfg.id, log_type, "stopped")
+        except SlackAuthError as exc:
+            return self._fail(log_type, status, "parked", str(exc), {**fields, "code": exc.code})
+        except (SlackError, SinkError, ConfigError) as exc:
+            return self._fail(log_type, status, "failing", str(exc), fields)
+        except Exception as exc:
+            log.exception("poll crashed", extra=fields)
+            return self._fail(
+                log_type, status, "failing", f"internal error: {type(exc).__name__}", fields
+            )
+        self._succeed(log_type, status, result, now)
+        log.info(
+            "poll done",
+            extra={
+                **fields,
+                "fetched": result.fetched,
+                "written": result.written,
+                "quarantined": result.quarantined,
+                "duplicates": result.duplicates,
+                "objects": result.objects,
+                "pages": result.pages,
+            },
+        )
+        return Outcome(self.cfg.id, log_type, "ok", result=result)
+
+    def _succeed(self, log_type: str, status: dict[str, Any], result: PollResult, now: int) -> None:
+        new = {
+            "state": "ok",
+            "last_success": now,
+            "last_event": now if result.written else status.get("last_event"),
+            "first_poll": status.get("first_poll", now),
+            "failures": 0,
+            "quarantined_total": int(status.get("quarantined_total", 0)) + result.quarantined,
+        }
+        self._store.set_status(self.cfg.id, log_type, new)
+
+    def _fail(
+        self, log_type: str, status: dict[str, Any], state: str, detail: str, fields: dict[str, Any]
+    ) -> Outcome:
+        now = clock.now_ts()
+        new = {
+            **status,
+            "state": state,
+            "detail": detail,
+            "since": status.get("since", now) if status.get("state") == state else now,
+            "failures": int(status.get("failures", 0)) + 1,
+            "first_poll": status.get("first_poll", now),
+        }
+        if state == "parked":
+            new["since"] = now
+        self._store.set_status(self.cfg.id, log_type, new)
+        log.error("poll failed", extra={**fields, "state": state, "error": detail})
+        return Outcome(self.cfg.id, log_type, state, detail)

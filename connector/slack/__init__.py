@@ -1,0 +1,1 @@
+"""HTTP access to Slack's Audit Logs API and Web API."""

@@ -1,0 +1,164 @@
+"""One pooled httpx client per source that turns Slack's answers into dicts or typed errors.
+
+Slack reports failure in several shapes: Web API errors are HTTP 200 with `ok: false`,
+the Audit API uses real status codes with an optional JSON body, the edge answers with
+HTML pages, and bodies can arrive truncated. All of them end up here as a parsed dict or
+one of the errors in `errors.py`, so pollers only deal with data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from pydantic import SecretStr
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.wait import wait_exponential_jitter
+
+from connector.slack.errors import (
+    SlackError,
+    SlackRateLimitedError,
+    SlackTransientError,
+    classify,
+)
+from connector.slack.ratelimit import RateBudgets
+
+AUDIT_PER_MINUTE = 50.0
+WEB_PER_MINUTE = 20.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial_wait: float = 1.0
+    max_wait: float = 30.0
+    max_retry_after: float = 300.0
+
+
+class SlackClient:
+    """Talks to one source's Slack organisation or workspace with one token."""
+
+    def __init__(
+        self,
+        source_id: str,
+        token: SecretStr,
+        *,
+        audit_api_url: str,
+        web_api_url: str,
+        http: httpx.Client,
+        budgets: RateBudgets,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None],
+        team_id: str | None = None,
+        audit_per_minute: float = AUDIT_PER_MINUTE,
+        web_per_minute: float = WEB_PER_MINUTE,
+    ) -> None:
+        self.source_id = source_id
+        self._token = token
+        self._audit_url = audit_api_url.rstrip("/") + "/"
+        self._web_url = web_api_url.rstrip("/") + "/"
+        self._http = http
+        self._budgets = budgets
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._team_id = team_id
+        self._per_minute = {"audit": audit_per_minute, "web": web_per_minute}
+        self._backoff = wait_exponential_jitter(
+            initial=self._retry.initial_wait, max=self._retry.max_wait
+        )
+
+    def __repr__(self) -> str:
+        return f"SlackClient(source_id={self.source_id!r})"
+
+    def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
+        return self._call("logs", self._audit_url + "logs", params, api="audit")
+
+    def web(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if self._team_id:
+            params = {**params, "team_id": self._team_id}
+        return self._call(method, self._web_url + method, params, api="web")
+
+    def _call(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+        retrying = Retrying(
+            stop=stop_after_attempt(self._retry.attempts),
+            retry=retry_if_exception(self._retryable),
+            wait=self._wait,
+            sleep=self._sleep,
+            reraise=True,
+        )
+        result: dict[str, Any] = retrying(self._send, method, url, params, api)
+        return result
+
+    def _retryable(self, exc: BaseException) -> bool:
+        if isinstance(exc, SlackRateLimitedError):
+            return exc.retry_after <= self._retry.max_retry_after
+        return isinstance(exc, SlackTransientError)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, SlackRateLimitedError):
+            return exc.retry_after
+        return float(self._backoff(state))
+
+    def _send(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+        token = self._token.get_secret_value()
+        bucket_name = "audit" if api == "audit" else method
+        RateBudgets.wait(
+            self._budgets.bucket(token, bucket_name, self._per_minute[api]), self._sleep
+        )
+        try:
+            resp = self._http.get(
+                url,
+                params={k: v for k, v in params.items() if v is not None},
+                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+            )
+        except httpx.TimeoutException as exc:
+            raise SlackTransientError(
+                self.source_id, method, f"timeout ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
+            raise SlackTransientError(
+                self.source_id, method, f"connection error ({type(exc).__name__}: {exc})"
+            ) from None
+        return self._parse(method, resp, api)
+
+    def _parse(self, method: str, resp: httpx.Response, api: str) -> dict[str, Any]:
+        status = resp.status_code
+        if status == 429:
+            raise SlackRateLimitedError(self.source_id, method, _retry_after(resp))
+        body = _json_object(resp)
+        if status != 200:
+            code = str(body.get("error", "")) if body else ""
+            raise classify(self.source_id, method, code, status)
+        if body is None:
+            kind = (
+                "HTML"
+                if "html" in resp.headers.get("content-type", "")
+                else "truncated or non-JSON"
+            )
+            raise SlackTransientError(self.source_id, method, f"HTTP 200 with {kind} body")
+        ok = body.get("ok")
+        if ok is not True and (api == "web" or ok is False):
+            raise classify(self.source_id, method, str(body.get("error", "")), status)
+        return body
+
+
+def _retry_after(resp: httpx.Response) -> float:
+    try:
+        return max(0.0, float(resp.headers.get("retry-after", "1")))
+    except ValueError:
+        return 1.0
+
+
+def _json_object(resp: httpx.Response) -> dict[str, Any] | None:
+    try:
+        body = orjson.loads(resp.content)
+    except orjson.JSONDecodeError:
+        return None
+    return body if isinstance(body, dict) else None
+
+
+__all__ = ["RetryPolicy", "SlackClient", "SlackError"]

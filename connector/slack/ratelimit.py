@@ -1,0 +1,56 @@
+"""Proactive rate budgets, so the connector stays inside Slack's tiers before Slack says 429.
+
+Slack gives no remaining-quota header, only `Retry-After` once it is too late. The Audit
+Logs API allows about 50 calls a minute per organisation, shared by every app; team.*
+methods about 20 a minute each. One token means one organisation, so sources that share a
+token share a budget: the key is a fingerprint of the token, never the token itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """`per_minute` calls a minute on average, bursts up to `burst` calls."""
+
+    def __init__(self, per_minute: float, burst: float | None = None) -> None:
+        self.rate = per_minute / 60.0
+        self.capacity = burst if burst is not None else max(1.0, per_minute / 4)
+        self._tokens = self.capacity
+        self._stamp = time.monotonic()
+        self._lock = threading.Lock()
+
+    def reserve(self) -> float:
+        """Take one call from the budget; returns how long the caller must wait first."""
+        with self._lock:
+            t = time.monotonic()
+            self._tokens = min(self.capacity, self._tokens + (t - self._stamp) * self.rate)
+            self._stamp = t
+            self._tokens -= 1
+            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+class RateBudgets:
+    """Process-wide registry of buckets keyed by (token fingerprint, budget name)."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, token: str, name: str, per_minute: float) -> TokenBucket:
+        key = (hashlib.sha256(token.encode()).hexdigest()[:16], name)
+        with self._lock:
+            if key not in self._buckets:
+                self._buckets[key] = TokenBucket(per_minute)
+            return self._buckets[key]
+
+    @staticmethod
+    def wait(bucket: TokenBucket, sleep: Callable[[float], None]) -> float:
+        delay = bucket.reserve()
+        if delay > 0:
+            sleep(delay)
+        return delay

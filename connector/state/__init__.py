@@ -1,0 +1,1 @@
+"""Durable connector state: checkpoints, dedupe keys, write intents, source health."""

@@ -1,0 +1,194 @@
+"""SQLite state store, the embedded default.
+
+One file holds checkpoints, the keys of events already written (the dedupe set), the
+intents of writes in flight, and per-source status. Every commit is one transaction, so
+a checkpoint and the dedupe keys of the batch it covers move together or not at all.
+WAL with `synchronous=FULL`: a commit that returned survives a power cut.
+
+Write intents close the gap between "object written" and "state committed": before a
+batch is written its object keys and row keys are committed as an intent; after a crash
+the intent is resolved by asking the sink which objects exist, and only those objects'
+keys become seen. A batch is then never lost and never written twice under two names.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from connector import clock
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (source_id, log_type)
+);
+CREATE TABLE IF NOT EXISTS seen (
+    source_id TEXT NOT NULL, log_type TEXT NOT NULL, key TEXT NOT NULL, event_ts INTEGER NOT NULL,
+    PRIMARY KEY (source_id, log_type, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS intents (
+    source_id TEXT NOT NULL, log_type TEXT NOT NULL, object_key TEXT NOT NULL,
+    row_keys BLOB NOT NULL, created_at INTEGER NOT NULL,
+    PRIMARY KEY (source_id, log_type, object_key)
+);
+CREATE TABLE IF NOT EXISTS status (
+    source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
+    PRIMARY KEY (source_id, log_type)
+);
+"""
+
+Keys = Sequence[tuple[str, int]]
+
+
+@dataclass(frozen=True)
+class Intent:
+    object_key: str
+    row_keys: list[tuple[str, int]]
+
+
+class StateStore:
+    """Thread-safe: APScheduler runs one job per source and log type on a thread pool."""
+
+    CHUNK = 500
+
+    def __init__(self, path: str | Path) -> None:
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA busy_timeout=10000")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _txn(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def checkpoint(self, source_id: str, log_type: str) -> dict[str, Any] | None:
+        return self._get("checkpoints", source_id, log_type)
+
+    def status(self, source_id: str, log_type: str) -> dict[str, Any] | None:
+        return self._get("status", source_id, log_type)
+
+    def set_status(self, source_id: str, log_type: str, value: dict[str, Any]) -> None:
+        with self._txn() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO status VALUES (?, ?, ?)",
+                (source_id, log_type, orjson.dumps(value)),
+            )
+
+    def _get(self, table: str, source_id: str, log_type: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT value FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
+                (source_id, log_type),
+            ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def seen(self, source_id: str, log_type: str, keys: Iterable[str]) -> set[str]:
+        """Which of these keys were already written."""
+        wanted = list(keys)
+        found: set[str] = set()
+        with self._lock:
+            for i in range(0, len(wanted), self.CHUNK):
+                chunk = wanted[i : i + self.CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows = self._db.execute(
+                    "SELECT key FROM seen WHERE source_id = ? AND log_type = ? "  # noqa: S608
+                    f"AND key IN ({marks})",
+                    (source_id, log_type, *chunk),
+                )
+                found.update(r[0] for r in rows)
+        return found
+
+    def count_seen(self, source_id: str, log_type: str) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT count(*) FROM seen WHERE source_id = ? AND log_type = ?",
+                (source_id, log_type),
+            ).fetchone()
+        return int(row[0])
+
+    def begin_write(self, source_id: str, log_type: str, objects: dict[str, Keys]) -> None:
+        """Record what is about to be written, before it is written."""
+        now = clock.now_ts()
+        with self._txn() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)",
+                [
+                    (source_id, log_type, key, orjson.dumps(list(rows)), now)
+                    for key, rows in objects.items()
+                ],
+            )
+
+    def intents(self, source_id: str, log_type: str) -> list[Intent]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT object_key, row_keys FROM intents WHERE source_id = ? AND log_type = ?",
+                (source_id, log_type),
+            ).fetchall()
+        return [Intent(k, [(str(a), int(b)) for a, b in orjson.loads(v)]) for k, v in rows]
+
+    def commit(
+        self,
+        source_id: str,
+        log_type: str,
+        *,
+        keys: Keys = (),
+        checkpoint: dict[str, Any] | None = None,
+        done_intents: Iterable[str] = (),
+        prune_before: int | None = None,
+    ) -> None:
+        """Keys, checkpoint and intent cleanup in one transaction: all of it or none."""
+        with self._txn() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO seen VALUES (?, ?, ?, ?)",
+                [(source_id, log_type, k, ts) for k, ts in keys],
+            )
+            db.executemany(
+                "DELETE FROM intents WHERE source_id = ? AND log_type = ? AND object_key = ?",
+                [(source_id, log_type, k) for k in done_intents],
+            )
+            if checkpoint is not None:
+                db.execute(
+                    "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
+                    (source_id, log_type, orjson.dumps(checkpoint), clock.now_ts()),
+                )
+            if prune_before is not None:
+                db.execute(
+                    "DELETE FROM seen WHERE source_id = ? AND log_type = ? AND event_ts < ?",
+                    (source_id, log_type, prune_before),
+                )
+
+    def reset(self, source_id: str, log_type: str | None = None) -> None:
+        with self._txn() as db:
+            for table in ("checkpoints", "seen", "intents", "status"):
+                if log_type is None:
+                    db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))  # noqa: S608
+                else:
+                    db.execute(
+                        f"DELETE FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
+                        (source_id, log_type),
+                    )

@@ -1,0 +1,27 @@
+"""Validation against a log type's model, turning failures into a reason a human can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from connector.logtypes.base import LogType, Record
+
+MAX_REASONS = 5
+
+
+def validate(logtype: LogType, raw: Any) -> Record | str:
+    """The validated record, or why it is invalid (the string goes to quarantine with it)."""
+    if not isinstance(raw, dict):
+        return f"record is a JSON {type(raw).__name__}, not an object"
+    try:
+        return logtype.model.model_validate(raw)
+    except ValidationError as exc:
+        reasons = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"
+            for err in exc.errors()[:MAX_REASONS]
+        ]
+        if exc.error_count() > MAX_REASONS:
+            reasons.append(f"and {exc.error_count() - MAX_REASONS} more")
+        return "; ".join(reasons)

@@ -1,0 +1,681 @@
+"""A fake Slack server (Audit Logs API, team.accessLogs, team.integrationLogs) on a real socket.
+
+Why a socket server instead of mocking httpx: the daemon's hardest code paths (connection
+resets, truncated bodies, HTML 5xx pages from the edge, 429 + Retry-After, cursors that must
+be URL-encoded) only run against real HTTP. Stdlib only, so the fake cannot drift with a
+mocking library's version.
+
+Behaviour follows /work/shared/SLACK_API.md. Where that sheet says UNCERTAIN, the fake picks
+one behaviour and offers a knob for the other, so the daemon gets tested against both.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import json
+import math
+import random
+import socket
+import struct
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+AUDIT_METHOD = "logs"
+ACCESS_METHOD = "team.accessLogs"
+INTEGRATION_METHOD = "team.integrationLogs"
+METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD})
+FAULT_KINDS = frozenset({"429", "html500", "truncated", "garbage", "reset", "slow", "ok_false", "401"})
+
+AUDIT_MAX_LIMIT = 9999
+WEB_MAX_COUNT = 1000
+WEB_MAX_PAGE = 100
+
+# Three leading bytes that base64-encode to "+/+/", and a length padded to 1 (mod 3) so the
+# cursor always ends in "==". A client that forgets to URL-encode it ("+" turns into " ")
+# therefore fails at once with invalid_cursor instead of passing by luck.
+_CURSOR_MAGIC = b"\xfb\xff\xbf"
+_AUDIT_TAG = b"audit"
+_ACCESS_TAG = b"access"
+
+# Audit API status for a persistent set_error; the sheet leaves most of these UNCERTAIN.
+_AUDIT_ERROR_STATUS = {
+    "not_authed": 401,
+    "invalid_auth": 401,
+    "token_revoked": 401,
+    "token_expired": 401,
+    "account_inactive": 401,
+    "ratelimited": 429,
+}
+
+_JSON = "application/json; charset=utf-8"
+_HTML_ERROR = (
+    b"<html><head><title>502 Bad Gateway</title></head><body><h1>You've found a glitch"
+    b"</h1><p>Something went wrong upstream.</p></body></html>"
+)
+
+
+class CaseInsensitiveDict(dict[str, str]):
+    """HTTP header names are case-insensitive, so `headers["Authorization"]` and
+    `headers["authorization"]` both work whatever casing the client sent. Keys are stored
+    lowercased."""
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        super().__init__((k.lower(), v) for k, v in items)
+
+    def __getitem__(self, key: str) -> str:
+        return super().__getitem__(key.lower())
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and super().__contains__(key.lower())
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        return super().get(key.lower(), default)
+
+
+@dataclass
+class RecordedRequest:
+    """One request as the server saw it. It is recorded *before* the response is written,
+    so once a client has its response, the request is already in `FakeSlack.requests`."""
+
+    method: str  # "logs", "team.accessLogs", ... (or the raw path for unknown routes)
+    path: str  # URL path without the query string
+    params: dict[str, str]  # query string merged with the POST form body
+    headers: dict[str, str]  # a CaseInsensitiveDict
+    status: int  # HTTP status sent; 0 for a "reset" fault
+    verb: str = "GET"
+    at: float = field(default_factory=time.time)  # lets tests check request spacing
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes = b""
+    content_type: str = _JSON
+    headers: dict[str, str] = field(default_factory=dict)
+    reset: bool = False
+
+
+class _ApiError(Exception):
+    """An error answer: ok:false + code. `status` only matters for the Audit API."""
+
+    def __init__(self, error: str, status: int = 400) -> None:
+        super().__init__(error)
+        self.error = error
+        self.status = status
+
+
+def _encode_cursor(tag: bytes, *numbers: int) -> str:
+    raw = _CURSOR_MAGIC + tag + struct.pack(f">{len(numbers)}q", *numbers)
+    raw += b"\x00" * ((1 - len(raw)) % 3)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _decode_cursor(tag: bytes, count: int, cursor: str) -> tuple[int, ...]:
+    """Inverse of _encode_cursor; raises _ApiError("invalid_cursor") on anything else."""
+    try:
+        raw = base64.b64decode(cursor, validate=True)
+    except (binascii.Error, ValueError):
+        raise _ApiError("invalid_cursor") from None
+    head, size = _CURSOR_MAGIC + tag, 8 * count
+    body, rest = raw[len(head) : len(head) + size], raw[len(head) + size :]
+    if not raw.startswith(head) or len(body) != size or rest.strip(b"\x00"):
+        raise _ApiError("invalid_cursor")
+    return struct.unpack(f">{count}q", body)
+
+
+def _int_param(params: dict[str, str], name: str, default: int) -> int:
+    if name not in params or params[name] == "":
+        return default
+    try:
+        return int(params[name])
+    except ValueError:
+        raise _ApiError("invalid_arguments") from None
+
+
+def _web_json(obj: Any) -> bytes:
+    """Slack's Web API escapes "/" as "\\/" (and non-ASCII as \\uXXXX); a daemon that
+    regexes bodies instead of parsing them breaks here, which is the point."""
+    return json.dumps(obj).replace("/", "\\/").encode("ascii")
+
+
+def _audit_json(obj: Any) -> bytes:
+    return json.dumps(obj).encode("ascii")
+
+
+class _Server(ThreadingHTTPServer):
+    """Remembers which connections must end with a TCP RST rather than a polite FIN."""
+
+    daemon_threads = True
+    fake: FakeSlack
+
+    def __init__(self, fake: FakeSlack) -> None:
+        self.fake = fake
+        self.reset_connections: set[socket.socket] = set()
+        super().__init__(("127.0.0.1", 0), _Handler)
+
+    def shutdown_request(self, request: Any) -> None:
+        if request in self.reset_connections:
+            # SO_LINGER(0) is set: closing without shutdown(SHUT_WR) sends RST.
+            self.reset_connections.discard(request)
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # HTTP/1.1 keep-alive like the real edge, so httpx reuses pooled connections and a
+    # "reset" can hit a connection the client believes is healthy.
+    protocol_version = "HTTP/1.1"
+    timeout = 30  # idle keep-alive connections are dropped after this
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence per-request stderr logging; `FakeSlack.requests` records everything."""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in separate writes; without NODELAY, Nagle plus delayed
+        # ACKs add ~40 ms to every keep-alive response.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.fake._track(self.connection, open_=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.fake._track(self.connection, open_=False)
+
+    def do_GET(self) -> None:
+        self.server.fake._serve(self, "GET")
+
+    def do_POST(self) -> None:
+        self.server.fake._serve(self, "POST")
+
+
+class FakeSlack:
+    """Fake Slack with data stores, behaviour knobs and fault injection.
+
+    Plain attributes (`audit_max_page`, `short_pages`, ...) may be changed while running;
+    they are read on every request.
+    """
+
+    def __init__(self, tokens: Iterable[str] = ("xoxp-test-token",), *, seed: int = 0) -> None:
+        self._lock = threading.RLock()
+        self._tokens = set(tokens)
+        self._revoked: set[str] = set()
+        self._rng = random.Random(seed)
+        self._audit: list[tuple[int, int, dict[str, Any]]] = []  # (date_create, seq, event)
+        self._seq = 0
+        self._access: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
+        self._integration: list[dict[str, Any]] = []
+        self._errors: dict[str, tuple[str, int | None]] = {}
+        self._faults: dict[str, deque[tuple[str, dict[str, Any]]]] = {}
+        self._conns: set[socket.socket] = set()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+        self.audit_max_page: int | None = None
+        self.short_pages = False
+        self.omit_metadata_on_last_page = False
+        self.access_sort_key = "date_last"
+        self.access_before_field = "date_last"
+        self.integration_order = "newest_first"
+        self.on_request: Callable[[str, dict[str, str]], None] | None = None
+        self.requests: list[RecordedRequest] = []
+        # Tracebacks of exceptions inside the fake (answered as HTTP 500 text/plain), so a
+        # test can tell a bug in the fake from an injected fault.
+        self.server_errors: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> FakeSlack:
+        if self._server is not None:
+            return self
+        self._stopping = threading.Event()
+        self._server = _Server(self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop listening and cut open keep-alive connections, so a client still holding a
+        pooled connection cannot talk to a stopped server."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        self._stopping.set()  # wakes "slow" faults
+        server.shutdown()
+        server.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeSlack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("FakeSlack is not running; call start() first")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def audit_api_url(self) -> str:
+        return self.base_url + "/audit/v1/"
+
+    @property
+    def web_api_url(self) -> str:
+        return self.base_url + "/api/"
+
+    # ------------------------------------------------------------------ data
+    def add_audit(self, events: Iterable[dict[str, Any]]) -> None:
+        """Add audit events in any order. Each gets a sequence number so events in the same
+        second keep a stable newest-first order (later-added counts as newer)."""
+        with self._lock:
+            for event in events:
+                if not isinstance(event.get("date_create"), int):
+                    raise ValueError(f"audit event needs an int date_create: {event!r}")
+                self._seq += 1
+                self._audit.append((event["date_create"], self._seq, copy.deepcopy(event)))
+
+    def add_access(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Upsert by (user_id, ip, user_agent). An existing row keeps its other fields and
+        takes the given date_last and count, as Slack's aggregates do."""
+        with self._lock:
+            for row in rows:
+                for name in ("user_id", "date_first", "date_last"):
+                    if name not in row:
+                        raise ValueError(f"access row needs {name!r}: {row!r}")
+                key = (row["user_id"], row.get("ip"), row.get("user_agent"))
+                existing = self._access.get(key)
+                if existing is None:
+                    self._access[key] = copy.deepcopy(row)
+                else:
+                    existing["date_last"] = row["date_last"]
+                    existing["count"] = row.get("count", existing.get("count"))
+
+    def touch_access(self, user_id: str, ip: str | None, user_agent: str, when: int) -> None:
+        """One more access by this combination: date_last = when, count += 1. An unseen
+        combination becomes a new row, as a login from a new IP would."""
+        with self._lock:
+            key = (user_id, ip, user_agent)
+            row = self._access.get(key)
+            if row is not None:
+                row["date_last"] = when
+                row["count"] = int(row.get("count") or 0) + 1
+                return
+            sibling = next((r for r in self._access.values() if r["user_id"] == user_id), {})
+            self._access[key] = {
+                "user_id": user_id,
+                "username": sibling.get("username", user_id),
+                "date_first": when,
+                "date_last": when,
+                "count": 1,
+                "ip": ip,
+                "user_agent": user_agent,
+                "isp": None,
+                "country": None,
+                "region": None,
+            }
+
+    def add_integration(self, logs: Iterable[dict[str, Any]]) -> None:
+        """Store logs exactly as given; `date` stays a string, as Slack sends it."""
+        with self._lock:
+            for log in logs:
+                int(log["date"])  # fail early on an unsortable date
+                self._integration.append(copy.deepcopy(log))
+
+    # ------------------------------------------------------------------ auth and faults
+    def revoke(self, token: str) -> None:
+        with self._lock:
+            self._revoked.add(token)
+
+    def set_error(self, method: str, error: str | None, *, status: int | None = None) -> None:
+        """Persistent ok:false for `method` (after auth succeeds) until cleared with None.
+        For the audit endpoint the HTTP status is `status`, else 401 for auth codes, 429
+        for ratelimited and 400 otherwise (the real statuses are UNCERTAIN)."""
+        self._check_method(method)
+        with self._lock:
+            if error is None:
+                self._errors.pop(method, None)
+            else:
+                self._errors[method] = (error, status)
+
+    def fail_next(self, method: str, kind: str, times: int = 1, **kw: Any) -> None:
+        """Queue `times` one-shot faults for `method`, consumed FIFO by its next requests.
+        Faults apply before auth: they model the edge/load balancer, not Slack's app."""
+        self._check_method(method)
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if kind == "slow" and "seconds" not in kw:
+            raise ValueError('fail_next(..., "slow") needs seconds=')
+        if kind == "ok_false" and "error" not in kw:
+            raise ValueError('fail_next(..., "ok_false") needs error=')
+        with self._lock:
+            queue = self._faults.setdefault(method, deque())
+            queue.extend((kind, dict(kw)) for _ in range(times))
+
+    def count(self, method: str) -> int:
+        with self._lock:
+            return sum(1 for r in self.requests if r.method == method)
+
+    @staticmethod
+    def _check_method(method: str) -> None:
+        if method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; expected one of {sorted(METHODS)}")
+
+    def _track(self, conn: socket.socket, *, open_: bool) -> None:
+        with self._lock:
+            (self._conns.add if open_ else self._conns.discard)(conn)
+
+    # ------------------------------------------------------------------ request handling
+    def _serve(self, handler: _Handler, verb: str) -> None:
+        url = urlsplit(handler.path)
+        headers = CaseInsensitiveDict(handler.headers.items())
+        body = handler.rfile.read(int(headers.get("content-length") or 0))
+        params = dict(parse_qsl(url.query, keep_blank_values=True))
+        path = url.path
+        if path == "/audit/v1/logs":
+            method = AUDIT_METHOD
+        elif path.startswith("/api/"):
+            method = path[len("/api/") :]
+        else:
+            method = path
+        try:
+            if verb == "POST":
+                params.update(self._form(headers.get("content-type", ""), body))
+            hook = self.on_request
+            if hook is not None:
+                hook(method, dict(params))  # outside the lock: hooks call add_audit etc.
+            with self._lock:
+                queue = self._faults.get(method)
+                fault = queue.popleft() if queue else None
+            if fault is None:
+                response = self._dispatch(method, path, verb, params, headers)
+            else:
+                response = self._fault(fault[0], fault[1], method, path, verb, params, headers)
+        except Exception:
+            self.server_errors.append(traceback.format_exc())
+            response = _Response(500, traceback.format_exc().encode(), "text/plain")
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(
+                    method, path, params, headers, 0 if response.reset else response.status, verb
+                )
+            )
+        self._write(handler, response)
+
+    @staticmethod
+    def _form(content_type: str, body: bytes) -> dict[str, str]:
+        if not body:
+            return {}
+        if content_type.startswith("application/json"):
+            return {k: str(v) for k, v in json.loads(body).items()}
+        return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+
+    def _write(self, handler: _Handler, response: _Response) -> None:
+        if response.reset:
+            handler.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
+            handler.server.reset_connections.add(handler.connection)
+            handler.close_connection = True
+            return
+        try:
+            handler.send_response(response.status)
+            if response.body:
+                handler.send_header("Content-Type", response.content_type)
+            for name, value in response.headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", str(len(response.body)))
+            handler.end_headers()
+            handler.wfile.write(response.body)
+        except OSError:  # client gave up (e.g. timed out on a "slow" fault)
+            handler.close_connection = True
+
+    def _fault(
+        self,
+        kind: str,
+        kw: dict[str, Any],
+        method: str,
+        path: str,
+        verb: str,
+        params: dict[str, str],
+        headers: CaseInsensitiveDict,
+    ) -> _Response:
+        encode = _audit_json if method == AUDIT_METHOD else _web_json
+        if kind == "429":
+            return _Response(
+                429,
+                encode({"ok": False, "error": "ratelimited"}),
+                headers={"Retry-After": str(kw.get("retry_after", 1))},
+            )
+        if kind == "html500":
+            return _Response(int(kw.get("status", 500)), _HTML_ERROR, "text/html; charset=utf-8")
+        if kind == "garbage":
+            return _Response(200, kw.get("body", b"<<this is not json>> {\"ok\": tru"))
+        if kind == "reset":
+            return _Response(0, reset=True)
+        if kind == "401":
+            return _Response(401)
+        if kind == "ok_false":
+            status = int(kw.get("status", 400 if method == AUDIT_METHOD else 200))
+            return _Response(status, encode({"ok": False, "error": kw["error"]}))
+        normal = self._dispatch(method, path, verb, params, headers)
+        if kind == "truncated":
+            normal.body = normal.body[: len(normal.body) // 2]
+            return normal
+        # "slow": wait (woken early by stop()), then answer normally.
+        self._stopping.wait(float(kw["seconds"]))
+        return self._dispatch(method, path, verb, params, headers)
+
+    def _dispatch(
+        self,
+        method: str,
+        path: str,
+        verb: str,
+        params: dict[str, str],
+        headers: CaseInsensitiveDict,
+    ) -> _Response:
+        if method == AUDIT_METHOD:
+            if verb != "GET":
+                return _Response(405, _audit_json({"ok": False, "error": "method_not_allowed"}))
+            return self._audit_endpoint(params, headers)
+        if path.startswith("/api/"):
+            try:
+                if method not in (ACCESS_METHOD, INTEGRATION_METHOD):
+                    raise _ApiError("unknown_method")
+                self._check_auth_web(headers)
+                self._check_set_error(method)
+                if method == ACCESS_METHOD:
+                    result = self._access_logs(params)
+                else:
+                    result = self._integration_logs(params)
+            except _ApiError as err:
+                result = {"ok": False, "error": err.error}
+            return _Response(200, _web_json(result))
+        return _Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
+
+    def _auth_error(self, headers: CaseInsensitiveDict) -> str | None:
+        value = headers.get("authorization")
+        if value is None:
+            return "not_authed"
+        scheme, _, token = value.partition(" ")
+        token = token.strip()
+        with self._lock:
+            if scheme.lower() != "bearer" or token not in self._tokens:
+                return "invalid_auth"
+            if token in self._revoked:
+                return "token_revoked"
+        return None
+
+    def _check_auth_web(self, headers: CaseInsensitiveDict) -> None:
+        error = self._auth_error(headers)
+        if error is not None:
+            raise _ApiError(error)
+
+    def _check_set_error(self, method: str) -> None:
+        with self._lock:
+            configured = self._errors.get(method)
+        if configured is not None:
+            error, status = configured
+            raise _ApiError(error, status or _AUDIT_ERROR_STATUS.get(error, 400))
+
+    # ------------------------------------------------------------------ Audit API
+    def _audit_endpoint(self, params: dict[str, str], headers: CaseInsensitiveDict) -> _Response:
+        auth_error = self._auth_error(headers)
+        if auth_error == "not_authed":
+            return _Response(401)  # what java's live test saw: "status: 401, no response body"
+        if auth_error is not None:
+            return _Response(401, _audit_json({"ok": False, "error": "invalid_auth"}))
+        try:
+            self._check_set_error(AUDIT_METHOD)
+            result = self._audit_page(params)
+        except _ApiError as err:
+            response = _Response(err.status, _audit_json({"ok": False, "error": err.error}))
+            if err.status == 429:
+                response.headers["Retry-After"] = "1"
+            return response
+        return _Response(200, _audit_json(result))
+
+    def _audit_page(self, params: dict[str, str]) -> dict[str, Any]:
+        limit = _int_param(params, "limit", 100)
+        if not 1 <= limit <= AUDIT_MAX_LIMIT:
+            raise _ApiError("invalid_limit")
+        oldest = _int_param(params, "oldest", -(2**62))
+        latest = _int_param(params, "latest", 2**62)
+        action, actor, entity = params.get("action"), params.get("actor"), params.get("entity")
+        # The cursor holds only a position: filters come from *this* request alone, so a
+        # client that does not resend `oldest` pages on into older history.
+        position = _decode_cursor(_AUDIT_TAG, 2, params["cursor"]) if params.get("cursor") else None
+
+        with self._lock:
+            matching = [
+                (date, seq, event)
+                for date, seq, event in self._audit
+                if oldest <= date <= latest
+                and (position is None or (date, seq) < position)
+                and (action is None or event.get("action") == action)
+                and (actor is None or _actor_id(event) == actor)
+                and (entity is None or _entity_id(event) == entity)
+            ]
+            matching.sort(key=lambda item: (item[0], item[1]), reverse=True)
+            size = min(limit, self.audit_max_page or limit)
+            if self.short_pages and len(matching) > 1:
+                size = self._rng.randint(1, size)
+            page = matching[:size]
+            entries = copy.deepcopy([event for _, _, event in page])
+
+        if len(matching) > len(page):
+            last_date, last_seq, _ = page[-1]
+            return {
+                "entries": entries,
+                "response_metadata": {"next_cursor": _encode_cursor(_AUDIT_TAG, last_date, last_seq)},
+            }
+        if self.omit_metadata_on_last_page:
+            return {"entries": entries}
+        return {"entries": entries, "response_metadata": {"next_cursor": ""}}
+
+    # ------------------------------------------------------------------ Web API methods
+    def _classic_paging(self, params: dict[str, str]) -> tuple[int, int]:
+        count = _int_param(params, "count", 100)
+        page = _int_param(params, "page", 1)
+        if count < 1 or page < 1:
+            raise _ApiError("invalid_arguments")
+        if count > WEB_MAX_COUNT or page > WEB_MAX_PAGE:
+            raise _ApiError("over_pagination_limit")
+        return count, page
+
+    @staticmethod
+    def _paged(key: str, rows: list[dict[str, Any]], count: int, page: int) -> dict[str, Any]:
+        total = len(rows)
+        return {
+            "ok": True,
+            key: rows[(page - 1) * count : page * count],
+            # paging.count is the *requested* size (the doc example: count 100, total 2).
+            "paging": {
+                "count": count,
+                "total": total,
+                "page": page,
+                "pages": math.ceil(total / count) or 1,
+            },
+        }
+
+    def _access_logs(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            before = float(params["before"]) if params.get("before") else time.time()
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        limit = _int_param(params, "limit", 0)
+        cursor = params.get("cursor", "")
+        cursor_mode = limit > 0 or bool(cursor)
+        if cursor_mode:
+            limit = limit or 100
+            if limit > WEB_MAX_COUNT:
+                raise _ApiError("invalid_limit")
+            offset = _decode_cursor(_ACCESS_TAG, 1, cursor)[0] if cursor else 0
+        else:
+            count, page = self._classic_paging(params)
+
+        with self._lock:
+            before_field, sort_key = self.access_before_field, self.access_sort_key
+            rows = [r for r in self._access.values() if r[before_field] <= before]
+            rows.sort(key=lambda r: r[sort_key], reverse=True)  # stable: ties keep insert order
+            rows = copy.deepcopy(rows)
+
+        if not cursor_mode:
+            return self._paged("logins", rows, count, page)
+        # Offset cursor, like a SQL OFFSET: rows that move while a client pages can be
+        # skipped or repeated, which is what the daemon must tolerate.
+        end = offset + limit
+        return {
+            "ok": True,
+            "logins": rows[offset:end],
+            "response_metadata": {
+                "next_cursor": _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
+            },
+        }
+
+    def _integration_logs(self, params: dict[str, str]) -> dict[str, Any]:
+        count, page = self._classic_paging(params)
+        order = self.integration_order
+        if order not in ("newest_first", "oldest_first"):
+            raise ValueError(f"integration_order must be newest_first or oldest_first: {order!r}")
+        with self._lock:
+            logs = copy.deepcopy(self._integration)
+        for param, name in (("app_id", "app_id"), ("service_id", "service_id"),
+                            ("change_type", "change_type"), ("user", "user_id")):
+            if params.get(param):
+                logs = [log for log in logs if str(log.get(name)) == params[param]]
+        logs.sort(key=lambda log: int(log["date"]), reverse=order == "newest_first")
+        return self._paged("logs", logs, count, page)
+
+
+def _actor_id(event: dict[str, Any]) -> Any:
+    return ((event.get("actor") or {}).get("user") or {}).get("id")
+
+
+def _entity_id(event: dict[str, Any]) -> Any:
+    """entity.<entity.type>.id, e.g. entity.channel.id for {"type": "channel", ...}."""
+    entity = event.get("entity") or {}
+    return (entity.get(entity.get("type")) or {}).get("id")
