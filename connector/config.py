@@ -85,6 +85,7 @@ class SourceConfig(_Strict):
     page_size: int | None = Field(default=None, ge=1)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     retry_attempts: int = Field(default=5, ge=1)
+    retry_backoff_seconds: float = Field(default=1.0, gt=0)
     max_retry_after_seconds: float = Field(default=300.0, ge=0)
     audit_calls_per_minute: float = Field(default=50.0, gt=0)
     web_calls_per_minute: float = Field(default=20.0, gt=0)

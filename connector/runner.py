@@ -82,6 +82,7 @@ class SourceRunner:
             budgets=self._budgets,
             retry=RetryPolicy(
                 attempts=self.cfg.retry_attempts,
+                initial_wait=self.cfg.retry_backoff_seconds,
                 max_retry_after=self.cfg.max_retry_after_seconds,
             ),
             sleep=self._sleep,

@@ -6,6 +6,7 @@ Integration tests trust the fake; these tests are why they may.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -21,6 +22,13 @@ except ModuleNotFoundError:
 TOKEN = "xoxp-test-token"
 OTHER = "xoxp-other-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# Plain HTTP only, but every httpx client builds a TLS context (~90 ms with CA loading);
+# sharing one keeps the whole file fast.
+TLS = ssl.create_default_context()
+
+
+def new_client(**kw: Any) -> httpx.Client:
+    return httpx.Client(verify=TLS, timeout=3, **kw)
 
 
 @pytest.fixture
@@ -31,12 +39,20 @@ def fake() -> Iterator[FakeSlack]:
 
 @pytest.fixture
 def client() -> Iterator[httpx.Client]:
-    with httpx.Client(headers=AUTH, timeout=3) as c:
+    with new_client(headers=AUTH) as c:
         yield c
 
 
-def event(n: int, date: int, *, action: str = "user_login", actor: str = "W1",
-          entity: str = "C1") -> dict[str, Any]:
+@pytest.fixture
+def anon() -> Iterator[httpx.Client]:
+    """A client that sends no Authorization header unless told to."""
+    with new_client() as c:
+        yield c
+
+
+def event(
+    n: int, date: int, *, action: str = "user_login", actor: str = "W1", entity: str = "C1"
+) -> dict[str, Any]:
     return {
         "id": f"ev-{n}",
         "date_create": date,
@@ -76,9 +92,18 @@ def web(client: httpx.Client, fake: FakeSlack, method: str, **params: Any) -> di
 
 
 def access_row(user: str, ip: str | None, first: int, last: int, count: int = 1) -> dict[str, Any]:
-    return {"user_id": user, "username": user.lower(), "date_first": first, "date_last": last,
-            "count": count, "ip": ip, "user_agent": "UA", "isp": None, "country": None,
-            "region": None}
+    return {
+        "user_id": user,
+        "username": user.lower(),
+        "date_first": first,
+        "date_last": last,
+        "count": count,
+        "ip": ip,
+        "user_agent": "UA",
+        "isp": None,
+        "country": None,
+        "region": None,
+    }
 
 
 # ---------------------------------------------------------------- Audit API: paging
@@ -149,13 +174,17 @@ def test_audit_max_page_short_pages_and_missing_metadata(
 
 
 def test_audit_filters_and_limit_bounds(fake: FakeSlack, client: httpx.Client) -> None:
-    fake.add_audit([
-        event(1, 1001, action="user_login", actor="W1", entity="C1"),
-        event(2, 1002, action="file_downloaded", actor="W2", entity="C1"),
-        event(3, 1003, action="user_login", actor="W2", entity="C2"),
-    ])
+    fake.add_audit(
+        [
+            event(1, 1001, action="user_login", actor="W1", entity="C1"),
+            event(2, 1002, action="file_downloaded", actor="W2", entity="C1"),
+            event(3, 1003, action="user_login", actor="W2", entity="C2"),
+        ]
+    )
+
     def ids(**p: Any) -> list[str]:
         return [e["id"] for e in logs(client, fake, **p).json()["entries"]]
+
     assert ids(action="user_login") == ["ev-3", "ev-1"]
     assert ids(actor="W2") == ["ev-3", "ev-2"]
     assert ids(entity="C1", actor="W2") == ["ev-2"]
@@ -167,35 +196,39 @@ def test_audit_filters_and_limit_bounds(fake: FakeSlack, client: httpx.Client) -
     assert logs(client, fake, limit=9999).status_code == 200
 
 
-def test_audit_auth_401_variants(fake: FakeSlack) -> None:
+def test_audit_auth_401_variants(fake: FakeSlack, anon: httpx.Client) -> None:
     url = f"{fake.audit_api_url}logs"
-    none = httpx.get(url)
+    none = anon.get(url)
     assert (none.status_code, none.content) == (401, b"")
-    bad = httpx.get(url, headers={"Authorization": "Bearer xoxp-nope"})
+    bad = anon.get(url, headers={"Authorization": "Bearer xoxp-nope"})
     assert (bad.status_code, bad.json()) == (401, {"ok": False, "error": "invalid_auth"})
-    assert httpx.get(url, headers={"Authorization": f"Bearer {OTHER}"}).status_code == 200
+    assert anon.get(url, headers={"Authorization": f"Bearer {OTHER}"}).status_code == 200
     fake.revoke(OTHER)
-    revoked = httpx.get(url, headers={"Authorization": f"Bearer {OTHER}"})
+    revoked = anon.get(url, headers={"Authorization": f"Bearer {OTHER}"})
     assert (revoked.status_code, revoked.json()["error"]) == (401, "invalid_auth")
-    assert httpx.get(url, headers=AUTH).status_code == 200
+    assert anon.get(url, headers=AUTH).status_code == 200
 
 
 # ---------------------------------------------------------------- Web API: auth and encoding
 
 
-def test_web_auth_errors_unknown_method_and_post(fake: FakeSlack, client: httpx.Client) -> None:
+def test_web_auth_errors_unknown_method_and_post(
+    fake: FakeSlack, client: httpx.Client, anon: httpx.Client
+) -> None:
     url = f"{fake.web_api_url}team.accessLogs"
-    assert httpx.get(url).json() == {"ok": False, "error": "not_authed"}
-    assert httpx.get(url, headers={"Authorization": "Bearer x"}).json()["error"] == "invalid_auth"
+    assert anon.get(url).json() == {"ok": False, "error": "not_authed"}
+    assert anon.get(url, headers={"Authorization": "Bearer x"}).json()["error"] == "invalid_auth"
     fake.revoke(TOKEN)
     revoked = client.post(url, data={"count": "5"})
     assert (revoked.status_code, revoked.json()["error"]) == (200, "token_revoked")
     other = {"Authorization": f"Bearer {OTHER}"}
-    posted = httpx.post(url, headers=other, data={"count": "5", "page": "2"})
+    posted = anon.post(url, headers=other, data={"count": "5", "page": "2"})
     assert posted.json()["paging"] == {"count": 5, "total": 0, "page": 2, "pages": 1}
     assert fake.requests[-1].params == {"count": "5", "page": "2"}
-    assert httpx.get(f"{fake.web_api_url}chat.postMessage", headers=other).json() == {
-        "ok": False, "error": "unknown_method"}
+    assert anon.get(f"{fake.web_api_url}chat.postMessage", headers=other).json() == {
+        "ok": False,
+        "error": "unknown_method",
+    }
 
 
 def test_web_json_escapes_slashes(fake: FakeSlack, client: httpx.Client) -> None:
@@ -264,6 +297,7 @@ def test_slow_then_ok_false_and_401(fake: FakeSlack, client: httpx.Client) -> No
     fake.fail_next("logs", "slow", seconds=0.5)
     with pytest.raises(httpx.ReadTimeout):
         client.get(f"{fake.audit_api_url}logs", timeout=0.1)
+    assert fake.count("logs") == 1  # recorded on arrival, though never answered in time
     fake.fail_next("logs", "slow", seconds=0.05)
     assert logs(client, fake).json() == {"entries": [], "response_metadata": {"next_cursor": ""}}
     fake.fail_next("logs", "ok_false", error="feature_not_enabled")
@@ -333,10 +367,13 @@ def test_access_cursor_mode(fake: FakeSlack, client: httpx.Client) -> None:
 
 
 def test_access_before_filter_and_sort_knobs(fake: FakeSlack, client: httpx.Client) -> None:
-    fake.add_access([access_row("A", "1", 10, 50), access_row("B", "2", 30, 40),
-                     access_row("C", "3", 20, 60)])
+    fake.add_access(
+        [access_row("A", "1", 10, 50), access_row("B", "2", 30, 40), access_row("C", "3", 20, 60)]
+    )
+
     def users(**p: Any) -> list[str]:
         return [r["user_id"] for r in web(client, fake, "team.accessLogs", **p)["logins"]]
+
     assert users() == ["C", "A", "B"]
     assert users(before=50) == ["A", "B"]  # inclusive, on date_last
     fake.access_sort_key = "date_first"
@@ -350,12 +387,17 @@ def test_access_upsert_and_touch_mutate_aggregates(fake: FakeSlack, client: http
     fake.add_access([access_row("B", "2", 99, 70, count=9)])
     rows = web(client, fake, "team.accessLogs")["logins"]
     assert [(r["user_id"], r["date_first"], r["date_last"], r["count"]) for r in rows] == [
-        ("B", 20, 70, 9), ("A", 10, 50, 3)]
+        ("B", 20, 70, 9),
+        ("A", 10, 50, 3),
+    ]
     fake.touch_access("A", "1", "UA", 80)
     fake.touch_access("A", "9.9.9.9", "UA", 75)  # new combination -> new row
     rows = web(client, fake, "team.accessLogs")["logins"]
     assert [(r["user_id"], r["ip"], r["date_last"], r["count"]) for r in rows] == [
-        ("A", "1", 80, 4), ("A", "9.9.9.9", 75, 1), ("B", "2", 70, 9)]
+        ("A", "1", 80, 4),
+        ("A", "9.9.9.9", 75, 1),
+        ("B", "2", 70, 9),
+    ]
     assert rows[1]["username"] == "a" and rows[1]["date_first"] == 75
 
 
@@ -363,11 +405,13 @@ def test_access_upsert_and_touch_mutate_aggregates(fake: FakeSlack, client: http
 
 
 def test_integration_order_paging_and_string_dates(fake: FakeSlack, client: httpx.Client) -> None:
-    fake.add_integration([
-        {"app_id": "A1", "user_id": "U1", "date": "1500000002", "change_type": "added"},
-        {"service_id": 7, "user_id": "U2", "date": "1500000001", "change_type": "removed"},
-        {"app_id": "A2", "user_id": "U1", "date": "1500000003", "change_type": "added"},
-    ])
+    fake.add_integration(
+        [
+            {"app_id": "A1", "user_id": "U1", "date": "1500000002", "change_type": "added"},
+            {"service_id": 7, "user_id": "U2", "date": "1500000001", "change_type": "removed"},
+            {"app_id": "A2", "user_id": "U1", "date": "1500000003", "change_type": "added"},
+        ]
+    )
     body = web(client, fake, "team.integrationLogs", count=2)
     assert [log["date"] for log in body["logs"]] == ["1500000003", "1500000002"]
     assert body["paging"] == {"count": 2, "total": 3, "page": 1, "pages": 2}
@@ -397,17 +441,25 @@ def test_on_request_adds_events_mid_pagination(fake: FakeSlack, client: httpx.Cl
     assert "cursor" in calls[1][1]
 
 
-def test_requests_are_recorded(fake: FakeSlack, client: httpx.Client) -> None:
+def test_requests_are_recorded(fake: FakeSlack, client: httpx.Client, anon: httpx.Client) -> None:
     logs(client, fake, oldest=5)
     client.post(f"{fake.web_api_url}team.integrationLogs", data={"count": "3"}, params={"page": 1})
-    httpx.get(f"{fake.audit_api_url}logs")
+    anon.get(f"{fake.audit_api_url}logs")
     first, second, third = fake.requests
     assert (first.method, first.path, first.params, first.status, first.verb) == (
-        "logs", "/audit/v1/logs", {"oldest": "5"}, 200, "GET")
+        "logs",
+        "/audit/v1/logs",
+        {"oldest": "5"},
+        200,
+        "GET",
+    )
     assert first.headers["authorization"] == f"Bearer {TOKEN}"
     assert first.headers["Authorization"] == f"Bearer {TOKEN}"
     assert (second.method, second.params, second.verb) == (
-        "team.integrationLogs", {"page": "1", "count": "3"}, "POST")
+        "team.integrationLogs",
+        {"page": "1", "count": "3"},
+        "POST",
+    )
     assert third.status == 401 and "authorization" not in third.headers
     assert (fake.count("logs"), fake.count("team.integrationLogs"), fake.count("nope")) == (2, 1, 0)
     assert fake.server_errors == []
@@ -420,7 +472,7 @@ def test_concurrent_requests_and_stop(client: httpx.Client) -> None:
     statuses: list[int] = []
 
     def worker() -> None:
-        with httpx.Client(headers=AUTH, timeout=3) as c:
+        with new_client(headers=AUTH) as c:
             statuses.extend(c.get(url, params={"limit": 5}).status_code for _ in range(10))
 
     threads = [threading.Thread(target=worker) for _ in range(5)]

@@ -8,6 +8,7 @@ one of the errors in `errors.py`, so pollers only deal with data.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,6 @@ import httpx
 import orjson
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
-from tenacity.wait import wait_exponential_jitter
 
 from connector.slack.errors import (
     SlackError,
@@ -66,9 +66,6 @@ class SlackClient:
         self._sleep = sleep
         self._team_id = team_id
         self._per_minute = {"audit": audit_per_minute, "web": web_per_minute}
-        self._backoff = wait_exponential_jitter(
-            initial=self._retry.initial_wait, max=self._retry.max_wait
-        )
 
     def __repr__(self) -> str:
         return f"SlackClient(source_id={self.source_id!r})"
@@ -101,7 +98,9 @@ class SlackClient:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, SlackRateLimitedError):
             return exc.retry_after
-        return float(self._backoff(state))
+        policy = self._retry
+        backoff: float = policy.initial_wait * 2.0 ** (state.attempt_number - 1)
+        return min(policy.max_wait, backoff) + random.uniform(0, policy.initial_wait)
 
     def _send(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
         token = self._token.get_secret_value()

@@ -33,7 +33,9 @@ AUDIT_METHOD = "logs"
 ACCESS_METHOD = "team.accessLogs"
 INTEGRATION_METHOD = "team.integrationLogs"
 METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD})
-FAULT_KINDS = frozenset({"429", "html500", "truncated", "garbage", "reset", "slow", "ok_false", "401"})
+FAULT_KINDS = frozenset(
+    {"429", "html500", "truncated", "garbage", "reset", "slow", "ok_false", "401"}
+)
 
 AUDIT_MAX_LIMIT = 9999
 WEB_MAX_COUNT = 1000
@@ -77,20 +79,21 @@ class CaseInsensitiveDict(dict[str, str]):
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and super().__contains__(key.lower())
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
 @dataclass
 class RecordedRequest:
-    """One request as the server saw it. It is recorded *before* the response is written,
-    so once a client has its response, the request is already in `FakeSlack.requests`."""
+    """One request as the server saw it, appended to `FakeSlack.requests` on arrival (so a
+    request a client timed out on still counts) and given its status before the response
+    is written (so once a client has a response, `status` is final)."""
 
     method: str  # "logs", "team.accessLogs", ... (or the raw path for unknown routes)
     path: str  # URL path without the query string
     params: dict[str, str]  # query string merged with the POST form body
     headers: dict[str, str]  # a CaseInsensitiveDict
-    status: int  # HTTP status sent; 0 for a "reset" fault
+    status: int  # HTTP status sent; 0 while in progress and for a "reset" fault
     verb: str = "GET"
     at: float = field(default_factory=time.time)  # lets tests check request spacing
 
@@ -243,7 +246,7 @@ class FakeSlack:
         self._stopping = threading.Event()
         self._server = _Server(self)
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
         )
         self._thread.start()
         return self
@@ -393,36 +396,33 @@ class FakeSlack:
         url = urlsplit(handler.path)
         headers = CaseInsensitiveDict(handler.headers.items())
         body = handler.rfile.read(int(headers.get("content-length") or 0))
-        params = dict(parse_qsl(url.query, keep_blank_values=True))
-        path = url.path
-        if path == "/audit/v1/logs":
+        if url.path == "/audit/v1/logs":
             method = AUDIT_METHOD
-        elif path.startswith("/api/"):
-            method = path[len("/api/") :]
+        elif url.path.startswith("/api/"):
+            method = url.path[len("/api/") :]
         else:
-            method = path
+            method = url.path
+        req = RecordedRequest(method, url.path, {}, headers, 0, verb)
         try:
+            req.params.update(parse_qsl(url.query, keep_blank_values=True))
             if verb == "POST":
-                params.update(self._form(headers.get("content-type", ""), body))
+                req.params.update(self._form(headers.get("content-type", ""), body))
+        finally:
+            with self._lock:
+                self.requests.append(req)
+        try:
             hook = self.on_request
             if hook is not None:
-                hook(method, dict(params))  # outside the lock: hooks call add_audit etc.
+                hook(method, dict(req.params))  # outside the lock: hooks call add_audit etc.
             with self._lock:
                 queue = self._faults.get(method)
                 fault = queue.popleft() if queue else None
-            if fault is None:
-                response = self._dispatch(method, path, verb, params, headers)
-            else:
-                response = self._fault(fault[0], fault[1], method, path, verb, params, headers)
+            response = self._dispatch(req) if fault is None else self._fault(*fault, req)
         except Exception:
-            self.server_errors.append(traceback.format_exc())
-            response = _Response(500, traceback.format_exc().encode(), "text/plain")
-        with self._lock:
-            self.requests.append(
-                RecordedRequest(
-                    method, path, params, headers, 0 if response.reset else response.status, verb
-                )
-            )
+            trace = traceback.format_exc()
+            self.server_errors.append(trace)
+            response = _Response(500, trace.encode(), "text/plain")
+        req.status = 0 if response.reset else response.status
         self._write(handler, response)
 
     @staticmethod
@@ -453,16 +453,8 @@ class FakeSlack:
         except OSError:  # client gave up (e.g. timed out on a "slow" fault)
             handler.close_connection = True
 
-    def _fault(
-        self,
-        kind: str,
-        kw: dict[str, Any],
-        method: str,
-        path: str,
-        verb: str,
-        params: dict[str, str],
-        headers: CaseInsensitiveDict,
-    ) -> _Response:
+    def _fault(self, kind: str, kw: dict[str, Any], req: RecordedRequest) -> _Response:
+        method = req.method
         encode = _audit_json if method == AUDIT_METHOD else _web_json
         if kind == "429":
             return _Response(
@@ -473,7 +465,7 @@ class FakeSlack:
         if kind == "html500":
             return _Response(int(kw.get("status", 500)), _HTML_ERROR, "text/html; charset=utf-8")
         if kind == "garbage":
-            return _Response(200, kw.get("body", b"<<this is not json>> {\"ok\": tru"))
+            return _Response(200, kw.get("body", b'<<this is not json>> {"ok": tru'))
         if kind == "reset":
             return _Response(0, reset=True)
         if kind == "401":
@@ -481,27 +473,21 @@ class FakeSlack:
         if kind == "ok_false":
             status = int(kw.get("status", 400 if method == AUDIT_METHOD else 200))
             return _Response(status, encode({"ok": False, "error": kw["error"]}))
-        normal = self._dispatch(method, path, verb, params, headers)
+        normal = self._dispatch(req)
         if kind == "truncated":
             normal.body = normal.body[: len(normal.body) // 2]
             return normal
         # "slow": wait (woken early by stop()), then answer normally.
         self._stopping.wait(float(kw["seconds"]))
-        return self._dispatch(method, path, verb, params, headers)
+        return self._dispatch(req)
 
-    def _dispatch(
-        self,
-        method: str,
-        path: str,
-        verb: str,
-        params: dict[str, str],
-        headers: CaseInsensitiveDict,
-    ) -> _Response:
+    def _dispatch(self, req: RecordedRequest) -> _Response:
+        method, params, headers = req.method, req.params, req.headers
         if method == AUDIT_METHOD:
-            if verb != "GET":
+            if req.verb != "GET":
                 return _Response(405, _audit_json({"ok": False, "error": "method_not_allowed"}))
             return self._audit_endpoint(params, headers)
-        if path.startswith("/api/"):
+        if req.path.startswith("/api/"):
             try:
                 if method not in (ACCESS_METHOD, INTEGRATION_METHOD):
                     raise _ApiError("unknown_method")
@@ -516,7 +502,7 @@ class FakeSlack:
             return _Response(200, _web_json(result))
         return _Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
 
-    def _auth_error(self, headers: CaseInsensitiveDict) -> str | None:
+    def _auth_error(self, headers: dict[str, str]) -> str | None:
         value = headers.get("authorization")
         if value is None:
             return "not_authed"
@@ -529,7 +515,7 @@ class FakeSlack:
                 return "token_revoked"
         return None
 
-    def _check_auth_web(self, headers: CaseInsensitiveDict) -> None:
+    def _check_auth_web(self, headers: dict[str, str]) -> None:
         error = self._auth_error(headers)
         if error is not None:
             raise _ApiError(error)
@@ -542,7 +528,7 @@ class FakeSlack:
             raise _ApiError(error, status or _AUDIT_ERROR_STATUS.get(error, 400))
 
     # ------------------------------------------------------------------ Audit API
-    def _audit_endpoint(self, params: dict[str, str], headers: CaseInsensitiveDict) -> _Response:
+    def _audit_endpoint(self, params: dict[str, str], headers: dict[str, str]) -> _Response:
         auth_error = self._auth_error(headers)
         if auth_error == "not_authed":
             return _Response(401)  # what java's live test saw: "status: 401, no response body"
@@ -588,10 +574,8 @@ class FakeSlack:
 
         if len(matching) > len(page):
             last_date, last_seq, _ = page[-1]
-            return {
-                "entries": entries,
-                "response_metadata": {"next_cursor": _encode_cursor(_AUDIT_TAG, last_date, last_seq)},
-            }
+            cursor = _encode_cursor(_AUDIT_TAG, last_date, last_seq)
+            return {"entries": entries, "response_metadata": {"next_cursor": cursor}}
         if self.omit_metadata_on_last_page:
             return {"entries": entries}
         return {"entries": entries, "response_metadata": {"next_cursor": ""}}
@@ -663,8 +647,12 @@ class FakeSlack:
             raise ValueError(f"integration_order must be newest_first or oldest_first: {order!r}")
         with self._lock:
             logs = copy.deepcopy(self._integration)
-        for param, name in (("app_id", "app_id"), ("service_id", "service_id"),
-                            ("change_type", "change_type"), ("user", "user_id")):
+        for param, name in (
+            ("app_id", "app_id"),
+            ("service_id", "service_id"),
+            ("change_type", "change_type"),
+            ("user", "user_id"),
+        ):
             if params.get(param):
                 logs = [log for log in logs if str(log.get(name)) == params[param]]
         logs.sort(key=lambda log: int(log["date"]), reverse=order == "newest_first")

@@ -1,0 +1,109 @@
+"""Shared fixtures: a fake Slack on 127.0.0.1, a real S3 API (moto server), config builders."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+
+from connector.config import Settings, parse
+from tests.fakes.slack_server import FakeSlack
+
+TOKEN = "xoxp-test-token"
+TOKEN_ENV = "SLACK_TEST_TOKEN"
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+CONFORMANCE = SHARED / "conformance" / "slack"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session."""
+    from moto.server import ThreadedMotoServer
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ[key] = value
+    os.environ.pop("AWS_PROFILE", None)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(moto_endpoint: str) -> tuple[Any, str]:
+    client = boto3.client("s3", endpoint_url=moto_endpoint, region_name="us-east-1")
+    bucket = f"test-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=bucket)
+    return client, bucket
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack(tokens=(TOKEN,)) as server:
+        yield server
+
+
+@pytest.fixture(autouse=True)
+def _token_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+
+def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, Any]:
+    """A source pointed at the fake Slack, tuned for fast tests (tiny backoff, no throttle)."""
+    cfg: dict[str, Any] = {
+        "id": id,
+        "label": f"{id} org",
+        "token_env": TOKEN_ENV,
+        "audit_api_url": slack.audit_api_url,
+        "web_api_url": slack.web_api_url,
+        "retry_attempts": 3,
+        "retry_backoff_seconds": 0.01,
+        "audit_calls_per_minute": 100_000,
+        "web_calls_per_minute": 100_000,
+        "http_timeout_seconds": 5,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def local_settings(tmp_path: Path, *sources: dict[str, Any], **output: Any) -> Settings:
+    return parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {"type": "local", "path": str(tmp_path / "out"), **output},
+            "sources": list(sources),
+        }
+    )
+
+
+def read_local(root: Path, folder: str = "") -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for path in sorted((root / folder).rglob("*.json.gz")) if (root / folder).exists() else []:
+        rows.extend(orjson.loads(line) for line in gzip.decompress(path.read_bytes()).splitlines())
+    return rows
+
+
+def read_s3(client: Any, bucket: str, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
+    """Every object under a prefix, key -> decoded rows."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        for item in page.get("Contents", []):
+            body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+            out[item["Key"]] = [orjson.loads(x) for x in gzip.decompress(body).splitlines()]
+    return out
+
+
+def ndjson(path: Path) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]

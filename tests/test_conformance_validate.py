@@ -1,0 +1,142 @@
+"""Every record of the shared Slack conformance data validates against its log type's model.
+
+The data comes from public projects (see ../shared/conformance/slack/SOURCES.md); the
+fragments under expected_invalid/ lack fields the schema requires and must be refused
+with a reason that names what is missing.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.logtypes import REGISTRY, LogType
+from connector.logtypes.base import Record
+from connector.validate import validate
+
+DATA = (Path(__file__).parents[1] / ".." / "shared" / "conformance" / "slack").resolve()
+
+if not DATA.is_dir():
+    pytest.skip(f"shared conformance data not found at {DATA}", allow_module_level=True)
+
+LINE_FILES = {
+    "audit": "audit_logs*.ndjson",
+    "access": "access_logs.ndjson",
+    "integration": "integration_logs.ndjson",
+}
+PAGE_FILES = {
+    "audit": ("audit_logs_page*.json", "entries"),
+    "access": ("access_logs_page*.json", "logins"),
+    "integration": ("integration_logs_page*.json", "logs"),
+}
+INVALID = DATA / "expected_invalid" / "audit_logs_missing_required.ndjson"
+REQUIRED_AUDIT = ("id", "date_create", "entity")
+
+
+def logtype(name: str) -> LogType:
+    return REGISTRY[name]()
+
+
+def lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
+    text = path.read_text().splitlines()
+    return [(n, json.loads(line)) for n, line in enumerate(text, 1) if line.strip()]
+
+
+def line_cases() -> list[Any]:
+    return [
+        pytest.param(name, raw, id=f"{path.name}:{n}")
+        for name, pattern in LINE_FILES.items()
+        for path in sorted(DATA.glob(pattern))
+        for n, raw in lines(path)
+    ]
+
+
+def page_cases() -> list[Any]:
+    cases = []
+    for name, (pattern, key) in PAGE_FILES.items():
+        for path in sorted(DATA.glob(pattern)):
+            records = json.loads(path.read_text())[key]
+            assert records, f"{path.name} has no {key}"
+            cases += [
+                pytest.param(name, raw, id=f"{path.name}:{key}[{i}]")
+                for i, raw in enumerate(records)
+            ]
+    return cases
+
+
+def audit_line(n: int) -> dict[str, Any]:
+    return dict(lines(DATA / "audit_logs.ndjson"))[n]
+
+
+def test_every_data_file_is_covered() -> None:
+    covered = {p for pattern in LINE_FILES.values() for p in DATA.glob(pattern)}
+    covered |= {p for pattern, _ in PAGE_FILES.values() for p in DATA.glob(pattern)}
+    assert covered == set(DATA.glob("*.ndjson")) | set(DATA.glob("*.json"))
+    assert len(line_cases()) == 35 + 6 + 5 + 3
+
+
+@pytest.mark.parametrize(("name", "raw"), line_cases())
+def test_line_validates(name: str, raw: dict[str, Any]) -> None:
+    result = validate(logtype(name), raw)
+    assert isinstance(result, Record), result
+
+
+@pytest.mark.parametrize(("name", "raw"), page_cases())
+def test_page_record_validates(name: str, raw: dict[str, Any]) -> None:
+    result = validate(logtype(name), raw)
+    assert isinstance(result, Record), result
+
+
+@pytest.mark.parametrize(
+    "raw", [pytest.param(raw, id=f"{INVALID.name}:{n}") for n, raw in lines(INVALID)]
+)
+def test_missing_required_is_refused_with_reason(raw: dict[str, Any]) -> None:
+    missing = [f for f in REQUIRED_AUDIT if f not in raw]
+    assert missing, "fixture line is not missing a required field"
+    reason = validate(logtype("audit"), raw)
+    assert isinstance(reason, str)
+    for field in missing:
+        assert f"{field}: Field required" in reason
+
+
+def test_unknown_fields_are_kept() -> None:
+    raw = audit_line(7)
+    assert "session_id" in raw["context"]
+    record = validate(logtype("audit"), raw)
+    assert isinstance(record, Record)
+    assert record.context.model_extra == {"session_id": raw["context"]["session_id"]}
+    assert record.model_dump()["context"]["session_id"] == raw["context"]["session_id"]
+    assert record.model_dump(exclude_none=True, exclude_unset=True) == raw
+
+
+def test_unknown_top_level_field_is_kept() -> None:
+    raw = {**dict(lines(DATA / "access_logs.ndjson"))[1], "brand_new": {"x": [1]}}
+    record = validate(logtype("access"), raw)
+    assert isinstance(record, Record)
+    assert record.model_extra == {"brand_new": {"x": [1]}}
+
+
+def test_indicators_skip_invalid_ip() -> None:
+    raw = audit_line(1)
+    assert raw["context"]["ip_address"] == "1.23.45.678"
+    assert logtype("audit").indicators(raw) == {
+        "username": ["Charlie Parker"],
+        "email": ["bird@slack.com"],
+    }
+
+
+def test_indicators_keep_valid_ip() -> None:
+    raw = audit_line(2)
+    found = logtype("audit").indicators(raw)
+    assert found["ip"] == ["81.2.69.143"]
+    assert found["username"] == ["Joe Bob", "roy"]
+    assert found["email"] == ["aaron@demo.com", "jbob@example.com"]
+
+
+def test_access_indicators() -> None:
+    for _, raw in lines(DATA / "access_logs.ndjson"):
+        found = logtype("access").indicators(raw)
+        assert found.get("ip") == [raw["ip"]]
