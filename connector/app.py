@@ -20,7 +20,7 @@ class App:
     def __init__(self, settings: Settings, *, sink: Sink | None = None) -> None:
         self.settings = settings
         self.stop = threading.Event()
-        self.store = StateStore(settings.state.path)
+        self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
         self.sink = sink or build(settings.output)
         out = settings.output
         self.pipeline = Pipeline(

@@ -15,6 +15,7 @@ from types import FrameType
 from connector import logs, scheduler
 from connector.app import App
 from connector.config import ConfigError, Settings, load
+from connector.state.sqlite import StateError
 
 log = logging.getLogger("connector")
 
@@ -42,7 +43,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"slack-connector: config error: {exc}", file=sys.stderr)
         return 2
-    return COMMANDS[args.command](settings)
+    try:
+        return COMMANDS[args.command](settings)
+    except StateError as exc:
+        print(f"slack-connector: {exc}", file=sys.stderr)
+        return 1
 
 
 def cmd_run(settings: Settings) -> int:

@@ -43,6 +43,7 @@ class _Strict(BaseModel):
 
 class StateConfig(_Strict):
     path: str = "./state/connector.db"
+    busy_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class OutputConfig(_Strict):
@@ -53,6 +54,7 @@ class OutputConfig(_Strict):
     region: str | None = None
     endpoint_url: str | None = None
     kms_key_id: str | None = None
+    max_attempts: int = Field(default=5, ge=1)
     batch_max_events: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 

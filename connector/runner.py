@@ -26,6 +26,7 @@ from connector.sinks.base import SinkError
 from connector.slack.client import RetryPolicy, SlackClient
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
+from connector.state.sqlite import StateError
 
 log = logging.getLogger(__name__)
 PARK_RETRY_SECONDS = 900
@@ -97,6 +98,14 @@ class SourceRunner:
 
     def poll(self, log_type: str, *, force: bool = False) -> Outcome:
         """One poll of one log type; never raises, always reports."""
+        try:
+            return self._poll(log_type, force)
+        except StateError as exc:
+            fields = {"source_id": self.cfg.id, "log_type": log_type, "error": str(exc)}
+            log.error("state store failed", extra=fields)
+            return Outcome(self.cfg.id, log_type, "failing", str(exc))
+
+    def _poll(self, log_type: str, force: bool) -> Outcome:
         status = self._store.status(self.cfg.id, log_type) or {}
         now = clock.now_ts()
         if (
@@ -124,7 +133,7 @@ class SourceRunner:
             return Outcome(self.cfg.id, log_type, "stopped")
         except SlackAuthError as exc:
             return self._fail(log_type, status, "parked", str(exc), {**fields, "code": exc.code})
-        except (SlackError, SinkError, ConfigError) as exc:
+        except (SlackError, SinkError, ConfigError, StateError) as exc:
             return self._fail(log_type, status, "failing", str(exc), fields)
         except Exception as exc:
             log.exception("poll crashed", extra=fields)

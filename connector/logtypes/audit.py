@@ -129,15 +129,18 @@ class AuditLogs(LogType):
         return str(raw.get("id"))
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
+        """Finish a window a failed run left behind, then read up to now."""
         cp = ctx.checkpoint or {}
         window = cp.get("window")
         if window:
-            oldest, latest, upper = window["oldest"], window["latest"], window["remaining"]
+            yield from self._window(ctx, window["oldest"], window["latest"], window["remaining"])
+            next_oldest = window["latest"] - ctx.late_overlap
         else:
-            latest = ctx.now
-            oldest = cp.get("next_oldest", ctx.now - ctx.first_run_lookback)
-            oldest = min(oldest, latest)
-            upper = latest
+            next_oldest = cp.get("next_oldest", ctx.now - ctx.first_run_lookback)
+        yield from self._window(ctx, min(next_oldest, ctx.now), ctx.now, ctx.now)
+
+    def _window(self, ctx: PollContext, oldest: int, latest: int, upper: int) -> Iterator[Page]:
+        """Pages of `[oldest, upper]`, newest first; `latest` is where the whole window ends."""
         limit = min(ctx.page_size or MAX_LIMIT, MAX_LIMIT)
         lowest = upper
         cursor = ""

@@ -38,7 +38,7 @@ class S3Sink(Sink):
             region_name=cfg.region,
             endpoint_url=cfg.endpoint_url,
             config=Config(
-                retries={"max_attempts": 5, "mode": "standard"},
+                retries={"max_attempts": cfg.max_attempts, "mode": "standard"},
                 connect_timeout=10,
                 read_timeout=60,
             ),

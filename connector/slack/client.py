@@ -8,6 +8,8 @@ one of the errors in `errors.py`, so pollers only deal with data.
 
 from __future__ import annotations
 
+import json
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +28,7 @@ from connector.slack.errors import (
 )
 from connector.slack.ratelimit import RateBudgets
 
+log = logging.getLogger(__name__)
 AUDIT_PER_MINUTE = 50.0
 WEB_PER_MINUTE = 20.0
 
@@ -156,8 +159,23 @@ def _json_object(resp: httpx.Response) -> dict[str, Any] | None:
     try:
         body = orjson.loads(resp.content)
     except orjson.JSONDecodeError:
-        return None
+        body = _lenient_json(resp.content)
     return body if isinstance(body, dict) else None
+
+
+def _lenient_json(content: bytes) -> Any:
+    """Complete JSON with invalid UTF-8 or lone surrogate escapes still holds records.
+
+    Rejecting the page would fail the poll forever; instead the bad characters become
+    U+FFFD / `?` and everything else lands as sent. Truncated bodies still fail here.
+    """
+    try:
+        parsed = json.loads(content.decode("utf-8", errors="replace"))
+    except ValueError:
+        return None
+    clean = json.dumps(parsed, ensure_ascii=False).encode("utf-8", errors="replace")
+    log.warning("Slack response had invalid UTF-8 or unpaired surrogates; replaced them")
+    return orjson.loads(clean)
 
 
 __all__ = ["RetryPolicy", "SlackClient", "SlackError"]

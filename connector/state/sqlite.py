@@ -13,6 +13,8 @@ keys become seen. A batch is then never lost and never written twice under two n
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS intents (
     row_keys BLOB NOT NULL, created_at INTEGER NOT NULL,
     PRIMARY KEY (source_id, log_type, object_key)
 );
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS status (
     source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (source_id, log_type)
@@ -55,36 +58,77 @@ class Intent:
     row_keys: list[tuple[str, int]]
 
 
+class StateError(Exception):
+    """The state store cannot be used as it is: locked, read-only, full, or corrupt.
+
+    Never answered by starting over: a fresh state would re-land or skip data, so the
+    operator is told and the affected polls fail until it is fixed.
+    """
+
+
 class StateStore:
-    """Thread-safe: APScheduler runs one job per source and log type on a thread pool."""
+    """Thread-safe: APScheduler runs one job per source and log type on a thread pool.
+
+    One process per state file: an exclusive lock on `<path>.lock` keeps a second daemon
+    (or a `once` next to a running daemon) from writing the same batches twice.
+    """
 
     CHUNK = 500
 
-    def __init__(self, path: str | Path) -> None:
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
         self._lock = threading.RLock()
-        with self._lock:
+        self._lockfile: int | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lockfile = _exclusive_lock(self.path)
+            self._db = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=timeout
+            )
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=10000")
+            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+                raise sqlite3.DatabaseError("integrity check failed")
             self._db.executescript(SCHEMA)
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta VALUES ('opened_at', ?)", (str(clock.now_ts()),)
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self._release()
+            raise StateError(f"state {self.path}: {_reason(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if hasattr(self, "_db"):
+                self._db.close()
+            self._release()
+
+    def _release(self) -> None:
+        if self._lockfile is not None:
+            os.close(self._lockfile)
+            self._lockfile = None
 
     @contextmanager
     def _txn(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StateError(f"state {self.path}: {_reason(exc)}") from None
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        with self._lock:
+            try:
+                yield
+            except sqlite3.Error as exc:
+                raise StateError(f"state {self.path}: {_reason(exc)}") from None
 
     def checkpoint(self, source_id: str, log_type: str) -> dict[str, Any] | None:
         return self._get("checkpoints", source_id, log_type)
@@ -100,7 +144,7 @@ class StateStore:
             )
 
     def _get(self, table: str, source_id: str, log_type: str) -> dict[str, Any] | None:
-        with self._lock:
+        with self._reading():
             row = self._db.execute(
                 f"SELECT value FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
                 (source_id, log_type),
@@ -111,7 +155,7 @@ class StateStore:
         """Which of these keys were already written."""
         wanted = list(keys)
         found: set[str] = set()
-        with self._lock:
+        with self._reading():
             for i in range(0, len(wanted), self.CHUNK):
                 chunk = wanted[i : i + self.CHUNK]
                 marks = ",".join("?" * len(chunk))
@@ -124,7 +168,7 @@ class StateStore:
         return found
 
     def count_seen(self, source_id: str, log_type: str) -> int:
-        with self._lock:
+        with self._reading():
             row = self._db.execute(
                 "SELECT count(*) FROM seen WHERE source_id = ? AND log_type = ?",
                 (source_id, log_type),
@@ -144,7 +188,7 @@ class StateStore:
             )
 
     def intents(self, source_id: str, log_type: str) -> list[Intent]:
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT object_key, row_keys FROM intents WHERE source_id = ? AND log_type = ?",
                 (source_id, log_type),
@@ -192,3 +236,29 @@ class StateStore:
                         f"DELETE FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
                         (source_id, log_type),
                     )
+
+
+def _exclusive_lock(path: Path) -> int:
+    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise OSError(0, "in use by another slack-connector process") from None
+    return fd
+
+
+def _reason(exc: BaseException) -> str:
+    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    hints = {
+        "locked": "locked by another process",
+        "readonly": "read-only; the connector needs to write its state",
+        "full": "disk full; free space, nothing was committed",
+        "not a database": "corrupt (not a database); restore it from a backup",
+        "malformed": "corrupt; restore it from a backup",
+        "integrity": "corrupt; restore it from a backup",
+    }
+    for needle, hint in hints.items():
+        if needle in text.lower().replace("-", "").replace(" only", "only"):
+            return f"{text} ({hint})"
+    return text

@@ -1,0 +1,65 @@
+"""What an alert is and the interface every destination implements.
+
+An alert has a stable `key` per (source, log type, rule), so a destination that
+deduplicates (PagerDuty's `dedup_key`) ties the trigger, its renotifications and its
+resolution together.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+Status = Literal["trigger", "renotify", "resolve"]
+
+
+@dataclass(frozen=True)
+class Alert:
+    key: str
+    rule: str
+    status: Status
+    source_id: str
+    source_label: str
+    log_type: str
+    summary: str
+    detail: str
+    since: int
+    hint: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "rule": self.rule,
+            "status": self.status,
+            "source_id": self.source_id,
+            "source_label": self.source_label,
+            "log_type": self.log_type,
+            "summary": self.summary,
+            "detail": self.detail,
+            "since": self.since,
+            "hint": self.hint,
+        }
+
+
+class DeliveryError(Exception):
+    """A destination did not accept the alert; the dispatcher retries and logs it."""
+
+
+class Destination(ABC):
+    kind: ClassVar[str]
+
+    @abstractmethod
+    def send(self, alert: Alert) -> None:
+        """Deliver one alert or raise `DeliveryError` (message without secrets)."""
+
+    def close(self) -> None:
+        return None
+
+
+REGISTRY: dict[str, type[Destination]] = {}
+
+
+def register(cls: type[Destination]) -> type[Destination]:
+    REGISTRY[cls.kind] = cls
+    return cls

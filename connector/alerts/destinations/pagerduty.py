@@ -1,0 +1,85 @@
+"""PagerDuty Events API v2.
+
+`dedup_key` is the alert's stable key, so a trigger, its renotifications and its
+resolution land on one PagerDuty incident. The routing (integration) key is a secret read
+at send time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from connector import clock
+from connector.alerts.base import Alert, Destination, register
+from connector.alerts.destinations.webhook import new_client, post_json, resolve
+from connector.secrets import SecretRef
+
+EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+_SUMMARY_MAX = 1024  # PagerDuty's limit for payload.summary
+
+
+class PagerDutyOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: Literal["pagerduty"]
+    routing_key: SecretRef
+    url: str = EVENTS_URL
+    severity: Literal["critical", "error", "warning", "info"] = "error"
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+
+
+@register
+class PagerDuty(Destination):
+    kind = "pagerduty"
+    options_model: ClassVar[type[BaseModel]] = PagerDutyOptions
+
+    def __init__(
+        self,
+        routing_key: SecretRef,
+        url: str = EVENTS_URL,
+        severity: str = "error",
+        timeout: float = 10.0,
+    ) -> None:
+        self._routing_key = routing_key
+        self._url = url
+        self._severity = severity
+        self._http = new_client(timeout)
+
+    @classmethod
+    def from_options(cls, options: BaseModel) -> Destination:
+        opts = PagerDutyOptions.model_validate(options, from_attributes=True)
+        return cls(opts.routing_key, opts.url, opts.severity, opts.timeout_seconds)
+
+    def send(self, alert: Alert) -> None:
+        key = resolve(self.kind, self._routing_key)
+        body = event(alert, key, self._severity)
+        post_json(self._http, self.kind, self._url, body, secrets=[key])
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(kind={self.kind!r})"
+
+
+def event(alert: Alert, routing_key: str, severity: str = "error") -> dict[str, Any]:
+    summary = alert.summary or f"{alert.rule} on {alert.source_id}/{alert.log_type}"
+    if len(summary) > _SUMMARY_MAX:
+        summary = summary[: _SUMMARY_MAX - 1] + "…"
+    return {
+        "routing_key": routing_key,
+        "event_action": "resolve" if alert.status == "resolve" else "trigger",
+        "dedup_key": alert.key,
+        "client": "slack-security-connector",
+        "payload": {
+            "summary": summary,
+            "source": f"slack-connector/{alert.source_id}",
+            "severity": severity,
+            "timestamp": clock.rfc3339(alert.since),
+            "component": alert.log_type,
+            "class": alert.rule,
+            "custom_details": alert.as_dict(),
+        },
+    }
