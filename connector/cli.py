@@ -60,6 +60,7 @@ def cmd_run(settings: Settings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        app.start_health()
         scheduler.run_forever(app)
     finally:
         app.close()

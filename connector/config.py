@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from connector.alerts import destinations
 from connector.logtypes import REGISTRY
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
@@ -91,6 +92,7 @@ class SourceConfig(_Strict):
     max_retry_after_seconds: float = Field(default=300.0, ge=0)
     audit_calls_per_minute: float = Field(default=50.0, gt=0)
     web_calls_per_minute: float = Field(default=20.0, gt=0)
+    no_events_after_seconds: int | dict[str, int] | None = None
 
     @field_validator("log_types")
     @classmethod
@@ -138,9 +140,48 @@ class SourceConfig(_Strict):
         return SecretStr(value)
 
 
+class AlertsConfig(_Strict):
+    no_events_after_seconds: int = Field(default=86_400, ge=0)
+    failing_after_failures: int = Field(default=3, ge=1)
+    quarantine_threshold: int = Field(default=1, ge=0)
+    renotify_seconds: int = Field(default=14_400, ge=60)
+    delivery_attempts: int = Field(default=5, ge=1)
+    destinations: list[BaseModel] = Field(default_factory=list)
+
+    @field_validator("destinations", mode="before")
+    @classmethod
+    def _destinations(cls, value: Any) -> list[BaseModel]:
+        """Each table is validated by its destination's own model, picked by `type`."""
+        if not isinstance(value, list):
+            raise ValueError("must be a list of [[alerts.destinations]] tables")
+        out = []
+        for i, table in enumerate(value):
+            if isinstance(table, BaseModel):
+                out.append(table)
+                continue
+            kind = table.get("type") if isinstance(table, dict) else None
+            try:
+                model = destinations.options_model(str(kind))
+            except ValueError as exc:
+                raise ValueError(f"[{i}].type: {exc}") from None
+            try:
+                out.append(model.model_validate(table))
+            except ValidationError as exc:
+                raise ValueError(f"[{i}].{describe(exc)}") from None
+        return out
+
+
+class MetricsConfig(_Strict):
+    enabled: bool = True
+    address: str = "127.0.0.1"
+    port: int = Field(default=9108, ge=0, le=65535)
+
+
 class Settings(_Strict):
     state: StateConfig = StateConfig()
     output: OutputConfig = OutputConfig()
+    alerts: AlertsConfig = AlertsConfig()
+    metrics: MetricsConfig = MetricsConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -185,9 +226,10 @@ def describe(exc: ValidationError) -> str:
         where += f"[{item}]" if isinstance(item, int) else (f".{item}" if where else str(item))
     where = where or "config"
     message = str(err["msg"]).removeprefix("Value error, ")
-    if re.match(r"^\w+: ", message):
-        field, message = message.split(": ", 1)
-        where = f"{where}.{field}"
+    if match := re.match(r"^(\[\d+\])?([\w.\[\]]+)?: ", message):
+        name = (match.group(2) or "").lstrip(".")
+        field = (match.group(1) or "") + (f".{name}" if name else "")
+        where, message = f"{where}{field}", message[match.end() :]
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {message}{more}"
 

@@ -79,16 +79,20 @@ class JsonFormatter(logging.Formatter):
 REDACTOR = Redactor()
 
 
+def handler(stream: Any = None, fmt: str = "json") -> logging.Handler:
+    """A handler that redacts before it formats: the only kind the connector installs."""
+    out = logging.StreamHandler(stream or sys.stderr)
+    out.addFilter(REDACTOR)
+    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+    out.setFormatter(JsonFormatter() if fmt == "json" else text)
+    out.set_name("slack-connector")
+    return out
+
+
 def setup(level: str = "INFO", fmt: str = "json") -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(REDACTOR)
-    handler.setFormatter(
-        JsonFormatter()
-        if fmt == "json"
-        else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != "slack-connector"]
+    root.addHandler(handler(fmt=fmt))
     root.setLevel(level.upper())
     for noisy in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -39,6 +39,7 @@ class PollResult:
     quarantined: int = 0
     duplicates: int = 0
     objects: int = 0
+    bytes: int = 0
     pages: int = 0
     recovered: int = 0
     keys: list[str] = field(default_factory=list)
@@ -145,4 +146,5 @@ class Pipeline:
             prune_before=logtype.prune_before(checkpoint) if checkpoint else None,
         )
         result.objects += len(objects)
+        result.bytes += sum(len(o.body) for o in objects)
         result.keys.extend(o.key for o in objects)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext, PollStopped
 from connector.pipeline import Pipeline, PollResult
 from connector.sinks.base import SinkError
-from connector.slack.client import RetryPolicy, SlackClient
+from connector.slack.client import Observer, RetryPolicy, SlackClient
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError
@@ -39,6 +40,7 @@ class Outcome:
     state: str
     detail: str = ""
     result: PollResult | None = None
+    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -52,6 +54,7 @@ class SourceRunner:
         pipeline: Pipeline,
         budgets: RateBudgets,
         stop: threading.Event,
+        observe: Observer | None = None,
     ) -> None:
         self.cfg = cfg
         self.source = Source(cfg.id, cfg.display_label)
@@ -59,6 +62,7 @@ class SourceRunner:
         self._store = pipeline.store
         self._budgets = budgets
         self._stop = stop
+        self._observe = observe
         self._http = httpx.Client(
             timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
             headers={"User-Agent": f"slack-security-connector/{__version__}"},
@@ -90,6 +94,7 @@ class SourceRunner:
             team_id=self.cfg.team_id,
             audit_per_minute=self.cfg.audit_calls_per_minute,
             web_per_minute=self.cfg.web_calls_per_minute,
+            observe=self._observe,
         )
 
     def _sleep(self, seconds: float) -> None:
@@ -98,12 +103,15 @@ class SourceRunner:
 
     def poll(self, log_type: str, *, force: bool = False) -> Outcome:
         """One poll of one log type; never raises, always reports."""
+        started = time.monotonic()
         try:
-            return self._poll(log_type, force)
+            outcome = self._poll(log_type, force)
         except StateError as exc:
             fields = {"source_id": self.cfg.id, "log_type": log_type, "error": str(exc)}
             log.error("state store failed", extra=fields)
-            return Outcome(self.cfg.id, log_type, "failing", str(exc))
+            outcome = Outcome(self.cfg.id, log_type, "failing", str(exc))
+        outcome.seconds = time.monotonic() - started
+        return outcome
 
     def _poll(self, log_type: str, force: bool) -> Outcome:
         status = self._store.status(self.cfg.id, log_type) or {}
@@ -115,6 +123,7 @@ class SourceRunner:
         ):
             return Outcome(self.cfg.id, log_type, "parked", str(status.get("detail", "")))
         logtype = REGISTRY[log_type]()
+        started_at = time.monotonic()
         fields = {"source_id": self.cfg.id, "log_type": log_type}
         try:
             ctx = PollContext(
@@ -150,7 +159,9 @@ class SourceRunner:
                 "quarantined": result.quarantined,
                 "duplicates": result.duplicates,
                 "objects": result.objects,
+                "bytes": result.bytes,
                 "pages": result.pages,
+                "seconds": round(time.monotonic() - started_at, 3),
             },
         )
         return Outcome(self.cfg.id, log_type, "ok", result=result)

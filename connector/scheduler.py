@@ -46,10 +46,12 @@ def run_forever(app: App) -> None:
     """Blocks until `app.stop` is set (by a signal handler), then shuts down cleanly."""
     scheduler = build(app)
     scheduler.start()
+    app.scheduler_running = True
     log.info("scheduler started", extra={"jobs": len(scheduler.get_jobs())})
     try:
         while not app.stop.wait(1.0):
             pass
     finally:
         log.info("shutting down, waiting for running polls")
+        app.scheduler_running = False
         scheduler.shutdown(wait=True)

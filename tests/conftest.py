@@ -107,3 +107,29 @@ def read_s3(client: Any, bucket: str, prefix: str = "") -> dict[str, list[dict[s
 
 def ndjson(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+SECRETS_SEEN: set[str] = {TOKEN}
+"""Every secret a test hands the connector; test_zz_no_secrets_in_logs greps for them."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def all_log_lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every log line the suite produces, through the connector's own redacting handler."""
+    import logging
+
+    from connector import logs
+
+    path = tmp_path_factory.mktemp("logs") / "suite.jsonl"
+    stream = path.open("a", encoding="utf-8")
+    handler = logs.handler(stream)
+    handler.set_name("suite-capture")
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    for noisy in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "apscheduler", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    os.environ["SLACK_CONNECTOR_SUITE_LOG"] = str(path)
+    yield path
+    root.removeHandler(handler)
+    stream.close()

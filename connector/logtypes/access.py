@@ -4,14 +4,20 @@ Rows are aggregates per (user, IP, user agent) whose `date_last` and `count` kee
 changing, so a row is emitted once, the first time its combination is seen, and never
 again. Paging goes only as deep as the last completed poll (minus `late_overlap`): once a
 page ends with a row older than that horizon, every later row is older still (whether
-Slack sorts by `date_first` or `date_last`) and was already seen. Past Slack's 100-page
-cap the poll "time travels" by moving `before` to the oldest row it has reached.
+Slack sorts by `date_first` or `date_last`) and was already seen.
+
+Pages are walked by keyset, not offset: the next request sets `before` to the sort value
+of the last row read (inclusive; repeats dedupe). A row touched while the poll runs
+leaves the window instead of shifting every later row up one page, where offset paging
+would skip one; the same move steps past Slack's 100-page cap. Offsets are used only
+when a whole page shares one second.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from itertools import pairwise
 
 from connector.logtypes.base import LogType, Page, PollContext, Raw, Record, register
 from connector.logtypes.fields import LooseStr, UnixTime, indicator
@@ -41,6 +47,16 @@ class AccessLog(Record):
     region: LooseStr | None = None
 
 
+def _sort_key(rows: list[Raw]) -> str:
+    """The field Slack sorted this page by, newest first, when the page shows one."""
+    for key in ("date_last", "date_first"):
+        values = [as_ts(r.get(key)) for r in rows]
+        if len(values) > 1 and all(v is not None for v in values):
+            if all(a >= b for a, b in pairwise(values)):  # type: ignore[operator]
+                return key
+    return ""
+
+
 @register
 class AccessLogs(LogType):
     name = "access"
@@ -57,25 +73,24 @@ class AccessLogs(LogType):
         horizon = (ctx.checkpoint or {}).get("horizon", ctx.now - ctx.first_run_lookback)
         count = min(ctx.page_size or CLASSIC_MAX_COUNT, CLASSIC_MAX_COUNT)
         done_checkpoint = {"horizon": ctx.now - ctx.late_overlap}
-        before, page = ctx.now, 1
+        before, page, key = ctx.now, 1, ""
         while True:
             check_stop(ctx)
             body = ctx.client.web(METHOD, {"before": before, "count": count, "page": page})
             logins = list_field(ctx, METHOD, body, "logins")
-            last = (
-                as_ts(logins[-1].get("date_last"))
-                if logins and isinstance(logins[-1], dict)
-                else None
-            )
+            rows = [r for r in logins if isinstance(r, dict)]
+            key = key or _sort_key(rows)
+            last = as_ts(rows[-1].get("date_last")) if rows else None
             reached_horizon = last is not None and last < horizon
             if not logins or reached_horizon or page >= pages_total(body):
                 yield Page(logins, done_checkpoint)
                 return
             yield Page(logins)
-            if page < CLASSIC_MAX_PAGE:
+            resume = as_ts(rows[-1].get(key)) if key and rows else None
+            if resume is not None and resume < before:
+                before, page = int(resume), 1
+            elif page < CLASSIC_MAX_PAGE:
                 page += 1
-            elif last is not None and last < before:
-                before, page = int(last), 1
             else:
                 yield Page([], done_checkpoint)
                 return

@@ -87,23 +87,22 @@ class IntegrationLogs(LogType):
 
         logs, total = fetch(1)
         dates = _dates(logs)
-        oldest_first = len(dates) > 1 and dates[0] < dates[-1]
-        if oldest_first and total > 1:
+        if len(dates) > 1 and dates[0] < dates[-1] and total > 1:
             yield Page(logs)
-            order = range(min(total, CLASSIC_MAX_PAGE), 1, -1)
-        else:
-            order = range(2, min(total, CLASSIC_MAX_PAGE) + 1)
-            if self._past(logs, horizon) or not order:
-                yield Page(logs, done_checkpoint)
-                return
+            for number in range(min(total, CLASSIC_MAX_PAGE), 1, -1):
+                logs, _ = fetch(number)
+                if self._past(logs, horizon):
+                    break
+                yield Page(logs)
+            else:
+                logs = []
+            yield Page(logs, done_checkpoint)
+            return
+        page = 1
+        while not self._past(logs, horizon) and page < min(total, CLASSIC_MAX_PAGE):
             yield Page(logs)
-        for number in order:
-            logs, _ = fetch(number)
-            if self._past(logs, horizon):
-                break
-            yield Page(logs)
-        else:
-            logs = []
+            page += 1
+            logs, total = fetch(page)
         yield Page(logs, done_checkpoint)
 
     @staticmethod

@@ -29,6 +29,8 @@ from connector.slack.errors import (
 from connector.slack.ratelimit import RateBudgets
 
 log = logging.getLogger(__name__)
+Observer = Callable[[str, str, str, float], None]
+"""Called per HTTP answer with (source id, method, status or failure kind, Retry-After)."""
 AUDIT_PER_MINUTE = 50.0
 WEB_PER_MINUTE = 20.0
 
@@ -58,6 +60,7 @@ class SlackClient:
         team_id: str | None = None,
         audit_per_minute: float = AUDIT_PER_MINUTE,
         web_per_minute: float = WEB_PER_MINUTE,
+        observe: Observer | None = None,
     ) -> None:
         self.source_id = source_id
         self._token = token
@@ -69,6 +72,7 @@ class SlackClient:
         self._sleep = sleep
         self._team_id = team_id
         self._per_minute = {"audit": audit_per_minute, "web": web_per_minute}
+        self._observe = observe or (lambda *_: None)
 
     def __repr__(self) -> str:
         return f"SlackClient(source_id={self.source_id!r})"
@@ -118,10 +122,12 @@ class SlackClient:
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             )
         except httpx.TimeoutException as exc:
+            self._observe(self.source_id, method, "timeout", 0.0)
             raise SlackTransientError(
                 self.source_id, method, f"timeout ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
+            self._observe(self.source_id, method, "connection_error", 0.0)
             raise SlackTransientError(
                 self.source_id, method, f"connection error ({type(exc).__name__}: {exc})"
             ) from None
@@ -129,8 +135,10 @@ class SlackClient:
 
     def _parse(self, method: str, resp: httpx.Response, api: str) -> dict[str, Any]:
         status = resp.status_code
+        retry_after = _retry_after(resp) if status == 429 else 0.0
+        self._observe(self.source_id, method, str(status), retry_after)
         if status == 429:
-            raise SlackRateLimitedError(self.source_id, method, _retry_after(resp))
+            raise SlackRateLimitedError(self.source_id, method, retry_after)
         body = _json_object(resp)
         if status != 200:
             code = str(body.get("error", "")) if body else ""

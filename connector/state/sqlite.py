@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS intents (
     PRIMARY KEY (source_id, log_type, object_key)
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS alerts (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS status (
     source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (source_id, log_type)
@@ -143,6 +144,46 @@ class StateStore:
                 (source_id, log_type, orjson.dumps(value)),
             )
 
+    def alert(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute("SELECT value FROM alerts WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_alert(self, key: str, value: dict[str, Any]) -> None:
+        with self._txn() as db:
+            db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
+
+    def open_alerts(self) -> dict[str, dict[str, Any]]:
+        with self._reading():
+            rows = self._db.execute("SELECT key, value FROM alerts").fetchall()
+        alerts = {k: orjson.loads(v) for k, v in rows}
+        return {k: v for k, v in alerts.items() if v.get("open")}
+
+    def ping(self) -> None:
+        with self._reading():
+            self._db.execute("SELECT 1 FROM meta LIMIT 1").fetchall()
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per source and log type: checkpoint, status and seen-set size, for `state show`."""
+        with self._reading():
+            pairs = self._db.execute(
+                "SELECT source_id, log_type FROM checkpoints UNION "
+                "SELECT source_id, log_type FROM status UNION "
+                "SELECT source_id, log_type FROM seen GROUP BY source_id, log_type "
+                "ORDER BY 1, 2"
+            ).fetchall()
+        return [
+            {
+                "source_id": s,
+                "log_type": lt,
+                "checkpoint": self.checkpoint(s, lt),
+                "status": self.status(s, lt),
+                "seen": self.count_seen(s, lt),
+                "pending_writes": len(self.intents(s, lt)),
+            }
+            for s, lt in pairs
+        ]
+
     def _get(self, table: str, source_id: str, log_type: str) -> dict[str, Any] | None:
         with self._reading():
             row = self._db.execute(
@@ -228,6 +269,7 @@ class StateStore:
 
     def reset(self, source_id: str, log_type: str | None = None) -> None:
         with self._txn() as db:
+            db.execute("DELETE FROM alerts WHERE key LIKE ?", (f"{source_id}:{log_type or '%'}:%",))
             for table in ("checkpoints", "seen", "intents", "status"):
                 if log_type is None:
                     db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))  # noqa: S608
