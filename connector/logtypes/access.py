@@ -73,21 +73,22 @@ class AccessLogs(LogType):
         horizon = (ctx.checkpoint or {}).get("horizon", ctx.now - ctx.first_run_lookback)
         count = min(ctx.page_size or CLASSIC_MAX_COUNT, CLASSIC_MAX_COUNT)
         done_checkpoint = {"horizon": ctx.now - ctx.late_overlap}
-        before, page, key = ctx.now, 1, ""
+        before, page, key, tail = ctx.now, 1, "", list[Raw]()
         while True:
             check_stop(ctx)
             body = ctx.client.web(METHOD, {"before": before, "count": count, "page": page})
             logins = list_field(ctx, METHOD, body, "logins")
             rows = [r for r in logins if isinstance(r, dict)]
-            key = key or _sort_key(rows)
+            key = key or _sort_key(tail + rows)
+            tail = rows[-1:] or tail
             last = as_ts(rows[-1].get("date_last")) if rows else None
             reached_horizon = last is not None and last < horizon
             if not logins or reached_horizon or page >= pages_total(body):
                 yield Page(logins, done_checkpoint)
                 return
             yield Page(logins)
-            resume = as_ts(rows[-1].get(key)) if key and rows else None
-            if resume is not None and resume < before:
+            resume = as_ts(rows[-1].get(key or "date_last")) if rows else None
+            if resume is not None and resume < before and (key or page >= CLASSIC_MAX_PAGE):
                 before, page = int(resume), 1
             elif page < CLASSIC_MAX_PAGE:
                 page += 1
