@@ -1,6 +1,7 @@
-"""`slack-connector run|once|check --config FILE`: parse, call, print, exit.
+"""`slack-connector`: parse the command line, call the part that does the work, print, exit.
 
-Exit codes: 0 success, 1 a source or log type failed, 2 a configuration error.
+Exit codes: 0 success, 1 a source, log type or the state store failed, 2 a configuration
+or usage error.
 """
 
 from __future__ import annotations
@@ -9,13 +10,16 @@ import argparse
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
-from connector import logs, scheduler
+import orjson
+
+from connector import backfill, logs, scheduler
 from connector.app import App
 from connector.config import ConfigError, Settings, load
-from connector.state.sqlite import StateError
+from connector.logtypes import REGISTRY
+from connector.state.sqlite import StateError, StateStore
 
 log = logging.getLogger("connector")
 
@@ -25,32 +29,51 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--log-format", choices=("json", "text"), default="json")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, text in (
-        ("run", "poll every source on schedule until SIGTERM or SIGINT"),
-        ("once", "poll every source and log type once; exit 0 only if all succeeded"),
-        ("check", "validate the config and make one authenticated call per source and log type"),
-    ):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("--config", "-c", required=True, help="path to the TOML config")
+
+    def command(name: str, text: str, config: bool = True) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=text, description=text)
+        if config:
+            cmd.add_argument("--config", "-c", required=True, help="path to the TOML config")
+        return cmd
+
+    command("run", "poll every source on schedule until SIGTERM or SIGINT")
+    command("once", "poll every source and log type once; exit 0 only if all succeeded")
+    command("check", "validate the config and make one authenticated call per source and log type")
+    bf = command("backfill", "pull a historical audit-log window for one source (resumable)")
+    bf.add_argument("--source", required=True)
+    bf.add_argument("--since", required=True, help="UTC date or time, e.g. 2026-11-01")
+    bf.add_argument("--until", help="UTC date or time (default: now)")
+    state = command("state", "show or reset the connector's state")
+    state.add_argument("action", choices=("show", "reset"))
+    state.add_argument("--source")
+    state.add_argument("--log-type", choices=sorted(REGISTRY))
+    state.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    demo = command("demo", "run against a built-in Slack simulator for a minute", config=False)
+    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--output", default="./demo-output")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logs.setup(args.log_level, args.log_format)
+    if args.command == "demo":
+        from connector.demo.command import run_demo
+
+        return int(run_demo(args.seconds, args.output))
     try:
         settings = load(args.config)
     except ConfigError as exc:
         print(f"slack-connector: config error: {exc}", file=sys.stderr)
         return 2
     try:
-        return COMMANDS[args.command](settings)
+        return COMMANDS[args.command](settings, args)
     except StateError as exc:
         print(f"slack-connector: {exc}", file=sys.stderr)
         return 1
 
 
-def cmd_run(settings: Settings) -> int:
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     app = App(settings)
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -67,7 +90,7 @@ def cmd_run(settings: Settings) -> int:
     return 0
 
 
-def cmd_once(settings: Settings) -> int:
+def cmd_once(settings: Settings, args: argparse.Namespace) -> int:
     app = App(settings)
     try:
         outcomes = app.once()
@@ -85,7 +108,7 @@ def cmd_once(settings: Settings) -> int:
     return 0 if all(o.ok for o in outcomes) else 1
 
 
-def cmd_check(settings: Settings) -> int:
+def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     app = App(settings)
     try:
         lines = app.check()
@@ -96,7 +119,73 @@ def cmd_check(settings: Settings) -> int:
     return 0 if all(ok for _, ok, _ in lines) else 1
 
 
-COMMANDS = {"run": cmd_run, "once": cmd_once, "check": cmd_check}
+def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        since = backfill.parse_date(args.since)
+        until = backfill.parse_date(args.until) if args.until else None
+    except ValueError as exc:
+        print(f"slack-connector: backfill: bad date: {exc}", file=sys.stderr)
+        return 2
+    app = App(settings)
+    try:
+        runner = app.runners.get(args.source)
+        if runner is None or "audit" not in runner.cfg.log_types:
+            print(
+                f"slack-connector: backfill: no source {args.source!r} with audit logs",
+                file=sys.stderr,
+            )
+            return 2
+        signal.signal(signal.SIGINT, lambda *_: app.stop.set())
+        signal.signal(signal.SIGTERM, lambda *_: app.stop.set())
+        backfill.run(runner, since, until)
+        return 0
+    except Exception as exc:  # noqa: BLE001 - report, the checkpoint already holds progress
+        print(f"\nslack-connector: backfill stopped: {exc}; rerun to resume", file=sys.stderr)
+        return 1
+    finally:
+        app.close()
+
+
+def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
+    store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+    try:
+        if args.action == "show":
+            for row in store.summary():
+                if args.source in (None, row["source_id"]):
+                    print(orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode())
+            for key, alert in sorted(store.open_alerts().items()):
+                print(orjson.dumps({"open_alert": key, **alert}).decode())
+            return 0
+        if not args.source or not args.log_type:
+            print("slack-connector: state reset needs --source and --log-type", file=sys.stderr)
+            return 2
+        what = f"source {args.source!r} log type {args.log_type!r}"
+        if not args.yes and not _confirm(
+            f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
+        ):
+            print("not reset")
+            return 1
+        store.reset(args.source, args.log_type)
+        print(f"reset {what}")
+        return 0
+    finally:
+        store.close()
+
+
+def _confirm(prompt: str) -> bool:
+    try:
+        return input(prompt).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "run": cmd_run,
+    "once": cmd_once,
+    "check": cmd_check,
+    "backfill": cmd_backfill,
+    "state": cmd_state,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

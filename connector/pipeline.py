@@ -8,6 +8,7 @@ the sink, and the dedupe keys move in the same transaction as the checkpoint.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from connector import clock
@@ -58,11 +59,17 @@ class Pipeline:
         self.sink = sink
         self.limits = limits
 
-    def poll(self, source: Source, logtype: LogType, ctx: PollContext) -> PollResult:
+    def poll(
+        self,
+        source: Source,
+        logtype: LogType,
+        ctx: PollContext,
+        progress: Callable[[PollResult, Page], None] | None = None,
+    ) -> PollResult:
         """Fetched pages are written even when Slack fails halfway; the sink failing stops all."""
         result = PollResult()
         result.recovered = self.recover(source, logtype)
-        ctx.checkpoint = self.store.checkpoint(source.id, logtype.name)
+        ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
         batch = self._new_batch(source)
         pending: Checkpoint | None = None
         try:
@@ -73,6 +80,8 @@ class Pipeline:
                 if batch.full:
                     self._flush(source, logtype, batch, pending, result)
                     batch, pending = self._new_batch(source), None
+                if progress:
+                    progress(result, page)
         except (SlackError, PollStopped):
             self._flush(source, logtype, batch, pending, result)
             raise
@@ -142,6 +151,7 @@ class Pipeline:
             logtype.name,
             keys=[k for o in objects for k in o.row_keys],
             checkpoint=checkpoint,
+            checkpoint_key=logtype.checkpoint_key,
             done_intents=[o.key for o in objects],
             prune_before=logtype.prune_before(checkpoint) if checkpoint else None,
         )

@@ -58,8 +58,8 @@ class SourceRunner:
     ) -> None:
         self.cfg = cfg
         self.source = Source(cfg.id, cfg.display_label)
-        self._pipeline = pipeline
-        self._store = pipeline.store
+        self.pipeline = pipeline
+        self.store = pipeline.store
         self._budgets = budgets
         self._stop = stop
         self._observe = observe
@@ -97,6 +97,18 @@ class SourceRunner:
             observe=self._observe,
         )
 
+    def context(self, now: int) -> PollContext:
+        return PollContext(
+            source_id=self.cfg.id,
+            client=self.client(),
+            checkpoint=None,
+            now=now,
+            first_run_lookback=self.cfg.first_run_lookback_seconds,
+            late_overlap=self.cfg.late_event_overlap_seconds,
+            page_size=self.cfg.page_size,
+            stop=self._stop,
+        )
+
     def _sleep(self, seconds: float) -> None:
         if self._stop.wait(seconds):
             raise PollStopped(self.cfg.id)
@@ -114,7 +126,7 @@ class SourceRunner:
         return outcome
 
     def _poll(self, log_type: str, force: bool) -> Outcome:
-        status = self._store.status(self.cfg.id, log_type) or {}
+        status = self.store.status(self.cfg.id, log_type) or {}
         now = clock.now_ts()
         if (
             not force
@@ -126,17 +138,7 @@ class SourceRunner:
         started_at = time.monotonic()
         fields = {"source_id": self.cfg.id, "log_type": log_type}
         try:
-            ctx = PollContext(
-                source_id=self.cfg.id,
-                client=self.client(),
-                checkpoint=None,
-                now=now,
-                first_run_lookback=self.cfg.first_run_lookback_seconds,
-                late_overlap=self.cfg.late_event_overlap_seconds,
-                page_size=self.cfg.page_size,
-                stop=self._stop,
-            )
-            result = self._pipeline.poll(self.source, logtype, ctx)
+            result = self.pipeline.poll(self.source, logtype, self.context(now))
         except PollStopped:
             log.info("poll stopped for shutdown", extra=fields)
             return Outcome(self.cfg.id, log_type, "stopped")
@@ -175,7 +177,7 @@ class SourceRunner:
             "failures": 0,
             "quarantined_total": int(status.get("quarantined_total", 0)) + result.quarantined,
         }
-        self._store.set_status(self.cfg.id, log_type, new)
+        self.store.set_status(self.cfg.id, log_type, new)
 
     def _fail(
         self, log_type: str, status: dict[str, Any], state: str, detail: str, fields: dict[str, Any]
@@ -191,6 +193,6 @@ class SourceRunner:
         }
         if state == "parked":
             new["since"] = now
-        self._store.set_status(self.cfg.id, log_type, new)
+        self.store.set_status(self.cfg.id, log_type, new)
         log.error("poll failed", extra={**fields, "state": state, "error": detail})
         return Outcome(self.cfg.id, log_type, state, detail)

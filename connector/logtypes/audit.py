@@ -129,15 +129,25 @@ class AuditLogs(LogType):
         return str(raw.get("id"))
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        """Finish a window a failed run left behind, then read up to now."""
+        """Finish a window a failed run left behind, then read up to now.
+
+        `covered_from`, the oldest second the daemon ever asked for, tells a backfill
+        where the daemon's data begins.
+        """
         cp = ctx.checkpoint or {}
         window = cp.get("window")
         if window:
-            yield from self._window(ctx, window["oldest"], window["latest"], window["remaining"])
+            windows = [(window["oldest"], window["latest"], window["remaining"])]
             next_oldest = window["latest"] - ctx.late_overlap
         else:
+            windows = []
             next_oldest = cp.get("next_oldest", ctx.now - ctx.first_run_lookback)
-        yield from self._window(ctx, min(next_oldest, ctx.now), ctx.now, ctx.now)
+        windows.append((min(next_oldest, ctx.now), ctx.now, ctx.now))
+        covered = cp.get("covered_from", windows[0][0])
+        for oldest, latest, upper in windows:
+            for page in self._window(ctx, oldest, latest, upper):
+                assert page.checkpoint is not None
+                yield Page(page.records, {**page.checkpoint, "covered_from": covered})
 
     def _window(self, ctx: PollContext, oldest: int, latest: int, upper: int) -> Iterator[Page]:
         """Pages of `[oldest, upper]`, newest first; `latest` is where the whole window ends."""

@@ -83,6 +83,11 @@ class LogType(ABC):
     def probe(self, client: SlackClient) -> str:
         """One cheap authenticated call for `slack-connector check`; returns a short summary."""
 
+    @property
+    def checkpoint_key(self) -> str:
+        """Where the checkpoint lives; dedupe keys always live under `name`."""
+        return self.name
+
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         """Seen keys with an event time before this can be forgotten; None keeps them all."""
         return None

@@ -243,6 +243,7 @@ class StateStore:
         *,
         keys: Keys = (),
         checkpoint: dict[str, Any] | None = None,
+        checkpoint_key: str | None = None,
         done_intents: Iterable[str] = (),
         prune_before: int | None = None,
     ) -> None:
@@ -259,7 +260,12 @@ class StateStore:
             if checkpoint is not None:
                 db.execute(
                     "INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?, ?)",
-                    (source_id, log_type, orjson.dumps(checkpoint), clock.now_ts()),
+                    (
+                        source_id,
+                        checkpoint_key or log_type,
+                        orjson.dumps(checkpoint),
+                        clock.now_ts(),
+                    ),
                 )
             if prune_before is not None:
                 db.execute(
