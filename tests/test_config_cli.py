@@ -116,3 +116,18 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("slack-connector: config error: output.type")
+
+
+def test_example_alert_destinations_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    from connector.config import parse
+
+    monkeypatch.setenv("SLACK_TOKEN_ACME", TOKEN)
+    text = (Path(__file__).parents[1] / "config.example.toml").read_text()
+    head, alerts = text.split("\n[alerts]\n")
+    alerts = re.sub(r"(?m)^# (\[\[alerts|type =|url =|routing_key =|severity =|authorization =|topic_arn =)", r"\1", alerts)
+    import tomllib
+
+    settings = parse(tomllib.loads(head + "\n[alerts]\n" + alerts))
+    assert [d.type for d in settings.alerts.destinations] == ["slack_webhook", "pagerduty", "webhook", "sns"]  # type: ignore[attr-defined]
