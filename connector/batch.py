@@ -7,6 +7,7 @@ overwrites the same object instead of adding a copy.
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 from dataclasses import dataclass, field
@@ -54,7 +55,7 @@ class Batch:
         return self.events >= self.max_events or self.bytes >= self.max_bytes
 
     def add(self, folder: str, row: dict[str, Any], rid: str, event_ts: float) -> None:
-        hour = datetime.fromtimestamp(event_ts, UTC).strftime("year=%Y/month=%m/day=%d/hour=%H")
+        hour = _partition(int(event_ts) // 3600)
         line = orjson.dumps(row)
         group = self._groups.setdefault((folder, hour), _Group())
         group.lines.append(line)
@@ -77,3 +78,8 @@ class Batch:
             body = gzip.compress(b"\n".join(group.lines) + b"\n", compresslevel=6, mtime=0)
             out.append(Obj(key, body, group.row_keys))
         return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _partition(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("year=%Y/month=%m/day=%d/hour=%H")

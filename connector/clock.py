@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 
 
@@ -14,6 +15,7 @@ def now_ts() -> int:
     return int(now().timestamp())
 
 
+@functools.lru_cache(maxsize=4096)
 def rfc3339(ts: float) -> str:
     """RFC 3339 in UTC with a `Z`, microseconds only when present."""
     dt = datetime.fromtimestamp(ts, UTC)

@@ -16,7 +16,8 @@ def validate(logtype: LogType, raw: Any) -> Record | str:
     if not isinstance(raw, dict):
         return f"record is a JSON {type(raw).__name__}, not an object"
     try:
-        return logtype.model.model_validate(raw)
+        record: Record = logtype.model.__pydantic_validator__.validate_python(raw)
+        return record
     except ValidationError as exc:
         reasons = [
             f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"

@@ -13,11 +13,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 import pytest
 import yaml
-from pydantic import BeforeValidator
 
 from connector.logtypes import REGISTRY, LogType
 from connector.logtypes.base import Record, model_of
-from connector.logtypes.fields import LooseStr, UnixTime
+from connector.logtypes.fields import LooseStr, SchemaType, UnixTime
 
 SCHEMAS = Path(__file__).parents[1] / "schemas"
 
@@ -25,28 +24,17 @@ Path_ = tuple[str, ...]
 Facts = tuple[str, bool, tuple[str, ...], bool]  # type, required, indicators, isEventTime
 
 
-def _validators(metadata: list[Any] | tuple[Any, ...]) -> set[Any]:
-    return {m.func for m in metadata if isinstance(m, BeforeValidator)}
-
-
-LOOSE_STR = _validators(get_args(LooseStr)[1:])
-UNIX_TIME = _validators(get_args(UnixTime)[1:])
-
-
 def model_type(annotation: Any, metadata: list[Any]) -> str:
     """The schema type a model annotation stands for ("array<string>" for lists)."""
+    markers = [m.name for m in metadata if isinstance(m, SchemaType)]
+    if markers:
+        return markers[0]
+    if get_origin(annotation) is Annotated:
+        return model_type(get_args(annotation)[0], [*metadata, *annotation.__metadata__])
     if get_origin(annotation) in (Union, UnionType):
         args = [a for a in get_args(annotation) if a is not NoneType]
         assert len(args) == 1, f"unsupported union {annotation!r}"
-        annotation = args[0]
-    if get_origin(annotation) is Annotated:
-        metadata = [*metadata, *annotation.__metadata__]
-        annotation = get_args(annotation)[0]
-    validators = _validators(metadata)
-    if annotation is str and validators == LOOSE_STR:
-        return "string"
-    if annotation is float and validators == UNIX_TIME:
-        return "timestamp"
+        return model_type(args[0], metadata)
     if annotation is bool:
         return "boolean"
     if annotation is int:

@@ -6,6 +6,7 @@ itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import threading
 from abc import ABC, abstractmethod
@@ -111,6 +112,7 @@ class LogType(ABC):
         return found
 
 
+@functools.lru_cache(maxsize=65_536)
 def _valid(kind: str, value: str) -> bool:
     """Only real IP addresses become IP indicators; Slack's docs example has `1.23.45.678`."""
     if kind != "ip":

@@ -1,0 +1,5 @@
+"""`slack-connector demo`: the connector against a built-in Slack simulator, no Slack needed.
+
+Shipped in the package (unlike the test fake) so a newcomer's first command works on any
+machine: `simulator.py` plays Slack on 127.0.0.1, `command.py` runs the real daemon at it.
+"""
