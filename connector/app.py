@@ -45,7 +45,9 @@ class App:
         )
         budgets = RateBudgets()
         self.runners = {
-            s.id: SourceRunner(s, self.pipeline, budgets, self.stop, self.metrics.request)
+            s.id: SourceRunner(
+                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state.path
+            )
             for s in settings.sources
         }
         alerts = settings.alerts

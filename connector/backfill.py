@@ -85,7 +85,9 @@ def run(
         print(
             f"\r[{bar:<30}] {done:6.1%} {result.fetched} events {result.pages} pages "
             f"{rate:,.0f}/s ETA {eta:,.0f}s",
-            end="", file=out, flush=True,
+            end="",
+            file=out,
+            flush=True,
         )
 
     result = runner.pipeline.poll(

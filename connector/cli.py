@@ -10,16 +10,21 @@ import argparse
 import logging
 import signal
 import sys
+import webbrowser
 from collections.abc import Callable, Sequence
 from types import FrameType
 
+import httpx
 import orjson
 
-from connector import backfill, logs, scheduler
+from connector import backfill, logs, oauth, scheduler
 from connector.app import App
 from connector.config import ConfigError, Settings, load
 from connector.logtypes import REGISTRY
+from connector.secrets import SecretError
+from connector.slack.errors import SlackError
 from connector.state.sqlite import StateError, StateStore
+from connector.tokens import TokenFile, TokenFileError, default_token_path
 
 log = logging.getLogger("connector")
 
@@ -48,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     state.add_argument("--source")
     state.add_argument("--log-type", choices=sorted(REGISTRY))
     state.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    auth = command("auth", "install the Slack app for a source (OAuth v2) and store its token")
+    auth.add_argument("--source", required=True)
+    auth.add_argument("--open-browser", action="store_true", help="open the consent page")
+    auth.add_argument(
+        "--paste", action="store_true", help="paste the redirected URL instead of listening"
+    )
+    auth.add_argument("--timeout", type=float, default=300.0)
     demo = command("demo", "run against a built-in Slack simulator for a minute", config=False)
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--output", default="./demo-output")
@@ -179,7 +191,44 @@ def _confirm(prompt: str) -> bool:
         return False
 
 
+def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
+    source = next((s for s in settings.sources if s.id == args.source), None)
+    if source is None or source.oauth is None:
+        print(
+            f"slack-connector: auth: source {args.source!r} has no [sources.oauth] table",
+            file=sys.stderr,
+        )
+        return 2
+    cfg = source.oauth
+    try:
+        with httpx.Client(timeout=30.0) as http:
+            token_set = oauth.run_install(
+                http,
+                client_id=cfg.client_id,
+                client_secret=cfg.client_secret.resolve(),
+                log_types=source.log_types,
+                redirect_uri=cfg.redirect_uri,
+                out=sys.stdout,
+                open_browser=args.open_browser,
+                paste=args.paste,
+                timeout=args.timeout,
+                authorize_base=cfg.authorize_url,
+                token_url=cfg.token_url,
+                opener=lambda url: webbrowser.open(url),
+            )
+        path = cfg.token_store or str(default_token_path(settings.state.path, source.id))
+        TokenFile(path).save(token_set)
+    except (oauth.OAuthError, SecretError, TokenFileError, SlackError) as exc:
+        print(f"slack-connector: auth: {exc}", file=sys.stderr)
+        return 1
+    rotation = "rotating, refreshed automatically" if token_set.refresh_token else "long-lived"
+    print(f"Stored a {rotation} user token for {source.id} in {path}.")
+    print(f"Next: slack-connector check --config {args.config}")
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,
     "check": cmd_check,

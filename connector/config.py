@@ -28,6 +28,7 @@ from pydantic import (
 
 from connector.alerts import destinations
 from connector.logtypes import REGISTRY
+from connector.secrets import SecretError, SecretRef
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
@@ -71,6 +72,18 @@ class OutputConfig(_Strict):
         return self
 
 
+class OAuthConfig(_Strict):
+    """A Slack app installed with `slack-connector auth`; tokens rotate when Slack says so."""
+
+    client_id: str = Field(min_length=1)
+    client_secret: SecretRef
+    redirect_uri: str = "http://127.0.0.1:8765/slack/oauth/callback"
+    token_store: str | None = None
+    token_url: str = "https://slack.com/api/oauth.v2.access"  # noqa: S105 - a URL
+    authorize_url: str = "https://slack.com/oauth/v2/authorize"
+    refresh_before_seconds: int = Field(default=7200, ge=60)
+
+
 class SourceConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     label: str = ""
@@ -79,6 +92,8 @@ class SourceConfig(_Strict):
     )
     token_env: str | None = None
     token_file: str | None = None
+    token: SecretRef | None = None
+    oauth: OAuthConfig | None = None
     team_id: str | None = None
     audit_api_url: str = AUDIT_API_URL
     web_api_url: str = WEB_API_URL
@@ -111,16 +126,24 @@ class SourceConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_token_source(self) -> SourceConfig:
-        if bool(self.token_env) == bool(self.token_file):
-            raise ValueError("set exactly one of token_env or token_file")
+        given = [self.token_env, self.token_file, self.token, self.oauth]
+        if sum(1 for g in given if g) != 1:
+            raise ValueError("set exactly one of token_env, token_file, token or oauth")
         return self
 
     @property
     def display_label(self) -> str:
         return self.label or self.id
 
-    def token(self) -> SecretStr:
-        """Read the token now, so a rotated file or variable is picked up on the next poll."""
+    def read_token(self) -> SecretStr:
+        """Read the token now, so a rotated file, variable or secret is picked up at once."""
+        if self.token is not None:
+            try:
+                return self.token.resolve()
+            except SecretError as exc:
+                raise ConfigError(f"source {self.id!r}: token: {exc}") from None
+        if self.oauth is not None:
+            raise ConfigError(f"source {self.id!r}: oauth: tokens come from the token store")
         if self.token_env:
             value = os.environ.get(self.token_env, "").strip()
             if not value:
@@ -207,7 +230,8 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings
     apply_env(data, environ)
     settings = parse(data)
     for source in settings.sources:
-        source.token()
+        if source.token_env or source.token_file:
+            source.read_token()
     return settings
 
 

@@ -16,18 +16,20 @@ from typing import Any
 
 import httpx
 
-from connector import __version__, clock
+from connector import __version__, clock, credentials
 from connector.config import ConfigError, SourceConfig
+from connector.credentials import TokenProvider
 from connector.enrich import Source
-from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext, PollStopped
 from connector.pipeline import Pipeline, PollResult
+from connector.secrets import SecretError
 from connector.sinks.base import SinkError
 from connector.slack.client import Observer, RetryPolicy, SlackClient
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError
+from connector.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
 PARK_RETRY_SECONDS = 900
@@ -55,6 +57,7 @@ class SourceRunner:
         budgets: RateBudgets,
         stop: threading.Event,
         observe: Observer | None = None,
+        state_path: str = "",
     ) -> None:
         self.cfg = cfg
         self.source = Source(cfg.id, cfg.display_label)
@@ -63,6 +66,8 @@ class SourceRunner:
         self._budgets = budgets
         self._stop = stop
         self._observe = observe
+        self._state_path = state_path
+        self._tokens: TokenProvider | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
             headers={"User-Agent": f"slack-security-connector/{__version__}"},
@@ -76,11 +81,11 @@ class SourceRunner:
         self._http.close()
 
     def client(self) -> SlackClient:
-        token = self.cfg.token()
-        REDACTOR.add(token.get_secret_value())
+        if self._tokens is None:
+            self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
         return SlackClient(
             self.cfg.id,
-            token,
+            self._tokens,
             audit_api_url=self.cfg.audit_api_url,
             web_api_url=self.cfg.web_api_url,
             http=self._http,
@@ -144,7 +149,7 @@ class SourceRunner:
             return Outcome(self.cfg.id, log_type, "stopped")
         except SlackAuthError as exc:
             return self._fail(log_type, status, "parked", str(exc), {**fields, "code": exc.code})
-        except (SlackError, SinkError, ConfigError, StateError) as exc:
+        except (SlackError, SinkError, ConfigError, SecretError, TokenFileError, StateError) as exc:
             return self._fail(log_type, status, "failing", str(exc), fields)
         except Exception as exc:
             log.exception("poll crashed", extra=fields)

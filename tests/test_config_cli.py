@@ -44,7 +44,7 @@ def write(tmp_path: Path, text: str) -> Path:
         (('id = "acme"', 'id = "acme"\npoll_interval_seconds = 0'), "sources[0].poll_interval_seconds"),
         (('id = "acme"', 'id = "acme"\npol_interval_seconds = 60'), "sources[0].pol_interval_seconds"),
         ((f'token_env = "{TOKEN_ENV}"', 'token_file = "/nonexistent/token"'), "token_file"),
-        ((f'token_env = "{TOKEN_ENV}"', ""), "sources[0]: set exactly one of token_env or token_file"),
+        ((f'token_env = "{TOKEN_ENV}"', ""), "sources[0]: set exactly one of token_env, token_file, token or oauth"),
         ((f'token_env = "{TOKEN_ENV}"', 'token_env = "NOT_SET_ANYWHERE"'), "token_env"),
         (("[state]", "[state"), "invalid TOML"),
     ],
@@ -78,7 +78,7 @@ def test_environment_overrides(tmp_path: Path) -> None:
 
 def test_token_never_appears_in_settings_repr(tmp_path: Path) -> None:
     settings = load(write(tmp_path, GOOD))
-    assert TOKEN not in repr(settings) and TOKEN not in repr(settings.sources[0].token())
+    assert TOKEN not in repr(settings) and TOKEN not in repr(settings.sources[0].read_token())
 
 
 def test_example_config_is_valid(monkeypatch: pytest.MonkeyPatch) -> None:

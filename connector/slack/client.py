@@ -8,12 +8,13 @@ one of the errors in `errors.py`, so pollers only deal with data.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -21,6 +22,7 @@ from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
 from connector.slack.errors import (
+    SlackAuthError,
     SlackError,
     SlackRateLimitedError,
     SlackTransientError,
@@ -29,6 +31,33 @@ from connector.slack.errors import (
 from connector.slack.ratelimit import RateBudgets
 
 log = logging.getLogger(__name__)
+RENEWABLE = frozenset({"token_expired", "invalid_auth", "token_revoked"})
+
+
+class TokenProvider(Protocol):
+    """Where the client gets its token (see `connector.credentials`)."""
+
+    def current(self) -> SecretStr: ...
+
+    def renew(self, rejected: SecretStr) -> SecretStr | None: ...
+
+    def budget_key(self) -> str: ...
+
+
+class _Fixed:
+    def __init__(self, token: SecretStr) -> None:
+        self._token = token
+
+    def current(self) -> SecretStr:
+        return self._token
+
+    def renew(self, rejected: SecretStr) -> SecretStr | None:
+        return None
+
+    def budget_key(self) -> str:
+        return hashlib.sha256(self._token.get_secret_value().encode()).hexdigest()[:16]
+
+
 Observer = Callable[[str, str, str, float], None]
 """Called per HTTP answer with (source id, method, status or failure kind, Retry-After)."""
 AUDIT_PER_MINUTE = 50.0
@@ -49,7 +78,7 @@ class SlackClient:
     def __init__(
         self,
         source_id: str,
-        token: SecretStr,
+        tokens: TokenProvider | SecretStr,
         *,
         audit_api_url: str,
         web_api_url: str,
@@ -63,7 +92,7 @@ class SlackClient:
         observe: Observer | None = None,
     ) -> None:
         self.source_id = source_id
-        self._token = token
+        self._tokens = _Fixed(tokens) if isinstance(tokens, SecretStr) else tokens
         self._audit_url = audit_api_url.rstrip("/") + "/"
         self._web_url = web_api_url.rstrip("/") + "/"
         self._http = http
@@ -93,8 +122,22 @@ class SlackClient:
             sleep=self._sleep,
             reraise=True,
         )
-        result: dict[str, Any] = retrying(self._send, method, url, params, api)
+        try:
+            result: dict[str, Any] = retrying(self._send, method, url, params, api)
+        except SlackAuthError as exc:
+            renewed = self._renew(exc)
+            if renewed is None:
+                raise
+            self._used = renewed
+            result = retrying(self._send, method, url, params, api)
         return result
+
+    def _renew(self, exc: SlackAuthError) -> SecretStr | None:
+        """A rotated, refreshed or re-read token deserves one more try before parking."""
+        if exc.code not in RENEWABLE and exc.status != 401:
+            return None
+        rejected = getattr(self, "_used", None)
+        return self._tokens.renew(rejected) if rejected is not None else None
 
     def _retryable(self, exc: BaseException) -> bool:
         if isinstance(exc, SlackRateLimitedError):
@@ -110,10 +153,13 @@ class SlackClient:
         return min(policy.max_wait, backoff) + random.uniform(0, policy.initial_wait)
 
     def _send(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
-        token = self._token.get_secret_value()
+        secret = self._tokens.current()
+        self._used = secret
+        token = secret.get_secret_value()
         bucket_name = "audit" if api == "audit" else method
         RateBudgets.wait(
-            self._budgets.bucket(token, bucket_name, self._per_minute[api]), self._sleep
+            self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api]),
+            self._sleep,
         )
         try:
             resp = self._http.get(

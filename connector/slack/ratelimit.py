@@ -8,7 +8,6 @@ token share a budget: the key is a fingerprint of the token, never the token its
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Callable
@@ -41,8 +40,9 @@ class RateBudgets:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
-    def bucket(self, token: str, name: str, per_minute: float) -> TokenBucket:
-        key = (hashlib.sha256(token.encode()).hexdigest()[:16], name)
+    def bucket(self, org: str, name: str, per_minute: float) -> TokenBucket:
+        """`org` identifies the organisation (a token fingerprint or an enterprise id)."""
+        key = (org, name)
         with self._lock:
             if key not in self._buckets:
                 self._buckets[key] = TokenBucket(per_minute)

@@ -214,6 +214,8 @@ class FakeSlack:
     def __init__(self, tokens: Iterable[str] = ("xoxp-test-token",), *, seed: int = 0) -> None:
         self._lock = threading.RLock()
         self._tokens = set(tokens)
+        self.issued_tokens: Callable[[], Iterable[str]] | None = None
+        """Tokens an OAuth fake has issued count as valid too (rotation tests)."""
         self._revoked: set[str] = set()
         self._rng = random.Random(seed)
         self._audit: list[tuple[int, int, dict[str, Any]]] = []  # (date_create, seq, event)
@@ -509,7 +511,8 @@ class FakeSlack:
         scheme, _, token = value.partition(" ")
         token = token.strip()
         with self._lock:
-            if scheme.lower() != "bearer" or token not in self._tokens:
+            extra = set(self.issued_tokens()) if self.issued_tokens else set()
+            if scheme.lower() != "bearer" or token not in self._tokens | extra:
                 return "invalid_auth"
             if token in self._revoked:
                 return "token_revoked"

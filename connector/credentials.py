@@ -1,0 +1,80 @@
+"""Where a source's token comes from, and how a rejected token is replaced.
+
+Three kinds, picked by the source config: a static token read from an environment
+variable, a file, AWS Secrets Manager or SSM (re-read on every poll and whenever Slack
+rejects it, so a rotated secret is picked up without a restart); or an OAuth token pair
+from `slack-connector auth` that refreshes itself before it expires and when Slack says
+`token_expired`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol
+
+import httpx
+from pydantic import SecretStr
+
+from connector.config import SourceConfig
+from connector.logs import REDACTOR
+from connector.tokens import RotatingToken, TokenFile, default_token_path
+
+
+class TokenProvider(Protocol):
+    def current(self) -> SecretStr: ...
+
+    def renew(self, rejected: SecretStr) -> SecretStr | None:
+        """A different token to retry with after Slack rejected `rejected`, or None."""
+
+    def budget_key(self) -> str:
+        """Identity of the organisation for shared rate budgets; never the token itself."""
+
+
+class StaticToken:
+    def __init__(self, cfg: SourceConfig) -> None:
+        self._cfg = cfg
+
+    def current(self) -> SecretStr:
+        token = self._cfg.read_token()
+        REDACTOR.add(token.get_secret_value())
+        return token
+
+    def renew(self, rejected: SecretStr) -> SecretStr | None:
+        token = self.current()
+        return token if token.get_secret_value() != rejected.get_secret_value() else None
+
+    def budget_key(self) -> str:
+        return hashlib.sha256(self.current().get_secret_value().encode()).hexdigest()[:16]
+
+
+class OAuthToken:
+    def __init__(self, cfg: SourceConfig, state_path: str, http: httpx.Client) -> None:
+        oauth = cfg.oauth
+        assert oauth is not None
+        self._http = http
+        self._source_id = cfg.id
+        path = oauth.token_store or str(default_token_path(state_path, cfg.id))
+        self.file = TokenFile(path)
+        self._rotating = RotatingToken(
+            self.file,
+            client_id=oauth.client_id,
+            client_secret=oauth.client_secret.resolve(),
+            token_url=oauth.token_url,
+            refresh_before_seconds=oauth.refresh_before_seconds,
+            source_id=cfg.id,
+        )
+
+    def current(self) -> SecretStr:
+        return self._rotating.current(self._http)
+
+    def renew(self, rejected: SecretStr) -> SecretStr | None:
+        return self._rotating.on_expired(self._http, rejected)
+
+    def budget_key(self) -> str:
+        ts = self._rotating.token_set()
+        org = ts and (ts.enterprise_id or ts.team_id)
+        return f"org:{org}" if org else f"source:{self._source_id}"
+
+
+def provider(cfg: SourceConfig, state_path: str, http: httpx.Client) -> TokenProvider:
+    return OAuthToken(cfg, state_path, http) if cfg.oauth else StaticToken(cfg)

@@ -1,0 +1,146 @@
+"""`slack-connector auth` end to end, then polling with a rotating token: refresh before
+expiry, refresh when Slack rejects the token, and a restart in between."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from freezegun import freeze_time
+
+from connector.app import App
+from connector.cli import main
+from connector.config import load
+from tests.conftest import SECRETS_SEEN, read_local
+from tests.factories import audit
+from tests.fakes.oauth_server import FakeSlackOAuth
+from tests.fakes.slack_server import FakeSlack
+
+T = 1_800_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def oauth_slack(monkeypatch: pytest.MonkeyPatch) -> Any:
+    with FakeSlackOAuth(user_scopes=("auditlogs:read", "admin")) as fake, FakeSlack(tokens=()) as slack:
+        slack.issued_tokens = lambda: list(fake.access_tokens)
+        monkeypatch.setenv("SLACK_CLIENT_SECRET", fake.client_secret)
+        SECRETS_SEEN.add(fake.client_secret)
+        yield fake, slack
+
+
+def write_config(tmp_path: Path, fake: FakeSlackOAuth, slack: FakeSlack) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(f"""
+[state]
+path = "{tmp_path}/state.db"
+[output]
+path = "{tmp_path}/out"
+[metrics]
+enabled = false
+[[sources]]
+id = "acme"
+log_types = ["audit"]
+audit_api_url = "{slack.audit_api_url}"
+audit_calls_per_minute = 100000
+retry_backoff_seconds = 0.01
+[sources.oauth]
+client_id = "{fake.client_id}"
+client_secret = {{ env = "SLACK_CLIENT_SECRET" }}
+redirect_uri = "http://127.0.0.1:{free_port()}/slack/oauth/callback"
+token_url = "{fake.token_url}"
+""")
+    return path
+
+
+def browser(fake: FakeSlackOAuth, *, tamper: bool = False) -> Any:
+    """Stands in for the user clicking Allow: Slack redirects back with a code and the state."""
+
+    def open_url(url: str) -> bool:
+        query = parse_qs(urlsplit(url).query)
+        state = "forged" if tamper else query["state"][0]
+        target = f"{query['redirect_uri'][0]}?code={fake.add_code()}&state={state}"
+        threading.Thread(target=lambda: httpx.get(target, timeout=5), daemon=True).start()
+        return True
+
+    return open_url
+
+
+def test_auth_stores_a_token_the_daemon_then_uses(
+    oauth_slack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, slack = oauth_slack
+    path = write_config(tmp_path, fake, slack)
+    monkeypatch.setattr("webbrowser.open", browser(fake))
+
+    assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "user_scope=auditlogs%3Aread" in out and "rotating" in out
+    assert fake.client_secret not in out and fake.latest_access_token not in out
+    token_file = tmp_path / "tokens" / "acme.json"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+    slack.add_audit(audit(i, int(datetime.now(UTC).timestamp()) - 5) for i in range(3))
+    assert main(["once", "--config", str(path)]) == 0
+    assert len(read_local(tmp_path / "out")) == 3
+
+
+def test_auth_rejects_a_forged_state(
+    oauth_slack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake, slack = oauth_slack
+    path = write_config(tmp_path, fake, slack)
+    monkeypatch.setattr("webbrowser.open", browser(fake, tamper=True))
+    assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 1
+    assert "state" in capsys.readouterr().err
+    assert not (tmp_path / "tokens" / "acme.json").exists()
+    assert fake.calls["authorization_code"] == 0
+
+
+def test_rotation_before_expiry_on_rejection_and_across_restarts(
+    oauth_slack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake, slack = oauth_slack
+    path = write_config(tmp_path, fake, slack)
+    monkeypatch.setattr("webbrowser.open", browser(fake))
+    with freeze_time(datetime.fromtimestamp(T, UTC)) as frozen:
+        assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 0
+        slack.add_audit(audit(i, T - 5) for i in range(2))
+        settings = load(path)
+
+        app = App(settings)
+        assert app.once()[0].ok
+        app.close()
+        assert fake.calls["refresh_token"] == 0
+
+        frozen.move_to(datetime.fromtimestamp(T + 43_200 - 3600, UTC))
+        slack.add_audit([audit(10, T + 43_200 - 3700)])
+        app = App(settings)
+        assert app.once()[0].ok, "refreshed within refresh_before_seconds of expiry"
+        app.close()
+        assert fake.calls["refresh_token"] == 1
+        first_refreshed = fake.latest_access_token
+
+        slack.revoke(first_refreshed)
+        frozen.tick(60)
+        slack.add_audit([audit(11, T + 43_200 - 3600)])
+        app = App(settings)
+        [outcome] = app.once()
+        app.close()
+        assert outcome.ok, outcome.detail
+        assert fake.calls["refresh_token"] == 2, "a rejected token is refreshed and retried once"
+
+    ids = [r["id"] for r in read_local(tmp_path / "out")]
+    assert len(ids) == 4 == len(set(ids))
+    assert not fake.used_refresh_tokens & fake.refresh_tokens
