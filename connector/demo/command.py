@@ -88,7 +88,7 @@ def run_demo(
     """
     out = Path(out_dir)
     output = out / "output"
-    before = {p for p in output.rglob("*.json.gz")} if output.is_dir() else set()
+    before = set(output.rglob("*.json.gz")) if output.is_dir() else set()
     simulator = SlackSimulator().start()
     previous_token = os.environ.get(TOKEN_ENV)
     os.environ[TOKEN_ENV] = simulator.token
