@@ -78,6 +78,17 @@ def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, An
     return cfg
 
 
+def once(settings: Settings) -> list[Any]:
+    """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does."""
+    from connector.app import App
+
+    app = App(settings)
+    try:
+        return app.once()
+    finally:
+        app.close()
+
+
 def local_settings(tmp_path: Path, *sources: dict[str, Any], **output: Any) -> Settings:
     return parse(
         {

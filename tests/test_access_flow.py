@@ -7,18 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.app import App
-from tests.conftest import local_settings, read_local, source
+from tests.conftest import local_settings, once, read_local, source
 from tests.factories import access, now
 from tests.fakes.slack_server import FakeSlack
-
-
-def once(settings):  # type: ignore[no-untyped-def]
-    app = App(settings)
-    try:
-        return app.once()
-    finally:
-        app.close()
 
 
 def combos(tmp_path: Path) -> Counter[tuple[str, str, str]]:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.app import App
-from tests.conftest import local_settings, read_local, read_s3, source
+from tests.conftest import local_settings, once, read_local, read_s3, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
 
@@ -16,13 +15,6 @@ from tests.fakes.slack_server import FakeSlack
 def landed_ids(tmp_path: Path) -> Counter[str]:
     return Counter(r["id"] for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs"))
 
-
-def once(settings) -> list:  # type: ignore[no-untyped-def]
-    app = App(settings)
-    try:
-        return app.once()
-    finally:
-        app.close()
 
 
 def test_first_run_pages_with_cursor_and_resends_oldest(slack: FakeSlack, tmp_path: Path) -> None:

@@ -6,18 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.app import App
-from tests.conftest import local_settings, read_local, source
+from tests.conftest import local_settings, once, read_local, source
 from tests.factories import integration, now
 from tests.fakes.slack_server import FakeSlack
-
-
-def once(settings):  # type: ignore[no-untyped-def]
-    app = App(settings)
-    try:
-        return app.once()
-    finally:
-        app.close()
 
 
 @pytest.mark.parametrize("order", ["newest_first", "oldest_first"])

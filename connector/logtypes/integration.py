@@ -16,10 +16,10 @@ import orjson
 from connector.logtypes.base import LogType, Page, PollContext, Raw, Record, register
 from connector.logtypes.fields import LooseStr, UnixTime, indicator
 from connector.logtypes.paging import (
-    CLASSIC_MAX_COUNT,
     CLASSIC_MAX_PAGE,
     as_ts,
     check_stop,
+    classic_bounds,
     list_field,
     pages_total,
 )
@@ -76,9 +76,7 @@ class IntegrationLogs(LogType):
         return hashlib.sha256(orjson.dumps(identity)).hexdigest()
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        horizon = (ctx.checkpoint or {}).get("horizon", ctx.now - ctx.first_run_lookback)
-        count = min(ctx.page_size or CLASSIC_MAX_COUNT, CLASSIC_MAX_COUNT)
-        done_checkpoint = {"horizon": ctx.now - ctx.late_overlap}
+        horizon, count, done_checkpoint = classic_bounds(ctx)
 
         def fetch(page: int) -> tuple[list[Raw], int]:
             check_stop(ctx)
