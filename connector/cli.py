@@ -95,7 +95,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        app.start_health()
+        try:
+            app.start_health()
+        except OSError as exc:
+            m = settings.metrics
+            print(
+                f"slack-connector: config error: metrics: cannot listen on {m.address}:{m.port} "
+                f"({exc.strerror}); change [metrics] port or set enabled = false",
+                file=sys.stderr,
+            )
+            return 2
         scheduler.run_forever(app)
     finally:
         app.close()
