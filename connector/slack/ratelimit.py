@@ -14,11 +14,15 @@ from collections.abc import Callable
 
 
 class TokenBucket:
-    """`per_minute` calls a minute on average, bursts up to `burst` calls."""
+    """Never more than `per_minute` calls in any 60 seconds, bursts of up to `burst`.
+
+    The refill rate is what is left of the tier after the burst, so a full burst plus a
+    minute of refills still fits inside the tier.
+    """
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
-        self.rate = per_minute / 60.0
-        self.capacity = burst if burst is not None else max(1.0, per_minute / 4)
+        self.capacity = burst if burst is not None else max(1.0, per_minute / 5)
+        self.rate = max(per_minute - self.capacity, 1.0) / 60.0
         self._tokens = self.capacity
         self._stamp = time.monotonic()
         self._lock = threading.Lock()
