@@ -15,10 +15,19 @@ def now_ts() -> int:
     return int(now().timestamp())
 
 
-@functools.lru_cache(maxsize=4096)
 def rfc3339(ts: float) -> str:
-    """RFC 3339 in UTC with a `Z`, microseconds only when present."""
-    dt = datetime.fromtimestamp(ts, UTC)
-    if dt.microsecond:
-        return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with a `Z`, microseconds only when present.
+
+    Called once per event, so whole seconds are formatted by arithmetic on a cached date.
+    """
+    whole = int(ts)
+    if whole != ts:
+        return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    day, second = divmod(whole, 86_400)
+    hour, rest = divmod(second, 3600)
+    return f"{_date(day)}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+
+
+@functools.lru_cache(maxsize=1024)
+def _date(day: int) -> str:
+    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")

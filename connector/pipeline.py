@@ -20,8 +20,6 @@ from connector.logtypes.base import (
     Page,
     PollContext,
     PollStopped,
-    Raw,
-    Record,
 )
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
@@ -109,26 +107,33 @@ class Pipeline:
     def _ingest(
         self, source: Source, logtype: LogType, page: Page, batch: Batch, result: PollResult
     ) -> None:
-        parse_time = clock.rfc3339(clock.now().timestamp())
-        checked: list[tuple[Raw, Record | str, str]] = []
-        for raw in page.records:
-            record = validate(logtype, raw)
-            if isinstance(record, str):
-                checked.append((raw, record, quarantine_id(source, logtype, raw)))
-            else:
-                checked.append((raw, record, row_id(source, logtype, logtype.dedupe_key(raw))))
-        already = self.store.seen(source.id, logtype.name, [c[2] for c in checked])
-        result.fetched += len(checked)
-        for raw, record, rid in checked:
+        """Dedupe on the natural key first, so re-read records cost no validation; a
+        record is validated, enriched and compressed one at a time, so nothing but the
+        page itself is held."""
+        now = clock.now().timestamp()
+        parse_time = clock.rfc3339(now)
+        rids = [
+            row_id(source, logtype, logtype.dedupe_key(raw)) if isinstance(raw, dict) else ""
+            for raw in page.records
+        ]
+        already = self.store.seen(source.id, logtype.name, rids)
+        result.fetched += len(rids)
+        for raw, rid in zip(page.records, rids, strict=True):
             if rid in already or rid in batch:
                 result.duplicates += 1
-            elif isinstance(record, str):
-                row = quarantine_row(source, logtype, raw, record, rid, parse_time)
-                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, rid, clock.now().timestamp())
+                continue
+            record = validate(logtype, raw)
+            if isinstance(record, str):
+                qid = quarantine_id(source, logtype, raw)
+                if qid in batch or self.store.seen(source.id, logtype.name, [qid]):
+                    result.duplicates += 1
+                    continue
+                row = quarantine_row(source, logtype, raw, record, qid, parse_time)
+                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, qid, now)
                 result.quarantined += 1
             else:
-                row, event_ts = enrich(source, logtype, raw, record, rid, parse_time)
-                batch.add(logtype.log_type, row, rid, event_ts)
+                line, event_ts = enrich(source, logtype, raw, record, rid, parse_time)
+                batch.add(logtype.log_type, line, rid, event_ts)
                 result.written += 1
 
     def _flush(

@@ -6,8 +6,7 @@ itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type.
 
 from __future__ import annotations
 
-import functools
-import ipaddress
+import socket
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -105,23 +104,22 @@ class LogType(ABC):
                 value: Any = raw
                 for key in path:
                     value = value.get(key) if isinstance(value, dict) else None
-                if isinstance(value, str) and value and _valid(kind, value):
+                if value and isinstance(value, str) and (kind != "ip" or _is_ip(value)):
                     values.add(value)
             if values:
                 found[kind] = sorted(values)
         return found
 
 
-@functools.lru_cache(maxsize=65_536)
-def _valid(kind: str, value: str) -> bool:
+def _is_ip(value: str) -> bool:
     """Only real IP addresses become IP indicators; Slack's docs example has `1.23.45.678`."""
-    if kind != "ip":
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            socket.inet_pton(family, value)
+        except (OSError, ValueError):
+            continue
         return True
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    return False
 
 
 def model_of(annotation: Any) -> type[Record] | None:

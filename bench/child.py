@@ -1,0 +1,208 @@
+"""One measured run in a fresh interpreter: `python -m bench.child SPEC.json RESULT.json`.
+
+A fresh process per run makes peak RSS (VmHWM) and CPU time (`getrusage`, all threads)
+belong to that run alone: the fake Slack server, its dataset and the moto S3
+server live in the parent. Wall and CPU cover the work only (imports and interpreter
+start-up excluded); `base_rss_mb` is the peak RSS once everything is imported, before work.
+
+Jobs:
+  connector  `connector.app.App(settings).once()`, optionally under cProfile or pyinstrument
+  floor      the least a client can do: fetch the same pages with httpx, parse with orjson,
+             write every entry back as an NDJSON line with orjson, gzip (level 6, as
+             connector/batch.py) into files of the same batch size; no validation, no state
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+
+def _peak_rss_mb() -> float:
+    """This process's peak RSS. Not `ru_maxrss`: Linux carries it across exec from the
+    parent's memory (subprocess forks with vfork), so a child of a 1 GB parent would start
+    at 1 GB. VmHWM belongs to the address space exec created."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _usage() -> tuple[float, float]:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime, _peak_rss_mb()
+
+
+def run_connector(spec: dict[str, Any]) -> dict[str, Any]:
+    from connector.app import App
+    from connector.config import parse
+
+    if spec["settings"]["output"]["type"] == "s3":
+        import boto3  # noqa: F401 - imported before the baseline, as App would
+
+    from connector.app import tune_gc
+
+    settings = parse(spec["settings"])
+    tune_gc()
+    profile = spec.get("profile")
+    cpu0, base_rss = _usage()
+    t0 = time.perf_counter()
+    app = App(settings)
+    try:
+        if profile == "cprofile":
+            import cProfile
+
+            prof = cProfile.Profile()
+            outcomes = prof.runcall(app.once)
+            prof.dump_stats(spec["profile_out"])
+        elif profile == "pyinstrument":
+            from pyinstrument import Profiler
+
+            profiler = Profiler(interval=0.001)
+            with profiler:
+                outcomes = app.once()
+            Path(spec["profile_out"]).write_text(profiler.output_text(show_all=False))
+        else:
+            outcomes = app.once()
+    finally:
+        app.close()
+    wall = time.perf_counter() - t0
+    cpu1, peak_rss = _usage()
+    out: dict[str, Any] = {
+        "wall_s": wall,
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": peak_rss,
+        "base_rss_mb": base_rss,
+        "events": 0,
+        "outcomes": [],
+    }
+    for o in outcomes:
+        r = o.result
+        row = {"log_type": o.log_type, "state": o.state, "detail": o.detail}
+        if r is not None:
+            row |= {
+                "fetched": r.fetched,
+                "written": r.written,
+                "quarantined": r.quarantined,
+                "duplicates": r.duplicates,
+                "objects": r.objects,
+                "pages": r.pages,
+            }
+            out["events"] += r.written
+        out["outcomes"].append(row)
+    return out
+
+
+class _Writer:
+    """Gzip NDJSON files of about `batch` lines, flushed where the connector flushes.
+
+    Lines go straight into one bytearray: orjson 3.13 hands back each ~1 KB line in an
+    ~8 KB allocation, so a list of 20k `orjson.dumps` results costs ~160 MB of RSS where
+    the bytes themselves are ~20 MB (see docs/benchmarks.md)."""
+
+    def __init__(self, root: Path, batch: int) -> None:
+        self.root, self.batch = root, batch
+        self.buf = bytearray()
+        self.count = self.files = self.events = self.bytes = 0
+        root.mkdir(parents=True, exist_ok=True)
+
+    def add(self, entries: list[Any]) -> None:
+        dumps, buf = orjson.dumps, self.buf
+        for entry in entries:
+            buf += dumps(entry)
+            buf += b"\n"
+        self.count += len(entries)
+        if self.count >= self.batch:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.count:
+            return
+        body = gzip.compress(self.buf, compresslevel=6, mtime=0)
+        (self.root / f"{self.files:06d}.json.gz").write_bytes(body)
+        self.files += 1
+        self.events += self.count
+        self.bytes += len(body)
+        self.buf = bytearray()
+        self.count = 0
+
+
+def run_floor(spec: dict[str, Any]) -> dict[str, Any]:
+    writer = _Writer(Path(spec["out"]), spec["batch_max_events"])
+    headers = {"Authorization": f"Bearer {spec['token']}", "Accept": "application/json"}
+    cpu0, base_rss = _usage()
+    t0 = time.perf_counter()
+    requests = 0
+    with httpx.Client(timeout=60.0, headers={"User-Agent": "bench-floor"}) as http:
+        if spec["kind"] == "audit":
+            latest = int(time.time())  # the same window the connector's first run uses
+            params: dict[str, Any] = {
+                "oldest": latest - spec["lookback"],
+                "latest": latest,
+                "limit": spec["limit"],
+            }
+            cursor = ""
+            while True:
+                resp = http.get(
+                    spec["url"],
+                    params={**params, "cursor": cursor} if cursor else params,
+                    headers=headers,
+                )
+                requests += 1
+                resp.raise_for_status()
+                body = orjson.loads(resp.content)
+                writer.add(body["entries"])
+                cursor = (body.get("response_metadata") or {}).get("next_cursor") or ""
+                if not cursor:
+                    break
+        else:  # classic paging: team.accessLogs / team.integrationLogs
+            page, pages = 1, 1
+            base = dict(spec["params"])
+            if spec.get("before_now"):  # team.accessLogs: a fixed `before`, as the connector
+                base["before"] = int(time.time())
+            while page <= pages:
+                params = {**base, "page": page}
+                resp = http.get(spec["url"], params=params, headers=headers)
+                requests += 1
+                resp.raise_for_status()
+                body = orjson.loads(resp.content)
+                writer.add(body[spec["key"]])
+                pages = int(body["paging"]["pages"])
+                page += 1
+    writer.flush()
+    wall = time.perf_counter() - t0
+    cpu1, peak_rss = _usage()
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu1 - cpu0,
+        "peak_rss_mb": peak_rss,
+        "base_rss_mb": base_rss,
+        "events": writer.events,
+        "files": writer.files,
+        "out_bytes": writer.bytes,
+        "client_requests": requests,
+    }
+
+
+def main() -> None:
+    spec = json.loads(Path(sys.argv[1]).read_text())
+    for name, value in spec.get("env", {}).items():
+        os.environ[name] = value
+    job = {"connector": run_connector, "floor": run_floor}[spec["job"]]
+    Path(sys.argv[2]).write_text(json.dumps(job(spec)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""The project's FakeSlack, with an Audit Logs endpoint that scales to millions of events.
+
+The stock `FakeSlack._audit_page` filters, sorts and deep-copies the whole event list on
+every request and then `json.dumps` the page: at 1M events that is seconds of server CPU per
+page, so the benchmark would time the fake, not the connector. `BenchSlack` keeps
+everything else (HTTP/1.1 keep-alive, auth, request recording, cursor format with its
+"+/+/" URL-encoding trap, response shape) and answers audit pages from a pre-encoded blob
+(`bench.dataset.AuditData`): two binary searches and one slice per request.
+
+Semantics are those of the stock fake for the parameters the connector sends (`oldest`,
+`latest`, `limit`, `cursor`; results newest first by (date_create, seq); a cursor is the
+position of the last entry returned). Filters (`action`, `actor`, `entity`) are not
+supported and fall back to the stock implementation over no data.
+
+`team.accessLogs` likewise: the stock fake sorts and deep-copies every row on every
+request (~0.4 s a request at 20k rows); here the sorted order is kept until the data
+changes and only the rows returned are copied. Same order, same paging, same cursors.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from bench.dataset import AuditData
+from tests.fakes.slack_server import (
+    _ACCESS_TAG,
+    _AUDIT_TAG,
+    AUDIT_MAX_LIMIT,
+    WEB_MAX_COUNT,
+    FakeSlack,
+    _ApiError,
+    _audit_json,
+    _decode_cursor,
+    _encode_cursor,
+    _int_param,
+    _Response,
+)
+
+
+class BenchSlack(FakeSlack):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.data: AuditData | None = None
+        self._access_version = 0
+        self._access_sorted: tuple[tuple[str, int], list[dict[str, Any]]] | None = None
+
+    def load_audit(self, data: AuditData | None) -> None:
+        """Replace the audit dataset (None: none)."""
+        with self._lock:
+            self.data = data
+
+    def _audit_endpoint(self, params: dict[str, str], headers: dict[str, str]) -> _Response:
+        data = self.data
+        if data is None or any(params.get(k) for k in ("action", "actor", "entity")):
+            return super()._audit_endpoint(params, headers)
+        auth_error = self._auth_error(headers)
+        if auth_error == "not_authed":
+            return _Response(401)
+        if auth_error is not None:
+            return _Response(401, _audit_json({"ok": False, "error": "invalid_auth"}))
+        try:
+            self._check_set_error("logs")
+            body = self._page(data, params)
+        except _ApiError as err:
+            response = _Response(err.status, _audit_json({"ok": False, "error": err.error}))
+            if err.status == 429:
+                response.headers["Retry-After"] = "1"
+            return response
+        return _Response(200, body)
+
+    def _page(self, data: AuditData, params: dict[str, str]) -> bytes:
+        limit = _int_param(params, "limit", 100)
+        if not 1 <= limit <= AUDIT_MAX_LIMIT:
+            raise _ApiError("invalid_limit")
+        oldest = _int_param(params, "oldest", -(2**62))
+        latest = _int_param(params, "latest", 2**62)
+        cursor = params.get("cursor")
+        position = _decode_cursor(_AUDIT_TAG, 2, cursor) if cursor else (2**62, 2**62)
+        # Entries are stored newest first: (date, seq) strictly decreasing with the index.
+        bound = min(position, (latest, 2**62 + 1))  # first entry strictly below this
+        dates, seqs, n = data.dates, data.seqs, data.count
+        lo, hi = 0, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if (dates[mid], seqs[mid]) >= bound:
+                lo = mid + 1
+            else:
+                hi = mid
+        start = lo
+        lo, hi = start, n
+        while lo < hi:  # end: first entry older than `oldest`
+            mid = (lo + hi) // 2
+            if dates[mid] >= oldest:
+                lo = mid + 1
+            else:
+                hi = mid
+        end = lo
+        size = min(limit, self.audit_max_page or limit)
+        stop = min(end, start + size)
+        offsets = data.offsets
+        entries = memoryview(data.blob)[offsets[start] : offsets[stop] - 1 if stop > start else 0]
+        next_cursor = ""
+        if end > stop:
+            next_cursor = _encode_cursor(_AUDIT_TAG, dates[stop - 1], seqs[stop - 1])
+        return b"".join(
+            (
+                b'{"entries":[',
+                entries,
+                b'],"response_metadata":{"next_cursor":"',
+                next_cursor.encode(),
+                b'"}}',
+            )
+        )
+
+    # ------------------------------------------------------------------ team.accessLogs
+    def add_access(self, rows: Iterable[dict[str, Any]]) -> None:
+        with self._lock:
+            super().add_access(rows)
+            self._access_version += 1
+
+    def touch_access(self, user_id: str, ip: str | None, user_agent: str, when: int) -> None:
+        with self._lock:
+            super().touch_access(user_id, ip, user_agent, when)
+            self._access_version += 1
+
+    def _access_logs(self, params: dict[str, str]) -> dict[str, Any]:
+        try:
+            before = float(params["before"]) if params.get("before") else time.time()
+        except ValueError:
+            raise _ApiError("invalid_arguments") from None
+        limit = _int_param(params, "limit", 0)
+        cursor = params.get("cursor", "")
+        cursor_mode = limit > 0 or bool(cursor)
+        if cursor_mode:
+            limit = limit or 100
+            if limit > WEB_MAX_COUNT:
+                raise _ApiError("invalid_limit")
+            offset = _decode_cursor(_ACCESS_TAG, 1, cursor)[0] if cursor else 0
+        else:
+            count, page = self._classic_paging(params)
+        with self._lock:
+            before_field, sort_key = self.access_before_field, self.access_sort_key
+            version = (sort_key, self._access_version)
+            if self._access_sorted is None or self._access_sorted[0] != version:
+                # stable, like the stock fake: ties keep insertion order; filtering the
+                # sorted list afterwards keeps the same relative order
+                ordered = sorted(self._access.values(), key=lambda r: r[sort_key], reverse=True)
+                self._access_sorted = (version, ordered)
+            rows = [r for r in self._access_sorted[1] if r[before_field] <= before]
+            if not cursor_mode:
+                result = self._paged("logins", rows, count, page)
+                result["logins"] = copy.deepcopy(result["logins"])
+                return result
+            end = offset + limit
+            return {
+                "ok": True,
+                "logins": copy.deepcopy(rows[offset:end]),
+                "response_metadata": {
+                    "next_cursor": _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
+                },
+            }
