@@ -45,6 +45,7 @@ class AuditBackfill(AuditLogs):
             window = page.checkpoint.get("window")
             progress = {"remaining": window["remaining"]} if window else {"done": True}
             yield Page(page.records, {**tag, **progress})
+            del page
 
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         return None

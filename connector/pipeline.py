@@ -80,6 +80,7 @@ class Pipeline:
                     batch, pending = self._new_batch(source), None
                 if progress:
                     progress(result, page)
+                del page
         except (SlackError, PollStopped):
             self._flush(source, logtype, batch, pending, result)
             raise

@@ -148,6 +148,7 @@ class AuditLogs(LogType):
             for page in self._window(ctx, oldest, latest, upper):
                 assert page.checkpoint is not None
                 yield Page(page.records, {**page.checkpoint, "covered_from": covered})
+                del page
 
     def _window(self, ctx: PollContext, oldest: int, latest: int, upper: int) -> Iterator[Page]:
         """Pages of `[oldest, upper]`, newest first; `latest` is where the whole window ends."""
@@ -171,6 +172,7 @@ class AuditLogs(LogType):
             yield Page(
                 entries, {"window": {"oldest": oldest, "latest": latest, "remaining": lowest}}
             )
+            del body, entries
 
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         if not checkpoint:
