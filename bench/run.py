@@ -35,7 +35,7 @@ TOKEN = "xoxp-bench-token"
 TOKEN_ENV = "SLACK_BENCH_TOKEN"
 LOOKBACK = 86_400
 BATCH_MAX_EVENTS = 10_000  # connector default (output.batch_max_events); the floor matches
-AUDIT_LIMIT = 9999
+AUDIT_LIMIT = int(os.environ.get("BENCH_AUDIT_LIMIT", "5000"))
 WEB_COUNT = 1000
 METHODS = {"audit": "logs", "access": "team.accessLogs", "integration": "team.integrationLogs"}
 

@@ -97,18 +97,32 @@ class LogType(ABC):
         return value
 
     def indicators(self, raw: Raw) -> dict[str, list[str]]:
+        """Values of the fields the schema marks as indicators, per kind, sorted, unique."""
         found: dict[str, list[str]] = {}
         for kind, paths in self.indicator_paths.items():
-            values: set[str] = set()
+            values: list[str] = []
             for path in paths:
-                value: Any = raw
-                for key in path:
-                    value = value.get(key) if isinstance(value, dict) else None
-                if value and isinstance(value, str) and (kind != "ip" or _is_ip(value)):
-                    values.add(value)
+                value = _lookup(raw, path)
+                if (
+                    value
+                    and isinstance(value, str)
+                    and value not in values
+                    and (kind != "ip" or _is_ip(value))
+                ):
+                    values.append(value)
             if values:
-                found[kind] = sorted(values)
+                found[kind] = sorted(values) if len(values) > 1 else values
         return found
+
+
+def _lookup(raw: Raw, path: tuple[str, ...]) -> Any:
+    value: Any = raw
+    try:
+        for key in path:
+            value = value[key]
+    except (KeyError, TypeError, IndexError):
+        return None
+    return value
 
 
 def _is_ip(value: str) -> bool:
