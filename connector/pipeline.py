@@ -92,7 +92,7 @@ class Pipeline:
         intents = self.store.intents(source.id, logtype.name)
         if not intents:
             return 0
-        keys = [k for i in intents if self.sink.exists(i.object_key) for k in i.row_keys]
+        keys = [k for i in intents if self.sink.exists(i.object_key, i.size) for k in i.row_keys]
         self.store.commit(
             source.id, logtype.name, keys=keys, done_intents=[i.object_key for i in intents]
         )
@@ -149,7 +149,9 @@ class Pipeline:
         if not objects and checkpoint is None:
             return
         if objects:
-            self.store.begin_write(source.id, logtype.name, {o.key: o.row_keys for o in objects})
+            self.store.begin_write(
+                source.id, logtype.name, {o.key: (len(o.body), o.row_keys) for o in objects}
+            )
             for obj in objects:
                 self.sink.put(obj.key, obj.body)
         self.store.commit(

@@ -15,7 +15,7 @@ from connector.app import App
 from connector.cli import main
 from connector.config import Settings
 from connector.state.sqlite import StateError, StateStore
-from tests.conftest import local_settings, read_s3, source
+from tests.conftest import local_settings, once, read_s3, source
 from tests.factories import audit, now
 from tests.fakes.s3_proxy import S3Proxy
 from tests.fakes.slack_server import FakeSlack
@@ -172,3 +172,34 @@ def test_late_events_inside_the_overlap_are_caught(slack: FakeSlack, tmp_path: P
     finally:
         app.close()
     assert outcome.result.written == 2 and outcome.result.duplicates == 3
+
+
+class Died(BaseException):
+    """The process dying in the middle of an upload."""
+
+
+def test_a_truncated_object_left_by_a_crash_is_not_taken_as_written(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Some S3-compatible stores keep what arrived of an interrupted upload; recovery
+    compares the object's size with the one recorded before the upload."""
+    from connector.sinks.local import LocalSink
+    from tests.conftest import read_local
+
+    class HalfWrite(LocalSink):
+        def put(self, key: str, body: bytes) -> None:
+            super().put(key, body[: len(body) // 2])
+            raise Died
+
+    slack.add_audit(audit(i, now() - 5) for i in range(10))
+    settings = local_settings(tmp_path, source(slack, log_types=["audit"]))
+    app = App(settings, sink=HalfWrite(tmp_path / "out"))
+    with pytest.raises(Died):
+        app.once()
+    app.close()
+
+    [outcome] = once(settings)
+
+    assert outcome.ok and outcome.result.recovered == 1 and outcome.result.written == 10
+    ids = Counter(r["id"] for r in read_local(tmp_path / "out"))
+    assert len(ids) == 10 and set(ids.values()) == {1}

@@ -54,7 +54,7 @@ class MemorySink(Sink):
             self.crash_after_put = False
             raise Crash
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, size: int | None = None) -> bool:
         return key in self.objects
 
     def rows(self) -> list[dict[str, Any]]:

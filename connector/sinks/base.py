@@ -28,7 +28,8 @@ class Sink(ABC):
     def put(self, key: str, body: bytes) -> None: ...
 
     @abstractmethod
-    def exists(self, key: str) -> bool: ...
+    def exists(self, key: str, size: int | None = None) -> bool:
+        """Whether the object is there, whole: with `size`, a shorter or longer one is not."""
 
     def check(self) -> str:
         """A cheap probe for `slack-connector check`."""

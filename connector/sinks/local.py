@@ -44,8 +44,9 @@ class LocalSink(Sink):
         except OSError as exc:
             raise SinkError(f"local: cannot write {key}: {exc.strerror}") from None
 
-    def exists(self, key: str) -> bool:
-        return (self.root / key).is_file()
+    def exists(self, key: str, size: int | None = None) -> bool:
+        path = self.root / key
+        return path.is_file() and (size is None or path.stat().st_size == size)
 
     def check(self) -> str:
         try:

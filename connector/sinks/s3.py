@@ -60,16 +60,16 @@ class S3Sink(Sink):
         except (BotoCoreError, ClientError) as exc:
             raise SinkError(f"s3: cannot write s3://{self.bucket}/{key}: {_reason(exc)}") from None
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, size: int | None = None) -> bool:
         try:
-            self._s3.head_object(Bucket=self.bucket, Key=key)
+            head = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return False
             raise SinkError(f"s3: cannot check s3://{self.bucket}/{key}: {_reason(exc)}") from None
         except BotoCoreError as exc:
             raise SinkError(f"s3: cannot check s3://{self.bucket}/{key}: {_reason(exc)}") from None
-        return True
+        return size is None or head.get("ContentLength") == size
 
     def check(self) -> str:
         try:

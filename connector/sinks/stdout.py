@@ -32,5 +32,5 @@ class StdoutSink(Sink):
             self._stream.write(gzip.decompress(body))
             self._stream.flush()
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, size: int | None = None) -> bool:
         return False

@@ -57,6 +57,7 @@ Keys = Sequence[tuple[str, int]]
 class Intent:
     object_key: str
     row_keys: list[tuple[str, int]]
+    size: int | None = None
 
 
 class StateError(Exception):
@@ -216,15 +217,23 @@ class StateStore:
             ).fetchone()
         return int(row[0])
 
-    def begin_write(self, source_id: str, log_type: str, objects: dict[str, Keys]) -> None:
-        """Record what is about to be written, before it is written."""
+    def begin_write(
+        self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
+    ) -> None:
+        """Record what is about to be written (key, size, row keys), before it is written."""
         now = clock.now_ts()
         with self._txn() as db:
             db.executemany(
                 "INSERT OR REPLACE INTO intents VALUES (?, ?, ?, ?, ?)",
                 [
-                    (source_id, log_type, key, orjson.dumps(list(rows)), now)
-                    for key, rows in objects.items()
+                    (
+                        source_id,
+                        log_type,
+                        key,
+                        orjson.dumps({"size": size, "keys": list(rows)}),
+                        now,
+                    )
+                    for key, (size, rows) in objects.items()
                 ],
             )
 
@@ -234,7 +243,14 @@ class StateStore:
                 "SELECT object_key, row_keys FROM intents WHERE source_id = ? AND log_type = ?",
                 (source_id, log_type),
             ).fetchall()
-        return [Intent(k, [(str(a), int(b)) for a, b in orjson.loads(v)]) for k, v in rows]
+        out = []
+        for key, blob in rows:
+            value = orjson.loads(blob)
+            size, keys = (
+                (value.get("size"), value["keys"]) if isinstance(value, dict) else (None, value)
+            )
+            out.append(Intent(key, [(str(a), int(b)) for a, b in keys], size))
+        return out
 
     def commit(
         self,

@@ -352,19 +352,28 @@ class Killer:
         timer.start()
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes | None:
+    """The request body, or None when the client died before sending all of it: S3 never
+    stores a truncated upload, so neither may the relay."""
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
         chunks = []
         while True:
-            size = int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            line = handler.rfile.readline()
+            if not line:
+                return None
+            size = int(line.split(b";")[0].strip() or b"0", 16)
             if size == 0:
                 while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
                     pass
                 return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
+            chunk = handler.rfile.read(size)
+            if len(chunk) < size:
+                return None
+            chunks.append(chunk)
             handler.rfile.readline()
     length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length else b""
+    body = handler.rfile.read(length) if length else b""
+    return body if len(body) == length else None
 
 
 _HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "expect", "te"}
@@ -380,6 +389,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _relay(self) -> None:
         proxy = self.server.proxy
         body = _read_body(self)
+        if body is None:
+            self.close_connection = True
+            return
         event = {"PUT": "s3_put", "HEAD": "s3_head"}.get(self.command)
         trigger = proxy.killer.match(event) if event else None
         if trigger is not None and trigger.mode != "s3_put_after":

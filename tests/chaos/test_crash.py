@@ -106,11 +106,11 @@ class DyingSink(Sink):
             raise Died(f"put #{len(self.puts)} ({'stored' if self.stored else 'not stored'})")
         self.inner.put(key, body)
 
-    def exists(self, key: str) -> bool:
+    def exists(self, key: str, size: int | None = None) -> bool:
         self.exists_calls += 1
         if self.exists_calls == self.die_on_exists:
             raise Died(f"exists #{self.exists_calls}")
-        return self.inner.exists(key)
+        return self.inner.exists(key, size)
 
 
 class World:
