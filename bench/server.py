@@ -19,17 +19,13 @@ changes and only the rows returned are copied. Same order, same paging, same cur
 
 from __future__ import annotations
 
-import copy
-import time
 from collections.abc import Iterable
 from typing import Any
 
 from bench.dataset import AuditData
 from tests.fakes.slack_server import (
-    _ACCESS_TAG,
     _AUDIT_TAG,
     AUDIT_MAX_LIMIT,
-    WEB_MAX_COUNT,
     FakeSlack,
     _ApiError,
     _audit_json,
@@ -126,39 +122,11 @@ class BenchSlack(FakeSlack):
             super().touch_access(user_id, ip, user_agent, when)
             self._access_version += 1
 
-    def _access_logs(self, params: dict[str, str]) -> dict[str, Any]:
-        try:
-            before = float(params["before"]) if params.get("before") else time.time()
-        except ValueError:
-            raise _ApiError("invalid_arguments") from None
-        limit = _int_param(params, "limit", 0)
-        cursor = params.get("cursor", "")
-        cursor_mode = limit > 0 or bool(cursor)
-        if cursor_mode:
-            limit = limit or 100
-            if limit > WEB_MAX_COUNT:
-                raise _ApiError("invalid_limit")
-            offset = _decode_cursor(_ACCESS_TAG, 1, cursor)[0] if cursor else 0
-        else:
-            count, page = self._classic_paging(params)
-        with self._lock:
-            before_field, sort_key = self.access_before_field, self.access_sort_key
-            version = (sort_key, self._access_version)
-            if self._access_sorted is None or self._access_sorted[0] != version:
-                # stable, like the stock fake: ties keep insertion order; filtering the
-                # sorted list afterwards keeps the same relative order
-                ordered = sorted(self._access.values(), key=lambda r: r[sort_key], reverse=True)
-                self._access_sorted = (version, ordered)
-            rows = [r for r in self._access_sorted[1] if r[before_field] <= before]
-            if not cursor_mode:
-                result = self._paged("logins", rows, count, page)
-                result["logins"] = copy.deepcopy(result["logins"])
-                return result
-            end = offset + limit
-            return {
-                "ok": True,
-                "logins": copy.deepcopy(rows[offset:end]),
-                "response_metadata": {
-                    "next_cursor": _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
-                },
-            }
+    def _access_rows(self, before_field: str, sort_key: str, before: float) -> list[dict[str, Any]]:
+        """The stock fake sorts every row on every request; a large dataset needs the
+        sorted list cached until the rows change (filtering keeps the same order)."""
+        version = (sort_key, self._access_version)
+        if self._access_sorted is None or self._access_sorted[0] != version:
+            ordered = sorted(self._access.values(), key=lambda r: r[sort_key], reverse=True)
+            self._access_sorted = (version, ordered)
+        return [r for r in self._access_sorted[1] if r[before_field] <= before]

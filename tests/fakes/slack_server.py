@@ -625,23 +625,29 @@ class FakeSlack:
             count, page = self._classic_paging(params)
 
         with self._lock:
-            before_field, sort_key = self.access_before_field, self.access_sort_key
-            rows = [r for r in self._access.values() if r[before_field] <= before]
-            rows.sort(key=lambda r: r[sort_key], reverse=True)  # stable: ties keep insert order
-            rows = copy.deepcopy(rows)
-
-        if not cursor_mode:
-            return self._paged("logins", rows, count, page)
-        # Offset cursor, like a SQL OFFSET: rows that move while a client pages can be
-        # skipped or repeated, which is what the daemon must tolerate.
-        end = offset + limit
+            rows = self._access_rows(self.access_before_field, self.access_sort_key, before)
+            if not cursor_mode:
+                result = self._paged("logins", rows, count, page)
+                result["logins"] = copy.deepcopy(result["logins"])
+                return result
+            # Offset cursor, like a SQL OFFSET: rows that move while a client pages can be
+            # skipped or repeated, which is what the daemon must tolerate.
+            end = offset + limit
+            served = copy.deepcopy(rows[offset:end])
         return {
             "ok": True,
-            "logins": rows[offset:end],
+            "logins": served,
             "response_metadata": {
                 "next_cursor": _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
             },
         }
+
+    def _access_rows(self, before_field: str, sort_key: str, before: float) -> list[dict[str, Any]]:
+        """Rows at or before `before`, newest first; ties keep insertion order. Called with
+        the lock held; the caller copies what it serves."""
+        rows = [r for r in self._access.values() if r[before_field] <= before]
+        rows.sort(key=lambda r: r[sort_key], reverse=True)
+        return rows
 
     def _integration_logs(self, params: dict[str, str]) -> dict[str, Any]:
         count, page = self._classic_paging(params)
