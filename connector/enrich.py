@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from connector import clock
-from connector.logtypes.base import LogType, Raw, Record
+from connector.logtypes.base import LogType, Raw, Validated
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def quarantine_id(source: Source, logtype: LogType, raw: Any) -> str:
 
 
 def enrich(
-    source: Source, logtype: LogType, raw: Raw, record: Record, rid: str, parse_time: str
+    source: Source, logtype: LogType, raw: Raw, record: Validated, rid: str, parse_time: str
 ) -> tuple[bytes, float]:
     """The output line and the event time (which picks its partition).
 

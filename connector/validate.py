@@ -6,17 +6,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from connector.logtypes.base import LogType, Record
+from connector.logtypes.base import LogType, Validated
 
 MAX_REASONS = 5
 
 
-def validate(logtype: LogType, raw: Any) -> Record | str:
+def validate(logtype: LogType, raw: Any) -> Validated | str:
     """The validated record, or why it is invalid (the string goes to quarantine with it)."""
     if not isinstance(raw, dict):
         return f"record is a JSON {type(raw).__name__}, not an object"
     try:
-        record: Record = logtype.model.__pydantic_validator__.validate_python(raw)
+        record: Validated = type(logtype).validate_record(raw)
         return record
     except ValidationError as exc:
         reasons = [
