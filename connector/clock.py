@@ -18,16 +18,18 @@ def now_ts() -> int:
 def rfc3339(ts: float) -> str:
     """RFC 3339 in UTC with a `Z`, microseconds only when present.
 
-    Called once per event, so whole seconds are formatted by arithmetic on a cached date.
+    Called once per event, so whole seconds are a cached hour plus a table lookup.
     """
     whole = int(ts)
     if whole != ts:
         return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    day, second = divmod(whole, 86_400)
-    hour, rest = divmod(second, 3600)
-    return f"{_date(day)}T{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+    hour, rest = divmod(whole, 3600)
+    return _hour(hour) + _MINUTE_SECOND[rest]
 
 
-@functools.lru_cache(maxsize=1024)
-def _date(day: int) -> str:
-    return datetime.fromtimestamp(day * 86_400, UTC).strftime("%Y-%m-%d")
+@functools.lru_cache(maxsize=4096)
+def _hour(hour: int) -> str:
+    return datetime.fromtimestamp(hour * 3600, UTC).strftime("%Y-%m-%dT%H:")
+
+
+_MINUTE_SECOND = [f"{m:02d}:{s:02d}Z" for m in range(60) for s in range(60)]
