@@ -41,8 +41,8 @@ def enrich(
 ) -> tuple[bytes, float]:
     """The output line and the event time (which picks its partition).
 
-    The line is the raw record's JSON with the standard fields spliced in before its
-    closing brace: no copy of the record, and its fields stay exactly as Slack sent them.
+    The line is the raw record's fields exactly as Slack sent them, then the standard
+    fields (which win over any `p_*` key a record might already carry).
     """
     event_ts = logtype.event_time(record)
     extra: dict[str, Any] = {
@@ -54,14 +54,15 @@ def enrich(
         "p_source_label": source.label,
     }
     for kind, values in logtype.indicators(raw).items():
-        extra[f"p_any_{_PLURAL.get(kind, kind + 's')}"] = values
-    if raw.keys() & extra.keys():
-        raw = {k: v for k, v in raw.items() if k not in extra}
-    body = orjson.dumps(raw)
-    return body[:-1] + (b"," if len(body) > 2 else b"") + orjson.dumps(extra)[1:], event_ts
+        extra[_INDICATOR_FIELDS.get(kind) or f"p_any_{kind}s"] = values
+    return orjson.dumps({**raw, **extra}), event_ts
 
 
-_PLURAL = {"ip": "ip_addresses", "email": "emails", "username": "usernames"}
+_INDICATOR_FIELDS = {
+    "ip": "p_any_ip_addresses",
+    "email": "p_any_emails",
+    "username": "p_any_usernames",
+}
 
 
 def quarantine_row(

@@ -113,7 +113,12 @@ class LogType(ABC):
         for kind, paths in self.indicator_paths.items():
             values: list[str] = []
             for path in paths:
-                value = _lookup(raw, path)
+                value: Any = raw
+                for key in path:
+                    if not isinstance(value, dict):
+                        value = None
+                        break
+                    value = value.get(key)
                 if (
                     value
                     and isinstance(value, str)
@@ -124,16 +129,6 @@ class LogType(ABC):
             if values:
                 found[kind] = sorted(values) if len(values) > 1 else values
         return found
-
-
-def _lookup(raw: Raw, path: tuple[str, ...]) -> Any:
-    value: Any = raw
-    try:
-        for key in path:
-            value = value[key]
-    except (KeyError, TypeError, IndexError):
-        return None
-    return value
 
 
 def _is_ip(value: str) -> bool:
