@@ -81,9 +81,10 @@ class Batch:
     def add(self, folder: str, row: dict[str, Any] | bytes, rid: str, event_ts: float) -> None:
         """`row` is an encoded JSON line (without newline) or a dict to encode."""
         line = row if isinstance(row, bytes) else orjson.dumps(row)
-        group = self._groups.get((folder, _partition(int(event_ts) // 3600)))
+        where = (folder, _partition(int(event_ts) // 3600))
+        group = self._groups.get(where)
         if group is None:
-            group = self._groups[(folder, _partition(int(event_ts) // 3600))] = _Group()
+            group = self._groups[where] = _Group()
         group.pending.append(line)
         if len(group.pending) >= PENDING_LINES:
             group.squeeze()

@@ -9,34 +9,24 @@ from `slack-connector auth` that refreshes itself before it expires and when Sla
 
 from __future__ import annotations
 
-import hashlib
-from typing import Protocol
-
 import httpx
 from pydantic import SecretStr
 
 from connector.config import SourceConfig
 from connector.logs import REDACTOR
+from connector.slack.client import TokenProvider, fingerprint
 from connector.tokens import RotatingToken, TokenFile, default_token_path
-
-
-class TokenProvider(Protocol):
-    def current(self) -> SecretStr: ...
-
-    def renew(self, rejected: SecretStr) -> SecretStr | None:
-        """A different token to retry with after Slack rejected `rejected`, or None."""
-
-    def budget_key(self) -> str:
-        """Identity of the organisation for shared rate budgets; never the token itself."""
 
 
 class StaticToken:
     def __init__(self, cfg: SourceConfig) -> None:
         self._cfg = cfg
+        self._last: SecretStr | None = None
 
     def current(self) -> SecretStr:
         token = self._cfg.read_token()
         REDACTOR.add(token.get_secret_value())
+        self._last = token
         return token
 
     def renew(self, rejected: SecretStr) -> SecretStr | None:
@@ -44,7 +34,9 @@ class StaticToken:
         return token if token.get_secret_value() != rejected.get_secret_value() else None
 
     def budget_key(self) -> str:
-        return hashlib.sha256(self.current().get_secret_value().encode()).hexdigest()[:16]
+        """From the token `current` just read: reading the secret again (an AWS call for
+        Secrets Manager and SSM references) for every request would double the cost."""
+        return fingerprint(self._last or self.current())
 
 
 class OAuthToken:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from connector import clock
 from connector.batch import QUARANTINE, Batch
@@ -41,7 +41,6 @@ class PollResult:
     bytes: int = 0
     pages: int = 0
     recovered: int = 0
-    keys: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -165,4 +164,3 @@ class Pipeline:
         )
         result.objects += len(objects)
         result.bytes += sum(len(o.body) for o in objects)
-        result.keys.extend(o.key for o in objects)

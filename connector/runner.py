@@ -18,14 +18,13 @@ import httpx
 
 from connector import __version__, clock, credentials
 from connector.config import ConfigError, SourceConfig
-from connector.credentials import TokenProvider
 from connector.enrich import Source
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext, PollStopped
 from connector.pipeline import Pipeline, PollResult
 from connector.secrets import SecretError
 from connector.sinks.base import SinkError
-from connector.slack.client import Observer, RetryPolicy, SlackClient
+from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProvider
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError

@@ -55,7 +55,12 @@ class _Fixed:
         return None
 
     def budget_key(self) -> str:
-        return hashlib.sha256(self._token.get_secret_value().encode()).hexdigest()[:16]
+        return fingerprint(self._token)
+
+
+def fingerprint(token: SecretStr) -> str:
+    """A stable, non-reversible name for a token: the key of its organisation's budget."""
+    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
 
 
 Observer = Callable[[str, str, str, float], None]
