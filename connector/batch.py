@@ -1,8 +1,8 @@
 """Gzip NDJSON objects with deterministic keys, partitioned by event hour.
 
-A key is a function of what the object holds (source, folder, hour and the sorted row
-ids), and zlib's gzip header carries no timestamp, so writing the same batch again after
-a crash overwrites the same object instead of adding a copy.
+A key is a function of what the object holds (source, folder, hour and the sorted
+dedupe keys of its rows), and zlib's gzip header carries no timestamp, so writing the
+same batch again after a crash overwrites the same object instead of adding a copy.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ PENDING_LINES = 500
 class Obj:
     key: str
     body: bytes
-    row_keys: list[tuple[str, int]]
+    row_keys: list[bytes]
 
 
 _COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
@@ -41,7 +41,7 @@ class _Group:
     zip: Any = field(default_factory=lambda: zlib.compressobj(6, zlib.DEFLATED, 31))
     chunks: list[Future[bytes]] = field(default_factory=list)
     pending: list[bytes] = field(default_factory=list)
-    row_keys: list[tuple[str, int]] = field(default_factory=list)
+    row_keys: list[bytes] = field(default_factory=list)
     first_ts: float = float("inf")
 
     def squeeze(self) -> None:
@@ -67,18 +67,18 @@ class Batch:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self._groups: dict[tuple[str, str], _Group] = {}
-        self._ids: set[str] = set()
+        self._keys: set[bytes] = set()
         self.events = 0
         self.bytes = 0
 
-    def __contains__(self, rid: str) -> bool:
-        return rid in self._ids
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._keys
 
     @property
     def full(self) -> bool:
         return self.events >= self.max_events or self.bytes >= self.max_bytes
 
-    def add(self, folder: str, row: dict[str, Any] | bytes, rid: str, event_ts: float) -> None:
+    def add(self, folder: str, row: dict[str, Any] | bytes, key: bytes, event_ts: float) -> None:
         """`row` is an encoded JSON line (without newline) or a dict to encode."""
         line = row if isinstance(row, bytes) else orjson.dumps(row)
         where = (folder, _partition(int(event_ts) // 3600))
@@ -88,10 +88,10 @@ class Batch:
         group.pending.append(line)
         if len(group.pending) >= PENDING_LINES:
             group.squeeze()
-        group.row_keys.append((rid, int(event_ts)))
+        group.row_keys.append(key)
         if event_ts < group.first_ts:
             group.first_ts = event_ts
-        self._ids.add(rid)
+        self._keys.add(key)
         self.events += 1
         self.bytes += len(line) + 1
 
@@ -99,9 +99,7 @@ class Batch:
         """Each group's gzip object; call once, it finishes the compressors."""
         out = []
         for (folder, hour), group in sorted(self._groups.items()):
-            digest = hashlib.sha256(
-                "\n".join(sorted(rid for rid, _ in group.row_keys)).encode()
-            ).hexdigest()[:24]
+            digest = hashlib.sha256(b"".join(sorted(group.row_keys))).hexdigest()[:24]
             stamp = datetime.fromtimestamp(group.first_ts, UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"{self.source_id}_{stamp}_{digest}.json.gz"
             key = "/".join(p for p in (self.prefix, folder, hour, name) if p)

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from connector import clock
 from connector.batch import QUARANTINE, Batch
-from connector.enrich import Source, enrich, quarantine_id, quarantine_row, row_id
+from connector.enrich import Source, enrich, quarantine_row
+from connector.identity import RowIds
 from connector.logtypes.base import (
     Checkpoint,
     LogType,
@@ -112,28 +113,28 @@ class Pipeline:
         page itself is held."""
         now = clock.now().timestamp()
         parse_time = clock.rfc3339(now)
-        rids = [
-            row_id(source, logtype, logtype.dedupe_key(raw)) if isinstance(raw, dict) else ""
-            for raw in page.records
-        ]
-        already = self.store.seen(source.id, logtype.name, rids)
-        result.fetched += len(rids)
-        for raw, rid in zip(page.records, rids, strict=True):
-            if rid in already or rid in batch:
-                result.duplicates += 1
-                continue
-            record = validate(logtype, raw)
-            if isinstance(record, str):
-                qid = quarantine_id(source, logtype, raw)
-                if qid in batch or self.store.seen(source.id, logtype.name, [qid]):
+        row_ids = RowIds(source, logtype)
+        ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in page.records]
+        already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
+        result.fetched += len(ids)
+        for raw, known in zip(page.records, ids, strict=True):
+            if known is not None:
+                rid, key = known
+                if key in already or key in batch:
                     result.duplicates += 1
                     continue
-                row = quarantine_row(source, logtype, raw, record, qid, parse_time)
-                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, qid, now)
+            record = validate(logtype, raw)
+            if isinstance(record, str):
+                rid, key = row_ids.of_invalid(raw)
+                if key in batch or self.store.seen(source.id, logtype.name, [key]):
+                    result.duplicates += 1
+                    continue
+                row = quarantine_row(source, logtype, raw, record, rid, parse_time)
+                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, key, now)
                 result.quarantined += 1
             else:
                 line, event_ts = enrich(source, logtype, raw, record, rid, parse_time)
-                batch.add(logtype.log_type, line, rid, event_ts)
+                batch.add(logtype.log_type, line, key, event_ts)
                 result.written += 1
 
     def _flush(

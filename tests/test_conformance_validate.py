@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from connector.enrich import Source, enrich
 from connector.logtypes import REGISTRY, LogType
 from connector.validate import validate
 
@@ -101,40 +102,47 @@ def test_missing_required_is_refused_with_reason(raw: dict[str, Any]) -> None:
         assert f"{field}: Field required" in reason
 
 
+def enriched(name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    record = validate(logtype(name), raw)
+    assert not isinstance(record, str), record
+    line, _ = enrich(Source("s", "S"), logtype(name), raw, record, "rid", "2026-01-01T00:00:00Z")
+    row: dict[str, Any] = json.loads(line)
+    return row
+
+
 def test_unknown_fields_are_kept() -> None:
     raw = audit_line(7)
     assert "session_id" in raw["context"]
-    record = validate(logtype("audit"), raw)
-    assert isinstance(record, dict)
-    assert record["context"]["session_id"] == raw["context"]["session_id"]
-    assert record == raw
+    assert enriched("audit", raw)["context"] == raw["context"]
 
 
 def test_unknown_top_level_field_is_kept() -> None:
     raw = {**dict(lines(DATA / "access_logs.ndjson"))[1], "brand_new": {"x": [1]}}
-    record = validate(logtype("access"), raw)
-    assert isinstance(record, dict)
-    assert record["brand_new"] == {"x": [1]}
+    assert enriched("access", raw)["brand_new"] == {"x": [1]}
+
+
+def indicators(name: str, raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in enriched(name, raw).items() if k.startswith("p_any_")}
 
 
 def test_indicators_skip_invalid_ip() -> None:
     raw = audit_line(1)
     assert raw["context"]["ip_address"] == "1.23.45.678"
-    assert logtype("audit").indicators(raw) == {
-        "username": ["Charlie Parker"],
-        "email": ["bird@slack.com"],
+    assert indicators("audit", raw) == {
+        "p_any_usernames": ["Charlie Parker"],
+        "p_any_emails": ["bird@slack.com"],
     }
 
 
 def test_indicators_keep_valid_ip() -> None:
     raw = audit_line(2)
-    found = logtype("audit").indicators(raw)
-    assert found["ip"] == ["81.2.69.143"]
-    assert found["username"] == ["Joe Bob", "roy"]
-    assert found["email"] == ["aaron@demo.com", "jbob@example.com"]
+    found = indicators("audit", raw)
+    assert found["p_any_ip_addresses"] == ["81.2.69.143"]
+    assert found["p_any_usernames"] == ["Joe Bob", "roy"]
+    assert found["p_any_emails"] == ["aaron@demo.com", "jbob@example.com"]
 
 
 def test_access_indicators() -> None:
     for _, raw in lines(DATA / "access_logs.ndjson"):
-        found = logtype("access").indicators(raw)
-        assert found.get("ip") == [raw["ip"]]
+        found = indicators("access", raw)
+        assert found.get("p_any_ip_addresses") == [raw["ip"]]

@@ -493,7 +493,7 @@ def test_athena_partition_template_matches_the_keys_the_connector_writes() -> No
     from connector.batch import Batch
 
     batch = Batch("PREFIX", "acme", max_events=10, max_bytes=1 << 20)
-    batch.add("Slack.AuditLogs", {"id": "x"}, "rid", 1_700_000_000.0)  # 2023-11-14 22:13:20 UTC
+    batch.add("Slack.AuditLogs", {"id": "x"}, bytes(16), 1_700_000_000.0)  # 2023-11-14 22:13:20 UTC
     (obj,) = batch.objects()
     template = _table_for("Slack.AuditLogs")["props"]["storage.location.template"]
     folder = template.replace("s3://BUCKET/", "")

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from connector.logtypes.base import Checkpoint, LogType, Page, PollContext, Raw, Record, register
-from connector.logtypes.fields import LooseStr, UnixTime, indicator
-from connector.logtypes.paging import as_ts, check_stop, list_field
+from connector.logtypes.fields import LooseStr, UnixTime, as_ts, indicator
+from connector.logtypes.paging import check_stop, list_field
 from connector.slack.client import SlackClient
 
 MAX_LIMIT = 9999
@@ -128,6 +128,7 @@ class AuditLogs(LogType):
     log_type = "Slack.AuditLogs"
     model = AuditLog
     event_time_field = "date_create"
+    time_keyed = True
 
     def dedupe_key(self, raw: Raw) -> str:
         return str(raw.get("id"))

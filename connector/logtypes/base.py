@@ -6,7 +6,6 @@ itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type.
 
 from __future__ import annotations
 
-import socket
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -17,6 +16,8 @@ from typing import Any, ClassVar, NotRequired, Required, Union, get_args, get_or
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
+from connector.logtypes.fields import as_ts
+from connector.logtypes.indicators import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
 
 Raw = dict[str, Any]
@@ -28,7 +29,9 @@ class Record(BaseModel):
 
     The models declare each schema (tests hold them to `schemas/*.yml`); records are
     validated against a TypedDict twin built from them, which checks the same rules
-    without building model instances: half the cost per event.
+    without building model instances: half the cost per event. The twin ignores
+    unknown fields instead of copying them: what is written is the raw record, so they
+    are kept all the same, and not copying them saves another third.
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -74,14 +77,20 @@ class LogType(ABC):
     log_type: ClassVar[str]
     model: ClassVar[type[Record]]
     event_time_field: ClassVar[str]
-    indicator_paths: ClassVar[dict[str, list[tuple[str, ...]]]]
+    indicator_paths: ClassVar[Paths]
     validate_record: ClassVar[Callable[[Any], Any]]
+    time_keyed: ClassVar[bool] = False
+    """True when a record's event time never changes (audit entries): dedupe keys then
+    start with it, so they are stored in time order and forgotten by time range."""
+    add_indicators: ClassVar[Indicators]
+    """Call on the class: `type(lt).add_indicators(record, row)` sets the `p_any_*` fields."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "model" in cls.__dict__:
             cls.indicator_paths = _indicator_paths(cls.model)
             cls.validate_record = TypeAdapter(_typed_dict(cls.model)).validator.validate_python
+            cls.add_indicators = compile_indicators(cls.indicator_paths)
 
     @abstractmethod
     def dedupe_key(self, raw: Raw) -> str:
@@ -104,42 +113,14 @@ class LogType(ABC):
         """Seen keys with an event time before this can be forgotten; None keeps them all."""
         return None
 
+    def key_time(self, raw: Any) -> float | None:
+        """The time that orders this record's dedupe key, read before validation."""
+        if not self.time_keyed or not isinstance(raw, dict):
+            return None
+        return as_ts(raw.get(self.event_time_field))
+
     def event_time(self, record: Validated) -> float:
         return float(record[self.event_time_field])
-
-    def indicators(self, raw: Raw) -> dict[str, list[str]]:
-        """Values of the fields the schema marks as indicators, per kind, sorted, unique."""
-        found: dict[str, list[str]] = {}
-        for kind, paths in self.indicator_paths.items():
-            values: list[str] = []
-            for path in paths:
-                value: Any = raw
-                for key in path:
-                    if not isinstance(value, dict):
-                        value = None
-                        break
-                    value = value.get(key)
-                if (
-                    value
-                    and isinstance(value, str)
-                    and value not in values
-                    and (kind != "ip" or _is_ip(value))
-                ):
-                    values.append(value)
-            if values:
-                found[kind] = sorted(values) if len(values) > 1 else values
-        return found
-
-
-def _is_ip(value: str) -> bool:
-    """Only real IP addresses become IP indicators; Slack's docs example has `1.23.45.678`."""
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, value)
-        except (OSError, ValueError):
-            continue
-        return True
-    return False
 
 
 def model_of(annotation: Any) -> type[Record] | None:
@@ -156,7 +137,7 @@ def model_of(annotation: Any) -> type[Record] | None:
 
 
 def _typed_dict(model: type[Record]) -> Any:
-    """The TypedDict with the model's fields, requiredness, types and `extra="allow"`."""
+    """The TypedDict with the model's fields, requiredness and types; unknown fields pass."""
     fields: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         annotation = info.rebuild_annotation()
@@ -165,14 +146,12 @@ def _typed_dict(model: type[Record]) -> Any:
             annotation = _typed_dict(nested) if info.is_required() else _typed_dict(nested) | None
         fields[name] = Required[annotation] if info.is_required() else NotRequired[annotation]
     typed = TypedDict(f"{model.__name__}Dict", fields)  # type: ignore[misc]
-    typed.__pydantic_config__ = ConfigDict(extra="allow")  # type: ignore[attr-defined]
+    typed.__pydantic_config__ = ConfigDict(extra="ignore")  # type: ignore[attr-defined]
     return typed
 
 
-def _indicator_paths(
-    model: type[Record], prefix: tuple[str, ...] = ()
-) -> dict[str, list[tuple[str, ...]]]:
-    paths: dict[str, list[tuple[str, ...]]] = {}
+def _indicator_paths(model: type[Record], prefix: tuple[str, ...] = ()) -> Paths:
+    paths: Paths = {}
     for name, info in model.model_fields.items():
         extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
         kinds = extra.get("indicators")

@@ -35,3 +35,17 @@ def indicator(*kinds: str, required: bool = False) -> Any:
     if required:
         return Field(json_schema_extra=extra)
     return Field(default=None, json_schema_extra=extra)
+
+
+def as_ts(value: Any) -> float | None:
+    """A unix time from an int, float or numeric string; None when it is none of those."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None

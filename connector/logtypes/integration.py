@@ -14,10 +14,9 @@ from collections.abc import Iterator
 import orjson
 
 from connector.logtypes.base import LogType, Page, PollContext, Raw, Record, register
-from connector.logtypes.fields import LooseStr, UnixTime, indicator
+from connector.logtypes.fields import LooseStr, UnixTime, as_ts, indicator
 from connector.logtypes.paging import (
     CLASSIC_MAX_PAGE,
-    as_ts,
     check_stop,
     classic_bounds,
     list_field,

@@ -16,20 +16,6 @@ def check_stop(ctx: PollContext) -> None:
         raise PollStopped(ctx.source_id)
 
 
-def as_ts(value: Any) -> float | None:
-    """A unix time from an int, float or numeric string; None when it is none of those."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
-
-
 def list_field(ctx: PollContext, method: str, body: dict[str, Any], key: str) -> list[Raw]:
     """The record list of a response; a 200 without it is a broken answer worth retrying later."""
     value = body.get(key)
