@@ -27,8 +27,12 @@ KEY_SIZE = 16
 
 
 def seen_key(rid: str, event_ts: float | None) -> bytes:
+    return _time_prefix(event_ts) + bytes.fromhex(rid[:24])
+
+
+def _time_prefix(event_ts: float | None) -> bytes:
     ts = NO_TIME if event_ts is None or not 0 <= event_ts < NO_TIME else int(event_ts)
-    return (NO_TIME - ts).to_bytes(4, "big") + bytes.fromhex(rid[:24])
+    return (NO_TIME - ts).to_bytes(4, "big")
 
 
 def forget_before(event_ts: int) -> bytes | None:
@@ -42,6 +46,7 @@ class RowIds:
     def __init__(self, source: Source, logtype: LogType) -> None:
         self._hash = hashlib.sha256(f"{source.id}\x1f{logtype.log_type}\x1f".encode())
         self._logtype = logtype
+        self._time = logtype.key_time if logtype.time_keyed else None
 
     def of(self, raw: dict[str, Any]) -> tuple[str, bytes]:
         """(row id, dedupe key) of a record, from its natural key."""
@@ -58,5 +63,6 @@ class RowIds:
     def _ids(self, natural: str, raw: Any) -> tuple[str, bytes]:
         digest = self._hash.copy()
         digest.update(natural.encode())
-        rid = digest.hexdigest()[:32]
-        return rid, seen_key(rid, self._logtype.key_time(raw))
+        raw_digest = digest.digest()
+        ts = self._time(raw) if self._time else None
+        return raw_digest[:16].hex(), _time_prefix(ts) + raw_digest[:12]

@@ -100,3 +100,20 @@ def test_a_v1_state_file_is_upgraded_in_place(tmp_path: Path) -> None:
     tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
     assert "seen" not in tables and "intents" not in tables
     assert StateStore(path).count_seen("acme", "audit") == 1
+
+
+def test_seen_answers_by_range_and_by_key_alike(tmp_path: Path) -> None:
+    """A narrow range (time-ordered keys) and a range holding far more keys than asked
+    about (keys without time) must give the same answer."""
+    store = StateStore(tmp_path / "state.db")
+    timed = [seen_key(f"{i:032x}", 1_700_000_000 + i) for i in range(0, 200, 2)]
+    timeless = [seen_key(f"{i:032x}", None) for i in range(0, 200, 2)]
+    store.commit("acme", "audit", keys=timed)
+    store.commit("acme", "access", keys=timeless)
+    for log_type, ts in (("audit", lambda i: 1_700_000_000 + i), ("access", lambda i: None)):
+        asked = [seen_key(f"{i:032x}", ts(i)) for i in (0, 1, 98, 99, 198, 199)]
+        assert store.seen("acme", log_type, asked) == {asked[0], asked[2], asked[4]}
+    narrow = [seen_key(f"{i:032x}", 1_700_000_000 + i) for i in (10, 11, 12)]
+    assert store.seen("acme", "audit", narrow) == {narrow[0], narrow[2]}
+    assert store.seen("acme", "audit", []) == set()
+    assert store.seen("acme", "other", timed) == set()

@@ -166,10 +166,7 @@ class AuditLogs(LogType):
                 {"oldest": oldest, "latest": upper, "limit": limit, "cursor": cursor or None}
             )
             entries = list_field(ctx, "logs", body, "entries")
-            for entry in entries:
-                ts = as_ts(entry.get("date_create")) if isinstance(entry, dict) else None
-                if ts is not None:
-                    lowest = min(lowest, int(ts))
+            lowest = min(lowest, _lowest_second(entries, lowest))
             cursor = str((body.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 yield Page(entries, {"next_oldest": latest - ctx.late_overlap, "watermark": latest})
@@ -189,3 +186,11 @@ class AuditLogs(LogType):
     def probe(self, client: SlackClient) -> str:
         body = client.audit_logs({"limit": 1})
         return f"ok, {len(body.get('entries') or [])} entry returned"
+
+
+def _lowest_second(entries: list[Raw], default: int) -> int:
+    """The oldest `date_create` on a page; entries without a usable one are skipped."""
+    stamps: list[Any] = [e.get("date_create") for e in entries if isinstance(e, dict)]
+    if not all(s.__class__ is int or s.__class__ is float for s in stamps):
+        stamps = [t for t in map(as_ts, stamps) if t is not None]
+    return int(min(stamps, default=default))

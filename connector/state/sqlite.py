@@ -232,19 +232,37 @@ class StateStore:
         return cached
 
     def seen(self, source_id: str, log_type: str, keys: Iterable[bytes]) -> set[bytes]:
-        """Which of these keys were already written."""
-        wanted = list(keys)
-        found: set[bytes] = set()
+        """Which of these keys were already written.
+
+        A page of audit keys spans a short stretch of time, so one range scan between its
+        smallest and largest key usually answers for all of them (nothing stored there in a
+        backfill, the overlap's keys in steady state). When the range holds many more keys
+        than were asked about (access keys carry no time), they are looked up one by one.
+        """
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        limit = 2 * len(wanted) + 16
         with self._reading():
             stream = self._stream(source_id, log_type)
-            for i in range(0, len(wanted), self.CHUNK):
-                chunk = wanted[i : i + self.CHUNK]
+            rows = self._db.execute(
+                "SELECT key FROM seen_keys WHERE stream = ? AND key BETWEEN ? AND ? LIMIT ?",
+                (stream, min(wanted), max(wanted), limit),
+            ).fetchall()
+            if len(rows) < limit:
+                return wanted.intersection(r[0] for r in rows)
+            found: set[bytes] = set()
+            listed = list(wanted)
+            for i in range(0, len(listed), self.CHUNK):
+                chunk = listed[i : i + self.CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT key FROM seen_keys WHERE stream = ? AND key IN ({marks})",  # noqa: S608
-                    (stream, *chunk),
+                found.update(
+                    r[0]
+                    for r in self._db.execute(
+                        f"SELECT key FROM seen_keys WHERE stream = ? AND key IN ({marks})",  # noqa: S608
+                        (stream, *chunk),
+                    )
                 )
-                found.update(r[0] for r in rows)
         return found
 
     def count_seen(self, source_id: str, log_type: str) -> int:
@@ -265,7 +283,7 @@ class StateStore:
             db.executemany(
                 "INSERT OR REPLACE INTO writes VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (source_id, log_type, key, size, b"".join(rows), now)
+                    (source_id, log_type, key, size, _packed(rows), now)
                     for key, (size, rows) in objects.items()
                 ],
             )
@@ -294,9 +312,7 @@ class StateStore:
         with self._reading():
             stream = self._stream(source_id, log_type)
         with self._txn() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO seen_keys VALUES (?, ?)", [(stream, k) for k in keys]
-            )
+            db.execute(INSERT_PACKED, (_packed(keys), stream, KEY_SIZE))
             db.executemany(
                 "DELETE FROM writes WHERE source_id = ? AND log_type = ? AND object_key = ?",
                 [(source_id, log_type, k) for k in done_intents],
@@ -331,6 +347,21 @@ class StateStore:
                         f"DELETE FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
                         (source_id, log_type),
                     )
+
+
+INSERT_PACKED = """
+WITH RECURSIVE at(i) AS (SELECT 1 UNION ALL SELECT i + ?3 FROM at WHERE i + ?3 <= length(?1))
+INSERT OR IGNORE INTO seen_keys SELECT ?2, substr(?1, i, ?3) FROM at WHERE length(?1) > 0
+"""
+"""Keys go in as one packed blob that SQLite splits: binding 10,000 rows from Python costs
+twice the insert itself."""
+
+
+def _packed(keys: Keys) -> bytes:
+    blob = b"".join(keys)
+    if len(blob) != KEY_SIZE * len(keys):
+        raise ValueError(f"dedupe keys must be {KEY_SIZE} bytes")
+    return blob
 
 
 def _split(blob: bytes) -> list[bytes]:
