@@ -26,6 +26,7 @@ from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state.sqlite import StateStore
 from connector.validate import validate
+from connector.writer import WriteBehind
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +71,30 @@ class Pipeline:
         ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
         batch = self._new_batch(source)
         pending: Checkpoint | None = None
+        writer = WriteBehind(
+            lambda full, checkpoint: self._flush(source, logtype, full, checkpoint, result),
+            f"write-{source.id}-{logtype.name}",
+        )
         try:
-            for page in logtype.pages(ctx):
-                result.pages += 1
-                self._ingest(source, logtype, page, batch, result)
-                pending = page.checkpoint or pending
-                if batch.full:
-                    self._flush(source, logtype, batch, pending, result)
-                    batch, pending = self._new_batch(source), None
-                if progress:
-                    progress(result, page)
-                del page
-        except (SlackError, PollStopped):
+            try:
+                for page in logtype.pages(ctx):
+                    result.pages += 1
+                    self._ingest(source, logtype, page, batch, writer, result)
+                    pending = page.checkpoint or pending
+                    if batch.full:
+                        writer.submit(batch, pending)
+                        batch, pending = self._new_batch(source), None
+                    if progress:
+                        progress(result, page)
+                    del page
+            except (SlackError, PollStopped):
+                writer.wait()
+                self._flush(source, logtype, batch, pending, result)
+                raise
+            writer.wait()
             self._flush(source, logtype, batch, pending, result)
-            raise
-        self._flush(source, logtype, batch, pending, result)
+        finally:
+            writer.shutdown()
         return result
 
     def recover(self, source: Source, logtype: LogType) -> int:
@@ -106,7 +116,13 @@ class Pipeline:
         return Batch(self.limits.prefix, source.id, self.limits.max_events, self.limits.max_bytes)
 
     def _ingest(
-        self, source: Source, logtype: LogType, page: Page, batch: Batch, result: PollResult
+        self,
+        source: Source,
+        logtype: LogType,
+        page: Page,
+        batch: Batch,
+        in_flight: WriteBehind,
+        result: PollResult,
     ) -> None:
         """Dedupe on the natural key first, so re-read records cost no validation; a
         record is validated, enriched and compressed one at a time, so nothing but the
@@ -120,13 +136,17 @@ class Pipeline:
         for raw, known in zip(page.records, ids, strict=True):
             if known is not None:
                 rid, key = known
-                if key in already or key in batch:
+                if key in already or key in batch or key in in_flight:
                     result.duplicates += 1
                     continue
             record = validate(logtype, raw)
             if isinstance(record, str):
                 rid, key = row_ids.of_invalid(raw)
-                if key in batch or self.store.seen(source.id, logtype.name, [key]):
+                if (
+                    key in batch
+                    or key in in_flight
+                    or self.store.seen(source.id, logtype.name, [key])
+                ):
                     result.duplicates += 1
                     continue
                 row = quarantine_row(source, logtype, raw, record, rid, parse_time)
