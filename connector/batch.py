@@ -66,7 +66,7 @@ class Batch:
         self.source_id = source_id
         self.max_events = max_events
         self.max_bytes = max_bytes
-        self._groups: dict[tuple[str, str], _Group] = {}
+        self._groups: dict[tuple[str, int], _Group] = {}
         self._keys: set[bytes] = set()
         self.events = 0
         self.bytes = 0
@@ -81,7 +81,7 @@ class Batch:
     def add(self, folder: str, row: dict[str, Any] | bytes, key: bytes, event_ts: float) -> None:
         """`row` is an encoded JSON line (without newline) or a dict to encode."""
         line = row if isinstance(row, bytes) else orjson.dumps(row)
-        where = (folder, _partition(int(event_ts) // 3600))
+        where = (folder, int(event_ts) // 3600)
         group = self._groups.get(where)
         if group is None:
             group = self._groups[where] = _Group()
@@ -102,7 +102,7 @@ class Batch:
             digest = hashlib.sha256(b"".join(sorted(group.row_keys))).hexdigest()[:24]
             stamp = datetime.fromtimestamp(group.first_ts, UTC).strftime("%Y%m%dT%H%M%SZ")
             name = f"{self.source_id}_{stamp}_{digest}.json.gz"
-            key = "/".join(p for p in (self.prefix, folder, hour, name) if p)
+            key = "/".join(p for p in (self.prefix, folder, _partition(hour), name) if p)
             body = group.finish()
             out.append(Obj(key, body, group.row_keys))
         return out

@@ -18,12 +18,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from connector.logtypes.fields import as_ts
+
 if TYPE_CHECKING:
     from connector.enrich import Source
     from connector.logtypes.base import LogType
 
 NO_TIME = 0xFFFFFFFF
 KEY_SIZE = 16
+_NO_TIME_PREFIX = bytes(4)
 
 
 def seen_key(rid: str, event_ts: float | None) -> bytes:
@@ -46,7 +49,8 @@ class RowIds:
     def __init__(self, source: Source, logtype: LogType) -> None:
         self._hash = hashlib.sha256(f"{source.id}\x1f{logtype.log_type}\x1f".encode())
         self._logtype = logtype
-        self._time = logtype.key_time if logtype.time_keyed else None
+        self._time_field = logtype.event_time_field if logtype.time_keyed else None
+        self._prefixes: dict[int, bytes] = {}
 
     def of(self, raw: dict[str, Any]) -> tuple[str, bytes]:
         """(row id, dedupe key) of a record, from its natural key."""
@@ -64,5 +68,16 @@ class RowIds:
         digest = self._hash.copy()
         digest.update(natural.encode())
         raw_digest = digest.digest()
-        ts = self._time(raw) if self._time else None
-        return raw_digest[:16].hex(), _time_prefix(ts) + raw_digest[:12]
+        return raw_digest[:16].hex(), self._prefix(raw) + raw_digest[:12]
+
+    def _prefix(self, raw: Any) -> bytes:
+        """The time part of a key, read before validation; events of a burst share it."""
+        if self._time_field is None or not isinstance(raw, dict):
+            return _NO_TIME_PREFIX
+        value = raw.get(self._time_field)
+        if value.__class__ is not int:
+            return _time_prefix(as_ts(value))
+        prefix = self._prefixes.get(value)
+        if prefix is None:
+            prefix = self._prefixes[value] = _time_prefix(value)
+        return prefix

@@ -16,7 +16,6 @@ from typing import Any, ClassVar, NotRequired, Required, Union, get_args, get_or
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from connector.logtypes.fields import as_ts
 from connector.logtypes.indicators import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
 
@@ -112,12 +111,6 @@ class LogType(ABC):
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         """Seen keys with an event time before this can be forgotten; None keeps them all."""
         return None
-
-    def key_time(self, raw: Any) -> float | None:
-        """The time that orders this record's dedupe key, read before validation."""
-        if not self.time_keyed or not isinstance(raw, dict):
-            return None
-        return as_ts(raw.get(self.event_time_field))
 
     def event_time(self, record: Validated) -> float:
         return float(record[self.event_time_field])
