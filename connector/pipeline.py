@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from connector import clock
 from connector.batch import QUARANTINE, Batch
-from connector.enrich import Source, enrich, quarantine_row
+from connector.enrich import Enricher, Source, quarantine_row
 from connector.identity import RowIds
 from connector.logtypes.base import (
     Checkpoint,
@@ -25,7 +27,7 @@ from connector.logtypes.base import (
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state.sqlite import StateStore
-from connector.validate import validate
+from connector.validate import invalid_reason
 from connector.writer import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -126,36 +128,42 @@ class Pipeline:
     ) -> None:
         """Dedupe on the natural key first, so re-read records cost no validation; a
         record is validated, enriched and compressed one at a time, so nothing but the
-        page itself is held."""
+        page itself is held. Runs once per event, so the common path is inline."""
         now = clock.now().timestamp()
         parse_time = clock.rfc3339(now)
         row_ids = RowIds(source, logtype)
-        ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in page.records]
+        enricher = Enricher(source, logtype, parse_time)
+        validate_record = type(logtype).validate_record
+        records = page.records
+        ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
-        result.fetched += len(ids)
-        for raw, known in zip(page.records, ids, strict=True):
+        written = duplicates = 0
+        for raw, known in zip(records, ids, strict=True):
             if known is not None:
                 rid, key = known
                 if key in already or key in batch or key in in_flight:
-                    result.duplicates += 1
+                    duplicates += 1
                     continue
-            record = validate(logtype, raw)
-            if isinstance(record, str):
-                rid, key = row_ids.of_invalid(raw)
-                if (
-                    key in batch
-                    or key in in_flight
-                    or self.store.seen(source.id, logtype.name, [key])
-                ):
-                    result.duplicates += 1
+                try:
+                    line, event_ts = enricher.line(raw, validate_record(raw), rid)
+                except ValidationError:
+                    pass
+                else:
+                    batch.add(logtype.log_type, line, key, event_ts)
+                    written += 1
                     continue
-                row = quarantine_row(source, logtype, raw, record, rid, parse_time)
-                batch.add(f"{QUARANTINE}/{logtype.log_type}", row, key, now)
-                result.quarantined += 1
-            else:
-                line, event_ts = enrich(source, logtype, raw, record, rid, parse_time)
-                batch.add(logtype.log_type, line, key, event_ts)
-                result.written += 1
+            rid, key = row_ids.of_invalid(raw)
+            if key in batch or key in in_flight or self.store.seen(source.id, logtype.name, [key]):
+                duplicates += 1
+                continue
+            row = quarantine_row(
+                source, logtype, raw, invalid_reason(logtype, raw), rid, parse_time
+            )
+            batch.add(f"{QUARANTINE}/{logtype.log_type}", row, key, now)
+            result.quarantined += 1
+        result.fetched += len(ids)
+        result.written += written
+        result.duplicates += duplicates
 
     def _flush(
         self,

@@ -19,10 +19,22 @@ def validate(logtype: LogType, raw: Any) -> Validated | str:
         record: Validated = type(logtype).validate_record(raw)
         return record
     except ValidationError as exc:
-        reasons = [
-            f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"
-            for err in exc.errors()[:MAX_REASONS]
-        ]
-        if exc.error_count() > MAX_REASONS:
-            reasons.append(f"and {exc.error_count() - MAX_REASONS} more")
-        return "; ".join(reasons)
+        return _reasons(exc)
+
+
+def invalid_reason(logtype: LogType, raw: Any) -> str:
+    """Why a record failed validation, for its quarantine row."""
+    reason = validate(logtype, raw)
+    if not isinstance(reason, str):
+        raise ValueError("the record is valid")
+    return reason
+
+
+def _reasons(exc: ValidationError) -> str:
+    reasons = [
+        f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"
+        for err in exc.errors()[:MAX_REASONS]
+    ]
+    if exc.error_count() > MAX_REASONS:
+        reasons.append(f"and {exc.error_count() - MAX_REASONS} more")
+    return "; ".join(reasons)

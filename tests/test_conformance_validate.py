@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from connector.enrich import Source, enrich
+from connector.enrich import Enricher, Source
 from connector.logtypes import REGISTRY, LogType
 from connector.validate import validate
 
@@ -105,7 +105,7 @@ def test_missing_required_is_refused_with_reason(raw: dict[str, Any]) -> None:
 def enriched(name: str, raw: dict[str, Any]) -> dict[str, Any]:
     record = validate(logtype(name), raw)
     assert not isinstance(record, str), record
-    line, _ = enrich(Source("s", "S"), logtype(name), raw, record, "rid", "2026-01-01T00:00:00Z")
+    line, _ = Enricher(Source("s", "S"), logtype(name), "2026-01-01T00:00:00Z").line(raw, record, "rid")
     row: dict[str, Any] = json.loads(line)
     return row
 

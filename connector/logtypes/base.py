@@ -112,9 +112,6 @@ class LogType(ABC):
         """Seen keys with an event time before this can be forgotten; None keeps them all."""
         return None
 
-    def event_time(self, record: Validated) -> float:
-        return float(record[self.event_time_field])
-
 
 def model_of(annotation: Any) -> type[Record] | None:
     """The Record class inside `X` or `X | None`, if the annotation names one."""
