@@ -67,12 +67,10 @@ class Batch:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self._groups: dict[tuple[str, int], _Group] = {}
-        self._keys: set[bytes] = set()
+        self.keys: set[bytes] = set()
+        """Dedupe keys of the rows added so far; read only."""
         self.events = 0
         self.bytes = 0
-
-    def __contains__(self, key: bytes) -> bool:
-        return key in self._keys
 
     @property
     def full(self) -> bool:
@@ -91,7 +89,7 @@ class Batch:
         group.row_keys.append(key)
         if event_ts < group.first_ts:
             group.first_ts = event_ts
-        self._keys.add(key)
+        self.keys.add(key)
         self.events += 1
         self.bytes += len(line) + 1
 

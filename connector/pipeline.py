@@ -138,10 +138,11 @@ class Pipeline:
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
+        in_batch, in_flight_keys = batch.keys, in_flight.keys
         for raw, known in zip(records, ids, strict=True):
             if known is not None:
                 rid, key = known
-                if key in already or key in batch or key in in_flight:
+                if key in already or key in in_batch or key in in_flight_keys:
                     duplicates += 1
                     continue
                 try:
@@ -153,7 +154,11 @@ class Pipeline:
                     written += 1
                     continue
             rid, key = row_ids.of_invalid(raw)
-            if key in batch or key in in_flight or self.store.seen(source.id, logtype.name, [key]):
+            if (
+                key in in_batch
+                or key in in_flight_keys
+                or self.store.seen(source.id, logtype.name, [key])
+            ):
                 duplicates += 1
                 continue
             row = quarantine_row(

@@ -25,20 +25,17 @@ class WriteBehind:
         self._write = write
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._future: Future[None] | None = None
-        self._last: Batch | None = None
-
-    def __contains__(self, key: bytes) -> bool:
-        """Whether the last batch handed over holds this dedupe key.
+        self.keys: set[bytes] = set()
+        """Dedupe keys of the last batch handed over.
 
         Kept until the next hand-over, which first waits for this batch's commit: a page
         looked up in the state store before that commit is still checked against it.
         """
-        return self._last is not None and key in self._last
 
     def submit(self, batch: Batch, checkpoint: Checkpoint | None) -> None:
         """Hand a full batch over; raises what the previous write raised, if it failed."""
         self.wait()
-        self._last = batch
+        self.keys = batch.keys
         self._future = self._thread.submit(self._write, batch, checkpoint)
 
     def wait(self) -> None:
