@@ -52,10 +52,10 @@ def run_connector(spec: dict[str, Any]) -> dict[str, Any]:
     if spec["settings"]["output"]["type"] == "s3":
         import boto3  # noqa: F401 - imported before the baseline, as App would
 
-    from connector.app import tune_gc
+    from connector.app import tune_interpreter
 
     settings = parse(spec["settings"])
-    tune_gc()
+    tune_interpreter()
     profile = spec.get("profile")
     cpu0, base_rss = _usage()
     t0 = time.perf_counter()

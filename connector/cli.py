@@ -18,7 +18,7 @@ import httpx
 import orjson
 
 from connector import backfill, logs, oauth, scheduler
-from connector.app import App, tune_gc
+from connector.app import App, tune_interpreter
 from connector.config import ConfigError, Settings, load
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError
@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"slack-connector: config error: {exc}", file=sys.stderr)
         return 2
-    tune_gc()
+    tune_interpreter()
     try:
         return COMMANDS[args.command](settings, args)
     except StateError as exc:
