@@ -30,6 +30,7 @@ _NO_TIME_PREFIX = bytes(4)
 
 
 def seen_key(rid: str, event_ts: float | None) -> bytes:
+    """The dedupe key of row id `rid` (32 hex digits) for an event at `event_ts`."""
     return _time_prefix(event_ts) + bytes.fromhex(rid[:24])
 
 
