@@ -11,6 +11,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from pydantic import BaseModel, ConfigDict, Field
+
 Status = Literal["trigger", "renotify", "resolve"]
 
 
@@ -44,6 +46,14 @@ class Alert:
 
 class DeliveryError(Exception):
     """A destination did not accept the alert; the dispatcher retries and logs it."""
+
+
+class DestinationOptions(BaseModel):
+    """What every destination's `[[alerts.destinations]]` table accepts besides its own fields."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 class Destination(ABC):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from connector import clock
-from connector.alerts.base import Alert, Destination, register
+from connector.alerts.base import Alert, Destination, DestinationOptions, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
 from connector.secrets import SecretRef
 
@@ -20,14 +20,11 @@ EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SUMMARY_MAX = 1024  # PagerDuty's limit for payload.summary
 
 
-class PagerDutyOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PagerDutyOptions(DestinationOptions):
     type: Literal["pagerduty"]
     routing_key: SecretRef
     url: str = EVENTS_URL
     severity: Literal["critical", "error", "warning", "info"] = "error"
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @register

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
 from connector import clock
-from connector.alerts.base import Alert, Destination, Status, register
+from connector.alerts.base import Alert, Destination, DestinationOptions, Status, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
 from connector.secrets import SecretRef
 
@@ -24,12 +24,9 @@ _HEADER_MAX = 150  # Block Kit limit for a header's plain_text
 _TEXT_MAX = 3000  # ... and for section / context text
 
 
-class SlackWebhookOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SlackWebhookOptions(DestinationOptions):
     type: Literal["slack_webhook"]
     url: SecretRef
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @register

@@ -13,22 +13,19 @@ import boto3
 import orjson
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from connector.alerts.base import Alert, DeliveryError, Destination, register
+from connector.alerts.base import Alert, DeliveryError, Destination, DestinationOptions, register
 
 _SUBJECT_MAX = 100
 _NOT_PRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 
-class SnsOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class SnsOptions(DestinationOptions):
     type: Literal["sns"]
     topic_arn: str = Field(pattern=r"^arn:[\w-]+:sns:[\w-]*:\d*:[\w.-]+$")
     region: str | None = None
     endpoint_url: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @register

@@ -11,22 +11,19 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from connector.alerts.base import Alert, DeliveryError, Destination, register
+from connector.alerts.base import Alert, DeliveryError, Destination, DestinationOptions, register
 from connector.secrets import SecretError, SecretRef
 
 USER_AGENT = "slack-security-connector"
 _SNIPPET = 200
 
 
-class WebhookOptions(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class WebhookOptions(DestinationOptions):
     type: Literal["webhook"]
     url: SecretRef
     authorization: SecretRef | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
 
 
 @register
