@@ -27,7 +27,7 @@ from connector.logtypes.base import (
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state.sqlite import StateStore
-from connector.validate import invalid_reason
+from connector.validate import explain, not_an_object
 from connector.writer import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -140,15 +140,17 @@ class Pipeline:
         written = duplicates = 0
         in_batch, in_flight_keys = batch.keys, in_flight.keys
         for raw, known in zip(records, ids, strict=True):
-            if known is not None:
+            if known is None:
+                reason = not_an_object(raw)
+            else:
                 rid, key = known
                 if key in already or key in in_batch or key in in_flight_keys:
                     duplicates += 1
                     continue
                 try:
                     line, event_ts = enricher.line(raw, validate_record(raw), rid)
-                except ValidationError:
-                    pass
+                except ValidationError as exc:
+                    reason = explain(exc)
                 else:
                     batch.add(logtype.log_type, line, key, event_ts)
                     written += 1
@@ -161,9 +163,7 @@ class Pipeline:
             ):
                 duplicates += 1
                 continue
-            row = quarantine_row(
-                source, logtype, raw, invalid_reason(logtype, raw), rid, parse_time
-            )
+            row = quarantine_row(source, logtype, raw, reason, rid, parse_time)
             batch.add(f"{QUARANTINE}/{logtype.log_type}", row, key, now)
             result.quarantined += 1
         result.fetched += len(ids)

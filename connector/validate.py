@@ -14,23 +14,20 @@ MAX_REASONS = 5
 def validate(logtype: LogType, raw: Any) -> Validated | str:
     """The validated record, or why it is invalid (the string goes to quarantine with it)."""
     if not isinstance(raw, dict):
-        return f"record is a JSON {type(raw).__name__}, not an object"
+        return not_an_object(raw)
     try:
         record: Validated = type(logtype).validate_record(raw)
         return record
     except ValidationError as exc:
-        return _reasons(exc)
+        return explain(exc)
 
 
-def invalid_reason(logtype: LogType, raw: Any) -> str:
-    """Why a record failed validation, for its quarantine row."""
-    reason = validate(logtype, raw)
-    if not isinstance(reason, str):
-        raise ValueError("the record is valid")
-    return reason
+def not_an_object(raw: Any) -> str:
+    return f"record is a JSON {type(raw).__name__}, not an object"
 
 
-def _reasons(exc: ValidationError) -> str:
+def explain(exc: ValidationError) -> str:
+    """The first few failures, each as `path: message`."""
     reasons = [
         f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"
         for err in exc.errors()[:MAX_REASONS]
