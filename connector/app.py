@@ -15,6 +15,7 @@ from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
+from connector.budget import MEMORY
 from connector.config import Settings
 from connector.health import HealthServer
 from connector.logtypes import REGISTRY
@@ -57,11 +58,20 @@ class App:
         self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
-        out = settings.output
+        out, limits = settings.output, settings.limits
+        MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
         self.pipeline = Pipeline(
             self.store,
             self.sink,
-            BatchLimits(out.prefix, out.batch_max_events, out.batch_max_bytes),
+            BatchLimits(
+                out.prefix,
+                out.batch_max_events,
+                out.batch_max_bytes,
+                out.hold_max_events,
+                out.hold_max_bytes,
+                out.spill_dir,
+                out.partitions,
+            ),
         )
         budgets = RateBudgets()
         self.runners = {

@@ -1,24 +1,40 @@
-"""Gzip NDJSON objects with deterministic keys, partitioned by event hour.
+"""Rows held until a write, spilled to local disk, then gzip NDJSON objects per partition.
 
-A key is a function of what the object holds (source, folder, hour and the sorted
-dedupe keys of its rows), and zlib's gzip header carries no timestamp, so writing the
-same batch again after a crash overwrites the same object instead of adding a copy.
+Rows are grouped per folder and partition (an event hour or day, see `partition.py`) and
+each group becomes one object, so a poll writes one object per partition however Slack
+orders its rows. Lines are appended to one buffer per batch that spills to an unlinked
+temporary file past `SPILL_AT`: a batch costs a few bytes of index per row in memory, not
+one compressor per partition, and can hold a whole first poll of long history.
+
+A key is a function of what the object holds (source, folder, partition and the sorted
+dedupe keys of its rows), and the gzip header carries no timestamp, so writing the same
+rows again after a crash overwrites the same object instead of adding a copy.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import zlib
-from concurrent.futures import Future, ThreadPoolExecutor
+import os
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import IO, Any
 
 import orjson
+from isal import isal_zlib
+
+from connector.partition import HOUR, Granularity
 
 QUARANTINE = "_quarantine"
-PENDING_LINES = 500
+SPILL_AT = 1 << 20
+"""Buffered bytes per batch before they go to the spill file: small enough that many
+sources polling at once hold little, large enough that a write is one cheap syscall."""
+GZIP_LEVEL = 2
+"""isal (ISA-L) at level 2 compresses audit NDJSON ten times faster than zlib at 6
+(1,115 against 108 MB/s) into 14.3 % instead of 11.8 % of the input: standard gzip,
+readable by every reader, with no timestamp in the header."""
+READ_CHUNK = 4 << 20
 
 
 @dataclass
@@ -28,84 +44,162 @@ class Obj:
     row_keys: list[bytes]
 
 
-_COMPRESSOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gzip")
-"""zlib releases the GIL: compressing on this thread overlaps with parsing and validating
-the next records on the other core. One worker, so each object's chunks stay in order."""
-
-
 @dataclass
 class _Group:
-    """One future object. Lines are compressed as they arrive, so a batch holds ~120
-    bytes per event instead of the JSON, and memory stays flat however large a page is."""
+    """One future object: where its lines are in the spill stream, and their dedupe keys."""
 
-    zip: Any = field(default_factory=lambda: zlib.compressobj(6, zlib.DEFLATED, 31))
-    chunks: list[Future[bytes]] = field(default_factory=list)
-    pending: list[bytes] = field(default_factory=list)
+    folder: str
+    bucket: int
+    granularity: Granularity
+    runs: list[list[int]] = field(default_factory=list)
     row_keys: list[bytes] = field(default_factory=list)
     first_ts: float = float("inf")
+    size: int = 0
 
-    def squeeze(self) -> None:
-        """Compress what is pending in one call: zlib per line costs twice as much."""
-        if self.pending:
-            self.pending.append(b"")
-            self.chunks.append(_COMPRESSOR.submit(self.zip.compress, b"\n".join(self.pending)))
-            self.pending.clear()
 
-    def finish(self) -> bytes:
-        self.squeeze()
-        parts = [f.result() for f in self.chunks]
-        tail: bytes = self.zip.flush()
-        return b"".join([*parts, tail])
+@dataclass(frozen=True)
+class Sizing:
+    """How big an object may get, and how much a batch may hold before it must be written.
+
+    A batch with a checkpoint waiting is written once it holds `max_events` or
+    `max_bytes`, so the checkpoint keeps moving; without one (a first poll of access or
+    integration history, where only the last page moves the checkpoint) it keeps
+    collecting until `hold_events` or `hold_bytes`, so the rows of a partition end in one
+    object instead of one per batch.
+    """
+
+    max_events: int = 10_000
+    max_bytes: int = 64 * 1024 * 1024
+    hold_events: int = 1_000_000
+    hold_bytes: int = 1024 * 1024 * 1024
+    spill_dir: str | None = None
 
 
 class Batch:
-    """Rows of one source and log type waiting to be written, grouped per folder and hour."""
+    """Rows of one source and log type waiting to be written."""
 
-    def __init__(self, prefix: str, source_id: str, max_events: int, max_bytes: int) -> None:
+    def __init__(
+        self,
+        prefix: str,
+        source_id: str,
+        sizing: Sizing | None = None,
+        granularity: dict[str, Granularity] | None = None,
+    ) -> None:
         self.prefix = prefix
         self.source_id = source_id
-        self.max_events = max_events
-        self.max_bytes = max_bytes
-        self._groups: dict[tuple[str, int], _Group] = {}
+        self.sizing = sizing or Sizing()
+        self._granularity = granularity or {}
+        self._open: dict[tuple[str, int], _Group] = {}
+        self._sealed: list[_Group] = []
+        self._buffer: list[bytes] = []
+        self._buffered = 0
+        self._offset = 0
+        self._spill: IO[bytes] | None = None
         self.keys: set[bytes] = set()
         """Dedupe keys of the rows added so far; read only."""
         self.events = 0
         self.bytes = 0
 
-    @property
-    def full(self) -> bool:
-        return self.events >= self.max_events or self.bytes >= self.max_bytes
+    def due(self, checkpoint_waiting: bool) -> bool:
+        """Whether to write now (see `Sizing`)."""
+        s = self.sizing
+        if checkpoint_waiting and (self.events >= s.max_events or self.bytes >= s.max_bytes):
+            return True
+        return self.events >= s.hold_events or self.bytes >= s.hold_bytes
 
     def add(self, folder: str, row: dict[str, Any] | bytes, key: bytes, event_ts: float) -> None:
         """`row` is an encoded JSON line (without newline) or a dict to encode."""
         line = row if isinstance(row, bytes) else orjson.dumps(row)
-        where = (folder, int(event_ts) // 3600)
-        group = self._groups.get(where)
-        if group is None:
-            group = self._groups[where] = _Group()
-        group.pending.append(line)
-        if len(group.pending) >= PENDING_LINES:
-            group.squeeze()
+        size = len(line) + 1
+        granularity = self._granularity.get(folder, HOUR)
+        where = (folder, int(event_ts) // granularity.seconds)
+        group = self._open.get(where)
+        if group is None or (
+            len(group.row_keys) >= self.sizing.max_events
+            or group.size + size > self.sizing.max_bytes
+        ):
+            if group is not None:
+                self._sealed.append(group)
+            group = self._open[where] = _Group(folder, where[1], granularity)
+        start = self._offset
+        runs = group.runs
+        if runs and runs[-1][1] == start:
+            runs[-1][1] = start + size
+        else:
+            runs.append([start, start + size])
+        self._offset = start + size
+        self._buffer.append(line)
+        self._buffered += size
+        if self._buffered >= SPILL_AT:
+            self._spill_buffer()
         group.row_keys.append(key)
+        group.size += size
         if event_ts < group.first_ts:
             group.first_ts = event_ts
         self.keys.add(key)
         self.events += 1
-        self.bytes += len(line) + 1
+        self.bytes += size
 
-    def objects(self) -> list[Obj]:
-        """Each group's gzip object; call once, it finishes the compressors."""
-        out = []
-        for (folder, hour), group in sorted(self._groups.items()):
-            digest = hashlib.sha256(b"".join(sorted(group.row_keys))).hexdigest()[:24]
-            stamp = datetime.fromtimestamp(group.first_ts, UTC).strftime("%Y%m%dT%H%M%SZ")
-            name = f"{self.source_id}_{stamp}_{digest}.json.gz"
-            key = "/".join(p for p in (self.prefix, folder, _partition(hour), name) if p)
-            body = group.finish()
-            out.append(Obj(key, body, group.row_keys))
-        return out
+    def objects(self) -> Iterator[Obj]:
+        """Each group's gzip object, compressed one at a time as the caller asks for it."""
+        groups = sorted(
+            [*self._sealed, *self._open.values()], key=lambda g: (g.folder, g.bucket, g.first_ts)
+        )
+        read = self._reader()
+        try:
+            for group in groups:
+                digest = hashlib.sha256(b"".join(sorted(group.row_keys))).hexdigest()[:24]
+                stamp = datetime.fromtimestamp(group.first_ts, UTC).strftime("%Y%m%dT%H%M%SZ")
+                name = f"{self.source_id}_{stamp}_{digest}.json.gz"
+                where = group.granularity.path(group.bucket)
+                key = "/".join(p for p in (self.prefix, group.folder, where, name) if p)
+                yield Obj(key, _gzip(read(start, end) for start, end in group.runs), group.row_keys)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the spill file (it is unlinked already; this frees the space now)."""
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
+        self._buffer.clear()
+
+    def _spill_buffer(self) -> None:
+        if self._spill is None:
+            self._spill = tempfile.TemporaryFile(prefix="slack-batch-", dir=self.sizing.spill_dir)
+        self._buffer.append(b"")
+        self._spill.write(b"\n".join(self._buffer))
+        self._buffer.clear()
+        self._buffered = 0
+
+    def _reader(self) -> Any:
+        """A function from a range of the line stream to its bytes, in pieces."""
+        if self._spill is None:
+            self._buffer.append(b"")
+            memory = memoryview(b"\n".join(self._buffer))
+            self._buffer.clear()
+
+            def from_memory(start: int, end: int) -> Iterator[bytes | memoryview]:
+                yield memory[start:end]
+
+            return from_memory
+        self._spill_buffer()
+        self._spill.flush()
+        fd = self._spill.fileno()
+
+        def from_disk(start: int, end: int) -> Iterator[bytes | memoryview]:
+            while start < end:
+                piece = os.pread(fd, min(READ_CHUNK, end - start), start)
+                if not piece:
+                    raise OSError(f"spill file ended at {start}, expected {end}")
+                start += len(piece)
+                yield piece
+
+        return from_disk
 
 
-@functools.lru_cache(maxsize=1024)
-def _partition(hour: int) -> str:
-    return datetime.fromtimestamp(hour * 3600, UTC).strftime("year=%Y/month=%m/day=%d/hour=%H")
+def _gzip(pieces: Iterator[Iterator[bytes | memoryview]]) -> bytes:
+    squeeze = isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, 31)
+    out = [squeeze.compress(piece) for run in pieces for piece in run]
+    out.append(squeeze.flush())
+    return b"".join(out)

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from connector.alerts import destinations
+from connector.budget import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_PAGES, DEFAULT_WRITES
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError, SecretRef
 
@@ -59,6 +60,18 @@ class OutputConfig(_Strict):
     max_attempts: int = Field(default=5, ge=1)
     batch_max_events: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    hold_max_events: int = Field(default=1_000_000, ge=1)
+    hold_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
+    spill_dir: str | None = None
+    partitions: dict[str, Literal["hour", "day"]] = Field(default_factory=dict)
+
+    @field_validator("partitions")
+    @classmethod
+    def _known_partitions(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = [k for k in value if k not in REGISTRY]
+        if unknown:
+            raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+        return value
 
     @field_validator("prefix")
     @classmethod
@@ -194,6 +207,14 @@ class AlertsConfig(_Strict):
         return out
 
 
+class LimitsConfig(_Strict):
+    """The process-wide memory budget (`connector.budget`), shared by every source."""
+
+    pages_in_memory: int = Field(default=DEFAULT_PAGES, ge=1)
+    writes_at_once: int = Field(default=DEFAULT_WRITES, ge=1)
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
+
+
 class MetricsConfig(_Strict):
     enabled: bool = True
     address: str = "127.0.0.1"
@@ -205,6 +226,7 @@ class Settings(_Strict):
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    limits: LimitsConfig = LimitsConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
     @model_validator(mode="after")

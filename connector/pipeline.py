@@ -8,13 +8,14 @@ the sink, and the dedupe keys move in the same transaction as the checkpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from pydantic import ValidationError
 
 from connector import clock
-from connector.batch import QUARANTINE, Batch
+from connector.batch import QUARANTINE, Batch, Sizing
+from connector.budget import MEMORY
 from connector.enrich import Enricher, Source, quarantine_row
 from connector.identity import RowIds
 from connector.logtypes.base import (
@@ -24,6 +25,7 @@ from connector.logtypes.base import (
     PollContext,
     PollStopped,
 )
+from connector.partition import GRANULARITIES
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state.sqlite import StateStore
@@ -49,9 +51,21 @@ class PollResult:
 
 @dataclass(frozen=True)
 class BatchLimits:
+    """Object sizes and holding limits (see `connector.batch.Sizing`), and partition
+    granularity per log type name where it differs from the log type's own."""
+
     prefix: str = "slack"
     max_events: int = 10_000
     max_bytes: int = 64 * 1024 * 1024
+    hold_events: int = 1_000_000
+    hold_bytes: int = 1024 * 1024 * 1024
+    spill_dir: str | None = None
+    partitions: Mapping[str, str] = field(default_factory=dict)
+
+    def sizing(self) -> Sizing:
+        return Sizing(
+            self.max_events, self.max_bytes, self.hold_events, self.hold_bytes, self.spill_dir
+        )
 
 
 class Pipeline:
@@ -71,7 +85,7 @@ class Pipeline:
         result = PollResult()
         result.recovered = self.recover(source, logtype)
         ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
-        batch = self._new_batch(source)
+        batch = self._new_batch(source, logtype)
         pending: Checkpoint | None = None
         writer = WriteBehind(
             lambda full, checkpoint: self._flush(source, logtype, full, checkpoint, result),
@@ -79,16 +93,18 @@ class Pipeline:
         )
         try:
             try:
-                for page in logtype.pages(ctx):
-                    result.pages += 1
-                    self._ingest(source, logtype, page, batch, writer, result)
-                    pending = page.checkpoint or pending
-                    if batch.full:
-                        writer.submit(batch, pending)
-                        batch, pending = self._new_batch(source), None
-                    if progress:
-                        progress(result, page)
-                    del page
+                with MEMORY.poll():
+                    for page in logtype.pages(ctx):
+                        result.pages += 1
+                        self._ingest(source, logtype, page, batch, writer, result)
+                        MEMORY.page_done()
+                        pending = page.checkpoint or pending
+                        if batch.due(pending is not None):
+                            writer.submit(batch, pending)
+                            batch, pending = self._new_batch(source, logtype), None
+                        if progress:
+                            progress(result, page)
+                        del page
             except (SlackError, PollStopped):
                 writer.wait()
                 self._flush(source, logtype, batch, pending, result)
@@ -97,6 +113,7 @@ class Pipeline:
             self._flush(source, logtype, batch, pending, result)
         finally:
             writer.shutdown()
+            batch.close()
         return result
 
     def recover(self, source: Source, logtype: LogType) -> int:
@@ -114,8 +131,10 @@ class Pipeline:
         )
         return len(intents)
 
-    def _new_batch(self, source: Source) -> Batch:
-        return Batch(self.limits.prefix, source.id, self.limits.max_events, self.limits.max_bytes)
+    def _new_batch(self, source: Source, logtype: LogType) -> Batch:
+        name = self.limits.partitions.get(logtype.name, logtype.partition)
+        granularity = {logtype.log_type: GRANULARITIES[name]}
+        return Batch(self.limits.prefix, source.id, self.limits.sizing(), granularity)
 
     def _ingest(
         self,
@@ -178,23 +197,31 @@ class Pipeline:
         checkpoint: Checkpoint | None,
         result: PollResult,
     ) -> None:
-        objects = batch.objects()
-        if not objects and checkpoint is None:
-            return
-        if objects:
-            self.store.begin_write(
-                source.id, logtype.name, {o.key: (len(o.body), o.row_keys) for o in objects}
-            )
-            for obj in objects:
+        """Objects are compressed and written one at a time, each recorded as a write
+        intent just before its upload; the keys and the checkpoint move after the last."""
+        keys: list[bytes] = []
+        written: list[str] = []
+        size = 0
+        with MEMORY.write():
+            for obj in batch.objects():
+                self.store.begin_write(
+                    source.id, logtype.name, {obj.key: (len(obj.body), obj.row_keys)}
+                )
                 self.sink.put(obj.key, obj.body)
+                keys.extend(obj.row_keys)
+                written.append(obj.key)
+                size += len(obj.body)
+                del obj
+        if not written and checkpoint is None:
+            return
         self.store.commit(
             source.id,
             logtype.name,
-            keys=[k for o in objects for k in o.row_keys],
+            keys=keys,
             checkpoint=checkpoint,
             checkpoint_key=logtype.checkpoint_key,
-            done_intents=[o.key for o in objects],
+            done_intents=written,
             prune_before=logtype.prune_before(checkpoint) if checkpoint else None,
         )
-        result.objects += len(objects)
-        result.bytes += sum(len(o.body) for o in objects)
+        result.objects += len(written)
+        result.bytes += size

@@ -22,7 +22,7 @@ from connector.logtypes import REGISTRY
 from connector.validate import validate
 
 KEY = re.compile(
-    r"^slack/(?P<folder>Slack\.\w+)/year=\d{4}/month=\d\d/day=\d\d/hour=\d\d/"
+    r"^slack/(?P<folder>Slack\.\w+)/year=\d{4}/month=[1-9]\d?/day=[1-9]\d?/(hour=(0|[1-9]\d?)/)?"
     r"demo_\d{8}T\d{6}Z_[0-9a-f]{24}\.json\.gz$"
 )
 

@@ -442,6 +442,19 @@ def test_athena_has_a_table_per_schema_and_one_for_quarantine() -> None:
         _table_for(log_type)
 
 
+def _contains(declared: Any, expected: Any, where: str) -> None:
+    """`declared` (the DDL) has every field of `expected` (the schema) with its type; it
+    may declare more: fields Slack sends beyond the schema (test_athena_ddl checks those
+    against real output)."""
+    if isinstance(expected, dict):
+        assert isinstance(declared, dict), where
+        for name, kind in expected.items():
+            assert name in declared, f"{where}.{name} missing"
+            _contains(declared[name], kind, f"{where}.{name}")
+    else:
+        assert declared == expected, where
+
+
 @pytest.mark.parametrize(
     "log_type", ["Slack.AuditLogs", "Slack.AccessLogs", "Slack.IntegrationLogs"]
 )
@@ -450,7 +463,8 @@ def test_athena_columns_match_the_schema_and_standard_fields(log_type: str) -> N
     table = _table_for(log_type)
     expected = {f["name"]: _expected_type(f, log_type, top=True) for f in schema["fields"]}
     expected.update({k: _parse_type(v) for k, v in P_FIELDS.items()})
-    assert table["columns"] == expected
+    assert set(table["columns"]) == set(expected)
+    _contains(table["columns"], expected, log_type)
     for name, quote in table["quoted"].items():
         if name in RESERVED:
             assert quote == "`", f"{log_type}.{name} must be backquoted"
@@ -460,6 +474,9 @@ def test_athena_quarantine_table_matches_quarantine_rows() -> None:
     (table,) = [t for t in _athena_tables().values() if "_quarantine" in t["location"]]
     assert table["columns"] == QUARANTINE_COLUMNS
     assert table["partitions"] == ["log_type", "year", "month", "day", "hour"]
+    assert "PARTITIONED BY (`log_type` string, `year` int, `month` int, `day` int, `hour` int)" in (
+        table["rest"]
+    )
     props = table["props"]
     assert props["projection.log_type.type"] == "enum"
     assert set(props["projection.log_type.values"].split(",")) == set(_schemas())
@@ -472,31 +489,37 @@ def test_athena_quarantine_table_matches_quarantine_rows() -> None:
     "log_type", ["Slack.AuditLogs", "Slack.AccessLogs", "Slack.IntegrationLogs"]
 )
 def test_athena_partition_projection_matches_the_s3_layout(log_type: str) -> None:
+    from connector.logtypes import REGISTRY
+    from connector.partition import GRANULARITIES
+
+    (logtype,) = [lt for lt in REGISTRY.values() if lt.log_type == log_type]
+    fields = GRANULARITIES[logtype.partition].fields
     table = _table_for(log_type)
-    assert table["partitions"] == ["year", "month", "day", "hour"]
+    assert table["partitions"] == list(fields)
     assert "org.openx.data.jsonserde.JsonSerDe" in table["rest"]
     props = table["props"]
     assert props["ignore.malformed.json"] == "true"
     assert props["projection.enabled"] == "true"
     assert props["projection.year.type"] == "integer"
     assert props["projection.year.range"] == "2018,2100"
-    for part, bounds in (("month", "1,12"), ("day", "1,31"), ("hour", "0,23")):
+    bounds = {"month": "1,12", "day": "1,31", "hour": "0,23"}
+    for part in fields[1:]:
         assert props[f"projection.{part}.type"] == "integer"
-        assert props[f"projection.{part}.range"] == bounds
-        assert props[f"projection.{part}.digits"] == "2"
-    assert props["storage.location.template"] == (
-        f"s3://BUCKET/PREFIX/{log_type}/year=${{year}}/month=${{month}}/day=${{day}}/hour=${{hour}}"
-    )
+        assert props[f"projection.{part}.range"] == bounds[part]
+        assert f"projection.{part}.digits" not in props, "values are written without padding"
+    layout = "/".join(f"{p}=${{{p}}}" for p in fields)
+    assert props["storage.location.template"] == f"s3://BUCKET/PREFIX/{log_type}/{layout}"
 
 
 def test_athena_partition_template_matches_the_keys_the_connector_writes() -> None:
     from connector.batch import Batch
+    from connector.partition import HOUR
 
-    batch = Batch("PREFIX", "acme", max_events=10, max_bytes=1 << 20)
-    batch.add("Slack.AuditLogs", {"id": "x"}, bytes(16), 1_700_000_000.0)  # 2023-11-14 22:13:20 UTC
+    batch = Batch("PREFIX", "acme", granularity={"Slack.AuditLogs": HOUR})
+    batch.add("Slack.AuditLogs", {"id": "x"}, bytes(16), 1_699_927_400.0)  # 2023-11-14 02:03:20 UTC
     (obj,) = batch.objects()
     template = _table_for("Slack.AuditLogs")["props"]["storage.location.template"]
     folder = template.replace("s3://BUCKET/", "")
-    for part, value in (("year", "2023"), ("month", "11"), ("day", "14"), ("hour", "22")):
+    for part, value in (("year", "2023"), ("month", "11"), ("day", "14"), ("hour", "2")):
         folder = folder.replace("${" + part + "}", value)
     assert obj.key.startswith(folder + "/")

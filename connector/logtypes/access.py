@@ -61,6 +61,7 @@ class AccessLogs(LogType):
     name = "access"
     log_type = "Slack.AccessLogs"
     model = AccessLog
+    partition = "day"
     event_time_field = "date_last"
 
     def dedupe_key(self, raw: Raw) -> str:

@@ -78,6 +78,9 @@ class LogType(ABC):
     event_time_field: ClassVar[str]
     indicator_paths: ClassVar[Paths]
     validate_record: ClassVar[Callable[[Any], Any]]
+    partition: ClassVar[str] = "hour"
+    """Output partition granularity ("hour" or "day", `connector.partition`); the
+    `[output] partitions` table overrides it per log type name."""
     time_keyed: ClassVar[bool] = False
     """True when a record's event time never changes (audit entries): dedupe keys then
     start with it, so they are stored in time order and forgotten by time range."""

@@ -68,6 +68,7 @@ class IntegrationLogs(LogType):
     name = "integration"
     log_type = "Slack.IntegrationLogs"
     model = IntegrationLog
+    partition = "day"
     event_time_field = "date"
 
     def dedupe_key(self, raw: Raw) -> str:

@@ -21,6 +21,7 @@ import orjson
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
+from connector.budget import MEMORY
 from connector.slack.errors import (
     SlackAuthError,
     SlackError,
@@ -166,6 +167,7 @@ class SlackClient:
             self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api]),
             self._sleep,
         )
+        MEMORY.take_page()
         try:
             with self._http.stream(
                 "GET",
@@ -173,18 +175,47 @@ class SlackClient:
                 params={k: v for k, v in params.items() if v is not None},
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ) as resp:
-                content = b"".join(resp.iter_bytes())
+                content = self._read(method, resp)
+            return self._parse(method, resp, content, api)
         except httpx.TimeoutException as exc:
+            MEMORY.page_done()
             self._observe(self.source_id, method, "timeout", 0.0)
             raise SlackTransientError(
                 self.source_id, method, f"timeout ({type(exc).__name__})"
             ) from None
         except httpx.TransportError as exc:
+            MEMORY.page_done()
             self._observe(self.source_id, method, "connection_error", 0.0)
             raise SlackTransientError(
                 self.source_id, method, f"connection error ({type(exc).__name__}: {exc})"
             ) from None
-        return self._parse(method, resp, content, api)
+        except BaseException:
+            MEMORY.page_done()
+            raise
+
+    def _read(self, method: str, resp: httpx.Response) -> bytes:
+        """The (decoded) body, refused past the memory budget's cap: a wrong URL serving a
+        file, or a gzip bomb, fails this request instead of exhausting memory."""
+        cap = MEMORY.max_response_bytes
+        declared = resp.headers.get("content-length", "")
+        encoded = resp.headers.get("content-encoding", "identity") != "identity"
+        size = int(declared) if declared.isdigit() and not encoded else 0
+        chunks: list[bytes] = []
+        if size <= cap:
+            size = 0
+            for chunk in resp.iter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+        if size > cap:
+            self._observe(self.source_id, method, "too_large", 0.0)
+            raise SlackTransientError(
+                self.source_id,
+                method,
+                f"response body over {cap} bytes ([limits] max_response_bytes); not read further",
+            )
+        return b"".join(chunks)
 
     def _parse(
         self, method: str, resp: httpx.Response, content: bytes, api: str

@@ -5,8 +5,15 @@
 -- of your choice (CREATE DATABASE IF NOT EXISTS slack_security;).
 --
 -- Layout written by the connector (gzip NDJSON, one row per line):
---   s3://BUCKET/PREFIX/{log type}/year=YYYY/month=MM/day=DD/hour=HH/{name}.json.gz   (event hour)
---   s3://BUCKET/PREFIX/_quarantine/{log type}/year=.../hour=HH/{name}.json.gz        (processing hour)
+--   s3://BUCKET/PREFIX/Slack.AuditLogs/year=2026/month=3/day=7/hour=9/{name}.json.gz   (event hour)
+--   s3://BUCKET/PREFIX/Slack.AccessLogs/year=2026/month=3/day=7/{name}.json.gz         (event day)
+--   s3://BUCKET/PREFIX/Slack.IntegrationLogs/year=2026/month=3/day=7/{name}.json.gz    (event day)
+--   s3://BUCKET/PREFIX/_quarantine/{log type}/year=.../hour=9/{name}.json.gz            (processing hour)
+-- These are the default granularities ([output] partitions in config.toml changes them; a
+-- table then needs the matching PARTITIONED BY and template). Partition values are
+-- integers without leading zeros, declared `int` here, so every engine reads them as one
+-- type (DuckDB read `hour=03` as text and `hour=13` as a number). Versions before 0.2 wrote
+-- zero-padded hourly folders for every log type; keep a table per layout if you have both.
 -- Partition projection computes partitions from the WHERE clause, so there is no
 -- MSCK REPAIR / crawler to run. Always filter on year/month/day(/hour) to bound the scan.
 --
@@ -17,6 +24,9 @@
 --   * `details` (type json) is string, the JSON text: json_extract_scalar(details, '$.x');
 --   * p_event_time / p_parse_time are RFC 3339 UTC strings: from_iso8601_timestamp(p_event_time);
 --   * p_any_* are array<string> and absent (NULL) when empty.
+-- Fields Slack sends beyond the schemas (seen in live data: context.session_id, which is a
+-- number or a string, entity.app.is_workflow_app, entity.huddle, ...) are declared too;
+-- tests/test_athena_ddl.py checks every field of the rows the pipeline writes against this file.
 -- Every identifier is backquoted: several are reserved words in Athena DDL (`date`, `user`,
 -- `timestamp`, ...). In queries quote them with double quotes: "date", actor."user".email.
 --
@@ -33,23 +43,33 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_audit_logs` (
   `action` string,
   `actor` struct<
     `type`:string,
-    `user`:struct<`id`:string, `name`:string, `email`:string, `team`:string>>,
+    `user`:struct<`id`:string, `name`:string, `email`:string, `team`:string,
+                  `account_type`:string>>,
   `entity` struct<
     `type`:string,
     `user`:struct<`id`:string, `name`:string, `email`:string, `team`:string>,
     `channel`:struct<`id`:string, `name`:string, `privacy`:string, `is_shared`:boolean,
-                     `is_org_shared`:boolean, `teams_shared_with`:array<string>>,
+                     `is_org_shared`:boolean, `teams_shared_with`:array<string>,
+                     `is_salesforce_channel`:boolean>,
     `file`:struct<`id`:string, `name`:string, `title`:string, `filetype`:string>,
     `app`:struct<`id`:string, `name`:string, `is_distributed`:boolean,
-                 `is_directory_approved`:boolean, `scopes`:array<string>>,
+                 `is_directory_approved`:boolean, `scopes`:array<string>,
+                 `is_workflow_app`:boolean, `bot_scopes`:array<string>>,
     `workspace`:struct<`id`:string, `name`:string, `domain`:string>,
     `enterprise`:struct<`id`:string, `name`:string, `domain`:string>,
     `workflow`:struct<`id`:string, `name`:string>,
-    `message`:struct<`team`:string, `channel`:string, `timestamp`:string>>,
+    `message`:struct<`team`:string, `channel`:string, `timestamp`:string>,
+    `huddle`:struct<`id`:string, `date_start`:bigint, `date_end`:bigint,
+                    `participants`:array<string>>,
+    `role`:struct<`id`:string, `name`:string, `type`:string>,
+    `usergroup`:struct<`id`:string, `name`:string>>,
   `context` struct<
     `ua`:string,
     `ip_address`:string,
-    `location`:struct<`type`:string, `id`:string, `domain`:string, `name`:string>>,
+    `location`:struct<`type`:string, `id`:string, `domain`:string, `name`:string>,
+    `session_id`:string,
+    `app`:struct<`id`:string, `name`:string, `creator`:string, `team`:string,
+                 `scopes`:array<string>, `scopes_bot`:array<string>>>,
   `details` string,
   `p_log_type` string,
   `p_event_time` string,
@@ -62,7 +82,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_audit_logs` (
   `p_any_usernames` array<string>
 )
 COMMENT 'Slack.AuditLogs written by slack-connector'
-PARTITIONED BY (`year` string, `month` string, `day` string, `hour` string)
+PARTITIONED BY (`year` int, `month` int, `day` int, `hour` int)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES (
   'ignore.malformed.json' = 'true',
@@ -77,13 +97,10 @@ TBLPROPERTIES (
   'projection.year.range' = '2018,2100',
   'projection.month.type' = 'integer',
   'projection.month.range' = '1,12',
-  'projection.month.digits' = '2',
   'projection.day.type' = 'integer',
   'projection.day.range' = '1,31',
-  'projection.day.digits' = '2',
   'projection.hour.type' = 'integer',
   'projection.hour.range' = '0,23',
-  'projection.hour.digits' = '2',
   'storage.location.template' = 's3://BUCKET/PREFIX/Slack.AuditLogs/year=${year}/month=${month}/day=${day}/hour=${hour}'
 );
 
@@ -111,7 +128,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_access_logs` (
   `p_any_usernames` array<string>
 )
 COMMENT 'Slack.AccessLogs written by slack-connector'
-PARTITIONED BY (`year` string, `month` string, `day` string, `hour` string)
+PARTITIONED BY (`year` int, `month` int, `day` int)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES (
   'ignore.malformed.json' = 'true',
@@ -126,14 +143,9 @@ TBLPROPERTIES (
   'projection.year.range' = '2018,2100',
   'projection.month.type' = 'integer',
   'projection.month.range' = '1,12',
-  'projection.month.digits' = '2',
   'projection.day.type' = 'integer',
   'projection.day.range' = '1,31',
-  'projection.day.digits' = '2',
-  'projection.hour.type' = 'integer',
-  'projection.hour.range' = '0,23',
-  'projection.hour.digits' = '2',
-  'storage.location.template' = 's3://BUCKET/PREFIX/Slack.AccessLogs/year=${year}/month=${month}/day=${day}/hour=${hour}'
+  'storage.location.template' = 's3://BUCKET/PREFIX/Slack.AccessLogs/year=${year}/month=${month}/day=${day}'
 );
 
 
@@ -165,7 +177,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_integration_logs` (
   `p_any_usernames` array<string>
 )
 COMMENT 'Slack.IntegrationLogs written by slack-connector'
-PARTITIONED BY (`year` string, `month` string, `day` string, `hour` string)
+PARTITIONED BY (`year` int, `month` int, `day` int)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES (
   'ignore.malformed.json' = 'true',
@@ -180,14 +192,9 @@ TBLPROPERTIES (
   'projection.year.range' = '2018,2100',
   'projection.month.type' = 'integer',
   'projection.month.range' = '1,12',
-  'projection.month.digits' = '2',
   'projection.day.type' = 'integer',
   'projection.day.range' = '1,31',
-  'projection.day.digits' = '2',
-  'projection.hour.type' = 'integer',
-  'projection.hour.range' = '0,23',
-  'projection.hour.digits' = '2',
-  'storage.location.template' = 's3://BUCKET/PREFIX/Slack.IntegrationLogs/year=${year}/month=${month}/day=${day}/hour=${hour}'
+  'storage.location.template' = 's3://BUCKET/PREFIX/Slack.IntegrationLogs/year=${year}/month=${month}/day=${day}'
 );
 
 
@@ -204,7 +211,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_quarantine` (
   `record` string
 )
 COMMENT 'Records slack-connector could not validate'
-PARTITIONED BY (`log_type` string, `year` string, `month` string, `day` string, `hour` string)
+PARTITIONED BY (`log_type` string, `year` int, `month` int, `day` int, `hour` int)
 ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'
 WITH SERDEPROPERTIES (
   'ignore.malformed.json' = 'true',
@@ -221,12 +228,9 @@ TBLPROPERTIES (
   'projection.year.range' = '2018,2100',
   'projection.month.type' = 'integer',
   'projection.month.range' = '1,12',
-  'projection.month.digits' = '2',
   'projection.day.type' = 'integer',
   'projection.day.range' = '1,31',
-  'projection.day.digits' = '2',
   'projection.hour.type' = 'integer',
   'projection.hour.range' = '0,23',
-  'projection.hour.digits' = '2',
   'storage.location.template' = 's3://BUCKET/PREFIX/_quarantine/${log_type}/year=${year}/month=${month}/day=${day}/hour=${hour}'
 );
