@@ -1,7 +1,7 @@
 """Where a source's token comes from, and how a rejected token is replaced.
 
 Three kinds, picked by the source config: a static token read from an environment
-variable, a file, AWS Secrets Manager or SSM (re-read on every poll and whenever Slack
+variable, a file, AWS Secrets Manager or SSM (read once per poll and again whenever Slack
 rejects it, so a rotated secret is picked up without a restart); or an OAuth token pair
 from `slack-connector auth` that refreshes itself before it expires and when Slack says
 `token_expired`.
@@ -19,24 +19,36 @@ from connector.tokens import RotatingToken, TokenFile, default_token_path
 
 
 class StaticToken:
+    """A token read once per poll, and again when Slack rejects it.
+
+    For a Secrets Manager or SSM reference each read is an AWS call; reading per request
+    was one per Slack page. A rotated secret is still picked up by the next poll, or at
+    once when Slack rejects the old one.
+    """
+
     def __init__(self, cfg: SourceConfig) -> None:
         self._cfg = cfg
-        self._last: SecretStr | None = None
+        self._token: SecretStr | None = None
+
+    def begin_poll(self) -> None:
+        self._token = None
 
     def current(self) -> SecretStr:
-        token = self._cfg.read_token()
-        REDACTOR.add(token.get_secret_value())
-        self._last = token
-        return token
+        token = self._token
+        return self._read() if token is None else token
 
     def renew(self, rejected: SecretStr) -> SecretStr | None:
-        token = self.current()
+        token = self._read()
         return token if token.get_secret_value() != rejected.get_secret_value() else None
 
     def budget_key(self) -> str:
-        """From the token `current` just read: reading the secret again (an AWS call for
-        Secrets Manager and SSM references) for every request would double the cost."""
-        return fingerprint(self._last or self.current())
+        return fingerprint(self.current())
+
+    def _read(self) -> SecretStr:
+        token = self._cfg.read_token()
+        REDACTOR.add(token.get_secret_value(), owner=f"token:{self._cfg.id}")
+        self._token = token
+        return token
 
 
 class OAuthToken:
@@ -55,6 +67,9 @@ class OAuthToken:
             refresh_before_seconds=oauth.refresh_before_seconds,
             source_id=cfg.id,
         )
+
+    def begin_poll(self) -> None:
+        """The rotating token checks its expiry on every request; nothing to forget."""
 
     def current(self) -> SecretStr:
         return self._rotating.current(self._http)

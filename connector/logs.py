@@ -11,6 +11,7 @@ import logging
 import re
 import sys
 import threading
+import weakref
 from typing import Any
 
 import orjson
@@ -27,21 +28,51 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"me
 
 
 class Redactor(logging.Filter):
-    """Replaces registered secrets and token-shaped strings with `[REDACTED]`."""
+    """Replaces registered secrets and token-shaped strings with `[REDACTED]`.
+
+    A secret registered with an `owner` (a source's token, a secret reference, an OAuth
+    pair) replaces what that owner registered before: a token rotated every few hours for
+    weeks leaves one entry, not thousands, and every log line is scrubbed only against
+    secrets that are still live.
+    """
 
     def __init__(self) -> None:
         super().__init__()
-        self._secrets: set[str] = set()
+        self._fixed: set[str] = set()
+        self._owned: dict[str, frozenset[str]] = {}
+        self._sorted: list[str] = []
         self._lock = threading.Lock()
 
-    def add(self, secret: str) -> None:
-        if len(secret) >= 8:
-            with self._lock:
-                self._secrets.add(secret)
+    def add(self, secret: str, *more: str, owner: str | None = None) -> None:
+        kept = frozenset(s for s in (secret, *more) if len(s) >= 8)
+        with self._lock:
+            if owner is None:
+                self._fixed |= kept
+            else:
+                self._owned[owner] = kept
+            self._rebuild()
+
+    def hold(self, holder: object, secret: str, *more: str) -> None:
+        """Secrets live as long as `holder` (a token pair replaced when it rotates)."""
+        owner = f"held:{id(holder)}"
+        self.add(secret, *more, owner=owner)
+        weakref.finalize(holder, self.forget, owner)
+
+    def forget(self, owner: str) -> None:
+        with self._lock:
+            self._owned.pop(owner, None)
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Longest first, so a secret containing another is replaced whole."""
+        live = self._fixed.union(*self._owned.values())
+        self._sorted = sorted(live, key=len, reverse=True)
+
+    def __len__(self) -> int:
+        return len(self._sorted)
 
     def scrub(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
+        secrets = self._sorted
         for secret in secrets:
             text = text.replace(secret, "[REDACTED]")
         for pattern in _PATTERNS:

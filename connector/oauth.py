@@ -104,9 +104,8 @@ class TokenSet:
     user_id: str | None = None
 
     def __post_init__(self) -> None:
-        REDACTOR.add(self.access_token.get_secret_value())
-        if self.refresh_token is not None:
-            REDACTOR.add(self.refresh_token.get_secret_value())
+        refresh = [self.refresh_token.get_secret_value()] if self.refresh_token else []
+        REDACTOR.hold(self, self.access_token.get_secret_value(), *refresh)
 
     def __repr__(self) -> str:
         return (

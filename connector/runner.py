@@ -82,6 +82,7 @@ class SourceRunner:
     def client(self) -> SlackClient:
         if self._tokens is None:
             self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
+        self._tokens.begin_poll()
         return SlackClient(
             self.cfg.id,
             self._tokens,

@@ -51,7 +51,7 @@ class SecretRef(BaseModel):
             raise SecretError(f"secret from {self.describe()} is empty")
         from connector.logs import REDACTOR
 
-        REDACTOR.add(value)
+        REDACTOR.add(value, owner=f"ref:{self.describe()}")
         return SecretStr(value)
 
     def _kind(self) -> str:

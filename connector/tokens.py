@@ -109,8 +109,11 @@ def refresh(
     invalid_client_id, bad_client_secret, ...) and TokenRefreshTransientError for transport
     errors, HTTP 429/5xx, non-JSON bodies and Slack's transient codes.
     """
-    REDACTOR.add(client_secret.get_secret_value())
-    REDACTOR.add(refresh_token.get_secret_value())
+    REDACTOR.add(
+        client_secret.get_secret_value(),
+        refresh_token.get_secret_value(),
+        owner=f"oauth-refresh:{source_id or client_id}",
+    )
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token.get_secret_value()}
     try:
         status, body, problem = post_token_endpoint(
@@ -317,7 +320,7 @@ class RotatingToken:
         self._set: TokenSet | None = None
         self._stamp: tuple[int, int, int] | None = None
         self._unsaved = False
-        REDACTOR.add(client_secret.get_secret_value())
+        REDACTOR.add(client_secret.get_secret_value(), owner=f"oauth-client:{source_id}")
 
     def __repr__(self) -> str:
         return f"RotatingToken(source_id={self.source_id!r}, file={str(self.file.path)!r})"

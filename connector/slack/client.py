@@ -38,6 +38,9 @@ RENEWABLE = frozenset({"token_expired", "invalid_auth", "token_revoked"})
 class TokenProvider(Protocol):
     """Where the client gets its token (see `connector.credentials`)."""
 
+    def begin_poll(self) -> None:
+        """A poll starts: a token cached for the previous one may be read again."""
+
     def current(self) -> SecretStr: ...
 
     def renew(self, rejected: SecretStr) -> SecretStr | None: ...
@@ -48,6 +51,9 @@ class TokenProvider(Protocol):
 class _Fixed:
     def __init__(self, token: SecretStr) -> None:
         self._token = token
+
+    def begin_poll(self) -> None:
+        return None
 
     def current(self) -> SecretStr:
         return self._token
