@@ -143,7 +143,7 @@ class Batch:
     def objects(self) -> Iterator[Obj]:
         """Each group's gzip object, compressed one at a time as the caller asks for it."""
         groups = sorted(
-            [*self._sealed, *self._open.values()], key=lambda g: (g.folder, g.bucket, g.first_ts)
+            [*self._sealed, *self._open.values()], key=lambda g: (g.folder, g.bucket)
         )
         read = self._reader()
         try:
