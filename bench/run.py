@@ -35,7 +35,8 @@ TOKEN = "xoxp-bench-token"
 TOKEN_ENV = "SLACK_BENCH_TOKEN"
 LOOKBACK = 86_400
 BATCH_MAX_EVENTS = 10_000  # connector default (output.batch_max_events); the floor matches
-AUDIT_LIMIT = int(os.environ.get("BENCH_AUDIT_LIMIT", "5000"))
+AUDIT_LIMIT = int(os.environ.get("BENCH_AUDIT_LIMIT", "9999"))
+SLACK_AUDIT_PER_MINUTE = 50
 WEB_COUNT = 1000
 METHODS = {"audit": "logs", "access": "team.accessLogs", "integration": "team.integrationLogs"}
 
@@ -116,7 +117,11 @@ class Bench:
             print(f"  [{name} stderr] {proc.stderr.strip()[-1500:]}", file=sys.stderr)
         return json.loads(result_path.read_text()), server_cpu, requests
 
-    def _settings(self, tmp: Path, log_type: str, output: dict[str, Any]) -> dict[str, Any]:
+    def _settings(
+        self, tmp: Path, log_type: str, output: dict[str, Any], budget: bool = False
+    ) -> dict[str, Any]:
+        """`budget`: the connector's default rate budget instead of an unlimited one."""
+        unlimited = {} if budget else {"audit_calls_per_minute": 1e9, "web_calls_per_minute": 1e9}
         return {
             "state": {"path": str(tmp / "state.db")},
             "output": {"batch_max_events": BATCH_MAX_EVENTS, **output},
@@ -128,8 +133,7 @@ class Bench:
                     "audit_api_url": self.fake.audit_api_url,
                     "web_api_url": self.fake.web_api_url,
                     "log_types": [log_type],
-                    "audit_calls_per_minute": 1e9,
-                    "web_calls_per_minute": 1e9,
+                    **unlimited,
                     "page_size": AUDIT_LIMIT,
                     "first_run_lookback_seconds": LOOKBACK,
                     "http_timeout_seconds": 120,
@@ -138,9 +142,16 @@ class Bench:
         }
 
     def connector(
-        self, log_type: str, size: int, *, s3: bool = False, profile: str | None = None
+        self,
+        log_type: str,
+        size: int,
+        *,
+        s3: bool = False,
+        profile: str | None = None,
+        ceiling: bool = False,
     ) -> Row | Path:
-        name = f"connector-{'s3' if s3 else 'local'}-{log_type}-{size}"
+        kind = "ceiling" if ceiling else "s3" if s3 else "local"
+        name = f"connector-{kind}-{log_type}-{size}"
         tmp = self.work / name
         tmp.mkdir()
         if s3:
@@ -153,11 +164,15 @@ class Bench:
             }
         else:
             output = {"type": "local", "path": str(tmp / "out")}
-        settings = self._settings(tmp, log_type, output)
+        settings = self._settings(tmp, log_type, output, budget=ceiling)
         spec: dict[str, Any] = {"job": "connector", "settings": settings}
+        self.fake.enforce_per_minute = SLACK_AUDIT_PER_MINUTE if ceiling else None
         if profile:
             spec |= {"profile": profile, "profile_out": str(self.work / f"{name}.{profile}")}
-        result, server_cpu, requests = self.child(name, spec)
+        try:
+            result, server_cpu, requests = self.child(name, spec)
+        finally:
+            self.fake.enforce_per_minute = None
         bad = [o for o in result["outcomes"] if o["state"] != "ok"]
         if bad:
             raise RuntimeError(f"{name}: poll failed: {bad}")
@@ -424,6 +439,15 @@ def summary(rows: list[Row]) -> str:
                 )
             )
     for r in rows:
+        if r.run.startswith("connector-ceiling-"):
+            ceiling = SLACK_AUDIT_PER_MINUTE / 60 * AUDIT_LIMIT
+            lines.append(
+                f"CEILING with the default rate budget against a fake enforcing "
+                f"{SLACK_AUDIT_PER_MINUTE} calls/min: {r.rate:,.0f} events/s = "
+                f"{r.rate / ceiling:.1%} of Slack's ceiling ({ceiling:,.0f} events/s at "
+                f"{AUDIT_LIMIT:,} per page), {r.n429} x 429"
+            )
+    for r in rows:
         if r.note:
             lines.append(f"{r.run}: {r.note}")
     return "\n".join(lines)
@@ -509,6 +533,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="EVENTS",
         help="audit size of the S3 run (default: the largest size)",
     )
+    ap.add_argument(
+        "--ceiling",
+        type=int,
+        default=1_000_000,
+        metavar="EVENTS",
+        help="audit events pulled with the default rate budget from a fake that enforces "
+        "Slack's 50 calls/min (0: skip; takes EVENTS / 8,332 seconds)",
+    )
     ap.add_argument("--access", type=int, default=20_000, help="access-log rows (0: skip)")
     ap.add_argument("--integration", type=int, default=2_000, help="integration rows (0: skip)")
     ap.add_argument(
@@ -554,6 +586,10 @@ def main(argv: list[str] | None = None) -> int:
                 s3 = bench.connector("audit", size, s3=True)
                 assert isinstance(s3, Row)
                 s3.floor = floor.run
+        if args.ceiling:
+            if args.ceiling != sizes[-1]:
+                bench.load_audit(args.ceiling)
+            bench.connector("audit", args.ceiling, ceiling=True)
         bench.load_audit(0)
         if args.access or args.integration:
             bench.load_web(args.access, args.integration)

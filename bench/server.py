@@ -19,6 +19,9 @@ changes and only the rows returned are copied. Same order, same paging, same cur
 
 from __future__ import annotations
 
+import math
+import time
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -42,6 +45,11 @@ class BenchSlack(FakeSlack):
         self.data: AuditData | None = None
         self._access_version = 0
         self._access_sorted: tuple[tuple[str, int], list[dict[str, Any]]] | None = None
+        self.enforce_per_minute: float | None = None
+        """When set, audit calls beyond this many in any 60 seconds get HTTP 429 with the
+        seconds until the window has room as Retry-After, as a Slack that enforces its
+        tier would answer."""
+        self._audit_calls: deque[float] = deque()
 
     def load_audit(self, data: AuditData | None) -> None:
         """Replace the audit dataset (None: none)."""
@@ -57,6 +65,13 @@ class BenchSlack(FakeSlack):
             return _Response(401)
         if auth_error is not None:
             return _Response(401, _audit_json({"ok": False, "error": "invalid_auth"}))
+        limited = self._over_budget()
+        if limited:
+            return _Response(
+                429, _audit_json({"ok": False, "error": "ratelimited"}), headers={
+                    "Retry-After": str(limited)
+                }
+            )
         try:
             self._check_set_error("logs")
             body = self._page(data, params)
@@ -66,6 +81,20 @@ class BenchSlack(FakeSlack):
                 response.headers["Retry-After"] = "1"
             return response
         return _Response(200, body)
+
+    def _over_budget(self) -> int:
+        """Seconds to wait (0: the call is within the enforced budget and is counted)."""
+        limit = self.enforce_per_minute
+        if limit is None:
+            return 0
+        with self._lock:
+            now, calls = time.monotonic(), self._audit_calls
+            while calls and calls[0] <= now - 60:
+                calls.popleft()
+            if len(calls) >= limit:
+                return max(1, math.ceil(calls[0] + 60 - now))
+            calls.append(now)
+            return 0
 
     def _page(self, data: AuditData, params: dict[str, str]) -> bytes:
         limit = _int_param(params, "limit", 100)
