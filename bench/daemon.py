@@ -1,0 +1,100 @@
+"""The daemon in a child of its own: `python -m bench.daemon SPEC.json RESULT.json`.
+
+Runs `connector.scheduler.run_forever` (the code `slack-connector run` runs) for
+`seconds`, sampling the process once a second: RSS, CPU seconds, open file descriptors,
+threads and the state file's size. Every scheduled poll's delay between its due time
+and its start is recorded by wrapping APScheduler's `run_job`, which receives the run
+times the trigger computed. The fleet and soak benchmarks (`bench.fleet`, `bench.soak`)
+read the samples; the fake Slack lives in the parent, so none of its cost is counted here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+
+def _status() -> dict[str, float]:
+    out: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+        elif key == "Threads":
+            out[key] = int(value)
+    return out
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def main(spec_path: str, result_path: str) -> None:
+    import apscheduler.executors.pool as pool
+
+    from connector import logs
+    from connector.app import App, tune_interpreter
+    from connector.config import parse
+    from connector.scheduler import run_forever
+
+    spec = json.loads(Path(spec_path).read_text())
+    logs.setup("WARNING")
+    settings = parse(spec["settings"])
+    tune_interpreter()
+    delays: list[tuple[float, float]] = []
+    original = pool.run_job
+    started = time.monotonic()
+
+    def timed(job: Any, alias: str, run_times: list[datetime], logger: str) -> Any:
+        late = datetime.now(UTC).timestamp() - run_times[-1].timestamp()
+        delays.append((time.monotonic() - started, late))
+        return original(job, alias, run_times, logger)
+
+    pool.run_job = timed  # type: ignore[assignment]
+    app = App(settings)
+    samples: list[dict[str, float]] = []
+    state = Path(settings.state.path)
+
+    def sample() -> None:
+        while not app.stop.wait(1.0):
+            row = _status()
+            row["t"] = time.monotonic() - started
+            row["cpu"] = _cpu()
+            row["fds"] = len(os.listdir("/proc/self/fd"))
+            row["state_bytes"] = sum(
+                p.stat().st_size for p in state.parent.glob(state.name + "*") if p.exists()
+            )
+            row["polls"] = len(delays)
+            samples.append(row)
+            if row["t"] >= spec["seconds"]:
+                app.stop.set()
+
+    sampler = threading.Thread(target=sample, name="bench-sampler", daemon=True)
+    cpu0 = _cpu()
+    sampler.start()
+    try:
+        run_forever(app)
+    finally:
+        app.close()
+    Path(result_path).write_text(
+        json.dumps(
+            {
+                "samples": samples,
+                "delays": delays,
+                "cpu_total": _cpu() - cpu0,
+                "peak_rss_mb": _status()["VmHWM"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

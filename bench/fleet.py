@@ -1,0 +1,88 @@
+"""Fleet: 1, 10, 50 and 200 sources x three log types polling at once, each with a
+first-run backlog (history to pull) and live events arriving every second.
+
+    python -m bench.fleet [--sources 1,10,50,200] [--seconds 120,120,150,180]
+
+Each size is one `bench.daemon` child running the real scheduler for a few minutes
+against one fake Slack in this process. Reported per size: peak RSS and steady RSS (the
+median of the last third of the run), CPU seconds per source-hour over that last third,
+the p99 delay between a poll's due time and its start (all polls, and the last third),
+429s, and objects and rows per object per log type.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.live import Backlog, footer, make_world, median, percentile, render, run_daemon, window
+from bench.run import machine
+
+HEADERS = [
+    "sources", "seconds", "polls", "peak RSS MB", "steady RSS MB", "CPU s/source-h",
+    "p99 delay s", "p99 steady s", "requests", "429s",
+    "audit obj", "rows/obj", "access obj", "rows/obj", "integr. obj", "rows/obj",
+]
+
+
+def measure(sources: int, seconds: float, backlog: Backlog, work: Path) -> list[str]:
+    world = make_world(sources, backlog)
+    try:
+        out = run_daemon(work / f"fleet-{sources}", world, seconds)
+    finally:
+        world.fake.stop()
+    samples = out["samples"]
+    steady = window(samples, seconds * 2 / 3)
+    hours = (steady[-1]["t"] - steady[0]["t"]) / 3600 if len(steady) > 1 else 0
+    cpu = (steady[-1]["cpu"] - steady[0]["cpu"]) / (sources * hours) if hours else 0.0
+    delays = [d for _, d in out["delays"]]
+    steady_delays = [d for t, d in out["delays"] if t >= seconds * 2 / 3]
+    cells = [
+        str(sources), f"{seconds:.0f}", str(len(delays)), f"{out['peak_rss_mb']:.0f}",
+        f"{median(steady, 'VmRSS'):.0f}", f"{cpu:.1f}",
+        f"{percentile(delays, 0.99):.2f}", f"{percentile(steady_delays, 0.99):.2f}",
+        f"{out['requests']:,}", str(out["n429"]),
+    ]
+    for name in ("audit", "access", "integration"):
+        objects, rows = out["objects"][name]
+        cells += [f"{objects:,}", f"{rows / objects:,.0f}" if objects else "-"]
+    print("  " + " ".join(f"{h}={c}" for h, c in zip(HEADERS, cells, strict=True)), flush=True)
+    return cells
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n")[0])
+    ap.add_argument("--sources", default="1,10,50,200")
+    ap.add_argument("--seconds", default="120,120,150,180",
+                    help="run length per size (one value for all, or one per size)")
+    ap.add_argument("--audit", type=int, default=Backlog.audit, help="audit backlog per source")
+    ap.add_argument("--access", type=int, default=Backlog.access)
+    ap.add_argument("--integration", type=int, default=Backlog.integration)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args(argv)
+    sizes = [int(s) for s in args.sources.split(",")]
+    lengths = [float(s) for s in args.seconds.split(",")]
+    lengths = lengths * len(sizes) if len(lengths) == 1 else lengths
+    backlog = Backlog(args.audit, args.access, args.integration)
+    work = Path(tempfile.mkdtemp(prefix="slack-fleet-"))
+    started = time.perf_counter()
+    print(f"machine: {machine()}", flush=True)
+    print(f"backlog per source: {backlog}; live: 2 audit events/s, 1 access row and 1 "
+          "integration record every 5 s; poll interval 60 s", flush=True)
+    try:
+        rows = [measure(n, s, backlog, work) for n, s in zip(sizes, lengths, strict=True)]
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    print()
+    print(render(HEADERS, rows))
+    print(footer(started))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
