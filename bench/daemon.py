@@ -4,12 +4,15 @@ Runs `connector.scheduler.run_forever` (the code `slack-connector run` runs) for
 `seconds`, sampling the process once a second: RSS, CPU seconds, open file descriptors,
 threads and the state file's size. Every scheduled poll's delay between its due time
 and its start is recorded by wrapping APScheduler's `run_job`, which receives the run
-times the trigger computed. The fleet and soak benchmarks (`bench.fleet`, `bench.soak`)
-read the samples; the fake Slack lives in the parent, so none of its cost is counted here.
+times the trigger computed. With `count_objects`, every 10 s the objects the collector
+tracks are counted too: garbage piling up would show as a count that keeps growing.
+The fleet and soak benchmarks (`bench.fleet`, `bench.soak`) read the samples; the fake
+Slack lives in the parent, so none of its cost is counted here.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import resource
@@ -73,6 +76,9 @@ def main(spec_path: str, result_path: str) -> None:
                 p.stat().st_size for p in state.parent.glob(state.name + "*") if p.exists()
             )
             row["polls"] = len(delays)
+            if spec.get("count_objects") and int(row["t"]) % 10 == 0:
+                row["gc_objects"] = len(gc.get_objects())
+                row["gc_collections"] = sum(g["collections"] for g in gc.get_stats())
             samples.append(row)
             if row["t"] >= spec["seconds"]:
                 app.stop.set()

@@ -344,12 +344,13 @@ def audit(n: int, now: int, seed: int = 7) -> AuditData:
     return AuditData(b"".join(parts), offsets, dates, seqs)
 
 
-def access(n: int, now: int) -> list[dict[str, Any]]:
-    """`n` distinct (user, IP, user agent) rows; date_last within the last ~20 hours."""
+def access(n: int, now: int, span: int = SPAN_SECONDS) -> list[dict[str, Any]]:
+    """`n` distinct (user, IP, user agent) rows; date_last within the last `span` seconds
+    (~20 hours by default)."""
     rows = []
     for i in range(n):
         u = i % (n // 3 + 1)
-        first = now - SPAN_SECONDS + (i * 7919) % (SPAN_SECONDS - NEWEST_AGE)
+        first = now - span + (i * 7919) % (span - NEWEST_AGE)
         rows.append(
             {
                 "user_id": f"U{u:08d}",

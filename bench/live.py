@@ -104,6 +104,7 @@ def run_daemon(
     token_files: bool = False,
     limits: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    count_objects: bool = False,
 ) -> dict[str, Any]:
     """One daemon child for `seconds`; returns its samples, the fake's requests and the output."""
     work.mkdir(parents=True, exist_ok=True)
@@ -137,7 +138,9 @@ def run_daemon(
         "sources": sources,
     }
     spec, result = work / "spec.json", work / "result.json"
-    spec.write_text(json.dumps({"settings": settings, "seconds": seconds}))
+    spec.write_text(
+        json.dumps({"settings": settings, "seconds": seconds, "count_objects": count_objects})
+    )
     feeder = threading.Thread(target=world.feed, args=(files,), daemon=True)
     first = len(world.fake.requests)
     feeder.start()

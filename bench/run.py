@@ -75,6 +75,7 @@ class Bench:
         self.moto: Any = None
         self.endpoint = ""
         self.rows: list[Row] = []
+        self.access_days = 0.0
         self.env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)}
 
     def close(self) -> None:
@@ -122,6 +123,7 @@ class Bench:
     ) -> dict[str, Any]:
         """`budget`: the connector's default rate budget instead of an unlimited one."""
         unlimited = {} if budget else {"audit_calls_per_minute": 1e9, "web_calls_per_minute": 1e9}
+        lookback = max(LOOKBACK, int(self.access_days * 86_400) + 86_400)
         return {
             "state": {"path": str(tmp / "state.db")},
             "output": {"batch_max_events": BATCH_MAX_EVENTS, **output},
@@ -135,7 +137,7 @@ class Bench:
                     "log_types": [log_type],
                     **unlimited,
                     "page_size": AUDIT_LIMIT,
-                    "first_run_lookback_seconds": LOOKBACK,
+                    "first_run_lookback_seconds": lookback,
                     "http_timeout_seconds": 120,
                 }
             ],
@@ -149,9 +151,10 @@ class Bench:
         s3: bool = False,
         profile: str | None = None,
         ceiling: bool = False,
+        order: str = "",
     ) -> Row | Path:
         kind = "ceiling" if ceiling else "s3" if s3 else "local"
-        name = f"connector-{kind}-{log_type}-{size}"
+        name = f"connector-{kind}-{log_type}-{size}" + (f"-{order}" if order else "")
         tmp = self.work / name
         tmp.mkdir()
         if s3:
@@ -211,6 +214,7 @@ class Bench:
                 "params": {"count": WEB_COUNT},
                 "key": "logins" if log_type == "access" else "logs",
                 "before_now": log_type == "access",
+                "sort": self.fake.access_sort_key,
             }
         result, server_cpu, requests = self.child(name, spec)
         shutil.rmtree(self.work / name, ignore_errors=True)
@@ -319,9 +323,10 @@ class Bench:
             flush=True,
         )
 
-    def load_web(self, access: int, integration: int) -> None:
+    def load_web(self, access: int, integration: int, access_days: float = 0) -> None:
         now = int(time.time())
-        self.fake.add_access(dataset.access(access, now))
+        span = int(access_days * 86_400) if access_days else dataset.SPAN_SECONDS
+        self.fake.add_access(dataset.access(access, now, span))
         self.fake.add_integration(dataset.integration(integration, now))
 
 
@@ -541,7 +546,15 @@ def main(argv: list[str] | None = None) -> int:
         help="audit events pulled with the default rate budget from a fake that enforces "
         "Slack's 50 calls/min (0: skip; takes EVENTS / 8,332 seconds)",
     )
-    ap.add_argument("--access", type=int, default=20_000, help="access-log rows (0: skip)")
+    ap.add_argument("--access", type=int, default=150_000, help="access-log rows (0: skip)")
+    ap.add_argument(
+        "--access-days", type=float, default=90, help="days the access rows' dates span"
+    )
+    ap.add_argument(
+        "--access-orders",
+        default="date_last,date_first",
+        help="orders the fake sorts access rows by, one connector run each",
+    )
     ap.add_argument("--integration", type=int, default=2_000, help="integration rows (0: skip)")
     ap.add_argument(
         "--profile",
@@ -591,14 +604,22 @@ def main(argv: list[str] | None = None) -> int:
                 bench.load_audit(args.ceiling)
             bench.connector("audit", args.ceiling, ceiling=True)
         bench.load_audit(0)
+        bench.access_days = args.access_days
         if args.access or args.integration:
-            bench.load_web(args.access, args.integration)
-        for log_type, size in (("access", args.access), ("integration", args.integration)):
-            if size:
-                floor = bench.floor(log_type, size)
-                row = bench.connector(log_type, size)
+            bench.load_web(args.access, args.integration, args.access_days)
+        if args.access:
+            floor = bench.floor("access", args.access)
+            for order in args.access_orders.split(","):
+                bench.fake.access_sort_key = bench.fake.access_before_field = order
+                row = bench.connector("access", args.access, order=order)
                 assert isinstance(row, Row)
                 row.floor = floor.run
+            bench.fake.access_sort_key = bench.fake.access_before_field = "date_last"
+        if args.integration:
+            floor = bench.floor("integration", args.integration)
+            row = bench.connector("integration", args.integration)
+            assert isinstance(row, Row)
+            row.floor = floor.run
         print()
         print(table(bench.rows))
         print()

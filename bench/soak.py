@@ -22,7 +22,17 @@ from pathlib import Path
 from bench.live import Backlog, footer, make_world, render, run_daemon, window
 from bench.run import machine
 
-HEADERS = ["minute", "polls", "RSS MB", "peak RSS MB", "fds", "threads", "state MB", "CPU s"]
+HEADERS = [
+    "minute", "polls", "RSS MB", "peak RSS MB", "fds", "threads", "state MB", "CPU s",
+    "gc objects", "collections",
+]
+
+
+def _objects(counted: list[dict[str, float]], start: float) -> str:
+    after = window(counted, start)
+    if not after:
+        return "-"
+    return f"{after[0]['gc_objects']:,.0f} -> {after[-1]['gc_objects']:,.0f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
             poll_interval=1,
             token_files=True,
             overrides={"audit_calls_per_minute": 3000, "web_calls_per_minute": 1200},
+            count_objects=True,
         )
     finally:
         world.fake.stop()
@@ -54,12 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     samples = out["samples"]
     marks = [args.warmup * 60 + i * args.every * 60 for i in range(1000)]
     rows = []
+    counted = [s for s in samples if "gc_objects" in s]
     for mark in [m for m in marks if m <= samples[-1]["t"]] + [samples[-1]["t"]]:
         s = window(samples, mark)[0]
+        g = (window(counted, mark) or counted[-1:] or [{}])[0]
         rows.append([
             f"{s['t'] / 60:.1f}", f"{s['polls']:,.0f}", f"{s['VmRSS']:.1f}", f"{s['VmHWM']:.1f}",
             f"{s['fds']:.0f}", f"{s['Threads']:.0f}", f"{s['state_bytes'] / 1e6:.2f}",
-            f"{s['cpu']:.0f}",
+            f"{s['cpu']:.0f}", f"{g.get('gc_objects', 0):,}", f"{g.get('gc_collections', 0):,}",
         ])
     after = window(samples, args.warmup * 60)
     base, end = after[0], after[-1]
@@ -72,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({end['VmRSS'] - base['VmRSS']:+.1f} MB; max {max(s['VmRSS'] for s in after):.1f}), "
         f"fds {min(s['fds'] for s in after):.0f}..{max(s['fds'] for s in after):.0f}, "
         f"threads {min(s['Threads'] for s in after):.0f}..{max(s['Threads'] for s in after):.0f}, "
-        f"state file {base['state_bytes'] / 1e6:.2f} -> {end['state_bytes'] / 1e6:.2f} MB; "
+        f"state file {base['state_bytes'] / 1e6:.2f} -> {end['state_bytes'] / 1e6:.2f} MB, "
+        f"gc-tracked objects {_objects(counted, args.warmup * 60)}; "
         f"{len(out['delays']):,} polls, {world.rotations} token rotations, "
         f"{out['requests']:,} requests, {out['n429']} x 429, "
         f"objects (rows) per log type: "
