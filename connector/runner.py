@@ -24,7 +24,7 @@ from connector.logtypes.base import PollContext, PollStopped
 from connector.pipeline import Pipeline, PollResult
 from connector.secrets import SecretError
 from connector.sinks.base import SinkError
-from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProvider
+from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProvider, tls
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError
@@ -68,6 +68,7 @@ class SourceRunner:
         self._state_path = state_path
         self._tokens: TokenProvider | None = None
         self._http = httpx.Client(
+            verify=tls(),
             timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
             headers={"User-Agent": f"slack-security-connector/{__version__}"},
             follow_redirects=False,

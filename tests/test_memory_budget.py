@@ -179,3 +179,13 @@ def test_a_gzip_bomb_is_refused_while_it_is_read(gzip_bomb: str) -> None:
                 client.audit_logs({"limit": 10})
     finally:
         MEMORY.configure(*old)
+
+
+def test_every_source_shares_one_tls_context(slack: FakeSlack, tmp_path: Path) -> None:
+    """httpx loads the CA bundle into a context per client by default: 0.85 MB a source."""
+    app = _fleet(slack, tmp_path)
+    try:
+        contexts = {id(r._http._transport._pool._ssl_context) for r in app.runners.values()}
+    finally:
+        app.close()
+    assert len(app.runners) == SOURCES and len(contexts) == 1

@@ -8,10 +8,12 @@ one of the errors in `errors.py`, so pollers only deal with data.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 import random
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -63,6 +65,13 @@ class _Fixed:
 
     def budget_key(self) -> str:
         return fingerprint(self._token)
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One TLS context for every source's client: httpx builds one per client by default,
+    loading the CA bundle each time, 0.85 MB per source (170 MB for 200 sources)."""
+    return httpx.create_ssl_context()
 
 
 def fingerprint(token: SecretStr) -> str:
