@@ -173,6 +173,9 @@ def s3_settings(
                 "endpoint_url": endpoint,
                 "region": "us-east-1",
                 "batch_max_events": batch_max_events,
+                # several writes per poll and an object per hour, as these tests need
+                "hold_max_events": batch_max_events,
+                "partitions": {lt: "hour"},
             },
             "sources": [
                 source(slack, log_types=[lt], page_size=10, first_run_lookback_seconds=7200)
