@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -35,6 +35,7 @@ GZIP_LEVEL = 2
 (1,115 against 108 MB/s) into 14.3 % instead of 11.8 % of the input: standard gzip,
 readable by every reader, with no timestamp in the header."""
 READ_CHUNK = 4 << 20
+Reader = Callable[[int, int], Iterator[bytes | memoryview]]
 
 
 @dataclass
@@ -172,7 +173,7 @@ class Batch:
         self._buffer.clear()
         self._buffered = 0
 
-    def _reader(self) -> Any:
+    def _reader(self) -> Reader:
         """A function from a range of the line stream to its bytes, in pieces."""
         if self._spill is None:
             self._buffer.append(b"")
