@@ -17,13 +17,14 @@ class TokenBucket:
     """Never more than `per_minute` calls in any 60 seconds, bursts of up to `burst`.
 
     The refill rate is what is left of the tier after the burst, so a full burst plus a
-    minute of refills still fits inside the tier. The default burst is one call: a
-    backfill then runs at 49 of the Audit API's 50 calls a minute (98 % of Slack's
-    ceiling) where a burst of 10 left it at 40 (80 %).
+    minute of refills still fits inside the tier. The default burst is 2 % of the tier
+    (one call for Slack's 20 and 50 a minute): a backfill then runs at 49 of the Audit
+    API's 50 calls a minute (98 % of Slack's ceiling) where a burst of a fifth left it at
+    40 (80 %).
     """
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
-        self.capacity = burst if burst is not None else 1.0
+        self.capacity = burst if burst is not None else max(1.0, per_minute / 50)
         self.rate = max(per_minute - self.capacity, 1.0) / 60.0
         self._tokens = self.capacity
         self._stamp = time.monotonic()
