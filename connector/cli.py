@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
         "--paste", action="store_true", help="paste the redirected URL instead of listening"
     )
     auth.add_argument("--timeout", type=float, default=300.0)
+    search = command("search", "find events with an IP, CIDR, email, user or text in the output")
+    search.add_argument("indicators", nargs="+", metavar="INDICATOR")
+    search.add_argument("--since", help="UTC date or time, or an age such as 7d or 12h (default 30d)")
+    search.add_argument("--until", help="UTC date or time, or an age (default: now)")
+    search.add_argument("--log-type", action="append", default=[], dest="log_types")
+    search.add_argument("--format", choices=("table", "json"), default="table")
+    search.add_argument("--limit", type=int, default=100)
     demo = command("demo", "run against a built-in Slack simulator for a minute", config=False)
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--output", default="./demo-output")
@@ -237,7 +244,14 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.search import command
+
+    return command.run(settings, args, sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "search": cmd_search,
     "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,
