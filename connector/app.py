@@ -21,6 +21,7 @@ from connector.logtypes import REGISTRY
 from connector.metrics import Metrics
 from connector.pipeline import BatchLimits, Pipeline
 from connector.runner import Outcome, SourceRunner
+from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
 from connector.slack.errors import SlackError
@@ -57,11 +58,19 @@ class App:
         self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
+        alerts = settings.alerts
+        self.dispatcher = Dispatcher(
+            [destinations.build(d) for d in alerts.destinations],
+            attempts=alerts.delivery_attempts,
+            on_result=self.metrics.delivery,
+        )
+        self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
         out = settings.output
         self.pipeline = Pipeline(
             self.store,
             self.sink,
             BatchLimits(out.prefix, out.batch_max_events, out.batch_max_bytes),
+            watch=self.watchlist.scan,
         )
         budgets = RateBudgets()
         self.runners = {
@@ -70,12 +79,6 @@ class App:
             )
             for s in settings.sources
         }
-        alerts = settings.alerts
-        self.dispatcher = Dispatcher(
-            [destinations.build(d) for d in alerts.destinations],
-            attempts=alerts.delivery_attempts,
-            on_result=self.metrics.delivery,
-        )
         self.rules = AlertRules(
             self.store,
             self.dispatcher.submit,

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     auth.add_argument("--timeout", type=float, default=300.0)
     search = command("search", "find events with an IP, CIDR, email, user or text in the output")
     search.add_argument("indicators", nargs="+", metavar="INDICATOR")
-    search.add_argument("--since", help="UTC date or time, or an age such as 7d or 12h (default 30d)")
+    search.add_argument("--since", help="UTC date or time, or an age: 7d, 12h (default 30d)")
     search.add_argument("--until", help="UTC date or time, or an age (default: now)")
     search.add_argument("--log-type", action="append", default=[], dest="log_types")
     search.add_argument("--format", choices=("table", "json"), default="table")

@@ -279,6 +279,15 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings
     for source in settings.sources:
         if source.token_env or source.token_file:
             source.read_token()
+    if settings.watchlist.file:
+        try:
+            indicators.read_file(settings.watchlist.file)
+        except OSError as exc:
+            raise ConfigError(
+                f"watchlist.file: cannot read {settings.watchlist.file} ({exc.strerror})"
+            ) from None
+        except indicators.IndicatorError as exc:
+            raise ConfigError(f"watchlist.file: {exc}") from None
     return settings
 
 

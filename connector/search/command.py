@@ -11,7 +11,7 @@ from connector import clock
 from connector.config import Settings
 from connector.search import render
 from connector.search.indicators import IndicatorError, parse
-from connector.search.query import SearchError, Searcher, Window
+from connector.search.query import Searcher, SearchError, Window
 
 _AGE = re.compile(r"^(\d+)([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}

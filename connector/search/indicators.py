@@ -16,6 +16,7 @@ import ipaddress
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 Kind = Literal["ip", "email", "user", "text"]
@@ -79,13 +80,26 @@ def parse(text: str) -> Indicator:
         value = rest.strip()
         if forced == "user" and not _SLACK_ID.match(value):
             value = "@" + value.removeprefix("@")
-        return _of_kind(forced, value)  # type: ignore[arg-type]
+        return _of_kind(forced, value)
     for kind in ("ip", "email", "user"):
         try:
-            return _of_kind(kind, text)  # type: ignore[arg-type]
+            return _of_kind(kind, text)
         except IndicatorError:
             continue
     return Indicator("text", text)
+
+
+def read_file(path: str) -> list[Indicator]:
+    """One indicator a line, `#` starts a comment; raises `IndicatorError` or `OSError`."""
+    out = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        item = line.split("#", 1)[0].strip()
+        if item:
+            try:
+                out.append(parse(item))
+            except IndicatorError as exc:
+                raise IndicatorError(f"{path} line {number}: {exc}") from None
+    return out
 
 
 def _of_kind(kind: Kind, value: str) -> Indicator:

@@ -112,10 +112,10 @@ class Searcher:
         """Matching events, newest first, at most `limit`; raises `SearchError`."""
         files = self.files(window, log_type_names(log_types))
         if not files:
+            since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
             raise SearchError(
-                f"nothing landed under {self.root} between {clock.rfc3339(window.since.timestamp())}"
-                f" and {clock.rfc3339(window.until.timestamp())}: check [output] and that the "
-                "connector has run"
+                f"nothing landed under {self.root} between {since} and {until}: "
+                "check [output] and that the connector has run"
             )
         patterns = [i.prefilter() for i in indicators]
         where = "" if not all(patterns) else "AND regexp_matches(line, ?)"
@@ -184,11 +184,11 @@ def _configure_s3(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:
     if creds is None:
         raise SearchError("output: no AWS credentials found in the standard chain")
     frozen = creds.get_frozen_credentials()
-    options = {
+    options: dict[str, str] = {
         "TYPE": "s3",
-        "KEY_ID": frozen.access_key,
-        "SECRET": frozen.secret_key,
-        "REGION": output.region or session.region_name or "us-east-1",
+        "KEY_ID": str(frozen.access_key),
+        "SECRET": str(frozen.secret_key),
+        "REGION": str(output.region or session.region_name or "us-east-1"),
     }
     if frozen.token:
         options["SESSION_TOKEN"] = frozen.token

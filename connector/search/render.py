@@ -7,11 +7,12 @@ the slash command's replies and the watchlist alert's context.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from connector.search.query import Hit
+if TYPE_CHECKING:
+    from connector.search.query import Hit
 
 Row = dict[str, Any]
 

@@ -1,0 +1,266 @@
+"""Watched indicators: alert when one shows up in a row being ingested.
+
+The indicators in force are the config's inline list, its file (re-read when its
+modification time changes) and those added from Slack (`/seclogs watch add`, kept in
+the state store). Every written page is scanned once: its lines are joined and lowered,
+each indicator's literal is looked for with `bytes.find`, and only the lines that hold
+one are parsed and checked with `Indicator.matches`; a broad CIDR range with no literal
+reads the `p_any_ip_addresses` arrays instead. A page with no match costs a few scans of
+memory, so ingest does not slow measurably (see `bench/search.py`).
+
+State (the store's generic key-value `alert`/`set_alert`): one key per (indicator, row)
+already alerted, so a restart or a re-read overlap never repeats an alert; the hour's
+alert count, so the rate limit holds across restarts; the indicators added from Slack.
+"""
+
+from __future__ import annotations
+
+import bisect
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from connector import clock
+from connector.alerts.base import Alert
+from connector.config import ConfigError, WatchlistConfig
+from connector.search import render
+from connector.search.indicators import Indicator, IndicatorError, parse, read_file
+from connector.state.sqlite import StateStore
+
+log = logging.getLogger(__name__)
+
+ADDED_KEY = "watchlist:added"
+RATE_KEY = "watchlist:rate"
+RULE = "watchlist_match"
+RELOAD_CHECK_SECONDS = 2.0
+_IPS = re.compile(rb'"p_any_ip_addresses":\[([^\]]*)\]')
+
+
+@dataclass(frozen=True)
+class WatchSet:
+    """The indicators in force, with what the page scan looks for."""
+
+    indicators: tuple[Indicator, ...] = ()
+    needles: tuple[bytes, ...] = field(init=False)
+    networks: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        needles, networks = [], False
+        for ind in self.indicators:
+            literal = _literal(ind)
+            if literal:
+                needles.append(literal)
+            else:
+                networks = True
+        object.__setattr__(self, "needles", tuple(dict.fromkeys(needles)))
+        object.__setattr__(self, "networks", networks)
+
+    def candidates(self, lines: Sequence[bytes]) -> list[int]:
+        """Indexes of the lines that may match; every line that does is among them."""
+        blob = b"\n".join(lines).lower()
+        starts = [0]
+        for line in lines[:-1]:
+            starts.append(starts[-1] + len(line) + 1)
+        found: set[int] = set()
+        for needle in self.needles:
+            at = blob.find(needle)
+            while at >= 0:
+                index = bisect.bisect_right(starts, at) - 1
+                found.add(index)
+                at = blob.find(needle, starts[index + 1] if index + 1 < len(starts) else len(blob))
+        if self.networks:
+            found.update(bisect.bisect_right(starts, m.start()) - 1 for m in _IPS.finditer(blob))
+        return sorted(found)
+
+    def matches(self, line: bytes) -> tuple[dict[str, Any], list[Indicator]]:
+        row = orjson.loads(line)
+        text = line.decode("utf-8", "replace")
+        return row, [i for i in self.indicators if i.matches(row, text)]
+
+
+def _literal(ind: Indicator) -> bytes:
+    """Lower-case bytes every matching line contains, or b"" when none is known."""
+    if ind.network is not None:
+        single = ind.network.num_addresses == 1 and ind.network.version == 4
+        return f'"{ind.network.network_address}"'.encode() if single else b""
+    if ind.kind == "user":
+        return f'"{ind.value}"'.lower().encode()
+    return orjson.dumps(ind.value)[1:-1].lower()
+
+
+class Watchlist:
+    """Thread-safe: every source's poll thread scans its own pages."""
+
+    def __init__(
+        self,
+        cfg: WatchlistConfig,
+        store: StateStore,
+        submit: Callable[[Alert], None],
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.cfg = cfg
+        self._store = store
+        self._submit = submit
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._inline = [parse(i) for i in cfg.indicators]
+        self._file: list[Indicator] = []
+        self._file_mtime: float | None = None
+        self._checked = float("-inf")
+        added = store.alert(ADDED_KEY) or {}
+        self._added = [parse(i) for i in added.get("indicators", [])]
+        self._reload_file(strict=True)
+        self._set = self._build()
+
+    def _build(self) -> WatchSet:
+        unique = {i.label: i for i in [*self._inline, *self._file, *self._added]}
+        return WatchSet(tuple(unique.values()))
+
+    def _reload_file(self, *, strict: bool = False) -> bool:
+        """Re-read the file when its modification time changed; True when it did."""
+        if not self.cfg.file:
+            return False
+        try:
+            mtime = Path(self.cfg.file).stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime == self._file_mtime and not strict:
+            return False
+        try:
+            self._file = read_file(self.cfg.file)
+        except (OSError, IndicatorError) as exc:
+            if strict:
+                raise ConfigError(f"watchlist.file: {_reason(exc)}") from None
+            log.error("watchlist file not reloaded: %s", _reason(exc))
+        self._file_mtime = mtime
+        return True
+
+    def current(self) -> WatchSet:
+        now = self._monotonic()
+        with self._lock:
+            if now - self._checked >= RELOAD_CHECK_SECONDS:
+                self._checked = now
+                if self._reload_file():
+                    self._set = self._build()
+                    log.info("watchlist reloaded", extra={"indicators": len(self._set.indicators)})
+            return self._set
+
+    def listing(self) -> dict[str, list[str]]:
+        """Indicators by where they come from, for `/seclogs watch list`."""
+        self.current()
+        with self._lock:
+            return {
+                "config": [i.label for i in self._inline],
+                "file": [i.label for i in self._file],
+                "slack": [i.label for i in self._added],
+            }
+
+    def add(self, text: str) -> Indicator:
+        indicator = parse(text)
+        with self._lock:
+            if indicator.label not in {i.label for i in self._added}:
+                self._added.append(indicator)
+                self._save_added()
+        return indicator
+
+    def remove(self, text: str) -> bool:
+        """False when it was not added from Slack (config and file entries stay)."""
+        label = parse(text).label
+        with self._lock:
+            kept = [i for i in self._added if i.label != label]
+            if len(kept) == len(self._added):
+                return False
+            self._added = kept
+            self._save_added()
+        return True
+
+    def _save_added(self) -> None:
+        self._store.set_alert(ADDED_KEY, {"indicators": [i.label for i in self._added]})
+        self._set = self._build()
+
+    def scan(self, lines: Sequence[bytes]) -> int:
+        """Alert on the rows of one written page that match; returns the alerts raised."""
+        watch = self.current()
+        if not watch.indicators or not lines:
+            return 0
+        raised = 0
+        for index in watch.candidates(lines):
+            row, hits = watch.matches(lines[index])
+            for indicator in hits:
+                raised += self._hit(indicator, row)
+        return raised
+
+    def _hit(self, indicator: Indicator, row: dict[str, Any]) -> int:
+        key = f"watchlist:{indicator.label}:{row.get('p_row_id', '')}"
+        with self._lock:
+            if self._store.alert(key) is not None:
+                return 0
+            now = clock.now_ts()
+            rate = self._store.alert(RATE_KEY) or {}
+            hour = now // 3600
+            if rate.get("hour") != hour:
+                rate = {"hour": hour, "sent": 0, "suppressed": 0, "carried": _held(rate)}
+            allowed = int(rate["sent"]) < self.cfg.max_alerts_per_hour
+            counter = "sent" if allowed else "suppressed"
+            rate[counter] = int(rate[counter]) + 1
+            carried = int(rate.get("carried", 0)) if allowed else 0
+            if allowed:
+                rate["carried"] = 0
+            self._store.set_alert(key, {"at": now, "alerted": allowed})
+            self._store.set_alert(RATE_KEY, rate)
+        if not allowed:
+            log.warning(
+                "watchlist match not alerted: rate limit of %d an hour reached",
+                self.cfg.max_alerts_per_hour,
+                extra={"indicator": indicator.label, "p_row_id": row.get("p_row_id")},
+            )
+            return 0
+        self._submit(alert(indicator, row, key, carried))
+        return 1
+
+
+def _held(rate: dict[str, Any]) -> int:
+    return int(rate.get("suppressed", 0)) + int(rate.get("carried", 0))
+
+
+def alert(indicator: Indicator, row: dict[str, Any], key: str, suppressed: int = 0) -> Alert:
+    ctx = render.context(row)
+    lines = [f"{name}: {ctx[name]}" for name in ("who", "what", "where", "when") if ctx[name]]
+    if suppressed:
+        lines.append(f"{suppressed} earlier matches were not alerted (rate limit).")
+    when = ctx["when"]
+    return Alert(
+        key=key,
+        rule=RULE,
+        status="trigger",
+        source_id=str(row.get("p_source_id", "")),
+        source_label=ctx["source"],
+        log_type=ctx["log_type"],
+        summary=f"Watched {indicator.label} seen: {render.summary(row)}",
+        detail="\n".join(lines),
+        since=_ts(when),
+        hint=f"slack-connector search --config ... '{indicator.label}'",
+        context={**ctx, "indicator": indicator.label, "p_row_id": str(row.get("p_row_id", ""))},
+    )
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, OSError):
+        return f"cannot read {exc.filename} ({exc.strerror})"
+    return str(exc)
+
+
+def _ts(when: str) -> int:
+    try:
+        return int(datetime.fromisoformat(when).timestamp())
+    except ValueError:
+        return clock.now_ts()
