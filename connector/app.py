@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connector import clock
@@ -21,6 +21,9 @@ from connector.logtypes import REGISTRY
 from connector.metrics import Metrics
 from connector.pipeline import BatchLimits, Pipeline
 from connector.runner import Outcome, SourceRunner
+from connector.search.indicators import Indicator
+from connector.search.query import Hit, Searcher, Window
+from connector.search.slash_server import SlashServer
 from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
@@ -86,6 +89,8 @@ class App:
             {s.id: s.display_label for s in settings.sources},
         )
         self.health: HealthServer | None = None
+        self.slash: SlashServer | None = None
+        self._searcher: Searcher | None = None
         self._sink_ok: tuple[float, bool, str] = (0.0, False, "")
 
     def thresholds(self, source_id: str, log_type: str) -> Thresholds:
@@ -145,6 +150,22 @@ class App:
             ).start()
         return self.health
 
+    def start_slash(self) -> SlashServer | None:
+        """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
+        if self.settings.slash_command.enabled:
+            self.slash = SlashServer(
+                self.settings.slash_command, self.watchlist, self.search
+            ).start()
+        return self.slash
+
+    def search(self, indicators: Sequence[Indicator]) -> list[Hit]:
+        """A slash command's search, on its single worker thread, over a warm connection."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.settings.output)
+        return self._searcher.search(
+            indicators, Window.last(), limit=self.settings.slash_command.search_limit
+        )
+
     def live(self) -> tuple[bool, dict[str, Any]]:
         return self.scheduler_running and not self.stop.is_set(), {
             "scheduler": self.scheduler_running
@@ -175,6 +196,8 @@ class App:
         self.stop.set()
         if self.health:
             self.health.stop()
+        if self.slash:
+            self.slash.stop()
         self.dispatcher.close()
         for runner in self.runners.values():
             runner.close()

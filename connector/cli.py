@@ -113,6 +113,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        try:
+            app.start_slash()
+        except OSError as exc:
+            c = settings.slash_command
+            print(
+                f"slack-connector: config error: slash_command: cannot listen on "
+                f"{c.address}:{c.port} ({exc.strerror}); change [slash_command] port",
+                file=sys.stderr,
+            )
+            return 2
         scheduler.run_forever(app)
     finally:
         app.close()
@@ -245,9 +255,9 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
-    from connector.search import command
+    from connector.search import cli as search_cli
 
-    return command.run(settings, args, sys.stdout, sys.stderr)
+    return search_cli.run(settings, args, sys.stdout, sys.stderr)
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
