@@ -7,7 +7,7 @@ narrows the rows with `prefilter` (a cheap case-insensitive scan of the raw line
 Kinds: an IP address or CIDR range (v4 or v6) against `p_any_ip_addresses`; an email
 against `p_any_emails` (case-insensitive); a user (a Slack id such as `U0123ABCD` or a
 username) against `p_any_usernames` and every string value of the record; free text
-against the raw line (case-insensitive). `ip:`, `email:`, `user:` and `text:` force a kind.
+against the raw JSON line (case-insensitive, as the text is written there). `ip:`, `email:`, `user:` and `text:` force a kind.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+import orjson
 
 Kind = Literal["ip", "email", "user", "text"]
 KINDS: tuple[Kind, ...] = ("ip", "email", "user", "text")
@@ -46,13 +48,29 @@ class Indicator:
     def label(self) -> str:
         return f"{self.kind}:{self.value}"
 
-    def prefilter(self) -> str:
-        """An RE2 pattern every matching raw line contains; may match more than `matches`."""
+    @property
+    def needle(self) -> str:
+        """Lower-case text every matching raw JSON line contains, or "" when none is known.
+
+        IPv6 addresses have several spellings, so they have no needle: only the parsed
+        `p_any_ip_addresses` decide.
+        """
         if self.network is not None:
-            return _network_literal(self.network)
+            return _network_literal(self.network) if self.network.version == 4 else ""
         if self.kind == "user":
-            return '(?i)"' + re.escape(self.value) + '"'
-        return "(?i)" + re.escape(self.value)
+            return _json(self.value).lower()
+        return _json(self.value)[1:-1].lower()
+
+    def prefilter(self) -> str:
+        """An RE2 pattern every matching raw line contains; "" admits every line.
+
+        A single IPv6 address is looked for in the compressed form Slack writes, so the
+        DuckDB scan stays cheap; a range of them admits every line.
+        """
+        needle = self.needle
+        if not needle and self.network is not None and self.network.num_addresses == 1:
+            needle = _json(str(self.network.network_address))
+        return f"(?i:{re.escape(needle)})" if needle else ""
 
     def matches(self, row: Mapping[str, Any], line: str) -> bool:
         """The exact rule, on a parsed row and its raw JSON line."""
@@ -61,11 +79,11 @@ class Indicator:
         if self.kind == "email":
             return any(e.lower() == self.value for e in _strings(row.get("p_any_emails")))
         if self.kind == "user":
-            folded = self.value.casefold()
-            if any(u.casefold() == folded for u in _strings(row.get("p_any_usernames"))):
+            folded = self.value.lower()
+            if any(u.lower() == folded for u in _strings(row.get("p_any_usernames"))):
                 return True
             return any(v == self.value for v in _values(row))
-        return self.value.casefold() in line.casefold()
+        return self.needle in line.lower()
 
 
 def parse(text: str) -> Indicator:
@@ -124,13 +142,15 @@ def _of_kind(kind: Kind, value: str) -> Indicator:
 
 
 def _network_literal(network: Network) -> str:
-    """The text every address of the network starts with, as far as whole groups go."""
+    """How every address of an IPv4 network starts in JSON, as far as whole octets go."""
     if network.num_addresses == 1:
-        return '"' + re.escape(str(network.network_address)) + '"'
-    if isinstance(network, ipaddress.IPv4Network):
-        octets = str(network.network_address).split(".")[: network.prefixlen // 8]
-        return '"' + re.escape("".join(o + "." for o in octets)) if octets else ""
-    return ""
+        return _json(str(network.network_address))
+    octets = str(network.network_address).split(".")[: network.prefixlen // 8]
+    return '"' + "".join(o + "." for o in octets) if octets else ""
+
+
+def _json(value: str) -> str:
+    return orjson.dumps(value).decode()
 
 
 def _in(value: str, network: Network) -> bool:

@@ -3,7 +3,7 @@
 The indicators in force are the config's inline list, its file (re-read when its
 modification time changes) and those added from Slack (`/seclogs watch add`, kept in
 the state store). Every written page is scanned once: its lines are joined and lowered,
-each indicator's literal is looked for with `bytes.find`, and only the lines that hold
+each indicator's needle is looked for with `str.find`, and only the lines that hold
 one are parsed and checked with `Indicator.matches`; a broad CIDR range with no literal
 reads the `p_any_ip_addresses` arrays instead. A page with no match costs a few scans of
 memory, so ingest does not slow measurably (see `bench/search.py`).
@@ -41,7 +41,8 @@ ADDED_KEY = "watchlist:added"
 RATE_KEY = "watchlist:rate"
 RULE = "watchlist_match"
 RELOAD_CHECK_SECONDS = 2.0
-_IPS = re.compile(rb'"p_any_ip_addresses":\[([^\]]*)\]')
+_IPS = re.compile(r'"p_any_ip_addresses":\[')
+_NEWLINE = re.compile("\n")
 
 
 @dataclass(frozen=True)
@@ -49,15 +50,14 @@ class WatchSet:
     """The indicators in force, with what the page scan looks for."""
 
     indicators: tuple[Indicator, ...] = ()
-    needles: tuple[bytes, ...] = field(init=False)
+    needles: tuple[str, ...] = field(init=False)
     networks: bool = field(init=False)
 
     def __post_init__(self) -> None:
         needles, networks = [], False
         for ind in self.indicators:
-            literal = _literal(ind)
-            if literal:
-                needles.append(literal)
+            if ind.needle:
+                needles.append(ind.needle)
             else:
                 networks = True
         object.__setattr__(self, "needles", tuple(dict.fromkeys(needles)))
@@ -65,35 +65,23 @@ class WatchSet:
 
     def candidates(self, lines: Sequence[bytes]) -> list[int]:
         """Indexes of the lines that may match; every line that does is among them."""
-        blob = b"\n".join(lines).lower()
-        starts = [0]
-        for line in lines[:-1]:
-            starts.append(starts[-1] + len(line) + 1)
+        text = b"\n".join(lines).decode("utf-8", "replace").lower()
+        starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
         found: set[int] = set()
         for needle in self.needles:
-            at = blob.find(needle)
+            at = text.find(needle)
             while at >= 0:
                 index = bisect.bisect_right(starts, at) - 1
                 found.add(index)
-                at = blob.find(needle, starts[index + 1] if index + 1 < len(starts) else len(blob))
+                at = text.find(needle, starts[index + 1] if index + 1 < len(starts) else len(text))
         if self.networks:
-            found.update(bisect.bisect_right(starts, m.start()) - 1 for m in _IPS.finditer(blob))
+            found.update(bisect.bisect_right(starts, m.start()) - 1 for m in _IPS.finditer(text))
         return sorted(found)
 
     def matches(self, line: bytes) -> tuple[dict[str, Any], list[Indicator]]:
         row = orjson.loads(line)
         text = line.decode("utf-8", "replace")
         return row, [i for i in self.indicators if i.matches(row, text)]
-
-
-def _literal(ind: Indicator) -> bytes:
-    """Lower-case bytes every matching line contains, or b"" when none is known."""
-    if ind.network is not None:
-        single = ind.network.num_addresses == 1 and ind.network.version == 4
-        return f'"{ind.network.network_address}"'.encode() if single else b""
-    if ind.kind == "user":
-        return f'"{ind.value}"'.lower().encode()
-    return orjson.dumps(ind.value)[1:-1].lower()
 
 
 class Watchlist:
