@@ -7,7 +7,8 @@ narrows the rows with `prefilter` (a cheap case-insensitive scan of the raw line
 Kinds: an IP address or CIDR range (v4 or v6) against `p_any_ip_addresses`; an email
 against `p_any_emails` (case-insensitive); a user (a Slack id such as `U0123ABCD` or a
 username) against `p_any_usernames` and every string value of the record; free text
-against the raw JSON line (case-insensitive, as the text is written there). `ip:`, `email:`, `user:` and `text:` force a kind.
+against the raw JSON line, case-insensitive and as it is written there (a quote is `\\"`).
+`ip:`, `email:`, `user:` and `text:` force a kind.
 """
 
 from __future__ import annotations
