@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +20,11 @@ import pytest
 
 from connector.app import App
 from connector.config import ConfigError, parse
-from tests.conftest import SECRETS_SEEN, once, source
+from tests.conftest import SECRETS_SEEN, TOKEN, TOKEN_ENV, once, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
+from tests.test_daemon import free_port, wait_for
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TEAM = "T0ALLOWED"
@@ -196,3 +201,56 @@ def test_enabled_without_secret_or_allow_list_is_a_config_error(
     cfg = config(tmp_path, slack, allowed_team_ids=[])
     with pytest.raises(ConfigError, match=r"slash_command\.allowed_team_ids"):
         parse(cfg)
+
+
+def test_run_serves_the_endpoint(slack: FakeSlack, tmp_path: Path) -> None:
+    """`slack-connector run` as operators start it: polls, and answers /seclogs."""
+    port = free_port()
+    config_path = tmp_path / "config.toml"
+    config_path.write_text(f"""
+[state]
+path = "{tmp_path}/state.db"
+[output]
+path = "{tmp_path}/out"
+[metrics]
+enabled = false
+[slash_command]
+enabled = true
+port = {port}
+signing_secret = {{ env = "SLASH_SIGNING_SECRET" }}
+allowed_team_ids = ["{TEAM}"]
+[[sources]]
+id = "acme"
+token_env = "{TOKEN_ENV}"
+log_types = ["audit"]
+audit_api_url = "{slack.audit_api_url}"
+poll_interval_seconds = 1
+audit_calls_per_minute = 100000
+""")
+    slack.add_audit([audit(3, now() - 20)])
+    env = {**os.environ, TOKEN_ENV: TOKEN, "SLASH_SIGNING_SECRET": SECRET}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "connector.cli", "run", "--config", str(config_path)],
+        env=env, stderr=subprocess.PIPE, text=True,
+    )
+
+    class Running(Endpoint):
+        def __init__(self) -> None:
+            self.url = f"http://127.0.0.1:{port}/slack/commands"
+            self.http = httpx.Client(timeout=10)
+
+    ep = Running()
+    try:
+        def answers() -> bool:
+            try:
+                return "1 event(s)" in ep.run("search user3@example.com").json()["text"]
+            except httpx.HTTPError:
+                return False
+
+        assert wait_for(answers, timeout=30)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-2000:]
+    assert SECRET not in err
