@@ -3,8 +3,8 @@
 The indicators in force are the config's inline list, its file (re-read when its
 modification time changes) and those added from Slack (`/seclogs watch add`, kept in
 the state store). Every written page is scanned once: its lines are joined and lowered,
-each indicator's needle is looked for with `str.find`, and only the lines that hold
-one are parsed and checked with `Indicator.matches`; a broad CIDR range with no literal
+every indicator's needle is looked for at once (Aho-Corasick), and only the lines that
+hold one are parsed and checked with `Indicator.matches`; a broad CIDR range with no literal
 reads the `p_any_ip_addresses` arrays instead. A page with no match costs a few scans of
 memory, so ingest does not slow measurably (see `bench/search.py`).
 
@@ -21,12 +21,12 @@ import re
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
 from connector import clock
 from connector.alerts.base import Alert
@@ -41,47 +41,58 @@ ADDED_KEY = "watchlist:added"
 RATE_KEY = "watchlist:rate"
 RULE = "watchlist_match"
 RELOAD_CHECK_SECONDS = 2.0
-_IPS = re.compile(r'"p_any_ip_addresses":\[')
-_NEWLINE = re.compile("\n")
+_IPS = re.compile(rb'"p_any_ip_addresses":\[')
 
 
-@dataclass(frozen=True)
 class WatchSet:
-    """The indicators in force, with what the page scan looks for."""
+    """The indicators in force, with one Aho-Corasick automaton over all their needles.
 
-    indicators: tuple[Indicator, ...] = ()
-    needles: tuple[str, ...] = field(init=False)
-    networks: bool = field(init=False)
+    A page is scanned once whatever the number of indicators (1.8 µs an event for 100
+    or 1,000 of them, where one `find` per needle cost 46 µs for 100). Needles are
+    lower-case; ASCII ones are found in the page's bytes lowered by `bytes.lower`, the
+    rare non-ASCII ones in the decoded and lowered text.
+    """
 
-    def __post_init__(self) -> None:
-        needles, networks = [], False
-        for ind in self.indicators:
-            if ind.needle:
-                needles.append(ind.needle)
-            else:
-                networks = True
-        object.__setattr__(self, "needles", tuple(dict.fromkeys(needles)))
-        object.__setattr__(self, "networks", networks)
+    def __init__(self, indicators: tuple[Indicator, ...] = ()) -> None:
+        self.indicators = indicators
+        needles = list(dict.fromkeys(i.needle for i in indicators if i.needle))
+        ascii_ = [n.encode() for n in needles if n.isascii()]
+        other = [n for n in needles if not n.isascii()]
+        self._bytes = BytesAhoCorasick(ascii_) if ascii_ else None
+        self._text = AhoCorasick(other) if other else None
+        self._networks = any(not i.needle for i in indicators)
 
     def candidates(self, lines: Sequence[bytes]) -> list[int]:
         """Indexes of the lines that may match; every line that does is among them."""
-        text = b"\n".join(lines).decode("utf-8", "replace").lower()
-        starts = [0, *(m.end() for m in _NEWLINE.finditer(text))]
+        blob = b"\n".join(lines).lower()
         found: set[int] = set()
-        for needle in self.needles:
-            at = text.find(needle)
-            while at >= 0:
-                index = bisect.bisect_right(starts, at) - 1
-                found.add(index)
-                at = text.find(needle, starts[index + 1] if index + 1 < len(starts) else len(text))
-        if self.networks:
-            found.update(bisect.bisect_right(starts, m.start()) - 1 for m in _IPS.finditer(text))
+        if self._bytes is not None or self._networks:
+            starts = _starts(lines)
+            if self._bytes is not None:
+                hits = self._bytes.find_matches_as_indexes(blob)
+                found.update(bisect.bisect_right(starts, at) - 1 for _, at, _ in hits)
+            if self._networks:
+                at_ips = (m.start() for m in _IPS.finditer(blob))
+                found.update(bisect.bisect_right(starts, at) - 1 for at in at_ips)
+        if self._text is not None:
+            text = blob.decode("utf-8", "replace").lower()
+            starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
+            hits = self._text.find_matches_as_indexes(text)
+            found.update(bisect.bisect_right(starts, at) - 1 for _, at, _ in hits)
         return sorted(found)
 
     def matches(self, line: bytes) -> tuple[dict[str, Any], list[Indicator]]:
         row = orjson.loads(line)
         text = line.decode("utf-8", "replace")
         return row, [i for i in self.indicators if i.matches(row, text)]
+
+
+def _starts(lines: Sequence[bytes]) -> list[int]:
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line) + 1
+    return starts
 
 
 class Watchlist:
