@@ -32,6 +32,13 @@ from connector.search.indicators import Indicator
 
 DEFAULT_WINDOW = timedelta(days=30)
 FETCH = 2048
+DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
+    "autoinstall_known_extensions": False,
+    "enable_progress_bar": False,
+    "memory_limit": "1GB",
+}
+"""No download at run time, nothing printed over `--format json` (DuckDB draws a progress
+bar on stdout for slow queries), and a bound on what a search can take from the daemon."""
 
 
 class SearchError(Exception):
@@ -80,7 +87,7 @@ class Searcher:
         if output.type == "stdout":
             raise SearchError('output: type "stdout" keeps nothing to search; use local or s3')
         self.output = output
-        self._db = duckdb.connect(config={"autoinstall_known_extensions": False})
+        self._db = duckdb.connect(config=DUCKDB_CONFIG)
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             _configure_s3(self._db, output)
