@@ -51,9 +51,12 @@ def cold(root: Path, indicator: str) -> tuple[float, int]:
         f"n = len(s.search([parse({indicator!r})], Window.last(), limit=1000))\n"
         "print(time.perf_counter() - t, n)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"cold search failed:\n{proc.stderr[-3000:]}")
+    out = proc.stdout.split()
     return float(out[0]), int(out[1])
 
 

@@ -34,7 +34,6 @@ DEFAULT_WINDOW = timedelta(days=30)
 FETCH = 2048
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
-    "enable_progress_bar": False,
     "memory_limit": "1GB",
 }
 """No download at run time, nothing printed over `--format json` (DuckDB draws a progress
@@ -88,6 +87,7 @@ class Searcher:
             raise SearchError('output: type "stdout" keeps nothing to search; use local or s3')
         self.output = output
         self._db = duckdb.connect(config=DUCKDB_CONFIG)
+        self._db.execute("SET enable_progress_bar = false")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             _configure_s3(self._db, output)
