@@ -130,6 +130,9 @@ def test_round_trip_search_and_watch(endpoint_factory: Any) -> None:
     assert "Stopped watching" in ep.run("watch remove 198.51.100.0/24").json()["text"]
     assert ep.app.watchlist.listing()["slack"] == []
     assert "Unknown command" in ep.run("frobnicate").json()["text"]
+    assert "at least 4 characters" in ep.run("watch add ab").json()["text"]
+    assert "too broad" in ep.run("watch add 0.0.0.0/1").json()["text"]
+    assert ep.app.watchlist.listing()["slack"] == []
 
 
 def test_slow_search_is_posted_to_response_url(endpoint_factory: Any) -> None:
@@ -165,6 +168,8 @@ def test_forged_stale_replayed_and_unsigned_requests_run_nothing(endpoint_factor
     stamp = int(time.time())
     good = "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:".encode() + tampered, hashlib.sha256).hexdigest()
     refused(ep, ep.post(tampered + b"&x=1", ts=stamp, signature=good), 401)
+
+    refused(ep, ep.post(b"text=\xff\xfe&team_id=" + TEAM.encode()), 401)
 
     stamp = int(time.time())
     first = ep.post(body, ts=stamp)

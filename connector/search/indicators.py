@@ -65,13 +65,19 @@ class Indicator:
     def prefilter(self) -> str:
         """An RE2 pattern every matching raw line contains; "" admits every line.
 
+        Case-insensitive only when the needle has letters: RE2 finds a plain literal
+        (an IP address) far faster.
+
         A single IPv6 address is looked for in the compressed form Slack writes, so the
         DuckDB scan stays cheap; a range of them admits every line.
         """
         needle = self.needle
         if not needle and self.network is not None and self.network.num_addresses == 1:
             needle = _json(str(self.network.network_address))
-        return f"(?i:{re.escape(needle)})" if needle else ""
+        if not needle:
+            return ""
+        literal = re.escape(needle)
+        return f"(?i:{literal})" if needle != needle.upper() else literal
 
     def matches(self, row: Mapping[str, Any], line: str) -> bool:
         """The exact rule, on a parsed row and its raw JSON line."""

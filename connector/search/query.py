@@ -125,30 +125,59 @@ class Searcher:
                 "check [output] and that the connector has run"
             )
         patterns = [i.prefilter() for i in indicators]
-        where = "" if not all(patterns) else "AND regexp_matches(line, ?)"
-        sql = READ.format(where=where)
-        low = clock.rfc3339(int(window.since.timestamp()))
-        high = clock.rfc3339(int(window.until.timestamp()) + 1)
-        params: list[Any] = [files, low, high]
-        if where:
-            params.append("|".join(f"(?:{p})" for p in patterns))
-        hits: list[Hit] = []
         try:
-            cursor = self._db.execute(sql, params)
-            while len(hits) < limit and (chunk := cursor.fetchmany(FETCH)):
-                hits += _matches(chunk, indicators, window)
+            if all(patterns):
+                return self._narrowed(
+                    files, "|".join(f"(?:{p})" for p in patterns), indicators, window, limit
+                )
+            return self._in_time_order(files, indicators, window, limit)
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+
+    def _narrowed(
+        self,
+        files: list[str],
+        pattern: str,
+        indicators: Sequence[Indicator],
+        window: Window,
+        limit: int,
+    ) -> list[Hit]:
+        """Every indicator has a needle: few lines pass it, so they are sorted here and
+        no line is parsed for its time in SQL (a third of the query's time)."""
+        cursor = self._db.execute(NARROWED, [files, pattern])
+        hits: list[Hit] = []
+        while chunk := cursor.fetchmany(FETCH):
+            hits += _matches(chunk, indicators, window)
+        hits.sort(key=lambda h: _when(h.row) or window.since, reverse=True)
+        return hits[:limit]
+
+    def _in_time_order(
+        self, files: list[str], indicators: Sequence[Indicator], window: Window, limit: int
+    ) -> list[Hit]:
+        """A broad range admits every line: DuckDB filters and orders by time, newest first,
+        and reading stops at `limit` matches."""
+        low = clock.rfc3339(int(window.since.timestamp()))
+        high = clock.rfc3339(int(window.until.timestamp()) + 1)
+        cursor = self._db.execute(IN_TIME_ORDER, [files, low, high])
+        hits: list[Hit] = []
+        while len(hits) < limit and (chunk := cursor.fetchmany(FETCH)):
+            hits += _matches(chunk, indicators, window)
         return hits[:limit]
 
 
 GLOB = "SELECT file FROM glob(?)"
-READ = """
+NARROWED = """
+SELECT line FROM (
+    SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
+)
+WHERE regexp_matches(line, ?)
+"""
+IN_TIME_ORDER = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line, json_extract_string(json, '$.p_event_time') AS event_at
     FROM read_json_objects(?, format = 'newline_delimited')
 )
-WHERE event_at >= ? AND event_at <= ? {where}
+WHERE event_at >= ? AND event_at <= ?
 ORDER BY event_at DESC
 """
 
@@ -168,12 +197,16 @@ def _matches(
     return hits
 
 
-def _in_window(row: dict[str, Any], window: Window) -> bool:
+def _when(row: dict[str, Any]) -> datetime | None:
     try:
-        when = datetime.fromisoformat(str(row.get("p_event_time")))
+        return datetime.fromisoformat(str(row.get("p_event_time"))).astimezone(UTC)
     except ValueError:
-        return False
-    return window.since <= when.astimezone(UTC) <= window.until
+        return None
+
+
+def _in_window(row: dict[str, Any], window: Window) -> bool:
+    when = _when(row)
+    return when is not None and window.since <= when <= window.until
 
 
 def _configure_s3(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:

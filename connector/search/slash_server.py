@@ -194,7 +194,11 @@ class SlashServer:
             return "missing or malformed signature headers"
         if abs(clock.now_ts() - int(timestamp)) > WINDOW_SECONDS:
             return "timestamp outside the 5-minute window"
-        if not verifier.is_valid(raw, timestamp, signature):
+        try:
+            valid = verifier.is_valid(raw, timestamp, signature)
+        except UnicodeDecodeError:
+            valid = False
+        if not valid:
             return "signature does not match"
         if not self._replays.first_time(signature, clock.now().timestamp()):
             return "replayed request"

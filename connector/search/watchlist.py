@@ -41,6 +41,8 @@ ADDED_KEY = "watchlist:added"
 RATE_KEY = "watchlist:rate"
 RULE = "watchlist_match"
 RELOAD_CHECK_SECONDS = 2.0
+MIN_TEXT = 4
+MIN_PREFIX = {4: 8, 6: 16}
 _IPS = re.compile(rb'"p_any_ip_addresses":\[')
 
 
@@ -164,7 +166,15 @@ class Watchlist:
             }
 
     def add(self, text: str) -> Indicator:
+        """Watch one more indicator; raises `IndicatorError` for one that would match
+        nearly every row (short text, huge ranges), which only floods alerts and state."""
         indicator = parse(text)
+        if indicator.kind == "text" and len(indicator.value) < MIN_TEXT:
+            raise IndicatorError(f"watched text needs at least {MIN_TEXT} characters")
+        if indicator.network is not None and indicator.network.prefixlen < MIN_PREFIX[
+            indicator.network.version
+        ]:
+            raise IndicatorError("that range is too broad to watch")
         with self._lock:
             if indicator.label not in {i.label for i in self._added}:
                 self._added.append(indicator)
