@@ -14,7 +14,6 @@ Errors reuse the Slack error classes the runner already understands: `TokenRefre
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -29,7 +28,7 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from connector import clock
+from connector import clock, fsutil
 from connector.logs import REDACTOR
 from connector.oauth import TOKEN_URL, OAuthError, TokenSet, post_token_endpoint
 from connector.oauth import token_set_from_response as _from_response
@@ -240,27 +239,9 @@ class TokenFile:
         """Write atomically: a reader (or a restart) sees the old pair or the new, whole."""
         doc = {"version": FILE_VERSION, "saved_at": clock.now_ts(), "token": token_set.to_dict()}
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-        directory = self.path.parent
-        tmp = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsutil.atomic_write(self.path, data, mode=0o600, private=True)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise TokenFileError(f"cannot write {self.path} ({exc.strerror})") from None
 
     @contextmanager
@@ -268,16 +249,14 @@ class TokenFile:
         """Exclusive lock on `<path>.lock` across processes, held around a refresh."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fsutil.private_dir(lock_path.parent)
+            fd = fsutil.lock_file(lock_path, wait=True)
         except OSError as exc:
             raise TokenFileError(f"cannot open {lock_path} ({exc.strerror})") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            fsutil.unlock_file(fd)
 
 
 # --------------------------------------------------------------------------- rotating token
