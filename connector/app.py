@@ -17,13 +17,11 @@ from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
 from connector.config import Settings
 from connector.health import HealthServer
-from connector.logtypes import REGISTRY
 from connector.metrics import Metrics
 from connector.pipeline import BatchLimits, Pipeline
 from connector.runner import Outcome, SourceRunner
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
-from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError, StateStore
 
@@ -116,23 +114,6 @@ class App:
     def once(self) -> list[Outcome]:
         """Every source and log type once, parked ones included: an operator asked for it."""
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
-
-    def check(self) -> list[tuple[str, bool, str]]:
-        """Sink reachable, then one authenticated call per source and log type."""
-        lines: list[tuple[str, bool, str]] = []
-        try:
-            lines.append((f"output {self.settings.output.type}", True, self.sink.check()))
-        except SinkError as exc:
-            lines.append((f"output {self.settings.output.type}", False, str(exc)))
-        for runner, log_type in self.jobs():
-            name = f"source {runner.cfg.id} {log_type}"
-            try:
-                lines.append((name, True, REGISTRY[log_type]().probe(runner.client())))
-            except SlackError as exc:
-                lines.append((name, False, f"{type(exc).__name__}: {exc.detail}"))
-            except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
-                lines.append((name, False, str(exc)))
-        return lines
 
     def start_health(self) -> HealthServer | None:
         cfg = self.settings.metrics

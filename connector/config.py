@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +29,7 @@ from pydantic import (
 from connector.alerts import destinations
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError, SecretRef
+from connector.urls import require_https
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
@@ -83,6 +84,11 @@ class OAuthConfig(_Strict):
     authorize_url: str = "https://slack.com/oauth/v2/authorize"
     refresh_before_seconds: int = Field(default=7200, ge=60)
 
+    @field_validator("token_url", "authorize_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return require_https(value)
+
 
 class SourceConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -119,9 +125,8 @@ class SourceConfig(_Strict):
 
     @field_validator("audit_api_url", "web_api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
+    def _https_url(cls, value: str) -> str:
+        require_https(value)
         return value if value.endswith("/") else value + "/"
 
     @model_validator(mode="after")
@@ -216,8 +221,12 @@ class Settings(_Strict):
         return self
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, override from the environment, validate, and check every token is reachable."""
+def load(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Settings:
+    """Read, override from the environment, validate, and (with `secrets`) read every
+    secret reference once, so one that is missing is found at start-up, not when an
+    alert is sent. Commands that never call Slack or send alerts pass `secrets=False`."""
     environ = os.environ if environ is None else environ
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -229,10 +238,52 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     apply_env(data, environ)
     settings = parse(data)
-    for source in settings.sources:
-        if source.token_env or source.token_file:
-            source.read_token()
+    if secrets:
+        missing = [f"{where}: {problem}" for where, problem in secret_problems(settings)]
+        if missing:
+            raise ConfigError("; ".join(missing))
     return settings
+
+
+def secret_problems(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(field, problem) for every secret reference that cannot be read now, in config order."""
+    for where, read in secret_readers(settings):
+        try:
+            read()
+        except (SecretError, ConfigError, ValueError) as exc:
+            yield where, str(exc).removeprefix(f"{where}: ")
+
+
+def secret_readers(model: BaseModel, where: str = "") -> Iterator[tuple[str, Callable[[], object]]]:
+    """Every secret the settings refer to, as (field, a function that reads it)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{where}.{name}" if where else name
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            at = here if i is None else f"{here}[{i}]"
+            if isinstance(item, SecretRef):
+                yield at, _url_reader(item) if name == "url" else item.resolve
+            elif isinstance(item, SourceConfig) and (item.token_env or item.token_file):
+                field = "token_env" if item.token_env else "token_file"
+                yield f"{at}.{field}", _token_reader(item)
+                yield from secret_readers(item, at)
+            elif isinstance(item, BaseModel):
+                yield from secret_readers(item, at)
+
+
+def _url_reader(ref: SecretRef) -> Callable[[], object]:
+    return lambda: require_https(ref.resolve().get_secret_value())
+
+
+def _token_reader(source: SourceConfig) -> Callable[[], object]:
+    def read() -> object:
+        try:
+            return source.read_token()
+        except ConfigError as exc:
+            raise ConfigError(str(exc).split(": ", 2)[-1]) from None
+
+    return read
 
 
 def parse(data: dict[str, Any]) -> Settings:

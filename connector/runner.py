@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,23 +83,8 @@ class SourceRunner:
     def client(self) -> SlackClient:
         if self._tokens is None:
             self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
-        return SlackClient(
-            self.cfg.id,
-            self._tokens,
-            audit_api_url=self.cfg.audit_api_url,
-            web_api_url=self.cfg.web_api_url,
-            http=self._http,
-            budgets=self._budgets,
-            retry=RetryPolicy(
-                attempts=self.cfg.retry_attempts,
-                initial_wait=self.cfg.retry_backoff_seconds,
-                max_retry_after=self.cfg.max_retry_after_seconds,
-            ),
-            sleep=self._sleep,
-            team_id=self.cfg.team_id,
-            audit_per_minute=self.cfg.audit_calls_per_minute,
-            web_per_minute=self.cfg.web_calls_per_minute,
-            observe=self._observe,
+        return slack_client(
+            self.cfg, self._tokens, self._http, self._budgets, self._sleep, observe=self._observe
         )
 
     def context(self, now: int) -> PollContext:
@@ -200,3 +186,35 @@ class SourceRunner:
         self.store.set_status(self.cfg.id, log_type, new)
         log.error("poll failed", extra={**fields, "state": state, "error": detail})
         return Outcome(self.cfg.id, log_type, state, detail)
+
+
+def slack_client(
+    cfg: SourceConfig,
+    tokens: TokenProvider,
+    http: httpx.Client,
+    budgets: RateBudgets,
+    sleep: Callable[[float], None],
+    *,
+    retry: RetryPolicy | None = None,
+    observe: Observer | None = None,
+) -> SlackClient:
+    """A client for one source as its config says; `retry` overrides the configured policy."""
+    return SlackClient(
+        cfg.id,
+        tokens,
+        audit_api_url=cfg.audit_api_url,
+        web_api_url=cfg.web_api_url,
+        http=http,
+        budgets=budgets,
+        retry=retry
+        or RetryPolicy(
+            attempts=cfg.retry_attempts,
+            initial_wait=cfg.retry_backoff_seconds,
+            max_retry_after=cfg.max_retry_after_seconds,
+        ),
+        sleep=sleep,
+        team_id=cfg.team_id,
+        audit_per_minute=cfg.audit_calls_per_minute,
+        web_per_minute=cfg.web_calls_per_minute,
+        observe=observe,
+    )
