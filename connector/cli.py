@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import webbrowser
@@ -158,20 +159,27 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    clean = True
     try:
         try:
             app.start_health()
         except OSError as exc:
             m = settings.metrics
-            print(
+            say(
                 f"slack-connector: config error: metrics: cannot listen on {m.address}:{m.port} "
                 f"({exc.strerror}); change [metrics] port or set enabled = false",
-                file=sys.stderr,
+                sys.stderr,
             )
             return 2
-        scheduler.run_forever(app)
+        clean = scheduler.run_forever(app)
     finally:
-        app.close()
+        if clean:
+            app.close(scheduler.CLOSE_MARGIN_SECONDS)
+        else:
+            app.abandon(scheduler.CLOSE_MARGIN_SECONDS)
+    if not clean:
+        logging.shutdown()
+        os._exit(1)  # a poll thread stuck on the sink would block the interpreter's exit
     return 0
 
 

@@ -44,6 +44,21 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+QuietAfter = int | dict[str, int] | None
+"""Seconds without new events before a no-events alert: one number for every log type, a
+table per log type, or unset for each log type's own default (`LogType.quiet_after`)."""
+
+
+def _quiet_after(value: QuietAfter) -> QuietAfter:
+    numbers = value.values() if isinstance(value, dict) else [] if value is None else [value]
+    if any(n < 0 for n in numbers):
+        raise ValueError("must be 0 (off) or more seconds")
+    unknown = sorted(set(value) - set(REGISTRY)) if isinstance(value, dict) else []
+    if unknown:
+        raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+    return value
+
+
 class StateConfig(_Strict):
     path: str = "./state/connector.db"
     busy_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -57,7 +72,9 @@ class OutputConfig(_Strict):
     region: str | None = None
     endpoint_url: str | None = None
     kms_key_id: str | None = None
-    max_attempts: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=3, ge=1)
+    connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    read_timeout_seconds: float = Field(default=12.0, gt=0)
     batch_max_events: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
@@ -113,7 +130,10 @@ class SourceConfig(_Strict):
     max_retry_after_seconds: float = Field(default=300.0, ge=0)
     audit_calls_per_minute: float = Field(default=50.0, gt=0)
     web_calls_per_minute: float = Field(default=20.0, gt=0)
-    no_events_after_seconds: int | dict[str, int] | None = None
+    no_events_after_seconds: QuietAfter = None
+    park_retry_seconds: int = Field(default=300, ge=10)
+
+    _quiet = field_validator("no_events_after_seconds")(_quiet_after)
 
     @field_validator("log_types")
     @classmethod
@@ -169,12 +189,14 @@ class SourceConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    no_events_after_seconds: int = Field(default=86_400, ge=0)
+    no_events_after_seconds: QuietAfter = None
     failing_after_failures: int = Field(default=3, ge=1)
     quarantine_threshold: int = Field(default=1, ge=0)
     renotify_seconds: int = Field(default=14_400, ge=60)
     delivery_attempts: int = Field(default=5, ge=1)
     destinations: list[BaseModel] = Field(default_factory=list)
+
+    _quiet = field_validator("no_events_after_seconds")(_quiet_after)
 
     @field_validator("destinations", mode="before")
     @classmethod
@@ -199,6 +221,14 @@ class AlertsConfig(_Strict):
         return out
 
 
+class DaemonConfig(_Strict):
+    """How `run` behaves around its probes and its end."""
+
+    shutdown_grace_seconds: float = Field(default=50.0, gt=0)
+    sink_check_seconds: float = Field(default=30.0, gt=0)
+    sink_check_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class MetricsConfig(_Strict):
     enabled: bool = True
     address: str = "127.0.0.1"
@@ -210,7 +240,21 @@ class Settings(_Strict):
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    daemon: DaemonConfig = DaemonConfig()
     sources: list[SourceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _s3_fits_the_grace(self) -> Settings:
+        """A write stuck on S3 must give up before the shutdown grace runs out."""
+        out = self.output
+        worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
+        if out.type == "s3" and worst > self.daemon.shutdown_grace_seconds:
+            raise ValueError(
+                f"output.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
+                f"read_timeout_seconds) is {worst:g}s, more than daemon.shutdown_grace_seconds "
+                f"({self.daemon.shutdown_grace_seconds:g}s); lower them or raise the grace"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

@@ -1,7 +1,9 @@
 """Polls one source: its Slack client, the pipeline per log type, and the error policy.
 
 The policy, from the error's class: auth and plan errors park the (source, log type) and
-are retried only every `PARK_RETRY_SECONDS`, in case someone fixed the token; transient
+are retried every `park_retry_seconds`, and at once when the token's secret changes (a
+replaced env var, file, AWS secret or re-installed token file), so a fixed token resumes
+on the next scheduled poll instead of up to a quarter of an hour later; transient
 errors fail this poll and the next one tries again; nothing here ever raises into the
 scheduler, so one bad source never stops the others.
 """
@@ -32,7 +34,6 @@ from connector.state.sqlite import StateError
 from connector.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
-PARK_RETRY_SECONDS = 900
 
 
 @dataclass
@@ -67,7 +68,7 @@ class SourceRunner:
         self._stop = stop
         self._observe = observe
         self._state_path = state_path
-        self._tokens: TokenProvider | None = None
+        self._tokens: credentials.Credential | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
             headers={"User-Agent": f"slack-security-connector/{__version__}"},
@@ -80,12 +81,34 @@ class SourceRunner:
     def close(self) -> None:
         self._http.close()
 
-    def client(self) -> SlackClient:
+    def credential(self) -> credentials.Credential:
         if self._tokens is None:
             self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
+        return self._tokens
+
+    def client(self) -> SlackClient:
         return slack_client(
-            self.cfg, self._tokens, self._http, self._budgets, self._sleep, observe=self._observe
+            self.cfg,
+            self.credential(),
+            self._http,
+            self._budgets,
+            self._sleep,
+            observe=self._observe,
         )
+
+    def _still_parked(self, status: dict[str, Any], now: int) -> bool:
+        """Parked, not yet due for a retry, and the token's secret has not changed since."""
+        if status.get("state") != "parked":
+            return False
+        if now - int(status.get("since", 0)) >= self.cfg.park_retry_seconds:
+            return False
+        return status.get("credential") == self._credential_version()
+
+    def _credential_version(self) -> str:
+        try:
+            return self.credential().version()
+        except (ConfigError, SecretError, TokenFileError):
+            return "unreadable"
 
     def context(self, now: int) -> PollContext:
         return PollContext(
@@ -118,11 +141,7 @@ class SourceRunner:
     def _poll(self, log_type: str, force: bool) -> Outcome:
         status = self.store.status(self.cfg.id, log_type) or {}
         now = clock.now_ts()
-        if (
-            not force
-            and status.get("state") == "parked"
-            and now - int(status.get("since", 0)) < PARK_RETRY_SECONDS
-        ):
+        if not force and self._still_parked(status, now):
             return Outcome(self.cfg.id, log_type, "parked", str(status.get("detail", "")))
         logtype = REGISTRY[log_type]()
         started_at = time.monotonic()
@@ -183,6 +202,7 @@ class SourceRunner:
         }
         if state == "parked":
             new["since"] = now
+            new["credential"] = self._credential_version()
         self.store.set_status(self.cfg.id, log_type, new)
         log.error("poll failed", extra={**fields, "state": state, "error": detail})
         return Outcome(self.cfg.id, log_type, state, detail)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -30,9 +29,15 @@ from pydantic import SecretStr
 
 from connector import clock, fsutil
 from connector.logs import REDACTOR
-from connector.oauth import TOKEN_URL, OAuthError, TokenSet, post_token_endpoint
-from connector.oauth import token_set_from_response as _from_response
-from connector.slack.errors import TRANSIENT_CODES, SlackAuthError, SlackTransientError
+from connector.slack.errors import (
+    TRANSIENT_CODES,
+    SlackAuthError,
+    SlackTransientError,
+    safe_code,
+)
+from connector.slack.oauth_access import TOKEN_URL, post_token_endpoint
+from connector.tokenset import TokenSet
+from connector.tokenset import token_set_from_response as _from_response
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +93,6 @@ def default_token_path(state_path: str | os.PathLike[str], source_id: str) -> Pa
 # --------------------------------------------------------------------------- refresh call
 
 
-def _safe_code(value: object) -> str:
-    text = value if isinstance(value, str) and value else "unknown_error"
-    return re.sub(r"[^A-Za-z0-9_.-]", "?", text)[:64]
-
-
 def refresh(
     http: httpx.Client,
     *,
@@ -123,7 +123,7 @@ def refresh(
         raise TokenRefreshTransientError(
             source_id, METHOD, f"token refresh connection error ({type(exc).__name__})"
         ) from None
-    code = _safe_code(body.get("error")) if body is not None and body.get("error") else ""
+    code = safe_code(body.get("error")) if body is not None and body.get("error") else ""
     if status == 429 or status >= 500 or code in TRANSIENT_CODES:
         detail = f"token refresh: HTTP {status}" + (f", error {code!r}" if code else "")
         raise TokenRefreshTransientError(
@@ -145,7 +145,7 @@ def refresh(
         )
     try:
         new = _from_response(body, prefer_user=False)
-    except OAuthError:
+    except ValueError:
         raise TokenRefreshError(
             source_id,
             METHOD,
