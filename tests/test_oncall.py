@@ -186,7 +186,10 @@ def test_abandoned_probe_connections_print_no_traceback(capfd: pytest.CaptureFix
         assert get(f"http://127.0.0.1:{server.port}/healthz")[0] == 200
     finally:
         server.stop()
-    assert "Traceback" not in capfd.readouterr().err
+    err = capfd.readouterr().err
+    # What socketserver prints for an error in a handler, traceback and all:
+    assert "Exception occurred during processing of request" not in err
+    assert "BrokenPipeError" not in err and "ConnectionResetError" not in err
 
 
 # -- item 9: the missing scope is named ----------------------------------------------------
