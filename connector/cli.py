@@ -197,7 +197,7 @@ def cmd_once(settings: Settings, args: argparse.Namespace) -> int:
             if r
             else o.detail
         )
-        print(f"{o.source_id} {o.log_type}: {o.state} {counts}")
+        say(f"{o.source_id} {o.log_type}: {o.state} {counts}")
     return 0 if all(o.ok for o in outcomes) else 1
 
 
@@ -214,7 +214,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         since = backfill.parse_date(args.since)
         until = backfill.parse_date(args.until) if args.until else None
     except ValueError as exc:
-        print(f"slack-connector: backfill: bad date: {exc}", file=sys.stderr)
+        say(f"slack-connector: backfill: bad date: {exc}", sys.stderr)
         return 2
     app = App(settings)
     try:
@@ -353,8 +353,8 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
         say(f"slack-connector: auth: {exc}", sys.stderr)
         return 1
     rotation = "rotating, refreshed automatically" if token_set.refresh_token else "long-lived"
-    print(f"Stored a {rotation} user token for {source.id} in {path}.")
-    print(f"Next: slack-connector check --config {args.config}")
+    say(f"Stored a {rotation} user token for {source.id} in {path}.")
+    say(f"Next: slack-connector check --config {args.config}")
     return 0
 
 

@@ -192,6 +192,22 @@ def test_abandoned_probe_connections_print_no_traceback(capfd: pytest.CaptureFix
     assert "BrokenPipeError" not in err and "ConnectionResetError" not in err
 
 
+def test_thread_crashes_and_warnings_reach_stderr_as_json_lines() -> None:
+    code = (
+        "import threading, warnings; from connector import logs; logs.setup(); "
+        "t = threading.Thread(target=lambda: 1 / 0, name='worker'); t.start(); t.join(); "
+        "warnings.warn('something is deprecated', DeprecationWarning, stacklevel=1); "
+        "raise RuntimeError('at the top')"
+    )
+    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
+                          text=True, cwd=ROOT, check=False)
+    lines = [json.loads(line) for line in proc.stderr.splitlines()]
+    assert [line["message"] for line in lines][0] == "uncaught exception in thread"
+    assert lines[0]["thread_name"] == "worker" and "ZeroDivisionError" in lines[0]["exception"]
+    assert any("something is deprecated" in line["message"] for line in lines)
+    assert "RuntimeError: at the top" in lines[-1]["exception"]
+
+
 # -- item 9: the missing scope is named ----------------------------------------------------
 
 
