@@ -202,7 +202,7 @@ def test_thread_crashes_and_warnings_reach_stderr_as_json_lines() -> None:
     proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
                           text=True, cwd=ROOT, check=False)
     lines = [json.loads(line) for line in proc.stderr.splitlines()]
-    assert [line["message"] for line in lines][0] == "uncaught exception in thread"
+    assert lines[0]["message"] == "uncaught exception in thread"
     assert lines[0]["thread_name"] == "worker" and "ZeroDivisionError" in lines[0]["exception"]
     assert any("something is deprecated" in line["message"] for line in lines)
     assert "RuntimeError: at the top" in lines[-1]["exception"]
