@@ -7,10 +7,16 @@ The flow, as `run_install` runs it:
 2. Get the redirect back: either a one-shot `RedirectListener` on 127.0.0.1 receives it, or
    (for a headless host, or when Slack refuses the loopback URL) the operator pastes the
    URL the browser landed on and `code_from_redirect` reads it. Either way `state` is
-   compared in constant time and a mismatch ends the install.
+   compared in constant time. A pasted URL with the wrong state ends the install; a request
+   to the listener with the wrong state gets 400 and the listener keeps waiting.
 3. `exchange_code` swaps the code for a `TokenSet` at oauth.v2.access (client credentials as
    HTTP Basic auth), and `check_token` refuses bot tokens and missing scopes, saying what to
    do about it.
+
+Modules: `authorize` (URL, redirect parsing), `listener`, `exchange` (code for token),
+`scopes` (is the token fit for its log types), `install` (the whole flow). The token model
+(`connector.tokenset`) and the oauth.v2.access call (`connector.slack.oauth_access`) live
+outside, because the daemon needs them for rotation and must not import the install.
 
 Nothing here logs or raises with a token, a code, a state or the client secret in it; every
 token is registered with the log redactor the moment a `TokenSet` holds it.
