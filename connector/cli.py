@@ -394,7 +394,7 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     from connector.search import cli as search_cli
 
-    return search_cli.run(settings, args, sys.stdout, sys.stderr)
+    return search_cli.run(settings, args, say, sys.stdout, sys.stderr)
 
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
@@ -25,17 +26,21 @@ def when(text: str) -> datetime:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+Say = Callable[[str, TextIO], None]
+
+
+def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO) -> int:
+    """`say` prints a line scrubbed of secrets (the CLI's one printer)."""
     try:
         indicators = [parse(text) for text in args.indicators]
         window = Window.last(
             when(args.since) if args.since else None, when(args.until) if args.until else None
         )
     except (IndicatorError, ValueError) as exc:
-        print(f"slack-connector: search: {exc}", file=err)
+        say(f"slack-connector: search: {exc}", err)
         return 2
     if args.limit < 1 or window.since > window.until:
-        print("slack-connector: search: need --limit >= 1 and --since before --until", file=err)
+        say("slack-connector: search: need --limit >= 1 and --since before --until", err)
         return 2
     try:
         searcher = Searcher(settings.output)
@@ -44,12 +49,12 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) 
         finally:
             searcher.close()
     except SearchError as exc:
-        print(f"slack-connector: search: {exc}", file=err)
+        say(f"slack-connector: search: {exc}", err)
         return 1
     if args.format == "json":
         if hits:
-            print(render.ndjson(hits), file=out)
+            say(render.ndjson(hits), out)
     else:
-        print(render.table(hits), file=out)
-        print(f"{len(hits)} matching event(s)", file=err)
+        say(render.table(hits), out)
+        say(f"{len(hits)} matching event(s)", err)
     return 0
