@@ -4,6 +4,7 @@ across restarts (state file), file edits and indicators added from Slack."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,6 +115,9 @@ def test_rate_limit_holds_across_restart_and_reports_what_it_held(
     slack.add_audit([audit(1002, t - 5)])  # 203.0.113.2
     once(cfg)
     assert len(matches(rx)) == 4, "the count survived the restart"
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        kept = db.execute("SELECT count(*) FROM alerts WHERE key LIKE 'watchlist:ip:%'").fetchone()
+    assert kept == (4,), "held-back matches are counted, not kept one by one"
 
     an_hour_on = datetime.fromtimestamp(t + 3600, UTC)
     monkeypatch.setattr(clock, "now", lambda: an_hour_on)

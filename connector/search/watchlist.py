@@ -9,8 +9,10 @@ reads the `p_any_ip_addresses` arrays instead. A page with no match costs a few 
 memory, so ingest does not slow measurably (see `bench/search.py`).
 
 State (the store's generic key-value `alert`/`set_alert`): one key per (indicator, row)
-already alerted, so a restart or a re-read overlap never repeats an alert; the hour's
-alert count, so the rate limit holds across restarts; the indicators added from Slack.
+alerted, so a restart or a re-read overlap never repeats an alert; the hour's counts, so
+the rate limit holds across restarts; the indicators added from Slack. Matches held back
+by the rate limit are counted, not kept one by one, so a broad watch cannot grow the state
+by a key per row; the next alert says how many there were.
 """
 
 from __future__ import annotations
@@ -224,14 +226,15 @@ class Watchlist:
             carried = int(rate.get("carried", 0)) if allowed else 0
             if allowed:
                 rate["carried"] = 0
-            self._store.set_alert(key, {"at": now, "alerted": allowed})
+                self._store.set_alert(key, {"at": now})
             self._store.set_alert(RATE_KEY, rate)
         if not allowed:
-            log.warning(
-                "watchlist match not alerted: rate limit of %d an hour reached",
-                self.cfg.max_alerts_per_hour,
-                extra={"indicator": indicator.label, "p_row_id": row.get("p_row_id")},
-            )
+            if rate["suppressed"] == 1:
+                log.warning(
+                    "watchlist matches not alerted until the hour ends: rate limit of %d reached",
+                    self.cfg.max_alerts_per_hour,
+                    extra={"indicator": indicator.label, "p_row_id": row.get("p_row_id")},
+                )
             return 0
         self._submit(alert(indicator, row, key, carried))
         return 1
