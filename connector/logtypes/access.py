@@ -63,6 +63,8 @@ class AccessLogs(LogType):
     model = AccessLog
     partition = "day"
     event_time_field = "date_last"
+    scopes = ("admin",)
+    quiet_after = 259_200  # 3 days: a quiet workspace adds no new user, IP or device
 
     def dedupe_key(self, raw: Raw) -> str:
         parts = (raw.get("user_id"), raw.get("ip"), raw.get("user_agent"))
