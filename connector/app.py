@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector import clock
 from connector.alerts import destinations
@@ -23,13 +23,15 @@ from connector.pipeline import BatchLimits, Pipeline
 from connector.readiness import BackgroundCheck
 from connector.runner import Outcome, SourceRunner
 from connector.search.indicators import Indicator
-from connector.search.query import Hit, Searcher, Window
-from connector.search.slash_server import SlashServer
 from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError, StateStore
+
+if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
+    from connector.search.query import Hit, Searcher
+    from connector.search.slash_server import SlashServer
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +83,7 @@ class App:
                 out.spill_dir,
                 out.partitions,
             ),
-            watch=self.watchlist.scan,
+            watch=self.watchlist.scanner,
         )
         budgets = RateBudgets()
         self.runners = {
@@ -164,6 +166,8 @@ class App:
     def start_slash(self) -> SlashServer | None:
         """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
         if self.settings.slash_command.enabled:
+            from connector.search.slash_server import SlashServer
+
             self.slash = SlashServer(
                 self.settings.slash_command, self.watchlist, self.search
             ).start()
@@ -171,6 +175,8 @@ class App:
 
     def search(self, indicators: Sequence[Indicator]) -> list[Hit]:
         """A slash command's search, on its single worker thread, over a warm connection."""
+        from connector.search.query import Searcher, Window
+
         if self._searcher is None:
             self._searcher = Searcher(self.settings.output)
         return self._searcher.search(

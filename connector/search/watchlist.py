@@ -198,6 +198,10 @@ class Watchlist:
         self._store.set_alert(ADDED_KEY, {"indicators": [i.label for i in self._added]})
         self._set = self._build()
 
+    def scanner(self) -> Callable[[list[bytes]], int] | None:
+        """`scan` while anything is watched, else None (the pipeline then keeps no lines)."""
+        return self.scan if self.current().indicators else None
+
     def scan(self, lines: Sequence[bytes]) -> int:
         """Alert on the rows of one written page that match; returns the alerts raised."""
         watch = self.current()
