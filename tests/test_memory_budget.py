@@ -189,3 +189,23 @@ def test_every_source_shares_one_tls_context(slack: FakeSlack, tmp_path: Path) -
     finally:
         app.close()
     assert len(app.runners) == SOURCES and len(contexts) == 1
+
+
+def test_the_daemon_does_not_load_search_libraries_until_asked() -> None:
+    """DuckDB is 54 MB resident and slack_sdk 11 MB: only search and /seclogs need them."""
+    import subprocess
+    import sys
+
+    code = "import sys, connector.cli; print(sorted(m for m in ('duckdb', 'slack_sdk') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_no_page_lines_are_kept_for_an_empty_watchlist(slack: FakeSlack, tmp_path: Path) -> None:
+    app = _fleet(slack, tmp_path)
+    try:
+        assert app.watchlist.scanner() is None
+        app.watchlist.add("ip:203.0.113.9")
+        assert app.watchlist.scanner() == app.watchlist.scan
+    finally:
+        app.close()
