@@ -25,7 +25,7 @@ from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
 from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
-from connector.state.sqlite import StateError, StateStore
+from connector.state import StateError
 
 log = logging.getLogger(__name__)
 SINK_CHECK_SECONDS = 30.0
@@ -54,7 +54,7 @@ class App:
         self.settings = settings
         self.stop = threading.Event()
         self.scheduler_running = False
-        self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+        self.store = settings.state.open()
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
         out = settings.output
@@ -66,7 +66,7 @@ class App:
         budgets = RateBudgets()
         self.runners = {
             s.id: SourceRunner(
-                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state.path
+                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state
             )
             for s in settings.sources
         }
@@ -102,9 +102,24 @@ class App:
             for log_type in runner.cfg.log_types:
                 yield runner, log_type
 
+    def claim(self) -> None:
+        """With a shared store, take this replica's share of the streams (leases)."""
+        self.store.claim([(runner.cfg.id, lt) for runner, lt in self.jobs()])
+        if self.store.shared:
+            self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
+
     def poll(self, source_id: str, log_type: str, *, force: bool = False) -> Outcome:
-        """One poll, then metrics and alert rules; the scheduler's job function."""
+        """One poll, then metrics and alert rules; the scheduler's job function.
+
+        With replicas, a stream whose lease another replica holds is left to it, and a
+        poll that lost its lease halfway is not this replica's failure to alert on."""
+        if not self.store.owns(source_id, log_type):
+            return Outcome(source_id, log_type, "standby")
         outcome = self.runners[source_id].poll(log_type, force=force)
+        if not outcome.ok and not self.store.owns(source_id, log_type):
+            outcome.state = "lease_lost"
+            self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
+            return outcome
         self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
         try:
             self.rules.evaluate(outcome)
@@ -114,7 +129,9 @@ class App:
         return outcome
 
     def once(self) -> list[Outcome]:
-        """Every source and log type once, parked ones included: an operator asked for it."""
+        """Every source and log type once, parked ones included: an operator asked for it.
+        With replicas, only the streams this process could take a lease on."""
+        self.claim()
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
 
     def check(self) -> list[tuple[str, bool, str]]:

@@ -23,8 +23,8 @@ from connector.config import ConfigError, Settings, load
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError
 from connector.slack.errors import SlackError
-from connector.state.sqlite import StateError, StateStore
-from connector.tokens import TokenFile, TokenFileError, default_token_path
+from connector.state import StateError
+from connector.tokens import TokenFileError
 
 log = logging.getLogger("connector")
 
@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     bf.add_argument("--since", required=True, help="UTC date or time, e.g. 2026-11-01")
     bf.add_argument("--until", help="UTC date or time (default: now)")
     state = command("state", "show or reset the connector's state")
-    state.add_argument("action", choices=("show", "reset"))
+    state.add_argument("action", choices=("show", "reset", "init"))
     state.add_argument("--source")
     state.add_argument("--log-type", choices=sorted(REGISTRY))
     state.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -169,7 +169,10 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
-    store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+    if args.action == "init":
+        print(settings.state.init())
+        return 0
+    store = settings.state.open(replica=False)
     try:
         if args.action == "show":
             for row in store.summary():
@@ -226,8 +229,9 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
                 token_url=cfg.token_url,
                 opener=lambda url: webbrowser.open(url),
             )
-        path = cfg.token_store or str(default_token_path(settings.state.path, source.id))
-        TokenFile(path).save(token_set)
+        storage = settings.state.token_storage(source.id, cfg.token_store)
+        storage.save(token_set)
+        path = storage.path
     except (oauth.OAuthError, SecretError, TokenFileError, SlackError) as exc:
         print(f"slack-connector: auth: {exc}", file=sys.stderr)
         return 1

@@ -29,6 +29,8 @@ from pydantic import (
 from connector.alerts import destinations
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError, SecretRef
+from connector.state import StateOptions, options_model
+from connector.state.options import SqliteOptions
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
@@ -43,9 +45,8 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class StateConfig(_Strict):
-    path: str = "./state/connector.db"
-    busy_timeout_seconds: float = Field(default=10.0, gt=0)
+StateConfig = SqliteOptions
+"""The default `[state]` table (SQLite); `[state] type` picks another from the registry."""
 
 
 class OutputConfig(_Strict):
@@ -201,11 +202,23 @@ class MetricsConfig(_Strict):
 
 
 class Settings(_Strict):
-    state: StateConfig = StateConfig()
+    state: StateOptions = SqliteOptions()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
     sources: list[SourceConfig] = Field(min_length=1)
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state(cls, value: Any) -> StateOptions:
+        """Validated by the model of its `type`, like an alert destination."""
+        if isinstance(value, StateOptions):
+            return value
+        model = options_model(value)
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(describe(exc)) from None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

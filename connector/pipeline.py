@@ -26,7 +26,7 @@ from connector.logtypes.base import (
 )
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
-from connector.state.sqlite import StateStore
+from connector.state import LeaseLost, StateStore
 from connector.validate import explain, not_an_object
 from connector.writer import WriteBehind
 
@@ -170,6 +170,11 @@ class Pipeline:
         result.written += written
         result.duplicates += duplicates
 
+    def _still_owner(self, source: Source, logtype: LogType) -> None:
+        """A replica paused past its lease must not upload what the new holder settled."""
+        if not self.store.owns(source.id, logtype.name):
+            raise LeaseLost(f"lease on source {source.id!r} log type {logtype.name!r} lost")
+
     def _flush(
         self,
         source: Source,
@@ -186,6 +191,7 @@ class Pipeline:
                 source.id, logtype.name, {o.key: (len(o.body), o.row_keys) for o in objects}
             )
             for obj in objects:
+                self._still_owner(source, logtype)
                 self.sink.put(obj.key, obj.body)
         self.store.commit(
             source.id,

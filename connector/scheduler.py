@@ -45,6 +45,7 @@ def build(app: App) -> BackgroundScheduler:
 def run_forever(app: App) -> None:
     """Blocks until `app.stop` is set (by a signal handler), then shuts down cleanly."""
     scheduler = build(app)
+    app.claim()
     scheduler.start()
     app.scheduler_running = True
     log.info("scheduler started", extra={"jobs": len(scheduler.get_jobs())})

@@ -22,9 +22,8 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import orjson
 
 from connector import clock
 from connector.identity import KEY_SIZE, forget_before, seen_key
+from connector.state.base import Intent, Keys, StateError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -65,24 +65,6 @@ V1_TIME_KEYED = frozenset({"audit"})
 record's, which never changes). Frozen history: tests hold it to `LogType.time_keyed`."""
 
 
-Keys = Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class Intent:
-    object_key: str
-    row_keys: list[bytes]
-    size: int | None = None
-
-
-class StateError(Exception):
-    """The state store cannot be used as it is: locked, read-only, full, or corrupt.
-
-    Never answered by starting over: a fresh state would re-land or skip data, so the
-    operator is told and the affected polls fail until it is fixed.
-    """
-
-
 class StateStore:
     """Thread-safe: APScheduler runs one job per source and log type on a thread pool.
 
@@ -91,6 +73,8 @@ class StateStore:
     """
 
     CHUNK = 500
+    shared = False
+    replica_id = "local"
 
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
@@ -331,6 +315,15 @@ class StateStore:
             if bound is not None:
                 db.execute("DELETE FROM seen_keys WHERE stream = ? AND key >= ?", (stream, bound))
 
+    def claim(self, streams: list[tuple[str, str]]) -> None:
+        return None
+
+    def owns(self, source_id: str, log_type: str) -> bool:
+        return True
+
+    def leases_held(self) -> int:
+        return 0
+
     def reset(self, source_id: str, log_type: str | None = None) -> None:
         with self._txn() as db:
             db.execute("DELETE FROM alerts WHERE key LIKE ?", (f"{source_id}:{log_type or '%'}:%",))
@@ -443,3 +436,6 @@ def _reason(exc: BaseException) -> str:
         if needle in text.lower().replace("-", "").replace(" only", "only"):
             return f"{text} ({hint})"
     return text
+
+
+__all__ = ["INSERT_PACKED", "VERSION", "Intent", "Keys", "StateError", "StateStore"]
