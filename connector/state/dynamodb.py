@@ -162,7 +162,7 @@ class DynamoStore:
         """Not fenced: an intent a stale replica leaves is settled by the next holder."""
         now = _n(clock.now_ts())
         for object_key, (size, rows) in objects.items():
-            for part, blob in enumerate(_packs(rows) or [b""]):
+            for part, blob in enumerate(_packs(rows, ordered_by_key=False) or [b""]):
                 self.table.put(
                     {
                         **key(_wpk((source_id, log_type)), f"{object_key}#{part:04d}"),
@@ -336,8 +336,10 @@ def _value(item: Item | None) -> dict[str, Any] | None:
     return decoded
 
 
-def _packs(keys: Keys) -> list[bytes]:
-    ordered = sorted(keys)
+def _packs(keys: Keys, *, ordered_by_key: bool = True) -> list[bytes]:
+    """Keys packed into item-sized blobs: sorted for the seen set (so a pack's first key
+    dates it), as given for an intent."""
+    ordered = sorted(keys) if ordered_by_key else list(keys)
     blob = b"".join(ordered)
     if len(blob) != KEY_SIZE * len(ordered):
         raise StateError(f"dedupe keys must be {KEY_SIZE} bytes")

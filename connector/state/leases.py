@@ -111,6 +111,10 @@ class Leases:
         if release:
             for stream in list(self._held):
                 self._release(stream)
+            try:
+                self.table.call("delete_item", Key=key(REPLICAS, self.replica_id))
+            except Exception as exc:  # noqa: BLE001 - its heartbeat goes stale on its own
+                log.warning("replica heartbeat not removed", extra={"error": str(exc)})
 
     def _run(self) -> None:
         while not self._stop.wait(self.renew_every):
@@ -129,11 +133,11 @@ class Leases:
         surplus = len(self._held) - target
         for stream in sorted(self._held, reverse=True)[: max(0, surplus)]:
             self._release(stream)
-        if len(self._held) < target:
-            for stream in self._takeable(items):
-                if len(self._held) >= target:
-                    break
-                self._take(stream, items.get(lease_sk(stream)))
+        free, expired = self._takeable(items)
+        for stream in free[: max(0, target - len(self._held))]:
+            self._take(stream, items.get(lease_sk(stream)))
+        for stream in expired:
+            self._take(stream, items.get(lease_sk(stream)))
 
     def _heartbeat(self) -> None:
         now = clock.now_ts()
@@ -146,12 +150,14 @@ class Leases:
         )
 
     def _replicas(self) -> int:
-        """Replicas that heartbeat within the last two lease periods (for spread only)."""
-        fresh = clock.now_ts() - 2 * self.lease_seconds - 1
+        """Replicas that heartbeat within the last lease period and round (for spread only)."""
+        fresh = clock.now_ts() - self.lease_seconds - self.renew_every - 1
         return sum(1 for i in self.table.query(REPLICAS) if int(i["seen_at"]["N"]) >= fresh)
 
-    def _takeable(self, items: dict[str, Item]) -> list[Stream]:
-        """Unowned and released leases first, then the ones watched standing still."""
+    def _takeable(self, items: dict[str, Item]) -> tuple[list[Stream], list[Stream]]:
+        """Unowned or released leases (taken up to this replica's share), and the ones
+        watched standing still (always taken: their holder is gone, and the spread
+        corrects itself once its heartbeat is stale)."""
         now = self._now()
         free, expired = [], []
         for stream in self._streams:
@@ -173,7 +179,7 @@ class Leases:
                 self._seen[stream] = seen
             elif now - last.since >= self.lease_seconds:
                 expired.append(stream)
-        return free + expired
+        return free, expired
 
     def _take(self, stream: Stream, item: Item | None) -> None:
         started = self._now()
