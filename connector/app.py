@@ -8,7 +8,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from connector import clock
@@ -102,9 +102,15 @@ class App:
             for log_type in runner.cfg.log_types:
                 yield runner, log_type
 
-    def claim(self) -> None:
+    def claim(
+        self,
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
         """With a shared store, take this replica's share of the streams (leases)."""
-        self.store.claim([(runner.cfg.id, lt) for runner, lt in self.jobs()])
+        streams = [(runner.cfg.id, lt) for runner, lt in self.jobs()]
+        self.store.claim(streams, everything=everything, on_taken=on_taken)
         if self.store.shared:
             self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
 
@@ -113,9 +119,10 @@ class App:
 
         With replicas, a stream whose lease another replica holds is left to it, and a
         poll that lost its lease halfway is not this replica's failure to alert on."""
-        if not self.store.owns(source_id, log_type):
-            return Outcome(source_id, log_type, "standby")
-        outcome = self.runners[source_id].poll(log_type, force=force)
+        with self.store.polling(source_id, log_type) as mine:
+            if not mine:
+                return Outcome(source_id, log_type, "standby")
+            outcome = self.runners[source_id].poll(log_type, force=force)
         if not outcome.ok and not self.store.owns(source_id, log_type):
             outcome.state = "lease_lost"
             self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
@@ -131,7 +138,7 @@ class App:
     def once(self) -> list[Outcome]:
         """Every source and log type once, parked ones included: an operator asked for it.
         With replicas, only the streams this process could take a lease on."""
-        self.claim()
+        self.claim(everything=True)
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
 
     def check(self) -> list[tuple[str, bool, str]]:

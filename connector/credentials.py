@@ -68,9 +68,7 @@ class OAuthToken:
         return f"org:{org}" if org else f"source:{self._source_id}"
 
 
-def provider(
-    cfg: SourceConfig, state: StateOptions | None, http: httpx.Client
-) -> TokenProvider:
+def provider(cfg: SourceConfig, state: StateOptions | None, http: httpx.Client) -> TokenProvider:
     """Token pairs live where the state store says (a file, or the shared table)."""
     if cfg.oauth:
         return OAuthToken(cfg, state or SqliteOptions(), http)

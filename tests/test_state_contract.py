@@ -53,7 +53,9 @@ def test_a_fresh_store_is_empty_and_owns_what_it_claimed(store: StateStore) -> N
 
 def test_checkpoint_keys_and_intents_commit_together(store: StateStore) -> None:
     rows = keys(50)
-    store.begin_write("acme", "audit", {"a/1.json.gz": (123, rows[:30]), "a/2.json.gz": (9, rows[30:])})
+    store.begin_write(
+        "acme", "audit", {"a/1.json.gz": (123, rows[:30]), "a/2.json.gz": (9, rows[30:])}
+    )
     pending = sorted(store.intents("acme", "audit"), key=lambda i: i.object_key)
     assert pending == [Intent("a/1.json.gz", rows[:30], 123), Intent("a/2.json.gz", rows[30:], 9)]
     assert store.seen("acme", "audit", rows) == set()

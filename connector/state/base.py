@@ -12,7 +12,8 @@ cannot move a checkpoint or record keys after another took over.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -91,9 +92,20 @@ class StateStore(Protocol):
 
     def reset(self, source_id: str, log_type: str | None = None) -> None: ...
 
-    def claim(self, streams: list[tuple[str, str]]) -> None:
-        """Start holding leases on a fair share of these (source, log type) streams;
-        nothing for a private store, which owns them all."""
+    def claim(
+        self,
+        streams: list[tuple[str, str]],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
+        """Start holding leases on a fair share of these (source, log type) streams, or on
+        every free one, calling `on_taken` for each lease taken (the daemon polls it at
+        once rather than at its next tick); nothing for a private store, which owns all."""
+        ...
+
+    def polling(self, source_id: str, log_type: str) -> AbstractContextManager[bool]:
+        """Whether to poll the stream now; its lease is kept while the poll runs."""
         ...
 
     def owns(self, source_id: str, log_type: str) -> bool:

@@ -19,7 +19,8 @@ import os
 import secrets
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -70,9 +71,23 @@ class DynamoStore:
 
     # -- leases
 
-    def claim(self, streams: list[Stream]) -> None:
+    def claim(
+        self,
+        streams: list[Stream],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[Stream], None] | None = None,
+    ) -> None:
         if self.leases is not None:
-            self.leases.start(streams)
+            self.leases.start(streams, everything=everything, on_taken=on_taken)
+
+    @contextmanager
+    def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
+        if self.leases is None:
+            yield False
+            return
+        with self.leases.polling((source_id, log_type)) as ok:
+            yield ok
 
     def owns(self, source_id: str, log_type: str) -> bool:
         return self.leases is not None and self.leases.epoch((source_id, log_type)) is not None
@@ -215,6 +230,7 @@ class DynamoStore:
                 **_encoded(checkpoint),
                 "updated_at": _n(clock.now_ts()),
                 "epoch": _n(epoch),
+                "owner": {"S": self.replica_id},
             }
             final.append({"Put": {"TableName": self.table.name, "Item": item}})
         chunks = [steps[i : i + TXN_ITEMS] for i in range(0, len(steps), TXN_ITEMS)] or [[]]
@@ -248,9 +264,7 @@ class DynamoStore:
             item[TTL_ATTRIBUTE] = _n(expires)
         return {"Put": {"TableName": self.table.name, "Item": item}}
 
-    def _remember(
-        self, stream: Stream, epoch: int, keys: Keys, prune_before: int | None
-    ) -> None:
+    def _remember(self, stream: Stream, epoch: int, keys: Keys, prune_before: int | None) -> None:
         with self._lock:
             cached = self._keys.get(stream)
             if cached is None or cached[0] != epoch:

@@ -21,7 +21,8 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from connector import clock
@@ -72,6 +73,9 @@ class Leases:
         self._held: dict[Stream, Held] = {}
         self._seen: dict[Stream, Seen] = {}
         self._streams: list[Stream] = []
+        self._busy: set[Stream] = set()
+        self._greedy = False
+        self._on_taken: Callable[[Stream], None] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -89,6 +93,21 @@ class Leases:
                 return None
             return held.epoch
 
+    @contextmanager
+    def polling(self, stream: Stream) -> Iterator[bool]:
+        """Whether this replica may poll the stream now; while it does, the lease is not
+        released to rebalance, so no stream is polled by two replicas at once."""
+        with self._lock:
+            held = self._held.get(stream)
+            ok = held is not None and held.valid_until > self._now()
+            if ok:
+                self._busy.add(stream)
+        try:
+            yield ok
+        finally:
+            with self._lock:
+                self._busy.discard(stream)
+
     def count(self) -> int:
         with self._lock:
             now = self._now()
@@ -96,9 +115,18 @@ class Leases:
 
     # -- the loop
 
-    def start(self, streams: list[Stream]) -> None:
-        """Take a first share now (so the first polls have work), then keep it in a thread."""
+    def start(
+        self,
+        streams: list[Stream],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[Stream], None] | None = None,
+    ) -> None:
+        """Take a first share now (so the first polls have work), then keep it in a thread.
+        `everything`: take every free lease, not a share (`once` beside running replicas)."""
         self._streams = sorted(set(streams))
+        self._greedy = everything
+        self._on_taken = on_taken
         self.round()
         self._thread = threading.Thread(target=self._run, name="leases", daemon=True)
         self._thread.start()
@@ -129,9 +157,13 @@ class Leases:
         items = {i["sk"]["S"]: i for i in self.table.query(LEASES)}
         for stream in list(self._held):
             self._renew(stream)
-        target = math.ceil(len(self._streams) / max(1, self._replicas()))
+        target = len(self._streams)
+        if not self._greedy:
+            target = math.ceil(target / max(1, self._replicas()))
         surplus = len(self._held) - target
-        for stream in sorted(self._held, reverse=True)[: max(0, surplus)]:
+        with self._lock:
+            idle = sorted((s for s in self._held if s not in self._busy), reverse=True)
+        for stream in idle[: max(0, surplus)]:
             self._release(stream)
         free, expired = self._takeable(items)
         for stream in free[: max(0, target - len(self._held))]:
@@ -208,6 +240,8 @@ class Leases:
                 self._held[stream] = Held(epoch, counter, until)
             previous = item["owner"]["S"] if item else ""
             log.info("lease taken", extra={**_fields(stream), "epoch": epoch, "from": previous})
+            if self._on_taken is not None:
+                self._on_taken(stream)
 
     def _renew(self, stream: Stream) -> None:
         held = self._held.get(stream)

@@ -22,7 +22,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -315,8 +315,18 @@ class StateStore:
             if bound is not None:
                 db.execute("DELETE FROM seen_keys WHERE stream = ? AND key >= ?", (stream, bound))
 
-    def claim(self, streams: list[tuple[str, str]]) -> None:
+    def claim(
+        self,
+        streams: list[tuple[str, str]],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
         return None
+
+    @contextmanager
+    def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
+        yield True
 
     def owns(self, source_id: str, log_type: str) -> bool:
         return True

@@ -104,9 +104,9 @@ class Table:
             raise self.error(exc) from None
 
     def get(self, pk: str, sk: str, *, consistent: bool = True) -> Item | None:
-        item: Item | None = self.call(
-            "get_item", Key=key(pk, sk), ConsistentRead=consistent
-        ).get("Item")
+        item: Item | None = self.call("get_item", Key=key(pk, sk), ConsistentRead=consistent).get(
+            "Item"
+        )
         self.capacity.read_items([item] if item else [], consistent=consistent)
         return item
 

@@ -1,0 +1,462 @@
+"""Replica chaos: several `slack-connector run` processes share sources through DynamoDB.
+
+All of them run against one fake Slack fed live by `harness.Feeder`, moto's server for
+S3 and DynamoDB, and a state table made by `state init`. Every source reads the same
+Slack data, so each source's output must hold the fake's truth exactly once.
+
+What is read back, besides S3:
+
+* each replica's JSON log: every successful poll (`poll done`: end time and duration),
+  so overlapping polls of one stream by two replicas and failover times can be measured;
+* the lease items, to know who holds what when.
+
+    python -m tests.chaos.replicas --seed 7 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import orjson
+
+from tests.chaos.harness import (
+    PREFIX,
+    ROOT,
+    TOKEN,
+    TOKEN_ENV,
+    Counts,
+    Feeder,
+    Truth,
+    _free_port_sections,
+    child_env,
+    read_bucket,
+    tally,
+)
+from tests.fakes.slack_server import FakeSlack
+
+Stream = tuple[str, str]
+LOG_TYPES = ("audit", "access", "integration")
+
+
+@dataclass(frozen=True)
+class Poll:
+    replica: str
+    stream: Stream
+    start: float
+    end: float
+
+
+@dataclass
+class Incarnation:
+    slot: int
+    replica_id: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    started: float
+    killed: float | None = None
+
+
+@dataclass
+class Knobs:
+    sources: int = 4
+    replicas: int = 3
+    lease_seconds: float = 4.0
+    renew_seconds: float = 0.5
+    poll_interval: int = 1
+    page_size: int = 20
+    batch_max_events: int = 40
+    late_overlap: int = 300
+
+
+def write_config(
+    path: Path, knobs: Knobs, *, table: str, bucket: str, endpoint: str, slack: FakeSlack
+) -> None:
+    sources = "".join(
+        f"""
+[[sources]]
+id = "src{i}"
+token_env = "{TOKEN_ENV}"
+log_types = ["audit", "access", "integration"]
+audit_api_url = "{slack.audit_api_url}"
+web_api_url = "{slack.web_api_url}"
+poll_interval_seconds = {knobs.poll_interval}
+first_run_lookback_seconds = 3600
+late_event_overlap_seconds = {knobs.late_overlap}
+page_size = {knobs.page_size}
+retry_attempts = 3
+retry_backoff_seconds = 0.05
+audit_calls_per_minute = 100000
+web_calls_per_minute = 100000
+http_timeout_seconds = 5
+"""
+        for i in range(knobs.sources)
+    )
+    path.write_text(
+        f"""
+[state]
+type = "dynamodb"
+table = "{table}"
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+lease_seconds = {knobs.lease_seconds}
+renew_seconds = {knobs.renew_seconds}
+
+[output]
+type = "s3"
+bucket = "{bucket}"
+endpoint_url = "{endpoint}"
+region = "us-east-1"
+prefix = "{PREFIX}"
+batch_max_events = {knobs.batch_max_events}
+"""
+        + sources
+        + _free_port_sections(),
+        encoding="utf-8",
+    )
+
+
+class Fleet:
+    """The replica processes, one slot each, restarted under a new replica id after a kill."""
+
+    def __init__(self, workdir: Path, config: Path, knobs: Knobs) -> None:
+        self.workdir = workdir
+        self.config = config
+        self.knobs = knobs
+        self.live: dict[int, Incarnation] = {}
+        self.all: list[Incarnation] = []
+
+    def start(self, slot: int) -> Incarnation:
+        n = sum(1 for i in self.all if i.slot == slot)
+        replica_id = f"slot{slot}-run{n}"
+        log = self.workdir / f"{replica_id}.log"
+        env = child_env()
+        env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "run", "--config", str(self.config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        inc = Incarnation(slot, replica_id, proc, log, time.time())
+        self.live[slot] = inc
+        self.all.append(inc)
+        return inc
+
+    def kill(self, slot: int, sig: signal.Signals = signal.SIGKILL) -> Incarnation:
+        inc = self.live.pop(slot)
+        inc.killed = time.time()
+        inc.proc.send_signal(sig)
+        inc.proc.wait(timeout=30)
+        return inc
+
+    def stop_all(self, timeout: float = 30.0) -> None:
+        for inc in self.live.values():
+            inc.proc.send_signal(signal.SIGTERM)
+        for inc in self.live.values():
+            code = inc.proc.wait(timeout=timeout)
+            if code != 0:
+                raise AssertionError(f"{inc.replica_id} exited {code} on SIGTERM; see {inc.log}")
+        self.live.clear()
+
+    def polls(self) -> list[Poll]:
+        out = []
+        for inc in self.all:
+            for line in inc.log.read_bytes().splitlines():
+                try:
+                    rec = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    continue
+                if rec.get("message") == "poll done":
+                    end = _ts(rec["time"])
+                    stream = (rec["source_id"], rec["log_type"])
+                    out.append(Poll(inc.replica_id, stream, end - float(rec["seconds"]), end))
+        return sorted(out, key=lambda p: p.start)
+
+    def log_lines(self, inc: Incarnation, message: str) -> list[dict[str, Any]]:
+        out = []
+        for line in inc.log.read_bytes().splitlines():
+            try:
+                rec = orjson.loads(line)
+            except orjson.JSONDecodeError:
+                continue
+            if message in str(rec.get("message", "")) or message in str(rec.get("error", "")):
+                out.append(rec)
+        return out
+
+
+def _ts(text: str) -> float:
+    from datetime import datetime
+
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def overlaps(polls: list[Poll]) -> list[tuple[Poll, Poll]]:
+    """Successful polls of one stream by two replicas at the same time."""
+    by_stream: dict[Stream, list[Poll]] = defaultdict(list)
+    for p in polls:
+        by_stream[p.stream].append(p)
+    bad = []
+    for items in by_stream.values():
+        items.sort(key=lambda p: p.start)
+        for a, b in itertools.pairwise(items):
+            if a.replica != b.replica and b.start < a.end:
+                bad.append((a, b))
+    return bad
+
+
+def failovers(fleet: Fleet, polls: list[Poll], lease: float) -> list[tuple[str, Stream, float]]:
+    """Per killed replica and stream it was polling: its last poll's start → the first poll
+    of that stream by another replica."""
+    out = []
+    for inc in fleet.all:
+        if inc.killed is None:
+            continue
+        mine = [p for p in polls if p.replica == inc.replica_id and p.start <= inc.killed]
+        recent = {p.stream for p in mine if p.start >= inc.killed - lease}
+        for stream in sorted(recent):
+            last = max(p.start for p in mine if p.stream == stream)
+            after = [
+                p.start
+                for p in polls
+                if p.stream == stream and p.replica != inc.replica_id and p.start > last
+            ]
+            if after:
+                out.append((inc.replica_id, stream, min(after) - last))
+    return out
+
+
+def lease_owners(endpoint: str, table: str) -> dict[str, tuple[str, int]]:
+    db = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    items = db.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "L"}},
+        ConsistentRead=True,
+    )["Items"]
+    return {i["sk"]["S"]: (i["owner"]["S"], int(i["epoch"]["N"])) for i in items}
+
+
+_ONCE = re.compile(r"^(\S+) (\w+): (\w+)(?: written=(\d+) .*objects=(\d+))?")
+
+
+def catch_up(config: Path, passes: int = 8) -> int:
+    """`slack-connector once` until a pass lands nothing new (all replicas stopped first)."""
+    for n in range(1, passes + 1):
+        done = subprocess.run(
+            [sys.executable, "-m", "connector.cli", "once", "--config", str(config)],
+            cwd=ROOT,
+            env=child_env(),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        lines = [_ONCE.match(x) for x in done.stdout.decode().splitlines()]
+        states = [m.group(3) for m in lines if m]
+        if done.returncode != 0 or not states or set(states) != {"ok"}:
+            raise AssertionError(f"catch-up pass failed: {done.stdout!r} {done.stderr[-2000:]!r}")
+        if all(m and int(m.group(5) or 0) == 0 for m in lines if m):
+            return n
+    raise AssertionError("catch-up did not converge")
+
+
+def per_source(
+    truth: Truth, objects: dict[str, list[dict[str, Any]]], sources: int
+) -> dict[str, tuple[list[Counts], int]]:
+    out = {}
+    for i in range(sources):
+        sid = f"src{i}"
+        mine = {k: v for k, v in objects.items() if k.rsplit("/", 1)[-1].startswith(f"{sid}_")}
+        out[sid] = tally(truth, mine)
+    return out
+
+
+@dataclass
+class Result:
+    seed: int
+    knobs: Knobs
+    kills: int
+    restarts: int
+    counts: dict[str, tuple[list[Counts], int]]
+    overlaps: list[tuple[Poll, Poll]]
+    failovers: list[tuple[str, Stream, float]]
+    catchup_passes: int
+    elapsed: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def bound(self) -> float:
+        return 2 * self.knobs.lease_seconds + self.knobs.poll_interval
+
+    def exact(self) -> bool:
+        return all(
+            c.missing == 0 and c.duplicated == 0 and c.unexpected == 0 and q == 0
+            for counts, q in self.counts.values()
+            for c in counts
+        )
+
+    def report(self) -> str:
+        times = sorted(f for *_, f in self.failovers)
+        lines = [
+            f"replica chaos seed={self.seed} replicas={self.knobs.replicas} "
+            f"sources={self.knobs.sources} kills={self.kills} restarts={self.restarts} "
+            f"lease={self.knobs.lease_seconds}s poll={self.knobs.poll_interval}s "
+            f"elapsed={self.elapsed:.1f}s catch-up passes={self.catchup_passes}",
+            f"{'source':<8}{'log type':<12}{'expected':>9}{'landed':>8}{'missing':>8}"
+            f"{'duplicated':>11}{'unexpected':>11}",
+        ]
+        for sid, (counts, q) in self.counts.items():
+            for c in counts:
+                lines.append(
+                    f"{sid:<8}{c.log_type:<12}{c.expected:>9}{c.landed:>8}{c.missing:>8}"
+                    f"{c.duplicated:>11}{c.unexpected:>11}"
+                )
+            if q:
+                lines.append(f"{sid}: {q} quarantined rows")
+        if times:
+            lines.append(
+                f"failover (dead replica's last poll -> successor's first poll), "
+                f"{len(times)} streams: min {times[0]:.2f}s median {times[len(times) // 2]:.2f}s "
+                f"max {times[-1]:.2f}s; bound 2 x lease + poll = {self.bound:.1f}s"
+            )
+        lines.append(f"overlapping polls of one stream by two replicas: {len(self.overlaps)}")
+        lines.extend(self.notes)
+        return "\n".join(lines)
+
+
+def run(
+    workdir: Path,
+    endpoint: str,
+    *,
+    seed: int | None = None,
+    seconds: float = 45.0,
+    knobs: Knobs | None = None,
+    kill_every: tuple[float, float] = (4.0, 9.0),
+    log: Any = print,
+) -> Result:
+    knobs = knobs or Knobs()
+    seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    log(f"replica chaos seed={seed}")
+    rng = random.Random(seed)
+    started = time.monotonic()
+    workdir.mkdir(parents=True, exist_ok=True)
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        os.environ.setdefault(key, value)
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    bucket, table = f"replicas-{uuid.uuid4().hex[:10]}", f"state-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    truth = Truth()
+    slack = FakeSlack(tokens=(TOKEN,), seed=seed).start()
+    slack.audit_max_page = 10
+    feeder = Feeder(slack, truth, random.Random(seed + 1), interval=0.4, max_late=120)
+    config = workdir / "config.toml"
+    write_config(config, knobs, table=table, bucket=bucket, endpoint=endpoint, slack=slack)
+    init = subprocess.run(
+        [sys.executable, "-m", "connector.cli", "state", "init", "--config", str(config)],
+        cwd=ROOT,
+        env=child_env(),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if init.returncode != 0:
+        raise AssertionError(f"state init failed: {init.stderr!r}")
+    fleet = Fleet(workdir, config, knobs)
+    kills = restarts = 0
+    try:
+        feeder.seed(int(time.time()))
+        feeder.start()
+        for slot in range(knobs.replicas):
+            fleet.start(slot)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(rng.uniform(*kill_every))
+            if time.monotonic() >= deadline:
+                break
+            slot = rng.choice(sorted(fleet.live))
+            fleet.kill(slot)
+            kills += 1
+            time.sleep(rng.uniform(0.0, 3.0))
+            fleet.start(slot)
+            restarts += 1
+        feeder.stop()
+        live = {i.replica_id for i in fleet.live.values()}
+        wait_until = time.monotonic() + 4 * knobs.lease_seconds + 10
+        while time.monotonic() < wait_until:
+            owners = lease_owners(endpoint, table)
+            if len(owners) == knobs.sources * 3 and all(o in live for o, _ in owners.values()):
+                break
+            time.sleep(0.5)
+        time.sleep(2 * knobs.poll_interval + 1)
+        fleet.stop_all()
+        passes = catch_up(config)
+    finally:
+        for inc in list(fleet.live.values()):
+            inc.proc.kill()
+            inc.proc.wait()
+        feeder._stop.set()
+        slack.stop()
+    polls = fleet.polls()
+    objects = read_bucket(s3, bucket)
+    return Result(
+        seed=seed,
+        knobs=knobs,
+        kills=kills,
+        restarts=restarts,
+        counts=per_source(truth, objects, knobs.sources),
+        overlaps=overlaps(polls),
+        failovers=failovers(fleet, polls, knobs.lease_seconds),
+        catchup_passes=passes,
+        elapsed=time.monotonic() - started,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--sources", type=int, default=10)
+    parser.add_argument("--replicas", type=int, default=3)
+    args = parser.parse_args()
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    import tempfile
+
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            result = run(
+                Path(tmp),
+                f"http://{host}:{port}",
+                seed=args.seed,
+                seconds=args.seconds,
+                knobs=Knobs(sources=args.sources, replicas=args.replicas),
+            )
+            print(result.report())
+    finally:
+        server.stop()
+    return 0 if result.exact() and not result.overlaps else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
