@@ -23,6 +23,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import defaultdict
@@ -49,6 +50,11 @@ from tests.chaos.harness import (
 from tests.fakes.slack_server import FakeSlack
 
 Stream = tuple[str, str]
+AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 LOG_TYPES = ("audit", "access", "integration")
 
 
@@ -338,6 +344,135 @@ class Result:
         return "\n".join(lines)
 
 
+class Stage:
+    """One fake Slack fed live, a bucket, a state table made by `state init`, a fleet, and
+    a sampler that watches every checkpoint item's writer epoch never go back."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        endpoint: str,
+        knobs: Knobs,
+        *,
+        seed: int,
+        slow_requests: float = 0.0,
+    ) -> None:
+        self.workdir, self.endpoint, self.knobs, self.seed = workdir, endpoint, knobs, seed
+        self.started = time.monotonic()
+        workdir.mkdir(parents=True, exist_ok=True)
+        for key, value in AWS.items():
+            os.environ.setdefault(key, value)
+        self.s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        self.bucket, self.table = f"replicas-{uuid.uuid4().hex[:10]}", f"st-{uuid.uuid4().hex[:10]}"
+        self.s3.create_bucket(Bucket=self.bucket)
+        self.truth = Truth()
+        self.slack = FakeSlack(tokens=(TOKEN,), seed=seed).start()
+        self.slack.audit_max_page = 10
+        if slow_requests:
+            self.slack.on_request = lambda method, params: time.sleep(slow_requests)
+        self.feeder = Feeder(self.slack, self.truth, random.Random(seed + 1), interval=0.4)
+        self.config = workdir / "config.toml"
+        write_config(
+            self.config,
+            knobs,
+            table=self.table,
+            bucket=self.bucket,
+            endpoint=endpoint,
+            slack=self.slack,
+        )
+        init = subprocess.run(
+            [sys.executable, "-m", "connector.cli", "state", "init", "--config", str(self.config)],
+            cwd=ROOT,
+            env=child_env(),
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if init.returncode != 0:
+            raise AssertionError(f"state init failed: {init.stderr!r}")
+        self.fleet = Fleet(workdir, self.config, knobs)
+        self.kills = self.restarts = 0
+        self.epoch_went_back: list[str] = []
+        self._sampling = threading.Event()
+        self._sampler = threading.Thread(target=self._sample, daemon=True)
+        self.result: Result | None = None
+
+    def __enter__(self) -> Stage:
+        self.feeder.seed(int(time.time()))
+        self.feeder.start()
+        self._sampler.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sampling.set()
+        for inc in list(self.fleet.live.values()):
+            inc.proc.kill()
+            inc.proc.wait()
+        self.feeder._stop.set()
+        self.slack.stop()
+
+    def _sample(self) -> None:
+        last: dict[tuple[str, str], tuple[str, int]] = {}
+        while not self._sampling.wait(0.1):
+            try:
+                now = checkpoints(self.endpoint, self.table, self.knobs.sources)
+            except Exception:  # a missed sample is no evidence either way
+                continue
+            for stream, (owner, epoch) in now.items():
+                before = last.get(stream)
+                if before and epoch < before[1]:
+                    self.epoch_went_back.append(f"{stream}: {before} -> {(owner, epoch)}")
+                last[stream] = (owner, epoch)
+
+    def kill_and_restart(self, rng: random.Random) -> None:
+        slot = rng.choice(sorted(self.fleet.live))
+        self.fleet.kill(slot)
+        self.kills += 1
+        time.sleep(rng.uniform(0.0, 3.0))
+        self.fleet.start(slot)
+        self.restarts += 1
+
+    def wait_balanced(self, timeout: float = 60.0) -> None:
+        """Every lease held by a live replica, each holding its share."""
+        deadline = time.monotonic() + timeout
+        streams = self.knobs.sources * len(LOG_TYPES)
+        while time.monotonic() < deadline:
+            live = {i.replica_id for i in self.fleet.live.values()}
+            owners = [o for o, _ in lease_owners(self.endpoint, self.table).values()]
+            share = -(-streams // max(1, len(live)))
+            if (
+                len(owners) == streams
+                and set(owners) <= live
+                and all(owners.count(r) <= share for r in live)
+            ):
+                return
+            time.sleep(0.3)
+        raise AssertionError("leases never settled on the live replicas")
+
+    def finish(self) -> Result:
+        """Stop the feed, let the replicas settle, stop them, catch up, and count."""
+        self.feeder.stop()
+        self.wait_balanced(timeout=4 * self.knobs.lease_seconds + 30)
+        time.sleep(2 * self.knobs.poll_interval + 1)
+        self.fleet.stop_all()
+        passes = catch_up(self.config)
+        self._sampling.set()
+        polls = self.fleet.polls()
+        objects = read_bucket(self.s3, self.bucket)
+        self.result = Result(
+            seed=self.seed,
+            knobs=self.knobs,
+            kills=self.kills,
+            restarts=self.restarts,
+            counts=per_source(self.truth, objects, self.knobs.sources),
+            overlaps=overlaps(polls),
+            failovers=failovers(self.fleet, polls, self.knobs.lease_seconds),
+            catchup_passes=passes,
+            elapsed=time.monotonic() - self.started,
+        )
+        return self.result
+
+
 def run(
     workdir: Path,
     endpoint: str,
@@ -348,85 +483,22 @@ def run(
     kill_every: tuple[float, float] = (4.0, 9.0),
     log: Any = print,
 ) -> Result:
+    """Start the fleet, SIGKILL a random replica every few seconds (and restart it under a
+    new id), then stop the feed, catch up and count."""
     knobs = knobs or Knobs()
     seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
     log(f"replica chaos seed={seed}")
     rng = random.Random(seed)
-    started = time.monotonic()
-    workdir.mkdir(parents=True, exist_ok=True)
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        os.environ.setdefault(key, value)
-    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
-    bucket, table = f"replicas-{uuid.uuid4().hex[:10]}", f"state-{uuid.uuid4().hex[:10]}"
-    s3.create_bucket(Bucket=bucket)
-    truth = Truth()
-    slack = FakeSlack(tokens=(TOKEN,), seed=seed).start()
-    slack.audit_max_page = 10
-    feeder = Feeder(slack, truth, random.Random(seed + 1), interval=0.4, max_late=120)
-    config = workdir / "config.toml"
-    write_config(config, knobs, table=table, bucket=bucket, endpoint=endpoint, slack=slack)
-    init = subprocess.run(
-        [sys.executable, "-m", "connector.cli", "state", "init", "--config", str(config)],
-        cwd=ROOT,
-        env=child_env(),
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if init.returncode != 0:
-        raise AssertionError(f"state init failed: {init.stderr!r}")
-    fleet = Fleet(workdir, config, knobs)
-    kills = restarts = 0
-    try:
-        feeder.seed(int(time.time()))
-        feeder.start()
+    with Stage(workdir, endpoint, knobs, seed=seed) as stage:
         for slot in range(knobs.replicas):
-            fleet.start(slot)
+            stage.fleet.start(slot)
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        while True:
             time.sleep(rng.uniform(*kill_every))
             if time.monotonic() >= deadline:
                 break
-            slot = rng.choice(sorted(fleet.live))
-            fleet.kill(slot)
-            kills += 1
-            time.sleep(rng.uniform(0.0, 3.0))
-            fleet.start(slot)
-            restarts += 1
-        feeder.stop()
-        live = {i.replica_id for i in fleet.live.values()}
-        wait_until = time.monotonic() + 4 * knobs.lease_seconds + 10
-        while time.monotonic() < wait_until:
-            owners = lease_owners(endpoint, table)
-            if len(owners) == knobs.sources * 3 and all(o in live for o, _ in owners.values()):
-                break
-            time.sleep(0.5)
-        time.sleep(2 * knobs.poll_interval + 1)
-        fleet.stop_all()
-        passes = catch_up(config)
-    finally:
-        for inc in list(fleet.live.values()):
-            inc.proc.kill()
-            inc.proc.wait()
-        feeder._stop.set()
-        slack.stop()
-    polls = fleet.polls()
-    objects = read_bucket(s3, bucket)
-    return Result(
-        seed=seed,
-        knobs=knobs,
-        kills=kills,
-        restarts=restarts,
-        counts=per_source(truth, objects, knobs.sources),
-        overlaps=overlaps(polls),
-        failovers=failovers(fleet, polls, knobs.lease_seconds),
-        catchup_passes=passes,
-        elapsed=time.monotonic() - started,
-    )
+            stage.kill_and_restart(rng)
+        return stage.finish()
 
 
 def main() -> int:
@@ -460,3 +532,19 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def checkpoints(endpoint: str, table: str, sources: int) -> dict[tuple[str, str], tuple[str, int]]:
+    """(source, checkpoint key) -> (owner, epoch) of the replica that wrote it last."""
+    db = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    out = {}
+    for i in range(sources):
+        items = db.query(
+            TableName=table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"C#src{i}"}},
+            ConsistentRead=True,
+        )["Items"]
+        for item in items:
+            out[(f"src{i}", item["sk"]["S"])] = (item["owner"]["S"], int(item["epoch"]["N"]))
+    return out
