@@ -218,7 +218,7 @@ class Settings(_Strict):
         try:
             return model.model_validate(value)
         except ValidationError as exc:
-            raise ValueError(describe(exc)) from None
+            raise ValueError(describe(exc).removeprefix("config")) from None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:

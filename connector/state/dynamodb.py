@@ -278,13 +278,10 @@ class DynamoStore:
     # -- operators
 
     def summary(self) -> list[dict[str, Any]]:
-        """Per stream: checkpoint, status, seen keys, pending writes and the lease holder."""
+        """Per stream a replica ever polled (each has a lease item): checkpoint, status,
+        seen keys, pending writes and the lease holder. Reads only; no Scan."""
         leases = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
         streams = set()
-        for item in self.table.call("scan", ProjectionExpression="pk, sk").get("Items", []):
-            pk, sk = item["pk"]["S"], item["sk"]["S"]
-            if pk.startswith("X#"):
-                streams.add((pk[2:], sk))
         for name in leases:
             source, _, log_type = name.rpartition("#")
             streams.add((source, log_type))
