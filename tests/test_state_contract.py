@@ -170,3 +170,30 @@ def test_token_pairs_round_trip_and_stamp_changes(options: Any) -> None:
     with storage.locked():
         storage.save(TokenSet(SecretStr("xoxe.xoxp-1-b"), SecretStr("xoxe-1-s"), expires_at=100))
         assert storage.stamp() != first
+
+
+def test_intents_outlive_a_crash_and_settle_by_what_was_written(options: Any) -> None:
+    """As `Pipeline.recover` does after a crash: an object that exists makes its keys seen,
+    one that was never written leaves nothing behind."""
+    written, lost = keys(20), keys(20, 100)
+    first = options.open()
+    first.claim(STREAMS)
+    first.begin_write("acme", "audit", {"a/written": (5, written), "a/lost": (6, lost)})
+    first.close()
+    second = options.open()
+    second.claim(STREAMS)
+    try:
+        pending = {i.object_key: i for i in second.intents("acme", "audit")}
+        assert pending["a/written"].row_keys == written and pending["a/lost"].size == 6
+        second.commit("acme", "audit", keys=written, done_intents=["a/written", "a/lost"])
+        assert second.intents("acme", "audit") == []
+        assert second.seen("acme", "audit", [*written, *lost]) == set(written)
+        assert second.count_seen("acme", "audit") == 20
+    finally:
+        second.close()
+    third = options.open(replica=False)
+    try:
+        assert third.intents("acme", "audit") == []
+        assert third.seen("acme", "audit", [*written, *lost]) == set(written)
+    finally:
+        third.close()

@@ -1,16 +1,14 @@
 """DynamoDB state store: what the SQLite file keeps, in one table several replicas share.
 
-Dedupe keys are packed, as in SQLite: each commit writes its keys as one or a few binary
-items (up to `PACK` keys each), not one item per event, so 1,000 events cost about 16 KB
-of writes instead of a thousand items. The lease holder of a stream is its only writer,
-so it keeps the stream's keys in memory from the first look after it took the lease and
-answers `seen` without reading the table again. Keys with an event time expire through
-DynamoDB's TTL (`dedupe_ttl_seconds` after their event, or after they were written if
-later); DynamoDB deletes expired items lazily, and a key kept too long only ever means
-"seen", which is harmless.
+Dedupe keys and write intents are packed items (`connector.state.packs`), not one item
+per event. The lease holder of a stream is its only writer, so it reads the stream's keys
+once per lease epoch and answers `seen` from memory after that. Keys with an event time
+expire through DynamoDB's TTL (`dedupe_ttl_seconds` after their event, or after they were
+written if later); DynamoDB deletes expired items lazily, and a key kept too long only
+ever means "seen", which is harmless.
 
-Every commit is one transaction that also checks the stream's lease (owner and epoch):
-a replica that lost its lease cannot move a checkpoint or record keys.
+Every commit is a transaction that also checks the stream's lease (owner and epoch): a
+replica that lost its lease cannot move a checkpoint or record keys.
 """
 
 from __future__ import annotations
@@ -27,9 +25,10 @@ import orjson
 
 from connector import clock
 from connector.identity import KEY_SIZE, NO_TIME
-from connector.state.base import Intent, Keys, LeaseLost, StateError
+from connector.state import packs
+from connector.state.base import Intent, Keys, LeaseLost
 from connector.state.leases import LEASES, Leases, Stream
-from connector.state.table import TTL_ATTRIBUTE, ConditionFailed, Item, Table, create_table, key
+from connector.state.table import ConditionFailed, Item, Table, create_table, key
 from connector.state.tokens import DynamoTokenStorage
 
 if TYPE_CHECKING:
@@ -37,8 +36,6 @@ if TYPE_CHECKING:
 
 __all__ = ["DynamoStore", "DynamoTokenStorage", "create_table"]
 
-PACK = 20_000
-"""Keys per item: 320 KB, under DynamoDB's 400 KB item limit."""
 TXN_ITEMS = 10
 """Packed items per transaction: 3.2 MB, under the 4 MB transaction limit."""
 
@@ -63,7 +60,8 @@ class DynamoStore:
         )
         self._ttl = options.dedupe_ttl_seconds
         self._lock = threading.Lock()
-        self._keys: dict[Stream, tuple[int, set[bytes]]] = {}
+        self._keys: dict[Stream, tuple[int, packs.StreamKeys]] = {}
+        self._values: dict[tuple[str, str, str], tuple[int, bytes]] = {}
         self.ping()
 
     def __repr__(self) -> str:
@@ -111,10 +109,34 @@ class DynamoStore:
     # -- checkpoints, status, alerts
 
     def checkpoint(self, source_id: str, log_type: str) -> dict[str, Any] | None:
-        return _value(self.table.get(f"C#{source_id}", log_type))
+        return self._read("C#", source_id, log_type)
 
     def status(self, source_id: str, log_type: str) -> dict[str, Any] | None:
-        return _value(self.table.get(f"X#{source_id}", log_type))
+        return self._read("X#", source_id, log_type)
+
+    def _read(self, prefix: str, source_id: str, name: str) -> dict[str, Any] | None:
+        """A stream's checkpoint or status: from memory while this replica holds the
+        stream's lease (it is their only writer), else from the table."""
+        epoch = self.leases.epoch((source_id, name)) if self.leases is not None else None
+        slot = (prefix, source_id, name)
+        if epoch is not None:
+            with self._lock:
+                hit = self._values.get(slot)
+            if hit is not None and hit[0] == epoch:
+                return orjson.loads(hit[1]) if hit[1] else None
+        item = self.table.get(f"{prefix}{source_id}", name)
+        if epoch is not None:
+            self._keep(slot, epoch, item["value"]["B"] if item else b"")
+        return _value(item)
+
+    def _keep(self, slot: tuple[str, str, str], epoch: int, encoded: bytes) -> None:
+        with self._lock:
+            self._values[slot] = (epoch, encoded)
+
+    def _kept(self, slot: tuple[str, str, str], epoch: int) -> bytes | None:
+        with self._lock:
+            hit = self._values.get(slot)
+        return hit[1] if hit is not None and hit[0] == epoch else None
 
     def set_status(self, source_id: str, log_type: str, value: dict[str, Any]) -> None:
         """Advisory, so fenced cheaply: refused only if a newer epoch already wrote it."""
@@ -127,6 +149,8 @@ class DynamoStore:
             ExpressionAttributeValues={":e": _n(epoch)},
         ):
             raise LeaseLost(f"status of {source_id!r} {log_type!r} written by a newer lease")
+        if self.leases is not None:
+            self._keep(("X#", source_id, log_type), epoch, item["value"]["B"])
 
     def alert(self, key_: str) -> dict[str, Any] | None:
         return _value(self.table.get("A", key_))
@@ -138,66 +162,47 @@ class DynamoStore:
         alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
         return {k: v for k, v in alerts.items() if v and v.get("open")}
 
-    # -- dedupe keys
+    # -- dedupe keys and write intents (see `connector.state.packs`)
 
     def seen(self, source_id: str, log_type: str, keys: Iterable[bytes]) -> set[bytes]:
         wanted = set(keys)
         if not wanted:
             return set()
-        return wanted & self._known((source_id, log_type))
+        return wanted & self._state((source_id, log_type)).seen
 
     def count_seen(self, source_id: str, log_type: str) -> int:
-        return len(self._load((source_id, log_type)))
+        return len(self._state((source_id, log_type)).seen)
 
-    def _known(self, stream: Stream) -> set[bytes]:
-        """The stream's keys: cached while this replica holds the same lease epoch."""
+    def intents(self, source_id: str, log_type: str) -> list[Intent]:
+        pending = self._state((source_id, log_type)).pending
+        return [Intent(obj, list(p.keys), p.size) for obj, p in pending.items()]
+
+    def _state(self, stream: Stream) -> packs.StreamKeys:
+        """The stream's keys and intents. The lease holder is their only writer, so it
+        reads them once per lease epoch and keeps them; anyone else reads them afresh."""
         epoch = self.leases.epoch(stream) if self.leases is not None else None
-        if epoch is None:
-            return self._load(stream)
-        with self._lock:
-            cached = self._keys.get(stream)
-            if cached is not None and cached[0] == epoch:
-                return cached[1]
-        loaded = self._load(stream)
-        with self._lock:
-            self._keys[stream] = (epoch, loaded)
+        if epoch is not None:
+            with self._lock:
+                cached = self._keys.get(stream)
+                if cached is not None and cached[0] == epoch:
+                    return cached[1]
+        loaded = packs.load(self.table.query(_kpk(stream)))
+        if epoch is not None:
+            with self._lock:
+                self._keys[stream] = (epoch, loaded)
         return loaded
-
-    def _load(self, stream: Stream) -> set[bytes]:
-        found: set[bytes] = set()
-        for item in self.table.query(_kpk(stream)):
-            found.update(_split(item["keys"]["B"]))
-        return found
-
-    # -- write intents and commits
 
     def begin_write(
         self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
     ) -> None:
         """Not fenced: an intent a stale replica leaves is settled by the next holder."""
-        now = _n(clock.now_ts())
-        for object_key, (size, rows) in objects.items():
-            for part, blob in enumerate(_packs(rows, ordered_by_key=False) or [b""]):
-                self.table.put(
-                    {
-                        **key(_wpk((source_id, log_type)), f"{object_key}#{part:04d}"),
-                        "object_key": {"S": object_key},
-                        "size": _n(size),
-                        "rows": {"B": blob},
-                        "created_at": now,
-                    }
-                )
-
-    def intents(self, source_id: str, log_type: str) -> list[Intent]:
-        merged: dict[str, Intent] = {}
-        for item in self.table.query(_wpk((source_id, log_type))):
-            name = item["object_key"]["S"]
-            rows = _split(item["rows"]["B"])
-            before = merged.get(name)
-            merged[name] = Intent(
-                name, (before.row_keys if before else []) + rows, int(item["size"]["N"])
-            )
-        return list(merged.values())
+        stream = (source_id, log_type)
+        state = self._state(stream)
+        for obj, (size, rows) in objects.items():
+            items = packs.intent_packs(_kpk(stream), obj, size, rows, self._ttl)
+            for item in items:
+                self.table.put(item)
+            state.pending[obj] = packs.Pending(size, list(rows), [i["sk"]["S"] for i in items])
 
     def commit(
         self,
@@ -210,37 +215,48 @@ class DynamoStore:
         done_intents: Iterable[str] = (),
         prune_before: int | None = None,
     ) -> None:
-        """Transactions of packed keys, the last also the checkpoint and intent cleanup;
-        every one fenced by the lease. Keys committed ahead of the checkpoint are safe:
-        their objects are already written."""
+        """Marks for the settled intents, packs for other keys, and the checkpoint, in
+        transactions fenced by the lease (the checkpoint in the last: keys committed
+        ahead of it are safe, their objects exist). An intent whose keys are not among
+        `keys` was never written; its packs are deleted afterwards."""
         stream = (source_id, log_type)
-        done = set(done_intents)
         epoch = self._epoch(stream) if self.leases is not None else 0
-        steps = [self._key_item(stream, blob) for blob in _packs(keys)]
-        final: list[Item] = []
-        if done:
-            final += [
-                {"Delete": {"TableName": self.table.name, "Key": key(i["pk"]["S"], i["sk"]["S"])}}
-                for i in self.table.query(_wpk(stream))
-                if i["object_key"]["S"] in done
-            ]
-        if checkpoint is not None:
-            item = {
-                **key(f"C#{source_id}", checkpoint_key or log_type),
-                **_encoded(checkpoint),
-                "updated_at": _n(clock.now_ts()),
-                "epoch": _n(epoch),
-                "owner": {"S": self.replica_id},
-            }
-            final.append({"Put": {"TableName": self.table.name, "Item": item}})
-        chunks = [steps[i : i + TXN_ITEMS] for i in range(0, len(steps), TXN_ITEMS)] or [[]]
-        chunks[-1] = chunks[-1] + final
-        for chunk in chunks:
-            for i in range(0, max(1, len(chunk)), 90):
-                part = chunk[i : i + 90]
-                if part:
-                    self._transact(stream, epoch, part)
-        self._remember(stream, epoch, keys, prune_before)
+        state = self._state(stream)
+        wanted, pk = set(keys), _kpk(stream)
+        settled: list[str] = []
+        void: list[str] = []
+        for obj in dict.fromkeys(done_intents):
+            pending = state.pending.get(obj)
+            if pending is not None:
+                (settled if wanted.issuperset(pending.keys) else void).append(obj)
+        covered = {k for obj in settled for k in state.pending[obj].keys}
+        fresh = packs.key_packs(pk, [k for k in keys if k not in covered], self._ttl)
+        final = [packs.mark(pk, obj, state.pending[obj].keys, self._ttl) for obj in settled]
+        slot = ("C#", source_id, checkpoint_key or log_type)
+        encoded = orjson.dumps(checkpoint) if checkpoint is not None else None
+        if encoded is not None and (fresh or final or void or self._kept(slot, epoch) != encoded):
+            final.append(
+                {
+                    **key(f"C#{source_id}", checkpoint_key or log_type),
+                    "value": {"B": encoded},
+                    "updated_at": _n(clock.now_ts()),
+                    "epoch": _n(epoch),
+                    "owner": {"S": self.replica_id},
+                }
+            )
+        steps = [[*fresh[i : i + TXN_ITEMS]] for i in range(0, len(fresh), TXN_ITEMS)]
+        steps += [final[i : i + 90] for i in range(0, len(final), 90)]
+        for step in steps:
+            self._transact(stream, epoch, [self._put(item) for item in step])
+        for obj in void:
+            for sk in state.pending[obj].sks:
+                self.table.delete(pk, sk, size=KEY_SIZE * len(state.pending[obj].keys))
+        self._remember(stream, state, keys, settled + void, prune_before)
+        if encoded is not None and self.leases is not None:
+            self._keep(slot, epoch, encoded)
+
+    def _put(self, item: Item) -> Item:
+        return {"Put": {"TableName": self.table.name, "Item": item}}
 
     def _transact(self, stream: Stream, epoch: int, actions: list[Item]) -> None:
         fence = self.leases.fence(stream, epoch) if self.leases is not None else None
@@ -254,26 +270,21 @@ class DynamoStore:
                 "nothing committed"
             ) from None
 
-    def _key_item(self, stream: Stream, blob: bytes) -> Item:
-        item = {
-            **key(_kpk(stream), f"{blob[:KEY_SIZE].hex()}#{secrets.token_hex(6)}"),
-            "keys": {"B": blob},
-        }
-        expires = _expiry(blob, self._ttl)
-        if expires is not None:
-            item[TTL_ATTRIBUTE] = _n(expires)
-        return {"Put": {"TableName": self.table.name, "Item": item}}
-
-    def _remember(self, stream: Stream, epoch: int, keys: Keys, prune_before: int | None) -> None:
+    def _remember(
+        self,
+        stream: Stream,
+        state: packs.StreamKeys,
+        keys: Keys,
+        done: list[str],
+        prune_before: int | None,
+    ) -> None:
         with self._lock:
-            cached = self._keys.get(stream)
-            if cached is None or cached[0] != epoch:
-                return
-            cached[1].update(keys)
+            state.seen.update(keys)
+            for obj in done:
+                state.pending.pop(obj, None)
             if prune_before is not None and 0 < prune_before < NO_TIME:
                 bound = (NO_TIME - prune_before + 1).to_bytes(4, "big")
-                old = [k for k in cached[1] if k[:4] >= bound]
-                cached[1].difference_update(old)
+                state.seen.difference_update([k for k in state.seen if k[:4] >= bound])
 
     # -- operators
 
@@ -304,7 +315,8 @@ class DynamoStore:
         return rows
 
     def reset(self, source_id: str, log_type: str | None = None) -> None:
-        """Forget a stream (operator action; run it while no replica polls that source)."""
+        """Forget a stream. An operator action, like SQLite's: stop the replicas first (a
+        running holder keeps what it read until its lease moves)."""
         doomed: list[Item] = []
         for prefix in ("C#", "X#"):
             for item in self.table.query(f"{prefix}{source_id}"):
@@ -312,8 +324,7 @@ class DynamoStore:
                     doomed.append(item)
         kinds = [log_type] if log_type else ["audit", "access", "integration"]
         for lt in kinds:
-            for pk in (_kpk((source_id, lt)), _wpk((source_id, lt))):
-                doomed.extend(self.table.query(pk))
+            doomed.extend(self.table.query(_kpk((source_id, lt))))
         for item in self.table.query("A"):
             parts = item["sk"]["S"].split(":")
             if parts[0] == source_id and log_type in (None, parts[1] if len(parts) > 1 else ""):
@@ -322,14 +333,11 @@ class DynamoStore:
             self.table.call("delete_item", Key=key(item["pk"]["S"], item["sk"]["S"]))
         with self._lock:
             self._keys = {s: v for s, v in self._keys.items() if s[0] != source_id}
+            self._values = {s: v for s, v in self._values.items() if s[1] != source_id}
 
 
 def _kpk(stream: Stream) -> str:
     return f"K#{stream[0]}#{stream[1]}"
-
-
-def _wpk(stream: Stream) -> str:
-    return f"W#{stream[0]}#{stream[1]}"
 
 
 def _n(value: int) -> dict[str, str]:
@@ -345,26 +353,3 @@ def _value(item: Item | None) -> dict[str, Any] | None:
         return None
     decoded: dict[str, Any] = orjson.loads(item["value"]["B"])
     return decoded
-
-
-def _packs(keys: Keys, *, ordered_by_key: bool = True) -> list[bytes]:
-    """Keys packed into item-sized blobs: sorted for the seen set (so a pack's first key
-    dates it), as given for an intent."""
-    ordered = sorted(keys) if ordered_by_key else list(keys)
-    blob = b"".join(ordered)
-    if len(blob) != KEY_SIZE * len(ordered):
-        raise StateError(f"dedupe keys must be {KEY_SIZE} bytes")
-    step = PACK * KEY_SIZE
-    return [blob[i : i + step] for i in range(0, len(blob), step)]
-
-
-def _split(blob: bytes) -> list[bytes]:
-    return [blob[i : i + KEY_SIZE] for i in range(0, len(blob), KEY_SIZE)]
-
-
-def _expiry(blob: bytes, ttl: int) -> int | None:
-    """When the newest-time key of a sorted pack is old enough to forget; None if timeless."""
-    if blob[:4] == bytes(4):
-        return None
-    newest = NO_TIME - int.from_bytes(blob[:4], "big")
-    return max(newest, clock.now_ts()) + ttl

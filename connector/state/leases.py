@@ -76,6 +76,7 @@ class Leases:
         self._busy: set[Stream] = set()
         self._greedy = False
         self._on_taken: Callable[[Stream], None] | None = None
+        self._rounds = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -152,9 +153,13 @@ class Leases:
                 log.error("lease round failed", extra={"error": str(exc)})
 
     def round(self) -> None:
-        """Heartbeat, renew what is held, release a surplus, take a shortfall."""
-        self._heartbeat()
-        items = {i["sk"]["S"]: i for i in self.table.query(LEASES)}
+        """Heartbeat (every other round), renew what is held, release a surplus, take a
+        shortfall. The lease list is read eventually consistent: a stale counter or owner
+        only makes a take's conditional write fail."""
+        self._rounds += 1
+        if self._rounds % 2 == 1:
+            self._heartbeat()
+        items = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
         for stream in list(self._held):
             self._renew(stream)
         target = len(self._streams)
@@ -184,7 +189,8 @@ class Leases:
     def _replicas(self) -> int:
         """Replicas that heartbeat within the last lease period and round (for spread only)."""
         fresh = clock.now_ts() - self.lease_seconds - self.renew_every - 1
-        return sum(1 for i in self.table.query(REPLICAS) if int(i["seen_at"]["N"]) >= fresh)
+        replicas = self.table.query(REPLICAS, consistent=False)
+        return sum(1 for i in replicas if int(i["seen_at"]["N"]) >= fresh)
 
     def _takeable(self, items: dict[str, Item]) -> tuple[list[Stream], list[Stream]]:
         """Unowned or released leases (taken up to this replica's share), and the ones

@@ -131,8 +131,14 @@ class Table:
                 return
             args["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def delete(self, pk: str, sk: str, *, size: int) -> None:
+        """A delete is billed by the size of the item it removes."""
+        self.call("delete_item", Key=key(pk, sk))
+        self.capacity.wrote([{"x": {"B": bytes(size)}}])
+
     def transact(self, actions: list[Item]) -> None:
-        """All of these or none; `ConditionalCheckFailed` comes back as `False`."""
+        """All of these or none (Put and ConditionCheck); a failed condition raises
+        `ConditionFailed`."""
         try:
             self._db.transact_write_items(TransactItems=actions)
         except ClientError as exc:
@@ -143,8 +149,9 @@ class Table:
             raise self.error(exc) from None
         except BotoCoreError as exc:
             raise self.error(exc) from None
-        written = [a.get("Put", {}).get("Item") or {"pk": {"S": "x"}} for a in actions]
-        self.capacity.wrote(written, transactional=True)
+        written = [a["Put"]["Item"] for a in actions if "Put" in a]
+        checks = [{"pk": {"S": "x"}} for a in actions if "ConditionCheck" in a]
+        self.capacity.wrote(written + checks, transactional=True)
 
     def conditional(self, method: str, **kw: Any) -> bool:
         """A conditional write: True when it happened, False when the condition failed."""
