@@ -95,7 +95,9 @@ class Table:
         code = ""
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
-        return StateError(f"state table {self.name}: {code or type(exc).__name__}")
+        missing = code == "ResourceNotFoundException"
+        hint = " (create it: slack-connector state init)" if missing else ""
+        return StateError(f"state table {self.name}: {code or type(exc).__name__}{hint}")
 
     def call(self, method: str, **kw: Any) -> Any:
         try:
