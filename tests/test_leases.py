@@ -186,3 +186,21 @@ def test_a_single_use_refresh_token_is_spent_by_one_replica_only(options: Any) -
         assert fake.calls["refresh_token"] == 1, fake.calls
         assert len(set(results)) == 1 and results[0] != access
         assert fake.used_refresh_tokens == {refresh}
+
+
+def test_a_lease_being_polled_is_handed_over_only_when_its_poll_ends(replicas: Any) -> None:
+    streams = STREAMS[:2]
+    first = replicas(streams, replica_id="a")
+    assert first.leases is not None
+    with first.polling(*streams[0]) as mine, first.polling(*streams[1]) as also:
+        assert mine and also
+        second = replicas(streams, replica_id="b")
+        time.sleep(4 * 0.25 + 0.5)
+        assert held(first, streams) == set(streams), "both still polled: nothing handed over"
+        assert held(second, streams) == set()
+        starts = []
+        for stream in streams:
+            with first.polling(*stream) as again:
+                starts.append(again)
+        assert sorted(starts) == [False, True], "the one being handed over starts no new poll"
+    wait_for(lambda: len(held(first, streams)) == 1 and len(held(second, streams)) == 1)

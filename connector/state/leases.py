@@ -74,6 +74,7 @@ class Leases:
         self._seen: dict[Stream, Seen] = {}
         self._streams: list[Stream] = []
         self._busy: set[Stream] = set()
+        self._draining: set[Stream] = set()
         self._greedy = False
         self._on_taken: Callable[[Stream], None] | None = None
         self._rounds = 0
@@ -101,6 +102,7 @@ class Leases:
         with self._lock:
             held = self._held.get(stream)
             ok = held is not None and held.valid_until > self._now()
+            ok = ok and stream not in self._draining
             if ok:
                 self._busy.add(stream)
         try:
@@ -108,6 +110,9 @@ class Leases:
         finally:
             with self._lock:
                 self._busy.discard(stream)
+                drained = ok and stream in self._draining
+            if drained:
+                self._release(stream)
 
     def count(self) -> int:
         with self._lock:
@@ -165,11 +170,17 @@ class Leases:
         target = len(self._streams)
         if not self._greedy:
             target = math.ceil(target / max(1, self._replicas()))
-        surplus = len(self._held) - target
         with self._lock:
-            idle = sorted((s for s in self._held if s not in self._busy), reverse=True)
-        for stream in idle[: max(0, surplus)]:
-            self._release(stream)
+            surplus = len(self._held) - len(self._draining) - target
+            held = sorted(s for s in self._held if s not in self._draining)
+            idle = [s for s in held if s not in self._busy]
+            busy = [s for s in held if s in self._busy]
+        for stream in (idle + busy)[: max(0, surplus)]:
+            if stream in idle:
+                self._release(stream)
+            else:
+                with self._lock:
+                    self._draining.add(stream)
         free, expired = self._takeable(items)
         for stream in free[: max(0, target - len(self._held))]:
             self._take(stream, items.get(lease_sk(stream)))
@@ -268,7 +279,10 @@ class Leases:
                 log.warning("lease lost to another replica", extra=_fields(stream))
 
     def _release(self, stream: Stream) -> None:
+        """Hand a lease back; one being polled is drained instead: no new poll starts on
+        it, and it is released when the running poll ends (`polling`)."""
         with self._lock:
+            self._draining.discard(stream)
             held = self._held.pop(stream, None)
         if held is None:
             return

@@ -87,6 +87,7 @@ class Table:
             config=Config(
                 retries={"max_attempts": options.max_attempts, "mode": "standard"},
                 connect_timeout=5,
+                max_pool_connections=64,
                 read_timeout=10,
             ),
         )

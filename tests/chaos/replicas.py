@@ -447,7 +447,8 @@ class Stage:
             ):
                 return
             time.sleep(0.3)
-        raise AssertionError("leases never settled on the live replicas")
+        held = {r: owners.count(r) for r in set(owners)}
+        raise AssertionError(f"leases never settled on the live replicas {sorted(live)}: {held}")
 
     def finish(self) -> Result:
         """Stop the feed, let the replicas settle, stop them, catch up, and count."""
@@ -507,6 +508,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--sources", type=int, default=10)
     parser.add_argument("--replicas", type=int, default=3)
+    parser.add_argument("--lease", type=float, default=4.0, help="lease_seconds")
+    parser.add_argument("--poll", type=int, default=1, help="poll_interval_seconds")
+    parser.add_argument("--workdir", help="keep logs and config here (default: a temp dir)")
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
@@ -518,11 +522,16 @@ def main() -> int:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             result = run(
-                Path(tmp),
+                Path(args.workdir or tmp),
                 f"http://{host}:{port}",
                 seed=args.seed,
                 seconds=args.seconds,
-                knobs=Knobs(sources=args.sources, replicas=args.replicas),
+                knobs=Knobs(
+                    sources=args.sources,
+                    replicas=args.replicas,
+                    lease_seconds=args.lease,
+                    poll_interval=args.poll,
+                ),
             )
             print(result.report())
     finally:
