@@ -198,8 +198,9 @@ class Leases:
         )
 
     def _replicas(self) -> int:
-        """Replicas that heartbeat within the last lease period and round (for spread only)."""
-        fresh = clock.now_ts() - self.lease_seconds - self.renew_every - 1
+        """Replicas that heartbeat within the last two lease periods (for spread only:
+        generous, so a replica whose rounds run late under load still counts)."""
+        fresh = clock.now_ts() - 2 * self.lease_seconds - 1
         replicas = self.table.query(REPLICAS, consistent=False)
         return sum(1 for i in replicas if int(i["seen_at"]["N"]) >= fresh)
 
