@@ -456,7 +456,7 @@ class Stage:
         self.feeder.stop()
         self.wait_balanced(timeout=4 * self.knobs.lease_seconds + 30, even=False)
         self.spread = sorted(
-            Counter(o for o, _ in lease_owners(self.endpoint, self.table).values()).values()
+            Counter(o for o, _ in lease_owners(self.endpoint, self.table).values() if o).values()
         )
         time.sleep(2 * self.knobs.poll_interval + 1)
         self.fleet.stop_all()
