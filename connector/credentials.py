@@ -12,11 +12,11 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from connector.config import SourceConfig
+from connector.config import ConfigError, SourceConfig
 from connector.logs import REDACTOR
-from connector.slack.client import TokenProvider, fingerprint
+from connector.slack.client import fingerprint
 from connector.state.options import SqliteOptions, StateOptions
-from connector.tokens import RotatingToken
+from connector.tokens import RotatingToken, TokenFileError
 
 
 class StaticToken:
@@ -33,6 +33,14 @@ class StaticToken:
     def renew(self, rejected: SecretStr) -> SecretStr | None:
         token = self.current()
         return token if token.get_secret_value() != rejected.get_secret_value() else None
+
+    def version(self) -> str:
+        """Names the secret's current value without revealing it: a parked source is tried
+        again as soon as this changes (a replaced env var, file or AWS secret)."""
+        try:
+            return fingerprint(self._cfg.read_token())
+        except ConfigError:
+            return "unreadable"
 
     def budget_key(self) -> str:
         """From the token `current` just read: reading the secret again (an AWS call for
@@ -62,13 +70,23 @@ class OAuthToken:
     def renew(self, rejected: SecretStr) -> SecretStr | None:
         return self._rotating.on_expired(self._http, rejected)
 
+    def version(self) -> str:
+        """The token file's identity (inode, mtime, size): a re-install changes it."""
+        try:
+            return str(self.file.stamp())
+        except TokenFileError:
+            return "unreadable"
+
     def budget_key(self) -> str:
         ts = self._rotating.token_set()
         org = ts and (ts.enterprise_id or ts.team_id)
         return f"org:{org}" if org else f"source:{self._source_id}"
 
 
-def provider(cfg: SourceConfig, state: StateOptions | None, http: httpx.Client) -> TokenProvider:
+Credential = StaticToken | OAuthToken
+
+
+def provider(cfg: SourceConfig, state: StateOptions | None, http: httpx.Client) -> Credential:
     """Token pairs live where the state store says (a file, or the shared table)."""
     if cfg.oauth:
         return OAuthToken(cfg, state or SqliteOptions(), http)

@@ -86,7 +86,7 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
         assert main(["state", "show", "--config", str(path)]) == 0
         rows = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
         audit = next(r for r in rows if r["log_type"] == "audit")
-        assert audit["checkpoint"] == {"next_oldest": 5}
+        assert audit["checkpoint"] == {"next_oldest": "1970-01-01T00:00:05Z"}
         assert audit["status"] == {"state": "ok"}
         assert audit["seen"] == 1
         assert audit["lease"] == {"owner": replica.replica_id, "epoch": 1}

@@ -62,6 +62,8 @@ class AccessLogs(LogType):
     log_type = "Slack.AccessLogs"
     model = AccessLog
     event_time_field = "date_last"
+    scopes = ("admin",)
+    quiet_after = 259_200  # 3 days: a quiet workspace adds no new user, IP or device
 
     def dedupe_key(self, raw: Raw) -> str:
         parts = (raw.get("user_id"), raw.get("ip"), raw.get("user_agent"))

@@ -129,6 +129,8 @@ class AuditLogs(LogType):
     model = AuditLog
     event_time_field = "date_create"
     time_keyed = True
+    scopes = ("auditlogs:read",)
+    enterprise_install = True
 
     def dedupe_key(self, raw: Raw) -> str:
         return str(raw.get("id"))

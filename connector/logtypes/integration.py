@@ -69,6 +69,8 @@ class IntegrationLogs(LogType):
     log_type = "Slack.IntegrationLogs"
     model = IntegrationLog
     event_time_field = "date"
+    scopes = ("admin",)
+    quiet_after = 604_800  # 7 days: apps change rarely
 
     def dedupe_key(self, raw: Raw) -> str:
         identity = [None if raw.get(k) is None else str(raw.get(k)) for k in IDENTITY]

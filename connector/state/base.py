@@ -90,7 +90,9 @@ class StateStore(Protocol):
         prune_before: int | None = None,
     ) -> None: ...
 
-    def reset(self, source_id: str, log_type: str | None = None) -> None: ...
+    def reset(self, source_id: str, log_type: str | None = None) -> bool:
+        """Forget a source (or one of its log types); True when there was anything."""
+        ...
 
     def claim(
         self,

@@ -314,7 +314,7 @@ class DynamoStore:
             )
         return rows
 
-    def reset(self, source_id: str, log_type: str | None = None) -> None:
+    def reset(self, source_id: str, log_type: str | None = None) -> bool:
         """Forget a stream. An operator action, like SQLite's: stop the replicas first (a
         running holder keeps what it read until its lease moves)."""
         doomed: list[Item] = []
@@ -322,18 +322,18 @@ class DynamoStore:
             for item in self.table.query(f"{prefix}{source_id}"):
                 if log_type in (None, item["sk"]["S"]):
                     doomed.append(item)
-        kinds = [log_type] if log_type else ["audit", "access", "integration"]
-        for lt in kinds:
+        from connector.logtypes import REGISTRY
+
+        for lt in [log_type] if log_type else sorted(REGISTRY):
             doomed.extend(self.table.query(_kpk((source_id, lt))))
-        for item in self.table.query("A"):
-            parts = item["sk"]["S"].split(":")
-            if parts[0] == source_id and log_type in (None, parts[1] if len(parts) > 1 else ""):
-                doomed.append(item)
+        prefix = f"{source_id}:{log_type}:" if log_type else f"{source_id}:"
+        doomed.extend(i for i in self.table.query("A") if i["sk"]["S"].startswith(prefix))
         for item in doomed:
             self.table.call("delete_item", Key=key(item["pk"]["S"], item["sk"]["S"]))
         with self._lock:
             self._keys = {s: v for s, v in self._keys.items() if s[0] != source_id}
             self._values = {s: v for s, v in self._values.items() if s[1] != source_id}
+        return bool(doomed)
 
 
 def _kpk(stream: Stream) -> str:

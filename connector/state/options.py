@@ -21,10 +21,15 @@ class StateOptions(BaseModel):
 
     type: str
 
+    @property
     @abstractmethod
-    def open(self, *, replica: bool = True) -> StateStore:
-        """The store. `replica=False` for tools beside running daemons (`state show`,
-        `state reset`): they read and repair, but never take a lease."""
+    def location(self) -> str:
+        """Where the state is, for messages."""
+
+    @abstractmethod
+    def open(self, *, replica: bool = True, read_only: bool = False) -> StateStore:
+        """The store. `replica=False` for tools (`state reset`): they never take a lease.
+        `read_only` for on-call beside running daemons (`state show`, `check`)."""
 
     @abstractmethod
     def token_storage(self, source_id: str, path: str | None) -> TokenStorage:
@@ -42,10 +47,14 @@ class SqliteOptions(StateOptions):
     path: str = "./state/connector.db"
     busy_timeout_seconds: float = Field(default=10.0, gt=0)
 
-    def open(self, *, replica: bool = True) -> StateStore:
+    @property
+    def location(self) -> str:
+        return self.path
+
+    def open(self, *, replica: bool = True, read_only: bool = False) -> StateStore:
         from connector.state.sqlite import StateStore as SqliteStore
 
-        return SqliteStore(self.path, timeout=self.busy_timeout_seconds)
+        return SqliteStore(self.path, timeout=self.busy_timeout_seconds, read_only=read_only)
 
     def token_storage(self, source_id: str, path: str | None) -> TokenStorage:
         from connector.tokens import TokenFile, default_token_path
@@ -76,10 +85,14 @@ class DynamoDBOptions(StateOptions):
     def renew_every(self) -> float:
         return self.renew_seconds or self.lease_seconds / 3
 
-    def open(self, *, replica: bool = True) -> StateStore:
+    @property
+    def location(self) -> str:
+        return f"DynamoDB table {self.table}"
+
+    def open(self, *, replica: bool = True, read_only: bool = False) -> StateStore:
         from connector.state.dynamodb import DynamoStore
 
-        return DynamoStore(self, replica=replica)
+        return DynamoStore(self, replica=replica and not read_only)
 
     def token_storage(self, source_id: str, path: str | None) -> TokenStorage:
         from connector.state.tokens import DynamoTokenStorage
