@@ -35,16 +35,16 @@ import boto3
 import orjson
 
 from tests.chaos.harness import (
-    PREFIX,
     ROOT,
     TOKEN,
-    TOKEN_ENV,
     Counts,
     Feeder,
     Truth,
     _free_port_sections,
     child_env,
+    output_section,
     read_bucket,
+    source_section,
     tally,
 )
 from tests.fakes.slack_server import FakeSlack
@@ -92,23 +92,7 @@ def write_config(
     path: Path, knobs: Knobs, *, table: str, bucket: str, endpoint: str, slack: FakeSlack
 ) -> None:
     sources = "".join(
-        f"""
-[[sources]]
-id = "src{i}"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit", "access", "integration"]
-audit_api_url = "{slack.audit_api_url}"
-web_api_url = "{slack.web_api_url}"
-poll_interval_seconds = {knobs.poll_interval}
-first_run_lookback_seconds = 3600
-late_event_overlap_seconds = {knobs.late_overlap}
-page_size = {knobs.page_size}
-retry_attempts = 3
-retry_backoff_seconds = 0.05
-audit_calls_per_minute = 100000
-web_calls_per_minute = 100000
-http_timeout_seconds = 5
-"""
+        source_section(f"src{i}", slack, knobs.poll_interval, knobs.page_size, knobs.late_overlap)
         for i in range(knobs.sources)
     )
     path.write_text(
@@ -120,15 +104,8 @@ region = "us-east-1"
 endpoint_url = "{endpoint}"
 lease_seconds = {knobs.lease_seconds}
 renew_seconds = {knobs.renew_seconds}
-
-[output]
-type = "s3"
-bucket = "{bucket}"
-endpoint_url = "{endpoint}"
-region = "us-east-1"
-prefix = "{PREFIX}"
-batch_max_events = {knobs.batch_max_events}
 """
+        + output_section(bucket, endpoint, knobs.batch_max_events)
         + sources
         + _free_port_sections(),
         encoding="utf-8",
