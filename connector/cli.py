@@ -231,6 +231,14 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        app.store.claim([(args.source, "audit")], everything=True)
+        if not app.store.owns(args.source, "audit"):
+            say(
+                f"slack-connector: backfill: a running replica holds the audit lease of "
+                f"{args.source!r}; stop the replicas and rerun",
+                sys.stderr,
+            )
+            return 1
         signal.signal(signal.SIGINT, lambda *_: app.stop.set())
         signal.signal(signal.SIGTERM, lambda *_: app.stop.set())
         backfill.run(runner, since, until)

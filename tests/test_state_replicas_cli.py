@@ -128,3 +128,30 @@ def test_metrics_show_the_leases_this_replica_holds(
         assert line in body
     finally:
         app.close()
+
+
+def test_backfill_on_dynamodb_takes_the_audit_lease_or_refuses_beside_a_replica(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collections import Counter
+
+    from tests.conftest import read_local
+    from tests.factories import audit, now
+
+    t = now()
+    slack.add_audit(audit(i, t - 3 * 86400 + i * 600) for i in range(3 * 144))
+    path = write_config(tmp_path, moto_endpoint, slack)
+    assert main(["state", "init", "--config", str(path)]) == 0
+    assert main(["once", "--config", str(path)]) == 0
+    since = str(t - 4 * 86400)
+    replica = table_of(path).open()
+    replica.claim([("acme", "audit")])
+    try:
+        capsys.readouterr()
+        assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 1
+        assert "a running replica holds the audit lease of 'acme'" in capsys.readouterr().err
+    finally:
+        replica.close()
+    assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 0
+    ids = Counter(r["id"] for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs"))
+    assert len(ids) == 3 * 144 and set(ids.values()) == {1}
