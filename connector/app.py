@@ -7,7 +7,7 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from connector import clock
@@ -21,6 +21,10 @@ from connector.metrics import Metrics
 from connector.pipeline import BatchLimits, Pipeline
 from connector.readiness import BackgroundCheck
 from connector.runner import Outcome, SourceRunner
+from connector.search.indicators import Indicator
+from connector.search.query import Hit, Searcher, Window
+from connector.search.slash_server import SlashServer
+from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
 from connector.slack.ratelimit import RateBudgets
@@ -55,11 +59,19 @@ class App:
         self.store = settings.state.open()
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
+        alerts = settings.alerts
+        self.dispatcher = Dispatcher(
+            [destinations.build(d) for d in alerts.destinations],
+            attempts=alerts.delivery_attempts,
+            on_result=self.metrics.delivery,
+        )
+        self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
         out = settings.output
         self.pipeline = Pipeline(
             self.store,
             self.sink,
             BatchLimits(out.prefix, out.batch_max_events, out.batch_max_bytes),
+            watch=self.watchlist.scan,
         )
         budgets = RateBudgets()
         self.runners = {
@@ -68,12 +80,6 @@ class App:
             )
             for s in settings.sources
         }
-        alerts = settings.alerts
-        self.dispatcher = Dispatcher(
-            [destinations.build(d) for d in alerts.destinations],
-            attempts=alerts.delivery_attempts,
-            on_result=self.metrics.delivery,
-        )
         self.rules = AlertRules(
             self.store,
             self.dispatcher.submit,
@@ -83,6 +89,8 @@ class App:
         self.health: HealthServer | None = None
         self.checks: list[BackgroundCheck] = []
         self.in_flight = InFlight()
+        self.slash: SlashServer | None = None
+        self._searcher: Searcher | None = None
 
     def thresholds(self, source_id: str, log_type: str) -> Thresholds:
         alerts = self.settings.alerts
@@ -167,6 +175,22 @@ class App:
             ).start()
         return self.health
 
+    def start_slash(self) -> SlashServer | None:
+        """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
+        if self.settings.slash_command.enabled:
+            self.slash = SlashServer(
+                self.settings.slash_command, self.watchlist, self.search
+            ).start()
+        return self.slash
+
+    def search(self, indicators: Sequence[Indicator]) -> list[Hit]:
+        """A slash command's search, on its single worker thread, over a warm connection."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.settings.output)
+        return self._searcher.search(
+            indicators, Window.last(), limit=self.settings.slash_command.search_limit
+        )
+
     def live(self) -> tuple[bool, dict[str, Any]]:
         return self.scheduler_running and not self.stop.is_set(), {
             "scheduler": self.scheduler_running
@@ -196,6 +220,8 @@ class App:
         self.stop.set()
         if self.health:
             self.health.stop()
+        if self.slash:
+            self.slash.stop()
         for check in self.checks:
             check.stop()
         self.dispatcher.close(grace)

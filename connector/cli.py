@@ -41,7 +41,7 @@ exit codes: 0 success, 1 a source, log type or the state store failed,
 2 a configuration or usage error (the message names the field).
 `check` and `state show` may run beside a running daemon."""
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check"})
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search"})
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -123,6 +123,29 @@ def _parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds to wait for Slack's redirect (default 300)",
     )
+    search = command("search", "find events with an IP, CIDR, email, user or text in the output")
+    search.add_argument(
+        "indicators",
+        nargs="+",
+        metavar="INDICATOR",
+        help="an IP or CIDR range, email, user id (U..., W...), @username, or text",
+    )
+    search.add_argument("--since", help="UTC date or time, or an age: 7d, 12h (default 30d)")
+    search.add_argument("--until", help="UTC date or time, or an age (default: now)")
+    search.add_argument(
+        "--log-type",
+        action="append",
+        default=[],
+        dest="log_types",
+        help="audit, access or integration; repeat for more (default: all)",
+    )
+    search.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table (default), or the full rows as NDJSON",
+    )
+    search.add_argument("--limit", type=int, default=100, help="at most this many events")
     demo = command("demo", "run against a built-in Slack simulator for a minute", parents=False)
     demo.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     demo.add_argument(
@@ -174,6 +197,16 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             say(
                 f"slack-connector: config error: metrics: cannot listen on {m.address}:{m.port} "
                 f"({exc.strerror}); change [metrics] port or set enabled = false",
+                sys.stderr,
+            )
+            return 2
+        try:
+            app.start_slash()
+        except OSError as exc:
+            c = settings.slash_command
+            say(
+                f"slack-connector: config error: slash_command: cannot listen on "
+                f"{c.address}:{c.port} ({exc.strerror}); change [slash_command] port",
                 sys.stderr,
             )
             return 2
@@ -376,7 +409,14 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.search import cli as search_cli
+
+    return search_cli.run(settings, args, say, sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "search": cmd_search,
     "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,

@@ -28,6 +28,7 @@ from pydantic import (
 
 from connector.alerts import destinations
 from connector.logtypes import REGISTRY
+from connector.search import indicators
 from connector.secrets import SecretError, SecretRef
 from connector.state import StateOptions, options_model
 from connector.state.options import SqliteOptions
@@ -236,12 +237,58 @@ class MetricsConfig(_Strict):
     port: int = Field(default=9108, ge=0, le=65535)
 
 
+class WatchlistConfig(_Strict):
+    """Indicators to alert on while ingesting: inline, in a file (re-read when it changes),
+    and those added with `/seclogs watch add`."""
+
+    indicators: list[str] = Field(default_factory=list)
+    file: str | None = None
+    max_alerts_per_hour: int = Field(default=60, ge=1)
+
+    @field_validator("indicators")
+    @classmethod
+    def _parse_indicators(cls, value: list[str]) -> list[str]:
+        for i, text in enumerate(value):
+            try:
+                indicators.parse(text)
+            except indicators.IndicatorError as exc:
+                raise ValueError(f"[{i}]: {exc}") from None
+        return value
+
+
+class SlashCommandConfig(_Strict):
+    """The `/seclogs` Slack slash command, served by `slack-connector run`."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    path: str = Field(default="/slack/commands", pattern=r"^/")
+    signing_secret: SecretRef | None = None
+    allowed_user_ids: list[str] = Field(default_factory=list)
+    allowed_team_ids: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8192, ge=512, le=1_048_576)
+    answer_within_seconds: float = Field(default=2.0, gt=0, lt=3)
+    search_limit: int = Field(default=20, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> SlashCommandConfig:
+        if self.enabled and self.signing_secret is None:
+            raise ValueError("signing_secret: required when enabled = true")
+        if self.enabled and not (self.allowed_user_ids or self.allowed_team_ids):
+            raise ValueError(
+                "allowed_team_ids: set allowed_team_ids or allowed_user_ids when enabled = true"
+            )
+        return self
+
+
 class Settings(_Strict):
     state: StateOptions = SqliteOptions()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
     daemon: DaemonConfig = DaemonConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
+    slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
     @field_validator("state", mode="before")
@@ -299,6 +346,15 @@ def load(
         missing = [f"{where}: {problem}" for where, problem in secret_problems(settings)]
         if missing:
             raise ConfigError("; ".join(missing))
+    if settings.watchlist.file:
+        try:
+            indicators.read_file(settings.watchlist.file)
+        except OSError as exc:
+            raise ConfigError(
+                f"watchlist.file: cannot read {settings.watchlist.file} ({exc.strerror})"
+            ) from None
+        except indicators.IndicatorError as exc:
+            raise ConfigError(f"watchlist.file: {exc}") from None
     return settings
 
 
