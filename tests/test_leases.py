@@ -204,3 +204,34 @@ def test_a_lease_being_polled_is_handed_over_only_when_its_poll_ends(replicas: A
                 starts.append(again)
         assert sorted(starts) == [False, True], "the one being handed over starts no new poll"
     wait_for(lambda: len(held(first, streams)) == 1 and len(held(second, streams)) == 1)
+
+
+def test_a_poll_that_outlived_its_lease_cannot_commit_after_its_replica_took_it_back(
+    replicas: Any,
+) -> None:
+    """Paused mid-poll, the lease went to another replica and came back (rebalance): the
+    poll read a checkpoint the other replica has since moved, so its writes are refused;
+    the next poll, under the new epoch, commits."""
+    stream = ("acme", "audit")
+    first = replicas([stream], replica_id="a")
+    assert first.leases is not None
+    with first.polling(*stream) as mine:
+        assert mine
+        first.commit(*stream, checkpoint={"at": 1})
+        pause(first)
+        second = replicas([stream], replica_id="b")
+        wait_for(lambda: second.owns(*stream))
+        second.commit(*stream, checkpoint={"at": 2})
+        second.close()
+        first.leases._now = time.monotonic
+        first.leases.start([stream])
+        wait_for(lambda: first.leases is not None and first.leases.epoch(stream) is not None)
+        assert not first.owns(*stream)
+        with pytest.raises(LeaseLost):
+            first.commit(*stream, checkpoint={"at": 1}, keys=[seen_key("3" * 32, 3)])
+        assert first.checkpoint(*stream) == {"at": 2}
+    with first.polling(*stream) as mine:
+        assert mine
+        first.commit(*stream, checkpoint={"at": 3})
+    assert first.checkpoint(*stream) == {"at": 3}
+    assert first.seen(*stream, [seen_key("3" * 32, 3)]) == set()

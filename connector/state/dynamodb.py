@@ -62,6 +62,7 @@ class DynamoStore:
         self._lock = threading.Lock()
         self._keys: dict[Stream, tuple[int, packs.StreamKeys]] = {}
         self._values: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+        self._pinned: dict[Stream, int] = {}
         self.ping()
 
     def __repr__(self) -> str:
@@ -81,20 +82,40 @@ class DynamoStore:
 
     @contextmanager
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
+        """A poll is pinned to the lease epoch it started under: if this replica loses the
+        lease and takes it back while the poll runs (paused, then rebalanced), the poll's
+        writes are refused, since it read a checkpoint another replica has since moved."""
         if self.leases is None:
             yield False
             return
-        with self.leases.polling((source_id, log_type)) as ok:
-            yield ok
+        stream = (source_id, log_type)
+        with self.leases.polling(stream) as ok:
+            epoch = self.leases.epoch(stream) if ok else None
+            if epoch is not None:
+                with self._lock:
+                    self._pinned[stream] = epoch
+            try:
+                yield epoch is not None
+            finally:
+                with self._lock:
+                    self._pinned.pop(stream, None)
 
     def owns(self, source_id: str, log_type: str) -> bool:
-        return self.leases is not None and self.leases.epoch((source_id, log_type)) is not None
+        return self._current((source_id, log_type)) is not None
+
+    def _current(self, stream: Stream) -> int | None:
+        """The epoch of the lease held now, if a running poll of the stream started
+        under that same epoch (or none runs)."""
+        epoch = self.leases.epoch(stream) if self.leases is not None else None
+        with self._lock:
+            pinned = self._pinned.get(stream)
+        return None if pinned is not None and pinned != epoch else epoch
 
     def leases_held(self) -> int:
         return self.leases.count() if self.leases is not None else 0
 
     def _epoch(self, stream: Stream) -> int:
-        epoch = self.leases.epoch(stream) if self.leases is not None else None
+        epoch = self._current(stream)
         if epoch is None:
             raise LeaseLost(f"no lease on source {stream[0]!r} log type {stream[1]!r}")
         return epoch

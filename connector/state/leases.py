@@ -131,6 +131,7 @@ class Leases:
         """Take a first share now (so the first polls have work), then keep it in a thread.
         `everything`: take every free lease, not a share (`once` beside running replicas)."""
         self._streams = sorted(set(streams))
+        self._stop.clear()
         self._greedy = everything
         self._on_taken = on_taken
         self.round()
