@@ -78,6 +78,7 @@ class Leases:
         self._greedy = False
         self._on_taken: Callable[[Stream], None] | None = None
         self._rounds = 0
+        self._silent: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -168,9 +169,10 @@ class Leases:
         items = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
         for stream in list(self._held):
             self._renew(stream)
+        free, expired = self._takeable(items)
         target = len(self._streams)
         if not self._greedy:
-            target = math.ceil(target / max(1, self._replicas()))
+            target = math.ceil(target / len(self._live(items, expired)))
         with self._lock:
             surplus = len(self._held) - len(self._draining) - target
             held = sorted(s for s in self._held if s not in self._draining)
@@ -182,7 +184,6 @@ class Leases:
             else:
                 with self._lock:
                     self._draining.add(stream)
-        free, expired = self._takeable(items)
         for stream in free[: max(0, target - len(self._held))]:
             self._take(stream, items.get(lease_sk(stream)))
         for stream in expired:
@@ -198,17 +199,29 @@ class Leases:
             }
         )
 
-    def _replicas(self) -> int:
-        """Replicas that heartbeat within the last two lease periods (for spread only:
-        generous, so a replica whose rounds run late under load still counts)."""
+    def _live(self, items: dict[str, Item], expired: list[Stream]) -> set[str]:
+        """Replicas to share with (for spread only): those that heartbeat within the last
+        two lease periods (generous: rounds run late under load), less those whose
+        leases were seen standing still and that have not heartbeat since, so the others
+        do not hand back what they just took from a paused or dying replica."""
         fresh = clock.now_ts() - 2 * self.lease_seconds - 1
-        replicas = self.table.query(REPLICAS, consistent=False)
-        return sum(1 for i in replicas if int(i["seen_at"]["N"]) >= fresh)
+        beats = {
+            i["sk"]["S"]: int(i["seen_at"]["N"])
+            for i in self.table.query(REPLICAS, consistent=False)
+            if int(i["seen_at"]["N"]) >= fresh
+        }
+        for stream in expired:
+            owner = items[lease_sk(stream)]["owner"]["S"]
+            if owner:
+                self._silent[owner] = beats.get(owner, 0)
+        self._silent = {r: at for r, at in self._silent.items() if r in beats}
+        live = {r for r, at in beats.items() if at > self._silent.get(r, -1)}
+        return live | {self.replica_id}
 
     def _takeable(self, items: dict[str, Item]) -> tuple[list[Stream], list[Stream]]:
         """Unowned or released leases (taken up to this replica's share), and the ones
-        watched standing still (always taken: their holder is gone, and the spread
-        corrects itself once its heartbeat is stale)."""
+        watched standing still (always taken: their holder is gone, or nobody else takes
+        a released one; the spread corrects itself afterwards)."""
         now = self._now()
         free, expired = [], []
         for stream in self._streams:
@@ -218,8 +231,8 @@ class Leases:
             owner = item["owner"]["S"] if item else ""
             if not owner:
                 free.append(stream)
+            if item is None:
                 continue
-            assert item is not None
             seen = Seen(owner, int(item["epoch"]["N"]), int(item["counter"]["N"]), now)
             last = self._seen.get(stream)
             if last is None or (last.owner, last.epoch, last.counter) != (
@@ -230,7 +243,7 @@ class Leases:
                 self._seen[stream] = seen
             elif now - last.since >= self.lease_seconds:
                 expired.append(stream)
-        return free, expired
+        return [s for s in free if s not in expired], expired
 
     def _take(self, stream: Stream, item: Item | None) -> None:
         started = self._now()
