@@ -10,7 +10,7 @@ also steps backwards, events indexed late (up to the overlap), and malformed tim
 polls, every record Slack lists has landed exactly once (written, or quarantined when its
 time is malformed), and the log type is not wedged (the last polls succeed).
 
-`PAGING_EXAMPLES` sets the examples per combination (default 40; the report of issue #11
+`PAGING_EXAMPLES` sets the examples per combination (default 100; the report of issue #11
 gives the counts that found each reverted fix).
 """
 
@@ -39,7 +39,7 @@ from tests.test_properties import MemorySink
 
 T0 = 1_800_000_000
 OVERLAP = 300
-EXAMPLES = int(os.environ.get("PAGING_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("PAGING_EXAMPLES", "100"))
 MALFORMED: dict[str, Callable[[int], int]] = {
     "ms": lambda t: t * 1000,
     "negative": lambda t: -t,
@@ -99,7 +99,7 @@ class Model:
 
     # -------------------------------------------------------------- Slack's answers
     def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
-        latest = self.now if params.get("latest") is None else params["latest"]
+        latest = 2**62 if params.get("latest") is None else params["latest"]
         rows = sorted(
             (e for e in self.listed() if params["oldest"] <= e["date_create"] <= latest),
             key=lambda e: (e["date_create"], e["seq"]),
@@ -144,7 +144,7 @@ class Model:
         """What an open-ended request lists now: Slack filters by its own clock."""
         listed = self.listed()
         if self.kind == "audit":
-            listed = [e for e in listed if 0 <= e["date_create"] <= self.now]
+            listed = [e for e in listed if e["date_create"] >= 0]
         elif self.kind == "access":
             listed = [r for r in listed if r[self.before] <= self.now]
         return {self.identity(r) for r in listed}
