@@ -166,7 +166,6 @@ class SlackClient:
         bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
         paused = bucket.paused_for()
         if paused > self._retry.max_retry_after:
-            self._observe(self.source_id, method, "paused", paused)
             raise SlackRateLimitedError(self.source_id, method, paused)
         RateBudgets.wait(bucket, self._sleep, self._honoured)
         try:
