@@ -149,6 +149,14 @@ class Model:
             listed = [r for r in listed if r[self.before] <= self.now]
         return {self.identity(r) for r in listed}
 
+    def unreachable(self) -> set[Any]:
+        """A negative time in the field a listing is sorted by puts a record behind every
+        older one: only a poll that reads the whole history finds it, so it may be missing
+        (it is still never duplicated)."""
+        field = {"access": self.sort if self.sort == "date_first" else "", "integration": "date"}
+        name = field.get(self.kind)
+        return {self.identity(r) for r in self.listed() if name and float(r[name]) < 0}
+
 
 step = st.one_of(
     st.tuples(
@@ -212,8 +220,8 @@ def run_history(model: Model, steps: list[tuple[Any, ...]]) -> tuple[Counter[Any
 
 def check(model: Model, steps: list[tuple[Any, ...]]) -> None:
     landed, _ = run_history(model, steps)
-    expected = model.expected()
-    missing, extra = expected - set(landed), set(landed) - expected
+    expected, optional = model.expected(), model.unreachable()
+    missing, extra = expected - set(landed) - optional, set(landed) - expected
     assert not missing, f"missing {sorted(missing, key=str)[:10]} of {len(expected)}"
     assert not extra, f"extra {sorted(extra, key=str)[:10]}"
     twice = [k for k, c in landed.items() if c > 1]

@@ -2,7 +2,9 @@
 
 Read newest first until the stop rule says the horizon is passed. Rows only ever move
 towards the newest end while a poll reads (new rows, touched aggregates), which repeats a
-row at a page boundary (dedupe drops it) but never skips one. No `before` is sent: which
+row at a page boundary (dedupe drops it) but never skips one; the page count is re-read
+from every response, since those moves push the oldest rows onto pages that did not
+exist when the poll began. No `before` is sent: which
 field it filters on is undocumented, and when it is not the sort field a keyset `before`
 hides rows; without it Slack's own "now" bounds the listing and no row leaves it.
 
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from connector.logtypes.base import Page, PollContext, Raw
-from connector.logtypes.fields import event_time
+from connector.logtypes.fields import as_ts
 from connector.paging.guard import PagingLimitError
 from connector.paging.requester import Body, Requester
 from connector.paging.watermark import Watermark
@@ -59,8 +61,9 @@ class DetectedOrder:
         return self._newest(last) > self._newest(first)
 
     def _newest(self, records: list[Raw]) -> float:
-        times = [event_time(r.get(self.field)) for r in records if isinstance(r, dict)]
-        return max((t for t in times if t is not None), default=-1.0)
+        """Raw values, malformed ones too: they sort in the listing as their numbers do."""
+        times = [as_ts(r.get(self.field)) for r in records if isinstance(r, dict)]
+        return max((t for t in times if t is not None), default=float("-inf"))
 
 
 def _pages(body: Body) -> tuple[int, int | None]:
@@ -96,13 +99,22 @@ class NumberedPages:
         ascending = reachable > 1 and self.order.ascending(first, reachable, fetch)
         if ascending and pages > reachable:
             raise self._limit(ctx, f"{pages} pages oldest first: the newest are past page 100")
-        for number in range(reachable, 0, -1) if ascending else range(1, reachable + 1):
-            records = first if number == 1 else fetch(number)[0]
+        if ascending:
+            for number in range(reachable, 0, -1):
+                records = first if number == 1 else fetch(number)[0]
+                yield records
+                if stop.reached(records):
+                    return
+            return
+        records, number = first, 1
+        yield records
+        while not stop.reached(records) and number < pages:
+            if number >= MAX_PAGE:
+                raise self._limit(ctx, f"{pages} pages: page 100 is still newer than the watermark")
+            number += 1
+            records, body = fetch(number)
+            pages = max(pages, _pages(body)[0])
             yield records
-            if stop.reached(records):
-                return
-        if pages > reachable:
-            raise self._limit(ctx, f"{pages} pages: page 100 is still newer than the watermark")
 
     def _limit(self, ctx: PollContext, why: str) -> PagingLimitError:
         return PagingLimitError(ctx.source_id, self.requester.method, f"{why}; not committed")
