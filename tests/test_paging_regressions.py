@@ -16,9 +16,10 @@ from connector.cli import main
 from connector.slack.client import RetryPolicy, SlackClient
 from connector.slack.errors import SlackRateLimitedError
 from connector.slack.ratelimit import RateBudgets
-from tests.conftest import TOKEN, TOKEN_ENV, local_settings, once, read_local, source
+from tests.conftest import TOKEN, local_settings, once, read_local, source
 from tests.factories import access, audit, integration, now
 from tests.fakes.slack_server import FakeSlack
+from tests.test_backfill_state import config as backfill_config
 
 MS = 1000
 
@@ -222,32 +223,8 @@ def test_7_backfill_without_until_resumes_where_it_stopped(
 ) -> None:
     t = now()
     slack.add_audit(audit(i, t - 2 * 86400 + i * 600) for i in range(200))
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-type = "local"
-path = "{tmp_path}/out"
-[metrics]
-enabled = false
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-page_size = 20
-retry_attempts = 1
-audit_calls_per_minute = 100000
-""")
-    calls = {"n": 0}
-
-    def break_fifth(method: str, params: dict[str, str]) -> None:
-        calls["n"] += 1
-        if calls["n"] == 5:
-            slack.fail_next("logs", "html500")
-
-    slack.on_request = break_fifth
+    path = backfill_config(tmp_path, slack)
+    slack.fail_request("logs", "html500", 5)
     since = str(t - 3 * 86400)
     assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 1
     slack.on_request = None

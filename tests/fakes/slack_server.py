@@ -393,6 +393,18 @@ class FakeSlack:
             queue = self._faults.setdefault(method, deque())
             queue.extend((kind, dict(kw)) for _ in range(times))
 
+    def fail_request(self, method: str, kind: str, number: int) -> None:
+        """Fault the `number`-th request from now on (any method counts), once; clears
+        `on_request`."""
+        seen = {"n": 0}
+
+        def hook(called: str, params: dict[str, str]) -> None:
+            seen["n"] += 1
+            if seen["n"] == number:
+                self.fail_next(method, kind)
+
+        self.on_request = hook
+
     def count(self, method: str) -> int:
         with self._lock:
             return sum(1 for r in self.requests if r.method == method)
