@@ -7,8 +7,7 @@ import gc
 import logging
 import sys
 import threading
-import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from connector import clock
@@ -20,15 +19,18 @@ from connector.health import HealthServer
 from connector.logtypes import REGISTRY
 from connector.metrics import Metrics
 from connector.pipeline import BatchLimits, Pipeline
+from connector.readiness import BackgroundCheck
 from connector.runner import Outcome, SourceRunner
+from connector.search.indicators import Indicator
+from connector.search.query import Hit, Searcher, Window
+from connector.search.slash_server import SlashServer
+from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
-from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateError, StateStore
 
 log = logging.getLogger(__name__)
-SINK_CHECK_SECONDS = 30.0
 
 
 def tune_interpreter() -> None:
@@ -57,11 +59,19 @@ class App:
         self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
+        alerts = settings.alerts
+        self.dispatcher = Dispatcher(
+            [destinations.build(d) for d in alerts.destinations],
+            attempts=alerts.delivery_attempts,
+            on_result=self.metrics.delivery,
+        )
+        self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
         out = settings.output
         self.pipeline = Pipeline(
             self.store,
             self.sink,
             BatchLimits(out.prefix, out.batch_max_events, out.batch_max_bytes),
+            watch=self.watchlist.scan,
         )
         budgets = RateBudgets()
         self.runners = {
@@ -70,12 +80,6 @@ class App:
             )
             for s in settings.sources
         }
-        alerts = settings.alerts
-        self.dispatcher = Dispatcher(
-            [destinations.build(d) for d in alerts.destinations],
-            attempts=alerts.delivery_attempts,
-            on_result=self.metrics.delivery,
-        )
         self.rules = AlertRules(
             self.store,
             self.dispatcher.submit,
@@ -83,15 +87,22 @@ class App:
             {s.id: s.display_label for s in settings.sources},
         )
         self.health: HealthServer | None = None
-        self._sink_ok: tuple[float, bool, str] = (0.0, False, "")
+        self.checks: list[BackgroundCheck] = []
+        self.in_flight = InFlight()
+        self.slash: SlashServer | None = None
+        self._searcher: Searcher | None = None
 
     def thresholds(self, source_id: str, log_type: str) -> Thresholds:
         alerts = self.settings.alerts
-        quiet: Any = self.runners[source_id].cfg.no_events_after_seconds
-        if isinstance(quiet, dict):
-            quiet = quiet.get(log_type)
+        quiet = REGISTRY[log_type].quiet_after
+        for setting in (
+            alerts.no_events_after_seconds,
+            self.runners[source_id].cfg.no_events_after_seconds,
+        ):
+            value = setting.get(log_type) if isinstance(setting, dict) else setting
+            quiet = quiet if value is None else value
         return Thresholds(
-            no_events_after_seconds=alerts.no_events_after_seconds if quiet is None else quiet,
+            no_events_after_seconds=quiet,
             failing_after_failures=alerts.failing_after_failures,
             quarantine_threshold=alerts.quarantine_threshold,
             renotify_seconds=alerts.renotify_seconds,
@@ -104,6 +115,10 @@ class App:
 
     def poll(self, source_id: str, log_type: str, *, force: bool = False) -> Outcome:
         """One poll, then metrics and alert rules; the scheduler's job function."""
+        with self.in_flight:
+            return self._poll(source_id, log_type, force)
+
+    def _poll(self, source_id: str, log_type: str, force: bool) -> Outcome:
         outcome = self.runners[source_id].poll(log_type, force=force)
         self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
         try:
@@ -117,30 +132,40 @@ class App:
         """Every source and log type once, parked ones included: an operator asked for it."""
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
 
-    def check(self) -> list[tuple[str, bool, str]]:
-        """Sink reachable, then one authenticated call per source and log type."""
-        lines: list[tuple[str, bool, str]] = []
-        try:
-            lines.append((f"output {self.settings.output.type}", True, self.sink.check()))
-        except SinkError as exc:
-            lines.append((f"output {self.settings.output.type}", False, str(exc)))
-        for runner, log_type in self.jobs():
-            name = f"source {runner.cfg.id} {log_type}"
-            try:
-                lines.append((name, True, REGISTRY[log_type]().probe(runner.client())))
-            except SlackError as exc:
-                lines.append((name, False, f"{type(exc).__name__}: {exc.detail}"))
-            except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
-                lines.append((name, False, str(exc)))
-        return lines
-
     def start_health(self) -> HealthServer | None:
         cfg = self.settings.metrics
+        daemon = self.settings.daemon
+        self.checks = [
+            BackgroundCheck(
+                name,
+                check,
+                interval=daemon.sink_check_seconds,
+                timeout=daemon.sink_check_timeout_seconds,
+                expected=(SinkError, StateError),
+            ).start()
+            for name, check in (("state", self.store.ping), ("sink", self.sink.check))
+        ]
         if cfg.enabled:
             self.health = HealthServer(
                 cfg.address, cfg.port, self.metrics.registry, self.live, self.ready
             ).start()
         return self.health
+
+    def start_slash(self) -> SlashServer | None:
+        """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
+        if self.settings.slash_command.enabled:
+            self.slash = SlashServer(
+                self.settings.slash_command, self.watchlist, self.search
+            ).start()
+        return self.slash
+
+    def search(self, indicators: Sequence[Indicator]) -> list[Hit]:
+        """A slash command's search, on its single worker thread, over a warm connection."""
+        if self._searcher is None:
+            self._searcher = Searcher(self.settings.output)
+        return self._searcher.search(
+            indicators, Window.last(), limit=self.settings.slash_command.search_limit
+        )
 
     def live(self) -> tuple[bool, dict[str, Any]]:
         return self.scheduler_running and not self.stop.is_set(), {
@@ -148,32 +173,54 @@ class App:
         }
 
     def ready(self) -> tuple[bool, dict[str, Any]]:
+        """From the background checks' last answers: a probe never waits on S3 or SQLite."""
         detail: dict[str, Any] = {"config": True}
-        try:
-            self.store.ping()
-            detail["state"] = True
-        except StateError as exc:
-            detail["state"] = False
-            detail["state_error"] = str(exc)
-        checked_at, sink_ok, sink_error = self._sink_ok
-        if time.monotonic() - checked_at > SINK_CHECK_SECONDS:
-            try:
-                self.sink.check()
-                sink_ok, sink_error = True, ""
-            except SinkError as exc:
-                sink_ok, sink_error = False, str(exc)
-            self._sink_ok = (time.monotonic(), sink_ok, sink_error)
-        detail["sink"] = sink_ok
-        if sink_error:
-            detail["sink_error"] = sink_error
-        return bool(detail["state"] and sink_ok), detail
+        for check in self.checks:
+            ok, error = check.state()
+            detail[check.name] = ok
+            if error:
+                detail[f"{check.name}_error"] = error
+        return all(detail[c.name] for c in self.checks), detail
 
-    def close(self) -> None:
-        self.stop.set()
-        if self.health:
-            self.health.stop()
-        self.dispatcher.close()
+    def close(self, grace: float = 30.0) -> None:
+        """Release everything; alert delivery gets at most `grace` seconds to finish."""
+        self.abandon(grace)
         for runner in self.runners.values():
             runner.close()
         self.sink.close()
         self.store.close()
+
+    def abandon(self, grace: float) -> None:
+        """Stop serving and deliver queued alerts, but leave the state store and sink to a
+        poll that is still running: the process is about to end without it."""
+        self.stop.set()
+        if self.health:
+            self.health.stop()
+        if self.slash:
+            self.slash.stop()
+        for check in self.checks:
+            check.stop()
+        self.dispatcher.close(grace)
+
+
+
+class InFlight:
+    """Counts running polls, so shutdown knows what it waits for and can stop waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no poll runs; False when some still do after `timeout`."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout)

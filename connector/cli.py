@@ -1,23 +1,26 @@
 """`slack-connector`: parse the command line, call the part that does the work, print, exit.
 
-Exit codes: 0 success, 1 a source, log type or the state store failed, 2 a configuration
-or usage error.
+Everything printed goes through the log redactor, because exception texts can carry a
+secret (a webhook URL, a token echoed by a server). Exit codes: 0 success, 1 a source, log
+type or the state store failed, 2 a configuration or usage error.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import webbrowser
 from collections.abc import Callable, Sequence
 from types import FrameType
+from typing import Any, TextIO
 
 import httpx
 import orjson
 
-from connector import backfill, logs, oauth, scheduler
+from connector import backfill, check, clock, logs, oauth, scheduler
 from connector.app import App, tune_interpreter
 from connector.config import ConfigError, Settings, load
 from connector.logtypes import REGISTRY
@@ -28,42 +31,126 @@ from connector.tokens import TokenFile, TokenFileError, default_token_path
 
 log = logging.getLogger("connector")
 
+DESCRIPTION = """\
+Pull Slack's security logs (Audit Logs API, team.accessLogs, team.integrationLogs) and
+land them as gzip NDJSON in S3, a local directory or stdout, exactly once.
+
+Start with `slack-connector demo` (no Slack needed), then `auth`, `check`, `run`."""
+EPILOG = """\
+exit codes: 0 success, 1 a source, log type or the state store failed,
+2 a configuration or usage error (the message names the field).
+`check` and `state show` may run beside a running daemon."""
+
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search"})
+"""Commands that read config without reading every secret at start-up: `state` never calls
+Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
+
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="slack-connector", description=__doc__)
-    parser.add_argument("--log-level", default="INFO")
-    parser.add_argument("--log-format", choices=("json", "text"), default="json")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(
+        prog="slack-connector",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json",
+        help="log lines on stderr: JSON (default) or text for humans",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", "-c", required=True, help="path to the TOML config")
 
-    def command(name: str, text: str, config: bool = True) -> argparse.ArgumentParser:
-        cmd = sub.add_parser(name, help=text, description=text)
-        if config:
-            cmd.add_argument("--config", "-c", required=True, help="path to the TOML config")
+    def command(
+        name: str, text: str, *, within: Any = sub, parents: bool = True
+    ) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = within.add_parser(
+            name, help=text, description=text, parents=[config] if parents else []
+        )
         return cmd
 
     command("run", "poll every source on schedule until SIGTERM or SIGINT")
     command("once", "poll every source and log type once; exit 0 only if all succeeded")
-    command("check", "validate the config and make one authenticated call per source and log type")
+    command(
+        "check",
+        "read every secret, then make one authenticated call per source and log type "
+        "(safe beside a running daemon; creates nothing)",
+    )
     bf = command("backfill", "pull a historical audit-log window for one source (resumable)")
-    bf.add_argument("--source", required=True)
+    bf.add_argument("--source", required=True, help="the [[sources]] id to backfill")
     bf.add_argument("--since", required=True, help="UTC date or time, e.g. 2026-11-01")
     bf.add_argument("--until", help="UTC date or time (default: now)")
-    state = command("state", "show or reset the connector's state")
-    state.add_argument("action", choices=("show", "reset"))
-    state.add_argument("--source")
-    state.add_argument("--log-type", choices=sorted(REGISTRY))
-    state.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    state = command("state", "show or reset the connector's state", parents=False)
+    actions = state.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = command(
+        "show",
+        "print checkpoints, seen-set sizes, source status and open alerts as JSON lines "
+        "(times in RFC 3339; safe beside a running daemon)",
+        within=actions,
+    )
+    show.add_argument("--source", help="only this source id")
+    reset = command(
+        "reset",
+        "forget one log type's checkpoint, seen set, status and alerts, so its next poll "
+        "starts over from first_run_lookback_seconds (stop the daemon first)",
+        within=actions,
+    )
+    reset.add_argument("--source", required=True, help="the source id")
+    reset.add_argument(
+        "--log-type", required=True, choices=sorted(REGISTRY), help="the log type to reset"
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     auth = command("auth", "install the Slack app for a source (OAuth v2) and store its token")
-    auth.add_argument("--source", required=True)
+    auth.add_argument("--source", required=True, help="the [[sources]] id with an oauth table")
     auth.add_argument("--open-browser", action="store_true", help="open the consent page")
     auth.add_argument(
         "--paste", action="store_true", help="paste the redirected URL instead of listening"
     )
-    auth.add_argument("--timeout", type=float, default=300.0)
-    demo = command("demo", "run against a built-in Slack simulator for a minute", config=False)
-    demo.add_argument("--seconds", type=float, default=60.0)
-    demo.add_argument("--output", default="./demo-output")
+    auth.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for Slack's redirect (default 300)",
+    )
+    search = command("search", "find events with an IP, CIDR, email, user or text in the output")
+    search.add_argument(
+        "indicators",
+        nargs="+",
+        metavar="INDICATOR",
+        help="an IP or CIDR range, email, user id (U..., W...), @username, or text",
+    )
+    search.add_argument("--since", help="UTC date or time, or an age: 7d, 12h (default 30d)")
+    search.add_argument("--until", help="UTC date or time, or an age (default: now)")
+    search.add_argument(
+        "--log-type",
+        action="append",
+        default=[],
+        dest="log_types",
+        help="audit, access or integration; repeat for more (default: all)",
+    )
+    search.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table (default), or the full rows as NDJSON",
+    )
+    search.add_argument("--limit", type=int, default=100, help="at most this many events")
+    demo = command("demo", "run against a built-in Slack simulator for a minute", parents=False)
+    demo.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
+    demo.add_argument(
+        "--output", default="./demo-output", help="where to write (default ./demo-output)"
+    )
     return parser
+
+
+def say(text: str, file: TextIO | None = None) -> None:
+    """Print one line at once, scrubbed of every known secret."""
+    print(logs.REDACTOR.scrub(text), file=file or sys.stdout, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -74,15 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return int(run_demo(args.seconds, args.output))
     try:
-        settings = load(args.config)
+        settings = load(args.config, secrets=args.command not in NEEDS_NO_SECRETS)
     except ConfigError as exc:
-        print(f"slack-connector: config error: {exc}", file=sys.stderr)
+        say(f"slack-connector: config error: {exc}", sys.stderr)
         return 2
     tune_interpreter()
     try:
         return COMMANDS[args.command](settings, args)
     except StateError as exc:
-        print(f"slack-connector: {exc}", file=sys.stderr)
+        say(f"slack-connector: {exc}", sys.stderr)
         return 1
 
 
@@ -95,20 +182,37 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    clean = True
     try:
         try:
             app.start_health()
         except OSError as exc:
             m = settings.metrics
-            print(
+            say(
                 f"slack-connector: config error: metrics: cannot listen on {m.address}:{m.port} "
                 f"({exc.strerror}); change [metrics] port or set enabled = false",
-                file=sys.stderr,
+                sys.stderr,
             )
             return 2
-        scheduler.run_forever(app)
+        try:
+            app.start_slash()
+        except OSError as exc:
+            c = settings.slash_command
+            say(
+                f"slack-connector: config error: slash_command: cannot listen on "
+                f"{c.address}:{c.port} ({exc.strerror}); change [slash_command] port",
+                sys.stderr,
+            )
+            return 2
+        clean = scheduler.run_forever(app)
     finally:
-        app.close()
+        if clean:
+            app.close(scheduler.CLOSE_MARGIN_SECONDS)
+        else:
+            app.abandon(scheduler.CLOSE_MARGIN_SECONDS)
+    if not clean:
+        logging.shutdown()
+        os._exit(1)  # a poll thread stuck on the sink would block the interpreter's exit
     return 0
 
 
@@ -126,19 +230,16 @@ def cmd_once(settings: Settings, args: argparse.Namespace) -> int:
             if r
             else o.detail
         )
-        print(f"{o.source_id} {o.log_type}: {o.state} {counts}")
+        say(f"{o.source_id} {o.log_type}: {o.state} {counts}")
     return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    app = App(settings)
-    try:
-        lines = app.check()
-    finally:
-        app.close()
-    for name, ok, detail in lines:
-        print(f"{'OK  ' if ok else 'FAIL'} {name}: {detail}")
-    return 0 if all(ok for _, ok, _ in lines) else 1
+    ok = True
+    for line in check.run(settings):
+        ok = ok and line.ok
+        say(f"{'OK  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
+    return 0 if ok else 1
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
@@ -146,7 +247,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         since = backfill.parse_date(args.since)
         until = backfill.parse_date(args.until) if args.until else None
     except ValueError as exc:
-        print(f"slack-connector: backfill: bad date: {exc}", file=sys.stderr)
+        say(f"slack-connector: backfill: bad date: {exc}", sys.stderr)
         return 2
     app = App(settings)
     try:
@@ -162,36 +263,89 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
         backfill.run(runner, since, until)
         return 0
     except Exception as exc:  # noqa: BLE001 - report, the checkpoint already holds progress
-        print(f"\nslack-connector: backfill stopped: {exc}; rerun to resume", file=sys.stderr)
+        say(f"\nslack-connector: backfill stopped: {exc}; rerun to resume", sys.stderr)
         return 1
     finally:
         app.close()
 
 
 def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
-    store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+    return state_show(settings, args) if args.action == "show" else state_reset(settings, args)
+
+
+def state_show(settings: Settings, args: argparse.Namespace) -> int:
+    """Read-only, without the lock: on-call runs it beside the daemon."""
+    path = settings.state.path
     try:
-        if args.action == "show":
-            for row in store.summary():
-                if args.source in (None, row["source_id"]):
-                    print(orjson.dumps(row, option=orjson.OPT_SORT_KEYS).decode())
-            for key, alert in sorted(store.open_alerts().items()):
-                print(orjson.dumps({"open_alert": key, **alert}).decode())
-            return 0
-        if not args.source or not args.log_type:
-            print("slack-connector: state reset needs --source and --log-type", file=sys.stderr)
-            return 2
-        what = f"source {args.source!r} log type {args.log_type!r}"
-        if not args.yes and not _confirm(
-            f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
-        ):
-            print("not reset")
-            return 1
-        store.reset(args.source, args.log_type)
-        print(f"reset {what}")
+        store = StateStore(path, timeout=settings.state.busy_timeout_seconds, read_only=True)
+    except StateError as exc:
+        if "no state file yet" not in str(exc):
+            raise
+        say(f"no state yet: {path} does not exist (nothing has been polled)")
         return 0
+    try:
+        rows = [r for r in store.summary() if args.source in (None, r["source_id"])]
+        alerts = sorted(store.open_alerts().items())
     finally:
         store.close()
+    if not rows and not alerts:
+        which = f" for source {args.source!r}" if args.source else ""
+        say(f"no state recorded yet{which} in {path}")
+    for row in rows:
+        say(orjson.dumps(readable_times(row), option=orjson.OPT_SORT_KEYS).decode())
+    for key, alert in alerts:
+        say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode())
+    return 0
+
+
+TIME_FIELDS = frozenset(
+    {
+        "since",
+        "last_success",
+        "last_event",
+        "first_poll",
+        "last_sent",
+        "horizon",
+        "next_oldest",
+        "watermark",
+        "oldest",
+        "latest",
+        "covered_from",
+    }
+)
+
+
+def readable_times(value: Any, key: str = "") -> Any:
+    """Unix-second fields as RFC 3339 UTC, everything else as stored."""
+    if isinstance(value, dict):
+        return {k: readable_times(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable_times(v) for v in value]
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric and (key in TIME_FIELDS or key.endswith("_at")) and value >= 0:
+        return clock.rfc3339(value)
+    return value
+
+
+def state_reset(settings: Settings, args: argparse.Namespace) -> int:
+    what = f"source {args.source!r} log type {args.log_type!r}"
+    if not any(s.id == args.source for s in settings.sources):
+        say(f"note: source {args.source!r} is not in {args.config}", sys.stderr)
+    if not args.yes and not _confirm(
+        f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
+    ):
+        say("not reset")
+        return 1
+    store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+    try:
+        found = store.reset(args.source, args.log_type)
+    finally:
+        store.close()
+    if not found:
+        say(f"nothing to reset: no state for {what}", sys.stderr)
+        return 1
+    say(f"reset {what}")
+    return 0
 
 
 def _confirm(prompt: str) -> bool:
@@ -229,15 +383,22 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
         path = cfg.token_store or str(default_token_path(settings.state.path, source.id))
         TokenFile(path).save(token_set)
     except (oauth.OAuthError, SecretError, TokenFileError, SlackError) as exc:
-        print(f"slack-connector: auth: {exc}", file=sys.stderr)
+        say(f"slack-connector: auth: {exc}", sys.stderr)
         return 1
     rotation = "rotating, refreshed automatically" if token_set.refresh_token else "long-lived"
-    print(f"Stored a {rotation} user token for {source.id} in {path}.")
-    print(f"Next: slack-connector check --config {args.config}")
+    say(f"Stored a {rotation} user token for {source.id} in {path}.")
+    say(f"Next: slack-connector check --config {args.config}")
     return 0
 
 
+def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.search import cli as search_cli
+
+    return search_cli.run(settings, args, say, sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "search": cmd_search,
     "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,

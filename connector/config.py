@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -28,7 +28,9 @@ from pydantic import (
 
 from connector.alerts import destinations
 from connector.logtypes import REGISTRY
+from connector.search import indicators
 from connector.secrets import SecretError, SecretRef
+from connector.urls import require_https
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
@@ -41,6 +43,21 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+QuietAfter = int | dict[str, int] | None
+"""Seconds without new events before a no-events alert: one number for every log type, a
+table per log type, or unset for each log type's own default (`LogType.quiet_after`)."""
+
+
+def _quiet_after(value: QuietAfter) -> QuietAfter:
+    numbers = value.values() if isinstance(value, dict) else [] if value is None else [value]
+    if any(n < 0 for n in numbers):
+        raise ValueError("must be 0 (off) or more seconds")
+    unknown = sorted(set(value) - set(REGISTRY)) if isinstance(value, dict) else []
+    if unknown:
+        raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+    return value
 
 
 class StateConfig(_Strict):
@@ -56,7 +73,9 @@ class OutputConfig(_Strict):
     region: str | None = None
     endpoint_url: str | None = None
     kms_key_id: str | None = None
-    max_attempts: int = Field(default=5, ge=1)
+    max_attempts: int = Field(default=3, ge=1)
+    connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    read_timeout_seconds: float = Field(default=12.0, gt=0)
     batch_max_events: int = Field(default=10_000, ge=1)
     batch_max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
@@ -83,6 +102,11 @@ class OAuthConfig(_Strict):
     authorize_url: str = "https://slack.com/oauth/v2/authorize"
     refresh_before_seconds: int = Field(default=7200, ge=60)
 
+    @field_validator("token_url", "authorize_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return require_https(value)
+
 
 class SourceConfig(_Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -107,7 +131,10 @@ class SourceConfig(_Strict):
     max_retry_after_seconds: float = Field(default=300.0, ge=0)
     audit_calls_per_minute: float = Field(default=50.0, gt=0)
     web_calls_per_minute: float = Field(default=20.0, gt=0)
-    no_events_after_seconds: int | dict[str, int] | None = None
+    no_events_after_seconds: QuietAfter = None
+    park_retry_seconds: int = Field(default=300, ge=10)
+
+    _quiet = field_validator("no_events_after_seconds")(_quiet_after)
 
     @field_validator("log_types")
     @classmethod
@@ -119,9 +146,8 @@ class SourceConfig(_Strict):
 
     @field_validator("audit_api_url", "web_api_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError("must be an http(s) URL")
+    def _https_url(cls, value: str) -> str:
+        require_https(value)
         return value if value.endswith("/") else value + "/"
 
     @model_validator(mode="after")
@@ -164,12 +190,14 @@ class SourceConfig(_Strict):
 
 
 class AlertsConfig(_Strict):
-    no_events_after_seconds: int = Field(default=86_400, ge=0)
+    no_events_after_seconds: QuietAfter = None
     failing_after_failures: int = Field(default=3, ge=1)
     quarantine_threshold: int = Field(default=1, ge=0)
     renotify_seconds: int = Field(default=14_400, ge=60)
     delivery_attempts: int = Field(default=5, ge=1)
     destinations: list[BaseModel] = Field(default_factory=list)
+
+    _quiet = field_validator("no_events_after_seconds")(_quiet_after)
 
     @field_validator("destinations", mode="before")
     @classmethod
@@ -194,10 +222,62 @@ class AlertsConfig(_Strict):
         return out
 
 
+class DaemonConfig(_Strict):
+    """How `run` behaves around its probes and its end."""
+
+    shutdown_grace_seconds: float = Field(default=50.0, gt=0)
+    sink_check_seconds: float = Field(default=30.0, gt=0)
+    sink_check_timeout_seconds: float = Field(default=10.0, gt=0)
+
+
 class MetricsConfig(_Strict):
     enabled: bool = True
     address: str = "127.0.0.1"
     port: int = Field(default=9108, ge=0, le=65535)
+
+
+class WatchlistConfig(_Strict):
+    """Indicators to alert on while ingesting: inline, in a file (re-read when it changes),
+    and those added with `/seclogs watch add`."""
+
+    indicators: list[str] = Field(default_factory=list)
+    file: str | None = None
+    max_alerts_per_hour: int = Field(default=60, ge=1)
+
+    @field_validator("indicators")
+    @classmethod
+    def _parse_indicators(cls, value: list[str]) -> list[str]:
+        for i, text in enumerate(value):
+            try:
+                indicators.parse(text)
+            except indicators.IndicatorError as exc:
+                raise ValueError(f"[{i}]: {exc}") from None
+        return value
+
+
+class SlashCommandConfig(_Strict):
+    """The `/seclogs` Slack slash command, served by `slack-connector run`."""
+
+    enabled: bool = False
+    address: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    path: str = Field(default="/slack/commands", pattern=r"^/")
+    signing_secret: SecretRef | None = None
+    allowed_user_ids: list[str] = Field(default_factory=list)
+    allowed_team_ids: list[str] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=8192, ge=512, le=1_048_576)
+    answer_within_seconds: float = Field(default=2.0, gt=0, lt=3)
+    search_limit: int = Field(default=20, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> SlashCommandConfig:
+        if self.enabled and self.signing_secret is None:
+            raise ValueError("signing_secret: required when enabled = true")
+        if self.enabled and not (self.allowed_user_ids or self.allowed_team_ids):
+            raise ValueError(
+                "allowed_team_ids: set allowed_team_ids or allowed_user_ids when enabled = true"
+            )
+        return self
 
 
 class Settings(_Strict):
@@ -205,7 +285,23 @@ class Settings(_Strict):
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
+    daemon: DaemonConfig = DaemonConfig()
+    watchlist: WatchlistConfig = WatchlistConfig()
+    slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _s3_fits_the_grace(self) -> Settings:
+        """A write stuck on S3 must give up before the shutdown grace runs out."""
+        out = self.output
+        worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
+        if out.type == "s3" and worst > self.daemon.shutdown_grace_seconds:
+            raise ValueError(
+                f"output.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
+                f"read_timeout_seconds) is {worst:g}s, more than daemon.shutdown_grace_seconds "
+                f"({self.daemon.shutdown_grace_seconds:g}s); lower them or raise the grace"
+            )
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Settings:
@@ -216,8 +312,12 @@ class Settings(_Strict):
         return self
 
 
-def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    """Read, override from the environment, validate, and check every token is reachable."""
+def load(
+    path: str | Path, environ: Mapping[str, str] | None = None, *, secrets: bool = True
+) -> Settings:
+    """Read, override from the environment, validate, and (with `secrets`) read every
+    secret reference once, so one that is missing is found at start-up, not when an
+    alert is sent. Commands that never call Slack or send alerts pass `secrets=False`."""
     environ = os.environ if environ is None else environ
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -229,10 +329,61 @@ def load(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
     apply_env(data, environ)
     settings = parse(data)
-    for source in settings.sources:
-        if source.token_env or source.token_file:
-            source.read_token()
+    if secrets:
+        missing = [f"{where}: {problem}" for where, problem in secret_problems(settings)]
+        if missing:
+            raise ConfigError("; ".join(missing))
+    if settings.watchlist.file:
+        try:
+            indicators.read_file(settings.watchlist.file)
+        except OSError as exc:
+            raise ConfigError(
+                f"watchlist.file: cannot read {settings.watchlist.file} ({exc.strerror})"
+            ) from None
+        except indicators.IndicatorError as exc:
+            raise ConfigError(f"watchlist.file: {exc}") from None
     return settings
+
+
+def secret_problems(settings: Settings) -> Iterator[tuple[str, str]]:
+    """(field, problem) for every secret reference that cannot be read now, in config order."""
+    for where, read in secret_readers(settings):
+        try:
+            read()
+        except (SecretError, ConfigError, ValueError) as exc:
+            yield where, str(exc).removeprefix(f"{where}: ")
+
+
+def secret_readers(model: BaseModel, where: str = "") -> Iterator[tuple[str, Callable[[], object]]]:
+    """Every secret the settings refer to, as (field, a function that reads it)."""
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        here = f"{where}.{name}" if where else name
+        items = enumerate(value) if isinstance(value, list) else [(None, value)]
+        for i, item in items:
+            at = here if i is None else f"{here}[{i}]"
+            if isinstance(item, SecretRef):
+                yield at, _url_reader(item) if name == "url" else item.resolve
+            elif isinstance(item, SourceConfig) and (item.token_env or item.token_file):
+                field = "token_env" if item.token_env else "token_file"
+                yield f"{at}.{field}", _token_reader(item)
+                yield from secret_readers(item, at)
+            elif isinstance(item, BaseModel):
+                yield from secret_readers(item, at)
+
+
+def _url_reader(ref: SecretRef) -> Callable[[], object]:
+    return lambda: require_https(ref.resolve().get_secret_value())
+
+
+def _token_reader(source: SourceConfig) -> Callable[[], object]:
+    def read() -> object:
+        try:
+            return source.read_token()
+        except ConfigError as exc:
+            raise ConfigError(str(exc).split(": ", 2)[-1]) from None
+
+    return read
 
 
 def parse(data: dict[str, Any]) -> Settings:

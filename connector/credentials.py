@@ -12,10 +12,10 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from connector.config import SourceConfig
+from connector.config import ConfigError, SourceConfig
 from connector.logs import REDACTOR
-from connector.slack.client import TokenProvider, fingerprint
-from connector.tokens import RotatingToken, TokenFile, default_token_path
+from connector.slack.client import fingerprint
+from connector.tokens import RotatingToken, TokenFile, TokenFileError, default_token_path
 
 
 class StaticToken:
@@ -32,6 +32,14 @@ class StaticToken:
     def renew(self, rejected: SecretStr) -> SecretStr | None:
         token = self.current()
         return token if token.get_secret_value() != rejected.get_secret_value() else None
+
+    def version(self) -> str:
+        """Names the secret's current value without revealing it: a parked source is tried
+        again as soon as this changes (a replaced env var, file or AWS secret)."""
+        try:
+            return fingerprint(self._cfg.read_token())
+        except ConfigError:
+            return "unreadable"
 
     def budget_key(self) -> str:
         """From the token `current` just read: reading the secret again (an AWS call for
@@ -62,11 +70,21 @@ class OAuthToken:
     def renew(self, rejected: SecretStr) -> SecretStr | None:
         return self._rotating.on_expired(self._http, rejected)
 
+    def version(self) -> str:
+        """The token file's identity (inode, mtime, size): a re-install changes it."""
+        try:
+            return str(self.file.stamp())
+        except TokenFileError:
+            return "unreadable"
+
     def budget_key(self) -> str:
         ts = self._rotating.token_set()
         org = ts and (ts.enterprise_id or ts.team_id)
         return f"org:{org}" if org else f"source:{self._source_id}"
 
 
-def provider(cfg: SourceConfig, state_path: str, http: httpx.Client) -> TokenProvider:
+Credential = StaticToken | OAuthToken
+
+
+def provider(cfg: SourceConfig, state_path: str, http: httpx.Client) -> Credential:
     return OAuthToken(cfg, state_path, http) if cfg.oauth else StaticToken(cfg)

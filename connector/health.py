@@ -8,6 +8,7 @@ reachable, sink reachable. Bound to 127.0.0.1 by default: nothing here is for th
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,8 +45,7 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = ThreadingHTTPServer((address, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((address, port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -60,6 +60,20 @@ class HealthServer:
     def stop(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A probe or scraper that hung up early (BrokenPipeError, ConnectionResetError) is
+        routine; the default prints a raw traceback on stderr, which breaks the promise that
+        every stderr line is a log line. One quiet log line instead."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, ConnectionError | TimeoutError):
+            log.debug("probe connection closed early", extra={"error": type(exc).__name__})
+            return
+        log.warning("probe request failed", extra={"error": type(exc).__name__})
 
 
 def _probe(check: Check) -> tuple[int, str, bytes]:

@@ -89,10 +89,31 @@ def handler(stream: Any = None, fmt: str = "json") -> logging.Handler:
     return out
 
 
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit or args.exc_value is None:
+        return
+    exc_info = (args.exc_type, args.exc_value, args.exc_traceback)
+    name = args.thread.name if args.thread else "?"
+    logging.getLogger("connector").error(
+        "uncaught exception in thread", exc_info=exc_info, extra={"thread_name": name}
+    )
+
+
+def _log_exception(exc_type: Any, exc_value: Any, tb: Any) -> None:
+    logging.getLogger("connector").critical(
+        "uncaught exception", exc_info=(exc_type, exc_value, tb)
+    )
+
+
 def setup(level: str = "INFO", fmt: str = "json") -> None:
+    """Every line on stderr is a log line: Python warnings and exceptions that escape a
+    thread or the main program go through the same redacting handler, not raw tracebacks."""
     root = logging.getLogger()
     root.handlers[:] = [h for h in root.handlers if h.get_name() != "slack-connector"]
     root.addHandler(handler(fmt=fmt))
     root.setLevel(level.upper())
+    logging.captureWarnings(True)
+    threading.excepthook = _log_thread_exception
+    sys.excepthook = _log_exception
     for noisy in ("httpx", "httpcore", "botocore", "boto3", "urllib3", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -31,6 +31,12 @@ class Metrics:
         self.polls = Counter(
             "slack_connector_polls", "Polls by outcome", (*SL, "state"), registry=r
         )
+        self.skipped = Counter(
+            "slack_connector_polls_skipped",
+            "Scheduled polls skipped because the previous one was still running",
+            SL,
+            registry=r,
+        )
         self.duration = Histogram(
             "slack_connector_poll_duration_seconds",
             "Poll duration",

@@ -54,11 +54,18 @@ class BatchLimits:
     max_bytes: int = 64 * 1024 * 1024
 
 
+Watch = Callable[[list[bytes]], object]
+"""Sees the lines of every page's newly written rows (the watchlist); must be quick."""
+
+
 class Pipeline:
-    def __init__(self, store: StateStore, sink: Sink, limits: BatchLimits) -> None:
+    def __init__(
+        self, store: StateStore, sink: Sink, limits: BatchLimits, watch: Watch | None = None
+    ) -> None:
         self.store = store
         self.sink = sink
         self.limits = limits
+        self.watch = watch
 
     def poll(
         self,
@@ -138,6 +145,7 @@ class Pipeline:
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
+        landed: list[bytes] | None = [] if self.watch else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
         for raw, known in zip(records, ids, strict=True):
             if known is None:
@@ -155,6 +163,8 @@ class Pipeline:
                     reason = unconvertible(exc)
                 else:
                     batch.add(logtype.log_type, line, key, event_ts)
+                    if landed is not None:
+                        landed.append(line)
                     written += 1
                     continue
             rid, key = row_ids.of_invalid(raw)
@@ -171,6 +181,8 @@ class Pipeline:
         result.fetched += len(ids)
         result.written += written
         result.duplicates += duplicates
+        if landed and self.watch is not None:
+            self.watch(landed)
 
     def _flush(
         self,

@@ -1,7 +1,9 @@
 """Polls one source: its Slack client, the pipeline per log type, and the error policy.
 
 The policy, from the error's class: auth and plan errors park the (source, log type) and
-are retried only every `PARK_RETRY_SECONDS`, in case someone fixed the token; transient
+are retried every `park_retry_seconds`, and at once when the token's secret changes (a
+replaced env var, file, AWS secret or re-installed token file), so a fixed token resumes
+on the next scheduled poll instead of up to a quarter of an hour later; transient
 errors fail this poll and the next one tries again; nothing here ever raises into the
 scheduler, so one bad source never stops the others.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +34,6 @@ from connector.state.sqlite import StateError
 from connector.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
-PARK_RETRY_SECONDS = 900
 
 
 @dataclass
@@ -66,7 +68,7 @@ class SourceRunner:
         self._stop = stop
         self._observe = observe
         self._state_path = state_path
-        self._tokens: TokenProvider | None = None
+        self._tokens: credentials.Credential | None = None
         self._http = httpx.Client(
             timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=10.0),
             headers={"User-Agent": f"slack-security-connector/{__version__}"},
@@ -79,27 +81,34 @@ class SourceRunner:
     def close(self) -> None:
         self._http.close()
 
-    def client(self) -> SlackClient:
+    def credential(self) -> credentials.Credential:
         if self._tokens is None:
             self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
-        return SlackClient(
-            self.cfg.id,
-            self._tokens,
-            audit_api_url=self.cfg.audit_api_url,
-            web_api_url=self.cfg.web_api_url,
-            http=self._http,
-            budgets=self._budgets,
-            retry=RetryPolicy(
-                attempts=self.cfg.retry_attempts,
-                initial_wait=self.cfg.retry_backoff_seconds,
-                max_retry_after=self.cfg.max_retry_after_seconds,
-            ),
-            sleep=self._sleep,
-            team_id=self.cfg.team_id,
-            audit_per_minute=self.cfg.audit_calls_per_minute,
-            web_per_minute=self.cfg.web_calls_per_minute,
+        return self._tokens
+
+    def client(self) -> SlackClient:
+        return slack_client(
+            self.cfg,
+            self.credential(),
+            self._http,
+            self._budgets,
+            self._sleep,
             observe=self._observe,
         )
+
+    def _still_parked(self, status: dict[str, Any], now: int) -> bool:
+        """Parked, not yet due for a retry, and the token's secret has not changed since."""
+        if status.get("state") != "parked":
+            return False
+        if now - int(status.get("since", 0)) >= self.cfg.park_retry_seconds:
+            return False
+        return status.get("credential") == self._credential_version()
+
+    def _credential_version(self) -> str:
+        try:
+            return self.credential().version()
+        except (ConfigError, SecretError, TokenFileError):
+            return "unreadable"
 
     def context(self, now: int) -> PollContext:
         return PollContext(
@@ -132,11 +141,7 @@ class SourceRunner:
     def _poll(self, log_type: str, force: bool) -> Outcome:
         status = self.store.status(self.cfg.id, log_type) or {}
         now = clock.now_ts()
-        if (
-            not force
-            and status.get("state") == "parked"
-            and now - int(status.get("since", 0)) < PARK_RETRY_SECONDS
-        ):
+        if not force and self._still_parked(status, now):
             return Outcome(self.cfg.id, log_type, "parked", str(status.get("detail", "")))
         logtype = REGISTRY[log_type]()
         started_at = time.monotonic()
@@ -197,6 +202,39 @@ class SourceRunner:
         }
         if state == "parked":
             new["since"] = now
+            new["credential"] = self._credential_version()
         self.store.set_status(self.cfg.id, log_type, new)
         log.error("poll failed", extra={**fields, "state": state, "error": detail})
         return Outcome(self.cfg.id, log_type, state, detail)
+
+
+def slack_client(
+    cfg: SourceConfig,
+    tokens: TokenProvider,
+    http: httpx.Client,
+    budgets: RateBudgets,
+    sleep: Callable[[float], None],
+    *,
+    retry: RetryPolicy | None = None,
+    observe: Observer | None = None,
+) -> SlackClient:
+    """A client for one source as its config says; `retry` overrides the configured policy."""
+    return SlackClient(
+        cfg.id,
+        tokens,
+        audit_api_url=cfg.audit_api_url,
+        web_api_url=cfg.web_api_url,
+        http=http,
+        budgets=budgets,
+        retry=retry
+        or RetryPolicy(
+            attempts=cfg.retry_attempts,
+            initial_wait=cfg.retry_backoff_seconds,
+            max_retry_after=cfg.max_retry_after_seconds,
+        ),
+        sleep=sleep,
+        team_id=cfg.team_id,
+        audit_per_minute=cfg.audit_calls_per_minute,
+        web_per_minute=cfg.web_calls_per_minute,
+        observe=observe,
+    )

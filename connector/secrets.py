@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, SecretStr, model_validator
 
+from connector.urls import secret_parts
+
 
 class SecretError(Exception):
     """A secret could not be read. The message names the reference, never the value."""
@@ -51,7 +53,8 @@ class SecretRef(BaseModel):
             raise SecretError(f"secret from {self.describe()} is empty")
         from connector.logs import REDACTOR
 
-        REDACTOR.add(value)
+        for secret in (value, *secret_parts(value)):
+            REDACTOR.add(secret)
         return SecretStr(value)
 
     def _kind(self) -> str:

@@ -14,10 +14,8 @@ Errors reuse the Slack error classes the runner already understands: `TokenRefre
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import re
 import secrets
 import threading
 from collections.abc import Iterator
@@ -29,11 +27,17 @@ import httpx
 import orjson
 from pydantic import SecretStr
 
-from connector import clock
+from connector import clock, fsutil
 from connector.logs import REDACTOR
-from connector.oauth import TOKEN_URL, OAuthError, TokenSet, post_token_endpoint
-from connector.oauth import token_set_from_response as _from_response
-from connector.slack.errors import TRANSIENT_CODES, SlackAuthError, SlackTransientError
+from connector.slack.errors import (
+    TRANSIENT_CODES,
+    SlackAuthError,
+    SlackTransientError,
+    safe_code,
+)
+from connector.slack.oauth_access import TOKEN_URL, post_token_endpoint
+from connector.tokenset import TokenSet
+from connector.tokenset import token_set_from_response as _from_response
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +93,6 @@ def default_token_path(state_path: str | os.PathLike[str], source_id: str) -> Pa
 # --------------------------------------------------------------------------- refresh call
 
 
-def _safe_code(value: object) -> str:
-    text = value if isinstance(value, str) and value else "unknown_error"
-    return re.sub(r"[^A-Za-z0-9_.-]", "?", text)[:64]
-
-
 def refresh(
     http: httpx.Client,
     *,
@@ -124,7 +123,7 @@ def refresh(
         raise TokenRefreshTransientError(
             source_id, METHOD, f"token refresh connection error ({type(exc).__name__})"
         ) from None
-    code = _safe_code(body.get("error")) if body is not None and body.get("error") else ""
+    code = safe_code(body.get("error")) if body is not None and body.get("error") else ""
     if status == 429 or status >= 500 or code in TRANSIENT_CODES:
         detail = f"token refresh: HTTP {status}" + (f", error {code!r}" if code else "")
         raise TokenRefreshTransientError(
@@ -146,7 +145,7 @@ def refresh(
         )
     try:
         new = _from_response(body, prefer_user=False)
-    except OAuthError:
+    except ValueError:
         raise TokenRefreshError(
             source_id,
             METHOD,
@@ -240,27 +239,9 @@ class TokenFile:
         """Write atomically: a reader (or a restart) sees the old pair or the new, whole."""
         doc = {"version": FILE_VERSION, "saved_at": clock.now_ts(), "token": token_set.to_dict()}
         data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-        directory = self.path.parent
-        tmp = directory / f".{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                os.fchmod(fd, 0o600)
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsutil.atomic_write(self.path, data, mode=0o600, private=True)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
             raise TokenFileError(f"cannot write {self.path} ({exc.strerror})") from None
 
     @contextmanager
@@ -268,16 +249,14 @@ class TokenFile:
         """Exclusive lock on `<path>.lock` across processes, held around a refresh."""
         lock_path = self.path.with_name(self.path.name + ".lock")
         try:
-            lock_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            fsutil.private_dir(lock_path.parent)
+            fd = fsutil.lock_file(lock_path, wait=True)
         except OSError as exc:
             raise TokenFileError(f"cannot open {lock_path} ({exc.strerror})") from None
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            fsutil.unlock_file(fd)
 
 
 # --------------------------------------------------------------------------- rotating token

@@ -139,17 +139,40 @@ def test_revoked_token_alerts_within_one_poll_and_resolves_when_fixed(
             trigger = next(r.body for r in receiver.requests if r.path == "/generic")
             assert trigger["rule"] == "source_failing" and "invalid_auth" in trigger["detail"]
 
+            frozen.tick(60)
+            requests = slack.count("logs")
+            poll(app)
+            assert app.store.status("acme", "audit")["state"] == "parked", "parked until retry"
+            assert slack.count("logs") == requests, "a parked source does not call Slack"
+
             monkeypatch.setenv(TOKEN_ENV, "xoxp-second-token")
             frozen.tick(60)
             poll(app)
-            assert app.store.status("acme", "audit")["state"] == "parked", "parked until retry"
-            frozen.tick(900)
-            poll(app)
-            assert app.store.status("acme", "audit")["state"] == "ok", "resumed without restart"
+            assert app.store.status("acme", "audit")["state"] == "ok", "resumed when the secret changed"
         finally:
             app.close()
     statuses = [r.body["status"] for r in receiver.requests if r.path == "/generic"]
     assert statuses == ["trigger", "resolve"]
+
+
+def test_a_parked_source_is_retried_after_park_retry_seconds(
+    tmp_path: Path, receiver: WebhookReceiver
+) -> None:
+    with FakeSlack(tokens=()) as slack, freeze_time(at(T)) as frozen:
+        app = App(settings(tmp_path, slack, receiver, park_retry_seconds=120))
+        try:
+            poll(app)
+            assert app.store.status("acme", "audit")["state"] == "parked"
+            requests = slack.count("logs")
+            frozen.tick(60)
+            poll(app)
+            assert slack.count("logs") == requests
+            frozen.tick(60)
+            poll(app)
+            assert slack.count("logs") > requests, "retried after park_retry_seconds"
+            assert app.store.status("acme", "audit")["since"] == T + 120
+        finally:
+            app.close()
 
 
 def test_quarantine_alert(slack: FakeSlack, tmp_path: Path, receiver: WebhookReceiver) -> None:
@@ -188,7 +211,10 @@ def test_metrics_and_probes(slack: FakeSlack, tmp_path: Path, receiver: WebhookR
         assert get(base + "/healthz")[0] == 503, "scheduler not running yet"
         app.scheduler_running = True
         assert get(base + "/healthz")[0] == 200
-        status, body = get(base + "/readyz")
+        deadline = time.monotonic() + 10
+        while (ready := get(base + "/readyz"))[0] != 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        status, body = ready
         assert status == 200 and '"state":true' in body and '"sink":true' in body
         app.once()
         status, text = get(base + "/metrics")

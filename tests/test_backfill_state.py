@@ -80,9 +80,11 @@ def test_state_show_and_reset(slack: FakeSlack, tmp_path: Path, capsys: pytest.C
     assert row["source_id"] == "acme" and row["log_type"] == "audit"
     assert row["seen"] == 3 and row["status"]["state"] == "ok" and "next_oldest" in row["checkpoint"]
 
-    assert main(["state", "reset", "--config", str(path), "--source", "acme"]) == 2
+    with pytest.raises(SystemExit) as usage:
+        main(["state", "reset", "--config", str(path), "--source", "acme"])
+    assert usage.value.code == 2
     assert main(["state", "reset", "--config", str(path), "--source", "acme",
                  "--log-type", "audit", "--yes"]) == 0
     capsys.readouterr()
     main(["state", "show", "--config", str(path)])
-    assert capsys.readouterr().out.strip() == ""
+    assert capsys.readouterr().out.strip() == f"no state recorded yet in {tmp_path / 'state.db'}"

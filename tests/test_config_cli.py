@@ -95,7 +95,7 @@ def test_once_and_check_over_the_wire(slack: FakeSlack, tmp_path: Path, capsys) 
 
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("OK ") == 4 and "source acme audit" in out
+    assert out.count("OK ") == 5 and "OK   state: no state file yet" in out and "source acme audit" in out
 
     assert main(["once", "--config", str(path)]) == 0
     assert "acme audit: ok written=4" in capsys.readouterr().out

@@ -6,13 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
-import pytest
 
 from connector.app import App
 from tests.conftest import CONFORMANCE, local_settings, ndjson, read_s3, source
 from tests.fakes.slack_server import FakeSlack
-
-pytestmark = pytest.mark.skipif(not CONFORMANCE.exists(), reason="../shared/conformance absent")
 
 
 def test_conformance_events_land_in_s3(

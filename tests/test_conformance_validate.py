@@ -1,6 +1,6 @@
 """Every record of the shared Slack conformance data validates against its log type's model.
 
-The data comes from public projects (see ../shared/conformance/slack/SOURCES.md); the
+The data comes from public projects (see tests/conformance/slack/SOURCES.md); the
 fragments under expected_invalid/ lack fields the schema requires and must be refused
 with a reason that names what is missing.
 """
@@ -16,11 +16,7 @@ import pytest
 from connector.enrich import Enricher, Source
 from connector.logtypes import REGISTRY, LogType
 from connector.validate import validate
-
-DATA = (Path(__file__).parents[1] / ".." / "shared" / "conformance" / "slack").resolve()
-
-if not DATA.is_dir():
-    pytest.skip(f"shared conformance data not found at {DATA}", allow_module_level=True)
+from tests.conftest import CONFORMANCE as DATA
 
 LINE_FILES = {
     "audit": "audit_logs*.ndjson",

@@ -298,17 +298,33 @@ def test_code_from_redirect() -> None:
     ("override", "detail"),
     [({"state": "forged-state"}, "different state"), ({"state": None}, "no state")],
 )
-def test_listener_rejects_bad_or_missing_state(
+def test_a_forged_redirect_gets_400_and_the_install_goes_on(
     fake: FakeSlackOAuth, http: httpx.Client, override: dict[str, str | None], detail: str
 ) -> None:
-    browser = Browser(fake.add_code(), **override)
-    with pytest.raises(OAuthError, match=r"^state mismatch: ") as info:
-        install(fake, http, browser)
-    assert info.value.code == "state_mismatch" and detail in str(info.value)
-    assert browser.done.wait(5)
-    assert browser.responses[0].status_code == 400
-    assert "state mismatch" in browser.responses[0].text
-    assert not fake.requests  # the code was never exchanged
+    browser = Browser(fake.add_code())
+    forged: list[httpx.Response] = []
+
+    def forge_then_redirect(url: str) -> bool:
+        redirect = dict(parse_qsl(urlsplit(url).query))["redirect_uri"]
+        params = {"code": "forged-code", **{k: v for k, v in override.items() if v}}
+        forged.append(httpx.get(redirect, params=params, timeout=5))
+        return browser(url)
+
+    token_set = install(fake, http, forge_then_redirect)  # type: ignore[arg-type]
+    assert forged[0].status_code == 400
+    assert "state mismatch" in forged[0].text and detail in forged[0].text
+    assert browser.done.wait(5) and browser.responses[0].status_code == 200
+    assert token_set.scopes == ["auditlogs:read"]
+    assert [r.form["code"] for r in fake.requests] == [browser.code]  # never the forged one
+
+
+def test_only_forged_redirects_time_out_and_say_so() -> None:
+    with RedirectListener(port=0, state="good-state") as listener:
+        bad = httpx.get(listener.redirect_uri, params={"code": "c", "state": "forged"})
+        assert bad.status_code == 400 and not listener.done.is_set()
+        with pytest.raises(OAuthError, match=r"1 request\(s\) with a wrong or missing state") as info:
+            listener.wait_for_code(timeout=0.3)
+    assert info.value.code == "timeout"
 
 
 def test_listener_access_denied(fake: FakeSlackOAuth, http: httpx.Client) -> None:

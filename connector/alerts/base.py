@@ -8,7 +8,7 @@ resolution together.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +28,11 @@ class Alert:
     detail: str
     since: int
     hint: str = ""
+    context: dict[str, str] = field(default_factory=dict)
+    """The event behind a `watchlist_match` (who, what, where, when); empty for the rest."""
 
     def as_dict(self) -> dict[str, Any]:
+        extra = {"context": dict(self.context)} if self.context else {}
         return {
             "key": self.key,
             "rule": self.rule,
@@ -41,6 +44,7 @@ class Alert:
             "detail": self.detail,
             "since": self.since,
             "hint": self.hint,
+            **extra,
         }
 
 

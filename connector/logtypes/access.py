@@ -36,6 +36,8 @@ class AccessLogs(LogType):
     log_type = "Slack.AccessLogs"
     model = AccessLog
     event_time_field = "date_last"
+    scopes = ("admin",)
+    quiet_after = 259_200  # 3 days: a quiet workspace adds no new user, IP or device
     stream = Listing(
         NumberedPages(Requester("team.accessLogs", "logins"), NewestFirst()),
         LastRowBefore("date_last", "date_first"),

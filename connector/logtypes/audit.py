@@ -121,6 +121,8 @@ class AuditLogs(LogType):
     model = AuditLog
     event_time_field = "date_create"
     time_keyed = True
+    scopes = ("auditlogs:read",)
+    enterprise_install = True
     stream = TimeWindows(
         CursorPages(Requester("logs", "entries", api="audit"), MAX_LIMIT, DEFAULT_LIMIT),
         "date_create",

@@ -99,6 +99,12 @@ class LogType(ABC):
     time_keyed: ClassVar[bool] = False
     """True when a record's event time never changes (audit entries): dedupe keys then
     start with it, so they are stored in time order and forgotten by time range."""
+    scopes: ClassVar[tuple[str, ...]] = ()
+    """The user token scopes Slack requires to poll this log type."""
+    enterprise_install: ClassVar[bool] = False
+    """True when the token must come from an organization-level (Enterprise Grid) install."""
+    quiet_after: ClassVar[int] = 86_400
+    """Default seconds without new events before the no-events alert fires."""
     add_indicators: ClassVar[Indicators]
     """Call on the class: `type(lt).add_indicators(record, row)` sets the `p_any_*` fields."""
 

@@ -58,6 +58,8 @@ class IntegrationLogs(LogType):
     log_type = "Slack.IntegrationLogs"
     model = IntegrationLog
     event_time_field = "date"
+    scopes = ("admin",)
+    quiet_after = 604_800  # 7 days: apps change rarely
     stream = Listing(
         NumberedPages(Requester("team.integrationLogs", "logs"), DetectedOrder("date")),
         PageOlderThan("date"),

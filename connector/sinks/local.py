@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from connector import fsutil
 from connector.config import OutputConfig
 from connector.sinks.base import Sink, SinkError, register
 
@@ -23,24 +23,8 @@ class LocalSink(Sink):
 
     def put(self, key: str, body: bytes) -> None:
         """Write to a temp file, fsync, rename, fsync the directory: whole or absent."""
-        target = self.root / key
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(body)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, target)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
-            dir_fd = os.open(target.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            fsutil.atomic_write(self.root / key, body, mode=0o600)
         except OSError as exc:
             raise SinkError(f"local: cannot write {key}: {exc.strerror}") from None
 
@@ -49,10 +33,13 @@ class LocalSink(Sink):
         return path.is_file() and (size is None or path.stat().st_size == size)
 
     def check(self) -> str:
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SinkError(f"local: cannot create {self.root}: {exc.strerror}") from None
-        if not os.access(self.root, os.W_OK):
-            raise SinkError(f"local: {self.root} is not writable")
-        return f"ok, writing under {self.root}"
+        """Whether writes can succeed, without creating anything: `check` and the readiness
+        probe must not leave directories behind."""
+        existing = next(p for p in (self.root, *self.root.absolute().parents) if p.exists())
+        if not existing.is_dir():
+            raise SinkError(f"local: {existing} is not a directory")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise SinkError(f"local: {existing} is not writable")
+        if existing == self.root:
+            return f"ok, writing under {self.root}"
+        return f"ok, {self.root} will be created in {existing}"

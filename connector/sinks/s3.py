@@ -3,7 +3,8 @@
 A PutObject is atomic and overwriting the same key with the same batch is harmless, which
 is what makes deterministic keys give exactly-once output. boto3's own retries (standard
 mode) absorb brief S3 errors; a longer outage fails the write, the checkpoint stays, and
-the next poll writes the same batch again.
+the next poll writes the same batch again. Timeouts and attempts come from the config,
+which holds them inside the daemon's shutdown grace.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ class S3Sink(Sink):
             endpoint_url=cfg.endpoint_url,
             config=Config(
                 retries={"max_attempts": cfg.max_attempts, "mode": "standard"},
-                connect_timeout=10,
-                read_timeout=60,
+                connect_timeout=cfg.connect_timeout_seconds,
+                read_timeout=cfg.read_timeout_seconds,
             ),
         )
         return cls(client, cfg.bucket, cfg.kms_key_id)

@@ -203,7 +203,9 @@ class SlackClient:
         body = _json_object(content)
         if status != 200:
             code = str(body.get("error", "")) if body else ""
-            raise classify(self.source_id, method, code, status)
+            raise classify(
+                self.source_id, method, code, status, needed=body.get("needed") if body else None
+            )
         if body is None:
             kind = (
                 "HTML"
@@ -213,7 +215,8 @@ class SlackClient:
             raise SlackTransientError(self.source_id, method, f"HTTP 200 with {kind} body")
         ok = body.get("ok")
         if ok is not True and (api == "web" or ok is False):
-            raise classify(self.source_id, method, str(body.get("error", "")), status)
+            code = str(body.get("error", ""))
+            raise classify(self.source_id, method, code, status, needed=body.get("needed"))
         return body
 
 

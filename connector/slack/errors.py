@@ -7,6 +7,8 @@ park the source, retry within the cycle, or fail the cycle and try again next ti
 
 from __future__ import annotations
 
+import re
+
 PERMANENT_CODES = frozenset(
     {
         "invalid_auth",
@@ -81,9 +83,24 @@ class SlackApiError(SlackError):
     """Slack refused the request for a reason retrying now will not fix (bad cursor, bad arg)."""
 
 
-def classify(source_id: str, method: str, code: str, status: int) -> SlackError:
-    """Map Slack's `error` code (or bare status) to the error class that drives behaviour."""
+def safe_code(value: object, default: str = "unknown_error") -> str:
+    """An error code (or scope list) from a remote answer, fit to print: letters, digits
+    and `_.:,-` only, at most 64 characters, so a hostile body cannot inject text."""
+    text = value if isinstance(value, str) and value else default
+    return re.sub(r"[^A-Za-z0-9_.:,-]", "?", text)[:64]
+
+
+def classify(
+    source_id: str, method: str, code: str, status: int, *, needed: object = None
+) -> SlackError:
+    """Map Slack's `error` code (or bare status) to the error class that drives behaviour.
+
+    `needed` is the scope Slack says is missing (`missing_scope` answers carry it), so the
+    operator reads which scope to add instead of guessing.
+    """
     detail = f"HTTP {status}, error {code!r}" if code else f"HTTP {status}"
+    if needed:
+        detail += f", needed scope {safe_code(needed)!r}"
     if code in PERMANENT_CODES or (status in (401, 403) and code not in TRANSIENT_CODES):
         return SlackAuthError(source_id, method, detail, code=code, status=status)
     if code in TRANSIENT_CODES or status >= 500:

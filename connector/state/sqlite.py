@@ -18,8 +18,8 @@ keys become seen. A batch is then never lost and never written twice under two n
 
 from __future__ import annotations
 
-import fcntl
-import os
+import errno
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -30,8 +30,10 @@ from typing import Any
 
 import orjson
 
-from connector import clock
+from connector import clock, fsutil
 from connector.identity import KEY_SIZE, forget_before, seen_key
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -92,13 +94,26 @@ class StateStore:
 
     CHUNK = 500
 
-    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False
+    ) -> None:
+        """`read_only` opens beside a running daemon: no lock, no schema change, no write.
+
+        For `state show`, `metrics` and `check`, which on-call runs inside the live pod.
+        """
         self.path = Path(path)
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._lockfile: int | None = None
+        self._streams: dict[tuple[str, str], int] = {}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if read_only:
+                self._db = _open_read_only(self.path, timeout)
+                return
+            fsutil.private_dir(self.path.parent)
             self._lockfile = _exclusive_lock(self.path)
+            # SQLite gives the WAL and shared-memory files the database file's mode.
+            fsutil.private_file(self.path)
             self._db = sqlite3.connect(
                 str(self.path), check_same_thread=False, isolation_level=None, timeout=timeout
             )
@@ -106,7 +121,6 @@ class StateStore:
             self._db.execute("PRAGMA synchronous=FULL")
             if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
                 raise sqlite3.DatabaseError("integrity check failed")
-            self._streams: dict[tuple[str, str], int] = {}
             self._db.executescript(SCHEMA)
             _migrate(self._db)
             self._db.execute(
@@ -124,7 +138,7 @@ class StateStore:
 
     def _release(self) -> None:
         if self._lockfile is not None:
-            os.close(self._lockfile)
+            fsutil.unlock_file(self._lockfile)
             self._lockfile = None
 
     @contextmanager
@@ -134,12 +148,22 @@ class StateStore:
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     yield self._db
+                    self._db.execute("COMMIT")
                 except BaseException:
-                    self._db.execute("ROLLBACK")
+                    self._rollback()
                     raise
-                self._db.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise StateError(f"state {self.path}: {_reason(exc)}") from None
+
+    def _rollback(self) -> None:
+        """End a transaction whose body or COMMIT failed (disk full, I/O error, a deferred
+        constraint). SQLite keeps such a transaction open, and every later BEGIN would fail
+        until a restart; when SQLite already rolled it back there is nothing to end."""
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                log.warning("state: rollback failed", extra={"path": str(self.path)})
 
     @contextmanager
     def _reading(self) -> Iterator[None]:
@@ -331,22 +355,27 @@ class StateStore:
             if bound is not None:
                 db.execute("DELETE FROM seen_keys WHERE stream = ? AND key >= ?", (stream, bound))
 
-    def reset(self, source_id: str, log_type: str | None = None) -> None:
+    def reset(self, source_id: str, log_type: str | None = None) -> bool:
+        """Forget a source (or one of its log types); True when there was anything to forget.
+
+        Matched exactly: `acme_eu` never touches `acme-eu` (in LIKE, `_` is a wildcard).
+        """
+        prefix = f"{source_id}:{log_type}:" if log_type else f"{source_id}:"
+        where, args = "source_id = ?", [source_id]
+        if log_type is not None:
+            where, args = "source_id = ? AND log_type = ?", [source_id, log_type]
         with self._txn() as db:
-            db.execute("DELETE FROM alerts WHERE key LIKE ?", (f"{source_id}:{log_type or '%'}:%",))
+            before = db.total_changes
             db.execute(
-                "DELETE FROM seen_keys WHERE stream IN (SELECT id FROM streams "
-                "WHERE source_id = ? AND log_type LIKE ?)",
-                (source_id, log_type or "%"),
+                "DELETE FROM alerts WHERE substr(key, 1, length(?1)) = ?1", (prefix,)
+            )
+            db.execute(
+                f"DELETE FROM seen_keys WHERE stream IN (SELECT id FROM streams WHERE {where})",  # noqa: S608
+                args,
             )
             for table in ("checkpoints", "writes", "status"):
-                if log_type is None:
-                    db.execute(f"DELETE FROM {table} WHERE source_id = ?", (source_id,))  # noqa: S608
-                else:
-                    db.execute(
-                        f"DELETE FROM {table} WHERE source_id = ? AND log_type = ?",  # noqa: S608
-                        (source_id, log_type),
-                    )
+                db.execute(f"DELETE FROM {table} WHERE {where}", args)  # noqa: S608
+            return db.total_changes > before
 
 
 INSERT_PACKED = """
@@ -419,14 +448,24 @@ def _migrate(db: sqlite3.Connection) -> None:
         raise
 
 
+def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
+    """A connection that cannot write, and never creates the file: a missing state file
+    is an error the caller reports ("nothing polled yet"), not an empty database."""
+    if not path.is_file():
+        raise FileNotFoundError(errno.ENOENT, "no state file yet (nothing has been polled)")
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    db = sqlite3.connect(
+        uri, uri=True, check_same_thread=False, isolation_level=None, timeout=timeout
+    )
+    db.execute("PRAGMA query_only=ON")
+    return db
+
+
 def _exclusive_lock(path: Path) -> int:
-    fd = os.open(f"{path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fsutil.lock_file(Path(f"{path}.lock"), wait=False)
     except BlockingIOError:
-        os.close(fd)
         raise OSError(0, "in use by another slack-connector process") from None
-    return fd
 
 
 def _reason(exc: BaseException) -> str:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from connector import clock
 from connector.alerts.base import Alert, Destination, DestinationOptions, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
 from connector.secrets import SecretRef
+from connector.urls import require_https
 
 EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 _SUMMARY_MAX = 1024  # PagerDuty's limit for payload.summary
@@ -25,6 +26,11 @@ class PagerDutyOptions(DestinationOptions):
     routing_key: SecretRef
     url: str = EVENTS_URL
     severity: Literal["critical", "error", "warning", "info"] = "error"
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return require_https(value)
 
 
 @register

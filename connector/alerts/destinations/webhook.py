@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from connector.alerts.base import Alert, DeliveryError, Destination, DestinationOptions, register
 from connector.secrets import SecretError, SecretRef
+from connector.urls import require_https, secret_parts
 
 USER_AGENT = "slack-security-connector"
 _SNIPPET = 200
@@ -88,8 +89,13 @@ def post_json(
     """POST `body` as JSON; raise `DeliveryError` on a transport error or a non-2xx answer.
 
     Error messages name the destination kind and what went wrong, never the URL (httpx's
-    own exception text includes it) or any of `secrets`.
+    own exception text includes it), any part of it, or any of `secrets`. A plain http URL
+    to anything but a loopback host is refused before anything is sent.
     """
+    try:
+        require_https(url)
+    except ValueError as exc:
+        raise DeliveryError(f"{kind}: url {exc}") from None
     try:
         response = client.post(
             url,
@@ -115,7 +121,8 @@ def _snippet(response: httpx.Response, secrets: Iterable[str]) -> str:
         text = response.text[:4096]
     except (UnicodeDecodeError, LookupError):
         return ""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
+    every = {part for s in secrets if s for part in (s, *secret_parts(s))}
+    for secret in sorted(every, key=len, reverse=True):
         text = text.replace(secret, "[REDACTED]")
     text = " ".join(REDACTOR.scrub(text).split())[:_SNIPPET]
     return f": {text}" if text else ""

@@ -1,0 +1,97 @@
+"""`slack-connector check`: everything a poll needs, one line per part, as each completes.
+
+On-call runs it inside the live pod when an alert says so, so it takes no lock, creates no
+state file or output directory, and gives up on an unreachable Slack at once instead of
+retrying for a minute: a check answers "does this work right now".
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import httpx
+
+from connector import __version__, credentials
+from connector.config import Settings, SourceConfig, secret_problems
+from connector.logs import REDACTOR
+from connector.logtypes import REGISTRY
+from connector.runner import slack_client
+from connector.sinks import build
+from connector.sinks.base import SinkError
+from connector.slack.client import RetryPolicy
+from connector.slack.errors import SlackError
+from connector.slack.ratelimit import RateBudgets
+from connector.state.sqlite import StateError, StateStore
+
+CONNECT_SECONDS = 5.0
+
+
+class Line(NamedTuple):
+    name: str
+    ok: bool
+    detail: str
+
+
+def run(settings: Settings) -> Iterator[Line]:
+    """Secrets, state, output, then one authenticated call per source and log type."""
+    for where, problem in secret_problems(settings):
+        yield Line(f"secret {where}", False, problem)
+    yield _state(settings)
+    yield _output(settings)
+    budgets = RateBudgets()
+    for source in settings.sources:
+        yield from _source(settings, source, budgets)
+
+
+def _state(settings: Settings) -> Line:
+    path = settings.state.path
+    try:
+        store = StateStore(path, timeout=settings.state.busy_timeout_seconds, read_only=True)
+    except StateError as exc:
+        if "no state file yet" in str(exc):
+            return Line("state", True, f"no state file yet at {path}; `run` creates it")
+        return Line("state", False, str(exc))
+    try:
+        store.ping()
+        return Line("state", True, f"readable at {path}")
+    except StateError as exc:
+        return Line("state", False, str(exc))
+    finally:
+        store.close()
+
+
+def _output(settings: Settings) -> Line:
+    name = f"output {settings.output.type}"
+    try:
+        sink = build(settings.output)
+    except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+        return Line(name, False, f"{type(exc).__name__}: {exc}")
+    try:
+        return Line(name, True, sink.check())
+    except SinkError as exc:
+        return Line(name, False, str(exc))
+    finally:
+        sink.close()
+
+
+def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iterator[Line]:
+    http = httpx.Client(
+        timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=CONNECT_SECONDS),
+        headers={"User-Agent": f"slack-security-connector/{__version__}"},
+        follow_redirects=False,
+    )
+    try:
+        tokens = credentials.provider(cfg, settings.state.path, http)
+        client = slack_client(cfg, tokens, http, budgets, time.sleep, retry=RetryPolicy(1))
+        for log_type in cfg.log_types:
+            name = f"source {cfg.id} {log_type}"
+            try:
+                yield Line(name, True, REGISTRY[log_type]().probe(client))
+            except SlackError as exc:
+                yield Line(name, False, f"{type(exc).__name__}: {exc.detail}")
+            except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+                yield Line(name, False, REDACTOR.scrub(str(exc)) or type(exc).__name__)
+    finally:
+        http.close()

@@ -1,0 +1,240 @@
+"""The `/seclogs` slash command endpoint: Slack's signed POSTs in, ephemeral replies out.
+
+Order matters. The size is checked from `Content-Length` before the body is read, then
+the signature (slack-sdk's `SignatureVerifier`: v0 HMAC-SHA256 over the raw body,
+timestamps more than 5 minutes off rejected, constant-time compare) before anything is
+parsed; a signature seen before is a replay and is refused the same way. Only then is
+the form read, the team and user checked against the allow-lists, and the command run.
+
+Slack waits 3 seconds for an answer. A search gets `answer_within_seconds`; when it takes
+longer the reply says so and the result is posted to the request's `response_url` (with
+slack-sdk's `WebhookClient`). Searches run one at a time on one worker, which keeps a
+warm DuckDB connection and bounds the load an analyst can put on the host.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+import orjson
+from slack_sdk.signature import Clock, SignatureVerifier
+from slack_sdk.webhook import WebhookClient
+
+from connector import clock
+from connector.config import SlashCommandConfig
+from connector.search import slash_commands as commands
+from connector.search.slash_commands import Search
+from connector.search.watchlist import Watchlist
+from connector.secrets import SecretError
+
+log = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 300
+REPLAY_MEMORY = 10_000
+SECRET_TTL_SECONDS = 60.0
+MAX_QUEUED_SEARCHES = 4
+Post = Callable[[str, str], None]
+
+
+class _UtcClock(Clock):
+    def now(self) -> float:
+        return clock.now().timestamp()
+
+
+def post_ephemeral(url: str, text: str) -> None:
+    response = WebhookClient(url, timeout=10).send(text=text, response_type="ephemeral")
+    if response.status_code >= 300:
+        log.error("slash command: response_url answered %d", response.status_code)
+
+
+class Replays:
+    """Signatures accepted in the last 5 minutes; one seen again is a replay."""
+
+    def __init__(self) -> None:
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def first_time(self, signature: str, now: float) -> bool:
+        with self._lock:
+            while self._seen and (
+                next(iter(self._seen.values())) < now or len(self._seen) > REPLAY_MEMORY
+            ):
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return False
+            self._seen[signature] = now + 2 * WINDOW_SECONDS
+            return True
+
+
+class SlashServer:
+    def __init__(
+        self,
+        cfg: SlashCommandConfig,
+        watchlist: Watchlist,
+        search: Search,
+        *,
+        post: Post = post_ephemeral,
+    ) -> None:
+        self.cfg = cfg
+        self.watchlist = watchlist
+        self._search = search
+        self._post = post
+        self._replays = Replays()
+        self._verifier: tuple[float, SignatureVerifier] | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slash-search")
+        self._queued = threading.BoundedSemaphore(MAX_QUEUED_SEARCHES)
+        self.executed = 0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return None
+
+            def do_GET(self) -> None:
+                self._send(405, {"error": "POST only"})
+
+            def do_POST(self) -> None:
+                status, body = server.handle(self.path, self.headers, self.rfile)
+                self._send(status, body)
+
+            def _send(self, status: int, body: dict[str, Any]) -> None:
+                data = orjson.dumps(body)
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                self.send_header("Content-Length", str(len(data)))
+                if status >= 400:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer((cfg.address, cfg.port), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="slash-command", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> SlashServer:
+        self._thread.start()
+        log.info("slash command endpoint listening", extra={"port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._worker.shutdown(wait=False, cancel_futures=True)
+
+    def verifier(self) -> SignatureVerifier:
+        """The signing secret is re-read every minute, so rotating it needs no restart."""
+        now = time.monotonic()
+        if self._verifier is None or now - self._verifier[0] > SECRET_TTL_SECONDS:
+            assert self.cfg.signing_secret is not None
+            secret = self.cfg.signing_secret.resolve().get_secret_value()
+            self._verifier = (now, SignatureVerifier(secret, clock=_UtcClock()))
+        return self._verifier[1]
+
+    def handle(self, path: str, headers: Any, stream: Any) -> tuple[int, dict[str, Any]]:
+        if path.split("?", 1)[0] != self.cfg.path:
+            return 404, {"error": "not found"}
+        try:
+            length = int(headers.get("Content-Length") or "")
+        except ValueError:
+            return 411, {"error": "Content-Length required"}
+        if length > self.cfg.max_body_bytes or length < 0:
+            log.warning("slash command refused: body too large", extra={"bytes": length})
+            return 413, {"error": "request body too large"}
+        raw = stream.read(length)
+        refused = self._authenticate(raw, headers)
+        if refused:
+            log.warning("slash command refused: %s", refused)
+            return 401, {"error": "invalid request signature"}
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        user, team = form.get("user_id", ""), form.get("team_id", "")
+        if not self._allowed(user, team):
+            log.warning("slash command refused: not allowed", extra={"user": user, "team": team})
+            return 200, _ephemeral(
+                "You are not allowed to use this command. Ask the connector's operators to "
+                "add your user or team to [slash_command]."
+            )
+        text = form.get("text", "")
+        log.info(
+            "slash command",
+            extra={"user": user, "team": team, "verb": (text.split() or ["help"])[0][:20]},
+        )
+        self.executed += 1
+        reply = commands.handle(text, self.watchlist)
+        if not reply.indicators:
+            return 200, _ephemeral(reply.text)
+        return 200, _ephemeral(self._search_reply(reply, form.get("response_url", "")))
+
+    def _authenticate(self, raw: bytes, headers: Any) -> str:
+        """Why the request is refused, or "" when it is Slack's and new."""
+        try:
+            verifier = self.verifier()
+        except SecretError as exc:
+            return f"signing secret unavailable ({exc})"
+        timestamp = headers.get("X-Slack-Request-Timestamp") or ""
+        signature = headers.get("X-Slack-Signature") or ""
+        if not timestamp.isdigit() or not signature:
+            return "missing or malformed signature headers"
+        if abs(clock.now_ts() - int(timestamp)) > WINDOW_SECONDS:
+            return "timestamp outside the 5-minute window"
+        try:
+            valid = verifier.is_valid(raw, timestamp, signature)
+        except UnicodeDecodeError:
+            valid = False
+        if not valid:
+            return "signature does not match"
+        if not self._replays.first_time(signature, clock.now().timestamp()):
+            return "replayed request"
+        return ""
+
+    def _allowed(self, user: str, team: str) -> bool:
+        users, teams = self.cfg.allowed_user_ids, self.cfg.allowed_team_ids
+        return (not users or user in users) and (not teams or team in teams)
+
+    def _search_reply(self, reply: commands.Reply, response_url: str) -> str:
+        if not self._queued.acquire(blocking=False):
+            return "Too many searches are running; try again in a minute."
+        limit = self.cfg.search_limit
+
+        def work() -> str:
+            try:
+                return commands.run_search(reply.indicators, self._search, limit)
+            finally:
+                self._queued.release()
+
+        future: Future[str] = self._worker.submit(work)
+        try:
+            return future.result(timeout=self.cfg.answer_within_seconds)
+        except FutureTimeout:
+            pass
+        if not response_url:
+            return "The search is taking long and the request had no response_url to answer to."
+        future.add_done_callback(lambda done: self._deliver(response_url, done))
+        return "Searching; the results will follow here shortly."
+
+    def _deliver(self, url: str, done: Future[str]) -> None:
+        try:
+            self._post(url, done.result())
+        except Exception as exc:  # noqa: BLE001 - a lost reply must not kill the worker
+            log.error("slash command: posting to response_url failed: %s", type(exc).__name__)
+
+
+def _ephemeral(text: str) -> dict[str, Any]:
+    return {"response_type": "ephemeral", "text": text}
