@@ -27,7 +27,7 @@ from connector.logtypes.base import (
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state import LeaseLost, StateStore
-from connector.validate import explain, not_an_object
+from connector.validate import explain, not_an_object, unconvertible
 from connector.writer import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -159,6 +159,8 @@ class Pipeline:
                     line, event_ts = enricher.line(raw, validate_record(raw), rid)
                 except ValidationError as exc:
                     reason = explain(exc)
+                except Exception as exc:  # noqa: BLE001  one record never fails a page
+                    reason = unconvertible(exc)
                 else:
                     batch.add(logtype.log_type, line, key, event_ts)
                     if landed is not None:

@@ -28,7 +28,7 @@ from connector.slack.errors import (
     SlackTransientError,
     classify,
 )
-from connector.slack.ratelimit import RateBudgets
+from connector.slack.ratelimit import RateBudgets, TokenBucket
 
 log = logging.getLogger(__name__)
 RENEWABLE = frozenset({"token_expired", "invalid_auth", "token_revoked"})
@@ -107,6 +107,7 @@ class SlackClient:
         self._team_id = team_id
         self._per_minute = {"audit": audit_per_minute, "web": web_per_minute}
         self._observe = observe or (lambda *_: None)
+        self._honoured = 0.0
 
     def __repr__(self) -> str:
         return f"SlackClient(source_id={self.source_id!r})"
@@ -162,10 +163,11 @@ class SlackClient:
         self._used = secret
         token = secret.get_secret_value()
         bucket_name = "audit" if api == "audit" else method
-        RateBudgets.wait(
-            self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api]),
-            self._sleep,
-        )
+        bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
+        paused = bucket.paused_for()
+        if paused > self._retry.max_retry_after:
+            raise SlackRateLimitedError(self.source_id, method, paused)
+        RateBudgets.wait(bucket, self._sleep, self._honoured)
         try:
             with self._http.stream(
                 "GET",
@@ -184,10 +186,10 @@ class SlackClient:
             raise SlackTransientError(
                 self.source_id, method, f"connection error ({type(exc).__name__}: {exc})"
             ) from None
-        return self._parse(method, resp, content, api)
+        return self._parse(method, resp, content, api, bucket)
 
     def _parse(
-        self, method: str, resp: httpx.Response, content: bytes, api: str
+        self, method: str, resp: httpx.Response, content: bytes, api: str, bucket: TokenBucket
     ) -> dict[str, Any]:
         """`content` is read into a buffer of our own: an httpx response sits in a reference
         cycle, so a body it kept (megabytes for an audit page) would live until the next
@@ -196,6 +198,7 @@ class SlackClient:
         retry_after = _retry_after(resp) if status == 429 else 0.0
         self._observe(self.source_id, method, str(status), retry_after)
         if status == 429:
+            self._honoured = bucket.pause(retry_after)
             raise SlackRateLimitedError(self.source_id, method, retry_after)
         body = _json_object(content)
         if status != 200:
