@@ -7,7 +7,7 @@ import gc
 import logging
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from connector import clock
@@ -27,7 +27,7 @@ from connector.search.watchlist import Watchlist
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
 from connector.slack.ratelimit import RateBudgets
-from connector.state.sqlite import StateError, StateStore
+from connector.state import StateError
 
 if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
     from connector.search.query import Hit, Searcher
@@ -59,7 +59,7 @@ class App:
         self.settings = settings
         self.stop = threading.Event()
         self.scheduler_running = False
-        self.store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+        self.store = settings.state.open()
         self.sink = sink or build(settings.output)
         self.metrics = Metrics()
         alerts = settings.alerts
@@ -88,7 +88,7 @@ class App:
         budgets = RateBudgets()
         self.runners = {
             s.id: SourceRunner(
-                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state.path
+                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state
             )
             for s in settings.sources
         }
@@ -125,13 +125,35 @@ class App:
             for log_type in runner.cfg.log_types:
                 yield runner, log_type
 
+    def claim(
+        self,
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
+        """With a shared store, take this replica's share of the streams (leases)."""
+        streams = [(runner.cfg.id, lt) for runner, lt in self.jobs()]
+        self.store.claim(streams, everything=everything, on_taken=on_taken)
+        if self.store.shared:
+            self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
+
     def poll(self, source_id: str, log_type: str, *, force: bool = False) -> Outcome:
-        """One poll, then metrics and alert rules; the scheduler's job function."""
+        """One poll, then metrics and alert rules; the scheduler's job function.
+
+        With replicas, a stream whose lease another replica holds is left to it, and a
+        poll that lost its lease halfway is not this replica's failure to alert on."""
         with self.in_flight:
             return self._poll(source_id, log_type, force)
 
     def _poll(self, source_id: str, log_type: str, force: bool) -> Outcome:
-        outcome = self.runners[source_id].poll(log_type, force=force)
+        with self.store.polling(source_id, log_type) as mine:
+            if not mine:
+                return Outcome(source_id, log_type, "standby")
+            outcome = self.runners[source_id].poll(log_type, force=force)
+        if not outcome.ok and not self.store.owns(source_id, log_type):
+            outcome.state = "lease_lost"
+            self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
+            return outcome
         self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
         try:
             self.rules.evaluate(outcome)
@@ -141,7 +163,9 @@ class App:
         return outcome
 
     def once(self) -> list[Outcome]:
-        """Every source and log type once, parked ones included: an operator asked for it."""
+        """Every source and log type once, parked ones included: an operator asked for it.
+        With replicas, only the streams this process could take a lease on."""
+        self.claim(everything=True)
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
 
     def start_health(self) -> HealthServer | None:

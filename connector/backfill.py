@@ -3,8 +3,9 @@
 The window is read newest first with the daemon's own machinery (client, rate budgets,
 pipeline, write intents), so it is deduplicated against what the daemon landed and
 resumable: its progress is a checkpoint of its own (`audit:backfill`), and a rerun with
-the same window continues where an interrupted one stopped. The part of the window the
-daemon already covers is skipped.
+the same window continues where an interrupted one stopped. A rerun without `--until`
+takes the interrupted run's end, not a new "now", so it resumes instead of starting
+over. The part of the window the daemon already covers is skipped.
 
 Only the Audit Logs API can filter by time; access and integration logs have no
 history to backfill beyond what their first poll reads.
@@ -23,6 +24,7 @@ from connector.logtypes.audit import AuditLogs
 from connector.logtypes.base import Checkpoint, Page, PollContext
 from connector.pipeline import PollResult
 from connector.runner import SourceRunner
+from connector.state import StateStore
 
 
 class AuditBackfill(AuditLogs):
@@ -38,14 +40,12 @@ class AuditBackfill(AuditLogs):
         same = (cp.get("since"), cp.get("until")) == (self.since, self.until)
         if same and cp.get("done"):
             return
-        upper = cp["remaining"] if same else self.until
+        upper = int(cp["remaining"]) if same else self.until
         tag = {"since": self.since, "until": self.until}
-        for page in self._window(ctx, self.since, self.until, upper):
-            assert page.checkpoint is not None
-            window = page.checkpoint.get("window")
-            progress = {"remaining": window["remaining"]} if window else {"done": True}
-            yield Page(page.records, {**tag, **progress})
-            del page
+        for records, more, remaining in self.stream.window(ctx, self.since, upper):
+            progress = {"remaining": remaining} if more else {"done": True}
+            yield Page(records, {**tag, **progress})
+            del records
 
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         return None
@@ -59,13 +59,21 @@ def parse_date(text: str) -> int:
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
 
 
+def resumable_until(store: StateStore, source_id: str, since: int) -> int:
+    """The end of an interrupted backfill from `since`, else now."""
+    cp = store.checkpoint(source_id, "audit:backfill") or {}
+    if cp.get("since") == since and not cp.get("done") and "until" in cp:
+        return int(cp["until"])
+    return clock.now_ts()
+
+
 def run(
     runner: SourceRunner, since: int, until: int | None, out: TextIO | None = None
 ) -> PollResult | None:
     """The backfilled result, or None when the daemon already covers the whole window."""
     out = out or sys.stderr
     store = runner.store
-    until = min(until or clock.now_ts(), clock.now_ts())
+    until = min(until or resumable_until(store, runner.cfg.id, since), clock.now_ts())
     daemon = store.checkpoint(runner.cfg.id, "audit") or {}
     if "covered_from" in daemon:
         until = min(until, int(daemon["covered_from"]) - 1)

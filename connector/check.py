@@ -23,7 +23,7 @@ from connector.sinks.base import SinkError
 from connector.slack.client import RetryPolicy
 from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
-from connector.state.sqlite import StateError, StateStore
+from connector.state import StateError
 
 CONNECT_SECONDS = 5.0
 
@@ -46,9 +46,9 @@ def run(settings: Settings) -> Iterator[Line]:
 
 
 def _state(settings: Settings) -> Line:
-    path = settings.state.path
+    path = settings.state.location
     try:
-        store = StateStore(path, timeout=settings.state.busy_timeout_seconds, read_only=True)
+        store = settings.state.open(read_only=True)
     except StateError as exc:
         if "no state file yet" in str(exc):
             return Line("state", True, f"no state file yet at {path}; `run` creates it")
@@ -83,7 +83,7 @@ def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iter
         follow_redirects=False,
     )
     try:
-        tokens = credentials.provider(cfg, settings.state.path, http)
+        tokens = credentials.provider(cfg, settings.state, http)
         client = slack_client(cfg, tokens, http, budgets, time.sleep, retry=RetryPolicy(1))
         for log_type in cfg.log_types:
             name = f"source {cfg.id} {log_type}"

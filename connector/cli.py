@@ -26,8 +26,8 @@ from connector.config import ConfigError, Settings, load
 from connector.logtypes import REGISTRY
 from connector.secrets import SecretError
 from connector.slack.errors import SlackError
-from connector.state.sqlite import StateError, StateStore
-from connector.tokens import TokenFile, TokenFileError, default_token_path
+from connector.state import StateError
+from connector.tokens import TokenFileError
 
 log = logging.getLogger("connector")
 
@@ -105,6 +105,12 @@ def _parser() -> argparse.ArgumentParser:
         "--log-type", required=True, choices=sorted(REGISTRY), help="the log type to reset"
     )
     reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    command(
+        "init",
+        "create what the state store needs before the first run: the DynamoDB table with "
+        "its keys and TTL for several replicas (nothing for SQLite)",
+        within=actions,
+    )
     auth = command("auth", "install the Slack app for a source (OAuth v2) and store its token")
     auth.add_argument("--source", required=True, help="the [[sources]] id with an oauth table")
     auth.add_argument("--open-browser", action="store_true", help="open the consent page")
@@ -258,6 +264,14 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+        app.store.claim([(args.source, "audit")], everything=True)
+        if not app.store.owns(args.source, "audit"):
+            say(
+                f"slack-connector: backfill: a running replica holds the audit lease of "
+                f"{args.source!r}; stop the replicas and rerun",
+                sys.stderr,
+            )
+            return 1
         signal.signal(signal.SIGINT, lambda *_: app.stop.set())
         signal.signal(signal.SIGTERM, lambda *_: app.stop.set())
         backfill.run(runner, since, until)
@@ -270,14 +284,17 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "init":
+        say(settings.state.init())
+        return 0
     return state_show(settings, args) if args.action == "show" else state_reset(settings, args)
 
 
 def state_show(settings: Settings, args: argparse.Namespace) -> int:
     """Read-only, without the lock: on-call runs it beside the daemon."""
-    path = settings.state.path
+    path = settings.state.location
     try:
-        store = StateStore(path, timeout=settings.state.busy_timeout_seconds, read_only=True)
+        store = settings.state.open(read_only=True)
     except StateError as exc:
         if "no state file yet" not in str(exc):
             raise
@@ -336,7 +353,7 @@ def state_reset(settings: Settings, args: argparse.Namespace) -> int:
     ):
         say("not reset")
         return 1
-    store = StateStore(settings.state.path, timeout=settings.state.busy_timeout_seconds)
+    store = settings.state.open(replica=False)
     try:
         found = store.reset(args.source, args.log_type)
     finally:
@@ -380,8 +397,9 @@ def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
                 token_url=cfg.token_url,
                 opener=lambda url: webbrowser.open(url),
             )
-        path = cfg.token_store or str(default_token_path(settings.state.path, source.id))
-        TokenFile(path).save(token_set)
+        storage = settings.state.token_storage(source.id, cfg.token_store)
+        storage.save(token_set)
+        path = storage.path
     except (oauth.OAuthError, SecretError, TokenFileError, SlackError) as exc:
         say(f"slack-connector: auth: {exc}", sys.stderr)
         return 1

@@ -31,6 +31,8 @@ from connector.budget import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_PAGES, DEFAULT_
 from connector.logtypes import REGISTRY
 from connector.search import indicators
 from connector.secrets import SecretError, SecretRef
+from connector.state import StateOptions, options_model
+from connector.state.options import SqliteOptions
 from connector.urls import require_https
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
@@ -61,9 +63,8 @@ def _quiet_after(value: QuietAfter) -> QuietAfter:
     return value
 
 
-class StateConfig(_Strict):
-    path: str = "./state/connector.db"
-    busy_timeout_seconds: float = Field(default=10.0, gt=0)
+StateConfig = SqliteOptions
+"""The default `[state]` table (SQLite); `[state] type` picks another from the registry."""
 
 
 class OutputConfig(_Strict):
@@ -302,7 +303,7 @@ class SlashCommandConfig(_Strict):
 
 
 class Settings(_Strict):
-    state: StateConfig = StateConfig()
+    state: StateOptions = SqliteOptions()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
     metrics: MetricsConfig = MetricsConfig()
@@ -311,6 +312,18 @@ class Settings(_Strict):
     watchlist: WatchlistConfig = WatchlistConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _state(cls, value: Any) -> StateOptions:
+        """Validated by the model of its `type`, like an alert destination."""
+        if isinstance(value, StateOptions):
+            return value
+        model = options_model(value)
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError(describe(exc).removeprefix("config")) from None
 
     @model_validator(mode="after")
     def _s3_fits_the_grace(self) -> Settings:

@@ -15,7 +15,8 @@ from pydantic import SecretStr
 from connector.config import ConfigError, SourceConfig
 from connector.logs import REDACTOR
 from connector.slack.client import fingerprint
-from connector.tokens import RotatingToken, TokenFile, TokenFileError, default_token_path
+from connector.state.options import SqliteOptions, StateOptions
+from connector.tokens import RotatingToken, TokenFileError
 
 
 class StaticToken:
@@ -60,13 +61,12 @@ class StaticToken:
 
 
 class OAuthToken:
-    def __init__(self, cfg: SourceConfig, state_path: str, http: httpx.Client) -> None:
+    def __init__(self, cfg: SourceConfig, state: StateOptions, http: httpx.Client) -> None:
         oauth = cfg.oauth
         assert oauth is not None
         self._http = http
         self._source_id = cfg.id
-        path = oauth.token_store or str(default_token_path(state_path, cfg.id))
-        self.file = TokenFile(path)
+        self.file = state.token_storage(cfg.id, oauth.token_store)
         self._rotating = RotatingToken(
             self.file,
             client_id=oauth.client_id,
@@ -101,5 +101,8 @@ class OAuthToken:
 Credential = StaticToken | OAuthToken
 
 
-def provider(cfg: SourceConfig, state_path: str, http: httpx.Client) -> Credential:
-    return OAuthToken(cfg, state_path, http) if cfg.oauth else StaticToken(cfg)
+def provider(cfg: SourceConfig, state: StateOptions | None, http: httpx.Client) -> Credential:
+    """Token pairs live where the state store says (a file, or the shared table)."""
+    if cfg.oauth:
+        return OAuthToken(cfg, state or SqliteOptions(), http)
+    return StaticToken(cfg)

@@ -3,6 +3,8 @@ codes: never tokens, URLs or anything else a secret could hide in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from connector.alerts.base import Alert
@@ -77,6 +79,16 @@ class Metrics:
             ("destination", "status", "ok"),
             registry=r,
         )
+
+    def leases_held(self, replica_id: str, count: Callable[[], float]) -> None:
+        """Leases this replica holds, read at scrape time."""
+        gauge = Gauge(
+            "slack_connector_leases_held",
+            "Leases (source, log type) held by this replica",
+            ("replica",),
+            registry=self.registry,
+        )
+        gauge.labels(replica_id).set_function(count)
 
     def poll(self, outcome: Outcome, seconds: float, now: float) -> None:
         labels = (outcome.source_id, outcome.log_type)

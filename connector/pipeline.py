@@ -28,8 +28,8 @@ from connector.logtypes.base import (
 from connector.partition import GRANULARITIES
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
-from connector.state.sqlite import StateStore
-from connector.validate import explain, not_an_object
+from connector.state import LeaseLost, StateStore
+from connector.validate import explain, not_an_object, unconvertible
 from connector.writer import WriteBehind
 
 log = logging.getLogger(__name__)
@@ -182,6 +182,8 @@ class Pipeline:
                     line, event_ts = enricher.line(raw, validate_record(raw), rid)
                 except ValidationError as exc:
                     reason = explain(exc)
+                except Exception as exc:  # noqa: BLE001  one record never fails a page
+                    reason = unconvertible(exc)
                 else:
                     batch.add(logtype.log_type, line, key, event_ts)
                     if landed is not None:
@@ -205,6 +207,11 @@ class Pipeline:
         if landed and scan is not None:
             scan(landed)
 
+    def _still_owner(self, source: Source, logtype: LogType) -> None:
+        """A replica paused past its lease must not upload what the new holder settled."""
+        if not self.store.owns(source.id, logtype.name):
+            raise LeaseLost(f"lease on source {source.id!r} log type {logtype.name!r} lost")
+
     def _flush(
         self,
         source: Source,
@@ -223,6 +230,7 @@ class Pipeline:
                 self.store.begin_write(
                     source.id, logtype.name, {obj.key: (len(obj.body), obj.row_keys)}
                 )
+                self._still_owner(source, logtype)
                 self.sink.put(obj.key, obj.body)
                 keys.extend(obj.row_keys)
                 written.append(obj.key)

@@ -30,7 +30,7 @@ from connector.sinks.base import SinkError
 from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProvider, tls
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
-from connector.state.sqlite import StateError
+from connector.state import StateError, StateOptions
 from connector.tokens import TokenFileError
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class SourceRunner:
         budgets: RateBudgets,
         stop: threading.Event,
         observe: Observer | None = None,
-        state_path: str = "",
+        state: StateOptions | None = None,
     ) -> None:
         self.cfg = cfg
         self.source = Source(cfg.id, cfg.display_label)
@@ -67,7 +67,7 @@ class SourceRunner:
         self._budgets = budgets
         self._stop = stop
         self._observe = observe
-        self._state_path = state_path
+        self._state = state
         self._tokens: credentials.Credential | None = None
         self._http = httpx.Client(
             verify=tls(),
@@ -84,7 +84,7 @@ class SourceRunner:
 
     def credential(self) -> credentials.Credential:
         if self._tokens is None:
-            self._tokens = credentials.provider(self.cfg, self._state_path, self._http)
+            self._tokens = credentials.provider(self.cfg, self._state, self._http)
         return self._tokens
 
     def client(self) -> SlackClient:

@@ -64,6 +64,14 @@ def build(app: App) -> BackgroundScheduler:
     return scheduler
 
 
+def _poll_now(scheduler: BackgroundScheduler, stream: tuple[str, str]) -> None:
+    """A lease just taken is polled now, not at its job's next tick: failover time."""
+    try:
+        scheduler.modify_job(f"{stream[0]}:{stream[1]}", next_run_time=clock.now())
+    except Exception as exc:  # noqa: BLE001 - the next tick polls it anyway
+        log.warning("could not advance poll", extra={"error": str(exc)})
+
+
 def run_forever(app: App) -> bool:
     """Blocks until `app.stop` is set (by a signal handler), then shuts down.
 
@@ -75,6 +83,7 @@ def run_forever(app: App) -> bool:
     """
     scheduler = build(app)
     scheduler.start()
+    app.claim(on_taken=lambda stream: _poll_now(scheduler, stream))
     app.scheduler_running = True
     log.info("scheduler started", extra={"jobs": len(scheduler.get_jobs())})
     try:

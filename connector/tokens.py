@@ -14,6 +14,7 @@ Errors reuse the Slack error classes the runner already understands: `TokenRefre
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -21,7 +22,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import orjson
@@ -194,6 +195,22 @@ def _merge(old: TokenSet, new: TokenSet) -> TokenSet:
 # --------------------------------------------------------------------------- token file
 
 
+class TokenStorage(Protocol):
+    """Where one source's TokenSet lives: a file (`TokenFile`) or, with replicas, a shared
+    store. `locked()` is held around a refresh across every process that shares it, so a
+    single-use refresh token is spent once; `stamp()` changes whenever the pair does."""
+
+    path: Any
+
+    def stamp(self) -> Any: ...
+
+    def load(self) -> TokenSet | None: ...
+
+    def save(self, token_set: TokenSet) -> None: ...
+
+    def locked(self) -> contextlib.AbstractContextManager[None]: ...
+
+
 class TokenFile:
     """One source's TokenSet as JSON at `path`: atomic writes, mode 0600, dir 0700."""
 
@@ -281,7 +298,7 @@ class RotatingToken:
 
     def __init__(
         self,
-        token_file: TokenFile,
+        token_file: TokenStorage,
         *,
         client_id: str,
         client_secret: SecretStr,
@@ -297,7 +314,7 @@ class RotatingToken:
         self.source_id = source_id
         self._lock = threading.RLock()
         self._set: TokenSet | None = None
-        self._stamp: tuple[int, int, int] | None = None
+        self._stamp: Any = None
         self._unsaved = False
         REDACTOR.add(client_secret.get_secret_value(), owner=f"oauth-client:{source_id}")
 
@@ -478,6 +495,7 @@ __all__ = [
     "TokenFileError",
     "TokenRefreshError",
     "TokenRefreshTransientError",
+    "TokenStorage",
     "default_token_path",
     "refresh",
 ]

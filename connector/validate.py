@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from connector.logtypes.base import LogType, Validated
+from connector.logtypes.fields import MAX_UNIX_TIME
 
 MAX_REASONS = 5
 
@@ -29,9 +30,21 @@ def not_an_object(raw: Any) -> str:
 def explain(exc: ValidationError) -> str:
     """The first few failures, each as `path: message`."""
     reasons = [
-        f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {err['msg']}"
+        f"{'.'.join(str(p) for p in err['loc']) or '(record)'}: {_message(err)}"
         for err in exc.errors()[:MAX_REASONS]
     ]
     if exc.error_count() > MAX_REASONS:
         reasons.append(f"and {exc.error_count() - MAX_REASONS} more")
     return "; ".join(reasons)
+
+
+def _message(err: Any) -> str:
+    """Pydantic's message, and for a too-large unix time what it most likely is."""
+    if err.get("type") == "less_than_equal" and (err.get("ctx") or {}).get("le") == MAX_UNIX_TIME:
+        return f"{err['msg']}: a unix time in seconds; this looks like milliseconds or worse"
+    return str(err["msg"])
+
+
+def unconvertible(exc: Exception) -> str:
+    """Why a valid record still could not become an output row (the exception, no traceback)."""
+    return f"cannot build an output row: {type(exc).__name__}: {exc}"[:500]

@@ -145,3 +145,22 @@ def all_log_lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield path
     root.removeHandler(handler)
     stream.close()
+
+
+def dynamodb_options(endpoint: str, **overrides: Any) -> Any:
+    """`[state] type = "dynamodb"` on a fresh table in the moto server, created as
+    `slack-connector state init` does."""
+    from connector.state import DynamoDBOptions
+
+    options = DynamoDBOptions.model_validate(
+        {
+            "type": "dynamodb",
+            "table": f"state-{uuid.uuid4().hex[:12]}",
+            "region": "us-east-1",
+            "endpoint_url": endpoint,
+            "max_attempts": 2,
+            **overrides,
+        }
+    )
+    options.init()
+    return options

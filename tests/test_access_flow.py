@@ -44,11 +44,11 @@ def test_each_combination_lands_once_across_mutations_and_restarts(
 
 def test_steady_state_reads_only_the_pages_it_needs(slack: FakeSlack, tmp_path: Path) -> None:
     t = now()
-    slack.add_access(access(f"U{i}", "198.51.100.7", "Slack/1", t - 3600 - i) for i in range(50))
+    slack.add_access(access(f"U{i}", "198.51.100.7", "Slack/1", t - 3600 - 100 * i) for i in range(50))
     settings = local_settings(tmp_path, source(slack, log_types=["access"], page_size=10))
     once(settings)
     first = slack.count("team.accessLogs")
-    assert first == 6, "keyset pages overlap by the boundary row: 10 + 4 x 9 + 4"
+    assert first == 5, "five pages of ten, each row once"
 
     slack.add_access([access("U500", "198.51.100.8", "Slack/1", t)])
     [outcome] = once(settings)
@@ -77,4 +77,4 @@ def test_first_run_stops_at_the_lookback(slack: FakeSlack, tmp_path: Path) -> No
     )
     once(settings)
     assert slack.count("team.accessLogs") == 2
-    assert len(combos(tmp_path)) == 19, "rows 0-9, then 9-18 (keyset repeats the boundary row)"
+    assert len(combos(tmp_path)) == 20, "rows 0-9, then 10-19, whose last is past the lookback"

@@ -33,7 +33,7 @@ def test_first_run_pages_with_cursor_and_resends_oldest(slack: FakeSlack, tmp_pa
     reqs = [r for r in slack.requests if r.method == "logs"]
     assert len(reqs) == 6
     assert {r.params["oldest"] for r in reqs} == {reqs[0].params["oldest"]}
-    assert {r.params["latest"] for r in reqs} == {reqs[0].params["latest"]}
+    assert all("latest" not in r.params for r in reqs), "the live window is bounded by Slack's clock"
     assert all("cursor" in r.params for r in reqs[1:])
     assert int(reqs[0].params["oldest"]) == pytest.approx(t - 86400, abs=5)
 

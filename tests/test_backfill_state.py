@@ -50,14 +50,7 @@ def test_backfill_resumes_and_never_duplicates_the_daemon(
     daemon = len(landed(tmp_path))
     assert 140 <= daemon <= 146
 
-    calls = {"n": 0}
-
-    def break_once(method: str, params: dict[str, str]) -> None:
-        calls["n"] += 1
-        if calls["n"] == 4:
-            slack.fail_next("logs", "html500")
-
-    slack.on_request = break_once
+    slack.fail_request("logs", "html500", 4)
     since = str(t - 4 * 86400)
     assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 1
     assert "rerun to resume" in capsys.readouterr().err

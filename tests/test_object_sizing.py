@@ -99,9 +99,9 @@ def test_steady_state_writes_one_object_per_partition_per_poll(
 ) -> None:
     now = factories.now()
     slack.add_audit([factories.audit(i, now - 7200 + i) for i in range(50)])
-    slack.add_access([factories.access(f"U{i}", "10.1.1.1", "UA", now - 3 * 86_400)
+    slack.add_access([factories.access(f"U{i}", "10.1.1.1", "UA", now - 3 * 3600)
                       for i in range(40)])
-    slack.add_integration([factories.integration(i, now - 86_400 * 3) for i in range(30)])
+    slack.add_integration([factories.integration(i, now - 3 * 3600) for i in range(30)])
     settings = local_settings(tmp_path, source(slack, page_size=10),
                               batch_max_events=25)
     assert all(o.ok for o in once(settings))

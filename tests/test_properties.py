@@ -79,7 +79,7 @@ class StubSlack:
     def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
         self._tick()
         rows = sorted(
-            (e for e in self.audit if params["oldest"] <= e["date_create"] <= params["latest"]),
+            (e for e in self.audit if params["oldest"] <= e["date_create"] <= (params["latest"] or 2**62)),
             key=lambda e: (e["date_create"], e["seq"]), reverse=True,
         )
         if params.get("cursor"):
@@ -94,7 +94,7 @@ class StubSlack:
         self._tick()
         if method == "team.accessLogs":
             rows = sorted(
-                (r for r in self.access.values() if r["date_last"] <= params["before"]),
+                (r for r in self.access.values() if r["date_last"] <= params.get("before", 2**62)),
                 key=lambda r: r["date_last"], reverse=True,
             )
             key = "logins"

@@ -18,7 +18,7 @@ from typing import Any
 from connector import clock
 from connector.alerts.base import Alert, Status
 from connector.runner import Outcome
-from connector.state.sqlite import StateStore
+from connector.state import StateStore
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from connector.app import App
 from connector.config import ConfigError, Settings, parse
 from connector.logtypes import REGISTRY
 from connector.runner import Outcome
-from connector.state.sqlite import StateError
+from connector.state import StateError
 
 from .simulator import SlackSimulator
 

@@ -11,7 +11,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import UnionType
-from typing import Any, ClassVar, NotRequired, Required, Union, get_args, get_origin
+from typing import (
+    Any,
+    ClassVar,
+    NotRequired,
+    Protocol,
+    Required,
+    Union,
+    get_args,
+    get_origin,
+)
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
@@ -69,8 +78,16 @@ class PollStopped(Exception):
     """Raised inside a poll when the daemon is shutting down; nothing uncommitted is lost."""
 
 
+class Stream(Protocol):
+    """How a log type pages through Slack (built from `connector.paging` parts)."""
+
+    def pages(self, ctx: PollContext) -> Iterator[Page]: ...
+
+    def probe(self, client: SlackClient) -> str: ...
+
+
 class LogType(ABC):
-    """One Slack log type. Subclasses set the class variables and implement `pages`."""
+    """One Slack log type: a declaration of its model, identity and paging `stream`."""
 
     name: ClassVar[str]
     log_type: ClassVar[str]
@@ -78,6 +95,7 @@ class LogType(ABC):
     event_time_field: ClassVar[str]
     indicator_paths: ClassVar[Paths]
     validate_record: ClassVar[Callable[[Any], Any]]
+    stream: ClassVar[Stream]
     partition: ClassVar[str] = "hour"
     """Output partition granularity ("hour" or "day", `connector.partition`); the
     `[output] partitions` table overrides it per log type name."""
@@ -104,13 +122,13 @@ class LogType(ABC):
     def dedupe_key(self, raw: Raw) -> str:
         """The natural identity of a record: equal keys mean the same event."""
 
-    @abstractmethod
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        """Yield pages newest-known-first; each page's checkpoint holds once its records land."""
+        """Pages as read; each page's checkpoint holds once its records (and those before) land."""
+        return self.stream.pages(ctx)
 
-    @abstractmethod
     def probe(self, client: SlackClient) -> str:
         """One cheap authenticated call for `slack-connector check`; returns a short summary."""
+        return self.stream.probe(client)
 
     @property
     def checkpoint_key(self) -> str:

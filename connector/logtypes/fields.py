@@ -25,8 +25,15 @@ class SchemaType:
 LooseStr = Annotated[StrictStr | StrictInt | StrictFloat, SchemaType("string")]
 """`string` in the schema: a JSON string, or a number Slack sent where a string belongs."""
 
-UnixTime = Annotated[float, Field(ge=0, allow_inf_nan=False), SchemaType("timestamp")]
-"""`timestamp` with `timeFormat: unix`: seconds since the epoch, as a number or a numeric string."""
+MAX_UNIX_TIME = 4_294_967_295
+"""2106-02-07, the last second a 32-bit unsigned time holds: a millisecond value (1.7e12 in
+2026) is far beyond it, and so is anything a calendar or a partition path cannot hold."""
+
+UnixTime = Annotated[
+    float, Field(ge=0, le=MAX_UNIX_TIME, allow_inf_nan=False), SchemaType("timestamp")
+]
+"""`timestamp` with `timeFormat: unix`: seconds since the epoch, as a number or a numeric
+string, bounded so a millisecond value is invalid instead of a year-50000 crash later."""
 
 
 def indicator(*kinds: str, required: bool = False) -> Any:
@@ -35,6 +42,12 @@ def indicator(*kinds: str, required: bool = False) -> Any:
     if required:
         return Field(json_schema_extra=extra)
     return Field(default=None, json_schema_extra=extra)
+
+
+def event_time(value: Any) -> float | None:
+    """A unix time a watermark may trust: what `UnixTime` accepts, else None."""
+    ts = as_ts(value)
+    return ts if ts is not None and 0 <= ts <= MAX_UNIX_TIME else None
 
 
 def as_ts(value: Any) -> float | None:

@@ -2,29 +2,22 @@
 
 Records have no id and the method has no time filter, so each record's identity is a
 hash of the fields that describe the change, and each poll reads from the newest end
-until it passes the horizon of the last completed poll. Slack does not document the
-order; the first page tells which end is newest, and the poll walks from there.
+down to the watermark. Slack does not document the order: page 1 and the last page tell
+which end is newest (`connector.paging.numbered.DetectedOrder`).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import orjson
 
-from connector.logtypes.base import LogType, Page, PollContext, Raw, Record, register
-from connector.logtypes.fields import LooseStr, UnixTime, as_ts, indicator
-from connector.logtypes.paging import (
-    CLASSIC_MAX_PAGE,
-    check_stop,
-    classic_bounds,
-    list_field,
-    pages_total,
-)
-from connector.slack.client import SlackClient
+from connector.logtypes.base import LogType, Raw, Record, register
+from connector.logtypes.fields import LooseStr, UnixTime, indicator
+from connector.paging.numbered import DetectedOrder, Listing, NumberedPages
+from connector.paging.requester import Requester
+from connector.paging.stop import PageOlderThan
 
-METHOD = "team.integrationLogs"
 IDENTITY = (
     "date",
     "user_id",
@@ -59,10 +52,6 @@ class IntegrationLog(Record):
     rss_feed_url: LooseStr | None = None
 
 
-def _dates(logs: list[Raw]) -> list[float]:
-    return [t for r in logs if isinstance(r, dict) and (t := as_ts(r.get("date"))) is not None]
-
-
 @register
 class IntegrationLogs(LogType):
     name = "integration"
@@ -72,44 +61,13 @@ class IntegrationLogs(LogType):
     event_time_field = "date"
     scopes = ("admin",)
     quiet_after = 604_800  # 7 days: apps change rarely
+    stream = Listing(
+        NumberedPages(Requester("team.integrationLogs", "logs"), DetectedOrder("date")),
+        PageOlderThan("date"),
+        "date",
+        "records",
+    )
 
     def dedupe_key(self, raw: Raw) -> str:
         identity = [None if raw.get(k) is None else str(raw.get(k)) for k in IDENTITY]
         return hashlib.sha256(orjson.dumps(identity)).hexdigest()
-
-    def pages(self, ctx: PollContext) -> Iterator[Page]:
-        horizon, count, done_checkpoint = classic_bounds(ctx)
-
-        def fetch(page: int) -> tuple[list[Raw], int]:
-            check_stop(ctx)
-            body = ctx.client.web(METHOD, {"count": count, "page": page})
-            return list_field(ctx, METHOD, body, "logs"), pages_total(body)
-
-        logs, total = fetch(1)
-        dates = _dates(logs)
-        if len(dates) > 1 and dates[0] < dates[-1] and total > 1:
-            yield Page(logs)
-            for number in range(min(total, CLASSIC_MAX_PAGE), 1, -1):
-                logs, _ = fetch(number)
-                if self._past(logs, horizon):
-                    break
-                yield Page(logs)
-            else:
-                logs = []
-            yield Page(logs, done_checkpoint)
-            return
-        page = 1
-        while not self._past(logs, horizon) and page < min(total, CLASSIC_MAX_PAGE):
-            yield Page(logs)
-            page += 1
-            logs, total = fetch(page)
-        yield Page(logs, done_checkpoint)
-
-    @staticmethod
-    def _past(logs: list[Raw], horizon: float) -> bool:
-        dates = _dates(logs)
-        return not logs or (bool(dates) and min(dates) < horizon)
-
-    def probe(self, client: SlackClient) -> str:
-        body = client.web(METHOD, {"count": 1})
-        return f"ok, {(body.get('paging') or {}).get('total', '?')} records available"

@@ -35,7 +35,7 @@ from connector.alerts.base import Alert
 from connector.config import ConfigError, WatchlistConfig
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse, read_file
-from connector.state.sqlite import StateStore
+from connector.state import StateStore
 
 log = logging.getLogger(__name__)
 

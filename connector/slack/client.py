@@ -31,7 +31,7 @@ from connector.slack.errors import (
     SlackTransientError,
     classify,
 )
-from connector.slack.ratelimit import RateBudgets
+from connector.slack.ratelimit import RateBudgets, TokenBucket
 
 log = logging.getLogger(__name__)
 RENEWABLE = frozenset({"token_expired", "invalid_auth", "token_revoked"})
@@ -123,6 +123,7 @@ class SlackClient:
         self._team_id = team_id
         self._per_minute = {"audit": audit_per_minute, "web": web_per_minute}
         self._observe = observe or (lambda *_: None)
+        self._honoured = 0.0
 
     def __repr__(self) -> str:
         return f"SlackClient(source_id={self.source_id!r})"
@@ -178,10 +179,11 @@ class SlackClient:
         self._used = secret
         token = secret.get_secret_value()
         bucket_name = "audit" if api == "audit" else method
-        RateBudgets.wait(
-            self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api]),
-            self._sleep,
-        )
+        bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
+        paused = bucket.paused_for()
+        if paused > self._retry.max_retry_after:
+            raise SlackRateLimitedError(self.source_id, method, paused)
+        RateBudgets.wait(bucket, self._sleep, self._honoured)
         MEMORY.take_page()
         try:
             with self._http.stream(
@@ -191,7 +193,7 @@ class SlackClient:
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ) as resp:
                 content = self._read(method, resp)
-            return self._parse(method, resp, content, api)
+            return self._parse(method, resp, content, api, bucket)
         except httpx.TimeoutException as exc:
             MEMORY.page_done()
             self._observe(self.source_id, method, "timeout", 0.0)
@@ -233,7 +235,7 @@ class SlackClient:
         return b"".join(chunks)
 
     def _parse(
-        self, method: str, resp: httpx.Response, content: bytes, api: str
+        self, method: str, resp: httpx.Response, content: bytes, api: str, bucket: TokenBucket
     ) -> dict[str, Any]:
         """`content` is read into a buffer of our own: an httpx response sits in a reference
         cycle, so a body it kept (megabytes for an audit page) would live until the next
@@ -242,6 +244,7 @@ class SlackClient:
         retry_after = _retry_after(resp) if status == 429 else 0.0
         self._observe(self.source_id, method, str(status), retry_after)
         if status == 429:
+            self._honoured = bucket.pause(retry_after)
             raise SlackRateLimitedError(self.source_id, method, retry_after)
         body = _json_object(content)
         if status != 200:

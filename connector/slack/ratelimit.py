@@ -3,7 +3,8 @@
 Slack gives no remaining-quota header, only `Retry-After` once it is too late. The Audit
 Logs API allows about 50 calls a minute per organisation, shared by every app; team.*
 methods about 20 a minute each. One token means one organisation, so sources that share a
-token share a budget: the key is a fingerprint of the token, never the token itself.
+token share a budget: the key is a fingerprint of the token, never the token itself. A 429
+pauses the whole budget for its `Retry-After`, so the other sources sharing it stop too.
 """
 
 from __future__ import annotations
@@ -30,14 +31,33 @@ class TokenBucket:
         self._stamp = time.monotonic()
         self._lock = threading.Lock()
 
-    def reserve(self) -> float:
-        """Take one call from the budget; returns how long the caller must wait first."""
+        self._paused_until = 0.0
+
+    def reserve(self, honoured: float = 0.0) -> float:
+        """Take one call from the budget; returns how long the caller must wait first.
+
+        `honoured` is the end of a pause the caller already waited out itself (the one
+        that received the 429 sleeps its `Retry-After` in its retry loop)."""
         with self._lock:
             t = time.monotonic()
             self._tokens = min(self.capacity, self._tokens + (t - self._stamp) * self.rate)
             self._stamp = t
             self._tokens -= 1
-            return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            wait = 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+            paused = self._paused_until - t if self._paused_until > honoured else 0.0
+            return max(wait, paused)
+
+    def pause(self, seconds: float) -> float:
+        """Slack answered 429: every caller of this budget waits out `Retry-After`, not
+        only the one that received it. Returns when the pause ends."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+            return self._paused_until
+
+    def paused_for(self) -> float:
+        """Seconds left of a 429 pause (0 when none)."""
+        with self._lock:
+            return max(0.0, self._paused_until - time.monotonic())
 
 
 class RateBudgets:
@@ -56,8 +76,8 @@ class RateBudgets:
             return self._buckets[key]
 
     @staticmethod
-    def wait(bucket: TokenBucket, sleep: Callable[[float], None]) -> float:
-        delay = bucket.reserve()
+    def wait(bucket: TokenBucket, sleep: Callable[[float], None], honoured: float = 0.0) -> float:
+        delay = bucket.reserve(honoured)
         if delay > 0:
             sleep(delay)
         return delay

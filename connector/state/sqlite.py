@@ -22,9 +22,8 @@ import errno
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ import orjson
 
 from connector import clock, fsutil
 from connector.identity import KEY_SIZE, forget_before, seen_key
+from connector.state.base import Intent, Keys, StateError
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +67,6 @@ V1_TIME_KEYED = frozenset({"audit"})
 record's, which never changes). Frozen history: tests hold it to `LogType.time_keyed`."""
 
 
-Keys = Sequence[bytes]
-
-
-@dataclass(frozen=True)
-class Intent:
-    object_key: str
-    row_keys: list[bytes]
-    size: int | None = None
-
-
-class StateError(Exception):
-    """The state store cannot be used as it is: locked, read-only, full, or corrupt.
-
-    Never answered by starting over: a fresh state would re-land or skip data, so the
-    operator is told and the affected polls fail until it is fixed.
-    """
-
-
 class StateStore:
     """Thread-safe: APScheduler runs one job per source and log type on a thread pool.
 
@@ -93,6 +75,8 @@ class StateStore:
     """
 
     CHUNK = 500
+    shared = False
+    replica_id = "local"
 
     def __init__(
         self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False
@@ -355,6 +339,25 @@ class StateStore:
             if bound is not None:
                 db.execute("DELETE FROM seen_keys WHERE stream = ? AND key >= ?", (stream, bound))
 
+    def claim(
+        self,
+        streams: list[tuple[str, str]],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
+        return None
+
+    @contextmanager
+    def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
+        yield True
+
+    def owns(self, source_id: str, log_type: str) -> bool:
+        return True
+
+    def leases_held(self) -> int:
+        return 0
+
     def reset(self, source_id: str, log_type: str | None = None) -> bool:
         """Forget a source (or one of its log types); True when there was anything to forget.
 
@@ -482,3 +485,6 @@ def _reason(exc: BaseException) -> str:
         if needle in text.lower().replace("-", "").replace(" only", "only"):
             return f"{text} ({hint})"
     return text
+
+
+__all__ = ["INSERT_PACKED", "VERSION", "Intent", "Keys", "StateError", "StateStore"]

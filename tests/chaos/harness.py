@@ -572,7 +572,16 @@ def write_config(
         f"""
 [state]
 path = "{state}"
+"""
+        + output_section(bucket, endpoint, batch_max_events)
+        + source_section(SOURCE_ID, slack, 1, page_size, late_overlap)
+        + _free_port_sections(),
+        encoding="utf-8",
+    )
 
+
+def output_section(bucket: str, endpoint: str, batch_max_events: int) -> str:
+    return f"""
 [output]
 type = "s3"
 bucket = "{bucket}"
@@ -580,14 +589,21 @@ endpoint_url = "{endpoint}"
 region = "us-east-1"
 prefix = "{PREFIX}"
 batch_max_events = {batch_max_events}
+"""
 
+
+def source_section(
+    source_id: str, slack: FakeSlack, poll_interval: int, page_size: int, late_overlap: int
+) -> str:
+    """A `[[sources]]` table on the fake Slack, tuned for fast crash tests."""
+    return f"""
 [[sources]]
-id = "{SOURCE_ID}"
+id = "{source_id}"
 token_env = "{TOKEN_ENV}"
 log_types = ["audit", "access", "integration"]
 audit_api_url = "{slack.audit_api_url}"
 web_api_url = "{slack.web_api_url}"
-poll_interval_seconds = 1
+poll_interval_seconds = {poll_interval}
 first_run_lookback_seconds = 3600
 late_event_overlap_seconds = {late_overlap}
 page_size = {page_size}
@@ -597,9 +613,6 @@ audit_calls_per_minute = 100000
 web_calls_per_minute = 100000
 http_timeout_seconds = 5
 """
-        + _free_port_sections(),
-        encoding="utf-8",
-    )
 
 
 def _free_port_sections() -> str:

@@ -219,6 +219,7 @@ class FakeSlack:
         self._revoked: set[str] = set()
         self._rng = random.Random(seed)
         self._audit: list[tuple[int, int, dict[str, Any]]] = []  # (date_create, seq, event)
+        self._listed_at: dict[int, float] = {}  # seq -> when a late-indexed event appears
         self._seq = 0
         self._access: dict[tuple[Any, Any, Any], dict[str, Any]] = {}
         self._integration: list[dict[str, Any]] = []
@@ -235,6 +236,12 @@ class FakeSlack:
         self.access_sort_key = "date_last"
         self.access_before_field = "date_last"
         self.integration_order = "newest_first"
+        self.clock_offset = 0.0
+        """Slack's clock minus the host's: `now()` and the default `before` use it."""
+        self.audit_index_delay = 0.0
+        """Seconds after `add_audit` before an event is listed (Slack indexes late)."""
+        self.repeat_audit_cursor = 0
+        """How many cursor requests get their own cursor back (a looping cursor)."""
         self.on_request: Callable[[str, dict[str, str]], None] | None = None
         self.requests: list[RecordedRequest] = []
         # Tracebacks of exceptions inside the fake (answered as HTTP 500 text/plain), so a
@@ -293,6 +300,10 @@ class FakeSlack:
         return self.base_url + "/api/"
 
     # ------------------------------------------------------------------ data
+    def now(self) -> int:
+        """Slack's clock, `clock_offset` seconds from the host's."""
+        return int(time.time() + self.clock_offset)
+
     def add_audit(self, events: Iterable[dict[str, Any]]) -> None:
         """Add audit events in any order. Each gets a sequence number so events in the same
         second keep a stable newest-first order (later-added counts as newer)."""
@@ -302,6 +313,8 @@ class FakeSlack:
                     raise ValueError(f"audit event needs an int date_create: {event!r}")
                 self._seq += 1
                 self._audit.append((event["date_create"], self._seq, copy.deepcopy(event)))
+                if self.audit_index_delay:
+                    self._listed_at[self._seq] = time.time() + self.audit_index_delay
 
     def add_access(self, rows: Iterable[dict[str, Any]]) -> None:
         """Upsert by (user_id, ip, user_agent). An existing row keeps its other fields and
@@ -379,6 +392,18 @@ class FakeSlack:
         with self._lock:
             queue = self._faults.setdefault(method, deque())
             queue.extend((kind, dict(kw)) for _ in range(times))
+
+    def fail_request(self, method: str, kind: str, number: int) -> None:
+        """Fault the `number`-th request from now on (any method counts), once; clears
+        `on_request`."""
+        seen = {"n": 0}
+
+        def hook(called: str, params: dict[str, str]) -> None:
+            seen["n"] += 1
+            if seen["n"] == number:
+                self.fail_next(method, kind)
+
+        self.on_request = hook
 
     def count(self, method: str) -> int:
         with self._lock:
@@ -559,10 +584,12 @@ class FakeSlack:
         position = _decode_cursor(_AUDIT_TAG, 2, params["cursor"]) if params.get("cursor") else None
 
         with self._lock:
+            listed = time.time()
             matching = [
                 (date, seq, event)
                 for date, seq, event in self._audit
                 if oldest <= date <= latest
+                and self._listed_at.get(seq, 0.0) <= listed
                 and (position is None or (date, seq) < position)
                 and (action is None or event.get("action") == action)
                 and (actor is None or _actor_id(event) == actor)
@@ -578,6 +605,10 @@ class FakeSlack:
         if len(matching) > len(page):
             last_date, last_seq, _ = page[-1]
             cursor = _encode_cursor(_AUDIT_TAG, last_date, last_seq)
+            with self._lock:
+                if params.get("cursor") and self.repeat_audit_cursor > 0:
+                    self.repeat_audit_cursor -= 1
+                    cursor = params["cursor"]
             return {"entries": entries, "response_metadata": {"next_cursor": cursor}}
         if self.omit_metadata_on_last_page:
             return {"entries": entries}
@@ -610,7 +641,7 @@ class FakeSlack:
 
     def _access_logs(self, params: dict[str, str]) -> dict[str, Any]:
         try:
-            before = float(params["before"]) if params.get("before") else time.time()
+            before = float(params["before"]) if params.get("before") else self.now()
         except ValueError:
             raise _ApiError("invalid_arguments") from None
         limit = _int_param(params, "limit", 0)

@@ -1,0 +1,376 @@
+"""DynamoDB state store: what the SQLite file keeps, in one table several replicas share.
+
+Dedupe keys and write intents are packed items (`connector.state.packs`), not one item
+per event. The lease holder of a stream is its only writer, so it reads the stream's keys
+once per lease epoch and answers `seen` from memory after that. Keys with an event time
+expire through DynamoDB's TTL (`dedupe_ttl_seconds` after their event, or after they were
+written if later); DynamoDB deletes expired items lazily, and a key kept too long only
+ever means "seen", which is harmless.
+
+Every commit is a transaction that also checks the stream's lease (owner and epoch): a
+replica that lost its lease cannot move a checkpoint or record keys.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from connector import clock
+from connector.identity import KEY_SIZE, NO_TIME
+from connector.state import packs
+from connector.state.base import Intent, Keys, LeaseLost
+from connector.state.leases import LEASES, Leases, Stream
+from connector.state.table import ConditionFailed, Item, Table, create_table, key
+from connector.state.tokens import DynamoTokenStorage
+
+if TYPE_CHECKING:
+    from connector.state.options import DynamoDBOptions
+
+__all__ = ["DynamoStore", "DynamoTokenStorage", "create_table"]
+
+TXN_ITEMS = 10
+"""Packed items per transaction: 3.2 MB, under the 4 MB transaction limit."""
+
+
+class DynamoStore:
+    shared = True
+
+    def __init__(self, options: DynamoDBOptions, *, replica: bool = True) -> None:
+        self.table = Table(options)
+        self.replica_id = options.replica_id or (
+            f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        )
+        self.leases: Leases | None = (
+            Leases(
+                self.table,
+                self.replica_id,
+                lease_seconds=options.lease_seconds,
+                renew_every=options.renew_every,
+            )
+            if replica
+            else None
+        )
+        self._ttl = options.dedupe_ttl_seconds
+        self._lock = threading.Lock()
+        self._keys: dict[Stream, tuple[int, packs.StreamKeys]] = {}
+        self._values: dict[tuple[str, str, str], tuple[int, bytes]] = {}
+        self._pinned: dict[Stream, int] = {}
+        self.ping()
+
+    def __repr__(self) -> str:
+        return f"DynamoStore(table={self.table.name!r}, replica={self.replica_id!r})"
+
+    # -- leases
+
+    def claim(
+        self,
+        streams: list[Stream],
+        *,
+        everything: bool = False,
+        on_taken: Callable[[Stream], None] | None = None,
+    ) -> None:
+        if self.leases is not None:
+            self.leases.start(streams, everything=everything, on_taken=on_taken)
+
+    @contextmanager
+    def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
+        """A poll is pinned to the lease epoch it started under: if this replica loses the
+        lease and takes it back while the poll runs (paused, then rebalanced), the poll's
+        writes are refused, since it read a checkpoint another replica has since moved."""
+        if self.leases is None:
+            yield False
+            return
+        stream = (source_id, log_type)
+        with self.leases.polling(stream) as ok:
+            epoch = self.leases.epoch(stream) if ok else None
+            if epoch is not None:
+                with self._lock:
+                    self._pinned[stream] = epoch
+            try:
+                yield epoch is not None
+            finally:
+                with self._lock:
+                    self._pinned.pop(stream, None)
+
+    def owns(self, source_id: str, log_type: str) -> bool:
+        return self._current((source_id, log_type)) is not None
+
+    def _current(self, stream: Stream) -> int | None:
+        """The epoch of the lease held now, if a running poll of the stream started
+        under that same epoch (or none runs)."""
+        epoch = self.leases.epoch(stream) if self.leases is not None else None
+        with self._lock:
+            pinned = self._pinned.get(stream)
+        return None if pinned is not None and pinned != epoch else epoch
+
+    def leases_held(self) -> int:
+        return self.leases.count() if self.leases is not None else 0
+
+    def _epoch(self, stream: Stream) -> int:
+        epoch = self._current(stream)
+        if epoch is None:
+            raise LeaseLost(f"no lease on source {stream[0]!r} log type {stream[1]!r}")
+        return epoch
+
+    def close(self) -> None:
+        if self.leases is not None:
+            self.leases.stop()
+
+    def ping(self) -> None:
+        self.table.call("describe_table")
+
+    # -- checkpoints, status, alerts
+
+    def checkpoint(self, source_id: str, log_type: str) -> dict[str, Any] | None:
+        return self._read("C#", source_id, log_type)
+
+    def status(self, source_id: str, log_type: str) -> dict[str, Any] | None:
+        return self._read("X#", source_id, log_type)
+
+    def _read(self, prefix: str, source_id: str, name: str) -> dict[str, Any] | None:
+        """A stream's checkpoint or status: from memory while this replica holds the
+        stream's lease (it is their only writer), else from the table."""
+        epoch = self.leases.epoch((source_id, name)) if self.leases is not None else None
+        slot = (prefix, source_id, name)
+        if epoch is not None:
+            with self._lock:
+                hit = self._values.get(slot)
+            if hit is not None and hit[0] == epoch:
+                return orjson.loads(hit[1]) if hit[1] else None
+        item = self.table.get(f"{prefix}{source_id}", name)
+        if epoch is not None:
+            self._keep(slot, epoch, item["value"]["B"] if item else b"")
+        return _value(item)
+
+    def _keep(self, slot: tuple[str, str, str], epoch: int, encoded: bytes) -> None:
+        with self._lock:
+            self._values[slot] = (epoch, encoded)
+
+    def _kept(self, slot: tuple[str, str, str], epoch: int) -> bytes | None:
+        with self._lock:
+            hit = self._values.get(slot)
+        return hit[1] if hit is not None and hit[0] == epoch else None
+
+    def set_status(self, source_id: str, log_type: str, value: dict[str, Any]) -> None:
+        """Advisory, so fenced cheaply: refused only if a newer epoch already wrote it."""
+        epoch = self._epoch((source_id, log_type)) if self.leases is not None else 0
+        item = {**key(f"X#{source_id}", log_type), **_encoded(value), "epoch": _n(epoch)}
+        if not self.table.conditional(
+            "put_item",
+            Item=item,
+            ConditionExpression="attribute_not_exists(epoch) OR epoch <= :e",
+            ExpressionAttributeValues={":e": _n(epoch)},
+        ):
+            raise LeaseLost(f"status of {source_id!r} {log_type!r} written by a newer lease")
+        if self.leases is not None:
+            self._keep(("X#", source_id, log_type), epoch, item["value"]["B"])
+
+    def alert(self, key_: str) -> dict[str, Any] | None:
+        return _value(self.table.get("A", key_))
+
+    def set_alert(self, key_: str, value: dict[str, Any]) -> None:
+        self.table.put({**key("A", key_), **_encoded(value)})
+
+    def open_alerts(self) -> dict[str, dict[str, Any]]:
+        alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
+        return {k: v for k, v in alerts.items() if v and v.get("open")}
+
+    # -- dedupe keys and write intents (see `connector.state.packs`)
+
+    def seen(self, source_id: str, log_type: str, keys: Iterable[bytes]) -> set[bytes]:
+        wanted = set(keys)
+        if not wanted:
+            return set()
+        return wanted & self._state((source_id, log_type)).seen
+
+    def count_seen(self, source_id: str, log_type: str) -> int:
+        return len(self._state((source_id, log_type)).seen)
+
+    def intents(self, source_id: str, log_type: str) -> list[Intent]:
+        pending = self._state((source_id, log_type)).pending
+        return [Intent(obj, list(p.keys), p.size) for obj, p in pending.items()]
+
+    def _state(self, stream: Stream) -> packs.StreamKeys:
+        """The stream's keys and intents. The lease holder is their only writer, so it
+        reads them once per lease epoch and keeps them; anyone else reads them afresh."""
+        epoch = self.leases.epoch(stream) if self.leases is not None else None
+        if epoch is not None:
+            with self._lock:
+                cached = self._keys.get(stream)
+                if cached is not None and cached[0] == epoch:
+                    return cached[1]
+        loaded = packs.load(self.table.query(_kpk(stream)))
+        if epoch is not None:
+            with self._lock:
+                self._keys[stream] = (epoch, loaded)
+        return loaded
+
+    def begin_write(
+        self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
+    ) -> None:
+        """Not fenced: an intent a stale replica leaves is settled by the next holder."""
+        stream = (source_id, log_type)
+        state = self._state(stream)
+        for obj, (size, rows) in objects.items():
+            items = packs.intent_packs(_kpk(stream), obj, size, rows, self._ttl)
+            for item in items:
+                self.table.put(item)
+            state.pending[obj] = packs.Pending(size, list(rows), [i["sk"]["S"] for i in items])
+
+    def commit(
+        self,
+        source_id: str,
+        log_type: str,
+        *,
+        keys: Keys = (),
+        checkpoint: dict[str, Any] | None = None,
+        checkpoint_key: str | None = None,
+        done_intents: Iterable[str] = (),
+        prune_before: int | None = None,
+    ) -> None:
+        """Marks for the settled intents, packs for other keys, and the checkpoint, in
+        transactions fenced by the lease (the checkpoint in the last: keys committed
+        ahead of it are safe, their objects exist). An intent whose keys are not among
+        `keys` was never written; its packs are deleted afterwards."""
+        stream = (source_id, log_type)
+        epoch = self._epoch(stream) if self.leases is not None else 0
+        state = self._state(stream)
+        wanted, pk = set(keys), _kpk(stream)
+        settled: list[str] = []
+        void: list[str] = []
+        for obj in dict.fromkeys(done_intents):
+            pending = state.pending.get(obj)
+            if pending is not None:
+                (settled if wanted.issuperset(pending.keys) else void).append(obj)
+        covered = {k for obj in settled for k in state.pending[obj].keys}
+        fresh = packs.key_packs(pk, [k for k in keys if k not in covered], self._ttl)
+        final = [packs.mark(pk, obj, state.pending[obj].keys, self._ttl) for obj in settled]
+        slot = ("C#", source_id, checkpoint_key or log_type)
+        encoded = orjson.dumps(checkpoint) if checkpoint is not None else None
+        if encoded is not None and (fresh or final or void or self._kept(slot, epoch) != encoded):
+            final.append(
+                {
+                    **key(f"C#{source_id}", checkpoint_key or log_type),
+                    "value": {"B": encoded},
+                    "updated_at": _n(clock.now_ts()),
+                    "epoch": _n(epoch),
+                    "owner": {"S": self.replica_id},
+                }
+            )
+        steps = [[*fresh[i : i + TXN_ITEMS]] for i in range(0, len(fresh), TXN_ITEMS)]
+        steps += [final[i : i + 90] for i in range(0, len(final), 90)]
+        for step in steps:
+            self._transact(stream, epoch, [self._put(item) for item in step])
+        for obj in void:
+            for sk in state.pending[obj].sks:
+                self.table.delete(pk, sk, size=KEY_SIZE * len(state.pending[obj].keys))
+        self._remember(stream, state, keys, settled + void, prune_before)
+        if encoded is not None and self.leases is not None:
+            self._keep(slot, epoch, encoded)
+
+    def _put(self, item: Item) -> Item:
+        return {"Put": {"TableName": self.table.name, "Item": item}}
+
+    def _transact(self, stream: Stream, epoch: int, actions: list[Item]) -> None:
+        fence = self.leases.fence(stream, epoch) if self.leases is not None else None
+        try:
+            self.table.transact([fence, *actions] if fence else actions)
+        except ConditionFailed:
+            with self._lock:
+                self._keys.pop(stream, None)
+            raise LeaseLost(
+                f"lease on source {stream[0]!r} log type {stream[1]!r} was taken over; "
+                "nothing committed"
+            ) from None
+
+    def _remember(
+        self,
+        stream: Stream,
+        state: packs.StreamKeys,
+        keys: Keys,
+        done: list[str],
+        prune_before: int | None,
+    ) -> None:
+        with self._lock:
+            state.seen.update(keys)
+            for obj in done:
+                state.pending.pop(obj, None)
+            if prune_before is not None and 0 < prune_before < NO_TIME:
+                bound = (NO_TIME - prune_before + 1).to_bytes(4, "big")
+                state.seen.difference_update([k for k in state.seen if k[:4] >= bound])
+
+    # -- operators
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Per stream a replica ever polled (each has a lease item): checkpoint, status,
+        seen keys, pending writes and the lease holder. Reads only; no Scan."""
+        leases = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
+        streams = set()
+        for name in leases:
+            source, _, log_type = name.rpartition("#")
+            streams.add((source, log_type))
+        rows = []
+        for source, log_type in sorted(streams):
+            lease = leases.get(f"{source}#{log_type}")
+            rows.append(
+                {
+                    "source_id": source,
+                    "log_type": log_type,
+                    "checkpoint": self.checkpoint(source, log_type),
+                    "status": self.status(source, log_type),
+                    "seen": self.count_seen(source, log_type),
+                    "pending_writes": len(self.intents(source, log_type)),
+                    "lease": {"owner": lease["owner"]["S"], "epoch": int(lease["epoch"]["N"])}
+                    if lease
+                    else None,
+                }
+            )
+        return rows
+
+    def reset(self, source_id: str, log_type: str | None = None) -> bool:
+        """Forget a stream. An operator action, like SQLite's: stop the replicas first (a
+        running holder keeps what it read until its lease moves)."""
+        doomed: list[Item] = []
+        for prefix in ("C#", "X#"):
+            for item in self.table.query(f"{prefix}{source_id}"):
+                if log_type in (None, item["sk"]["S"]):
+                    doomed.append(item)
+        from connector.logtypes import REGISTRY
+
+        for lt in [log_type] if log_type else sorted(REGISTRY):
+            doomed.extend(self.table.query(_kpk((source_id, lt))))
+        prefix = f"{source_id}:{log_type}:" if log_type else f"{source_id}:"
+        doomed.extend(i for i in self.table.query("A") if i["sk"]["S"].startswith(prefix))
+        for item in doomed:
+            self.table.call("delete_item", Key=key(item["pk"]["S"], item["sk"]["S"]))
+        with self._lock:
+            self._keys = {s: v for s, v in self._keys.items() if s[0] != source_id}
+            self._values = {s: v for s, v in self._values.items() if s[1] != source_id}
+        return bool(doomed)
+
+
+def _kpk(stream: Stream) -> str:
+    return f"K#{stream[0]}#{stream[1]}"
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def _encoded(value: dict[str, Any]) -> Item:
+    return {"value": {"B": orjson.dumps(value)}}
+
+
+def _value(item: Item | None) -> dict[str, Any] | None:
+    if not item:
+        return None
+    decoded: dict[str, Any] = orjson.loads(item["value"]["B"])
+    return decoded

@@ -1,0 +1,83 @@
+"""Several replicas share sources through DynamoDB: SIGKILLed at random and restarted,
+they still land every event exactly once, fail over within two lease periods plus one
+poll interval, and never poll one stream twice at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.replicas import Knobs, Stage, _ts, lease_owners, run
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_replicas_killed_at_random_land_every_event_once_and_fail_over_in_time(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    seed = int(os.environ["CHAOS_SEED"]) if os.environ.get("CHAOS_SEED") else None
+    result = run(
+        tmp_path / "replicas", moto_endpoint, seed=seed, seconds=40, knobs=Knobs(sources=4)
+    )
+    report = result.report()
+    print(report)
+    assert result.kills >= 4, report
+    assert result.exact(), report
+    assert all(c.expected > 0 for counts, _ in result.counts.values() for c in counts), report
+    assert result.overlaps == [], report
+    assert result.failovers, report
+    assert max(f for *_, f in result.failovers) <= result.bound, report
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_a_paused_replica_commits_nothing_after_its_lease_was_taken(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    """SIGSTOP one replica for longer than its lease, mid-poll (Slack answers slowly, so
+    polls are long), SIGCONT it: the other takes its streams, and the paused one's polls
+    fail on the lease instead of writing a checkpoint or keys. Checkpoint items carry the
+    writer's epoch; sampled throughout, no stream's epoch ever goes back."""
+    knobs = Knobs(sources=2, replicas=2, lease_seconds=3.0)
+    work = tmp_path / "paused"
+    with Stage(work, moto_endpoint, knobs, seed=11, slow_requests=0.12) as stage:
+        stage.fleet.start(0)
+        stage.fleet.start(1)
+        stage.wait_balanced()
+        paused = stage.fleet.live[0]
+        other = stage.fleet.live[1].replica_id
+        refused: list[dict[str, object]] = []
+        for _ in range(3):
+            mine = [
+                s
+                for s, (o, _) in lease_owners(moto_endpoint, stage.table).items()
+                if o == paused.replica_id
+            ]
+            paused.proc.send_signal(signal.SIGSTOP)
+            time.sleep(2.5 * knobs.lease_seconds)
+            owners = lease_owners(moto_endpoint, stage.table)
+            assert mine and all(owners[s][0] == other for s in mine), owners
+            resumed = time.time()
+            paused.proc.send_signal(signal.SIGCONT)
+            time.sleep(2.0)
+            refused = [
+                r
+                for r in stage.fleet.log_lines(paused, "lease")
+                if r.get("level") == "error" and _ts(str(r["time"])) >= resumed
+            ]
+            if refused:
+                break
+            stage.wait_balanced()
+        stage.finish()
+    result = stage.result
+    assert result is not None
+    report = result.report() + f"\nrefused after SIGCONT: {len(refused)}, e.g. {refused[:2]}"
+    print(report)
+    assert refused, report
+    assert stage.epoch_went_back == [], report
+    assert result.exact(), report
+    assert result.overlaps == [], report

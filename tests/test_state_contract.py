@@ -1,0 +1,199 @@
+"""The state-store contract, run against both backends: the SQLite file and the DynamoDB
+table (moto's server mode over a real socket on 127.0.0.1).
+
+Whatever the pipeline, runner, alert rules and CLI rely on is pinned here once, so a
+replica on DynamoDB behaves like a single process on SQLite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from connector.identity import seen_key
+from connector.state import SqliteOptions, StateStore
+from connector.state.base import Intent
+from tests.conftest import dynamodb_options
+
+STREAMS = [("acme", "audit"), ("acme", "access"), ("acme", "integration"), ("beta", "audit")]
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def options(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    if request.param == "sqlite":
+        return SqliteOptions(path=str(tmp_path / "state.db"))
+    return dynamodb_options(request.getfixturevalue("moto_endpoint"))
+
+
+@pytest.fixture
+def store(options: Any) -> Iterator[StateStore]:
+    opened = options.open()
+    opened.claim(STREAMS)
+    yield opened
+    opened.close()
+
+
+def keys(n: int, start: int = 0, ts: int | None = 1_700_000_000) -> list[bytes]:
+    return [seen_key(f"{i:032x}", None if ts is None else ts + i) for i in range(start, start + n)]
+
+
+def test_a_fresh_store_is_empty_and_owns_what_it_claimed(store: StateStore) -> None:
+    assert isinstance(store, StateStore)
+    store.ping()
+    assert store.checkpoint("acme", "audit") is None
+    assert store.status("acme", "audit") is None
+    assert store.intents("acme", "audit") == []
+    assert store.count_seen("acme", "audit") == 0
+    assert store.open_alerts() == {}
+    assert all(store.owns(*s) for s in STREAMS)
+
+
+def test_checkpoint_keys_and_intents_commit_together(store: StateStore) -> None:
+    rows = keys(50)
+    store.begin_write(
+        "acme", "audit", {"a/1.json.gz": (123, rows[:30]), "a/2.json.gz": (9, rows[30:])}
+    )
+    pending = sorted(store.intents("acme", "audit"), key=lambda i: i.object_key)
+    assert pending == [Intent("a/1.json.gz", rows[:30], 123), Intent("a/2.json.gz", rows[30:], 9)]
+    assert store.seen("acme", "audit", rows) == set()
+    store.commit(
+        "acme",
+        "audit",
+        keys=rows,
+        checkpoint={"next_oldest": 5},
+        done_intents=["a/1.json.gz", "a/2.json.gz"],
+    )
+    assert store.intents("acme", "audit") == []
+    assert store.checkpoint("acme", "audit") == {"next_oldest": 5}
+    assert store.seen("acme", "audit", [*rows[:3], *keys(2, 1000)]) == set(rows[:3])
+    assert store.count_seen("acme", "audit") == 50
+    assert store.seen("acme", "access", rows) == set()
+    assert store.checkpoint("beta", "audit") is None
+
+
+def test_a_checkpoint_key_other_than_the_log_type(store: StateStore) -> None:
+    store.commit("acme", "audit", checkpoint={"w": 1}, checkpoint_key="audit:backfill")
+    assert store.checkpoint("acme", "audit:backfill") == {"w": 1}
+    assert store.checkpoint("acme", "audit") is None
+
+
+def test_many_keys_in_one_commit_and_timeless_keys(store: StateStore) -> None:
+    """More keys than one packed DynamoDB item holds (20,000), with and without time."""
+    timed, timeless = keys(45_000), keys(3_000, ts=None)
+    store.commit("acme", "audit", keys=timed)
+    store.commit("acme", "access", keys=timeless)
+    assert store.count_seen("acme", "audit") == 45_000
+    probe = [timed[0], timed[19_999], timed[20_000], timed[-1], *keys(3, 90_000)]
+    assert store.seen("acme", "audit", probe) == set(probe[:4])
+    assert store.seen("acme", "access", [timeless[7], *keys(2, 9_000, ts=None)]) == {timeless[7]}
+
+
+def test_pruning_keeps_newer_and_timeless_keys(store: StateStore) -> None:
+    old, new = keys(5, ts=1_000_000), keys(5, 10, ts=2_000_000)
+    timeless = keys(5, 20, ts=None)
+    store.commit("acme", "audit", keys=[*old, *new, *timeless])
+    store.commit("acme", "audit", prune_before=1_500_000)
+    assert store.seen("acme", "audit", [*new, *timeless]) == {*new, *timeless}
+
+
+def test_status_alerts_and_open_alerts(store: StateStore) -> None:
+    store.set_status("acme", "audit", {"state": "ok", "failures": 0})
+    assert store.status("acme", "audit") == {"state": "ok", "failures": 0}
+    store.set_alert("acme:audit:no_events", {"open": True, "since": 3})
+    store.set_alert("acme:access:source_failing", {"open": False})
+    store.set_alert("watch:1.2.3.4", {"sent_at": 7})
+    assert store.alert("acme:audit:no_events") == {"open": True, "since": 3}
+    assert store.alert("watch:1.2.3.4") == {"sent_at": 7}
+    assert store.alert("nope") is None
+    assert store.open_alerts() == {"acme:audit:no_events": {"open": True, "since": 3}}
+
+
+def test_reset_forgets_one_stream_only(store: StateStore) -> None:
+    for source, log_type in STREAMS:
+        store.commit(source, log_type, keys=keys(3), checkpoint={"at": 1})
+        store.set_status(source, log_type, {"state": "ok"})
+    store.begin_write("acme", "audit", {"x": (1, keys(1))})
+    store.reset("acme", "audit")
+    assert store.checkpoint("acme", "audit") is None
+    assert store.status("acme", "audit") is None
+    assert store.intents("acme", "audit") == []
+    assert store.count_seen("acme", "audit") == 0
+    assert store.seen("acme", "audit", keys(3)) == set()
+    for other in STREAMS[1:]:
+        assert store.checkpoint(*other) == {"at": 1}
+        assert store.count_seen(*other) == 3
+
+
+def test_summary_lists_every_stream_with_state(store: StateStore) -> None:
+    store.commit("acme", "audit", keys=keys(4), checkpoint={"at": 1})
+    store.set_status("acme", "audit", {"state": "ok"})
+    store.begin_write("acme", "audit", {"x": (1, keys(1, 100))})
+    row = next(r for r in store.summary() if (r["source_id"], r["log_type"]) == ("acme", "audit"))
+    assert row["checkpoint"] == {"at": 1}
+    assert row["status"] == {"state": "ok"}
+    assert row["seen"] == 4
+    assert row["pending_writes"] == 1
+
+
+def test_state_survives_reopening(options: Any) -> None:
+    first = options.open()
+    first.claim(STREAMS)
+    first.commit("acme", "audit", keys=keys(7), checkpoint={"at": 2})
+    first.close()
+    second = options.open()
+    second.claim(STREAMS)
+    try:
+        assert second.checkpoint("acme", "audit") == {"at": 2}
+        assert second.seen("acme", "audit", keys(8)) == set(keys(7))
+        assert second.owns("acme", "audit")
+    finally:
+        second.close()
+
+
+def test_token_pairs_round_trip_and_stamp_changes(options: Any) -> None:
+    from pydantic import SecretStr
+
+    from connector.oauth import TokenSet
+
+    storage = options.token_storage("acme", None)
+    assert storage.load() is None
+    assert storage.stamp() is None
+    pair = TokenSet(SecretStr("xoxe.xoxp-1-a"), SecretStr("xoxe-1-r"), expires_at=99, scopes=["x"])
+    with storage.locked():
+        storage.save(pair)
+        first = storage.stamp()
+    loaded = storage.load()
+    assert loaded is not None and loaded.access_token.get_secret_value() == "xoxe.xoxp-1-a"
+    with storage.locked():
+        storage.save(TokenSet(SecretStr("xoxe.xoxp-1-b"), SecretStr("xoxe-1-s"), expires_at=100))
+        assert storage.stamp() != first
+
+
+def test_intents_outlive_a_crash_and_settle_by_what_was_written(options: Any) -> None:
+    """As `Pipeline.recover` does after a crash: an object that exists makes its keys seen,
+    one that was never written leaves nothing behind."""
+    written, lost = keys(20), keys(20, 100)
+    first = options.open()
+    first.claim(STREAMS)
+    first.begin_write("acme", "audit", {"a/written": (5, written), "a/lost": (6, lost)})
+    first.close()
+    second = options.open()
+    second.claim(STREAMS)
+    try:
+        pending = {i.object_key: i for i in second.intents("acme", "audit")}
+        assert pending["a/written"].row_keys == written and pending["a/lost"].size == 6
+        second.commit("acme", "audit", keys=written, done_intents=["a/written", "a/lost"])
+        assert second.intents("acme", "audit") == []
+        assert second.seen("acme", "audit", [*written, *lost]) == set(written)
+        assert second.count_seen("acme", "audit") == 20
+    finally:
+        second.close()
+    third = options.open(replica=False)
+    try:
+        assert third.intents("acme", "audit") == []
+        assert third.seen("acme", "audit", [*written, *lost]) == set(written)
+    finally:
+        third.close()

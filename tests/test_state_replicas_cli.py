@@ -1,0 +1,157 @@
+"""Operating the DynamoDB store: `state init`, `state show` beside a running replica,
+config errors that name the field, and `/metrics` showing the leases a replica holds."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+import orjson
+import pytest
+
+from connector.app import App
+from connector.cli import main
+from connector.config import load
+from tests.conftest import TOKEN_ENV
+from tests.fakes.slack_server import FakeSlack
+
+
+def write_config(tmp_path: Path, endpoint: str, slack: FakeSlack, state: str | None = None) -> Path:
+    table = f"state-{uuid.uuid4().hex[:10]}"
+    state = state or (
+        f'type = "dynamodb"\ntable = "{table}"\nregion = "us-east-1"\n'
+        f'endpoint_url = "{endpoint}"\nlease_seconds = 5\n'
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[state]
+{state}
+[output]
+type = "local"
+path = "{tmp_path / "out"}"
+
+[metrics]
+port = 0
+
+[[sources]]
+id = "acme"
+token_env = "{TOKEN_ENV}"
+audit_api_url = "{slack.audit_api_url}"
+web_api_url = "{slack.web_api_url}"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def table_of(path: Path) -> Any:
+    return load(path).state
+
+
+def test_state_init_creates_the_table_with_keys_and_ttl_once(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, moto_endpoint, slack)
+    name = table_of(path).table
+    assert main(["state", "init", "--config", str(path)]) == 0
+    assert f"table {name} created; TTL on expires_at" in capsys.readouterr().out
+    db = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    table = db.describe_table(TableName=name)["Table"]
+    assert {(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]} == {
+        ("pk", "HASH"),
+        ("sk", "RANGE"),
+    }
+    ttl = db.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+    assert (ttl["TimeToLiveStatus"], ttl["AttributeName"]) == ("ENABLED", "expires_at")
+    assert main(["state", "init", "--config", str(path)]) == 0
+    assert "already exists" in capsys.readouterr().out
+
+
+def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, moto_endpoint, slack)
+    assert main(["state", "init", "--config", str(path)]) == 0
+    replica = table_of(path).open()
+    streams = [("acme", lt) for lt in ("audit", "access", "integration")]
+    replica.claim(streams)
+    try:
+        replica.commit("acme", "audit", keys=[bytes(16)], checkpoint={"next_oldest": 5})
+        replica.set_status("acme", "audit", {"state": "ok"})
+        capsys.readouterr()
+        assert main(["state", "show", "--config", str(path)]) == 0
+        rows = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
+        audit = next(r for r in rows if r["log_type"] == "audit")
+        assert audit["checkpoint"] == {"next_oldest": "1970-01-01T00:00:05Z"}
+        assert audit["status"] == {"state": "ok"}
+        assert audit["seen"] == 1
+        assert audit["lease"] == {"owner": replica.replica_id, "epoch": 1}
+        assert {r["lease"]["owner"] for r in rows} == {replica.replica_id}
+        assert all(replica.owns(*s) for s in streams)
+        replica.commit("acme", "audit", checkpoint={"next_oldest": 6})
+    finally:
+        replica.close()
+
+
+def test_a_dynamodb_state_without_a_table_is_a_config_error_naming_the_field(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_config(tmp_path, moto_endpoint, slack, state='type = "dynamodb"\n')
+    assert main(["state", "show", "--config", str(path)]) == 2
+    assert "state.table: Field required" in capsys.readouterr().err
+    path = write_config(tmp_path, moto_endpoint, slack, state='type = "etcd"\n')
+    assert main(["state", "show", "--config", str(path)]) == 2
+    assert "state.type: unknown state store 'etcd'" in capsys.readouterr().err
+    bad = 'type = "dynamodb"\ntable = "t-1"\nlease_seconds = 4\nrenew_seconds = 3\n'
+    path = write_config(tmp_path, moto_endpoint, slack, state=bad)
+    assert main(["state", "show", "--config", str(path)]) == 2
+    assert "state.renew_seconds: must be at most half of lease_seconds" in capsys.readouterr().err
+
+
+def test_metrics_show_the_leases_this_replica_holds(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack
+) -> None:
+    path = write_config(tmp_path, moto_endpoint, slack)
+    settings = load(path)
+    settings.state.init()
+    app = App(settings)
+    try:
+        app.claim()
+        health = app.start_health()
+        assert health is not None
+        body = httpx.get(f"http://127.0.0.1:{health.port}/metrics", timeout=5).text
+        line = f'slack_connector_leases_held{{replica="{app.store.replica_id}"}} 3.0'
+        assert line in body
+    finally:
+        app.close()
+
+
+def test_backfill_on_dynamodb_takes_the_audit_lease_or_refuses_beside_a_replica(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from collections import Counter
+
+    from tests.conftest import read_local
+    from tests.factories import audit, now
+
+    t = now()
+    slack.add_audit(audit(i, t - 3 * 86400 + i * 600) for i in range(3 * 144))
+    path = write_config(tmp_path, moto_endpoint, slack)
+    assert main(["state", "init", "--config", str(path)]) == 0
+    assert main(["once", "--config", str(path)]) == 0
+    since = str(t - 4 * 86400)
+    replica = table_of(path).open()
+    replica.claim([("acme", "audit")])
+    try:
+        capsys.readouterr()
+        assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 1
+        assert "a running replica holds the audit lease of 'acme'" in capsys.readouterr().err
+    finally:
+        replica.close()
+    assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 0
+    ids = Counter(r["id"] for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs"))
+    assert len(ids) == 3 * 144 and set(ids.values()) == {1}
