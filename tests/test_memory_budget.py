@@ -209,3 +209,34 @@ def test_no_page_lines_are_kept_for_an_empty_watchlist(slack: FakeSlack, tmp_pat
         assert app.watchlist.scanner() == app.watchlist.scan
     finally:
         app.close()
+
+
+class _Records(list):  # type: ignore[type-arg]
+    """A page's record list that can be watched with a weak reference."""
+
+
+def test_the_audit_stream_holds_one_page_while_the_next_is_read() -> None:
+    """A 9,999-entry page is tens of MB parsed: the previous one must be gone by the time
+    the next request is sent, or a backfill holds two (171 instead of 140 MB at 1M)."""
+    import weakref
+
+    from connector.logtypes.audit import AuditLogs
+    from connector.logtypes.base import PollContext
+
+    alive_at_fetch: list[bool] = []
+    previous: list[Any] = []
+
+    class Client:
+        def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
+            alive_at_fetch.append(bool(previous) and previous[-1]() is not None)
+            n = len(alive_at_fetch)
+            entries = _Records(factories.audit(n * 10 + i, 1_700_000_000 - n) for i in range(3))
+            previous.append(weakref.ref(entries))
+            return {"entries": entries, "response_metadata": {"next_cursor": f"c{n}" if n < 4 else ""}}
+
+    ctx = PollContext(source_id="s", client=Client(), checkpoint=None, now=1_700_000_100,  # type: ignore[arg-type]
+                      first_run_lookback=86_400, late_overlap=300)
+    for page in AuditLogs().pages(ctx):
+        assert len(page.records) == 3
+        del page
+    assert alive_at_fetch == [False, False, False, False]

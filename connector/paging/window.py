@@ -44,6 +44,7 @@ class CursorPages:
             meta = body.get("response_metadata")
             cursor = str((meta if isinstance(meta, dict) else {}).get("next_cursor") or "")
             yield records, bool(cursor)
+            del records, body, meta  # one page in memory: not this one while the next is read
             if not cursor:
                 return
             guard.step(cursor)
@@ -66,6 +67,7 @@ class TimeWindows:
             low = lowest(records, self.field, oldest, top)
             remaining = remaining if low == float("inf") else int(low)
             yield records, more, remaining
+            del records
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
         cp = ctx.checkpoint or {}
