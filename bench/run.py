@@ -546,7 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         help="audit events pulled with the default rate budget from a fake that enforces "
         "Slack's 50 calls/min (0: skip; takes EVENTS / 8,332 seconds)",
     )
-    ap.add_argument("--access", type=int, default=150_000, help="access-log rows (0: skip)")
+    ap.add_argument("--access", type=int, default=90_000, help="access-log rows (0: skip)")
     ap.add_argument(
         "--access-days", type=float, default=90, help="days the access rows' dates span"
     )
