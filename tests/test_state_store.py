@@ -12,7 +12,8 @@ import orjson
 from connector.enrich import Source
 from connector.identity import NO_TIME, RowIds, seen_key
 from connector.logtypes import REGISTRY
-from connector.state.sqlite import V1_TIME_KEYED, StateStore
+from connector.state.sqlite import StateStore
+from connector.state.sqlite_schema import V1_TIME_KEYED
 
 V1_SCHEMA = """
 CREATE TABLE seen (

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from connector import clock
 from connector.identity import KEY_SIZE, NO_TIME
 from connector.state.base import StateError
+from connector.state.keyblob import split
 from connector.state.table import TTL_ATTRIBUTE, Item, key
 
 PACK = 20_000
@@ -118,10 +119,6 @@ def packed(keys: Sequence[bytes], *, ordered: bool) -> list[bytes]:
         raise StateError(f"dedupe keys must be {KEY_SIZE} bytes")
     step = PACK * KEY_SIZE
     return [blob[i : i + step] for i in range(0, len(blob), step)]
-
-
-def split(blob: bytes) -> list[bytes]:
-    return [blob[i : i + KEY_SIZE] for i in range(0, len(blob), KEY_SIZE)]
 
 
 def _n(value: int) -> dict[str, str]:

@@ -14,11 +14,13 @@ Write intents close the gap between "object written" and "state committed": befo
 batch is written its object keys and row keys are committed as an intent; after a crash
 the intent is resolved by asking the sink which objects exist, and only those objects'
 keys become seen. A batch is then never lost and never written twice under two names.
+
+This module is the store's queries; opening and locking the file is `sqlite_file`, the
+tables and the v1 upgrade are `sqlite_schema`, and the key blob layout is `keyblob`.
 """
 
 from __future__ import annotations
 
-import errno
 import logging
 import sqlite3
 import threading
@@ -30,41 +32,13 @@ from typing import Any
 import orjson
 
 from connector import clock, fsutil
-from connector.identity import KEY_SIZE, forget_before, seen_key
+from connector.identity import KEY_SIZE, forget_before
 from connector.state.base import Intent, Keys, StateError
+from connector.state.keyblob import joined, split
+from connector.state.sqlite_file import exclusive_lock, open_read_only, open_writable, reason
+from connector.state.sqlite_schema import VERSION  # the on-disk format, in __all__
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checkpoints (
-    source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (source_id, log_type)
-);
-CREATE TABLE IF NOT EXISTS streams (
-    id INTEGER PRIMARY KEY, source_id TEXT NOT NULL, log_type TEXT NOT NULL,
-    UNIQUE (source_id, log_type)
-);
-CREATE TABLE IF NOT EXISTS seen_keys (
-    stream INTEGER NOT NULL, key BLOB NOT NULL,
-    PRIMARY KEY (stream, key)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS writes (
-    source_id TEXT NOT NULL, log_type TEXT NOT NULL, object_key TEXT NOT NULL,
-    size INTEGER, row_keys BLOB NOT NULL, created_at INTEGER NOT NULL,
-    PRIMARY KEY (source_id, log_type, object_key)
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS alerts (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS status (
-    source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
-    PRIMARY KEY (source_id, log_type)
-);
-"""
-VERSION = 2
-V1_TIME_KEYED = frozenset({"audit"})
-"""Log types whose v1 keys become time-ordered in v2 (their stored event time is the
-record's, which never changes). Frozen history: tests hold it to `LogType.time_keyed`."""
 
 
 class StateStore:
@@ -92,27 +66,14 @@ class StateStore:
         self._streams: dict[tuple[str, str], int] = {}
         try:
             if read_only:
-                self._db = _open_read_only(self.path, timeout)
+                self._db = open_read_only(self.path, timeout)
                 return
             fsutil.private_dir(self.path.parent)
-            self._lockfile = _exclusive_lock(self.path)
-            # SQLite gives the WAL and shared-memory files the database file's mode.
-            fsutil.private_file(self.path)
-            self._db = sqlite3.connect(
-                str(self.path), check_same_thread=False, isolation_level=None, timeout=timeout
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            if self._db.execute("PRAGMA quick_check").fetchone()[0] != "ok":
-                raise sqlite3.DatabaseError("integrity check failed")
-            self._db.executescript(SCHEMA)
-            _migrate(self._db)
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('opened_at', ?)", (str(clock.now_ts()),)
-            )
+            self._lockfile = exclusive_lock(self.path)
+            self._db = open_writable(self.path, timeout)
         except (sqlite3.Error, OSError) as exc:
             self._release()
-            raise StateError(f"state {self.path}: {_reason(exc)}") from None
+            raise StateError(f"state {self.path}: {reason(exc)}") from None
 
     def close(self) -> None:
         with self._lock:
@@ -137,7 +98,7 @@ class StateStore:
                     self._rollback()
                     raise
             except sqlite3.Error as exc:
-                raise StateError(f"state {self.path}: {_reason(exc)}") from None
+                raise StateError(f"state {self.path}: {reason(exc)}") from None
 
     def _rollback(self) -> None:
         """End a transaction whose body or COMMIT failed (disk full, I/O error, a deferred
@@ -155,7 +116,7 @@ class StateStore:
             try:
                 yield
             except sqlite3.Error as exc:
-                raise StateError(f"state {self.path}: {_reason(exc)}") from None
+                raise StateError(f"state {self.path}: {reason(exc)}") from None
 
     def checkpoint(self, source_id: str, log_type: str) -> dict[str, Any] | None:
         return self._get("checkpoints", source_id, log_type)
@@ -291,7 +252,7 @@ class StateStore:
             db.executemany(
                 "INSERT OR REPLACE INTO writes VALUES (?, ?, ?, ?, ?, ?)",
                 [
-                    (source_id, log_type, key, size, _packed(rows), now)
+                    (source_id, log_type, key, size, joined(rows), now)
                     for key, (size, rows) in objects.items()
                 ],
             )
@@ -303,7 +264,7 @@ class StateStore:
                 "WHERE source_id = ? AND log_type = ?",
                 (source_id, log_type),
             ).fetchall()
-        return [Intent(key, _split(blob), size) for key, size, blob in rows]
+        return [Intent(key, split(blob), size) for key, size, blob in rows]
 
     def commit(
         self,
@@ -320,7 +281,7 @@ class StateStore:
         with self._reading():
             stream = self._stream(source_id, log_type)
         with self._txn() as db:
-            db.execute(INSERT_PACKED, (_packed(keys), stream, KEY_SIZE))
+            db.execute(INSERT_PACKED, (joined(keys), stream, KEY_SIZE))
             db.executemany(
                 "DELETE FROM writes WHERE source_id = ? AND log_type = ? AND object_key = ?",
                 [(source_id, log_type, k) for k in done_intents],
@@ -387,104 +348,6 @@ INSERT OR IGNORE INTO seen_keys SELECT ?2, substr(?1, i, ?3) FROM at WHERE lengt
 """
 """Keys go in as one packed blob that SQLite splits: binding 10,000 rows from Python costs
 twice the insert itself."""
-
-
-def _packed(keys: Keys) -> bytes:
-    blob = b"".join(keys)
-    if len(blob) != KEY_SIZE * len(keys):
-        raise ValueError(f"dedupe keys must be {KEY_SIZE} bytes")
-    return blob
-
-
-def _split(blob: bytes) -> list[bytes]:
-    return [blob[i : i + KEY_SIZE] for i in range(0, len(blob), KEY_SIZE)]
-
-
-def _migrate(db: sqlite3.Connection) -> None:
-    """Bring a state file written by an older version up to `VERSION`, in one transaction.
-
-    v1 kept each dedupe key as hex text with its event time, and intents as JSON. One
-    thing cannot carry over: v1 stored a quarantined audit record's key with the time it
-    was parsed, v2 with the record's own time, so an invalid audit record that Slack
-    sends again in the first late-event overlap after the upgrade is quarantined once
-    more. Valid records keep their keys exactly.
-    """
-    if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION:
-        return
-    tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        if "seen" in tables:
-            db.execute(
-                "INSERT OR IGNORE INTO streams (source_id, log_type) "
-                "SELECT DISTINCT source_id, log_type FROM seen"
-            )
-            streams = {(s, lt): i for i, s, lt in db.execute("SELECT * FROM streams")}
-            rows = db.execute("SELECT source_id, log_type, key, event_ts FROM seen")
-            while chunk := rows.fetchmany(10_000):
-                db.executemany(
-                    "INSERT OR IGNORE INTO seen_keys VALUES (?, ?)",
-                    [
-                        (streams[(s, lt)], seen_key(k, ts if lt in V1_TIME_KEYED else None))
-                        for s, lt, k, ts in chunk
-                    ],
-                )
-            db.execute("DROP TABLE seen")
-        if "intents" in tables:
-            for s, lt, key, blob, created in db.execute("SELECT * FROM intents").fetchall():
-                value = orjson.loads(blob)
-                size, rows_ = (
-                    (value.get("size"), value["keys"]) if isinstance(value, dict) else (None, value)
-                )
-                packed = b"".join(
-                    seen_key(k, ts if lt in V1_TIME_KEYED else None) for k, ts in rows_
-                )
-                db.execute(
-                    "INSERT OR REPLACE INTO writes VALUES (?, ?, ?, ?, ?, ?)",
-                    (s, lt, key, size, packed, created),
-                )
-            db.execute("DROP TABLE intents")
-        db.execute(f"PRAGMA user_version = {VERSION}")
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-
-
-def _open_read_only(path: Path, timeout: float) -> sqlite3.Connection:
-    """A connection that cannot write, and never creates the file: a missing state file
-    is an error the caller reports ("nothing polled yet"), not an empty database."""
-    if not path.is_file():
-        raise FileNotFoundError(errno.ENOENT, "no state file yet (nothing has been polled)")
-    uri = f"{path.resolve().as_uri()}?mode=ro"
-    db = sqlite3.connect(
-        uri, uri=True, check_same_thread=False, isolation_level=None, timeout=timeout
-    )
-    db.execute("PRAGMA query_only=ON")
-    return db
-
-
-def _exclusive_lock(path: Path) -> int:
-    try:
-        return fsutil.lock_file(Path(f"{path}.lock"), wait=False)
-    except BlockingIOError:
-        raise OSError(0, "in use by another slack-connector process") from None
-
-
-def _reason(exc: BaseException) -> str:
-    text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    hints = {
-        "locked": "locked by another process",
-        "readonly": "read-only; the connector needs to write its state",
-        "full": "disk full; free space, nothing was committed",
-        "not a database": "corrupt (not a database); restore it from a backup",
-        "malformed": "corrupt; restore it from a backup",
-        "integrity": "corrupt; restore it from a backup",
-    }
-    for needle, hint in hints.items():
-        if needle in text.lower().replace("-", "").replace(" only", "only"):
-            return f"{text} ({hint})"
-    return text
 
 
 __all__ = ["INSERT_PACKED", "VERSION", "Intent", "Keys", "StateError", "StateStore"]
