@@ -16,7 +16,8 @@ from connector import check
 from connector.alerts.base import Alert, DeliveryError
 from connector.alerts.destinations import build, options_model
 from connector.alerts.dispatch import Dispatcher
-from connector.cli import _parser, main, say
+from connector.cli import main, say
+from connector.cli_parser import build_parser
 from connector.config import ConfigError, load
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN_ENV
@@ -240,7 +241,7 @@ def test_cli_output_is_scrubbed_of_secret_url_parts(
 
 
 def test_every_command_and_option_has_help() -> None:
-    parser = _parser()
+    parser = build_parser()
     assert "developer" not in (parser.description or "") and "Slack" in (parser.description or "")
     assert "parse the command line" not in parser.format_help()
 

@@ -1,0 +1,126 @@
+"""`slack-connector`'s command line: every command, option and help text, in one parser."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from connector.logtypes import REGISTRY
+
+DESCRIPTION = """\
+Pull Slack's security logs (Audit Logs API, team.accessLogs, team.integrationLogs) and
+land them as gzip NDJSON in S3, a local directory or stdout, exactly once.
+
+Start with `slack-connector demo` (no Slack needed), then `auth`, `check`, `run`."""
+EPILOG = """\
+exit codes: 0 success, 1 a source, log type or the state store failed,
+2 a configuration or usage error (the message names the field).
+`check` and `state show` may run beside a running daemon."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="slack-connector",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json",
+        help="log lines on stderr: JSON (default) or text for humans",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    config = argparse.ArgumentParser(add_help=False)
+    config.add_argument("--config", "-c", required=True, help="path to the TOML config")
+
+    def command(
+        name: str, text: str, *, within: Any = sub, parents: bool = True
+    ) -> argparse.ArgumentParser:
+        cmd: argparse.ArgumentParser = within.add_parser(
+            name, help=text, description=text, parents=[config] if parents else []
+        )
+        return cmd
+
+    command("run", "poll every source on schedule until SIGTERM or SIGINT")
+    command("once", "poll every source and log type once; exit 0 only if all succeeded")
+    command(
+        "check",
+        "read every secret, then make one authenticated call per source and log type "
+        "(safe beside a running daemon; creates nothing)",
+    )
+    bf = command("backfill", "pull a historical audit-log window for one source (resumable)")
+    bf.add_argument("--source", required=True, help="the [[sources]] id to backfill")
+    bf.add_argument("--since", required=True, help="UTC date or time, e.g. 2026-11-01")
+    bf.add_argument("--until", help="UTC date or time (default: now)")
+    state = command("state", "show or reset the connector's state", parents=False)
+    actions = state.add_subparsers(dest="action", required=True, metavar="ACTION")
+    show = command(
+        "show",
+        "print checkpoints, seen-set sizes, source status and open alerts as JSON lines "
+        "(times in RFC 3339; safe beside a running daemon)",
+        within=actions,
+    )
+    show.add_argument("--source", help="only this source id")
+    reset = command(
+        "reset",
+        "forget one log type's checkpoint, seen set, status and alerts, so its next poll "
+        "starts over from first_run_lookback_seconds (stop the daemon first)",
+        within=actions,
+    )
+    reset.add_argument("--source", required=True, help="the source id")
+    reset.add_argument(
+        "--log-type", required=True, choices=sorted(REGISTRY), help="the log type to reset"
+    )
+    reset.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    command(
+        "init",
+        "create what the state store needs before the first run: the DynamoDB table with "
+        "its keys and TTL for several replicas (nothing for SQLite)",
+        within=actions,
+    )
+    auth = command("auth", "install the Slack app for a source (OAuth v2) and store its token")
+    auth.add_argument("--source", required=True, help="the [[sources]] id with an oauth table")
+    auth.add_argument("--open-browser", action="store_true", help="open the consent page")
+    auth.add_argument(
+        "--paste", action="store_true", help="paste the redirected URL instead of listening"
+    )
+    auth.add_argument(
+        "--timeout",
+        type=float,
+        default=300.0,
+        help="seconds to wait for Slack's redirect (default 300)",
+    )
+    search = command("search", "find events with an IP, CIDR, email, user or text in the output")
+    search.add_argument(
+        "indicators",
+        nargs="+",
+        metavar="INDICATOR",
+        help="an IP or CIDR range, email, user id (U..., W...), @username, or text",
+    )
+    search.add_argument("--since", help="UTC date or time, or an age: 7d, 12h (default 30d)")
+    search.add_argument("--until", help="UTC date or time, or an age (default: now)")
+    search.add_argument(
+        "--log-type",
+        action="append",
+        default=[],
+        dest="log_types",
+        help="audit, access or integration; repeat for more (default: all)",
+    )
+    search.add_argument(
+        "--format",
+        choices=("table", "json"),
+        default="table",
+        help="a table (default), or the full rows as NDJSON",
+    )
+    search.add_argument("--limit", type=int, default=100, help="at most this many events")
+    demo = command("demo", "run against a built-in Slack simulator for a minute", parents=False)
+    demo.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
+    demo.add_argument(
+        "--output", default="./demo-output", help="where to write (default ./demo-output)"
+    )
+    return parser
