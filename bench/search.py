@@ -123,7 +123,7 @@ class WatchBench(Bench):
 
 def scan_cost(root: Path, n: int) -> float:
     """µs per event for `Watchlist.scan` over landed pages of 5000 lines, nothing matching."""
-    from connector.config import WatchlistConfig
+    from connector.config_sections import WatchlistConfig
     from connector.search.watchlist import Watchlist
     from connector.state.sqlite import StateStore
 

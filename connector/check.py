@@ -14,7 +14,8 @@ from typing import NamedTuple
 import httpx
 
 from connector import __version__, credentials
-from connector.config import Settings, SourceConfig, secret_problems
+from connector.config import Settings, SourceConfig
+from connector.config_secrets import secret_problems
 from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
 from connector.runner import slack_client

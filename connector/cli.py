@@ -26,7 +26,7 @@ from connector.config import ConfigError, Settings, load
 from connector.secrets import SecretError
 from connector.slack.errors import SlackError
 from connector.state import StateError
-from connector.tokens import TokenFileError
+from connector.token_store import TokenFileError
 
 log = logging.getLogger("connector")
 

@@ -1,5 +1,9 @@
 """Settings: the TOML file, validated with pydantic, with environment overrides.
 
+The overrides are applied by `connector.config_env`, and every secret reference is read
+once by `connector.config_secrets`; both build on the models here, so `load` imports them
+when it runs.
+
 Operators keep configs for years, so names are stable and unknown keys are errors (a typo
 silently ignored is an outage later). Tokens are never in the file: a source names the
 environment variable or file that holds its token. Any problem becomes one `ConfigError`
@@ -11,14 +15,12 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -27,7 +29,14 @@ from pydantic import (
 )
 
 from connector.alerts import destinations
-from connector.budget import DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_PAGES, DEFAULT_WRITES
+from connector.config_sections import (
+    DaemonConfig,
+    LimitsConfig,
+    MetricsConfig,
+    SlashCommandConfig,
+    Strict,
+    WatchlistConfig,
+)
 from connector.logtypes import REGISTRY
 from connector.search import indicators
 from connector.secrets import SecretError, SecretRef
@@ -35,17 +44,12 @@ from connector.state import StateOptions, options_model
 from connector.state.options import SqliteOptions
 from connector.urls import require_https
 
-ENV_PREFIX = "SLACK_CONNECTOR__"
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
 WEB_API_URL = "https://slack.com/api/"
 
 
 class ConfigError(Exception):
     """A configuration problem, phrased for the operator, naming the field."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 QuietAfter = int | dict[str, int] | None
@@ -67,7 +71,7 @@ StateConfig = SqliteOptions
 """The default `[state]` table (SQLite); `[state] type` picks another from the registry."""
 
 
-class OutputConfig(_Strict):
+class OutputConfig(Strict):
     type: Literal["s3", "local", "stdout"] = "local"
     path: str = "./output"
     bucket: str | None = None
@@ -105,7 +109,7 @@ class OutputConfig(_Strict):
         return self
 
 
-class OAuthConfig(_Strict):
+class OAuthConfig(Strict):
     """A Slack app installed with `slack-connector auth`; tokens rotate when Slack says so."""
 
     client_id: str = Field(min_length=1)
@@ -122,7 +126,7 @@ class OAuthConfig(_Strict):
         return require_https(value)
 
 
-class SourceConfig(_Strict):
+class SourceConfig(Strict):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     label: str = ""
     log_types: list[str] = Field(
@@ -203,7 +207,7 @@ class SourceConfig(_Strict):
         return SecretStr(value)
 
 
-class AlertsConfig(_Strict):
+class AlertsConfig(Strict):
     no_events_after_seconds: QuietAfter = None
     failing_after_failures: int = Field(default=3, ge=1)
     quarantine_threshold: int = Field(default=1, ge=0)
@@ -236,73 +240,7 @@ class AlertsConfig(_Strict):
         return out
 
 
-class LimitsConfig(_Strict):
-    """The process-wide memory budget (`connector.budget`), shared by every source."""
-
-    pages_in_memory: int = Field(default=DEFAULT_PAGES, ge=1)
-    writes_at_once: int = Field(default=DEFAULT_WRITES, ge=1)
-    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024)
-
-
-class DaemonConfig(_Strict):
-    """How `run` behaves around its probes and its end."""
-
-    shutdown_grace_seconds: float = Field(default=50.0, gt=0)
-    sink_check_seconds: float = Field(default=30.0, gt=0)
-    sink_check_timeout_seconds: float = Field(default=10.0, gt=0)
-
-
-class MetricsConfig(_Strict):
-    enabled: bool = True
-    address: str = "127.0.0.1"
-    port: int = Field(default=9108, ge=0, le=65535)
-
-
-class WatchlistConfig(_Strict):
-    """Indicators to alert on while ingesting: inline, in a file (re-read when it changes),
-    and those added with `/seclogs watch add`."""
-
-    indicators: list[str] = Field(default_factory=list)
-    file: str | None = None
-    max_alerts_per_hour: int = Field(default=60, ge=1)
-
-    @field_validator("indicators")
-    @classmethod
-    def _parse_indicators(cls, value: list[str]) -> list[str]:
-        for i, text in enumerate(value):
-            try:
-                indicators.parse(text)
-            except indicators.IndicatorError as exc:
-                raise ValueError(f"[{i}]: {exc}") from None
-        return value
-
-
-class SlashCommandConfig(_Strict):
-    """The `/seclogs` Slack slash command, served by `slack-connector run`."""
-
-    enabled: bool = False
-    address: str = "127.0.0.1"
-    port: int = Field(default=3000, ge=0, le=65535)
-    path: str = Field(default="/slack/commands", pattern=r"^/")
-    signing_secret: SecretRef | None = None
-    allowed_user_ids: list[str] = Field(default_factory=list)
-    allowed_team_ids: list[str] = Field(default_factory=list)
-    max_body_bytes: int = Field(default=8192, ge=512, le=1_048_576)
-    answer_within_seconds: float = Field(default=2.0, gt=0, lt=3)
-    search_limit: int = Field(default=20, ge=1, le=200)
-
-    @model_validator(mode="after")
-    def _complete_when_enabled(self) -> SlashCommandConfig:
-        if self.enabled and self.signing_secret is None:
-            raise ValueError("signing_secret: required when enabled = true")
-        if self.enabled and not (self.allowed_user_ids or self.allowed_team_ids):
-            raise ValueError(
-                "allowed_team_ids: set allowed_team_ids or allowed_user_ids when enabled = true"
-            )
-        return self
-
-
-class Settings(_Strict):
+class Settings(Strict):
     state: StateOptions = SqliteOptions()
     output: OutputConfig = OutputConfig()
     alerts: AlertsConfig = AlertsConfig()
@@ -353,6 +291,10 @@ def load(
     """Read, override from the environment, validate, and (with `secrets`) read every
     secret reference once, so one that is missing is found at start-up, not when an
     alert is sent. Commands that never call Slack or send alerts pass `secrets=False`."""
+    # Both modules import this one: they are imported here, not at the top.
+    from connector.config_env import apply_env
+    from connector.config_secrets import secret_problems
+
     environ = os.environ if environ is None else environ
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
@@ -380,47 +322,6 @@ def load(
     return settings
 
 
-def secret_problems(settings: Settings) -> Iterator[tuple[str, str]]:
-    """(field, problem) for every secret reference that cannot be read now, in config order."""
-    for where, read in secret_readers(settings):
-        try:
-            read()
-        except (SecretError, ConfigError, ValueError) as exc:
-            yield where, str(exc).removeprefix(f"{where}: ")
-
-
-def secret_readers(model: BaseModel, where: str = "") -> Iterator[tuple[str, Callable[[], object]]]:
-    """Every secret the settings refer to, as (field, a function that reads it)."""
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        here = f"{where}.{name}" if where else name
-        items = enumerate(value) if isinstance(value, list) else [(None, value)]
-        for i, item in items:
-            at = here if i is None else f"{here}[{i}]"
-            if isinstance(item, SecretRef):
-                yield at, _url_reader(item) if name == "url" else item.resolve
-            elif isinstance(item, SourceConfig) and (item.token_env or item.token_file):
-                field = "token_env" if item.token_env else "token_file"
-                yield f"{at}.{field}", _token_reader(item)
-                yield from secret_readers(item, at)
-            elif isinstance(item, BaseModel):
-                yield from secret_readers(item, at)
-
-
-def _url_reader(ref: SecretRef) -> Callable[[], object]:
-    return lambda: require_https(ref.resolve().get_secret_value())
-
-
-def _token_reader(source: SourceConfig) -> Callable[[], object]:
-    def read() -> object:
-        try:
-            return source.read_token()
-        except ConfigError as exc:
-            raise ConfigError(str(exc).split(": ", 2)[-1]) from None
-
-    return read
-
-
 def parse(data: dict[str, Any]) -> Settings:
     try:
         return Settings.model_validate(data)
@@ -442,34 +343,3 @@ def describe(exc: ValidationError) -> str:
         where, message = f"{where}{field}", message[match.end() :]
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {message}{more}"
-
-
-def apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> None:
-    """`SLACK_CONNECTOR__OUTPUT__BUCKET=x` sets `[output] bucket`; list items by index."""
-    for name, raw in sorted(environ.items()):
-        if not name.startswith(ENV_PREFIX):
-            continue
-        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__") if p]
-        if not path:
-            continue
-        node: Any = data
-        for part in path[:-1]:
-            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif isinstance(node, dict):
-                node = node.setdefault(part, {})
-            else:
-                raise ConfigError(f"{name}: does not match a config field")
-        if not isinstance(node, dict):
-            raise ConfigError(f"{name}: does not match a config field")
-        node[path[-1]] = _env_value(name, raw)
-
-
-def _env_value(name: str, raw: str) -> Any:
-    """Lists and tables as JSON; scalars stay strings and pydantic coerces them per field."""
-    if raw.lstrip()[:1] in ("[", "{"):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise ConfigError(f"{name}: not valid JSON") from None
-    return raw

@@ -16,7 +16,8 @@ from connector.config import ConfigError, SourceConfig
 from connector.logs import REDACTOR
 from connector.slack.client import fingerprint
 from connector.state.options import SqliteOptions, StateOptions
-from connector.tokens import RotatingToken, TokenFileError
+from connector.token_store import TokenFileError
+from connector.tokens import RotatingToken
 
 
 class StaticToken:

@@ -31,7 +31,7 @@ from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProv
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError, StateOptions
-from connector.tokens import TokenFileError
+from connector.token_store import TokenFileError
 
 log = logging.getLogger(__name__)
 

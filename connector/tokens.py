@@ -1,4 +1,4 @@
-"""Token rotation for expiring Slack tokens, and the file that holds the current pair.
+"""Token rotation for expiring Slack tokens: `RotatingToken`.
 
 With rotation on, a user token lives 12 hours and its refresh token is single-use: once
 Slack answers a refresh, the old refresh token is dead and the new pair is the only way
@@ -7,279 +7,39 @@ back in. So the new pair is written to disk (tmp file, fsync, rename, fsync dir;
 kept in memory and written again before it is used. A process that dies between refresh and
 use therefore restarts on the new pair, never on the consumed refresh token.
 
-Errors reuse the Slack error classes the runner already understands: `TokenRefreshError`
-(a `SlackAuthError`) parks the source until a human re-installs; `TokenRefreshTransientError`
-(a `SlackTransientError`) fails or retries the cycle.
+The refresh call and its errors are in `connector.token_refresh`, the token file in
+`connector.token_store`. `TokenRefreshError` (a `SlackAuthError`) parks the source until a
+human re-installs; `TokenRefreshTransientError` (a `SlackTransientError`) fails or retries
+the cycle.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
-import orjson
 from pydantic import SecretStr
 
-from connector import clock, fsutil
 from connector.logs import REDACTOR
-from connector.slack.errors import (
-    TRANSIENT_CODES,
-    SlackAuthError,
-    SlackTransientError,
-    safe_code,
+from connector.slack.oauth_access import TOKEN_URL
+from connector.token_refresh import (
+    METHOD,
+    TokenRefreshError,
+    TokenRefreshTransientError,
+    merge,
+    refresh,
 )
-from connector.slack.oauth_access import TOKEN_URL, post_token_endpoint
+from connector.token_store import TokenFileError, TokenStorage
 from connector.tokenset import TokenSet
-from connector.tokenset import token_set_from_response as _from_response
 
 log = logging.getLogger(__name__)
 
-METHOD = "oauth.v2.access"
 REFRESH_BEFORE_SECONDS = 7200  # the official SDK refreshes 120 minutes before expiry
-FILE_VERSION = 1
-
-# ok:false codes on a refresh that no retry will fix: a human must re-install or fix config.
-PERMANENT_REFRESH_CODES = frozenset(
-    {
-        "invalid_refresh_token",
-        "invalid_client_id",
-        "bad_client_secret",
-        "invalid_grant_type",
-        "token_revoked",
-        "token_expired",
-        "invalid_auth",
-        "app_deleted",
-        "account_inactive",
-    }
-)
-
-_HINTS = {
-    "invalid_refresh_token": (
-        "the refresh token was already used or revoked; run the install again"
-    ),
-    "invalid_client_id": "check client_id (Settings > Basic Information)",
-    "bad_client_secret": "check client_secret (Settings > Basic Information)",
-    "token_revoked": "the token was revoked; run the install again",
-    "app_deleted": "the Slack app was deleted; create it again and run the install",
-}
-
-
-class TokenRefreshError(SlackAuthError):
-    """A refresh that cannot succeed until a human acts (re-install, fix client credentials).
-    Parks the source. Never carries a token."""
-
-
-class TokenRefreshTransientError(SlackTransientError):
-    """A refresh that may succeed later: transport error, 5xx, 429, garbled body, or a new
-    pair that could not be written yet."""
-
-
-class TokenFileError(Exception):
-    """The token file cannot be read or written. Names the path, never the contents."""
-
-
-def default_token_path(state_path: str | os.PathLike[str], source_id: str) -> Path:
-    """`<dir of the state DB>/tokens/<source_id>.json`."""
-    return Path(state_path).resolve().parent / "tokens" / f"{source_id}.json"
-
-
-# --------------------------------------------------------------------------- refresh call
-
-
-def refresh(
-    http: httpx.Client,
-    *,
-    client_id: str,
-    client_secret: SecretStr,
-    refresh_token: SecretStr,
-    token_url: str = TOKEN_URL,
-    source_id: str = "",
-) -> TokenSet:
-    """Trade a refresh token for a new pair (POST grant_type=refresh_token).
-
-    Raises TokenRefreshError for codes no retry fixes (invalid_refresh_token,
-    invalid_client_id, bad_client_secret, ...) and TokenRefreshTransientError for transport
-    errors, HTTP 429/5xx, non-JSON bodies and Slack's transient codes.
-    """
-    REDACTOR.add(
-        client_secret.get_secret_value(),
-        refresh_token.get_secret_value(),
-        owner=f"oauth-refresh:{source_id or client_id}",
-    )
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token.get_secret_value()}
-    try:
-        status, body, problem = post_token_endpoint(
-            http, token_url, client_id=client_id, client_secret=client_secret, form=form
-        )
-    except httpx.TimeoutException as exc:
-        raise TokenRefreshTransientError(
-            source_id, METHOD, f"token refresh timed out ({type(exc).__name__})"
-        ) from None
-    except httpx.TransportError as exc:
-        raise TokenRefreshTransientError(
-            source_id, METHOD, f"token refresh connection error ({type(exc).__name__})"
-        ) from None
-    code = safe_code(body.get("error")) if body is not None and body.get("error") else ""
-    if status == 429 or status >= 500 or code in TRANSIENT_CODES:
-        detail = f"token refresh: HTTP {status}" + (f", error {code!r}" if code else "")
-        raise TokenRefreshTransientError(
-            source_id, METHOD, detail, code=code or "http_error", status=status
-        )
-    if body is None:
-        raise TokenRefreshTransientError(
-            source_id, METHOD, f"token refresh: HTTP {status} with {problem}", status=status
-        )
-    if status != 200 or body.get("ok") is not True:
-        code = code or "unknown_error"
-        hint = _HINTS.get(code, "run the install again if this persists")
-        raise TokenRefreshError(
-            source_id,
-            METHOD,
-            f"token refresh refused: HTTP {status}, error {code!r}: {hint}",
-            code=code,
-            status=status,
-        )
-    try:
-        new = _from_response(body, prefer_user=False)
-    except ValueError:
-        raise TokenRefreshError(
-            source_id,
-            METHOD,
-            "token refresh answered ok but with no access token",
-            code="no_token",
-            status=status,
-        ) from None
-    if new.refresh_token is None:
-        # Slack always rotates the refresh token; if one is ever missing, keep the old one
-        # rather than lose the ability to refresh at all.
-        new = _replace(new, refresh_token=refresh_token)
-    return new
-
-
-def _replace(ts: TokenSet, **changes: Any) -> TokenSet:
-    data: dict[str, Any] = {
-        "access_token": ts.access_token,
-        "refresh_token": ts.refresh_token,
-        "expires_at": ts.expires_at,
-        "scopes": ts.scopes,
-        "token_type": ts.token_type,
-        "team_id": ts.team_id,
-        "enterprise_id": ts.enterprise_id,
-        "is_enterprise_install": ts.is_enterprise_install,
-        "user_id": ts.user_id,
-    }
-    data.update(changes)
-    return TokenSet(**data)
-
-
-def _merge(old: TokenSet, new: TokenSet) -> TokenSet:
-    """A refresh answer may omit what the install answer had; keep the install's facts."""
-    return _replace(
-        new,
-        scopes=new.scopes or old.scopes,
-        team_id=new.team_id or old.team_id,
-        enterprise_id=new.enterprise_id or old.enterprise_id,
-        is_enterprise_install=new.is_enterprise_install or old.is_enterprise_install,
-        user_id=new.user_id or old.user_id,
-    )
-
-
-# --------------------------------------------------------------------------- token file
-
-
-class TokenStorage(Protocol):
-    """Where one source's TokenSet lives: a file (`TokenFile`) or, with replicas, a shared
-    store. `locked()` is held around a refresh across every process that shares it, so a
-    single-use refresh token is spent once; `stamp()` changes whenever the pair does."""
-
-    path: Any
-
-    def stamp(self) -> Any: ...
-
-    def load(self) -> TokenSet | None: ...
-
-    def save(self, token_set: TokenSet) -> None: ...
-
-    def locked(self) -> contextlib.AbstractContextManager[None]: ...
-
-
-class TokenFile:
-    """One source's TokenSet as JSON at `path`: atomic writes, mode 0600, dir 0700."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-
-    def __repr__(self) -> str:
-        return f"TokenFile({str(self.path)!r})"
-
-    def stamp(self) -> tuple[int, int, int] | None:
-        """(inode, mtime_ns, size), or None when absent: cheap change detection."""
-        try:
-            st = self.path.stat()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise TokenFileError(f"cannot stat {self.path} ({exc.strerror})") from None
-        return (st.st_ino, st.st_mtime_ns, st.st_size)
-
-    def load(self) -> TokenSet | None:
-        """The saved TokenSet, None when there is no file; TokenFileError when unreadable."""
-        try:
-            raw = self.path.read_bytes()
-            mode = self.path.stat().st_mode
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise TokenFileError(f"cannot read {self.path} ({exc.strerror})") from None
-        if mode & 0o077:
-            log.warning(
-                "token file is readable by group or others; chmod 600 it",
-                extra={"path": str(self.path)},
-            )
-        try:
-            doc = orjson.loads(raw)
-            if not isinstance(doc, dict) or not isinstance(doc.get("token"), dict):
-                raise ValueError("no token object")
-            if doc.get("version") != FILE_VERSION:
-                raise ValueError(f"unsupported version {doc.get('version')!r}")
-            return TokenSet.from_dict(doc["token"])
-        except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
-            reason = str(exc) if not isinstance(exc, orjson.JSONDecodeError) else "not JSON"
-            raise TokenFileError(f"{self.path} is corrupt ({reason})") from None
-
-    def save(self, token_set: TokenSet) -> None:
-        """Write atomically: a reader (or a restart) sees the old pair or the new, whole."""
-        doc = {"version": FILE_VERSION, "saved_at": clock.now_ts(), "token": token_set.to_dict()}
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2)
-        try:
-            fsutil.atomic_write(self.path, data, mode=0o600, private=True)
-        except OSError as exc:
-            raise TokenFileError(f"cannot write {self.path} ({exc.strerror})") from None
-
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        """Exclusive lock on `<path>.lock` across processes, held around a refresh."""
-        lock_path = self.path.with_name(self.path.name + ".lock")
-        try:
-            fsutil.private_dir(lock_path.parent)
-            fd = fsutil.lock_file(lock_path, wait=True)
-        except OSError as exc:
-            raise TokenFileError(f"cannot open {lock_path} ({exc.strerror})") from None
-        try:
-            yield
-        finally:
-            fsutil.unlock_file(fd)
-
-
-# --------------------------------------------------------------------------- rotating token
 
 
 class RotatingToken:
@@ -458,7 +218,7 @@ class RotatingToken:
             token_url=self.token_url,
             source_id=self.source_id,
         )
-        self._set, self._unsaved = _merge(old, new), True
+        self._set, self._unsaved = merge(old, new), True
         self._flush_unsaved()
         log.info(
             "token refreshed",
@@ -488,14 +248,6 @@ class RotatingToken:
 
 
 __all__ = [
-    "PERMANENT_REFRESH_CODES",
     "REFRESH_BEFORE_SECONDS",
     "RotatingToken",
-    "TokenFile",
-    "TokenFileError",
-    "TokenRefreshError",
-    "TokenRefreshTransientError",
-    "TokenStorage",
-    "default_token_path",
-    "refresh",
 ]

@@ -39,15 +39,9 @@ from connector.oauth import (
     user_scopes,
 )
 from connector.slack.errors import SlackAuthError, SlackTransientError
-from connector.tokens import (
-    RotatingToken,
-    TokenFile,
-    TokenFileError,
-    TokenRefreshError,
-    TokenRefreshTransientError,
-    default_token_path,
-    refresh,
-)
+from connector.token_refresh import TokenRefreshError, TokenRefreshTransientError, refresh
+from connector.token_store import TokenFile, TokenFileError, default_token_path
+from connector.tokens import RotatingToken
 from tests.fakes.oauth_server import FakeSlackOAuth
 
 T = 1_800_000_000

@@ -16,7 +16,8 @@ import pytest
 from connector import clock
 from connector.app import App
 from connector.cli import main
-from connector.config import ConfigError, Settings, WatchlistConfig, load, parse
+from connector.config import ConfigError, Settings, load, parse
+from connector.config_sections import WatchlistConfig
 from connector.search import watchlist as watchlist_module
 from connector.search.indicators import parse as parse_indicator
 from connector.search.watchlist import Watchlist

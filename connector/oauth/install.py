@@ -53,7 +53,7 @@ def run_install(
     through a local `RedirectListener` built from `redirect_uri` (or the one passed, whose
     `state` is then used), or, with `paste=True`, from a line read from `stdin` holding the
     URL the browser was redirected to. The caller persists the result (e.g.
-    `connector.tokens.TokenFile.save`).
+    `connector.token_store.TokenFile.save`).
     """
     out = out or sys.stderr
     log_types = list(log_types)

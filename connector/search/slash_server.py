@@ -30,7 +30,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from connector import clock
-from connector.config import SlashCommandConfig
+from connector.config_sections import SlashCommandConfig
 from connector.search import slash_commands as commands
 from connector.search.slash_commands import Search
 from connector.search.watchlist import Watchlist

@@ -21,7 +21,7 @@ from connector import clock
 from connector.oauth import TokenSet
 from connector.state.base import StateError
 from connector.state.table import TTL_ATTRIBUTE, Item, Table, key
-from connector.tokens import TokenFileError
+from connector.token_store import TokenFileError
 
 if TYPE_CHECKING:
     from connector.state.options import DynamoDBOptions
