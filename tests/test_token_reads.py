@@ -81,6 +81,7 @@ def test_rotating_a_static_token_keeps_one_live_secret(tmp_path: Path) -> None:
 def test_an_oauth_pair_is_redacted_while_it_lives() -> None:
     from connector.tokenset import TokenSet
 
+    gc.collect()
     before = len(REDACTOR)
     pair = TokenSet(SecretStr("opaque-access-0001"), SecretStr("opaque-refresh-0001"))
     assert len(REDACTOR) == before + 2
