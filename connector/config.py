@@ -154,6 +154,15 @@ class SourceConfig(Strict):
 
     _quiet = field_validator("no_events_after_seconds")(_quiet_after)
 
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        """`watchlist` prefixes the watchlist's own state keys; `state reset` of such a
+        source would wipe them."""
+        if value == "watchlist":
+            raise ValueError("'watchlist' is reserved for the watchlist's state; pick another id")
+        return value
+
     @field_validator("log_types")
     @classmethod
     def _known_log_types(cls, value: list[str]) -> list[str]:

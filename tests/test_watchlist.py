@@ -192,6 +192,15 @@ def test_bad_watchlist_config_names_the_field(tmp_path: Path, slack: FakeSlack) 
     assert main(["search", "--config", str(path), "1.2.3.4"]) == 2
 
 
+def test_a_source_cannot_take_the_watchlists_state_prefix(tmp_path: Path) -> None:
+    """`state reset --source watchlist` would otherwise delete every watchlist key."""
+    path = tmp_path / "c.toml"
+    path.write_text('[[sources]]\nid = "watchlist"\ntoken_env = "SLACK_TEST_TOKEN"\n')
+    with pytest.raises(ConfigError, match=r"sources\[0\]\.id: .*reserved"):
+        load(path)
+    assert main(["state", "show", "--config", str(path)]) == 2
+
+
 def test_scan_dedupes_per_indicator_and_event(tmp_path: Path) -> None:
     """Two indicators on one row alert twice; the same row scanned again alerts no more."""
     sent: list[Any] = []
