@@ -14,10 +14,11 @@ import orjson
 
 from bench import dataset
 from connector import clock
-from connector.batch import Batch
+from connector.batch import Batch, Sizing
 from connector.enrich import Enricher, Source
 from connector.identity import RowIds
 from connector.logtypes.audit import AuditLogs
+from connector.partition import GRANULARITIES
 from connector.sinks.local import LocalSink
 
 PREFIX = "slack"
@@ -33,7 +34,9 @@ def write(root: Path, events: int, now: int, days: int = 30) -> dict[str, str]:
     rows = RowIds(source, logtype)
     enricher = Enricher(source, logtype, clock.rfc3339(now))
     step = days * 86_400 / max(events, 1)
-    batch = Batch(PREFIX, source.id, BATCH, 1 << 30)
+    sizing = Sizing(max_events=BATCH)
+    granularity = {logtype.log_type: GRANULARITIES[logtype.partition]}
+    batch = Batch(PREFIX, source.id, sizing, granularity)
     sample: dict[str, str] = {}
     for i in range(events):
         raw = orjson.loads(data.event(i))
@@ -44,9 +47,9 @@ def write(root: Path, events: int, now: int, days: int = 30) -> dict[str, str]:
         if i == events // 2:
             actor = raw["actor"]["user"]
             sample = {"ip": raw["context"]["ip_address"], "email": actor["email"]}
-        if batch.full:
+        if batch.due(checkpoint_waiting=True):
             _flush(batch, sink)
-            batch = Batch(PREFIX, source.id, BATCH, 1 << 30)
+            batch = Batch(PREFIX, source.id, sizing, granularity)
     _flush(batch, sink)
     return sample
 
