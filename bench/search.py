@@ -117,8 +117,10 @@ class WatchBench(Bench):
         super().__init__(work)
         self.watch: dict[str, Any] = {}
 
-    def _settings(self, tmp: Path, log_type: str, output: dict[str, Any]) -> dict[str, Any]:
-        return {**super()._settings(tmp, log_type, output), "watchlist": self.watch}
+    def _settings(
+        self, tmp: Path, log_type: str, output: dict[str, Any], budget: bool = False
+    ) -> dict[str, Any]:
+        return {**super()._settings(tmp, log_type, output, budget), "watchlist": self.watch}
 
 
 def scan_cost(root: Path, n: int) -> float:
