@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from connector import clock
 from connector.identity import KEY_SIZE, NO_TIME
 from connector.state.base import StateError
-from connector.state.keyblob import split
+from connector.state.keyblob import joined, split
 from connector.state.table import TTL_ATTRIBUTE, Item, key
 
 PACK = 20_000
@@ -113,10 +113,11 @@ def expiry(keys: Iterable[bytes], ttl: int) -> int | None:
 
 
 def packed(keys: Sequence[bytes], *, ordered: bool) -> list[bytes]:
-    listed = sorted(keys) if ordered else list(keys)
-    blob = b"".join(listed)
-    if len(blob) != KEY_SIZE * len(listed):
-        raise StateError(f"dedupe keys must be {KEY_SIZE} bytes")
+    """The keys in `PACK`-sized blobs; a key of the wrong size is a `StateError` here."""
+    try:
+        blob = joined(sorted(keys) if ordered else keys)
+    except ValueError as exc:
+        raise StateError(str(exc)) from None
     step = PACK * KEY_SIZE
     return [blob[i : i + step] for i in range(0, len(blob), step)]
 
