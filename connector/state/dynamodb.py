@@ -320,14 +320,15 @@ class DynamoStore:
         rows = []
         for source, log_type in sorted(streams):
             lease = leases.get(f"{source}#{log_type}")
+            keys = self._state((source, log_type))  # one read of the partition, not two
             rows.append(
                 {
                     "source_id": source,
                     "log_type": log_type,
                     "checkpoint": self.checkpoint(source, log_type),
                     "status": self.status(source, log_type),
-                    "seen": self.count_seen(source, log_type),
-                    "pending_writes": len(self.intents(source, log_type)),
+                    "seen": len(keys.seen),
+                    "pending_writes": len(keys.pending),
                     "lease": {"owner": lease["owner"]["S"], "epoch": int(lease["epoch"]["N"])}
                     if lease
                     else None,
