@@ -141,10 +141,9 @@ class DynamoStore:
         epoch = self.leases.epoch((source_id, name)) if self.leases is not None else None
         slot = (prefix, source_id, name)
         if epoch is not None:
-            with self._lock:
-                hit = self._values.get(slot)
-            if hit is not None and hit[0] == epoch:
-                return orjson.loads(hit[1]) if hit[1] else None
+            kept = self._kept(slot, epoch)
+            if kept is not None:
+                return orjson.loads(kept) if kept else None
         item = self.table.get(f"{prefix}{source_id}", name)
         if epoch is not None:
             self._keep(slot, epoch, item["value"]["B"] if item else b"")
