@@ -8,8 +8,9 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | `R`                        | replica id              | replica heartbeat (TTL)             |
 | `C#{source}`               | checkpoint key          | checkpoint, fenced epoch            |
 | `X#{source}`               | log type                | status                              |
-| `K#{source}#{log_type}`    | `{first key hex}#{id}`  | dedupe keys of one commit, packed   |
-| `W#{source}#{log_type}`    | `{object key}#{part}`   | write intent (row keys, packed)     |
+| `K#{source}#{log_type}`    | `P#~{id}#{part}`        | dedupe keys of one commit, packed   |
+| `K#{source}#{log_type}`    | `P#{object key}#{part}` | write intent (row keys, packed)     |
+| `K#{source}#{log_type}`    | `S#{object key}`        | mark: that object was written       |
 | `A`                        | alert key               | alert state                         |
 | `T` / `TL`                 | source                  | OAuth token pair / refresh lock     |
 
