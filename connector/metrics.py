@@ -18,6 +18,7 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
+        self._leases: Gauge | None = None
         self.fetched = Counter("slack_connector_events_fetched", "Records fetched", SL, registry=r)
         self.landed = Counter("slack_connector_events_landed", "Events written", SL, registry=r)
         self.deduped = Counter(
@@ -81,14 +82,17 @@ class Metrics:
         )
 
     def leases_held(self, replica_id: str, count: Callable[[], float]) -> None:
-        """Leases this replica holds, read at scrape time."""
-        gauge = Gauge(
-            "slack_connector_leases_held",
-            "Leases (source, log type) held by this replica",
-            ("replica",),
-            registry=self.registry,
-        )
-        gauge.labels(replica_id).set_function(count)
+        """Leases this replica holds, read at scrape time. Registered on first use, so a
+        single-process store shows no lease metric, and only once, so a second `claim`
+        does not register a duplicate time series."""
+        if self._leases is None:
+            self._leases = Gauge(
+                "slack_connector_leases_held",
+                "Leases (source, log type) held by this replica",
+                ("replica",),
+                registry=self.registry,
+            )
+        self._leases.labels(replica_id).set_function(count)
 
     def poll(self, outcome: Outcome, seconds: float, now: float) -> None:
         labels = (outcome.source_id, outcome.log_type)
