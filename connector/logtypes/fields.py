@@ -9,6 +9,7 @@ is most of the connector's CPU per event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -48,6 +49,11 @@ def event_time(value: Any) -> float | None:
     """A unix time a watermark may trust: what `UnixTime` accepts, else None."""
     ts = as_ts(value)
     return ts if ts is not None and 0 <= ts <= MAX_UNIX_TIME else None
+
+
+def event_times(records: Iterable[Any], field: str) -> list[float | None]:
+    """`event_time` of `field` in each record that is an object; the others say nothing."""
+    return [event_time(r.get(field)) for r in records if isinstance(r, dict)]
 
 
 def as_ts(value: Any) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from itertools import pairwise
 
 from connector.logtypes.base import Raw
-from connector.logtypes.fields import event_time
+from connector.logtypes.fields import event_time, event_times
 
 
 class PageOlderThan:
@@ -24,7 +24,7 @@ class PageOlderThan:
         return PageOlderThan(self.field, horizon)
 
     def reached(self, records: list[Raw]) -> bool:
-        times = [event_time(r.get(self.field)) for r in records if isinstance(r, dict)]
+        times = event_times(records, self.field)
         return not records or any(t is not None and t < self.horizon for t in times)
 
 

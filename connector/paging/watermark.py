@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from connector.logtypes.base import Checkpoint, PollContext, Raw
-from connector.logtypes.fields import event_time
+from connector.logtypes.fields import event_times
 
 FUTURE_TOLERANCE = 86_400
 
@@ -34,7 +34,7 @@ class Watermark:
             self.start = ctx.now - ctx.first_run_lookback if start is None else int(start)
 
     def observe(self, records: Iterable[Raw]) -> None:
-        times = [event_time(r.get(self.field)) for r in records if isinstance(r, dict)]
+        times = event_times(records, self.field)
         trusted = [t for t in times if t is not None and t <= self._ceiling]
         if trusted:
             top = max(trusted)
@@ -49,5 +49,5 @@ class Watermark:
 
 def lowest(records: Iterable[Any], field: str, floor: float, default: float) -> float:
     """The oldest trusted `field` value at or above `floor`; `default` when there is none."""
-    times = [event_time(r.get(field)) for r in records if isinstance(r, dict)]
+    times = event_times(records, field)
     return min((t for t in times if t is not None and t >= floor), default=default)
