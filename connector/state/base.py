@@ -117,5 +117,6 @@ class StateStore(Protocol):
         ...
 
     def leases_held(self) -> int:
-        """How many streams this process holds a lease on (all of them, for a private store)."""
+        """How many streams this process holds a lease on (0 for a private store, which
+        takes no leases: the metric is only registered for shared stores)."""
         ...
