@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,10 +61,17 @@ def _quiet_after(value: QuietAfter) -> QuietAfter:
     numbers = value.values() if isinstance(value, dict) else [] if value is None else [value]
     if any(n < 0 for n in numbers):
         raise ValueError("must be 0 (off) or more seconds")
-    unknown = sorted(set(value) - set(REGISTRY)) if isinstance(value, dict) else []
+    if isinstance(value, dict):
+        _known(sorted(value))
+    return value
+
+
+def _known(log_types: Iterable[str]) -> None:
+    """ValueError naming the first unregistered log type: one check and one wording for
+    every field that lists or is keyed by log types."""
+    unknown = [v for v in log_types if v not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
-    return value
 
 
 StateConfig = SqliteOptions
@@ -92,9 +99,7 @@ class OutputConfig(Strict):
     @field_validator("partitions")
     @classmethod
     def _known_partitions(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = [k for k in value if k not in REGISTRY]
-        if unknown:
-            raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+        _known(value)
         return value
 
     @field_validator("prefix")
@@ -166,9 +171,7 @@ class SourceConfig(Strict):
     @field_validator("log_types")
     @classmethod
     def _known_log_types(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in REGISTRY]
-        if unknown:
-            raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
+        _known(value)
         return list(dict.fromkeys(value))
 
     @field_validator("audit_api_url", "web_api_url")

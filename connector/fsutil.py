@@ -10,8 +10,6 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -89,13 +87,3 @@ def lock_file(path: Path, *, wait: bool) -> int:
 def unlock_file(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
-
-
-@contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` for the block, waiting for it if need be."""
-    fd = lock_file(path, wait=True)
-    try:
-        yield
-    finally:
-        unlock_file(fd)

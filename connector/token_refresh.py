@@ -7,7 +7,7 @@ Errors reuse the Slack error classes the runner already understands: `TokenRefre
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import httpx
 from pydantic import SecretStr
@@ -127,29 +127,13 @@ def refresh(
     if new.refresh_token is None:
         # Slack always rotates the refresh token; if one is ever missing, keep the old one
         # rather than lose the ability to refresh at all.
-        new = _replace(new, refresh_token=refresh_token)
+        new = replace(new, refresh_token=refresh_token)
     return new
-
-
-def _replace(ts: TokenSet, **changes: Any) -> TokenSet:
-    data: dict[str, Any] = {
-        "access_token": ts.access_token,
-        "refresh_token": ts.refresh_token,
-        "expires_at": ts.expires_at,
-        "scopes": ts.scopes,
-        "token_type": ts.token_type,
-        "team_id": ts.team_id,
-        "enterprise_id": ts.enterprise_id,
-        "is_enterprise_install": ts.is_enterprise_install,
-        "user_id": ts.user_id,
-    }
-    data.update(changes)
-    return TokenSet(**data)
 
 
 def merge(old: TokenSet, new: TokenSet) -> TokenSet:
     """A refresh answer may omit what the install answer had; keep the install's facts."""
-    return _replace(
+    return replace(
         new,
         scopes=new.scopes or old.scopes,
         team_id=new.team_id or old.team_id,
