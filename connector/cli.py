@@ -140,10 +140,7 @@ def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     try:
         runner = app.runners.get(args.source)
         if runner is None or "audit" not in runner.cfg.log_types:
-            print(
-                f"slack-connector: backfill: no source {args.source!r} with audit logs",
-                file=sys.stderr,
-            )
+            say(f"slack-connector: backfill: no source {args.source!r} with audit logs", sys.stderr)
             return 2
         app.store.claim([(args.source, "audit")], everything=True)
         if not app.store.owns(args.source, "audit"):
@@ -171,10 +168,8 @@ def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_auth(settings: Settings, args: argparse.Namespace) -> int:
     source = next((s for s in settings.sources if s.id == args.source), None)
     if source is None or source.oauth is None:
-        print(
-            f"slack-connector: auth: source {args.source!r} has no [sources.oauth] table",
-            file=sys.stderr,
-        )
+        problem = f"source {args.source!r} has no [sources.oauth] table"
+        say(f"slack-connector: auth: {problem}", sys.stderr)
         return 2
     cfg = source.oauth
     try:
