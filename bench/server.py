@@ -12,9 +12,7 @@ Semantics are those of the stock fake for the parameters the connector sends (`o
 position of the last entry returned). Filters (`action`, `actor`, `entity`) are not
 supported and fall back to the stock implementation over no data.
 
-`team.accessLogs` likewise: the stock fake sorts and deep-copies every row on every
-request (~0.4 s a request at 20k rows); here the sorted order is kept until the data
-changes and only the rows returned are copied. Same order, same paging, same cursors.
+`team.accessLogs` is the stock fake's: it keeps its sorted order until the rows change.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from bench.dataset import AuditData
@@ -43,8 +40,6 @@ class BenchSlack(FakeSlack):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data: AuditData | None = None
-        self._access_version = 0
-        self._access_sorted: tuple[tuple[str, int], list[dict[str, Any]]] | None = None
         self.enforce_per_minute: float | None = None
         """When set, audit calls beyond this many in any 60 seconds get HTTP 429 with the
         seconds until the window has room as Retry-After, as a Slack that enforces its
@@ -140,22 +135,3 @@ class BenchSlack(FakeSlack):
             )
         )
 
-    # ------------------------------------------------------------------ team.accessLogs
-    def add_access(self, rows: Iterable[dict[str, Any]]) -> None:
-        with self._lock:
-            super().add_access(rows)
-            self._access_version += 1
-
-    def touch_access(self, user_id: str, ip: str | None, user_agent: str, when: int) -> None:
-        with self._lock:
-            super().touch_access(user_id, ip, user_agent, when)
-            self._access_version += 1
-
-    def _access_rows(self, before_field: str, sort_key: str, before: float) -> list[dict[str, Any]]:
-        """The stock fake sorts every row on every request; a large dataset needs the
-        sorted list cached until the rows change (filtering keeps the same order)."""
-        version = (sort_key, self._access_version)
-        if self._access_sorted is None or self._access_sorted[0] != version:
-            ordered = sorted(self._access.values(), key=lambda r: r[sort_key], reverse=True)
-            self._access_sorted = (version, ordered)
-        return [r for r in self._access_sorted[1] if r[before_field] <= before]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connector.paging import limits
 from tests.conftest import local_settings, once, read_local, source
 from tests.factories import access, now
 from tests.fakes.slack_server import FakeSlack
@@ -42,38 +43,37 @@ def test_each_combination_lands_once_across_mutations_and_restarts(
     assert outcome.result.written == 2
 
 
-def test_steady_state_reads_only_the_pages_it_needs(slack: FakeSlack, tmp_path: Path) -> None:
+@pytest.mark.parametrize("cursor", ["offset", "error"])
+def test_steady_state_reads_only_the_pages_it_needs(
+    slack: FakeSlack, tmp_path: Path, cursor: str
+) -> None:
+    """A first run is a backlog: one page of up to 1000 (after one refused cursor request
+    in classic mode); steady state asks for the configured page size."""
     t = now()
+    slack.access_cursor = cursor
     slack.add_access(access(f"U{i}", "198.51.100.7", "Slack/1", t - 3600 - 100 * i) for i in range(50))
     settings = local_settings(tmp_path, source(slack, log_types=["access"], page_size=10))
     once(settings)
     first = slack.count("team.accessLogs")
-    assert first == 5, "five pages of ten, each row once"
+    assert first == (1 if cursor == "offset" else 2)
+    assert len(combos(tmp_path)) == 50
 
     slack.add_access([access("U500", "198.51.100.8", "Slack/1", t)])
     [outcome] = once(settings)
 
-    assert slack.count("team.accessLogs") - first == 1
+    [steady] = slack.requests[first:]
+    assert steady.params.get("limit" if cursor == "offset" else "count") == "10"
     assert outcome.result.written == 1
 
 
-def test_time_travels_past_the_hundred_page_cap(slack: FakeSlack, tmp_path: Path) -> None:
-    t = now()
-    slack.add_access(access(f"U{i}", "198.51.100.9", "UA", t - 10 * i) for i in range(130))
-    settings = local_settings(tmp_path, source(slack, log_types=["access"], page_size=1))
-
-    [outcome] = once(settings)
-
-    assert outcome.ok, outcome.detail
-    assert len(combos(tmp_path)) == 130
-    assert all(int(r.params["page"]) <= 100 for r in slack.requests)
-
-
-def test_first_run_stops_at_the_lookback(slack: FakeSlack, tmp_path: Path) -> None:
+def test_first_run_stops_at_the_lookback(
+    slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "MAX_COUNT", 10)
     t = now()
     slack.add_access(access(f"U{i}", "198.51.100.1", "UA", t - 3000 * i) for i in range(100))
     settings = local_settings(
-        tmp_path, source(slack, log_types=["access"], page_size=10, first_run_lookback_seconds=30_000)
+        tmp_path, source(slack, log_types=["access"], first_run_lookback_seconds=30_000)
     )
     once(settings)
     assert slack.count("team.accessLogs") == 2

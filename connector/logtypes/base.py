@@ -135,6 +135,11 @@ class LogType(ABC):
         """Where the checkpoint lives; dedupe keys always live under `name`."""
         return self.name
 
+    def warning(self, checkpoint: Checkpoint | None) -> str | None:
+        """A problem the stored checkpoint records that on-call must act on (`check`,
+        `state show`); None when there is none."""
+        return None
+
     def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
         """Seen keys with an event time before this can be forgotten; None keeps them all."""
         return None

@@ -235,6 +235,17 @@ class FakeSlack:
         self.omit_metadata_on_last_page = False
         self.access_sort_key = "date_last"
         self.access_before_field = "date_last"
+        self.access_cursor = "offset"
+        """team.accessLogs cursor mode: "offset" (a position, like SQL OFFSET), "error"
+        (refused with `invalid_arguments`) or "ignored" (answered as classic pages)."""
+        self.access_short_pages = False
+        """Cursor pages of a random size up to `limit`, a cursor still following."""
+        self.repeat_access_cursor = 0
+        """How many access cursor requests get their own cursor back."""
+        self.invalid_access_cursor = 0
+        """How many access cursor requests are refused with `invalid_cursor`."""
+        self._access_version = 0
+        self._access_sorted: tuple[tuple[str, int], list[dict[str, Any]]] | None = None
         self.integration_order = "newest_first"
         self.clock_offset = 0.0
         """Slack's clock minus the host's: `now()` and the default `before` use it."""
@@ -325,6 +336,7 @@ class FakeSlack:
                     if name not in row:
                         raise ValueError(f"access row needs {name!r}: {row!r}")
                 key = (row["user_id"], row.get("ip"), row.get("user_agent"))
+                self._access_version += 1
                 existing = self._access.get(key)
                 if existing is None:
                     self._access[key] = copy.deepcopy(row)
@@ -337,6 +349,7 @@ class FakeSlack:
         combination becomes a new row, as a login from a new IP would."""
         with self._lock:
             key = (user_id, ip, user_agent)
+            self._access_version += 1
             row = self._access.get(key)
             if row is not None:
                 row["date_last"] = when
@@ -646,11 +659,17 @@ class FakeSlack:
             raise _ApiError("invalid_arguments") from None
         limit = _int_param(params, "limit", 0)
         cursor = params.get("cursor", "")
-        cursor_mode = limit > 0 or bool(cursor)
+        cursor_mode = (limit > 0 or bool(cursor)) and self.access_cursor != "ignored"
+        if cursor_mode and self.access_cursor == "error":
+            raise _ApiError("invalid_arguments")
         if cursor_mode:
             limit = limit or 100
             if limit > WEB_MAX_COUNT:
                 raise _ApiError("invalid_limit")
+            with self._lock:
+                if cursor and self.invalid_access_cursor > 0:
+                    self.invalid_access_cursor -= 1
+                    raise _ApiError("invalid_cursor")
             offset = _decode_cursor(_ACCESS_TAG, 1, cursor)[0] if cursor else 0
         else:
             count, page = self._classic_paging(params)
@@ -663,22 +682,24 @@ class FakeSlack:
                 return result
             # Offset cursor, like a SQL OFFSET: rows that move while a client pages can be
             # skipped or repeated, which is what the daemon must tolerate.
-            end = offset + limit
+            size = self._rng.randint(1, limit) if self.access_short_pages else limit
+            end = offset + size
             served = copy.deepcopy(rows[offset:end])
-        return {
-            "ok": True,
-            "logins": served,
-            "response_metadata": {
-                "next_cursor": _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
-            },
-        }
+            following = _encode_cursor(_ACCESS_TAG, end) if end < len(rows) else ""
+            if following and cursor and self.repeat_access_cursor > 0:
+                self.repeat_access_cursor -= 1
+                following = cursor
+        return {"ok": True, "logins": served, "response_metadata": {"next_cursor": following}}
 
     def _access_rows(self, before_field: str, sort_key: str, before: float) -> list[dict[str, Any]]:
         """Rows at or before `before`, newest first; ties keep insertion order. Called with
-        the lock held; the caller copies what it serves."""
-        rows = [r for r in self._access.values() if r[before_field] <= before]
-        rows.sort(key=lambda r: r[sort_key], reverse=True)
-        return rows
+        the lock held; the caller copies what it serves. The sorted order is kept until
+        the rows change, so a listing of 150,000 rows is not sorted once per request."""
+        version = (sort_key, self._access_version)
+        if self._access_sorted is None or self._access_sorted[0] != version:
+            ordered = sorted(self._access.values(), key=lambda r: r[sort_key], reverse=True)
+            self._access_sorted = (version, ordered)
+        return [r for r in self._access_sorted[1] if r[before_field] <= before]
 
     def _integration_logs(self, params: dict[str, str]) -> dict[str, Any]:
         count, page = self._classic_paging(params)

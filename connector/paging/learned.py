@@ -1,0 +1,78 @@
+"""What one source's team.accessLogs revealed about itself, kept in the checkpoint.
+
+Slack documents neither the field the listing is sorted by nor the field `before`
+filters on (`../shared/SLACK_API.md`, team.accessLogs, UNCERTAIN). Both are proven from
+answers, never assumed, and persisted so a restart keeps them:
+
+* sorted by `date_last` once `date_first` rises somewhere down the listing, by
+  `date_first` once `date_last` does (each field is monotone in its own order);
+* `before=T` filters on `date_first` once an answer to it holds a row whose
+  `date_last` > T; on `date_last` once a probe window (T taken from a row whose
+  `date_last` > `date_first` = T) lists a row older than T before any such row.
+
+`mode` is the transport that worked: "cursor" (no page cap) or "classic"; `limit` the
+largest cursor page Slack accepted when it refused 1000.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from typing import Any
+
+from connector.logtypes.base import Raw
+from connector.logtypes.fields import event_time
+
+FIRST, LAST = "date_first", "date_last"
+
+
+def times(row: Raw) -> tuple[float | None, float | None]:
+    return event_time(row.get(FIRST)), event_time(row.get(LAST))
+
+
+@dataclass
+class Learned:
+    mode: str | None = None
+    sort: str | None = None
+    before: str | None = None
+    unsafe: str | None = None
+    limit: int | None = None
+
+    @classmethod
+    def of(cls, checkpoint: dict[str, Any] | None) -> Learned:
+        kept = (checkpoint or {}).get("paging")
+        kept = kept if isinstance(kept, dict) else {}
+        return cls(**{k: kept.get(k) for k in ("mode", "sort", "before", "unsafe", "limit")})
+
+    def state(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def observe_order(self, rows: list[Raw]) -> None:
+        """`rows` in listing order (the previous page's last row first, when there is one)."""
+        if self.sort is not None:
+            return
+        pairs = [(times(a), times(b)) for a, b in pairwise(rows)]
+        for (a_first, a_last), (b_first, b_last) in pairs:
+            if a_first is not None and b_first is not None and b_first > a_first:
+                self.sort = LAST
+                return
+            if a_last is not None and b_last is not None and b_last > a_last:
+                self.sort = FIRST
+                return
+
+    def observe_filter(self, rows: list[Raw], before: float, probe: bool) -> None:
+        """An answer to `before`: a later `date_last` proves the filter is `date_first`.
+
+        In a probe window sorted by `date_first` the witness (`date_first` == before <
+        `date_last`) lists before any older row when the filter is `date_first`; an
+        older row first proves it is `date_last`."""
+        if self.before is not None:
+            return
+        for row in rows:
+            first, last = times(row)
+            if last is not None and last > before:
+                self.before = FIRST
+                return
+            if probe and first is not None and first < before:
+                self.before = LAST
+                return

@@ -1,0 +1,97 @@
+"""Time travel past the 100-page cap: which `before` keeps every unread row in the next window.
+
+Rows below the last row read have `date_first <= date_last <= ` its `date_last` when the
+listing is sorted by `date_last`, and `date_first <=` its `date_first` when sorted by
+`date_first`. So `before` = the sort field's value at the last row read is safe when the
+listing is sorted by `date_last` (either filter field) or sorted and filtered by
+`date_first`; sorted by `date_first` and filtered by `date_last` no value is (a row of an
+old `date_first` and a new `date_last` is below the position and outside every earlier
+window). An unknown filter is first probed from a witness row (`date_last` >
+`date_first`, `Learned.observe_filter`).
+
+Each new window is read by keyset (page 1, `before` moved to the last row of every page)
+while the filter may be `date_last`: a row touched while the poll reads leaves such a
+window and would shift an offset page past a row. Filtered by `date_first` no row leaves
+its window, and a listing sorted by `date_last` starts each window with rows already read
+(first seen before `before`, active after it), so the window is read by page number.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from connector import clock
+from connector.logtypes.base import Raw
+from connector.paging import limits
+from connector.paging.guard import PagingLimitError
+from connector.paging.learned import FIRST, LAST, Learned, times
+
+
+class Unreachable(PagingLimitError):
+    """Rows past the page cap that no `before` can reach: sorted by `date_first`,
+    filtered by `date_last`, and Slack refused cursor paging."""
+
+
+@dataclass(frozen=True)
+class Window:
+    before: int
+    keyset: bool
+    probe: bool = False
+
+
+def fix(last: Raw, count: int) -> str:
+    """The configuration that keeps a first run inside what classic paging reaches."""
+    first, _ = times(last)
+    reach = int(clock.now_ts() - first) - 1 if first is not None else 0
+    return (
+        f"set first_run_lookback_seconds to at most {max(reach, 0)} (what "
+        f"{limits.MAX_PAGE} pages of {count} rows reach), and poll often enough that fewer "
+        f"than {limits.MAX_PAGE * count} combinations change between polls"
+    )
+
+
+def unreachable(source_id: str, method: str, why: str, last: Raw, count: int) -> Unreachable:
+    return Unreachable(
+        source_id,
+        method,
+        f"{why}: rows past page {limits.MAX_PAGE} cannot be reached without cursor paging, "
+        f"which Slack refused for this source; {fix(last, count)}",
+    )
+
+
+def next_window(
+    learned: Learned,
+    last: Raw,
+    witness: Raw | None,
+    before: int | None,
+    where: tuple[str, str, int],
+) -> Window | None:
+    """The window after `last`; None when it would not move (`last` is still at `before`:
+    read on by page number). Raises `Unreachable` for the unsafe combination."""
+    source_id, method, count = where
+    first, newest = times(last)
+    if learned.sort == FIRST and learned.before == LAST:
+        raise unreachable(
+            source_id, method, "listed by date_first and `before` filters date_last", last, count
+        )
+    if learned.sort == FIRST and learned.before is None:
+        seen = times(witness)[0] if witness is not None else None
+        if seen is None:
+            raise unreachable(
+                source_id,
+                method,
+                "listed by date_first, and no row yet showed which field `before` filters",
+                last,
+                count,
+            )
+        return _moved(int(seen), before, keyset=True, probe=True)
+    value = first if learned.sort == FIRST else newest
+    if value is None:
+        return None
+    return _moved(int(value), before, keyset=learned.before != FIRST or learned.sort == FIRST)
+
+
+def _moved(value: int, before: int | None, *, keyset: bool, probe: bool = False) -> Window | None:
+    if before is not None and value >= before:
+        return None
+    return Window(value, keyset, probe)
