@@ -77,6 +77,20 @@ def _output(settings: Settings) -> Line:
         sink.close()
 
 
+def _stored_warning(settings: Settings, source_id: str, log_type: str) -> str | None:
+    """What the last poll recorded that on-call must act on (`LogType.warning`)."""
+    try:
+        store = settings.state.open(read_only=True)
+    except StateError:
+        return None
+    try:
+        return REGISTRY[log_type]().warning(store.checkpoint(source_id, log_type))
+    except StateError:
+        return None
+    finally:
+        store.close()
+
+
 def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iterator[Line]:
     http = httpx.Client(
         timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=CONNECT_SECONDS),
@@ -88,6 +102,9 @@ def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iter
         client = slack_client(cfg, tokens, http, budgets, time.sleep, retry=RetryPolicy(1))
         for log_type in cfg.log_types:
             name = f"source {cfg.id} {log_type}"
+            problem = _stored_warning(settings, cfg.id, log_type)
+            if problem:
+                yield Line(name, False, problem)
             try:
                 yield Line(name, True, REGISTRY[log_type]().probe(client))
             except SlackError as exc:

@@ -14,6 +14,7 @@ import orjson
 
 from connector import clock
 from connector.config import Settings
+from connector.logtypes import REGISTRY
 from connector.state import StateError
 
 Say = Callable[[str, TextIO], None]
@@ -49,6 +50,10 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         say(f"no state recorded yet{which} in {path}", out)
     for row in rows:
         say(orjson.dumps(readable_times(row), option=orjson.OPT_SORT_KEYS).decode(), out)
+        kind = REGISTRY.get(row["log_type"])
+        problem = kind().warning(row["checkpoint"]) if kind else None
+        if problem:
+            say(f"WARNING source {row['source_id']} {row['log_type']}: {problem}", out)
     for key, alert in alerts:
         say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode(), out)
     return 0

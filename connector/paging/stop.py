@@ -35,7 +35,9 @@ class LastRowBefore:
     Stopping when the last row's `bound` (the larger field) is older than the horizon is
     right whichever field sorts: the rows after it are older in both. Stopping on `other`
     is right only once a page proved the sort is not on `bound` (`bound` rose somewhere
-    down a page), and it ends sooner when old combinations are still active.
+    down a page), and it ends sooner when old combinations are still active. A last row
+    whose times are malformed (`other` untrusted or past `bound`) breaks that order and
+    says nothing: sorted by its absurd `date_first` it heads a listing of newer rows.
     """
 
     def __init__(self, bound: str, other: str, horizon: float = float("-inf")) -> None:
@@ -52,5 +54,7 @@ class LastRowBefore:
         known = [t for r in rows if (t := event_time(r.get(self.bound))) is not None]
         if any(a < b for a, b in pairwise(known)):
             self.sorted_by_other = True
-        last = event_time(rows[-1].get(self.other if self.sorted_by_other else self.bound))
-        return last is not None and last < self.horizon
+        other, bound = event_time(rows[-1].get(self.other)), event_time(rows[-1].get(self.bound))
+        if other is None or bound is None or other > bound:
+            return False
+        return (other if self.sorted_by_other else bound) < self.horizon
