@@ -329,6 +329,41 @@ class Bench:
         self.fake.add_access(dataset.access(access, now, span))
         self.fake.add_integration(dataset.integration(integration, now))
 
+    def access(self, size: int, orders: list[str], transports: list[str]) -> None:
+        """One first run per sort x filter x transport the strategy serves; sorted by
+        date_first and filtered by date_last, classic paging cannot reach past page 100
+        and must say so (checked, not timed)."""
+        with self.fake._lock:
+            self.fake._access.clear()
+            self.fake._access_version += 1
+        gc.collect()
+        self.load_web(size, 0, self.access_days)
+        self.fake.access_sort_key = self.fake.access_before_field = "date_last"
+        floor = self.floor("access", size)
+        for transport in transports:
+            self.fake.access_cursor = "offset" if transport == "cursor" else "error"
+            for pair in orders:
+                sort, _, before = pair.partition("/")
+                self.fake.access_sort_key, self.fake.access_before_field = sort, before or sort
+                name = f"{sort}-{before or sort}-{transport}"
+                if transport == "classic" and (sort, before) == ("date_first", "date_last"):
+                    print(f"  {name}: {self.unreachable(size, name)}", flush=True)
+                    continue
+                row = self.connector("access", size, order=name)
+                assert isinstance(row, Row)
+                row.floor = floor.run
+        self.fake.access_cursor = "offset"
+        self.fake.access_sort_key = self.fake.access_before_field = "date_last"
+
+    def unreachable(self, size: int, name: str) -> str:
+        try:
+            self.connector("access", size, order=name)
+        except RuntimeError as exc:
+            if "cannot be reached without cursor paging" in str(exc):
+                return "reports itself as unreachable past page 100, as it must"
+            raise
+        raise RuntimeError(f"{name}: classic paging claimed to reach every row")
+
 
 def machine() -> str:
     import platform
@@ -453,6 +488,12 @@ def summary(rows: list[Row]) -> str:
                 f"{AUDIT_LIMIT:,} per page), {r.n429} x 429"
             )
     for r in rows:
+        if r.run.startswith("connector-local-access-"):
+            lines.append(
+                f"{r.run}: {r.requests} team.accessLogs calls = {r.requests * 3 / 60:.1f} min "
+                "at Tier 2 (20 calls/min)"
+            )
+    for r in rows:
         if r.note:
             lines.append(f"{r.run}: {r.note}")
     return "\n".join(lines)
@@ -519,7 +560,9 @@ def _largest(counts: dict[str, int], top: int) -> list[tuple[str, int]]:
 # ---------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    ap.add_argument("--events", type=int, default=1_000_000, help="audit events (headline)")
+    ap.add_argument(
+        "--events", type=int, default=1_000_000, help="audit events (headline; 0: skip audit)"
+    )
     ap.add_argument(
         "--sizes",
         default="",
@@ -546,14 +589,23 @@ def main(argv: list[str] | None = None) -> int:
         help="audit events pulled with the default rate budget from a fake that enforces "
         "Slack's 50 calls/min (0: skip; takes EVENTS / 8,332 seconds)",
     )
-    ap.add_argument("--access", type=int, default=90_000, help="access-log rows (0: skip)")
+    ap.add_argument(
+        "--access",
+        default="150000",
+        help="access-log rows, comma-separated sizes (0: skip)",
+    )
     ap.add_argument(
         "--access-days", type=float, default=90, help="days the access rows' dates span"
     )
     ap.add_argument(
         "--access-orders",
-        default="date_last,date_first",
-        help="orders the fake sorts access rows by, one connector run each",
+        default="date_last/date_last,date_first/date_first,date_last/date_first,date_first/date_last",
+        help="sort/before-filter fields of the fake's access listing, one connector run each",
+    )
+    ap.add_argument(
+        "--access-transports",
+        default="cursor,classic",
+        help="cursor (Slack answers cursor mode) and/or classic (cursor mode refused)",
     )
     ap.add_argument("--integration", type=int, default=2_000, help="integration rows (0: skip)")
     ap.add_argument(
@@ -582,11 +634,15 @@ def main(argv: list[str] | None = None) -> int:
             assert isinstance(path, Path)
             print(show_profile(path, args.profiler, args.top))
             return 0
-        sizes = sorted(
-            {int(s) for s in args.sizes.split(",") if s.strip()}
-            or {min(100_000, args.events), args.events}
+        sizes = (
+            sorted(
+                {int(s) for s in args.sizes.split(",") if s.strip()}
+                or {min(100_000, args.events), args.events}
+            )
+            if args.events
+            else []
         )
-        s3_size = args.s3_size or sizes[-1]
+        s3_size = args.s3_size or (sizes[-1] if sizes else 0)
         if args.s3 and s3_size not in sizes:
             sizes = sorted({*sizes, s3_size})
         for size in sizes:
@@ -600,21 +656,16 @@ def main(argv: list[str] | None = None) -> int:
                 assert isinstance(s3, Row)
                 s3.floor = floor.run
         if args.ceiling:
-            if args.ceiling != sizes[-1]:
+            if not sizes or args.ceiling != sizes[-1]:
                 bench.load_audit(args.ceiling)
             bench.connector("audit", args.ceiling, ceiling=True)
         bench.load_audit(0)
         bench.access_days = args.access_days
-        if args.access or args.integration:
-            bench.load_web(args.access, args.integration, args.access_days)
-        if args.access:
-            floor = bench.floor("access", args.access)
-            for order in args.access_orders.split(","):
-                bench.fake.access_sort_key = bench.fake.access_before_field = order
-                row = bench.connector("access", args.access, order=order)
-                assert isinstance(row, Row)
-                row.floor = floor.run
-            bench.fake.access_sort_key = bench.fake.access_before_field = "date_last"
+        access_sizes = [int(n) for n in args.access.split(",") if int(n)]
+        if args.integration:
+            bench.load_web(0, args.integration, args.access_days)
+        for size in access_sizes:
+            bench.access(size, args.access_orders.split(","), args.access_transports.split(","))
         if args.integration:
             floor = bench.floor("integration", args.integration)
             row = bench.connector("integration", args.integration)

@@ -24,7 +24,7 @@ from connector.logtypes.base import Checkpoint, Page, PollContext, Raw
 from connector.paging import limits
 from connector.paging.classic import At, ClassicWalk
 from connector.paging.cursor_walk import CURSOR, CursorRefused, CursorWalk
-from connector.paging.learned import LAST, Learned
+from connector.paging.learned import FIRST, LAST, Learned
 from connector.paging.requester import Requester
 from connector.paging.stop import LastRowBefore
 from connector.paging.travel import Unreachable
@@ -47,6 +47,7 @@ class Aggregates:
         base = Watermark(LAST, ctx).state()
         mark = Watermark(LAST, ctx)
         stop = self.stop(mark.start)
+        stop.sorted_by_other = learned.sort == FIRST
         walk: dict[str, Any] | None = cp.get("walk") if isinstance(cp.get("walk"), dict) else None
         backlog = walk is not None or "newest" not in cp
         count = (

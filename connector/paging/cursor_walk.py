@@ -1,6 +1,6 @@
 """team.accessLogs in cursor mode (`limit` + `cursor`): no page cap, so no time travel.
 
-Pages may hold fewer rows than `limit` while a cursor follows. A repeated cursor (the
+Pages may hold fewer rows than `limit` (none at all) while a cursor follows. A repeated cursor (the
 loop guard) or an `invalid_cursor` mid-walk restarts the walk from the top, a bounded
 number of times: rows already written dedupe, nothing is skipped. No `before` is sent,
 so no row leaves the listing while it is read.
@@ -86,7 +86,7 @@ class CursorWalk:
                 yield [], {"count": limit, "cursor": "", "restart": True}
                 continue
             learned.observe_order([r for r in records if isinstance(r, dict)])
-            if stop.reached(records) or not following:
+            if not following or (records and stop.reached(records)):
                 yield records, None
                 return
             cursor = following
