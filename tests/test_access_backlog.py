@@ -46,7 +46,13 @@ def _rows(slack: FakeSlack, n: int) -> None:
     its sort field within a page and `date_last` > `date_first` witnesses the filter."""
     t = now()
     slack.add_access(
-        access(f"U{i}", f"198.51.100.{i % 250}", "UA", t - 5000 - 10 * i, t - 5000 - 10 * i + 15 * (i % 2))
+        access(
+            f"U{i}",
+            f"198.51.100.{i % 250}",
+            "UA",
+            t - 5000 - 10 * i,
+            t - 5000 - 10 * i + 15 * (i % 2),
+        )
         for i in range(n)
     )
 
@@ -171,12 +177,17 @@ def _config(tmp_path: Path, slack: FakeSlack) -> Path:
 def _large(slack: FakeSlack, n: int) -> None:
     t = now()
     slack.add_access(
-        access(f"U{i // 5}", f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", "UA",
-               t - 120 - (i * 7919) % (89 * 86_400))
+        access(
+            f"U{i // 5}",
+            f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+            "UA",
+            t - 120 - (i * 7919) % (89 * 86_400),
+        )
         for i in range(n)
     )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("cursor", ["offset", "ignored"])
 def test_150000_combinations_land_once_and_a_restart_resumes_the_first_run(
@@ -216,3 +227,37 @@ def test_150000_combinations_land_once_and_a_restart_resumes_the_first_run(
     assert len(got) == 150_000 and set(got.values()) == {1}
     assert "walk" not in checkpoint(tmp_path)
     capsys.readouterr()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("sort_key", "before_field"), COMBINATIONS)
+def test_a_126_page_listing_with_rows_bumped_while_paging_does_not_fail_a_first_run(
+    slack: FakeSlack, tmp_path: Path, sort_key: str, before_field: str
+) -> None:
+    """The issue's second report: 25,000 combinations at page_size 200 (126 pages), rows
+    touched between pages, classic paging: the backlog is read 1000 a page, in 25, and
+    succeeds; rows bumped to the top after the walk passed them land with the next poll."""
+    slack.access_cursor = "ignored"
+    slack.access_sort_key, slack.access_before_field = sort_key, before_field
+    _large(slack, 25_000)
+    t = now()
+
+    def bump(method: str, params: dict[str, str]) -> None:
+        for i in range(slack.count(ACCESS_METHOD) * 997 % 25_000, 25_000, 2_500):
+            slack.touch_access(f"U{i // 5}", f"10.0.{i // 256 % 256}.{i % 256}", "UA", t)
+
+    slack.on_request = bump
+    settings = local_settings(
+        tmp_path,
+        source(slack, log_types=["access"], page_size=200, first_run_lookback_seconds=7_776_000),
+    )
+
+    [outcome] = once(settings)
+    slack.on_request = None
+    [after] = once(settings)
+
+    assert outcome.ok and after.ok, (outcome.detail, after.detail)
+    first_run = [r for r in slack.requests if "page" in r.params][: outcome.result.pages]
+    assert all(r.params.get("count") == "1000" for r in first_run)
+    got = combos(tmp_path)
+    assert len(got) == 25_000 and set(got.values()) == {1}, "bumped past the walk: next poll"

@@ -7,6 +7,10 @@
 * Every page's checkpoint says where the walk goes on, so a first run over a large
   lookback commits as it goes and a restart resumes there; the keys written commit with
   it, so every row still lands once.
+* A walk that cannot reach past the page cap fails the poll and starts again from the
+  top next time (its rows so far are written); sorted by `date_first` and filtered by
+  `date_last` it records why, with the configuration that fixes it, for `check` and
+  `state show`.
 * The watermark moves only when a walk ends, to the newest `date_last` of the walk's
   first page: a walk of many minutes misses rows that arrive at the top meanwhile, and
   they are all newer than that (the next poll reads them); a row deeper down with a later
@@ -24,6 +28,7 @@ from connector.logtypes.base import Checkpoint, Page, PollContext, Raw
 from connector.paging import limits
 from connector.paging.classic import At, ClassicWalk
 from connector.paging.cursor_walk import CURSOR, CursorRefused, CursorWalk
+from connector.paging.guard import PagingLimitError
 from connector.paging.learned import FIRST, LAST, Learned
 from connector.paging.requester import Requester
 from connector.paging.stop import LastRowBefore
@@ -85,8 +90,9 @@ class Aggregates:
                     extra={"source_id": ctx.source_id},
                 )
                 mode, learned.mode, at, fresh = CLASSIC, CLASSIC, {"count": count}, True
-            except Unreachable as exc:
-                learned.unsafe = exc.detail
+            except PagingLimitError as exc:
+                if isinstance(exc, Unreachable):
+                    learned.unsafe = exc.detail
                 log.error(
                     "access logs unreachable past the page cap",
                     extra={"source_id": ctx.source_id, "error": exc.detail},

@@ -4,7 +4,8 @@ The first window sends no `before`: Slack's own "now" bounds it, so no row leave
 while the poll reads and offset pages only ever repeat a row (dedupe drops it). At page
 100 the walk moves to the window `connector.paging.travel` chooses. After every page it
 says where it would go on (`At`), which the stream keeps in the checkpoint, so a first run
-that stops halfway resumes there instead of at page 1.
+that stops halfway resumes there instead of at page 1. A walk that has to travel is a
+backlog, whatever page size steady state uses: its windows ask for the largest page.
 """
 
 from __future__ import annotations
@@ -41,6 +42,24 @@ def witnessed(rows: list[Raw], witness: Raw | None) -> Raw | None:
     return witness
 
 
+def _shifted(
+    body: Body, listed: int | None, before: int | None, count: int
+) -> tuple[int, int | None]:
+    """Pages to step back, and the window's new `paging.total`.
+
+    Inside a `before` window filtered by `date_last`, a row touched while the walk reads
+    leaves it, and every row below moves up one place: the first row of the page just
+    read had moved onto the page before it. The total shrinking says so; the walk goes
+    back to re-read those rows (repeats dedupe) instead of skipping them. Without
+    `before` no row leaves."""
+    paging = body.get("paging")
+    total = paging.get("total") if isinstance(paging, dict) else None
+    if before is None or not isinstance(total, int):
+        return 0, None
+    left = listed - total if listed is not None and total < listed else 0
+    return -(-left // count), total
+
+
 @dataclass(frozen=True)
 class ClassicWalk:
     requester: Requester
@@ -53,6 +72,7 @@ class ClassicWalk:
         grow = before is None and page == 1 and count < limits.MAX_COUNT
         tail: list[Raw] = []
         witness: Raw | None = None
+        listed: int | None = None
         while True:
             params: dict[str, Any] = {"count": count, "page": page}
             if before is not None:
@@ -63,24 +83,28 @@ class ClassicWalk:
                 count, grow = limits.MAX_COUNT, False
                 continue
             grow = False
+            back, listed = _shifted(body, listed, before, count)
             rows = [r for r in records if isinstance(r, dict)]
-            learned.observe_order(tail + rows)
+            learned.observe_order(rows)
             if before is not None:
                 learned.observe_filter(rows, before, probe)
             witness = witnessed(rows, witness)
             tail = rows[-1:] or tail
-            if stop.reached(records) or page >= pages:
+            if (stop.reached(records) or page >= pages) and not back:
                 yield records, None
                 return
             if keyset and learned.sort == LAST and learned.before == FIRST:
                 keyset = False
-            if not keyset and page < limits.MAX_PAGE:
+            if back:
+                page = max(1, page - back)
+            elif not keyset and page < limits.MAX_PAGE:
                 page += 1
             else:
                 where = (ctx.source_id, self.requester.method, count)
                 window = next_window(learned, tail[-1], witness, before, where) if tail else None
                 if window is not None:
                     before, keyset, probe, page = window.before, window.keyset, window.probe, 1
+                    count, listed = limits.MAX_COUNT, None
                 elif page < limits.MAX_PAGE:
                     page += 1
                 else:

@@ -48,7 +48,8 @@ class Learned:
         return {k: v for k, v in asdict(self).items() if v is not None}
 
     def observe_order(self, rows: list[Raw]) -> None:
-        """`rows` in listing order (the previous page's last row first, when there is one)."""
+        """`rows` of one answer, in listing order. Never across answers: rows touched or
+        added between two requests make the next page start above the last one's end."""
         if self.sort is not None:
             return
         pairs = [(times(a), times(b)) for a, b in pairwise(rows)]
