@@ -64,9 +64,10 @@ class Learned:
     def observe_filter(self, rows: list[Raw], before: float, probe: bool) -> None:
         """An answer to `before`: a later `date_last` proves the filter is `date_first`.
 
-        In a probe window sorted by `date_first` the witness (`date_first` == before <
-        `date_last`) lists before any older row when the filter is `date_first`; an
-        older row first proves it is `date_last`."""
+        In a probe window (sorted by `date_first`, or not shown otherwise) the witness
+        (`date_first` == before < `date_last`) lists before any older row when the filter
+        is `date_first`; an older row first proves it is `date_last` (or, sorted by
+        `date_last` after all, a listing that cannot be told from the unsafe one)."""
         if self.before is not None:
             return
         for row in rows:

@@ -7,7 +7,9 @@ listing is sorted by `date_last` (either filter field) or sorted and filtered by
 `date_first`; sorted by `date_first` and filtered by `date_last` no value is (a row of an
 old `date_first` and a new `date_last` is below the position and outside every earlier
 window). An unknown filter is first probed from a witness row (`date_last` >
-`date_first`, `Learned.observe_filter`).
+`date_first`, `Learned.observe_filter`). A listing not yet shown to be sorted by
+`date_last` is treated as sorted by `date_first`: both are possible, and `date_last`'s
+value at the last row is safe for both once the filter is proven to be `date_first`.
 
 Each new window is read by keyset (page 1, `before` moved to the last row of every page)
 while the filter may be `date_last`: a row touched while the poll reads leaves such a
@@ -70,22 +72,27 @@ def next_window(
     read on by page number). Raises `Unreachable` for the unsafe combination."""
     source_id, method, count = where
     first, newest = times(last)
-    if learned.sort == FIRST and learned.before == LAST:
+    listing = (
+        "listed by date_first"
+        if learned.sort == FIRST
+        else "not yet shown to be listed by date_last"
+    )
+    if learned.sort != LAST and learned.before == LAST:
         raise unreachable(
-            source_id, method, "listed by date_first and `before` filters date_last", last, count
+            source_id, method, f"{listing} and `before` filters date_last", last, count
         )
-    if learned.sort == FIRST and learned.before is None:
+    if learned.sort != LAST and learned.before is None:
         seen = times(witness)[0] if witness is not None else None
         if seen is None:
             raise unreachable(
                 source_id,
                 method,
-                "listed by date_first, and no row yet showed which field `before` filters",
+                f"{listing}, and no row showed which field `before` filters",
                 last,
                 count,
             )
         return _moved(int(seen), before, keyset=True, probe=True)
-    value = first if learned.sort == FIRST else newest
+    value = first if learned.sort == FIRST and learned.before == FIRST else newest
     if value is None:
         return None
     return _moved(int(value), before, keyset=learned.before != FIRST or learned.sort == FIRST)
