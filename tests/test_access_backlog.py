@@ -1,7 +1,7 @@
 """Issue #18: access logs past Slack's 100-page cap, over real sockets to the fake Slack.
 
 Cursor mode with its quirks, classic pages with time travel in every sort x `before`
-combination (the connector's page size scaled down to one row, so 130 rows run past
+combination (the connector's largest page scaled down to three rows, so 330 rows run past
 page 100), the unsafe combination reporting itself in the error, `check` and
 `state show`, and a first run of 150,000 combinations that resumes after a restart.
 """
@@ -65,10 +65,10 @@ def test_classic_pages_time_travel_past_page_100(
     sort_key: str,
     before_field: str,
 ) -> None:
-    monkeypatch.setattr(limits, "MAX_COUNT", 1)
+    monkeypatch.setattr(limits, "MAX_COUNT", 3)
     slack.access_cursor = "error"
     slack.access_sort_key, slack.access_before_field = sort_key, before_field
-    _rows(slack, 130)
+    _rows(slack, 330)
     settings = local_settings(tmp_path, source(slack, log_types=["access"]))
 
     [outcome] = once(settings)
@@ -86,7 +86,7 @@ def test_classic_pages_time_travel_past_page_100(
         return
     assert outcome.ok, outcome.detail
     got = combos(tmp_path)
-    assert len(got) == 130 and set(got.values()) == {1}
+    assert len(got) == 330 and set(got.values()) == {1}
     assert "unsafe" not in kept and "walk" not in checkpoint(tmp_path)
 
 
@@ -96,11 +96,11 @@ def test_the_unsafe_combination_shows_in_check_and_state_show(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(limits, "MAX_COUNT", 1)
+    monkeypatch.setattr(limits, "MAX_COUNT", 3)
     monkeypatch.setenv(TOKEN_ENV, "xoxp-test-token")
     slack.access_cursor = "ignored"
     slack.access_sort_key, slack.access_before_field = "date_first", "date_last"
-    _rows(slack, 130)
+    _rows(slack, 330)
     path = tmp_path / "config.toml"
     path.write_text(
         f'[state]\npath = "{tmp_path}/state.db"\n[output]\ntype = "local"\npath = "{tmp_path}/out"\n'
