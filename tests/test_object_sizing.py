@@ -14,6 +14,7 @@ import pytest
 
 from connector import batch as batch_module
 from connector.batch import Batch, Sizing
+from connector.paging import limits
 from connector.partition import DAY, HOUR
 from tests import factories
 from tests.conftest import local_settings, once, source
@@ -145,6 +146,7 @@ def test_hold_limit_writes_mid_poll_and_keeps_every_row_once(
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(LocalSink, "put", counting)
+        mp.setattr(limits, "MAX_COUNT", 50)  # a first run's backlog pages, scaled to 50
         (outcome,) = once(settings)
     assert outcome.ok
     assert sum(writes) == 300

@@ -4,9 +4,10 @@
   learned per source and kept in the checkpoint (`connector.paging.learned`).
 * Backlogs (a first run, or a walk a stopped poll left) ask for the largest page Slack
   allows; steady state uses the configured page size.
-* Every page's checkpoint says where the walk goes on, so a first run over a large
-  lookback commits as it goes and a restart resumes there; the keys written commit with
-  it, so every row still lands once.
+* In a backlog every page's checkpoint says where the walk goes on, so a first run over
+  a large lookback commits as it goes and a restart resumes there; the keys written
+  commit with it, so every row still lands once. A steady-state poll (a few pages)
+  commits once, at its end, so it writes one object per partition.
 * A walk that cannot reach past the page cap fails the poll and starts again from the
   top next time (its rows so far are written); sorted by `date_first` and filtered by
   `date_last` it records why, with the configuration that fixes it, for `check` and
@@ -80,6 +81,9 @@ class Aggregates:
                         learned.unsafe = None
                         yield Page(records, {**mark.state(), "paging": learned.state()})
                         return
+                    if not backlog:
+                        yield Page(records)
+                        continue
                     state = {**after, "mode": mode, "top": top}
                     yield Page(records, {**base, "paging": learned.state(), "walk": state})
                     del records
