@@ -101,7 +101,7 @@ class StubSlack:
         else:
             rows = sorted(self.integration, key=lambda r: int(r["date"]), reverse=True)
             key = "logs"
-        count, page = params["count"], params.get("page", 1)
+        count, page = params.get("count", 100), params.get("page", 1)  # `limit` (cursor mode) unknown: classic
         chunk = rows[(page - 1) * count : page * count]
         pages = max(1, -(-len(rows) // count))
         return {"ok": True, key: [dict(r) for r in chunk], "paging": {"pages": pages, "page": page}}
