@@ -175,16 +175,15 @@ def _config(tmp_path: Path, slack: FakeSlack) -> Path:
 
 
 def _large(slack: FakeSlack, n: int) -> None:
+    """n combinations first seen over 89 days, most of them seen again since."""
     t = now()
-    slack.add_access(
-        access(
-            f"U{i // 5}",
-            f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
-            "UA",
-            t - 120 - (i * 7919) % (89 * 86_400),
-        )
-        for i in range(n)
-    )
+    rows = []
+    for i in range(n):
+        first = t - 120 - (i * 7919) % (89 * 86_400)
+        last = min(t - 60, first + (i * 104729) % 3_000_000 // (1 + i % 3))
+        ip = f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+        rows.append(access(f"U{i // 5}", ip, "UA", first, last))
+    slack.add_access(rows)
 
 
 @pytest.mark.slow
