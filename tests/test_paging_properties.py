@@ -330,6 +330,7 @@ def test_audit_paging(steps: list[tuple[Any, ...]], rng: random.Random) -> None:
 CLASSIC_GAPS = {
     ("date_first", "date_last"): "issue #18 note: a row can be missed without the report",
     ("date_last", "date_last"): "issue #18 note: an unproven sort order reports a false alarm",
+    ("date_last", "date_first"): "issue #18 note: an unproven sort order reports a false alarm",
 }
 
 
