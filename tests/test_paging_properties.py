@@ -129,7 +129,7 @@ class Model:
         if params.get("cursor"):
             position = tuple(int(x) for x in params["cursor"].split(":"))
             rows = [e for e in rows if (e["date_create"], e["seq"]) < position]
-        page = rows[: self.rng.randint(1, params["limit"])]
+        page = [dict(r) for r in rows[: self.rng.randint(1, params["limit"])]]
         cursor = f"{page[-1]['date_create']}:{page[-1]['seq']}" if len(rows) > len(page) else ""
         if cursor and params.get("cursor") and self.repeat_cursor > 0:
             self.repeat_cursor -= 1
@@ -173,7 +173,7 @@ class Model:
             rows = [r for r in rows if (r[self.sort], r["user_id"], r["ip"]) < position]
         elif cursor:
             rows = rows[int(cursor) :]
-        page = rows[: self.rng.randint(1, params["limit"])]
+        page = [dict(r) for r in rows[: self.rng.randint(1, params["limit"])]]
         following = ""
         if len(rows) > len(page):
             last = page[-1]
@@ -183,7 +183,7 @@ class Model:
             self.repeat_cursor -= 1
             following = cursor
         self.between_pages()
-        return {"ok": True, "logins": [dict(r) for r in page], "response_metadata": {"next_cursor": following}}
+        return {"ok": True, "logins": page, "response_metadata": {"next_cursor": following}}
 
     def unsafe(self) -> bool:
         """Sorted by date_first, filtered by date_last, no cursor mode: unreachable past the cap."""
