@@ -331,6 +331,7 @@ CLASSIC_GAPS = {
     ("date_first", "date_last"): "issue #18 note: a row can be missed without the report",
     ("date_last", "date_last"): "issue #18 note: an unproven sort order reports a false alarm",
     ("date_last", "date_first"): "issue #18 note: an unproven sort order reports a false alarm",
+    ("date_first", "date_first"): "issue #18 note: an unproven sort order reports a false alarm",
 }
 
 
