@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse
+from connector.search.provenance import Entry
 from connector.search.query import Hit, SearchError
 from connector.search.watchlist import Watchlist
 
@@ -21,6 +22,8 @@ TEXT_LIMIT = 3500
 HELP = """*/seclogs* searches the Slack security logs this connector landed (last 30 days).
 • `/seclogs search <indicator> [...]`: an IP or CIDR range, an email, a user id
   (`U...`, `W...`), an `@username`, or text
+• `/seclogs submit`: a dialog to paste indicators (defanged is fine) into a watchlist
+• `/seclogs report`: a dialog for a report; every indicator in it is watched
 • `/seclogs watch add <indicator>`: alert when it shows up in new logs
 • `/seclogs watch list`: what is watched, and where each entry comes from
 • `/seclogs watch remove <indicator>`: stop watching one added from Slack
@@ -36,7 +39,7 @@ class Reply:
     indicators: tuple[Indicator, ...] = ()
 
 
-def handle(text: str, watchlist: Watchlist) -> Reply:
+def handle(text: str, watchlist: Watchlist, user: str = "") -> Reply:
     words = text.split()
     if not words or words[0].lower() == "help":
         return Reply(HELP)
@@ -47,28 +50,33 @@ def handle(text: str, watchlist: Watchlist) -> Reply:
                 return Reply("Usage: `/seclogs search <indicator> [...]`")
             return Reply(indicators=tuple(parse(a) for a in args))
         if verb == "watch":
-            return Reply(_watch(args, watchlist))
+            return Reply(_watch(args, watchlist, user))
     except IndicatorError as exc:
         return Reply(f"Cannot use that indicator: {exc}")
     return Reply(f"Unknown command `{_clip(verb, 40)}`.\n{HELP}")
 
 
-def _watch(args: list[str], watchlist: Watchlist) -> str:
+def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
     action = args[0].lower() if args else "list"
     value = " ".join(args[1:])
     if action == "add" and value:
-        indicator = watchlist.add(value)
+        indicator = watchlist.add(value, Entry(watchlist.cfg.lists[0].name, user))
         return f"Watching `{indicator.label}`: new logs that contain it raise an alert."
     if action == "remove" and value:
         if watchlist.remove(value):
             return f"Stopped watching `{parse(value).label}`."
         return f"`{parse(value).label}` was not added from Slack; config entries stay in config."
     if action == "list":
-        listing = watchlist.listing()
+        shown = watchlist.show()
+        titles = watchlist.provenance.titles([e for _, _, es in shown for e in es[-3:]])
         lines = [
-            f"• `{label}` ({origin})" for origin, labels in listing.items() for label in labels
+            f"• `{label}` ({origin})"
+            + "".join(f"\n    {e.describe(titles)}" for e in entries[-3:])
+            for label, origin, entries in shown
         ]
-        return "Watched indicators:\n" + "\n".join(lines) if lines else "Nothing is watched."
+        if not lines:
+            return "Nothing is watched."
+        return _clip("Watched indicators:\n" + "\n".join(lines), TEXT_LIMIT)
     return "Usage: `/seclogs watch add|remove <indicator>` or `/seclogs watch list`"
 
 

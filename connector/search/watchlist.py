@@ -22,7 +22,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from connector.config import ConfigError
 from connector.config_sections import WatchlistConfig
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse, read_file
+from connector.search.provenance import Entry, Provenance
 from connector.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,15 @@ class WatchSet:
         return row, [i for i in self.indicators if i.matches(row, text)]
 
 
+@dataclass
+class Added:
+    """What a submission did, indicator by indicator, for the submitter's confirmation."""
+
+    added: list[Indicator] = field(default_factory=list)
+    already: list[Indicator] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
 def _starts(lines: Sequence[bytes]) -> list[int]:
     starts, at = [], 0
     for line in lines:
@@ -113,6 +124,7 @@ class Watchlist:
     ) -> None:
         self.cfg = cfg
         self._store = store
+        self.provenance = Provenance(store)
         self._submit = submit
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -168,21 +180,58 @@ class Watchlist:
                 "slack": [i.label for i in self._added],
             }
 
-    def add(self, text: str) -> Indicator:
+    def add(self, text: str, entry: Entry | None = None) -> Indicator:
         """Watch one more indicator; raises `IndicatorError` for one that would match
         nearly every row (short text, huge ranges), which only floods alerts and state."""
         indicator = parse(text)
+        self._check(indicator)
+        with self._lock:
+            if indicator.label not in {i.label for i in self._added}:
+                self._added.append(indicator)
+                self._save_added()
+        self.provenance.record(indicator.label, entry or Entry(self.cfg.lists[0].name, ""))
+        return indicator
+
+    def add_all(self, indicators: Iterable[Indicator], entry: Entry) -> Added:
+        """Watch each one with `entry` as where it came from. One already in force (from
+        config, the file or Slack) is told apart, and still gains the entry, so a report
+        that mentions it shows in its history."""
+        out = Added()
+        with self._lock:
+            watched = {i.label for i in self._set.indicators}
+        for indicator in indicators:
+            try:
+                self._check(indicator)
+            except IndicatorError as exc:
+                out.refused.append((indicator.label, str(exc)))
+                continue
+            (out.already if indicator.label in watched else out.added).append(indicator)
+        with self._lock:
+            mine = {i.label for i in self._added}
+            new = [i for i in out.added if i.label not in mine]
+            if new:
+                self._added.extend(new)
+                self._save_added()
+        for indicator in [*out.added, *out.already]:
+            self.provenance.record(indicator.label, entry)
+        return out
+
+    def _check(self, indicator: Indicator) -> None:
         if indicator.kind == "text" and len(indicator.value) < MIN_TEXT:
             raise IndicatorError(f"watched text needs at least {MIN_TEXT} characters")
         if indicator.network is not None and indicator.network.prefixlen < MIN_PREFIX[
             indicator.network.version
         ]:
             raise IndicatorError("that range is too broad to watch")
-        with self._lock:
-            if indicator.label not in {i.label for i in self._added}:
-                self._added.append(indicator)
-                self._save_added()
-        return indicator
+
+    def show(self) -> list[tuple[str, str, list[Entry]]]:
+        """(label, origin, where it came from) for every indicator in force, for
+        `watchlist show` and `/seclogs watch list`."""
+        return [
+            (label, origin, self.provenance.entries(label) if origin == "slack" else [])
+            for origin, labels in self.listing().items()
+            for label in labels
+        ]
 
     def remove(self, text: str) -> bool:
         """False when it was not added from Slack (config and file entries stay)."""
@@ -193,6 +242,7 @@ class Watchlist:
                 return False
             self._added = kept
             self._save_added()
+        self.provenance.forget(label)
         return True
 
     def _save_added(self) -> None:
