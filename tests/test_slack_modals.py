@@ -229,7 +229,7 @@ def test_report_is_stored_and_its_indicators_watched_with_it_as_context(
     hits_in(text, [
         r for r in landed
         if "203.0.113.9" in r["p_any_ip_addresses"] or "user9@example.com" in r["p_any_emails"]
-        or "W000011" in r["p_any_usernames"]
+        or r["actor"]["user"]["id"] == "W000011"
     ])
 
     config = tmp_path / "c.toml"

@@ -264,8 +264,8 @@ class SlashServer:
         for what, value, allowed, field in checks:
             if allowed and value not in allowed:
                 return (
-                    f"This {what} ({value or 'unknown'}) may not use /seclogs: it is not in "
-                    f"[slash_command] {field}. Ask the connector's operators to add it."
+                    f"This {what} ({value or 'unknown'}) is not allowed to use /seclogs: it is "
+                    f"not in [slash_command] {field}. Ask the connector's operators to add it."
                 )
         return ""
 
