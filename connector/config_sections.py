@@ -104,6 +104,9 @@ class SlashCommandConfig(Strict):
     allowed_team_ids: list[str] = Field(default_factory=list)
     allowed_channel_ids: list[str] = Field(default_factory=list)
     max_body_bytes: int = Field(default=8192, ge=512, le=1_048_576)
+    max_interaction_bytes: int = Field(default=65_536, ge=4096, le=1_048_576)
+    """A modal's submission carries the whole view back, URL-encoded JSON with up to
+    6,000 characters typed: far more than a slash command."""
     answer_within_seconds: float = Field(default=2.0, gt=0, lt=3)
     search_limit: int = Field(default=20, ge=1, le=200)
 

@@ -165,7 +165,12 @@ class SlashServer:
             length = int(headers.get("Content-Length") or "")
         except ValueError:
             return 411, {"error": "Content-Length required"}
-        if length > self.cfg.max_body_bytes or length < 0:
+        limit = (
+            self.cfg.max_interaction_bytes
+            if route == self.cfg.interactivity_path
+            else self.cfg.max_body_bytes
+        )
+        if length > limit or length < 0:
             log.warning("slash command refused: body too large", extra={"bytes": length})
             return 413, {"error": "request body too large"}
         raw = stream.read(length)
