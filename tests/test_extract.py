@@ -97,6 +97,7 @@ def test_a_pasted_list_splits_indicators_from_what_is_not_one(
 
 def test_known_spellings() -> None:
     assert refang("hxxps[:]//evil[.]example(.)com/a") == "https://evil.example.com/a"
+    assert refang("see HXXP[://]a[dot]b and fxp://c{.}d") == "see http://a.b and ftp://c.d"
     labels = [i.label for i in extract(
         "at 12:30:45 see readme.txt, Node.js and e.g. v1.2; mail Bob[@]Corp[.]Example "
         "from 2001:DB8::1. Then 10.0.0.1:8080 and evil[.]net"

@@ -5,7 +5,7 @@ Analysts paste indicators as they share them, often defanged so nothing is click
 first, then candidates are found by pattern and each is handed to `indicators.parse`,
 the one definition of what an indicator is; a candidate it refuses is not one.
 
-Candidates are taken in a fixed order, URLs, emails, IPv4 and IPv6 addresses or ranges,
+Candidates are taken in a fixed order, URLs, emails, IPv6 and IPv4 addresses or ranges,
 Slack user ids (with digits, as Slack issues them, or a `<@U...>` mention), then
 domains, and the text a candidate covers is masked, so the domain inside a URL or an
 email, or the address in a URL, is not a second indicator. A bare word such as
@@ -18,17 +18,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from connector.search.indicators import Indicator, IndicatorError, parse
+from connector.search.indicators import REFANG, Indicator, IndicatorError, parse
 
-_FANGS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r"\bhxxp(s?)(?=\[?:)", re.IGNORECASE), r"http\1"),
-    (re.compile(r"\[:\]//"), "://"),
-    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)", re.IGNORECASE), "."),
-    (re.compile(r"\[@\]|\(@\)|\[at\]", re.IGNORECASE), "@"),
-)
-_DEFANGED = re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)", re.IGNORECASE)
+_SCHEME = re.compile(r"\b(?:hxxp(s?)|fxp)(?=\[?:)", re.IGNORECASE)
+_IN_TEXT = tuple((p, r) for p, r in REFANG if not p.pattern.startswith("^"))
+"""The parser's own defangings, except those anchored to the start of an indicator,
+which `_SCHEME` finds anywhere in a text."""
 
-_URL = re.compile(r"\bhttps?://[^\s<>\"'`|]+", re.IGNORECASE)
+_URL = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`|]+", re.IGNORECASE)
 _EMAIL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._%+-]*@(?:[A-Za-z0-9-]+\.)+[A-Za-z]{2,63}\b")
 _IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?(?![\w.]*\w)")
 _IPV6 = re.compile(
@@ -50,9 +47,17 @@ FILE_SUFFIXES = frozenset(
 
 
 def refang(text: str) -> str:
-    for pattern, replacement in _FANGS:
+    """`indicators.refang`, applied anywhere in a text rather than to one indicator."""
+    text = _SCHEME.sub(_scheme, text)
+    for pattern, replacement in _IN_TEXT:
         text = pattern.sub(replacement, text)
     return text
+
+
+def _scheme(match: re.Match[str]) -> str:
+    if match.group(0).lower() == "fxp":
+        return "ftp"
+    return "https" if match.group(1) else "http"
 
 
 def _url(match: re.Match[str]) -> str:
@@ -66,7 +71,7 @@ def _url(match: re.Match[str]) -> str:
 
 def _domain(match: re.Match[str], original: str) -> str:
     value = match.group(0)
-    if value.rsplit(".", 1)[-1].lower() in FILE_SUFFIXES and not _DEFANGED.search(original):
+    if value.rsplit(".", 1)[-1].lower() in FILE_SUFFIXES and refang(original) == original:
         return ""
     return value
 
