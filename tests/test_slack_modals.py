@@ -169,6 +169,11 @@ def test_submit_round_trip_watches_with_provenance_and_shows_past_hits(
     assert "*Added (2):* `ip:203.0.113.7`, `email:user12@example.com`" in text
     assert "*Not an indicator (1):* `nonsense`" in text
     landed = read_local(tmp_path / "out")
+    by_ip = sorted(r["p_event_time"] for r in landed if "203.0.113.7" in r["p_any_ip_addresses"])
+    by_email = [r["p_event_time"] for r in landed if "user12@example.com" in r["p_any_emails"]]
+    assert len(by_ip) == 2 and len(by_email) == 1
+    assert f"• `ip:203.0.113.7`: 2 event(s), {by_ip[0]} to {by_ip[-1]}" in text
+    assert f"• `email:user12@example.com`: 1 event(s), {by_email[0]} to {by_email[0]}" in text
     hits_in(text, [
         r for r in landed
         if "203.0.113.7" in r["p_any_ip_addresses"] or "user12@example.com" in r["p_any_emails"]

@@ -148,7 +148,7 @@ class Submissions:
         def work() -> str:
             lines = [head, *_outcome(added, nothing)]
             if added.added:
-                lines.append("*Past 30 days:* " + self._past_hits(added.added))
+                lines += ["*Past 30 days:*", self._past_hits(added.added)]
             return "\n".join(lines)
 
         if not origin.response_url:

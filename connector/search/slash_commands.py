@@ -100,5 +100,23 @@ def run_search(indicators: Sequence[Indicator], search: Search, limit: int) -> s
     return f"{head}\n{body}\n```"
 
 
+def past_hits(indicators: Sequence[Indicator], search: Search, limit: int) -> str:
+    """A submission's look back: per indicator how many events hold it, then the events.
+    One search serves them all; counts are of the newest `limit` events when it is hit."""
+    try:
+        hits = search(indicators)
+    except SearchError as exc:
+        return f"the search failed: {exc}"
+    capped = " (of the newest shown)" if len(hits) >= limit else ""
+    lines = []
+    for indicator in indicators:
+        times = [h.event_time for h in hits if indicator.matches(h.row, h.line)]
+        seen = f"{len(times)} event(s){capped}, {min(times)} to {max(times)}" if times else "none"
+        lines.append(f"• `{indicator.label}`: {seen}")
+    if hits:
+        lines.append(run_search(indicators, lambda _: hits, limit))
+    return "\n".join(lines)
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"

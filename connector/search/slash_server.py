@@ -235,7 +235,7 @@ class SlashServer:
         self._worker.submit(work)
 
     def _past_hits(self, indicators: Any) -> str:
-        return commands.run_search(indicators, self._search, self.cfg.search_limit)
+        return commands.past_hits(indicators, self._search, self.cfg.search_limit)
 
     def _authenticate(self, raw: bytes, headers: Any) -> str:
         """Why the request is refused, or "" when it is Slack's and new."""
