@@ -356,3 +356,29 @@ def test_submission_over_moto_s3_and_dynamodb_state(
             assert reread.watchlist.listing()["slack"] == ["email:user5@example.com"]
         finally:
             reread.close()
+
+
+def test_a_reported_indicator_alerts_on_new_events_with_where_it_came_from(
+    analyst_factory: Any, slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with WebhookReceiver() as hooks:
+        hook = hooks.url("/hooks/alerts-0123456789abcdef")
+        monkeypatch.setenv("ALERT_HOOK_URL", hook)
+        SECRETS_SEEN.add(hook)
+        analyst = analyst_factory(alerts={
+            "no_events_after_seconds": 0, "delivery_attempts": 1,
+            "destinations": [{"type": "webhook", "url": {"env": "ALERT_HOOK_URL"}}],
+        })
+        view = analyst.open("report")
+        analyst.submit(view, {"title": "C2 seen", "body": "beacons to 203.0.113[.]50",
+                              "watchlist": "phishing"})
+        text = analyst.confirmation(1)
+        assert "• `ip:203.0.113.50`: none" in text, "nothing in the past 30 days"
+        slack.add_audit([audit(300, now() - 5)])  # from 203.0.113.50
+        analyst.app.once()
+        [alert] = [r.body for r in hooks.wait_for(1, timeout=20) if r.body.get("rule") == "watchlist_match"]
+    [entry] = analyst.app.watchlist.provenance.entries("ip:203.0.113.50")
+    assert alert["context"]["indicator"] == "ip:203.0.113.50"
+    assert alert["context"]["watchlists"] == "phishing"
+    assert alert["context"]["submitted_by"] == ANALYST
+    assert alert["context"]["reports"] == entry.report

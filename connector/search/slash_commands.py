@@ -18,6 +18,8 @@ from connector.search.watchlist import Watchlist
 
 Search = Callable[[Sequence[Indicator]], list[Hit]]
 TEXT_LIMIT = 3500
+LIST_LIMIT = 30
+"""Indicators `/seclogs watch list` shows with their provenance (a store read each)."""
 
 HELP = """*/seclogs* searches the Slack security logs this connector landed (last 30 days).
 • `/seclogs search <indicator> [...]`: an IP or CIDR range, an email, a user id
@@ -67,7 +69,7 @@ def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
             return f"Stopped watching `{parse(value).label}`."
         return f"`{parse(value).label}` was not added from Slack; config entries stay in config."
     if action == "list":
-        shown = watchlist.show()
+        shown, total = watchlist.show(LIST_LIMIT)
         titles = watchlist.provenance.titles([e for _, _, es in shown for e in es[-3:]])
         lines = [
             f"• `{label}` ({origin})"
@@ -76,7 +78,12 @@ def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
         ]
         if not lines:
             return "Nothing is watched."
-        return _clip("Watched indicators:\n" + "\n".join(lines), TEXT_LIMIT)
+        more = (
+            f"\n…and {total - len(shown)} more: `slack-connector watchlist show` lists all."
+            if total > len(shown)
+            else ""
+        )
+        return _clip("Watched indicators:\n" + "\n".join(lines), TEXT_LIMIT - len(more)) + more
     return "Usage: `/seclogs watch add|remove <indicator>` or `/seclogs watch list`"
 
 

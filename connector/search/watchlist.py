@@ -224,14 +224,17 @@ class Watchlist:
         ]:
             raise IndicatorError("that range is too broad to watch")
 
-    def show(self) -> list[tuple[str, str, list[Entry]]]:
-        """(label, origin, where it came from) for every indicator in force, for
-        `watchlist show` and `/seclogs watch list`."""
-        return [
+    def show(self, limit: int | None = None) -> tuple[list[tuple[str, str, list[Entry]]], int]:
+        """(label, origin, where it came from) for the first `limit` indicators in force,
+        and how many there are: `watchlist show` lists all, `/seclogs watch list` a few
+        (each Slack-added one is a read of the store)."""
+        every = [(label, origin) for origin, labels in self.listing().items() for label in labels]
+        shown = every if limit is None else every[:limit]
+        rows = [
             (label, origin, self.provenance.entries(label) if origin == "slack" else [])
-            for origin, labels in self.listing().items()
-            for label in labels
+            for label, origin in shown
         ]
+        return rows, len(every)
 
     def remove(self, text: str) -> bool:
         """False when it was not added from Slack (config and file entries stay)."""
@@ -291,7 +294,7 @@ class Watchlist:
                     extra={"indicator": indicator.label, "p_row_id": row.get("p_row_id")},
                 )
             return 0
-        self._submit(alert(indicator, row, key, carried))
+        self._submit(alert(indicator, row, key, carried, self.provenance.entries(indicator.label)))
         return 1
 
 
@@ -299,11 +302,26 @@ def _held(rate: dict[str, Any]) -> int:
     return int(rate.get("suppressed", 0)) + int(rate.get("carried", 0))
 
 
-def alert(indicator: Indicator, row: dict[str, Any], key: str, suppressed: int = 0) -> Alert:
+def alert(
+    indicator: Indicator,
+    row: dict[str, Any],
+    key: str,
+    suppressed: int = 0,
+    entries: Sequence[Entry] = (),
+) -> Alert:
+    """The alert for one match; `entries` say who submitted the indicator, to which
+    lists and from which report, so whoever is paged knows whom to ask."""
     ctx = render.context(row)
     lines = [f"{name}: {ctx[name]}" for name in ("who", "what", "where", "when") if ctx[name]]
+    if entries:
+        lines.append(f"watched since: {entries[-1].describe()}")
     if suppressed:
         lines.append(f"{suppressed} earlier matches were not alerted (rate limit).")
+    submitted = {
+        "watchlists": ", ".join(dict.fromkeys(e.list for e in entries)),
+        "submitted_by": ", ".join(dict.fromkeys(e.by for e in entries if e.by)),
+        "reports": ", ".join(dict.fromkeys(e.report for e in entries if e.report)),
+    }
     when = ctx["when"]
     return Alert(
         key=key,
@@ -316,7 +334,12 @@ def alert(indicator: Indicator, row: dict[str, Any], key: str, suppressed: int =
         detail="\n".join(lines),
         since=_ts(when),
         hint=f"slack-connector search --config ... '{indicator.label}'",
-        context={**ctx, "indicator": indicator.label, "p_row_id": str(row.get("p_row_id", ""))},
+        context={
+            **ctx,
+            **{k: v for k, v in submitted.items() if v},
+            "indicator": indicator.label,
+            "p_row_id": str(row.get("p_row_id", "")),
+        },
     )
 
 

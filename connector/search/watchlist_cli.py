@@ -28,7 +28,8 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
         except ConfigError as exc:
             say(f"slack-connector: watchlist: {exc}", err)
             return 2
-        shown = [s for s in watchlist.show() if not args.list or _in(s[2], args.list)]
+        every, _ = watchlist.show()
+        shown = [s for s in every if not args.list or _in(s[2], args.list)]
         titles = watchlist.provenance.titles([e for _, _, es in shown for e in es])
     finally:
         store.close()
