@@ -259,9 +259,12 @@ def test_nothing_usable_is_said_in_the_modal_and_nothing_is_watched(analyst_fact
     answer = analyst.submit(view, {"indicators": "10.0.0.1", "watchlist": "insider"})
     assert "Only its owners (<@U0LEAD>)" in answer["errors"]["watchlist"]
     report = analyst.open("report")
-    long = " ".join(["no iocs here, only words"] * 120)[:3000]
+    long = " ".join(['no "iocs" here, only words'] * 120)[:3000]
+    assert len(analyst.payload(report, {"body": long})) > 8192, "more than a slash command"
     answer = analyst.submit(report, {"title": "t", "body": long, "watchlist": "phishing"})
     assert "No indicator found" in answer["errors"]["body"], "a full-size report is read"
+    answer = analyst.submit(report, {"title": "t", "body": "all of 0.0.0.0/1", "watchlist": "phishing"})
+    assert "too broad" in answer["errors"]["body"]
     assert analyst.app.watchlist.listing()["slack"] == []
     assert analyst.receiver.requests == []
 

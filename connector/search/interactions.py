@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from connector.config_sections import WatchlistConfig
@@ -70,16 +70,13 @@ class Submissions:
         """The answer to Slack now, and the work (past hits, confirmation) to do after."""
         if payload.get("type") != "view_submission":
             return None, None
-        view = payload.get("view") if isinstance(payload.get("view"), dict) else {}
-        assert isinstance(view, dict)
+        view = _dict(payload.get("view"))
         callback = str(view.get("callback_id", ""))
         if callback not in (modals.SUBMIT, modals.REPORT):
             return None, None
         first_block = "indicators" if callback == modals.SUBMIT else "title"
         origin = Origin.read(view.get("private_metadata"))
-        user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
-        team = payload.get("team") if isinstance(payload.get("team"), dict) else {}
-        assert isinstance(user, dict) and isinstance(team, dict)
+        user, team = _dict(payload.get("user")), _dict(payload.get("team"))
         who = Submitter(
             str(user.get("id", "")), str(team.get("id") or user.get("team_id", "")), origin.channel
         )
@@ -128,13 +125,13 @@ class Submissions:
         found = extract(f"{title}\n{body}")
         if not found:
             return _errors("body", "No indicator found in this report; nothing to watch."), None
-        report = Report(
-            title, body, entry.by, entry.list, entry.tags, entry.at,
-            tuple(i.label for i in found),
-        )
-        report_id = self.watchlist.provenance.save_report(report)
-        entry = Entry(entry.list, entry.by, entry.at, entry.tags, report=report_id)
+        report = Report(title, body, entry.by, entry.list, entry.tags, entry.at)
+        entry = Entry(entry.list, entry.by, entry.at, entry.tags, report=report.id)
         added = self.watchlist.add_all(found, entry)
+        if not (added.added or added.already):
+            return _errors("body", _refusals(added)), None
+        watched = tuple(i.label for i in [*added.added, *added.already])
+        report_id = self.watchlist.provenance.save_report(replace(report, indicators=watched))
         log.info(
             "report submitted from slack",
             extra={"user": entry.by, "list": entry.list, "report": report_id},
@@ -175,6 +172,10 @@ def _outcome(added: Added, nothing: Sequence[str]) -> list[str]:
     if not_ones:
         lines.append(f"*Not an indicator ({len(not_ones)}):* " + names(not_ones))
     return lines
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _refusals(added: Added) -> str:
