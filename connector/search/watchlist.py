@@ -10,7 +10,8 @@ memory, so ingest does not slow measurably (see `bench/search.py`).
 
 State (the store's generic key-value `alert`/`set_alert`): one key per (indicator, row)
 alerted, so a restart or a re-read overlap never repeats an alert; the hour's counts, so
-the rate limit holds across restarts; the indicators added from Slack. Matches held back
+the rate limit holds across restarts; the indicators added from Slack, and where each
+came from (`provenance`: named list, who, when, tags, note or report). Matches held back
 by the rate limit are counted, not kept one by one, so a broad watch cannot grow the state
 by a key per row; the next alert says how many there were.
 """
