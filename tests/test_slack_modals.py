@@ -256,6 +256,9 @@ def test_nothing_usable_is_said_in_the_modal_and_nothing_is_watched(analyst_fact
         "indicators"]
     answer = analyst.submit(view, {"indicators": "10.0.0.0/2", "watchlist": "phishing"})
     assert "too broad" in answer["errors"]["indicators"]
+    many = " ".join(f"10.9.{i // 200}.{i % 200}" for i in range(101))
+    answer = analyst.submit(view, {"indicators": many, "watchlist": "phishing"})
+    assert answer["errors"]["indicators"].startswith("101 indicators found; at most 100")
     answer = analyst.submit(view, {"indicators": "10.0.0.1", "watchlist": "insider"})
     assert "Only its owners (<@U0LEAD>)" in answer["errors"]["watchlist"]
     report = analyst.open("report")
