@@ -22,6 +22,15 @@ from pathlib import Path
 from bench.live import Backlog, footer, make_world, median, percentile, render, run_daemon, window
 from bench.run import machine
 
+HELD_OUT = Backlog(
+    audit=9_200, access=2_500, integration=300,
+    audit_days=6, access_days=90, integration_days=180,
+)
+"""The held-out load of issue 19: 50 sources wrote 20,053 objects of 29.9 rows on average
+in their first run. 9,200 audit events over 6 days fill 144 hour partitions, 2,500 access
+rows 91 day partitions and 300 integration records about 180: 12,000 rows in about 415
+objects per source, 29 rows each."""
+
 HEADERS = [
     "sources", "seconds", "polls", "peak RSS MB", "steady RSS MB", "CPU s/source-h",
     "p99 delay s", "p99 steady s", "requests", "429s",
@@ -59,15 +68,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sources", default="1,10,50,200")
     ap.add_argument("--seconds", default="120,120,150,180",
                     help="run length per size (one value for all, or one per size)")
-    ap.add_argument("--audit", type=int, default=Backlog.audit, help="audit backlog per source")
-    ap.add_argument("--access", type=int, default=Backlog.access)
-    ap.add_argument("--integration", type=int, default=Backlog.integration)
+    ap.add_argument("--audit", type=int, default=HELD_OUT.audit, help="audit backlog per source")
+    ap.add_argument("--access", type=int, default=HELD_OUT.access)
+    ap.add_argument("--integration", type=int, default=HELD_OUT.integration)
+    ap.add_argument("--audit-days", type=float, default=HELD_OUT.audit_days,
+                    help="days the audit backlog spreads over (one object per event hour)")
+    ap.add_argument("--access-days", type=float, default=HELD_OUT.access_days)
+    ap.add_argument("--integration-days", type=float, default=HELD_OUT.integration_days)
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sources.split(",")]
     lengths = [float(s) for s in args.seconds.split(",")]
     lengths = lengths * len(sizes) if len(lengths) == 1 else lengths
-    backlog = Backlog(args.audit, args.access, args.integration)
+    backlog = Backlog(
+        args.audit, args.access, args.integration,
+        args.audit_days, args.access_days, args.integration_days,
+    )
     work = Path(tempfile.mkdtemp(prefix="slack-fleet-"))
     started = time.perf_counter()
     print(f"machine: {machine()}", flush=True)

@@ -2,9 +2,15 @@
 
 Rows are grouped per folder and partition (an event hour or day, see `partition.py`) and
 each group becomes one object, so a poll writes one object per partition however Slack
-orders its rows. Lines are appended to one buffer per batch that spills to an unlinked
-temporary file past `SPILL_AT`: a batch costs a few bytes of index per row in memory, not
-one compressor per partition, and can hold a whole first poll of long history.
+orders its rows. Lines are copied into one byte buffer per batch that spills to an
+unlinked temporary file past `SPILL_AT`: a batch costs a few bytes of index per row in
+memory, not one compressor per partition, and can hold a whole first poll of long history.
+
+The buffer is one `bytearray`, not a list of the lines: orjson 3.13 returns each line in
+an allocation of about 8 KB whatever its length, so 1 MB of ~900-byte audit lines kept as
+`bytes` objects held 9 MB; 50 sources with long backlogs held 123 MB of lines in batches
+(issue 19, docs/benchmarks.md). Copied, a line's allocation is freed as soon as it is
+added, and `SPILL_AT` bounds what a batch holds in memory.
 
 A key is a function of what the object holds (source, folder, partition and the sorted
 dedupe keys of its rows), and the gzip header carries no timestamp, so writing the same
@@ -92,8 +98,7 @@ class Batch:
         self._granularity = granularity or {}
         self._open: dict[tuple[str, int], _Group] = {}
         self._sealed: list[_Group] = []
-        self._buffer: list[bytes] = []
-        self._buffered = 0
+        self._buffer = bytearray()
         self._offset = 0
         self._spill: IO[bytes] | None = None
         self.keys: set[bytes] = set()
@@ -129,9 +134,10 @@ class Batch:
         else:
             runs.append([start, start + size])
         self._offset = start + size
-        self._buffer.append(line)
-        self._buffered += size
-        if self._buffered >= SPILL_AT:
+        buffer = self._buffer
+        buffer += line
+        buffer += b"\n"
+        if len(buffer) >= SPILL_AT:
             self._spill_buffer()
         group.row_keys.append(key)
         group.size += size
@@ -163,25 +169,21 @@ class Batch:
         if self._spill is not None:
             self._spill.close()
             self._spill = None
-        self._buffer.clear()
+        self._buffer = bytearray()
 
     def _spill_buffer(self) -> None:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="slack-batch-", dir=self.sizing.spill_dir)
-        self._buffer.append(b"")
-        self._spill.write(b"\n".join(self._buffer))
-        self._buffer.clear()
-        self._buffered = 0
+        self._spill.write(self._buffer)
+        self._buffer = bytearray()
 
     def _reader(self) -> Reader:
         """A function from a range of the line stream to its bytes, in pieces."""
         if self._spill is None:
-            self._buffer.append(b"")
-            memory = memoryview(b"\n".join(self._buffer))
-            self._buffer.clear()
+            memory, self._buffer = self._buffer, bytearray()
 
             def from_memory(start: int, end: int) -> Iterator[bytes | memoryview]:
-                yield memory[start:end]
+                yield memoryview(memory)[start:end]
 
             return from_memory
         self._spill_buffer()
