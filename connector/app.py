@@ -14,7 +14,7 @@ from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
-from connector.budget import MEMORY
+from connector.budget import MEMORY, limit_malloc_arenas
 from connector.config import Settings
 from connector.health import HealthServer
 from connector.logtypes import REGISTRY
@@ -47,7 +47,10 @@ def tune_interpreter() -> None:
     statement and file operation, and with the default 5 ms switch interval each of them
     then waited up to 5 ms to get it back from the poll thread: the writer fell behind and
     the poll waited for it (15 % of its time). At 1 ms they keep up.
+
+    Threads share two malloc arenas (`budget.limit_malloc_arenas`).
     """
+    limit_malloc_arenas()
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)

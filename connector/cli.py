@@ -122,11 +122,14 @@ def cmd_once(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    ok = True
+    lines = []
     for line in check.run(settings):
-        ok = ok and line.ok
+        lines.append(line)
         say(f"{'OK  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
-    return 0 if ok else 1
+    for line in lines:
+        if line.field and not line.ok:
+            say(f"slack-connector: config error: {line.field}: {line.detail}", sys.stderr)
+    return check.exit_code(lines)
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
