@@ -50,10 +50,11 @@ class DynamoStore:
         )
         self.leases: Leases | None = (
             Leases(
-                self.table,
+                Table.for_leases(options, self.table.capacity),
                 self.replica_id,
                 lease_seconds=options.lease_seconds,
                 renew_every=options.renew_every,
+                control=Table.for_leases(options, self.table.capacity),
             )
             if replica
             else None
@@ -76,8 +77,10 @@ class DynamoStore:
         *,
         everything: bool = False,
         on_taken: Callable[[Stream], None] | None = None,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         if self.leases is not None:
+            self.leases.on_round = on_round
             self.leases.start(streams, everything=everything, on_taken=on_taken)
 
     @contextmanager

@@ -78,20 +78,41 @@ def item_size(item: Item) -> int:
 class Table:
     """Thin wrapper: typed errors that name the table (never credentials), metered calls."""
 
-    def __init__(self, options: DynamoDBOptions) -> None:
+    def __init__(
+        self,
+        options: DynamoDBOptions,
+        *,
+        attempts: int | None = None,
+        timeout: float | None = None,
+        pool: int = 64,
+        capacity: Capacity | None = None,
+    ) -> None:
+        """`attempts` and `timeout` (seconds, per HTTP attempt) default to the state
+        store's own: the lease client passes its own, shorter ones (`for_leases`)."""
         self.name = options.table
-        self.capacity = Capacity()
+        self.capacity = capacity or Capacity()
         self._db: Any = boto3.client(
             "dynamodb",
             region_name=options.region,
             endpoint_url=options.endpoint_url,
             config=Config(
-                retries={"max_attempts": options.max_attempts, "mode": "standard"},
-                connect_timeout=5,
-                max_pool_connections=64,
-                read_timeout=10,
+                retries={"max_attempts": attempts or options.max_attempts, "mode": "standard"},
+                connect_timeout=timeout or 5,
+                max_pool_connections=pool,
+                read_timeout=timeout or 10,
             ),
         )
+
+    @classmethod
+    def for_leases(cls, options: DynamoDBOptions, capacity: Capacity | None = None) -> Table:
+        """A client of its own for lease calls: its own connection pool, so a renewal
+        never queues behind commits, and no retries inside botocore, so one slow call can
+        never hold a renewal past its lease (the caller retries while the lease still has
+        time; a commit client would retry five
+        times with 10 s timeouts). The timeout, a third of the lease (at least one renewal
+        interval), is shorter than what is left of a lease when its renewal is due."""
+        timeout = max(options.renew_every, options.lease_seconds / 3)
+        return cls(options, attempts=1, timeout=timeout, pool=4, capacity=capacity)
 
     def error(self, exc: BaseException) -> StateError:
         code = ""
@@ -156,6 +177,25 @@ class Table:
         written = [a["Put"]["Item"] for a in actions if "Put" in a]
         checks = [{"pk": {"S": "x"}} for a in actions if "ConditionCheck" in a]
         self.capacity.wrote(written + checks, transactional=True)
+
+    def transact_codes(self, actions: list[Item]) -> list[str] | None:
+        """All of these or none, like `transact`; None when written, else DynamoDB's
+        reason per action ("None" for one that was not at fault), so the caller can
+        tell which conditions failed."""
+        try:
+            self._db.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons", [])
+                if len(reasons) == len(actions):
+                    self.capacity.wrote([{"pk": {"S": "x"}}] * len(actions), transactional=True)
+                    return [str(r.get("Code", "None")) for r in reasons]
+            raise self.error(exc) from None
+        except BotoCoreError as exc:
+            raise self.error(exc) from None
+        written = [a["Put"]["Item"] for a in actions if "Put" in a]
+        self.capacity.wrote(written, transactional=True)
+        return None
 
     def conditional(self, method: str, **kw: Any) -> bool:
         """A conditional write: True when it happened, False when the condition failed."""
