@@ -125,7 +125,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     ok = True
     for line in check.run(settings):
         ok = ok and line.ok
-        say(f"{'OK  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
+        mark = "FAIL" if not line.ok else "WARN" if line.warn else "OK  "
+        say(f"{mark} {line.name}: {line.detail}")
     return 0 if ok else 1
 
 

@@ -311,9 +311,18 @@ class DynamoStore:
 
     # -- operators
 
+    def leases_now(self) -> dict[Stream, dict[str, Any]]:
+        """Every lease item: holder, epoch, seconds since its last renewal."""
+        out = {}
+        for item in self.table.query(LEASES, consistent=False):
+            source, _, log_type = item["sk"]["S"].rpartition("#")
+            out[(source, log_type)] = _lease(item)
+        return out
+
     def summary(self) -> list[dict[str, Any]]:
         """Per stream a replica ever polled (each has a lease item): checkpoint, status,
-        seen keys, pending writes and the lease holder. Reads only; no Scan."""
+        seen keys, pending writes and the lease: holder, epoch, seconds since it was
+        renewed. Reads only; no Scan."""
         leases = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
         streams = set()
         for name in leases:
@@ -331,9 +340,7 @@ class DynamoStore:
                     "status": self.status(source, log_type),
                     "seen": len(keys.seen),
                     "pending_writes": len(keys.pending),
-                    "lease": {"owner": lease["owner"]["S"], "epoch": int(lease["epoch"]["N"])}
-                    if lease
-                    else None,
+                    "lease": _lease(lease) if lease else None,
                 }
             )
         return rows
@@ -358,6 +365,17 @@ class DynamoStore:
             self._keys = {s: v for s, v in self._keys.items() if s[0] != source_id}
             self._values = {s: v for s, v in self._values.items() if s[1] != source_id}
         return bool(doomed)
+
+
+def _lease(item: Item) -> dict[str, Any]:
+    """Seconds since renewal are by the writer's wall clock against this host's, so
+    only as exact as the two clocks agree (a display, never a decision)."""
+    renewed = item.get("renewed_at")
+    return {
+        "owner": item["owner"]["S"],
+        "epoch": int(item["epoch"]["N"]),
+        "seconds_since_renewal": max(0, clock.now_ts() - int(renewed["N"])) if renewed else None,
+    }
 
 
 def _kpk(stream: Stream) -> str:

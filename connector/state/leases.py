@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from connector.state.base import StateError
 from connector.state.renewal import LEASES, REPLICAS, Held, Stream, Writer, fields, lease_sk
 from connector.state.spread import Plan, Watch
 from connector.state.table import Item, Table, key
@@ -248,7 +249,10 @@ class Leases:
             else:
                 self._release(stream)
         for stream in plan.take:
-            self._take(stream, items.get(lease_sk(stream)))
+            try:
+                self._take(stream, items.get(lease_sk(stream)))
+            except StateError as exc:  # the others may still be taken; next round retries
+                log.warning("lease take failed", extra={**fields(stream), "error": str(exc)})
 
     def _take(self, stream: Stream, item: Item | None) -> None:
         started = self._now()

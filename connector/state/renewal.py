@@ -112,14 +112,26 @@ class Writer:
                     break
                 retry = []
                 for (stream, h), code in zip(pending, codes[1:], strict=True):
-                    if code == "ConditionalCheckFailed":
+                    if code == "ConditionalCheckFailed" and not self._caught_up(stream, h):
                         lost.append(stream)
-                    elif code in RETRIED:
+                    elif code in RETRIED or code == "ConditionalCheckFailed":
                         retry.append((stream, h))
                 if not retry:
                     break
                 pending = retry
         return renewed, lost
+
+    def _caught_up(self, stream: Stream, held: Held) -> bool:
+        """Whether a failed condition was only an earlier renewal of ours that landed
+        after its call timed out (owner and epoch ours, counter ahead): then the lease is
+        still ours, and `held` takes the stored counter so the retry can succeed."""
+        item = self.table.get(LEASES, lease_sk(stream))
+        if not item or item["owner"]["S"] != self.replica_id:
+            return False
+        if int(item["epoch"]["N"]) != held.epoch or int(item["counter"]["N"]) <= held.counter:
+            return False
+        held.counter = int(item["counter"]["N"])
+        return True
 
     def release(self, stream: Stream, held: Held) -> None:
         try:

@@ -109,9 +109,9 @@ class Table:
         never queues behind commits, and no retries inside botocore, so one slow call can
         never hold a renewal past its lease (the caller retries while the lease still has
         time; a commit client would retry five
-        times with 10 s timeouts). The timeout, a third of the lease (at least one renewal
-        interval), is shorter than what is left of a lease when its renewal is due."""
-        timeout = max(options.renew_every, options.lease_seconds / 3)
+        times with 10 s timeouts). The timeout, half the lease, is shorter than what is left
+        of a lease when its renewal is due, and leaves room for a second attempt."""
+        timeout = max(options.renew_every, options.lease_seconds / 2)
         return cls(options, attempts=1, timeout=timeout, pool=4, capacity=capacity)
 
     def error(self, exc: BaseException) -> StateError:
