@@ -330,3 +330,26 @@ def test_a_late_round_is_reported_and_logged(
     assert max(rounds) >= 0.6 - 0.25
     assert "lease round overran" in caplog.text
     assert held(store, STREAMS[:3]) == set(STREAMS[:3])
+
+
+def test_a_renewal_that_landed_after_its_call_timed_out_is_caught_up_not_lost(
+    replicas: Any,
+) -> None:
+    """The lease client gives up on a call after half a lease; the write may still land.
+    The next renewal's condition then fails on our own counter: that is not another
+    replica's take, and neither renewal nor release loses the lease over it."""
+    streams = STREAMS[:2]
+    store = replicas(streams, replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    store.leases._now = time.monotonic
+    for stream, held_ in store.leases.held().items():
+        held_.counter -= 1  # as if the last renewal's answer never arrived
+    store.leases.renew()
+    assert held(store, streams) == set(streams)
+    first = store.leases.held()[streams[0]]
+    first.counter -= 1
+    store.leases._release(streams[0])
+    store.leases._flush_releases()
+    item = store.table.get("L", f"{streams[0][0]}#{streams[0][1]}")
+    assert item is not None and item["owner"]["S"] == ""

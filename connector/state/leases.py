@@ -187,7 +187,9 @@ class Leases:
             due = max(due + self.renew_every, finished)
 
     def _spreading(self) -> None:
-        while not self._stop.wait(self.renew_every):
+        """Twice per renewal interval: an expired lease is seen (and taken) at most half
+        an interval after it expired, and a released one taken as soon."""
+        while not self._stop.wait(self.renew_every / 2):
             try:
                 self.spread()
             except Exception as exc:  # noqa: BLE001 - the next round tries again

@@ -134,10 +134,16 @@ class Writer:
         return True
 
     def release(self, stream: Stream, held: Held) -> None:
+        """Hand a lease back; if an earlier renewal of ours landed after its call timed
+        out, catch up with it and try once more, rather than leave the lease to run out."""
         try:
-            ok = self.table.conditional("put_item", **_args(self.swap(stream, held, "")))
-            if ok:
-                log.info("lease released", extra={**fields(stream), "epoch": held.epoch})
+            for _ in range(2):
+                if self.table.conditional("put_item", **_args(self.swap(stream, held, ""))):
+                    log.info("lease released", extra={**fields(stream), "epoch": held.epoch})
+                    return
+                if not self._caught_up(stream, held):
+                    return
+            log.warning("lease not released; it runs out on its own", extra=fields(stream))
         except Exception as exc:  # noqa: BLE001 - it runs out on its own
             log.warning("lease release failed", extra={**fields(stream), "error": str(exc)})
 

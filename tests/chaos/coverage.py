@@ -225,10 +225,11 @@ def run(
     seconds: float,
     lease_seconds: float = 4.0,
     events: int = 5000,
+    sources: int = 3,
     log: Any = print,
 ) -> tuple[Coverage, Result]:
     knobs = Knobs(
-        sources=3,
+        sources=sources,
         replicas=3,
         lease_seconds=lease_seconds,
         renew_seconds=lease_seconds / 3,
@@ -321,6 +322,7 @@ def main() -> int:
     parser.add_argument("--lease", type=float, default=6.0)
     parser.add_argument("--events", type=int, default=5000, help="backlog audit events")
     parser.add_argument("--burn", type=int, default=0, help="busy-loop processes")
+    parser.add_argument("--sources", type=int, default=3)
     args = parser.parse_args()
     from moto.server import ThreadedMotoServer
 
@@ -337,6 +339,7 @@ def main() -> int:
                 seconds=args.seconds,
                 lease_seconds=args.lease,
                 events=args.events,
+                sources=args.sources,
             )
     finally:
         server.stop()
