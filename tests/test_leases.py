@@ -343,7 +343,7 @@ def test_a_renewal_that_landed_after_its_call_timed_out_is_caught_up_not_lost(
     assert store.leases is not None
     store.leases.stop(release=False)
     store.leases._now = time.monotonic
-    for stream, held_ in store.leases.held().items():
+    for held_ in store.leases.held().values():
         held_.counter -= 1  # as if the last renewal's answer never arrived
     store.leases.renew()
     assert held(store, streams) == set(streams)
@@ -352,4 +352,27 @@ def test_a_renewal_that_landed_after_its_call_timed_out_is_caught_up_not_lost(
     store.leases._release(streams[0])
     store.leases._flush_releases()
     item = store.table.get("L", f"{streams[0][0]}#{streams[0][1]}")
+    assert item is not None and item["owner"]["S"] == ""
+
+
+def test_a_lease_that_lapsed_here_but_was_not_taken_is_renewed_back_and_never_left_owned(
+    replicas: Any,
+) -> None:
+    """A round that ran past the lease: the replica stops trusting it (no poll, no
+    commit), but its next renewal, conditioned on the counter, wins it back under the
+    same epoch if nobody took it; on stop it is handed back, not left to run out."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    store.leases._held[stream].valid_until = 0.0
+    assert not store.owns(*stream)
+    with pytest.raises(LeaseLost):
+        store.commit(*stream, checkpoint={"at": 1})
+    store.leases.renew()
+    assert store.leases.epoch(stream) == 1
+    store.leases._held[stream].valid_until = 0.0
+    assert not store.owns(*stream)
+    store.leases.stop()
+    item = store.table.get("L", "acme#audit")
     assert item is not None and item["owner"]["S"] == ""

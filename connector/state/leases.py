@@ -57,6 +57,7 @@ class Leases:
         self._margin = min(1.0, lease_seconds / 10)
         self._lock = threading.Lock()
         self._held: dict[Stream, Held] = {}
+        self._lapsed: dict[Stream, Held] = {}
         self._streams: list[Stream] = []
         self._busy: set[Stream] = set()
         self._draining: set[Stream] = set()
@@ -81,7 +82,7 @@ class Leases:
             if held is None:
                 return None
             if held.valid_until <= self._now():
-                del self._held[stream]
+                self._lapsed[stream] = self._held.pop(stream)
                 log.warning("lease expired before renewal", extra=fields(stream))
                 return None
             return held.epoch
@@ -147,6 +148,8 @@ class Leases:
         self._threads = []
         if release:
             with self._lock:
+                self._held.update(self._lapsed)
+                self._lapsed.clear()
                 streams = list(self._held)
             for stream in streams:
                 self._release(stream)
@@ -198,14 +201,23 @@ class Leases:
     # -- renewal thread
 
     def renew(self) -> None:
-        held = sorted(self.held().items())
+        """Renew what is held, and what lapsed here (its renewal ran too late for this
+        replica to keep trusting it): the write is conditioned on the counter, so it
+        only succeeds if nobody took the lease meanwhile, and then trust starts afresh.
+        A lapsed lease is thus kept, or found lost, within a round, never left owned
+        in the table by a replica that no longer polls it."""
+        with self._lock:
+            held = sorted({**self._held, **self._lapsed}.items())
         renewed, lost = self._writer.renew(held, self._now)
         with self._lock:
-            for _, h, started in renewed:
+            for stream, h, started in renewed:
                 h.counter += 1
                 h.valid_until = started + self.lease_seconds - self._margin
+                if self._lapsed.pop(stream, None) is not None:
+                    self._held[stream] = h
+                    log.info("lapsed lease renewed before anyone took it", extra=fields(stream))
             for stream in lost:
-                if self._held.pop(stream, None) is not None:
+                if (self._held.pop(stream, None) or self._lapsed.pop(stream, None)) is not None:
                     log.warning("lease lost to another replica", extra=fields(stream))
 
     def _release(self, stream: Stream) -> None:
@@ -235,7 +247,7 @@ class Leases:
         items = {i["sk"]["S"]: i for i in self.control.query(LEASES, consistent=False)}
         beats = list(self.control.query(REPLICAS, consistent=False))
         with self._lock:
-            held = set(self._held)
+            held = set(self._held) | set(self._lapsed)
             busy = set(self._busy)
             draining = set(self._draining)
         plan = self._watch.plan(

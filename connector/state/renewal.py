@@ -103,7 +103,6 @@ class Writer:
             pending = held[start : start + BATCH]
             for _ in range(attempts):
                 started = now()
-                pending = [(s, h) for s, h in pending if h.valid_until > started]
                 actions = [{"Put": self.heartbeat()}]
                 actions += [{"Put": self.swap(s, h, self.replica_id)} for s, h in pending]
                 codes = self.table.transact_codes(actions)
