@@ -290,20 +290,19 @@ def test_renewals_keep_running_while_the_spread_round_is_stuck(
     assert "lease expired before renewal" not in caplog.text
 
 
-def test_a_round_renews_every_held_lease_in_one_transaction(replicas: Any) -> None:
+def test_a_round_renews_every_held_lease_and_beats_once(replicas: Any) -> None:
     store = replicas(replica_id="a")
     assert store.leases is not None and len(held(store)) == 30
-    calls: list[int] = []
-    writer = store.leases._writer
-    real = writer.table.transact_codes
-
-    def counted(actions: list[Any]) -> Any:
-        calls.append(len(actions))
-        return real(actions)
-
-    writer.table.transact_codes = counted  # type: ignore[method-assign]
+    store.leases.stop(release=False)
+    store.leases._now = time.monotonic
+    before = {s: h.counter for s, h in store.leases.held().items()}
+    beat = store.table.get("R", "a")
+    assert beat is not None
     store.leases.renew()
-    assert calls == [31], "30 renewals and the heartbeat, one round trip"
+    after = store.leases.held()
+    assert {s: after[s].counter for s in before} == {s: c + 1 for s, c in before.items()}
+    again = store.table.get("R", "a")
+    assert again is not None and int(again["beat"]["N"]) == int(beat["beat"]["N"]) + 1
 
 
 def test_a_late_round_is_reported_and_logged(

@@ -190,9 +190,10 @@ class Leases:
             due = max(due + self.renew_every, finished)
 
     def _spreading(self) -> None:
-        """Twice per renewal interval: an expired lease is seen (and taken) at most half
-        an interval after it expired, and a released one taken as soon."""
-        while not self._stop.wait(self.renew_every / 2):
+        """Once per renewal interval: an expired lease is seen (and taken) at most one
+        interval after it expired. (Twice per interval was measured slower under load:
+        twice the reads on the table's server, no faster takes.)"""
+        while not self._stop.wait(self.renew_every):
             try:
                 self.spread()
             except Exception as exc:  # noqa: BLE001 - the next round tries again

@@ -1,19 +1,20 @@
 """The writes that keep a replica's leases: renewals, its heartbeat, and releases.
 
-They are the only calls on the lease client's thread (`Leases`), so a renewal never
-waits behind a commit, a query or a take. One round is one TransactWriteItems per 99
-leases plus the heartbeat: DynamoDB has no conditional batch write, and a transaction
-is one round trip where nine single writes were nine (each a few ms of botocore CPU
-that a busy process hands out slowly, and a queue slot at the server). A transaction is
-all or nothing, so a cancelled one is read item by item: leases whose condition failed
-were taken by another replica; the others are sent again at once, while they have time.
-Every renewal costs two write units instead of one (DynamoDB bills transactions double).
+They are the only calls on the lease client's threads (`Leases`), so a renewal never
+waits behind a commit, a query or a take. A round sends every renewal and the heartbeat
+at once, over the lease client's own pool: the round takes about one round trip however
+many leases are held. Batching is not what DynamoDB allows for conditional writes:
+BatchWriteItem takes no conditions, and TransactWriteItems (one call for all) bills
+double, conflicts with the commits' fence on the same lease items, and under moto
+deep-copies the whole table per call; measured in `bench.lease_causes`, it was no
+faster under load and slowed every other call down.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connector import clock
@@ -22,9 +23,8 @@ from connector.state.table import TTL_ATTRIBUTE, Item, Table, key
 log = logging.getLogger(__name__)
 LEASES = "L"
 REPLICAS = "R"
-BATCH = 99
-"""Leases per transaction: DynamoDB allows 100 actions; one is the heartbeat."""
-RETRIED = frozenset({"TransactionConflict", "None", "ThrottlingError"})
+POOL = 4
+"""Renewals in flight at once: the lease client's connection pool."""
 Stream = tuple[str, str]
 
 
@@ -48,6 +48,8 @@ class Writer:
         self.replica_id = replica_id
         self.lease_seconds = lease_seconds
         self.beats = 0
+        self._lost: set[Stream] = set()
+        self._pool = ThreadPoolExecutor(max_workers=POOL, thread_name_prefix="lease-renewal")
 
     def item(self, stream: Stream, epoch: int, counter: int, owner: str | None = None) -> Item:
         return {
@@ -92,33 +94,43 @@ class Writer:
         self,
         held: list[tuple[Stream, Held]],
         now: Callable[[], float],
-        attempts: int = 3,
+        attempts: int = 2,
     ) -> tuple[list[tuple[Stream, Held, float]], list[Stream]]:
-        """Renew these leases (and heartbeat): (renewed with when each attempt started,
-        lost). Any not in either failed for now and is kept until it runs out; an error
-        with no per-item reason is raised."""
-        renewed: list[tuple[Stream, Held, float]] = []
-        lost: list[Stream] = []
-        for start in range(0, max(1, len(held)), BATCH):
-            pending = held[start : start + BATCH]
-            for _ in range(attempts):
-                started = now()
-                actions = [{"Put": self.heartbeat()}]
-                actions += [{"Put": self.swap(s, h, self.replica_id)} for s, h in pending]
-                codes = self.table.transact_codes(actions)
-                if codes is None:
-                    renewed += [(s, h, started) for s, h in pending]
-                    break
-                retry = []
-                for (stream, h), code in zip(pending, codes[1:], strict=True):
-                    if code == "ConditionalCheckFailed" and not self._caught_up(stream, h):
-                        lost.append(stream)
-                    elif code in RETRIED or code == "ConditionalCheckFailed":
-                        retry.append((stream, h))
-                if not retry:
-                    break
-                pending = retry
+        """Renew these leases and heartbeat, all at once on the lease client's pool:
+        (renewed, with when each successful attempt started; lost). Any in neither
+        failed for now and is kept until it runs out."""
+        beat = self._pool.submit(self._beat)
+        done = self._pool.map(lambda sh: self._one(sh[0], sh[1], now, attempts), held)
+        results = list(zip(held, done, strict=True))
+        beat.result()
+        renewed = [(s, h, started) for (s, h), started in results if started is not None]
+        lost = [s for (s, _), started in results if started is None and s in self._lost]
+        self._lost.difference_update(lost)
         return renewed, lost
+
+    def _beat(self) -> None:
+        try:
+            self.table.put(_args(self.heartbeat())["Item"])
+        except Exception as exc:  # noqa: BLE001 - the next round beats again
+            log.warning("replica heartbeat failed", extra={"error": str(exc)})
+
+    def _one(
+        self, stream: Stream, held: Held, now: Callable[[], float], attempts: int
+    ) -> float | None:
+        """When the attempt that renewed the lease started, or None (lost: recorded)."""
+        for _ in range(attempts):
+            started = now()
+            try:
+                if self.table.conditional(
+                    "put_item", **_args(self.swap(stream, held, self.replica_id))
+                ):
+                    return started
+                if not self._caught_up(stream, held):
+                    self._lost.add(stream)
+                    return None
+            except Exception as exc:  # noqa: BLE001 - kept until it runs out
+                log.warning("lease renewal failed", extra={**fields(stream), "error": str(exc)})
+        return None
 
     def _caught_up(self, stream: Stream, held: Held) -> bool:
         """Whether a failed condition was only an earlier renewal of ours that landed

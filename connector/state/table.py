@@ -109,9 +109,11 @@ class Table:
         never queues behind commits, and no retries inside botocore, so one slow call can
         never hold a renewal past its lease (the caller retries while the lease still has
         time; a commit client would retry five
-        times with 10 s timeouts). The timeout, half the lease, is shorter than what is left
-        of a lease when its renewal is due, and leaves room for a second attempt."""
-        timeout = max(options.renew_every, options.lease_seconds / 2)
+        times with 10 s timeouts). The timeout is what is left of a lease when its renewal
+        is due on time: a call that outlives it is no use, and one cut short any sooner
+        only adds a retry to a slow server."""
+        lease = options.lease_seconds
+        timeout = max(options.renew_every, lease - min(1.0, lease / 10) - options.renew_every)
         return cls(options, attempts=1, timeout=timeout, pool=4, capacity=capacity)
 
     def error(self, exc: BaseException) -> StateError:
@@ -177,25 +179,6 @@ class Table:
         written = [a["Put"]["Item"] for a in actions if "Put" in a]
         checks = [{"pk": {"S": "x"}} for a in actions if "ConditionCheck" in a]
         self.capacity.wrote(written + checks, transactional=True)
-
-    def transact_codes(self, actions: list[Item]) -> list[str] | None:
-        """All of these or none, like `transact`; None when written, else DynamoDB's
-        reason per action ("None" for one that was not at fault), so the caller can
-        tell which conditions failed."""
-        try:
-            self._db.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
-                reasons = exc.response.get("CancellationReasons", [])
-                if len(reasons) == len(actions):
-                    self.capacity.wrote([{"pk": {"S": "x"}}] * len(actions), transactional=True)
-                    return [str(r.get("Code", "None")) for r in reasons]
-            raise self.error(exc) from None
-        except BotoCoreError as exc:
-            raise self.error(exc) from None
-        written = [a["Put"]["Item"] for a in actions if "Put" in a]
-        self.capacity.wrote(written, transactional=True)
-        return None
 
     def conditional(self, method: str, **kw: Any) -> bool:
         """A conditional write: True when it happened, False when the condition failed."""
