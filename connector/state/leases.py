@@ -9,7 +9,7 @@ last successful renewal, which is before any taker could have started watching, 
 paused holder stops trusting its lease before anyone may take it.
 
 Two threads, each with its own client (`Table.for_leases`): renewal (`renewal.Writer`:
-renewals, the heartbeat riding in the same transaction, releases) on a fixed schedule,
+renewals and the heartbeat sent together each round, releases) on a fixed schedule,
 and the spread (`spread.Watch`: read the lease and replica lists, take, mark a surplus).
 A renewal therefore never waits behind a query, a take, or a commit.
 

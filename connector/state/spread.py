@@ -5,7 +5,7 @@ Everything is judged by watching values stand still on this replica's monotonic 
 never by comparing another host's wall clock: a lease whose (owner, epoch, counter)
 has not moved for `lease_seconds` has expired, and a replica whose heartbeat counter
 has not moved for `lease_seconds` is not live. Both stop moving together, since the
-heartbeat rides in the renewal transaction, so a dead replica leaves the share count
+heartbeat is sent in every renewal round, so a dead replica leaves the share count
 at the moment its leases become takeable rather than two lease periods later.
 """
 
