@@ -136,7 +136,9 @@ class App:
     ) -> None:
         """With a shared store, take this replica's share of the streams (leases)."""
         streams = [(runner.cfg.id, lt) for runner, lt in self.jobs()]
-        self.store.claim(streams, everything=everything, on_taken=on_taken)
+        self.store.claim(
+            streams, everything=everything, on_taken=on_taken, on_round=self.metrics.lease_round
+        )
         if self.store.shared:
             self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
 

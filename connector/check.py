@@ -31,6 +31,7 @@ from connector.slack.client import RetryPolicy
 from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
+from connector.state_cli import late_renewals
 
 CONNECT_SECONDS = 5.0
 
@@ -45,6 +46,7 @@ class Line(NamedTuple):
     detail: str
     field: str | None = None
     """The configuration field at fault, when the failure is the configuration's."""
+    warn: bool = False
 
 
 def run(settings: Settings) -> Iterator[Line]:
@@ -84,11 +86,15 @@ def _state(settings: Settings) -> Line:
         return Line("state", False, str(exc))
     try:
         store.ping()
-        return Line("state", True, f"readable at {path}")
+        late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
         store.close()
+    if late:
+        detail = f"readable at {path}; leases renewed late: {'; '.join(late)}"
+        return Line("state", True, detail, warn=True)
+    return Line("state", True, f"readable at {path}")
 
 
 def _output(settings: Settings) -> Line:

@@ -125,7 +125,8 @@ def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
     lines = []
     for line in check.run(settings):
         lines.append(line)
-        say(f"{'OK  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
+        mark = "FAIL" if not line.ok else "WARN" if line.warn else "OK  "
+        say(f"{mark} {line.name}: {line.detail}")
     for line in lines:
         if line.field and not line.ok:
             say(f"slack-connector: config error: {line.field}: {line.detail}", sys.stderr)
