@@ -6,6 +6,8 @@ threads and the state file's size. Every scheduled poll's delay between its due 
 and its start is recorded by wrapping APScheduler's `run_job`, which receives the run
 times the trigger computed. With `count_objects`, every 10 s the objects the collector
 tracks are counted too: garbage piling up would show as a count that keeps growing.
+With `trace` = N, tracemalloc runs (slower: for finding where memory goes, not for the
+figures) and the N source lines holding most memory at the traced peak are reported.
 The fleet and soak benchmarks (`bench.fleet`, `bench.soak`) read the samples; the fake
 Slack lives in the parent, so none of its cost is counted here.
 """
@@ -83,6 +85,27 @@ def main(spec_path: str, result_path: str) -> None:
             if row["t"] >= spec["seconds"]:
                 app.stop.set()
 
+    traced: dict[str, Any] = {"peak_mb": 0.0, "top": []}
+    if spec.get("trace"):
+        import tracemalloc
+
+        tracemalloc.start(1)
+        inner = sample
+
+        def sample() -> None:
+            watcher = threading.Thread(target=inner, daemon=True)
+            watcher.start()
+            while watcher.is_alive():
+                watcher.join(2.0)
+                current = tracemalloc.get_traced_memory()[0] / 2**20
+                if current > traced["peak_mb"] * 1.05:
+                    stats = tracemalloc.take_snapshot().statistics("lineno")
+                    traced["peak_mb"] = current
+                    traced["top"] = [
+                        (str(s.traceback[0]), s.size / 2**20, s.count)
+                        for s in stats[: spec["trace"]]
+                    ]
+
     sampler = threading.Thread(target=sample, name="bench-sampler", daemon=True)
     cpu0 = _cpu()
     sampler.start()
@@ -97,6 +120,7 @@ def main(spec_path: str, result_path: str) -> None:
                 "delays": delays,
                 "cpu_total": _cpu() - cpu0,
                 "peak_rss_mb": _status()["VmHWM"],
+                "traced": traced,
             }
         )
     )

@@ -29,9 +29,15 @@ FOLDERS = {"audit": "Slack.AuditLogs", "access": "Slack.AccessLogs",
 
 @dataclass
 class Backlog:
-    audit: int = 2_000  # over the last day
-    access: int = 1_000  # over the last 90 days
-    integration: int = 200  # over the last 180 days
+    """First-run history per source: how many rows of each log type, spread evenly over
+    how many days before now (which sets how many hour or day partitions they fill)."""
+
+    audit: int = 2_000
+    access: int = 1_000
+    integration: int = 200
+    audit_days: float = 1
+    access_days: float = 90
+    integration_days: float = 180
 
 
 @dataclass
@@ -79,18 +85,20 @@ def make_world(sources: int, backlog: Backlog) -> World:
     world = World(fake, tokens)
     fake.issued_tokens = lambda: world.live
     now = int(time.time())
-    fake.add_audit(
-        [factories.audit(i, now - 60 - i * 86_400 // max(1, backlog.audit))
-         for i in range(backlog.audit)]
-    )
+    def spread(days: float, count: int) -> float:
+        return days * 86_400 / max(1, count)
+
+    step = spread(backlog.audit_days, backlog.audit)
+    fake.add_audit([factories.audit(i, now - 60 - int(i * step)) for i in range(backlog.audit)])
+    step = spread(backlog.access_days, backlog.access)
     fake.add_access(
         [factories.access(f"U{i}", f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", "UA",
-                          now - 120 - i * 90 * 86_400 // max(1, backlog.access))
+                          now - 120 - int(i * step))
          for i in range(backlog.access)]
     )
+    step = spread(backlog.integration_days, backlog.integration)
     fake.add_integration(
-        [factories.integration(i, now - 120 - i * 180 * 86_400 // max(1, backlog.integration))
-         for i in range(backlog.integration)]
+        [factories.integration(i, now - 120 - int(i * step)) for i in range(backlog.integration)]
     )
     return world
 
@@ -105,6 +113,7 @@ def run_daemon(
     limits: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
     count_objects: bool = False,
+    trace: int = 0,
 ) -> dict[str, Any]:
     """One daemon child for `seconds`; returns its samples, the fake's requests and the output."""
     work.mkdir(parents=True, exist_ok=True)
@@ -139,7 +148,8 @@ def run_daemon(
     }
     spec, result = work / "spec.json", work / "result.json"
     spec.write_text(
-        json.dumps({"settings": settings, "seconds": seconds, "count_objects": count_objects})
+        json.dumps({"settings": settings, "seconds": seconds, "count_objects": count_objects,
+                    "trace": trace})
     )
     feeder = threading.Thread(target=world.feed, args=(files,), daemon=True)
     first = len(world.fake.requests)

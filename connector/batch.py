@@ -2,9 +2,15 @@
 
 Rows are grouped per folder and partition (an event hour or day, see `partition.py`) and
 each group becomes one object, so a poll writes one object per partition however Slack
-orders its rows. Lines are appended to one buffer per batch that spills to an unlinked
-temporary file past `SPILL_AT`: a batch costs a few bytes of index per row in memory, not
-one compressor per partition, and can hold a whole first poll of long history.
+orders its rows. Lines are copied into one byte buffer per batch that spills to an
+unlinked temporary file past `SPILL_AT`: a batch costs a few bytes of index per row in
+memory, not one compressor per partition, and can hold a whole first poll of long history.
+
+The buffer is one `bytearray`, not a list of the lines: orjson 3.13 returns each line in
+an allocation of about 8 KB whatever its length, so 1 MB of ~900-byte audit lines kept as
+`bytes` objects held 9 MB; 50 sources with long backlogs held 123 MB of lines in batches
+(issue 19, docs/benchmarks.md). Copied, a line's allocation is freed as soon as it is
+added, and `SPILL_AT` bounds what a batch holds in memory.
 
 A key is a function of what the object holds (source, folder, partition and the sorted
 dedupe keys of its rows), and the gzip header carries no timestamp, so writing the same
@@ -16,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,7 +59,9 @@ class _Group:
     folder: str
     bucket: int
     granularity: Granularity
-    runs: list[list[int]] = field(default_factory=list)
+    runs: array[int] = field(default_factory=lambda: array("q"))
+    """(start, end) of each run of its lines in the line stream, flat: 16 bytes a run where
+    a list of two-int lists cost ~140, and rows of interleaved partitions are one run each."""
     row_keys: list[bytes] = field(default_factory=list)
     first_ts: float = float("inf")
     size: int = 0
@@ -92,8 +101,7 @@ class Batch:
         self._granularity = granularity or {}
         self._open: dict[tuple[str, int], _Group] = {}
         self._sealed: list[_Group] = []
-        self._buffer: list[bytes] = []
-        self._buffered = 0
+        self._buffer = bytearray()
         self._offset = 0
         self._spill: IO[bytes] | None = None
         self.keys: set[bytes] = set()
@@ -124,14 +132,16 @@ class Batch:
             group = self._open[where] = _Group(folder, where[1], granularity)
         start = self._offset
         runs = group.runs
-        if runs and runs[-1][1] == start:
-            runs[-1][1] = start + size
+        if runs and runs[-1] == start:
+            runs[-1] = start + size
         else:
-            runs.append([start, start + size])
+            runs.append(start)
+            runs.append(start + size)
         self._offset = start + size
-        self._buffer.append(line)
-        self._buffered += size
-        if self._buffered >= SPILL_AT:
+        buffer = self._buffer
+        buffer += line
+        buffer += b"\n"
+        if len(buffer) >= SPILL_AT:
             self._spill_buffer()
         group.row_keys.append(key)
         group.size += size
@@ -154,7 +164,9 @@ class Batch:
                 name = f"{self.source_id}_{stamp}_{digest}.json.gz"
                 where = group.granularity.path(group.bucket)
                 key = "/".join(p for p in (self.prefix, group.folder, where, name) if p)
-                yield Obj(key, _gzip(read(start, end) for start, end in group.runs), group.row_keys)
+                runs = group.runs
+                pieces = (read(a, b) for a, b in zip(runs[::2], runs[1::2], strict=True))
+                yield Obj(key, _gzip(pieces), group.row_keys)
         finally:
             self.close()
 
@@ -163,25 +175,21 @@ class Batch:
         if self._spill is not None:
             self._spill.close()
             self._spill = None
-        self._buffer.clear()
+        self._buffer = bytearray()
 
     def _spill_buffer(self) -> None:
         if self._spill is None:
             self._spill = tempfile.TemporaryFile(prefix="slack-batch-", dir=self.sizing.spill_dir)
-        self._buffer.append(b"")
-        self._spill.write(b"\n".join(self._buffer))
-        self._buffer.clear()
-        self._buffered = 0
+        self._spill.write(self._buffer)
+        self._buffer = bytearray()
 
     def _reader(self) -> Reader:
         """A function from a range of the line stream to its bytes, in pieces."""
         if self._spill is None:
-            self._buffer.append(b"")
-            memory = memoryview(b"\n".join(self._buffer))
-            self._buffer.clear()
+            memory, self._buffer = self._buffer, bytearray()
 
             def from_memory(start: int, end: int) -> Iterator[bytes | memoryview]:
-                yield memory[start:end]
+                yield memoryview(memory)[start:end]
 
             return from_memory
         self._spill_buffer()

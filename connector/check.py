@@ -3,12 +3,18 @@
 On-call runs it inside the live pod when an alert says so, so it takes no lock, creates no
 state file or output directory, and gives up on an unreachable Slack at once instead of
 retrying for a minute: a check answers "does this work right now".
+
+A reference that cannot be resolved (a token or alert URL from an unset variable, a token
+file that is missing, a directory or unreadable) is a configuration error like any other:
+its line names the field, and `exit_code` makes the command exit 2, not 1. A source whose
+token cannot be read is not called; its line points at the secret's.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 import httpx
@@ -25,25 +31,49 @@ from connector.slack.client import RetryPolicy
 from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
+from connector.state_cli import late_renewals
 
 CONNECT_SECONDS = 5.0
+
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+_TOKEN_FIELD = re.compile(r"sources\[(\d+)\]\.(?:token|token_env|token_file)")
 
 
 class Line(NamedTuple):
     name: str
     ok: bool
     detail: str
+    field: str | None = None
+    """The configuration field at fault, when the failure is the configuration's."""
+    warn: bool = False
 
 
 def run(settings: Settings) -> Iterator[Line]:
     """Secrets, state, output, then one authenticated call per source and log type."""
+    unreadable: dict[int, str] = {}
     for where, problem in secret_problems(settings):
-        yield Line(f"secret {where}", False, problem)
+        token = _TOKEN_FIELD.fullmatch(where)
+        if token:
+            unreadable.setdefault(int(token[1]), where)
+        yield Line(f"secret {where}", False, problem, field=where)
     yield _state(settings)
     yield _output(settings)
     budgets = RateBudgets()
-    for source in settings.sources:
+    for i, source in enumerate(settings.sources):
+        if i in unreadable:
+            where = unreadable[i]
+            yield Line(f"source {source.id}", False, f"not called: {where} cannot be read")
+            continue
         yield from _source(settings, source, budgets)
+
+
+def exit_code(lines: Iterable[Line]) -> int:
+    """2 if the configuration is at fault anywhere, else 1 if anything failed, else 0."""
+    failed = [line for line in lines if not line.ok]
+    if any(line.field for line in failed):
+        return EXIT_CONFIG
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def _state(settings: Settings) -> Line:
@@ -56,11 +86,15 @@ def _state(settings: Settings) -> Line:
         return Line("state", False, str(exc))
     try:
         store.ping()
-        return Line("state", True, f"readable at {path}")
+        late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
         store.close()
+    if late:
+        detail = f"readable at {path}; leases renewed late: {'; '.join(late)}"
+        return Line("state", True, detail, warn=True)
+    return Line("state", True, f"readable at {path}")
 
 
 def _output(settings: Settings) -> Line:

@@ -30,7 +30,7 @@ from connector.token_store import TokenFileError
 
 log = logging.getLogger("connector")
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search"})
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist"})
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -122,11 +122,15 @@ def cmd_once(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_check(settings: Settings, args: argparse.Namespace) -> int:
-    ok = True
+    lines = []
     for line in check.run(settings):
-        ok = ok and line.ok
-        say(f"{'OK  ' if line.ok else 'FAIL'} {line.name}: {line.detail}")
-    return 0 if ok else 1
+        lines.append(line)
+        mark = "FAIL" if not line.ok else "WARN" if line.warn else "OK  "
+        say(f"{mark} {line.name}: {line.detail}")
+    for line in lines:
+        if line.field and not line.ok:
+            say(f"slack-connector: config error: {line.field}: {line.detail}", sys.stderr)
+    return check.exit_code(lines)
 
 
 def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
@@ -206,8 +210,15 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     return search_cli.run(settings, args, say, sys.stdout, sys.stderr)
 
 
+def cmd_watchlist(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.search import watchlist_cli
+
+    return watchlist_cli.run(settings, args, say, sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "search": cmd_search,
+    "watchlist": cmd_watchlist,
     "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,

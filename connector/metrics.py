@@ -19,6 +19,7 @@ class Metrics:
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry()
         self._leases: Gauge | None = None
+        self._rounds: Histogram | None = None
         self.fetched = Counter("slack_connector_events_fetched", "Records fetched", SL, registry=r)
         self.landed = Counter("slack_connector_events_landed", "Events written", SL, registry=r)
         self.deduped = Counter(
@@ -93,6 +94,19 @@ class Metrics:
                 registry=self.registry,
             )
         self._leases.labels(replica_id).set_function(count)
+
+    def lease_round(self, late: float) -> None:
+        """How long after it was due each lease renewal round finished (0 when on
+        time); a round later than `renew_seconds` is also logged. Registered on the first
+        round, so only a replica sharing a store has it."""
+        if self._rounds is None:
+            self._rounds = Histogram(
+                "slack_connector_lease_round_seconds",
+                "How late each lease renewal round finished, after it was due",
+                registry=self.registry,
+                buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 10),
+            )
+        self._rounds.observe(late)
 
     def poll(self, outcome: Outcome, seconds: float, now: float) -> None:
         labels = (outcome.source_id, outcome.log_type)

@@ -30,7 +30,7 @@ from connector.sinks.base import SinkError
 from connector.slack.client import Observer, RetryPolicy, SlackClient, TokenProvider, tls
 from connector.slack.errors import SlackAuthError, SlackError
 from connector.slack.ratelimit import RateBudgets
-from connector.state import StateError, StateOptions
+from connector.state import LeaseLost, StateError, StateOptions
 from connector.token_store import TokenFileError
 
 log = logging.getLogger(__name__)
@@ -135,6 +135,8 @@ class SourceRunner:
         started = time.monotonic()
         try:
             outcome = self._poll(log_type, force)
+        except LeaseLost as exc:
+            outcome = self._lease_lost(log_type, exc)
         except StateError as exc:
             fields = {"source_id": self.cfg.id, "log_type": log_type, "error": str(exc)}
             log.error("state store failed", extra=fields)
@@ -155,6 +157,8 @@ class SourceRunner:
         except PollStopped:
             log.info("poll stopped for shutdown", extra=fields)
             return Outcome(self.cfg.id, log_type, "stopped")
+        except LeaseLost as exc:
+            return self._lease_lost(log_type, exc)
         except SlackAuthError as exc:
             return self._fail(log_type, status, "parked", str(exc), {**fields, "code": exc.code})
         except (SlackError, SinkError, ConfigError, SecretError, TokenFileError, StateError) as exc:
@@ -180,6 +184,14 @@ class SourceRunner:
             },
         )
         return Outcome(self.cfg.id, log_type, "ok", result=result)
+
+    def _lease_lost(self, log_type: str, exc: LeaseLost) -> Outcome:
+        """Another replica took the stream mid-poll (this one was slow or paused): not a
+        failure of the stream. Nothing past the last commit was kept, its status is the
+        new holder's to write, and the new holder polls it at once (`on_taken`)."""
+        fields = {"source_id": self.cfg.id, "log_type": log_type, "detail": str(exc)}
+        log.info("poll ended: lease moved to another replica", extra=fields)
+        return Outcome(self.cfg.id, log_type, "lease_lost", str(exc))
 
     def _succeed(self, log_type: str, status: dict[str, Any], result: PollResult, now: int) -> None:
         new = {

@@ -76,6 +76,21 @@ TIME_FIELDS = frozenset(
 )
 
 
+def late_renewals(store: Any, renew_every: float) -> list[str]:
+    """Held leases not renewed for more than two renewal intervals (plus a second, since
+    `renewed_at` is in whole seconds): the holder's renewals run late, or it is gone and
+    the lease is about to move. Empty for a store without leases."""
+    leases_now = getattr(store, "leases_now", None)
+    if leases_now is None:
+        return []
+    late = []
+    for (source, log_type), lease in sorted(leases_now().items()):
+        age = lease["seconds_since_renewal"]
+        if lease["owner"] and age is not None and age > 2 * renew_every + 1:
+            late.append(f"{source} {log_type} held by {lease['owner']} renewed {age}s ago")
+    return late
+
+
 def readable_times(value: Any, key: str = "") -> Any:
     """Unix-second fields as RFC 3339 UTC, everything else as stored."""
     if isinstance(value, dict):

@@ -235,3 +235,143 @@ def test_a_poll_that_outlived_its_lease_cannot_commit_after_its_replica_took_it_
         first.commit(*stream, checkpoint={"at": 3})
     assert first.checkpoint(*stream) == {"at": 3}
     assert first.seen(*stream, [seen_key("3" * 32, 3)]) == set()
+
+
+def test_survivors_cover_every_orphan_above_their_share_and_keep_it_covered(
+    replicas: Any,
+) -> None:
+    """Coverage first: when a replica dies, the two left take all of its streams, and
+    no stream is handed back (uncovered) while the dead one is still counted."""
+    streams = STREAMS[:9]
+    stores = [replicas(streams, replica_id=f"r{i}") for i in range(3)]
+    wait_for(lambda: sorted(len(held(s, streams)) for s in stores) == [3, 3, 3])
+    dead, survivors = stores[0], stores[1:]
+    assert dead.leases is not None
+    dead.leases.stop(release=False)
+    died = time.monotonic()
+
+    def covered() -> int:
+        return len(set().union(*(held(s, streams) for s in survivors)))
+
+    took = wait_for(lambda: covered() == 9)
+    assert took <= 2 * LEASE + 0.5, took
+    gaps, since = [], None
+    while time.monotonic() - died < 4 * LEASE:
+        now, whole = time.monotonic(), covered() == 9
+        if not whole and since is None:
+            since = now
+        if whole and since is not None:
+            gaps.append(now - since)
+            since = None
+        time.sleep(0.05)
+    assert since is None and max(gaps, default=0) < LEASE, (
+        "a stream handed back to even out the spread is taken at once, not left a lease period"
+    )
+    assert sorted(len(held(s, streams)) for s in survivors) == [4, 5]
+
+
+def test_renewals_keep_running_while_the_spread_round_is_stuck(
+    replicas: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Renewal has its own thread and client: a lease list read that hangs for three
+    lease periods (a slow query, a slow take) does not let a single lease expire."""
+    store = replicas(STREAMS[:6], replica_id="a")
+    assert store.leases is not None
+    control = store.leases.control
+    real = control.query
+
+    def stuck(*args: Any, **kw: Any) -> Any:
+        time.sleep(3 * LEASE)
+        return real(*args, **kw)
+
+    control.query = stuck  # type: ignore[method-assign]
+    time.sleep(3 * LEASE)
+    assert held(store, STREAMS[:6]) == set(STREAMS[:6])
+    assert "lease expired before renewal" not in caplog.text
+
+
+def test_a_round_renews_every_held_lease_and_beats_once(replicas: Any) -> None:
+    store = replicas(replica_id="a")
+    assert store.leases is not None and len(held(store)) == 30
+    store.leases.stop(release=False)
+    store.leases._now = time.monotonic
+    before = {s: h.counter for s, h in store.leases.held().items()}
+    beat = store.table.get("R", "a")
+    assert beat is not None
+    store.leases.renew()
+    after = store.leases.held()
+    assert {s: after[s].counter for s in before} == {s: c + 1 for s, c in before.items()}
+    again = store.table.get("R", "a")
+    assert again is not None and int(again["beat"]["N"]) == int(beat["beat"]["N"]) + 1
+
+
+def test_a_late_round_is_reported_and_logged(
+    replicas: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A renewal round that finishes more than `renew_seconds` after it was due is
+    measured (`on_round`, the lease round metric) and logged."""
+    store = replicas(STREAMS[:3], replica_id="a")
+    assert store.leases is not None
+    rounds: list[float] = []
+    store.leases.on_round = rounds.append
+    writer = store.leases._writer
+    real = writer.renew
+    slow = [True]
+
+    def once_slow(*args: Any, **kw: Any) -> Any:
+        if slow:
+            slow.clear()
+            time.sleep(0.6)
+        return real(*args, **kw)
+
+    writer.renew = once_slow  # type: ignore[method-assign]
+    wait_for(lambda: len(rounds) >= 3)
+    assert max(rounds) >= 0.6 - 0.25
+    assert "lease round overran" in caplog.text
+    assert held(store, STREAMS[:3]) == set(STREAMS[:3])
+
+
+def test_a_renewal_that_landed_after_its_call_timed_out_is_caught_up_not_lost(
+    replicas: Any,
+) -> None:
+    """The lease client gives up on a call after half a lease; the write may still land.
+    The next renewal's condition then fails on our own counter: that is not another
+    replica's take, and neither renewal nor release loses the lease over it."""
+    streams = STREAMS[:2]
+    store = replicas(streams, replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    store.leases._now = time.monotonic
+    for held_ in store.leases.held().values():
+        held_.counter -= 1  # as if the last renewal's answer never arrived
+    store.leases.renew()
+    assert held(store, streams) == set(streams)
+    first = store.leases.held()[streams[0]]
+    first.counter -= 1
+    store.leases._release(streams[0])
+    store.leases._flush_releases()
+    item = store.table.get("L", f"{streams[0][0]}#{streams[0][1]}")
+    assert item is not None and item["owner"]["S"] == ""
+
+
+def test_a_lease_that_lapsed_here_but_was_not_taken_is_renewed_back_and_never_left_owned(
+    replicas: Any,
+) -> None:
+    """A round that ran past the lease: the replica stops trusting it (no poll, no
+    commit), but its next renewal, conditioned on the counter, wins it back under the
+    same epoch if nobody took it; on stop it is handed back, not left to run out."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    store.leases._held[stream].valid_until = 0.0
+    assert not store.owns(*stream)
+    with pytest.raises(LeaseLost):
+        store.commit(*stream, checkpoint={"at": 1})
+    store.leases.renew()
+    assert store.leases.epoch(stream) == 1
+    store.leases._held[stream].valid_until = 0.0
+    assert not store.owns(*stream)
+    store.leases.stop()
+    item = store.table.get("L", "acme#audit")
+    assert item is not None and item["owner"]["S"] == ""

@@ -176,7 +176,7 @@ def test_batch_spills_to_disk_and_reads_back_every_line_in_order(
         unit = DAY if folder == "A" else HOUR
         where = f"{folder}/{unit.path(ts // unit.seconds)}"
         sent.setdefault(where, []).append(line)
-    assert batch._spill is not None and batch._buffered < 1000, "lines went to the spill file"
+    assert batch._spill is not None and len(batch._buffer) < 1000, "lines went to the spill file"
 
     got: dict[str, list[bytes]] = {}
     for obj in batch.objects():

@@ -138,7 +138,7 @@ def test_a_missing_secret_is_named_by_check_and_at_start_up(
         load(path)
     assert main(["once", "--config", str(path)]) == 2
     assert "alerts.destinations[0].url" in capsys.readouterr().err
-    assert main(["check", "--config", str(path)]) == 1
+    assert main(["check", "--config", str(path)]) == 2
     assert "FAIL secret alerts.destinations[0].url: environment variable UNSET_HOOK is not set" in (
         capsys.readouterr().out
     )

@@ -3,6 +3,7 @@ config errors that name the field, and `/metrics` showing the leases a replica h
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,9 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
         assert audit["checkpoint"] == {"next_oldest": "1970-01-01T00:00:05Z"}
         assert audit["status"] == {"state": "ok"}
         assert audit["seen"] == 1
-        assert audit["lease"] == {"owner": replica.replica_id, "epoch": 1}
+        assert audit["lease"]["owner"] == replica.replica_id
+        assert audit["lease"]["epoch"] == 1
+        assert 0 <= audit["lease"]["seconds_since_renewal"] <= 2
         assert {r["lease"]["owner"] for r in rows} == {replica.replica_id}
         assert all(replica.owns(*s) for s in streams)
         replica.commit("acme", "audit", checkpoint={"next_oldest": 6})
@@ -113,6 +116,12 @@ def test_metrics_show_the_leases_this_replica_holds(
         body = httpx.get(f"http://127.0.0.1:{health.port}/metrics", timeout=5).text
         line = f'slack_connector_leases_held{{replica="{app.store.replica_id}"}} 3.0'
         assert line in body
+        rounds = "slack_connector_lease_round_seconds_count"
+        deadline = time.monotonic() + 10
+        while rounds not in body and time.monotonic() < deadline:
+            time.sleep(0.2)
+            body = httpx.get(f"http://127.0.0.1:{health.port}/metrics", timeout=5).text
+        assert rounds in body, "each renewal round reports how late it finished"
     finally:
         app.close()
 
@@ -142,3 +151,35 @@ def test_backfill_on_dynamodb_takes_the_audit_lease_or_refuses_beside_a_replica(
     assert main(["backfill", "--config", str(path), "--source", "acme", "--since", since]) == 0
     ids = Counter(r["id"] for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs"))
     assert len(ids) == 3 * 144 and set(ids.values()) == {1}
+
+
+def test_check_warns_when_a_held_lease_was_not_renewed_in_time(
+    tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A holder whose renewals run late (or that just died) is worth a look, not a
+    failure: `check` says WARN, names the stream and holder, and still exits 0."""
+    from connector import clock
+
+    path = write_config(tmp_path, moto_endpoint, slack)
+    assert main(["state", "init", "--config", str(path)]) == 0
+    options = table_of(path)
+    db = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="us-east-1")
+    for log_type, age in (("audit", 60), ("access", 0)):
+        db.put_item(
+            TableName=options.table,
+            Item={
+                "pk": {"S": "L"},
+                "sk": {"S": f"acme#{log_type}"},
+                "owner": {"S": "ghost"},
+                "epoch": {"N": "1"},
+                "counter": {"N": "4"},
+                "renewed_at": {"N": str(clock.now_ts() - age)},
+            },
+        )
+    capsys.readouterr()
+    assert main(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    state = next(x for x in out.splitlines() if " state: " in x)
+    assert state.startswith("WARN state: ")
+    assert "acme audit held by ghost renewed 6" in state
+    assert "acme access" not in state

@@ -1,34 +1,64 @@
 """What an analyst's indicator means, and whether a landed row matches it.
 
-One definition serves the CLI search, the slash command and the watchlist: DuckDB only
-narrows the rows with `prefilter` (a cheap case-insensitive scan of the raw line), and
-`matches` decides on the parsed row, so the three can never disagree.
+One definition serves the CLI search, the slash command, the watchlist and the
+extraction from free text: DuckDB only narrows the rows with `prefilter` (an RE2 scan of
+the raw line that admits every spelling of a match), the watchlist with `needle`, and
+`matches` decides on the parsed row, so they can never disagree.
 
-Kinds: an IP address or CIDR range (v4 or v6) against `p_any_ip_addresses`; an email
-against `p_any_emails` (case-insensitive); a user (a Slack id such as `U0123ABCD` or a
-username) against `p_any_usernames` and every string value of the record; free text
-against the raw JSON line, case-insensitive and as it is written there (a quote is `\\"`).
-`ip:`, `email:`, `user:` and `text:` force a kind.
+A row matches when the indicator is a *whole value anywhere in it*, not only in the
+fields the schema marks as indicators (`p_any_*` are the fast path, not the definition):
+
+- ip: an IP address or CIDR range (v4 or v6); any string value that is an address in it,
+  however spelled (`2001:DB8:0::42` is `2001:db8::42`);
+- email and domain: a string value equal to it, ASCII letters in either case; a domain
+  is also the part after `@` of an email value and the host of a URL value;
+- url: a string value equal to it once scheme and host are lower-cased (`http://a.b` is
+  `HTTP://A.B/`);
+- user: a Slack id (`U0123ABCD`) or `@username`, against `p_any_usernames` (any case)
+  and every string value;
+- text: a substring of the raw JSON line, case-insensitive and as written there (a
+  quote is `\\"`).
+
+Input may be defanged as threat reports write it (`hxxp://`, `[.]`, `(.)`, `[@]`);
+`ip:`, `email:`, `domain:`, `url:`, `user:` and `text:` force a kind (`text:` is taken
+literally, never refanged).
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 
-Kind = Literal["ip", "email", "user", "text"]
-KINDS: tuple[Kind, ...] = ("ip", "email", "user", "text")
+Kind = Literal["ip", "email", "domain", "url", "user", "text"]
+KINDS: tuple[Kind, ...] = ("ip", "email", "domain", "url", "user", "text")
+DETECTED: tuple[Kind, ...] = ("ip", "email", "url", "domain", "user")
+"""The order `parse` tries kinds in; whatever none accepts is text."""
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_LABEL = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)"
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+$")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#\"]+[^\s\"]*$", re.IGNORECASE)
 _SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
+_IP_LIKE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 MAX_LENGTH = 256
+
+REFANG: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^hxxp(s?)(?=\[?:)", re.IGNORECASE), r"http\1"),
+    (re.compile(r"^fxp(?=\[?:)", re.IGNORECASE), "ftp"),
+    (re.compile(r"\[(:|://)\]"), r"\1"),
+    (re.compile(r"\[\.\]|\(\.\)|\{\.\}|\[dot\]|\(dot\)", re.IGNORECASE), "."),
+    (re.compile(r"\[@\]|\(@\)|\[at\]|\(at\)", re.IGNORECASE), "@"),
+)
+"""Defanged spellings threat reports use, and what they stand for."""
 
 
 class IndicatorError(ValueError):
@@ -39,7 +69,9 @@ class IndicatorError(ValueError):
 class Indicator:
     kind: Kind
     value: str
-    """Canonical form: a network's `with_prefixlen`, lower-case email, text as given."""
+    """Canonical form: a network's `with_prefixlen` (an address alone for one address),
+    email and domain ASCII-lower-cased, a URL with lower-case scheme and host, text and
+    user as given."""
     network: Network | None = None
 
     def __str__(self) -> str:
@@ -51,50 +83,83 @@ class Indicator:
 
     @property
     def needle(self) -> str:
-        """Lower-case text every matching raw JSON line contains, or "" when none is known.
+        """Text that the lower-cased (`str.lower`) raw JSON line of every matching row
+        contains, or "" when none is known (then only the parsed row decides).
 
-        IPv6 addresses have several spellings, so they have no needle: only the parsed
-        `p_any_ip_addresses` decide.
+        IPv6 has many spellings: the needle is a whole non-zero group of the address or
+        of the range's prefix, which every spelling writes (perhaps with leading zeros).
         """
         if self.network is not None:
-            return _network_literal(self.network) if self.network.version == 4 else ""
+            if self.network.version == 4:
+                return _network_literal(self.network)
+            return _ipv6_group(self.network)
         if self.kind == "user":
             return _json(self.value).lower()
+        if self.kind == "url":
+            return _json(_url_stem(self.value))[1:-1].lower()
         return _json(self.value)[1:-1].lower()
 
     def prefilter(self) -> str:
         """An RE2 pattern every matching raw line contains; "" admits every line.
 
-        Case-insensitive only when the needle has letters: RE2 finds a plain literal
-        (an IP address) far faster.
-
-        A single IPv6 address is looked for in the compressed form Slack writes, so the
-        DuckDB scan stays cheap; a range of them admits every line.
+        Case-insensitive only when the text has letters: RE2 finds a plain literal (an
+        IPv4 address) far faster. One IPv6 address is looked for in every spelling it
+        can have; an IPv6 range by a group of its prefix.
         """
-        needle = self.needle
-        if not needle and self.network is not None and self.network.num_addresses == 1:
-            needle = _json(str(self.network.network_address))
+        if self.network is not None and self.network.version == 6:
+            if self.network.num_addresses == 1:
+                return _ipv6_spellings(self.network.network_address)
+            group = _ipv6_group(self.network)
+            return f"(?i:{group})" if group else ""
+        if self.kind in ("email", "domain"):
+            needle = _json(self.value)[1:-1]
+        elif self.kind == "url":
+            needle = _json(_url_stem(self.value))[1:-1]
+        else:
+            needle = self.needle
         if not needle:
             return ""
         literal = re.escape(needle)
-        return f"(?i:{literal})" if needle != needle.upper() else literal
+        return f"(?i:{literal})" if needle.lower() != needle.upper() else literal
 
     def matches(self, row: Mapping[str, Any], line: str) -> bool:
         """The exact rule, on a parsed row and its raw JSON line."""
-        if self.network is not None:
-            return any(_in(ip, self.network) for ip in _strings(row.get("p_any_ip_addresses")))
-        if self.kind == "email":
-            return any(e.lower() == self.value for e in _strings(row.get("p_any_emails")))
+        if self.kind == "text":
+            return self.needle in line.lower()
         if self.kind == "user":
             folded = self.value.lower()
             if any(u.lower() == folded for u in _strings(row.get("p_any_usernames"))):
                 return True
-            return any(v == self.value for v in _values(row))
-        return self.needle in line.lower()
+        return any(self._is(v) for v in _values(row))
+
+    def _is(self, value: str) -> bool:
+        """Whether one string value of a row is this indicator."""
+        if self.network is not None:
+            return _IP_LIKE.match(value) is not None and _in(value, self.network)
+        if self.kind == "email":
+            return fold(value) == self.value
+        if self.kind == "domain":
+            return _domain_of(value) == self.value
+        if self.kind == "url":
+            return "://" in value and _url_key(value) == _url_key(self.value)
+        return value == self.value
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters only: what RE2's `(?i)` surely also treats as equal, so
+    the prefilter can never drop a row `matches` keeps."""
+    return text.translate(_ASCII_LOWER)
+
+
+def refang(text: str) -> str:
+    """`hxxp://evil[.]com` to `http://evil.com`: undo the defanging threat reports use."""
+    for pattern, replacement in REFANG:
+        text = pattern.sub(replacement, text)
+    return text
 
 
 def parse(text: str) -> Indicator:
-    """Read one indicator as an analyst types it; raises `IndicatorError`."""
+    """Read one indicator as an analyst types it (defanged or not); raises `IndicatorError`."""
     text = text.strip()
     if not text:
         raise IndicatorError("an indicator cannot be empty")
@@ -103,12 +168,15 @@ def parse(text: str) -> Indicator:
     forced, _, rest = text.partition(":")
     if forced in KINDS and rest.strip():
         value = rest.strip()
+        if forced == "text":
+            return Indicator("text", value)
         if forced == "user" and not _SLACK_ID.match(value):
             value = "@" + value.removeprefix("@")
-        return _of_kind(forced, value)
-    for kind in ("ip", "email", "user"):
+        return of_kind(forced, refang(value))
+    plain = refang(text)
+    for kind in DETECTED:
         try:
-            return _of_kind(kind, text)
+            return of_kind(kind, plain)
         except IndicatorError:
             continue
     return Indicator("text", text)
@@ -127,25 +195,108 @@ def read_file(path: str) -> list[Indicator]:
     return out
 
 
-def _of_kind(kind: Kind, value: str) -> Indicator:
+def of_kind(kind: Kind, value: str) -> Indicator:
+    """`value` (already refanged) read as `kind`; raises `IndicatorError` when it is not one."""
     if not value:
         raise IndicatorError(f"{kind}: needs a value")
-    if kind == "ip":
-        try:
-            network = ipaddress.ip_network(value, strict=False)
-        except ValueError:
-            raise IndicatorError(f"{value!r} is not an IP address or CIDR range") from None
-        single = network.num_addresses == 1
-        return Indicator("ip", str(network.network_address) if single else str(network), network)
-    if kind == "email":
-        if not _EMAIL.match(value):
-            raise IndicatorError(f"{value!r} is not an email address")
-        return Indicator("email", value.lower())
-    if kind == "user":
-        if not (_SLACK_ID.match(value) or (value.startswith("@") and len(value) > 1)):
-            raise IndicatorError(f"{value!r} is not a Slack user id (U..., W...) or @username")
-        return Indicator("user", value.removeprefix("@"))
+    return _READERS[kind](value)
+
+
+def _ip(value: str) -> Indicator:
+    try:
+        network = ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise IndicatorError(f"{value!r} is not an IP address or CIDR range") from None
+    single = network.num_addresses == 1
+    return Indicator("ip", str(network.network_address) if single else str(network), network)
+
+
+def _email(value: str) -> Indicator:
+    if not _EMAIL.match(value) or not _DOMAIN.match(fold(value.rsplit("@", 1)[1])):
+        raise IndicatorError(f"{value!r} is not an email address")
+    return Indicator("email", fold(value))
+
+
+def _domain(value: str) -> Indicator:
+    domain = fold(value).removesuffix(".")
+    if not _DOMAIN.match(domain) or _is_ipv4_like(domain):
+        raise IndicatorError(f"{value!r} is not a domain name")
+    return Indicator("domain", domain)
+
+
+def _url(value: str) -> Indicator:
+    if not _URL.match(value):
+        raise IndicatorError(f"{value!r} is not a URL (scheme://host...)")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise IndicatorError(f"{value!r} is not a URL (scheme://host...)") from None
+    if not parts.hostname:
+        raise IndicatorError(f"{value!r} is not a URL (scheme://host...)")
+    head, rest = _url_parts(value)
+    return Indicator("url", head + rest)
+
+
+def _user(value: str) -> Indicator:
+    if not (_SLACK_ID.match(value) or (value.startswith("@") and len(value) > 1)):
+        raise IndicatorError(f"{value!r} is not a Slack user id (U..., W...) or @username")
+    return Indicator("user", value.removeprefix("@"))
+
+
+def _text(value: str) -> Indicator:
     return Indicator("text", value)
+
+
+_READERS: dict[Kind, Callable[[str], Indicator]] = {
+    "ip": _ip,
+    "email": _email,
+    "domain": _domain,
+    "url": _url,
+    "user": _user,
+    "text": _text,
+}
+
+
+def _is_ipv4_like(text: str) -> bool:
+    return all(part.isdigit() for part in text.split("."))
+
+
+def _url_parts(value: str) -> tuple[str, str]:
+    """`scheme://[userinfo@]host[:port]` with scheme and host lower-cased (they are
+    case-insensitive), and the rest (path, query, fragment) as written; raises ValueError."""
+    parts = urlsplit(value)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    rest = value[value.index("://") + 3 + len(parts.netloc) :]
+    return f"{fold(parts.scheme)}://{userinfo}{at}{fold(host)}", rest
+
+
+def _url_key(value: str) -> str:
+    """Two URLs are one when this is equal: canonical, and an empty path is `/`."""
+    try:
+        head, rest = _url_parts(value)
+    except ValueError:
+        return ""
+    return head + (rest if rest.startswith("/") else "/" + rest)
+
+
+def _url_stem(canonical: str) -> str:
+    """What every spelling of the URL contains: `scheme://host` alone when the path is
+    `/` or none, since `a.b`, `a.b/`, `a.b?q` and `a.b/?q` are the same."""
+    head, rest = _url_parts(canonical)
+    return head if rest.lstrip("/")[:1] in ("", "?", "#") and rest[:2] != "//" else canonical
+
+
+def _domain_of(value: str) -> str:
+    """The domain a value names: itself, an email's domain, or a URL's host."""
+    if "://" in value:
+        try:
+            return fold(urlsplit(value).hostname or "").removesuffix(".")
+        except ValueError:
+            return ""
+    if "@" in value and (" " in value or "\n" in value):
+        return ""
+    return fold(value.rpartition("@")[2]).removesuffix(".")
 
 
 def _network_literal(network: Network) -> str:
@@ -154,6 +305,54 @@ def _network_literal(network: Network) -> str:
         return _json(str(network.network_address))
     octets = str(network.network_address).split(".")[: network.prefixlen // 8]
     return '"' + "".join(o + "." for o in octets) if octets else ""
+
+
+def _ipv6_group(network: Network) -> str:
+    """The longest non-zero 16-bit group the range fixes, lower-case without leading
+    zeros; every spelling of every address in it writes that group (the last two groups
+    may be written as dotted IPv4, so they are not used)."""
+    groups = network.network_address.exploded.split(":")[: min(6, network.prefixlen // 16)]
+    fixed = [g.lstrip("0") for g in groups if g.strip("0")]
+    return max(fixed, key=len) if fixed else ""
+
+
+def _ipv6_spellings(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    """An RE2 pattern for every way one IPv6 address can be written as a JSON value:
+    groups with or without leading zeros, in either case, one run of zero groups written
+    as `::` (or none), the last 32 bits as hex groups or as dotted IPv4."""
+    groups = [int(g, 16) for g in address.exploded.split(":")]
+    v4 = ipaddress.IPv4Address((groups[6] << 16) | groups[7])
+    forms = [_compressions([_hex(g) for g in groups])]
+    forms.append(_compressions([_hex(g) for g in groups[:6]], tail=re.escape(str(v4))))
+    return '"(?i:' + "|".join(alt for form in forms for alt in form) + ')"'
+
+
+def _hex(group: int) -> str:
+    if group == 0:
+        return "0{1,4}"
+    digits = f"{group:x}"
+    return digits if len(digits) == 4 else f"0{{0,{4 - len(digits)}}}{digits}"
+
+
+def _compressions(parts: list[str], tail: str = "") -> list[str]:
+    """Every way of writing the groups with at most one run of zero groups as `::`."""
+    out = [":".join(parts + ([tail] if tail else []))]
+    n = len(parts)
+    zero = [p == "0{1,4}" for p in parts]
+    for start in range(n):
+        for end in range(start + 1, n + 1):
+            if not all(zero[start:end]):
+                break
+            head, rest = ":".join(parts[:start]), ":".join(parts[end:])
+            if tail:
+                rest = f"{rest}:{tail}" if rest else tail
+            out.append(f"{head}::{rest}")
+    return out
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, list):
+        yield from (v for v in value if isinstance(v, str))
 
 
 def _json(value: str) -> str:
@@ -167,13 +366,8 @@ def _in(value: str, network: Network) -> bool:
         return False
 
 
-def _strings(value: Any) -> Iterator[str]:
-    if isinstance(value, list):
-        yield from (v for v in value if isinstance(v, str))
-
-
 def _values(node: Any) -> Iterator[str]:
-    """Every string value in a record, however deep."""
+    """Every string value in a record, however deep (the `p_any_*` sets among them)."""
     if isinstance(node, str):
         yield node
     elif isinstance(node, Mapping):

@@ -100,10 +100,12 @@ class StateStore(Protocol):
         *,
         everything: bool = False,
         on_taken: Callable[[tuple[str, str]], None] | None = None,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         """Start holding leases on a fair share of these (source, log type) streams, or on
         every free one, calling `on_taken` for each lease taken (the daemon polls it at
-        once rather than at its next tick); nothing for a private store, which owns all."""
+        once rather than at its next tick), and `on_round` with how late each renewal
+        round finished; nothing for a private store, which owns all."""
         ...
 
     def polling(self, source_id: str, log_type: str) -> AbstractContextManager[bool]:

@@ -50,10 +50,11 @@ class DynamoStore:
         )
         self.leases: Leases | None = (
             Leases(
-                self.table,
+                Table.for_leases(options, self.table.capacity),
                 self.replica_id,
                 lease_seconds=options.lease_seconds,
                 renew_every=options.renew_every,
+                control=Table.for_leases(options, self.table.capacity),
             )
             if replica
             else None
@@ -76,8 +77,10 @@ class DynamoStore:
         *,
         everything: bool = False,
         on_taken: Callable[[Stream], None] | None = None,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         if self.leases is not None:
+            self.leases.on_round = on_round
             self.leases.start(streams, everything=everything, on_taken=on_taken)
 
     @contextmanager
@@ -308,9 +311,18 @@ class DynamoStore:
 
     # -- operators
 
+    def leases_now(self) -> dict[Stream, dict[str, Any]]:
+        """Every lease item: holder, epoch, seconds since its last renewal."""
+        out = {}
+        for item in self.table.query(LEASES, consistent=False):
+            source, _, log_type = item["sk"]["S"].rpartition("#")
+            out[(source, log_type)] = _lease(item)
+        return out
+
     def summary(self) -> list[dict[str, Any]]:
         """Per stream a replica ever polled (each has a lease item): checkpoint, status,
-        seen keys, pending writes and the lease holder. Reads only; no Scan."""
+        seen keys, pending writes and the lease: holder, epoch, seconds since it was
+        renewed. Reads only; no Scan."""
         leases = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
         streams = set()
         for name in leases:
@@ -328,9 +340,7 @@ class DynamoStore:
                     "status": self.status(source, log_type),
                     "seen": len(keys.seen),
                     "pending_writes": len(keys.pending),
-                    "lease": {"owner": lease["owner"]["S"], "epoch": int(lease["epoch"]["N"])}
-                    if lease
-                    else None,
+                    "lease": _lease(lease) if lease else None,
                 }
             )
         return rows
@@ -355,6 +365,17 @@ class DynamoStore:
             self._keys = {s: v for s, v in self._keys.items() if s[0] != source_id}
             self._values = {s: v for s, v in self._values.items() if s[1] != source_id}
         return bool(doomed)
+
+
+def _lease(item: Item) -> dict[str, Any]:
+    """Seconds since renewal are by the writer's wall clock against this host's, so
+    only as exact as the two clocks agree (a display, never a decision)."""
+    renewed = item.get("renewed_at")
+    return {
+        "owner": item["owner"]["S"],
+        "epoch": int(item["epoch"]["N"]),
+        "seconds_since_renewal": max(0, clock.now_ts() - int(renewed["N"])) if renewed else None,
+    }
 
 
 def _kpk(stream: Stream) -> str:

@@ -306,6 +306,7 @@ class StateStore:
         *,
         everything: bool = False,
         on_taken: Callable[[tuple[str, str]], None] | None = None,
+        on_round: Callable[[float], None] | None = None,
     ) -> None:
         return None
 

@@ -78,20 +78,43 @@ def item_size(item: Item) -> int:
 class Table:
     """Thin wrapper: typed errors that name the table (never credentials), metered calls."""
 
-    def __init__(self, options: DynamoDBOptions) -> None:
+    def __init__(
+        self,
+        options: DynamoDBOptions,
+        *,
+        attempts: int | None = None,
+        timeout: float | None = None,
+        pool: int = 64,
+        capacity: Capacity | None = None,
+    ) -> None:
+        """`attempts` and `timeout` (seconds, per HTTP attempt) default to the state
+        store's own: the lease client passes its own, shorter ones (`for_leases`)."""
         self.name = options.table
-        self.capacity = Capacity()
+        self.capacity = capacity or Capacity()
         self._db: Any = boto3.client(
             "dynamodb",
             region_name=options.region,
             endpoint_url=options.endpoint_url,
             config=Config(
-                retries={"max_attempts": options.max_attempts, "mode": "standard"},
-                connect_timeout=5,
-                max_pool_connections=64,
-                read_timeout=10,
+                retries={"max_attempts": attempts or options.max_attempts, "mode": "standard"},
+                connect_timeout=timeout or 5,
+                max_pool_connections=pool,
+                read_timeout=timeout or 10,
             ),
         )
+
+    @classmethod
+    def for_leases(cls, options: DynamoDBOptions, capacity: Capacity | None = None) -> Table:
+        """A client of its own for lease calls: its own connection pool, so a renewal
+        never queues behind commits, and no retries inside botocore, so one slow call can
+        never hold a renewal past its lease (the caller retries while the lease still has
+        time; a commit client would retry five
+        times with 10 s timeouts). The timeout is what is left of a lease when its renewal
+        is due on time: a call that outlives it is no use, and one cut short any sooner
+        only adds a retry to a slow server."""
+        lease = options.lease_seconds
+        timeout = max(options.renew_every, lease - min(1.0, lease / 10) - options.renew_every)
+        return cls(options, attempts=1, timeout=timeout, pool=4, capacity=capacity)
 
     def error(self, exc: BaseException) -> StateError:
         code = ""

@@ -1,0 +1,355 @@
+"""Coverage chaos: is every stream held by some live replica, sampled every 0.5 s?
+
+Three `slack-connector run` replicas share three sources (nine streams) through one
+DynamoDB table, busy: a backlog of audit events per source to page through, live events,
+S3 uploads. Every few seconds one replica is SIGKILLed (restarted 0-3 s later under a
+new id) or SIGSTOPped for twice its lease and continued. Coverage is read as an operator
+would, from each replica's `/metrics` (`slack_connector_leases_held`): the sum over the
+replicas that are running and not stopped.
+
+Judged afterwards: after each kill or stop, how long until coverage was all nine again
+(the bound is 2 lease periods + one poll interval); whether any replica that was not
+stopped logged `lease expired before renewal` or `state store failed`; exactly once.
+
+    python -m tests.chaos.coverage [--seconds 120] [--lease 6] [--burn 2] [--seed N]
+
+`--burn N` runs N busy-loop processes (one per core) for the whole run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.chaos.harness import ROOT, child_env
+from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
+
+HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
+LATE = re.compile(r"^slack_connector_lease_round_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)$", re.M)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class MetricFleet(Fleet):
+    """Replicas configured as the README says, each with its own metrics port."""
+
+    def __init__(self, workdir: Path, config: Path, knobs: Knobs) -> None:
+        super().__init__(workdir, config, knobs)
+        self.ports: dict[str, int] = {}
+        self.stopped: dict[str, float] = {}
+
+    def start(self, slot: int) -> Incarnation:
+        n = sum(1 for i in self.all if i.slot == slot)
+        replica_id = f"slot{slot}-run{n}"
+        port = free_port()
+        env = child_env()
+        env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
+        env["SLACK_CONNECTOR__METRICS__PORT"] = str(port)
+        log = self.workdir / f"{replica_id}.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "connector.cli", "run", "--config", str(self.config)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=log.open("wb"),
+        )
+        inc = Incarnation(slot, replica_id, proc, log, time.time())
+        self.ports[replica_id] = port
+        self.live[slot] = inc
+        self.all.append(inc)
+        return inc
+
+
+@dataclass
+class Sample:
+    at: float
+    covered: int
+
+
+@dataclass
+class Event:
+    kind: str
+    replica: str
+    at: float
+    recovered: float | None = None
+
+
+@dataclass
+class Coverage:
+    lease_seconds: float
+    poll: int
+    streams: int
+    samples: list[Sample] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    expired: dict[str, int] = field(default_factory=dict)
+    store_failed: dict[str, int] = field(default_factory=dict)
+    lateness: list[float] = field(default_factory=list)
+    load: str = ""
+
+    @property
+    def bound(self) -> float:
+        return 2 * self.lease_seconds + self.poll
+
+    def recoveries(self) -> list[float]:
+        return [e.recovered for e in self.events if e.recovered is not None]
+
+    def report(self) -> str:
+        times = sorted(self.recoveries())
+        lines = [f"coverage samples: {len(self.samples)}; load at the end: {self.load}"]
+        for e in self.events:
+            took = f"{e.recovered:.1f}s" if e.recovered is not None else "never"
+            lines.append(f"  {e.kind:<8}{e.replica:<14} all {self.streams} streams back in {took}")
+        if times:
+            lines.append(
+                f"failover (event -> all streams covered), {len(times)} events: min "
+                f"{times[0]:.1f}s median {times[len(times) // 2]:.1f}s max {times[-1]:.1f}s; "
+                f"bound 2 x lease + poll = {self.bound:.1f}s"
+            )
+        if self.lateness:
+            late = sorted(self.lateness)
+            lines.append(
+                f"renewal rounds late (s), {len(late)} rounds: p50 {late[len(late) // 2]:.3f} "
+                f"p99 {late[min(len(late) - 1, int(len(late) * 0.99))]:.3f} max {late[-1]:.3f}"
+            )
+        lines.append(f"'lease expired before renewal' on replicas never stopped: {self.expired}")
+        lines.append(f"'state store failed' lines: {self.store_failed}")
+        return "\n".join(lines)
+
+
+class Sampler:
+    """Reads every running, unstopped replica's lease count every 0.5 s."""
+
+    def __init__(self, fleet: MetricFleet, coverage: Coverage) -> None:
+        self.fleet, self.coverage = fleet, coverage
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="coverage", daemon=True)
+        self._http = httpx.Client(timeout=0.4)
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self._http.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            covered = 0
+            for inc in list(self.fleet.live.values()):
+                if inc.replica_id in self.fleet.stopped:
+                    continue
+                covered += self._held(inc.replica_id)
+            self.coverage.samples.append(Sample(time.time(), min(covered, 99)))
+
+    def _held(self, replica: str) -> int:
+        try:
+            body = self._http.get(f"http://127.0.0.1:{self.fleet.ports[replica]}/metrics").text
+        except httpx.HTTPError:
+            return 0
+        return sum(int(float(n)) for r, n in HELD.findall(body) if r == replica)
+
+
+def recovered(coverage: Coverage, since: float, until: float) -> float | None:
+    """Seconds from an event to the first sample with every stream covered again."""
+    for s in coverage.samples:
+        if since < s.at <= until and s.covered >= coverage.streams:
+            return s.at - since
+    return None
+
+
+def late_rounds(body: str) -> list[float]:
+    """Renewal lateness as bucket upper bounds, one per round (from the histogram)."""
+    out: list[float] = []
+    below = 0.0
+    for le, count in LATE.findall(body):
+        n = float(count) - below
+        below = float(count)
+        out += [float("inf") if le == "+Inf" else float(le)] * int(n)
+    return out
+
+
+@contextmanager
+def burning(processes: int) -> Iterator[None]:
+    """A busy loop per core: the run must hold on a saturated host too."""
+    procs = [multiprocessing.Process(target=_burn, daemon=True) for _ in range(processes)]
+    for p in procs:
+        p.start()
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.join()
+
+
+def _burn() -> None:
+    while True:
+        pass
+
+
+def backlog(stage: Stage, events: int, rng: random.Random) -> None:
+    """History every source must page through first (one fake: every source reads it)."""
+    now = int(time.time())
+    for _ in range(events // 100):
+        stage.feeder.add_audit(now - rng.randint(60, 3000), 100)
+
+
+def run(
+    workdir: Path,
+    endpoint: str,
+    *,
+    seed: int,
+    seconds: float,
+    lease_seconds: float = 4.0,
+    events: int = 5000,
+    sources: int = 3,
+    log: Any = print,
+) -> tuple[Coverage, Result]:
+    knobs = Knobs(
+        sources=sources,
+        replicas=3,
+        lease_seconds=lease_seconds,
+        renew_seconds=lease_seconds / 3,
+        page_size=200,
+        batch_max_events=500,
+    )
+    rng = random.Random(seed)
+    streams = knobs.sources * len(LOG_TYPES)
+    coverage = Coverage(lease_seconds, knobs.poll_interval, streams)
+    with Stage(workdir, endpoint, knobs, seed=seed) as stage:
+        stage.slack.audit_max_page = 200
+        backlog(stage, events, rng)
+        fleet = MetricFleet(workdir, stage.config, knobs)
+        stage.fleet = fleet
+        for slot in range(knobs.replicas):
+            fleet.start(slot)
+        stage.wait_balanced(timeout=60, even=False)
+        with Sampler(fleet, coverage):
+            gap = coverage.bound + 3
+            deadline = time.monotonic() + seconds
+            kinds = ["kill", "stop"]
+            while time.monotonic() + gap <= deadline:
+                kind = kinds[len(coverage.events) % 2] if rng.random() < 0.8 else "kill"
+                coverage.events.append(_disturb(stage, fleet, kind, rng, lease_seconds))
+                log(f"{kind} {coverage.events[-1].replica}")
+                time.sleep(gap)
+            for i, e in enumerate(coverage.events):
+                nxt = coverage.events[i + 1].at if i + 1 < len(coverage.events) else time.time()
+                e.recovered = recovered(coverage, e.at, nxt)
+            coverage.lateness = _lateness(fleet, {e.replica for e in coverage.events})
+        result = stage.finish()
+    stopped = {e.replica for e in coverage.events if e.kind == "stop"}
+    for inc in fleet.all:
+        if inc.replica_id not in stopped:
+            n = len(fleet.log_lines(inc, "lease expired before renewal"))
+            coverage.expired[inc.replica_id] = n
+        coverage.store_failed[inc.replica_id] = len(fleet.log_lines(inc, "state store failed"))
+    coverage.load = _uptime()
+    return coverage, result
+
+
+def _disturb(
+    stage: Stage, fleet: MetricFleet, kind: str, rng: random.Random, lease: float
+) -> Event:
+    slot = rng.choice(sorted(fleet.live))
+    inc = fleet.live[slot]
+    event = Event(kind, inc.replica_id, time.time())
+    if kind == "kill":
+        fleet.kill(slot)
+        stage.kills += 1
+        time.sleep(rng.uniform(0.0, 3.0))
+        fleet.start(slot)
+        stage.restarts += 1
+    else:
+        fleet.stopped[inc.replica_id] = event.at
+        inc.proc.send_signal(signal.SIGSTOP)
+        threading.Timer(2 * lease, lambda: _resume(fleet, inc)).start()
+    return event
+
+
+def _resume(fleet: MetricFleet, inc: Incarnation) -> None:
+    inc.proc.send_signal(signal.SIGCONT)
+    fleet.stopped.pop(inc.replica_id, None)
+
+
+def _lateness(fleet: MetricFleet, stopped: set[str]) -> list[float]:
+    """Rounds of the replicas never stopped (a stopped one's round runs as late as the
+    stop was long, by design)."""
+    out: list[float] = []
+    with httpx.Client(timeout=2) as http:
+        for inc in fleet.live.values():
+            if inc.replica_id in stopped:
+                continue
+            url = f"http://127.0.0.1:{fleet.ports[inc.replica_id]}/metrics"
+            try:
+                out += late_rounds(http.get(url).text)
+            except httpx.HTTPError:
+                continue
+    return out
+
+
+def _uptime() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--lease", type=float, default=6.0)
+    parser.add_argument("--events", type=int, default=5000, help="backlog audit events")
+    parser.add_argument("--burn", type=int, default=0, help="busy-loop processes")
+    parser.add_argument("--sources", type=int, default=3)
+    args = parser.parse_args()
+    from moto.server import ThreadedMotoServer
+
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        with burning(args.burn), tempfile.TemporaryDirectory() as tmp:
+            coverage, result = run(
+                Path(tmp),
+                f"http://{host}:{port}",
+                seed=seed,
+                seconds=args.seconds,
+                lease_seconds=args.lease,
+                events=args.events,
+                sources=args.sources,
+            )
+    finally:
+        server.stop()
+    print(f"seed={seed} burn={args.burn}")
+    print(result.report())
+    print(coverage.report())
+    ok = result.exact() and all(r <= coverage.bound for r in coverage.recoveries())
+    ok = ok and len(coverage.recoveries()) == len(coverage.events)
+    return 0 if ok and not any(coverage.expired.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
