@@ -50,6 +50,13 @@ _SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
 _IP_LIKE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 MAX_LENGTH = 256
+FAST_PATH: dict[Kind, str] = {
+    "ip": "p_any_ip_addresses",
+    "email": "p_any_emails",
+    "domain": "p_any_emails",
+}
+"""The schema's indicator set that usually holds a match: looked at before the walk
+over every value, which then runs only for rows that hold it elsewhere, or not at all."""
 
 REFANG: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^hxxp(s?)(?=\[?:)", re.IGNORECASE), r"http\1"),
@@ -130,6 +137,9 @@ class Indicator:
             folded = self.value.lower()
             if any(u.lower() == folded for u in _strings(row.get("p_any_usernames"))):
                 return True
+        fast = FAST_PATH.get(self.kind)
+        if fast and any(self._is(v) for v in _strings(row.get(fast))):
+            return True
         return any(self._is(v) for v in _values(row))
 
     def _is(self, value: str) -> bool:
@@ -308,12 +318,13 @@ def _network_literal(network: Network) -> str:
 
 
 def _ipv6_group(network: Network) -> str:
-    """The longest non-zero 16-bit group the range fixes, lower-case without leading
-    zeros; every spelling of every address in it writes that group (the last two groups
-    may be written as dotted IPv4, so they are not used)."""
+    """A non-zero 16-bit group the range fixes, lower-case without leading zeros: every
+    spelling of every address in it writes that group (the last two groups may be written
+    as dotted IPv4, so they are not used). The last one of two digits or more, since the
+    first ones (`2001`, `db8`) are shared by most addresses and admit too many lines."""
     groups = network.network_address.exploded.split(":")[: min(6, network.prefixlen // 16)]
-    fixed = [g.lstrip("0") for g in groups if g.strip("0")]
-    return max(fixed, key=len) if fixed else ""
+    fixed = [(len(g) > 1, i, g) for i, g in enumerate(x.lstrip("0") for x in groups) if g]
+    return max(fixed)[2] if fixed else ""
 
 
 def _ipv6_spellings(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
