@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from connector.cli import main
 from connector.cli_parser import build_parser
-from connector.search import summary
+from connector.search import query, summary
 from connector.search.cli import when
 from connector.search.indicators import parse
 from connector.search.query import Found, Hit, Window, _Newest
@@ -133,7 +133,10 @@ def test_slack_answer_fits_escapes_and_names_the_rest(
 
 
 def test_cli_summary_table_watched_and_cut(
-    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    slack: FakeSlack,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     land(slack)
     config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
@@ -154,3 +157,9 @@ def test_cli_summary_table_watched_and_cut(
     err = capsys.readouterr().err
     assert "2 of 38 matching event(s); all of them: slack-connector search" in err
     assert f"--config {config}" in err and "--limit 38" in err
+    # no literal to narrow by: read newest first, stop after the limit, say "at least"
+    monkeypatch.setattr(query, "FETCH", 4)
+    assert main(["search", "--config", config, "--summary", "--limit", "2", "0.0.0.0/0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ip:0.0.0.0/0: at least 4 event(s)"), out
+    assert "2 of more matching event(s)" in err
