@@ -26,6 +26,7 @@ literally, never refanged).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -47,6 +48,7 @@ _DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}
 _EMAIL = re.compile(r"^[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#\"]+[^\s\"]*$", re.IGNORECASE)
 _SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
+_PORT = re.compile(r":\d*$")
 _IP_LIKE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 MAX_LENGTH = 256
@@ -88,7 +90,7 @@ class Indicator:
     def label(self) -> str:
         return f"{self.kind}:{self.value}"
 
-    @property
+    @functools.cached_property
     def needle(self) -> str:
         """Text that the lower-cased (`str.lower`) raw JSON line of every matching row
         contains, or "" when none is known (then only the parsed row decides).
@@ -130,9 +132,16 @@ class Indicator:
         return f"(?i:{literal})" if needle.lower() != needle.upper() else literal
 
     def matches(self, row: Mapping[str, Any], line: str) -> bool:
-        """The exact rule, on a parsed row and its raw JSON line."""
+        """The exact rule, on a parsed row and its raw JSON line.
+
+        A line without the needle is refused before the row is walked: the watchlist
+        asks every indicator about each candidate line, and most of them are not in it.
+        """
+        needle = self.needle
+        if needle and needle not in _lowered(line):
+            return False
         if self.kind == "text":
-            return self.needle in line.lower()
+            return True
         if self.kind == "user":
             folded = self.value.lower()
             if any(u.lower() == folded for u in _strings(row.get("p_any_usernames"))):
@@ -301,9 +310,11 @@ def _domain_of(value: str) -> str:
     """The domain a value names: itself, an email's domain, or a URL's host."""
     if "://" in value:
         try:
-            return fold(urlsplit(value).hostname or "").removesuffix(".")
+            netloc = urlsplit(value).netloc
         except ValueError:
             return ""
+        host = _PORT.sub("", netloc.rpartition("@")[2])
+        return fold(host).removesuffix(".")
     if "@" in value and (" " in value or "\n" in value):
         return ""
     return fold(value.rpartition("@")[2]).removesuffix(".")
@@ -364,6 +375,12 @@ def _compressions(parts: list[str], tail: str = "") -> list[str]:
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, list):
         yield from (v for v in value if isinstance(v, str))
+
+
+@functools.lru_cache(maxsize=8)
+def _lowered(line: str) -> str:
+    """The line lower-cased once for all the indicators asked about it."""
+    return line.lower()
 
 
 def _json(value: str) -> str:
