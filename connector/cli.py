@@ -30,7 +30,7 @@ from connector.token_store import TokenFileError
 
 log = logging.getLogger("connector")
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search"})
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist"})
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -206,8 +206,15 @@ def cmd_search(settings: Settings, args: argparse.Namespace) -> int:
     return search_cli.run(settings, args, say, sys.stdout, sys.stderr)
 
 
+def cmd_watchlist(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.search import watchlist_cli
+
+    return watchlist_cli.run(settings, args, say, sys.stdout, sys.stderr)
+
+
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "search": cmd_search,
+    "watchlist": cmd_watchlist,
     "auth": cmd_auth,
     "run": cmd_run,
     "once": cmd_once,

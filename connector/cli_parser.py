@@ -125,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="first: when seen, hits per log type and source, top actors, actions, IPs, "
         "and whether each indicator is watched",
     )
+    watch = command("watchlist", "show the watched indicators", parents=False)
+    watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
+    watch_show = command(
+        "show",
+        "every watched indicator, where it comes from (config, file, Slack) and, for those "
+        "added from Slack, who added it, when, to which list, with which tags and context "
+        "(safe beside a running daemon)",
+        within=watch_actions,
+    )
+    watch_show.add_argument("--list", help="only indicators submitted to this named list")
+    watch_show.add_argument(
+        "--format", choices=("text", "json"), default="text", help="text (default) or JSON lines"
+    )
     demo = command("demo", "run against a built-in Slack simulator for a minute", parents=False)
     demo.add_argument("--seconds", type=float, default=60.0, help="how long to run (default 60)")
     demo.add_argument(

@@ -259,3 +259,18 @@ audit_calls_per_minute = 100000
         proc.kill()
     assert proc.returncode == 0, err[-2000:]
     assert SECRET not in err
+
+
+def test_watch_list_shows_provenance_for_the_first_ones_and_counts_the_rest(
+    endpoint_factory: Any,
+) -> None:
+    from connector.search.slash_commands import LIST_LIMIT
+
+    ep = endpoint_factory()
+    assert "Watching `ip:192.0.2.77`" in ep.run("watch add 192.0.2.77").json()["text"]
+    for i in range(LIST_LIMIT):
+        ep.app.watchlist.add(f"198.51.100.{i}")
+    text = ep.run("watch list").json()["text"]
+    assert "• `ip:192.0.2.77` (slack)\n    list default; by <@U0ANALYST>;" in text
+    assert "…and 1 more: `slack-connector watchlist show` lists all." in text
+    assert "198.51.100.29" not in text and "198.51.100.28" in text

@@ -190,6 +190,19 @@ def test_bad_watchlist_config_names_the_field(tmp_path: Path, slack: FakeSlack) 
     with pytest.raises(ConfigError, match=r"watchlist\.file: .*line 2"):
         load(path)
     assert main(["search", "--config", str(path), "1.2.3.4"]) == 2
+    path.write_text(f'[[watchlist.lists]]\nname = "a"\n[[watchlist.lists]]\nname = "a"\n{base}')
+    with pytest.raises(ConfigError, match=r"watchlist\.lists: duplicate list name 'a'"):
+        load(path)
+    path.write_text(f'[[watchlist.lists]]\nname = "has space"\n{base}')
+    with pytest.raises(ConfigError, match=r"watchlist\.lists\[0\]\.name"):
+        load(path)
+    assert main(["watchlist", "show", "--config", str(path)]) == 2
+    path.write_text(f'[slash_command]\nweb_api_url = "http://slack.example/api/"\n{base}')
+    with pytest.raises(ConfigError, match=r"slash_command\.web_api_url: must be an https URL"):
+        load(path)
+    path.write_text(f'[slash_command]\ninteractivity_path = "/slack/commands"\n{base}')
+    with pytest.raises(ConfigError, match=r"slash_command\.interactivity_path: must differ"):
+        load(path)
 
 
 def test_a_source_cannot_take_the_watchlists_state_prefix(tmp_path: Path) -> None:

@@ -12,15 +12,20 @@ from dataclasses import dataclass
 
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse
+from connector.search.provenance import Entry
 from connector.search.query import Hit, SearchError
 from connector.search.watchlist import Watchlist
 
 Search = Callable[[Sequence[Indicator]], list[Hit]]
 TEXT_LIMIT = 3500
+LIST_LIMIT = 30
+"""Indicators `/seclogs watch list` shows with their provenance (a store read each)."""
 
 HELP = """*/seclogs* searches the Slack security logs this connector landed (last 30 days).
 • `/seclogs search <indicator> [...]`: an IP or CIDR range, an email, a user id
   (`U...`, `W...`), an `@username`, or text
+• `/seclogs submit`: a dialog to paste indicators (defanged is fine) into a watchlist
+• `/seclogs report`: a dialog for a report; every indicator in it is watched
 • `/seclogs watch add <indicator>`: alert when it shows up in new logs
 • `/seclogs watch list`: what is watched, and where each entry comes from
 • `/seclogs watch remove <indicator>`: stop watching one added from Slack
@@ -36,7 +41,7 @@ class Reply:
     indicators: tuple[Indicator, ...] = ()
 
 
-def handle(text: str, watchlist: Watchlist) -> Reply:
+def handle(text: str, watchlist: Watchlist, user: str = "") -> Reply:
     words = text.split()
     if not words or words[0].lower() == "help":
         return Reply(HELP)
@@ -47,28 +52,38 @@ def handle(text: str, watchlist: Watchlist) -> Reply:
                 return Reply("Usage: `/seclogs search <indicator> [...]`")
             return Reply(indicators=tuple(parse(a) for a in args))
         if verb == "watch":
-            return Reply(_watch(args, watchlist))
+            return Reply(_watch(args, watchlist, user))
     except IndicatorError as exc:
         return Reply(f"Cannot use that indicator: {exc}")
     return Reply(f"Unknown command `{_clip(verb, 40)}`.\n{HELP}")
 
 
-def _watch(args: list[str], watchlist: Watchlist) -> str:
+def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
     action = args[0].lower() if args else "list"
     value = " ".join(args[1:])
     if action == "add" and value:
-        indicator = watchlist.add(value)
+        indicator = watchlist.add(value, Entry(watchlist.cfg.lists[0].name, user))
         return f"Watching `{indicator.label}`: new logs that contain it raise an alert."
     if action == "remove" and value:
         if watchlist.remove(value):
             return f"Stopped watching `{parse(value).label}`."
         return f"`{parse(value).label}` was not added from Slack; config entries stay in config."
     if action == "list":
-        listing = watchlist.listing()
+        shown, total = watchlist.show(LIST_LIMIT)
+        titles = watchlist.provenance.titles([e for _, _, es in shown for e in es[-3:]])
         lines = [
-            f"• `{label}` ({origin})" for origin, labels in listing.items() for label in labels
+            f"• `{label}` ({origin})"
+            + "".join(f"\n    {e.describe(titles)}" for e in entries[-3:])
+            for label, origin, entries in shown
         ]
-        return "Watched indicators:\n" + "\n".join(lines) if lines else "Nothing is watched."
+        if not lines:
+            return "Nothing is watched."
+        more = (
+            f"\n…and {total - len(shown)} more: `slack-connector watchlist show` lists all."
+            if total > len(shown)
+            else ""
+        )
+        return _clip("Watched indicators:\n" + "\n".join(lines), TEXT_LIMIT - len(more)) + more
     return "Usage: `/seclogs watch add|remove <indicator>` or `/seclogs watch list`"
 
 
@@ -90,6 +105,24 @@ def run_search(indicators: Sequence[Indicator], search: Search, limit: int) -> s
     head = f"{len(lines)} event(s) with {wanted}{more}:\n```"
     body = _clip("\n".join(lines), TEXT_LIMIT - len(head) - 4)
     return f"{head}\n{body}\n```"
+
+
+def past_hits(indicators: Sequence[Indicator], search: Search, limit: int) -> str:
+    """A submission's look back: per indicator how many events hold it, then the events.
+    One search serves them all; counts are of the newest `limit` events when it is hit."""
+    try:
+        hits = search(indicators)
+    except SearchError as exc:
+        return f"the search failed: {exc}"
+    capped = " (of the newest shown)" if len(hits) >= limit else ""
+    lines = []
+    for indicator in indicators:
+        times = [h.event_time for h in hits if indicator.matches(h.row, h.line)]
+        seen = f"{len(times)} event(s){capped}, {min(times)} to {max(times)}" if times else "none"
+        lines.append(f"• `{indicator.label}`: {seen}")
+    if hits:
+        lines.append(run_search(indicators, lambda _: hits, limit))
+    return "\n".join(lines)
 
 
 def _clip(text: str, limit: int) -> str:

@@ -6,6 +6,10 @@ timestamps more than 5 minutes off rejected, constant-time compare) before anyth
 parsed; a signature seen before is a replay and is refused the same way. Only then is
 the form read, the team and user checked against the allow-lists, and the command run.
 
+The modals' submissions (`interactivity_path`, see `interactions`) pass the same checks
+in the same order; their payload is the form's `payload` field. Slack's `ssl_check`
+pings carry nothing to run and are answered with an empty 200, signed or not.
+
 Slack waits 3 seconds for an answer. A search gets `answer_within_seconds`; when it takes
 longer the reply says so and the result is posted to the request's `response_url` (with
 slack-sdk's `WebhookClient`). Searches run one at a time on one worker, which keeps a
@@ -32,6 +36,8 @@ from slack_sdk.webhook import WebhookClient
 from connector import clock
 from connector.config_sections import SlashCommandConfig
 from connector.search import slash_commands as commands
+from connector.search.interactions import Body, FollowUp, Submissions, Submitter, open_modal
+from connector.search.slack_web import SlackWeb
 from connector.search.slash_commands import Search
 from connector.search.watchlist import Watchlist
 from connector.secrets import SecretError
@@ -83,11 +89,14 @@ class SlashServer:
         search: Search,
         *,
         post: Post = post_ephemeral,
+        web: SlackWeb | None = None,
     ) -> None:
         self.cfg = cfg
         self.watchlist = watchlist
         self._search = search
         self._post = post
+        self._web = web or SlackWeb(cfg.web_api_url, cfg.bot_token)
+        self._submissions = Submissions(watchlist, self._past_hits, post)
         self._replays = Replays()
         self._verifier: tuple[float, SignatureVerifier] | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slash-search")
@@ -108,8 +117,8 @@ class SlashServer:
                 status, body = server.handle(self.path, self.headers, self.rfile)
                 self._send(status, body)
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
-                data = orjson.dumps(body)
+            def _send(self, status: int, body: Body) -> None:
+                data = b"" if body is None else orjson.dumps(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
@@ -148,39 +157,85 @@ class SlashServer:
             self._verifier = (now, SignatureVerifier(secret, clock=_UtcClock()))
         return self._verifier[1]
 
-    def handle(self, path: str, headers: Any, stream: Any) -> tuple[int, dict[str, Any]]:
-        if path.split("?", 1)[0] != self.cfg.path:
+    def handle(self, path: str, headers: Any, stream: Any) -> tuple[int, Body]:
+        route = path.split("?", 1)[0]
+        if route not in (self.cfg.path, self.cfg.interactivity_path):
             return 404, {"error": "not found"}
         try:
             length = int(headers.get("Content-Length") or "")
         except ValueError:
             return 411, {"error": "Content-Length required"}
-        if length > self.cfg.max_body_bytes or length < 0:
+        limit = (
+            self.cfg.max_interaction_bytes
+            if route == self.cfg.interactivity_path
+            else self.cfg.max_body_bytes
+        )
+        if length > limit or length < 0:
             log.warning("slash command refused: body too large", extra={"bytes": length})
             return 413, {"error": "request body too large"}
         raw = stream.read(length)
         refused = self._authenticate(raw, headers)
+        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+        if form.get("ssl_check") == "1" and "command" not in form and "payload" not in form:
+            return 200, None
         if refused:
             log.warning("slash command refused: %s", refused)
             return 401, {"error": "invalid request signature"}
-        form = {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
-        user, team = form.get("user_id", ""), form.get("team_id", "")
-        if not self._allowed(user, team):
-            log.warning("slash command refused: not allowed", extra={"user": user, "team": team})
-            return 200, _ephemeral(
-                "You are not allowed to use this command. Ask the connector's operators to "
-                "add your user or team to [slash_command]."
-            )
-        text = form.get("text", "")
-        log.info(
-            "slash command",
-            extra={"user": user, "team": team, "verb": (text.split() or ["help"])[0][:20]},
+        if route == self.cfg.interactivity_path:
+            return 200, self._interaction(form.get("payload", ""))
+        who = Submitter(
+            form.get("user_id", ""), form.get("team_id", ""), form.get("channel_id", "")
         )
+        refusal = self.refusal(who)
+        if refusal:
+            log.warning(
+                "slash command refused: not allowed", extra={"user": who.user, "team": who.team}
+            )
+            return 200, _ephemeral(refusal)
+        text = form.get("text", "")
+        verb = (text.split() or ["help"])[0].lower()[:20]
+        log.info("slash command", extra={"user": who.user, "team": who.team, "verb": verb})
         self.executed += 1
-        reply = commands.handle(text, self.watchlist)
+        if verb in ("submit", "report"):
+            return 200, open_modal(verb, form, self._web, self.watchlist.cfg)
+        reply = commands.handle(text, self.watchlist, who.user)
         if not reply.indicators:
             return 200, _ephemeral(reply.text)
         return 200, _ephemeral(self._search_reply(reply, form.get("response_url", "")))
+
+    def _interaction(self, raw: str) -> Body:
+        try:
+            payload = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            payload = None
+        if not isinstance(payload, dict):
+            log.warning("slack interaction without a JSON payload")
+            return None
+        self.executed += 1
+        body, follow_up = self._submissions.handle(payload, self.refusal)
+        self._later(follow_up)
+        return body
+
+    def _later(self, follow_up: FollowUp) -> None:
+        """Past hits and the confirmation, on the search worker after Slack has its answer."""
+        if follow_up is None:
+            return
+        if not self._queued.acquire(blocking=False):
+            log.warning("slack submission: confirmation dropped, too many searches queued")
+            return
+
+        def work() -> None:
+            try:
+                follow_up()
+            except Exception as exc:  # noqa: BLE001 - a lost reply must not kill the worker
+                log.error("slack submission: confirmation failed: %s", type(exc).__name__)
+            finally:
+                self._queued.release()
+
+        self._worker.submit(work)
+
+    def _past_hits(self, indicators: Any) -> str:
+        return commands.past_hits(indicators, self._search, self.cfg.search_limit)
 
     def _authenticate(self, raw: bytes, headers: Any) -> str:
         """Why the request is refused, or "" when it is Slack's and new."""
@@ -204,9 +259,20 @@ class SlashServer:
             return "replayed request"
         return ""
 
-    def _allowed(self, user: str, team: str) -> bool:
-        users, teams = self.cfg.allowed_user_ids, self.cfg.allowed_team_ids
-        return (not users or user in users) and (not teams or team in teams)
+    def refusal(self, who: Submitter) -> str:
+        """Why this user may not run the command here, or "" when they may."""
+        checks = (
+            ("workspace", who.team, self.cfg.allowed_team_ids, "allowed_team_ids"),
+            ("user", who.user, self.cfg.allowed_user_ids, "allowed_user_ids"),
+            ("channel", who.channel, self.cfg.allowed_channel_ids, "allowed_channel_ids"),
+        )
+        for what, value, allowed, field in checks:
+            if allowed and value not in allowed:
+                return (
+                    f"This {what} ({value or 'unknown'}) is not allowed to use /seclogs: it is "
+                    f"not in [slash_command] {field}. Ask the connector's operators to add it."
+                )
+        return ""
 
     def _search_reply(self, reply: commands.Reply, response_url: str) -> str:
         if not self._queued.acquire(blocking=False):

@@ -10,7 +10,8 @@ memory, so ingest does not slow measurably (see `bench/search.py`).
 
 State (the store's generic key-value `alert`/`set_alert`): one key per (indicator, row)
 alerted, so a restart or a re-read overlap never repeats an alert; the hour's counts, so
-the rate limit holds across restarts; the indicators added from Slack. Matches held back
+the rate limit holds across restarts; the indicators added from Slack, and where each
+came from (`provenance`: named list, who, when, tags, note or report). Matches held back
 by the rate limit are counted, not kept one by one, so a broad watch cannot grow the state
 by a key per row; the next alert says how many there were.
 """
@@ -22,7 +23,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -36,6 +38,7 @@ from connector.config import ConfigError
 from connector.config_sections import WatchlistConfig
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse, read_file
+from connector.search.provenance import Entry, Provenance
 from connector.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -92,6 +95,15 @@ class WatchSet:
         return row, [i for i in self.indicators if i.matches(row, text)]
 
 
+@dataclass
+class Added:
+    """What a submission did, indicator by indicator, for the submitter's confirmation."""
+
+    added: list[Indicator] = field(default_factory=list)
+    already: list[Indicator] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
 def _starts(lines: Sequence[bytes]) -> list[int]:
     starts, at = [], 0
     for line in lines:
@@ -113,6 +125,7 @@ class Watchlist:
     ) -> None:
         self.cfg = cfg
         self._store = store
+        self.provenance = Provenance(store)
         self._submit = submit
         self._monotonic = monotonic
         self._lock = threading.Lock()
@@ -168,21 +181,61 @@ class Watchlist:
                 "slack": [i.label for i in self._added],
             }
 
-    def add(self, text: str) -> Indicator:
+    def add(self, text: str, entry: Entry | None = None) -> Indicator:
         """Watch one more indicator; raises `IndicatorError` for one that would match
         nearly every row (short text, huge ranges), which only floods alerts and state."""
         indicator = parse(text)
+        self._check(indicator)
+        with self._lock:
+            if indicator.label not in {i.label for i in self._added}:
+                self._added.append(indicator)
+                self._save_added()
+        self.provenance.record(indicator.label, entry or Entry(self.cfg.lists[0].name, ""))
+        return indicator
+
+    def add_all(self, indicators: Iterable[Indicator], entry: Entry) -> Added:
+        """Watch each one with `entry` as where it came from. One already in force (from
+        config, the file or Slack) is told apart, and still gains the entry, so a report
+        that mentions it shows in its history."""
+        out = Added()
+        with self._lock:
+            watched = {i.label for i in self._set.indicators}
+        for indicator in indicators:
+            try:
+                self._check(indicator)
+            except IndicatorError as exc:
+                out.refused.append((indicator.label, str(exc)))
+                continue
+            (out.already if indicator.label in watched else out.added).append(indicator)
+        with self._lock:
+            mine = {i.label for i in self._added}
+            new = [i for i in out.added if i.label not in mine]
+            if new:
+                self._added.extend(new)
+                self._save_added()
+        for indicator in [*out.added, *out.already]:
+            self.provenance.record(indicator.label, entry)
+        return out
+
+    def _check(self, indicator: Indicator) -> None:
         if indicator.kind == "text" and len(indicator.value) < MIN_TEXT:
             raise IndicatorError(f"watched text needs at least {MIN_TEXT} characters")
         if indicator.network is not None and indicator.network.prefixlen < MIN_PREFIX[
             indicator.network.version
         ]:
             raise IndicatorError("that range is too broad to watch")
-        with self._lock:
-            if indicator.label not in {i.label for i in self._added}:
-                self._added.append(indicator)
-                self._save_added()
-        return indicator
+
+    def show(self, limit: int | None = None) -> tuple[list[tuple[str, str, list[Entry]]], int]:
+        """(label, origin, where it came from) for the first `limit` indicators in force,
+        and how many there are: `watchlist show` lists all, `/seclogs watch list` a few
+        (each Slack-added one is a read of the store)."""
+        every = [(label, origin) for origin, labels in self.listing().items() for label in labels]
+        shown = every if limit is None else every[:limit]
+        rows = [
+            (label, origin, self.provenance.entries(label) if origin == "slack" else [])
+            for label, origin in shown
+        ]
+        return rows, len(every)
 
     def remove(self, text: str) -> bool:
         """False when it was not added from Slack (config and file entries stay)."""
@@ -193,6 +246,7 @@ class Watchlist:
                 return False
             self._added = kept
             self._save_added()
+        self.provenance.forget(label)
         return True
 
     def _save_added(self) -> None:
@@ -241,7 +295,7 @@ class Watchlist:
                     extra={"indicator": indicator.label, "p_row_id": row.get("p_row_id")},
                 )
             return 0
-        self._submit(alert(indicator, row, key, carried))
+        self._submit(alert(indicator, row, key, carried, self.provenance.entries(indicator.label)))
         return 1
 
 
@@ -249,11 +303,26 @@ def _held(rate: dict[str, Any]) -> int:
     return int(rate.get("suppressed", 0)) + int(rate.get("carried", 0))
 
 
-def alert(indicator: Indicator, row: dict[str, Any], key: str, suppressed: int = 0) -> Alert:
+def alert(
+    indicator: Indicator,
+    row: dict[str, Any],
+    key: str,
+    suppressed: int = 0,
+    entries: Sequence[Entry] = (),
+) -> Alert:
+    """The alert for one match; `entries` say who submitted the indicator, to which
+    lists and from which report, so whoever is paged knows whom to ask."""
     ctx = render.context(row)
     lines = [f"{name}: {ctx[name]}" for name in ("who", "what", "where", "when") if ctx[name]]
+    if entries:
+        lines.append(f"watched since: {entries[-1].describe()}")
     if suppressed:
         lines.append(f"{suppressed} earlier matches were not alerted (rate limit).")
+    submitted = {
+        "watchlists": ", ".join(dict.fromkeys(e.list for e in entries)),
+        "submitted_by": ", ".join(dict.fromkeys(e.by for e in entries if e.by)),
+        "reports": ", ".join(dict.fromkeys(e.report for e in entries if e.report)),
+    }
     when = ctx["when"]
     return Alert(
         key=key,
@@ -266,7 +335,12 @@ def alert(indicator: Indicator, row: dict[str, Any], key: str, suppressed: int =
         detail="\n".join(lines),
         since=_ts(when),
         hint=f"slack-connector search --config ... '{indicator.label}'",
-        context={**ctx, "indicator": indicator.label, "p_row_id": str(row.get("p_row_id", ""))},
+        context={
+            **ctx,
+            **{k: v for k, v in submitted.items() if v},
+            "indicator": indicator.label,
+            "p_row_id": str(row.get("p_row_id", "")),
+        },
     )
 
 
