@@ -163,3 +163,45 @@ def test_cli_summary_table_watched_and_cut(
     out, err = capsys.readouterr()
     assert out.startswith("ip:0.0.0.0/0: at least 4 event(s)"), out
     assert "2 of more matching event(s)" in err
+
+
+def test_watched_names_lists_tags_who_and_report(
+    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the summary says about watching comes from the watchlist's provenance."""
+    from connector.config import load
+    from connector.search.provenance import Entry, Report
+    from connector.search.slash_commands import watched_in
+    from connector.search.watchlist import Watchlist
+
+    land(slack)
+    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
+    with Path(config).open("a") as f:
+        f.write('\n[watchlist]\nindicators = ["user9@example.com"]\n')
+    assert main(["once", "--config", config]) == 0
+    settings = load(config)
+    store = settings.state.open(replica=False)
+    try:
+        watchlist = Watchlist(settings.watchlist, store, lambda alert: None)
+        report = Report("C2 seen", "beacons to 198.51.100[.]23", "U0ALICE01", "default")
+        report_id = watchlist.provenance.save_report(report)
+        entry = Entry("default", "U0ALICE01", "2026-11-30T09:00:00Z", ("apt", "q4"), "", report_id)
+        watchlist.add_all([parse("198.51.100.23"), parse("user9@example.com")], entry)
+        seen = watched_in(watchlist)(parse("198.51.100.23"))
+        assert seen == [
+            summary.WatchEntry(
+                "default", ("apt", "q4"), "U0ALICE01", "2026-11-30T09:00:00Z", 'report "C2 seen"'
+            )
+        ]
+        both = watched_in(watchlist)(parse("USER9@example.com"))
+        assert [w.watchlist for w in both] == ["default", "config"]
+        assert watched_in(watchlist)(parse("203.0.113.1")) == []
+    finally:
+        store.close()
+    capsys.readouterr()
+    assert main(["search", "--config", config, "--summary", "198.51.100.23"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        'watched: in default tagged apt, q4 by U0ALICE01 on 2026-11-30T09:00:00Z (report "C2 seen")'
+        in out
+    )

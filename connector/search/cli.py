@@ -18,7 +18,7 @@ import orjson
 from connector import clock
 from connector.config import Settings
 from connector.search import render, summary
-from connector.search.indicators import IndicatorError, parse
+from connector.search.indicators import Indicator, IndicatorError, parse
 from connector.search.query import Found, Searcher, SearchError, Window
 
 _AGE = re.compile(r"^(\d+)([dhm])$")
@@ -58,7 +58,7 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
     except SearchError as exc:
         say(f"slack-connector: search: {exc}", err)
         return 1
-    watched = _watched(settings, say, err) if getattr(args, "summary", False) else None
+    watched = _watched(settings, indicators, say, err) if args.summary else None
     if args.format == "json":
         if watched is not None:
             heads = [s.as_dict(watched(s.indicator)) for s in found.summaries]
@@ -87,9 +87,14 @@ def _count(found: Found, config: str) -> str:
     )
 
 
-def _watched(settings: Settings, say: Say, err: TextIO) -> summary.Watched:
-    """Which lists hold each indicator; a watchlist that cannot be read is said, not fatal."""
+def _watched(
+    settings: Settings, indicators: list[Indicator], say: Say, err: TextIO
+) -> summary.Watched:
+    """Which lists hold each indicator, with who added it, tags and why, read once from
+    the watchlist over a read-only store; a watchlist that cannot be read is said, not
+    fatal."""
     from connector.config import ConfigError
+    from connector.search.slash_commands import watched_in
     from connector.search.watchlist import Watchlist
     from connector.state import StateError
 
@@ -99,10 +104,11 @@ def _watched(settings: Settings, say: Say, err: TextIO) -> summary.Watched:
         say(f"slack-connector: search: watchlist not read ({exc})", err)
         return summary.not_watched
     try:
-        listing = Watchlist(settings.watchlist, store, lambda alert: None).listing()
+        watched = watched_in(Watchlist(settings.watchlist, store, lambda alert: None))
+        known = {i.label: list(watched(i)) for i in indicators}
     except (ConfigError, StateError) as exc:
         say(f"slack-connector: search: watchlist not read ({exc})", err)
         return summary.not_watched
     finally:
         store.close()
-    return summary.from_listing(listing)
+    return lambda indicator: known.get(indicator.label, [])

@@ -51,19 +51,6 @@ def not_watched(indicator: Indicator) -> Sequence[WatchEntry]:
     return ()
 
 
-def from_listing(listing: dict[str, list[str]]) -> Watched:
-    """`Watched` from `Watchlist.listing()` (labels by where they come from)."""
-    where: dict[str, list[WatchEntry]] = {}
-    for origin, labels in listing.items():
-        for label in labels:
-            where.setdefault(label, []).append(WatchEntry(origin))
-
-    def watched(indicator: Indicator) -> Sequence[WatchEntry]:
-        return where.get(indicator.label, ())
-
-    return watched
-
-
 @dataclass
 class Tally:
     """Counts per value, capped at `DISTINCT_CAP` distinct values."""
@@ -146,7 +133,7 @@ class Summary:
         at_least = "" if self.complete else "at least "
         head = f"{st.code(self.indicator.label)}: {at_least}{self.count} event(s)"
         if not self.count:
-            return [head + " in the window", "  " + _watch_line(watched, st)]
+            return [head + " in the window", "  " + watch_line(watched, st)]
         return [
             f"{head}, first seen {self.first_seen}, last seen {self.last_seen}",
             "  by log type: " + _counts(self.log_types.top(), st),
@@ -154,7 +141,7 @@ class Summary:
             f"  actors ({self.actors.distinct}): " + _counts(self.actors.top(), st),
             f"  actions ({self.actions.distinct}): " + _counts(self.actions.top(), st),
             f"  IPs ({self.ips.distinct}): " + (_counts(self.ips.top(), st) or "none"),
-            "  " + _watch_line(watched, st),
+            "  " + watch_line(watched, st),
         ]
 
     def as_dict(self, watched: Sequence[WatchEntry]) -> dict[str, Any]:
@@ -204,7 +191,7 @@ def _counts(items: Iterable[tuple[str, int]], st: Style) -> str:
     return ", ".join(f"{st.code(value)} {n}" for value, n in items)
 
 
-def _watch_line(watched: Sequence[WatchEntry], st: Style) -> str:
+def watch_line(watched: Sequence[WatchEntry], st: Style) -> str:
     if not watched:
         return "watched: no"
     return "watched: " + "; ".join(_entry(w, st) for w in watched)
@@ -237,7 +224,9 @@ def rest_command(found: Found, config: str = "…") -> str:
 def slack_answer(found: Found, watched: Watched, text_limit: int = 3500) -> str:
     """The search's answer as Slack mrkdwn: the summaries, then as many of the newest
     rows as fit in `text_limit` characters, then the command that shows the rest."""
-    head: list[str] = []
+    wanted = ", ".join(_slack_code(s.indicator.label) for s in found.summaries)
+    at_least = "" if found.complete else "at least "
+    head = [f"{at_least}{found.total} event(s) with {wanted} in the window:"]
     for s in found.summaries:
         head += s.lines(watched(s.indicator), SLACK)
     rows = [_escape(render.line(h)) for h in found.hits]
