@@ -1,11 +1,12 @@
 """`slack-connector backfill`: pull a historical audit window for one source.
 
 The window is read newest first with the daemon's own machinery (client, rate budgets,
-pipeline, write intents), so it is deduplicated against what the daemon landed and
-resumable: its progress is a checkpoint of its own (`audit:backfill`), and a rerun with
-the same window continues where an interrupted one stopped. A rerun without `--until`
-takes the interrupted run's end, not a new "now", so it resumes instead of starting
-over. The part of the window the daemon already covers is skipped.
+pipeline and its unit of work, `connector.state.unit`), so it is deduplicated against
+what the daemon landed, crash-safe like a poll, and resumable: its progress is a
+checkpoint of its own (`audit:backfill`), and a rerun with the same window continues
+where an interrupted one stopped. A rerun without `--until` takes the interrupted run's
+end, not a new "now", so it resumes instead of starting over. The part of the window
+the daemon already covers is skipped.
 
 Only the Audit Logs API can filter by time; access and integration logs have no
 history to backfill beyond what their first poll reads.

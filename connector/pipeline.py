@@ -28,7 +28,7 @@ from connector.logtypes.base import (
 from connector.partition import GRANULARITIES
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
-from connector.state import LeaseLost, StateStore
+from connector.state import StateStore, UnitOfWork
 from connector.validate import explain, not_an_object, unconvertible
 from connector.writer import WriteBehind
 
@@ -128,18 +128,13 @@ class Pipeline:
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        intents = self.store.intents(source.id, logtype.name)
-        if not intents:
-            return 0
-        keys = [k for i in intents if self.sink.exists(i.object_key, i.size) for k in i.row_keys]
-        self.store.commit(
-            source.id, logtype.name, keys=keys, done_intents=[i.object_key for i in intents]
-        )
-        log.info(
-            "recovered interrupted write",
-            extra={"source_id": source.id, "log_type": logtype.name, "objects": len(intents)},
-        )
-        return len(intents)
+        recovered = UnitOfWork(self.store, source.id, logtype.name).settle(self.sink.exists)
+        if recovered:
+            log.info(
+                "recovered interrupted write",
+                extra={"source_id": source.id, "log_type": logtype.name, "objects": recovered},
+            )
+        return recovered
 
     def _new_batch(self, source: Source, logtype: LogType) -> Batch:
         name = self.limits.partitions.get(logtype.name, logtype.partition)
@@ -207,11 +202,6 @@ class Pipeline:
         if landed and scan is not None:
             scan(landed)
 
-    def _still_owner(self, source: Source, logtype: LogType) -> None:
-        """A replica paused past its lease must not upload what the new holder settled."""
-        if not self.store.owns(source.id, logtype.name):
-            raise LeaseLost(f"lease on source {source.id!r} log type {logtype.name!r} lost")
-
     def _flush(
         self,
         source: Source,
@@ -222,30 +212,13 @@ class Pipeline:
     ) -> None:
         """Objects are compressed and written one at a time, each recorded as a write
         intent just before its upload; the keys and the checkpoint move after the last."""
-        keys: list[bytes] = []
-        written: list[str] = []
-        size = 0
+        unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
         with MEMORY.write():
             for obj in batch.objects():
-                self.store.begin_write(
-                    source.id, logtype.name, {obj.key: (len(obj.body), obj.row_keys)}
-                )
-                self._still_owner(source, logtype)
-                self.sink.put(obj.key, obj.body)
-                keys.extend(obj.row_keys)
-                written.append(obj.key)
-                size += len(obj.body)
+                with unit.writing(obj.key, len(obj.body), obj.row_keys):
+                    self.sink.put(obj.key, obj.body)
                 del obj
-        if not written and checkpoint is None:
-            return
-        self.store.commit(
-            source.id,
-            logtype.name,
-            keys=keys,
-            checkpoint=checkpoint,
-            checkpoint_key=logtype.checkpoint_key,
-            done_intents=written,
-            prune_before=logtype.prune_before(checkpoint) if checkpoint else None,
-        )
-        result.objects += len(written)
-        result.bytes += size
+        prune = logtype.prune_before(checkpoint) if checkpoint else None
+        if unit.commit(checkpoint, prune):
+            result.objects += len(unit.objects)
+            result.bytes += unit.bytes

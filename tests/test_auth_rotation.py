@@ -18,7 +18,7 @@ from connector.app import App
 from connector.cli import main
 from connector.config import load
 from tests.conftest import SECRETS_SEEN, read_local
-from tests.factories import audit
+from tests.factories import audit, cli_source, config_file
 from tests.fakes.oauth_server import FakeSlackOAuth
 from tests.fakes.slack_server import FakeSlack
 
@@ -41,27 +41,14 @@ def oauth_slack(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def write_config(tmp_path: Path, fake: FakeSlackOAuth, slack: FakeSlack) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-path = "{tmp_path}/out"
-[metrics]
-enabled = false
-[[sources]]
-id = "acme"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-audit_calls_per_minute = 100000
-retry_backoff_seconds = 0.01
-[sources.oauth]
-client_id = "{fake.client_id}"
-client_secret = {{ env = "SLACK_CLIENT_SECRET" }}
-redirect_uri = "http://127.0.0.1:{free_port()}/slack/oauth/callback"
-token_url = "{fake.token_url}"
-""")
-    return path
+    oauth = {
+        "client_id": fake.client_id,
+        "client_secret": {"env": "SLACK_CLIENT_SECRET"},
+        "redirect_uri": f"http://127.0.0.1:{free_port()}/slack/oauth/callback",
+        "token_url": fake.token_url,
+    }
+    source = cli_source(slack, token_env=None, retry_backoff_seconds=0.01, oauth=oauth)
+    return config_file(tmp_path, source, metrics={"enabled": False})
 
 
 def browser(fake: FakeSlackOAuth, *, tamper: bool = False) -> Any:

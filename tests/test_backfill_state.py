@@ -9,31 +9,14 @@ from pathlib import Path
 import pytest
 
 from connector.cli import main
-from tests.conftest import TOKEN_ENV, read_local
-from tests.factories import audit, now
+from tests.conftest import read_local
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 
 
 def config(tmp_path: Path, slack: FakeSlack) -> Path:
-    path = tmp_path / "config.toml"
-    path.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-type = "local"
-path = "{tmp_path}/out"
-[metrics]
-enabled = false
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-page_size = 20
-retry_attempts = 1
-audit_calls_per_minute = 100000
-""")
-    return path
+    source = cli_source(slack, page_size=20, retry_attempts=1)
+    return config_file(tmp_path, source, metrics={"enabled": False})
 
 
 def landed(tmp_path: Path) -> Counter[str]:

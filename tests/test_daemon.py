@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from tests.conftest import TOKEN, TOKEN_ENV, read_local
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 
 
@@ -35,23 +35,8 @@ def wait_for(predicate, timeout: float = 20.0) -> bool:  # type: ignore[no-untyp
 
 def test_run_polls_serves_probes_and_stops_on_sigterm(slack: FakeSlack, tmp_path: Path) -> None:
     port = free_port()
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-path = "{tmp_path}/out"
-[metrics]
-port = {port}
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-poll_interval_seconds = 1
-page_size = 5
-audit_calls_per_minute = 100000
-""")
+    source = cli_source(slack, poll_interval_seconds=1, page_size=5)
+    config = config_file(tmp_path, source, metrics={"port": port})
     t = now()
     slack.add_audit(audit(i, t - 30 + i % 10) for i in range(40))
     env = {**os.environ, TOKEN_ENV: TOKEN}

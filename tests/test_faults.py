@@ -16,7 +16,7 @@ from connector.cli import main
 from connector.config import Settings
 from connector.state.sqlite import StateError, StateStore
 from tests.conftest import local_settings, once, read_s3, source
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.s3_proxy import S3Proxy
 from tests.fakes.slack_server import FakeSlack
 
@@ -148,12 +148,8 @@ def test_read_only_state_fails_the_poll_without_reset(slack: FakeSlack, tmp_path
 def test_corrupt_state_is_an_error_not_a_first_run(slack: FakeSlack, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     state = tmp_path / "state.db"
     state.write_bytes(b"this is not sqlite" * 300)
-    config = tmp_path / "c.toml"
-    config.write_text(
-        f'[state]\npath = "{state}"\n[output]\npath = "{tmp_path}/out"\n'
-        f'[[sources]]\nid = "acme"\ntoken_env = "SLACK_TEST_TOKEN"\nlog_types = ["audit"]\n'
-        f'audit_api_url = "{slack.audit_api_url}"\n'
-    )
+    source = cli_source(slack, audit_calls_per_minute=None)
+    config = config_file(tmp_path, source, name="c.toml", state={"path": str(state)})
     assert main(["once", "--config", str(config)]) == 1
     assert "corrupt" in capsys.readouterr().err
     assert state.read_bytes() == b"this is not sqlite" * 300

@@ -33,7 +33,7 @@ from connector.slack.errors import SlackAuthError
 from connector.slack.ratelimit import RateBudgets
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN, TOKEN_ENV, source
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,23 +126,13 @@ def test_sigterm_ends_within_the_grace_while_the_sink_never_answers(
     """stdout into a pipe nobody reads: the write blocks for ever once the pipe is full."""
     t = now()
     slack.add_audit(audit(i, t - 60 + i % 50, extra="x" * 400) for i in range(2000))
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-type = "stdout"
-[metrics]
-enabled = false
-[daemon]
-shutdown_grace_seconds = 6
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-audit_calls_per_minute = 100000
-""")
+    config = config_file(
+        tmp_path,
+        cli_source(slack),
+        output={"type": "stdout"},
+        metrics={"enabled": False},
+        daemon={"shutdown_grace_seconds": 6},
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
         env={**os.environ, TOKEN_ENV: TOKEN}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

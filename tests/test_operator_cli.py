@@ -9,6 +9,7 @@ import re
 import time
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ from connector.cli_parser import build_parser
 from connector.config import ConfigError, load
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN_ENV
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -29,33 +30,21 @@ ROOT = Path(__file__).resolve().parents[1]
 HOOK_PATH = "/webhook/abcdEFGH1234ijkl5678mnop"
 
 
-def config(tmp_path: Path, slack: FakeSlack | None = None, extra: str = "", **source: str) -> Path:
-    audit_url = slack.audit_api_url if slack else "http://127.0.0.1:9/audit/v1/"
-    web_url = slack.web_api_url if slack else "http://127.0.0.1:9/api/"
-    lines = "".join(f'{k} = "{v}"\n' for k, v in source.items())
-    text = f"""
-[state]
-path = "{tmp_path}/var/state.db"
-
-[output]
-type = "local"
-path = "{tmp_path}/out"
-
-{extra}
-
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{audit_url}"
-web_api_url = "{web_url}"
-retry_attempts = 5
-retry_backoff_seconds = 2
-{lines}"""
-    path = tmp_path / "config.toml"
-    path.write_text(text)
-    tomllib.loads(text)
-    return path
+def config(tmp_path: Path, slack: FakeSlack | None = None, **tables: Any) -> Path:
+    """Slack on 127.0.0.1:9 (connection refused) unless a fake is given; state in `var/`."""
+    return config_file(
+        tmp_path,
+        cli_source(
+            slack,
+            audit_api_url=slack.audit_api_url if slack else "http://127.0.0.1:9/audit/v1/",
+            web_api_url=slack.web_api_url if slack else "http://127.0.0.1:9/api/",
+            audit_calls_per_minute=None,
+            retry_attempts=5,
+            retry_backoff_seconds=2,
+        ),
+        state={"path": str(tmp_path / "var" / "state.db")},
+        **tables,
+    )
 
 
 # -- item 13: read-only commands beside a running daemon --------------------------------
@@ -143,8 +132,8 @@ def test_a_missing_secret_is_named_by_check_and_at_start_up(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("UNSET_HOOK", raising=False)
-    extra = '[[alerts.destinations]]\ntype = "webhook"\nurl = { env = "UNSET_HOOK" }\n'
-    path = config(tmp_path, extra=extra)
+    hook = {"type": "webhook", "url": {"env": "UNSET_HOOK"}}
+    path = config(tmp_path, alerts={"destinations": [hook]})
     with pytest.raises(ConfigError, match=r"alerts\.destinations\[0\]\.url: environment variable UNSET_HOOK"):
         load(path)
     assert main(["once", "--config", str(path)]) == 2
@@ -183,7 +172,7 @@ def test_plain_http_oauth_and_alert_urls_are_refused(
     monkeypatch.setenv("HOOK", "http://hooks.example.com/services/x")
     hook = {"type": "slack_webhook", "url": {"env": "HOOK"}}
     settings = parse({**base, "alerts": {"destinations": [hook]}})
-    path = config(tmp_path, extra='[[alerts.destinations]]\ntype = "slack_webhook"\nurl = { env = "HOOK" }\n')
+    path = config(tmp_path, alerts={"destinations": [hook]})
     with pytest.raises(ConfigError, match=r"alerts\.destinations\[0\]\.url: must be an https URL"):
         load(path)
     with pytest.raises(DeliveryError, match="url must be an https URL"):

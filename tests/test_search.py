@@ -10,41 +10,21 @@ import orjson
 import pytest
 
 from connector.cli import main
-from tests.conftest import TOKEN_ENV, read_local, read_s3
-from tests.factories import access, audit, integration, now
+from tests.conftest import read_local, read_s3
+from tests.factories import access, audit, cli_source, config_file, integration, now
 from tests.fakes.slack_server import FakeSlack
 
-CONFIG = """
-[state]
-path = "{tmp}/state.db"
 
-[output]
-{output}
-
-[[sources]]
-id = "acme"
-label = "acme org"
-token_env = "{token_env}"
-audit_api_url = "{audit}"
-web_api_url = "{web}"
-retry_backoff_seconds = 0.01
-audit_calls_per_minute = 100000
-web_calls_per_minute = 100000
-"""
-
-
-def write_config(tmp_path: Path, slack: FakeSlack, output: str) -> str:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        CONFIG.format(
-            tmp=tmp_path,
-            output=output,
-            token_env=TOKEN_ENV,
-            audit=slack.audit_api_url,
-            web=slack.web_api_url,
-        )
+def write_config(tmp_path: Path, slack: FakeSlack, output: dict[str, Any]) -> str:
+    source = cli_source(
+        slack,
+        label="acme org",
+        log_types=None,
+        web_api_url=slack.web_api_url,
+        web_calls_per_minute=100_000,
+        retry_backoff_seconds=0.01,
     )
-    return str(path)
+    return str(config_file(tmp_path, source, output=output))
 
 
 def land(slack: FakeSlack) -> None:
@@ -78,7 +58,7 @@ def expected(landed: list[dict[str, Any]], keep: Any) -> set[str]:
 @pytest.fixture
 def local(slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> str:
     land(slack)
-    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
+    config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "out")})
     assert main(["once", "--config", config]) == 0
     capsys.readouterr()
     return config
@@ -144,7 +124,7 @@ def test_log_type_limit_and_window_filters(
 def test_empty_or_missing_output_is_a_clear_error(
     slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/nothing"')
+    config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "nothing")})
     code, _, err = search(config, capsys, "198.51.100.23")
     assert code == 1 and "nothing landed under" in err and "[output]" in err
     code, _, err = search(config, capsys, "ip:999.1.1.1")
@@ -184,10 +164,13 @@ def test_s3_search_matches_what_landed_in_moto(
 ) -> None:
     client, bucket = s3_bucket
     land(slack)
-    output = (
-        f'type = "s3"\nbucket = "{bucket}"\nprefix = "logs/slack"\nregion = "us-east-1"\n'
-        f'endpoint_url = "{moto_endpoint}"'
-    )
+    output = {
+        "type": "s3",
+        "bucket": bucket,
+        "prefix": "logs/slack",
+        "region": "us-east-1",
+        "endpoint_url": moto_endpoint,
+    }
     config = write_config(tmp_path, slack, output)
     assert main(["once", "--config", config]) == 0
     capsys.readouterr()

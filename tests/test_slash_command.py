@@ -21,7 +21,7 @@ import pytest
 from connector.app import App
 from connector.config import ConfigError, parse
 from tests.conftest import SECRETS_SEEN, TOKEN, TOKEN_ENV, once, source
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
 from tests.test_daemon import free_port, wait_for
@@ -217,27 +217,18 @@ def test_enabled_without_secret_or_allow_list_is_a_config_error(
 def test_run_serves_the_endpoint(slack: FakeSlack, tmp_path: Path) -> None:
     """`slack-connector run` as operators start it: polls, and answers /seclogs."""
     port = free_port()
-    config_path = tmp_path / "config.toml"
-    config_path.write_text(f"""
-[state]
-path = "{tmp_path}/state.db"
-[output]
-path = "{tmp_path}/out"
-[metrics]
-enabled = false
-[slash_command]
-enabled = true
-port = {port}
-signing_secret = {{ env = "SLASH_SIGNING_SECRET" }}
-allowed_team_ids = ["{TEAM}"]
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-log_types = ["audit"]
-audit_api_url = "{slack.audit_api_url}"
-poll_interval_seconds = 1
-audit_calls_per_minute = 100000
-""")
+    slash = {
+        "enabled": True,
+        "port": port,
+        "signing_secret": {"env": "SLASH_SIGNING_SECRET"},
+        "allowed_team_ids": [TEAM],
+    }
+    config_path = config_file(
+        tmp_path,
+        cli_source(slack, poll_interval_seconds=1),
+        metrics={"enabled": False},
+        slash_command=slash,
+    )
     slack.add_audit([audit(3, now() - 20)])
     env = {**os.environ, TOKEN_ENV: TOKEN, "SLASH_SIGNING_SECRET": SECRET}
     proc = subprocess.Popen(

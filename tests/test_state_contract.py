@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from connector.identity import seen_key
-from connector.state import SqliteOptions, StateStore
+from connector.state import LeaseLost, SqliteOptions, StateStore, UnitOfWork
 from connector.state.base import Intent
 from tests.conftest import dynamodb_options
 
@@ -197,3 +197,55 @@ def test_intents_outlive_a_crash_and_settle_by_what_was_written(options: Any) ->
         assert third.seen("acme", "audit", [*written, *lost]) == set(written)
     finally:
         third.close()
+
+
+def test_a_unit_of_work_commits_its_uploads_keys_and_checkpoint_together(
+    store: StateStore,
+) -> None:
+    rows = keys(30)
+    unit = UnitOfWork(store, "acme", "audit", "audit:backfill")
+    with unit.writing("a/1.json.gz", 11, rows[:20]):
+        assert {i.object_key for i in store.intents("acme", "audit")} == {"a/1.json.gz"}
+    with pytest.raises(OSError), unit.writing("a/2.json.gz", 12, rows[20:]):
+        raise OSError("upload failed")
+    assert unit.objects == ["a/1.json.gz"] and unit.bytes == 11
+    assert store.seen("acme", "audit", rows) == set()  # nothing is seen before the commit
+    assert unit.commit({"at": 5})
+    assert store.checkpoint("acme", "audit:backfill") == {"at": 5}
+    assert store.checkpoint("acme", "audit") is None
+    assert store.seen("acme", "audit", rows) == set(rows[:20])
+    assert [i.object_key for i in store.intents("acme", "audit")] == ["a/2.json.gz"]
+    assert not UnitOfWork(store, "acme", "audit").commit()  # nothing written, no checkpoint
+
+
+def test_a_unit_of_work_settles_what_a_crash_left_by_what_the_sink_holds(
+    store: StateStore,
+) -> None:
+    written, lost = keys(5), keys(5, 100)
+    store.begin_write("acme", "audit", {"a/written": (5, written), "a/lost": (6, lost)})
+    asked: list[tuple[str, int | None]] = []
+
+    def exists(key: str, size: int | None) -> bool:
+        asked.append((key, size))
+        return key == "a/written"
+
+    assert UnitOfWork(store, "acme", "audit").settle(exists) == 2
+    assert sorted(asked) == [("a/lost", 6), ("a/written", 5)]
+    assert store.intents("acme", "audit") == []
+    assert store.seen("acme", "audit", [*written, *lost]) == set(written)
+    assert UnitOfWork(store, "acme", "audit").settle(exists) == 0
+
+
+def test_a_unit_of_work_uploads_nothing_for_a_stream_whose_lease_is_not_held(
+    store: StateStore,
+) -> None:
+    """A private store owns every stream; a shared one only those it holds a lease on."""
+    unit = UnitOfWork(store, "elsewhere", "audit")
+    uploaded = []
+    if store.shared:
+        with pytest.raises(LeaseLost), unit.writing("x", 1, keys(1)):
+            uploaded.append("x")
+    else:
+        with unit.writing("x", 1, keys(1)):
+            uploaded.append("x")
+    assert uploaded == ([] if store.shared else ["x"])

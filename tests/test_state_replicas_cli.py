@@ -15,37 +15,24 @@ import pytest
 from connector.app import App
 from connector.cli import main
 from connector.config import load
-from tests.conftest import TOKEN_ENV
+from tests.factories import cli_source, config_file
 from tests.fakes.slack_server import FakeSlack
 
 
-def write_config(tmp_path: Path, endpoint: str, slack: FakeSlack, state: str | None = None) -> Path:
-    table = f"state-{uuid.uuid4().hex[:10]}"
-    state = state or (
-        f'type = "dynamodb"\ntable = "{table}"\nregion = "us-east-1"\n'
-        f'endpoint_url = "{endpoint}"\nlease_seconds = 5\n'
+def write_config(
+    tmp_path: Path, endpoint: str, slack: FakeSlack, state: dict[str, Any] | None = None
+) -> Path:
+    state = state or {
+        "type": "dynamodb",
+        "table": f"state-{uuid.uuid4().hex[:10]}",
+        "region": "us-east-1",
+        "endpoint_url": endpoint,
+        "lease_seconds": 5,
+    }
+    source = cli_source(
+        slack, log_types=None, audit_calls_per_minute=None, web_api_url=slack.web_api_url
     )
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f"""
-[state]
-{state}
-[output]
-type = "local"
-path = "{tmp_path / "out"}"
-
-[metrics]
-port = 0
-
-[[sources]]
-id = "acme"
-token_env = "{TOKEN_ENV}"
-audit_api_url = "{slack.audit_api_url}"
-web_api_url = "{slack.web_api_url}"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return config_file(tmp_path, source, state=state, metrics={"port": 0})
 
 
 def table_of(path: Path) -> Any:
@@ -100,13 +87,13 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
 def test_a_dynamodb_state_without_a_table_is_a_config_error_naming_the_field(
     tmp_path: Path, moto_endpoint: str, slack: FakeSlack, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = write_config(tmp_path, moto_endpoint, slack, state='type = "dynamodb"\n')
+    path = write_config(tmp_path, moto_endpoint, slack, state={"type": "dynamodb"})
     assert main(["state", "show", "--config", str(path)]) == 2
     assert "state.table: Field required" in capsys.readouterr().err
-    path = write_config(tmp_path, moto_endpoint, slack, state='type = "etcd"\n')
+    path = write_config(tmp_path, moto_endpoint, slack, state={"type": "etcd"})
     assert main(["state", "show", "--config", str(path)]) == 2
     assert "state.type: unknown state store 'etcd'" in capsys.readouterr().err
-    bad = 'type = "dynamodb"\ntable = "t-1"\nlease_seconds = 4\nrenew_seconds = 3\n'
+    bad = {"type": "dynamodb", "table": "t-1", "lease_seconds": 4, "renew_seconds": 3}
     path = write_config(tmp_path, moto_endpoint, slack, state=bad)
     assert main(["state", "show", "--config", str(path)]) == 2
     assert "state.renew_seconds: must be at most half of lease_seconds" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from connector.search.indicators import parse as parse_indicator
 from connector.search.watchlist import Watchlist
 from connector.state.sqlite import StateStore
 from tests.conftest import SECRETS_SEEN, once, read_local, source
-from tests.factories import audit, now
+from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
 
@@ -93,11 +93,8 @@ def test_match_alerts_with_context_once_across_restart_and_reset(
 
 
 def main_state_reset(tmp_path: Path, cfg: Settings) -> int:
-    path = tmp_path / "config.toml"
-    path.write_text(
-        f'[state]\npath = "{cfg.state.path}"\n[output]\ntype = "local"\npath = "{tmp_path}/out"\n'
-        f'[[sources]]\nid = "acme"\ntoken_env = "SLACK_TEST_TOKEN"\n'
-    )
+    source = cli_source(None, log_types=None, audit_calls_per_minute=None)
+    path = config_file(tmp_path, source, state={"path": cfg.state.path})
     return main(["state", "reset", "--config", str(path), "--source", "acme", "--log-type", "audit", "--yes"])
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from connector.state.base import Intent, LeaseLost, StateError, StateStore
 from connector.state.options import DynamoDBOptions, SqliteOptions, StateOptions
+from connector.state.unit import UnitOfWork
 
 REGISTRY: dict[str, type[StateOptions]] = {
     "sqlite": SqliteOptions,
@@ -28,6 +29,7 @@ __all__ = [
     "StateError",
     "StateOptions",
     "StateStore",
+    "UnitOfWork",
     "options_model",
 ]
 
