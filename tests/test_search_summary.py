@@ -139,7 +139,7 @@ def test_cli_summary_table_watched_and_cut(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     land(slack)
-    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
+    config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "out")})
     with Path(config).open("a") as f:
         f.write('\n[watchlist]\nindicators = ["198.51.100.23"]\n')
     assert main(["once", "--config", config]) == 0
@@ -175,7 +175,7 @@ def test_watched_names_lists_tags_who_and_report(
     from connector.search.watchlist import Watchlist
 
     land(slack)
-    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
+    config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "out")})
     with Path(config).open("a") as f:
         f.write('\n[watchlist]\nindicators = ["user9@example.com"]\n')
     assert main(["once", "--config", config]) == 0

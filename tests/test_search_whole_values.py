@@ -107,7 +107,7 @@ def test_local_search_returns_every_row_holding_the_value(
     slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     land(slack)
-    config = write_config(tmp_path, slack, f'type = "local"\npath = "{tmp_path}/out"')
+    config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "out")})
     assert main(["once", "--config", config]) == 0
     capsys.readouterr()
     landed = read_local(tmp_path / "out")
@@ -127,10 +127,13 @@ def test_s3_search_returns_every_row_holding_the_value(
 ) -> None:
     client, bucket = s3_bucket
     land(slack)
-    output = (
-        f'type = "s3"\nbucket = "{bucket}"\nprefix = "logs/slack"\nregion = "us-east-1"\n'
-        f'endpoint_url = "{moto_endpoint}"'
-    )
+    output = {
+        "type": "s3",
+        "bucket": bucket,
+        "prefix": "logs/slack",
+        "region": "us-east-1",
+        "endpoint_url": moto_endpoint,
+    }
     config = write_config(tmp_path, slack, output)
     assert main(["once", "--config", config]) == 0
     capsys.readouterr()
