@@ -256,6 +256,9 @@ def test_nothing_usable_is_said_in_the_modal_and_nothing_is_watched(analyst_fact
         "indicators"]
     answer = analyst.submit(view, {"indicators": "10.0.0.0/2", "watchlist": "phishing"})
     assert "too broad" in answer["errors"]["indicators"]
+    many = " ".join(f"10.9.{i // 200}.{i % 200}" for i in range(101))
+    answer = analyst.submit(view, {"indicators": many, "watchlist": "phishing"})
+    assert answer["errors"]["indicators"].startswith("101 indicators found; at most 100")
     answer = analyst.submit(view, {"indicators": "10.0.0.1", "watchlist": "insider"})
     assert "Only its owners (<@U0LEAD>)" in answer["errors"]["watchlist"]
     report = analyst.open("report")
@@ -385,3 +388,14 @@ def test_a_reported_indicator_alerts_on_new_events_with_where_it_came_from(
     assert alert["context"]["watchlists"] == "phishing"
     assert alert["context"]["submitted_by"] == ANALYST
     assert alert["context"]["reports"] == entry.report
+
+
+def test_a_list_with_owners_takes_watch_add_only_from_them(analyst_factory: Any) -> None:
+    analyst = analyst_factory(watchlist={"lists": [{"name": "insider", "owners": ["U0LEAD"]}]})
+    refused = analyst.command("watch add 192.0.2.1").json()["text"]
+    assert refused == "Only its owners (<@U0LEAD>) add to insider, where `watch add` adds."
+    assert analyst.app.watchlist.listing()["slack"] == []
+    added = analyst.command("watch add 192.0.2.1", user_id="U0LEAD").json()["text"]
+    assert added.startswith("Watching `ip:192.0.2.1`")
+    [entry] = analyst.app.watchlist.provenance.entries("ip:192.0.2.1")
+    assert (entry.list, entry.by) == ("insider", "U0LEAD")

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 PastHits = Callable[[Sequence[Indicator]], str]
 """The 30-day search of the slash command, phrased as its reply."""
 LIST_LIMIT = 25
+MAX_INDICATORS = 100
+"""At most this many in one submission: each is a store write while Slack waits its 3
+seconds (`python -m bench.extract`)."""
 Body = dict[str, Any] | None
 FollowUp = Callable[[], None] | None
 
@@ -105,6 +108,8 @@ class Submissions:
                 "No indicator found: paste IPs, CIDR ranges, emails, user ids, domains or "
                 "URLs, one a line or comma-separated.",
             ), None
+        if len(found) > MAX_INDICATORS:
+            return _errors("indicators", _too_many(len(found))), None
         note = " ".join(answers.get("note", "").split())[:500]
         entry = Entry(entry.list, entry.by, entry.at, entry.tags, note=note)
         added = self.watchlist.add_all(found, entry)
@@ -125,6 +130,8 @@ class Submissions:
         found = extract(f"{title}\n{body}")
         if not found:
             return _errors("body", "No indicator found in this report; nothing to watch."), None
+        if len(found) > MAX_INDICATORS:
+            return _errors("body", _too_many(len(found))), None
         report = Report(title, body, entry.by, entry.list, entry.tags, entry.at)
         entry = Entry(entry.list, entry.by, entry.at, entry.tags, report=report.id)
         added = self.watchlist.add_all(found, entry)
@@ -172,6 +179,10 @@ def _outcome(added: Added, nothing: Sequence[str]) -> list[str]:
     if not_ones:
         lines.append(f"*Not an indicator ({len(not_ones)}):* " + names(not_ones))
     return lines
+
+
+def _too_many(count: int) -> str:
+    return f"{count} indicators found; at most {MAX_INDICATORS} in one submission: split it."
 
 
 def _dict(value: Any) -> dict[str, Any]:

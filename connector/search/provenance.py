@@ -73,8 +73,10 @@ class Provenance:
     def __init__(self, store: StateStore) -> None:
         self._store = store
 
-    def record(self, label: str, entry: Entry) -> None:
-        kept = self.entries(label)[-(MAX_ENTRIES - 1) :]
+    def record(self, label: str, entry: Entry, *, first: bool = False) -> None:
+        """Append `entry`; `first` when the indicator was not watched from Slack before
+        (never, or removed since), which saves the read: one store call, not two."""
+        kept = [] if first else self.entries(label)[-(MAX_ENTRIES - 1) :]
         value = [asdict(e) for e in [*kept, entry]]
         self._store.set_alert(ENTRY_PREFIX + label, {"entries": value})
 

@@ -62,7 +62,11 @@ def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
     action = args[0].lower() if args else "list"
     value = " ".join(args[1:])
     if action == "add" and value:
-        indicator = watchlist.add(value, Entry(watchlist.cfg.lists[0].name, user))
+        first = watchlist.cfg.lists[0]
+        if first.owners and user not in first.owners:
+            owners = ", ".join(f"<@{o}>" for o in first.owners)
+            return f"Only its owners ({owners}) add to {first.name}, where `watch add` adds."
+        indicator = watchlist.add(value, Entry(first.name, user))
         return f"Watching `{indicator.label}`: new logs that contain it raise an alert."
     if action == "remove" and value:
         if watchlist.remove(value):

@@ -213,7 +213,9 @@ class Watchlist:
             if new:
                 self._added.extend(new)
                 self._save_added()
-        for indicator in [*out.added, *out.already]:
+        for indicator in out.added:
+            self.provenance.record(indicator.label, entry, first=True)
+        for indicator in out.already:
             self.provenance.record(indicator.label, entry)
         return out
 
