@@ -30,7 +30,7 @@ from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
 
 if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
-    from connector.search.query import Hit, Searcher
+    from connector.search.query import Found, Searcher
     from connector.search.slash_server import SlashServer
 
 log = logging.getLogger(__name__)
@@ -202,13 +202,13 @@ class App:
             ).start()
         return self.slash
 
-    def search(self, indicators: Sequence[Indicator]) -> list[Hit]:
+    def search(self, indicators: Sequence[Indicator]) -> Found:
         """A slash command's search, on its single worker thread, over a warm connection."""
         from connector.search.query import Searcher, Window
 
         if self._searcher is None:
             self._searcher = Searcher(self.settings.output)
-        return self._searcher.search(
+        return self._searcher.find(
             indicators, Window.last(), limit=self.settings.slash_command.search_limit
         )
 

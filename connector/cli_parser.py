@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         "indicators",
         nargs="+",
         metavar="INDICATOR",
-        help="an IP or CIDR range, email, user id (U..., W...), @username, or text",
+        help="an IP or CIDR range, email, domain, URL (defanged too: hxxp://, [.]), "
+        "user id (U..., W...), @username, or text (text:... forces a substring)",
     )
     search.add_argument("--since", help="UTC date or time, or an age: 7d, 12h (default 30d)")
     search.add_argument("--until", help="UTC date or time, or an age (default: now)")
@@ -118,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="a table (default), or the full rows as NDJSON",
     )
     search.add_argument("--limit", type=int, default=100, help="at most this many events")
+    search.add_argument(
+        "--summary",
+        action="store_true",
+        help="first: when seen, hits per log type and source, top actors, actions, IPs, "
+        "and whether each indicator is watched",
+    )
     watch = command("watchlist", "show the watched indicators", parents=False)
     watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
     watch_show = command(

@@ -120,7 +120,13 @@ def test_round_trip_search_and_watch(endpoint_factory: Any) -> None:
     found = ep.run("search 203.0.113.7").json()
     assert found["response_type"] == "ephemeral"
     assert "1 event(s) with `ip:203.0.113.7`" in found["text"]
-    assert "user7 <user7@example.com>: user_login user user7 from 203.0.113.7" in found["text"]
+    # Slack reads <...> as a link or mention: values are escaped as its docs require
+    assert "user7 &lt;user7@example.com&gt;: user_login user user7 from 203.0.113.7" in found["text"]
+    assert "`ip:203.0.113.7`: 1 event(s), first seen " in found["text"]
+    assert "by log type: `Slack.AuditLogs` 1" in found["text"] and "watched: no" in found["text"]
+    assert "Watching" in ep.run("watch add 203.0.113.7").json()["text"]
+    assert "\n  watched: in `" in ep.run("search ip:203.0.113.7").json()["text"]  # not a replay
+    assert "Stopped watching" in ep.run("watch remove 203.0.113.7").json()["text"]
     assert "No events" in ep.run("search 198.51.100.99").json()["text"]
     assert "not an IP address" in ep.run("search ip:999.0.0.1").json()["text"]
 
@@ -146,7 +152,7 @@ def test_slow_search_is_posted_to_response_url(endpoint_factory: Any) -> None:
     assert posted.path == "/commands/T/123/abc"
     assert posted.body["response_type"] == "ephemeral"
     assert "1 event(s) with `email:user12@example.com`" in posted.body["text"]
-    assert "user12 <user12@example.com>" in posted.body["text"]
+    assert "user12 &lt;user12@example.com&gt;" in posted.body["text"]
 
 
 def refused(ep: Endpoint, response: httpx.Response, status: int) -> None:

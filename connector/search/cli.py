@@ -1,4 +1,9 @@
-"""`slack-connector search`: parse the analyst's arguments, search, print."""
+"""`slack-connector search`: parse the analyst's arguments, search, print.
+
+`--summary` puts what an analyst triages by first (see `summary.Summary`), with whether
+each indicator is watched, read from the watchlist (config, file and the state store,
+opened read-only beside a running daemon).
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
+import orjson
+
 from connector import clock
 from connector.config import Settings
-from connector.search import render
-from connector.search.indicators import IndicatorError, parse
-from connector.search.query import Searcher, SearchError, Window
+from connector.search import render, summary
+from connector.search.indicators import Indicator, IndicatorError, parse
+from connector.search.query import Found, Searcher, SearchError, Window
 
 _AGE = re.compile(r"^(\d+)([dhm])$")
 _UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -45,16 +52,63 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
     try:
         searcher = Searcher(settings.output)
         try:
-            hits = searcher.search(indicators, window, args.log_types, args.limit)
+            found = searcher.find(indicators, window, args.log_types, args.limit)
         finally:
             searcher.close()
     except SearchError as exc:
         say(f"slack-connector: search: {exc}", err)
         return 1
+    watched = _watched(settings, indicators, say, err) if args.summary else None
     if args.format == "json":
-        if hits:
-            say(render.ndjson(hits), out)
+        if watched is not None:
+            heads = [s.as_dict(watched(s.indicator)) for s in found.summaries]
+            say(orjson.dumps({"summary": heads}).decode(), out)
+        if found.hits:
+            say(render.ndjson(found.hits), out)
     else:
-        say(render.table(hits), out)
-        say(f"{len(hits)} matching event(s)", err)
+        if watched is not None:
+            say(
+                "\n".join(line for s in found.summaries for line in s.lines(watched(s.indicator))),
+                out,
+            )
+            say("", out)
+        say(render.table(found.hits), out)
+        say(_count(found, args.config), err)
     return 0
+
+
+def _count(found: Found, config: str) -> str:
+    shown = len(found.hits)
+    if found.complete and shown == found.total:
+        return f"{shown} matching event(s)"
+    total = str(found.total) if found.complete else "more"
+    return (
+        f"{shown} of {total} matching event(s); all of them: {summary.rest_command(found, config)}"
+    )
+
+
+def _watched(
+    settings: Settings, indicators: list[Indicator], say: Say, err: TextIO
+) -> summary.Watched:
+    """Which lists hold each indicator, with who added it, tags and why, read once from
+    the watchlist over a read-only store; a watchlist that cannot be read is said, not
+    fatal."""
+    from connector.config import ConfigError
+    from connector.search.slash_commands import watched_in
+    from connector.search.watchlist import Watchlist
+    from connector.state import StateError
+
+    try:
+        store = settings.state.open(replica=False, read_only=True)
+    except (StateError, OSError) as exc:
+        say(f"slack-connector: search: watchlist not read ({exc})", err)
+        return summary.not_watched
+    try:
+        watched = watched_in(Watchlist(settings.watchlist, store, lambda alert: None))
+        known = {i.label: list(watched(i)) for i in indicators}
+    except (ConfigError, StateError) as exc:
+        say(f"slack-connector: search: watchlist not read ({exc})", err)
+        return summary.not_watched
+    finally:
+        store.close()
+    return lambda indicator: known.get(indicator.label, [])

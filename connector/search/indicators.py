@@ -26,6 +26,7 @@ literally, never refanged).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -47,9 +48,17 @@ _DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}
 _EMAIL = re.compile(r"^[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#\"]+[^\s\"]*$", re.IGNORECASE)
 _SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
+_PORT = re.compile(r":\d*$")
 _IP_LIKE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 MAX_LENGTH = 256
+FAST_PATH: dict[Kind, str] = {
+    "ip": "p_any_ip_addresses",
+    "email": "p_any_emails",
+    "domain": "p_any_emails",
+}
+"""The schema's indicator set that usually holds a match: looked at before the walk
+over every value, which then runs only for rows that hold it elsewhere, or not at all."""
 
 REFANG: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^hxxp(s?)(?=\[?:)", re.IGNORECASE), r"http\1"),
@@ -81,7 +90,7 @@ class Indicator:
     def label(self) -> str:
         return f"{self.kind}:{self.value}"
 
-    @property
+    @functools.cached_property
     def needle(self) -> str:
         """Text that the lower-cased (`str.lower`) raw JSON line of every matching row
         contains, or "" when none is known (then only the parsed row decides).
@@ -123,13 +132,23 @@ class Indicator:
         return f"(?i:{literal})" if needle.lower() != needle.upper() else literal
 
     def matches(self, row: Mapping[str, Any], line: str) -> bool:
-        """The exact rule, on a parsed row and its raw JSON line."""
+        """The exact rule, on a parsed row and its raw JSON line.
+
+        A line without the needle is refused before the row is walked: the watchlist
+        asks every indicator about each candidate line, and most of them are not in it.
+        """
+        needle = self.needle
+        if needle and needle not in _lowered(line):
+            return False
         if self.kind == "text":
-            return self.needle in line.lower()
+            return True
         if self.kind == "user":
             folded = self.value.lower()
             if any(u.lower() == folded for u in _strings(row.get("p_any_usernames"))):
                 return True
+        fast = FAST_PATH.get(self.kind)
+        if fast and any(self._is(v) for v in _strings(row.get(fast))):
+            return True
         return any(self._is(v) for v in _values(row))
 
     def _is(self, value: str) -> bool:
@@ -291,9 +310,11 @@ def _domain_of(value: str) -> str:
     """The domain a value names: itself, an email's domain, or a URL's host."""
     if "://" in value:
         try:
-            return fold(urlsplit(value).hostname or "").removesuffix(".")
+            netloc = urlsplit(value).netloc
         except ValueError:
             return ""
+        host = _PORT.sub("", netloc.rpartition("@")[2])
+        return fold(host).removesuffix(".")
     if "@" in value and (" " in value or "\n" in value):
         return ""
     return fold(value.rpartition("@")[2]).removesuffix(".")
@@ -308,12 +329,13 @@ def _network_literal(network: Network) -> str:
 
 
 def _ipv6_group(network: Network) -> str:
-    """The longest non-zero 16-bit group the range fixes, lower-case without leading
-    zeros; every spelling of every address in it writes that group (the last two groups
-    may be written as dotted IPv4, so they are not used)."""
+    """A non-zero 16-bit group the range fixes, lower-case without leading zeros: every
+    spelling of every address in it writes that group (the last two groups may be written
+    as dotted IPv4, so they are not used). The last one of two digits or more, since the
+    first ones (`2001`, `db8`) are shared by most addresses and admit too many lines."""
     groups = network.network_address.exploded.split(":")[: min(6, network.prefixlen // 16)]
-    fixed = [g.lstrip("0") for g in groups if g.strip("0")]
-    return max(fixed, key=len) if fixed else ""
+    fixed = [(len(g) > 1, i, g) for i, g in enumerate(x.lstrip("0") for x in groups) if g]
+    return max(fixed)[2] if fixed else ""
 
 
 def _ipv6_spellings(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
@@ -353,6 +375,12 @@ def _compressions(parts: list[str], tail: str = "") -> list[str]:
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, list):
         yield from (v for v in value if isinstance(v, str))
+
+
+@functools.lru_cache(maxsize=8)
+def _lowered(line: str) -> str:
+    """The line lower-cased once for all the indicators asked about it."""
+    return line.lower()
 
 
 def _json(value: str) -> str:

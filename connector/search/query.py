@@ -13,9 +13,10 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
+import heapq
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from connector.config import OutputConfig
 from connector.logtypes import REGISTRY
 from connector.search import partitions
 from connector.search.indicators import Indicator
+from connector.search.summary import Summary
 
 DEFAULT_WINDOW = timedelta(days=30)
 FETCH = 2048
@@ -53,6 +55,49 @@ class Hit:
     @property
     def event_time(self) -> str:
         return str(self.row.get("p_event_time", ""))
+
+
+@dataclass
+class Found:
+    """A search's answer: the newest `limit` hits, and a summary of every match per
+    indicator (in the order asked)."""
+
+    hits: list[Hit]
+    summaries: list[Summary]
+    window: Window
+    log_types: tuple[str, ...] = ()
+    limit: int = 100
+
+    @property
+    def total(self) -> int:
+        return sum(s.count for s in self.summaries)
+
+    @property
+    def complete(self) -> bool:
+        return all(s.complete for s in self.summaries)
+
+
+@dataclass
+class _Newest:
+    """The newest `limit` hits of a stream, and a summary per indicator of all of them."""
+
+    limit: int
+    summaries: dict[str, Summary]
+    heap: list[tuple[datetime, int, Hit]] = field(default_factory=list)
+    seen: int = 0
+
+    def add(self, hits: list[Hit], window: Window) -> None:
+        for hit in hits:
+            self.summaries[hit.indicator.label].add(hit.row)
+            self.seen += 1
+            item = (_when(hit.row) or window.since, -self.seen, hit)
+            if len(self.heap) < self.limit:
+                heapq.heappush(self.heap, item)
+            elif item[0] > self.heap[0][0]:
+                heapq.heapreplace(self.heap, item)
+
+    def newest(self) -> list[Hit]:
+        return [h for _, _, h in sorted(self.heap, key=lambda i: (i[0], i[1]), reverse=True)]
 
 
 @dataclass(frozen=True)
@@ -117,6 +162,16 @@ class Searcher:
         limit: int = 100,
     ) -> list[Hit]:
         """Matching events, newest first, at most `limit`; raises `SearchError`."""
+        return self.find(indicators, window, log_types, limit).hits
+
+    def find(
+        self,
+        indicators: Sequence[Indicator],
+        window: Window,
+        log_types: Sequence[str] = (),
+        limit: int = 100,
+    ) -> Found:
+        """The newest `limit` matches and a summary of all of them; raises `SearchError`."""
         files = self.files(window, log_type_names(log_types))
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
@@ -124,15 +179,19 @@ class Searcher:
                 f"nothing landed under {self.root} between {since} and {until}: "
                 "check [output] and that the connector has run"
             )
+        indicators = list({i.label: i for i in indicators}.values())
+        summaries = {i.label: Summary(i) for i in indicators}
+        kept = _Newest(limit, summaries)
         patterns = [i.prefilter() for i in indicators]
         try:
             if all(patterns):
-                return self._narrowed(
-                    files, "|".join(f"(?:{p})" for p in patterns), indicators, window, limit
-                )
-            return self._in_time_order(files, indicators, window, limit)
+                pattern = "|".join(f"(?:{p})" for p in patterns)
+                self._narrowed(files, pattern, indicators, window, kept)
+            else:
+                self._in_time_order(files, indicators, window, kept)
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+        return Found(kept.newest(), list(summaries.values()), window, tuple(log_types), limit)
 
     def _narrowed(
         self,
@@ -140,29 +199,30 @@ class Searcher:
         pattern: str,
         indicators: Sequence[Indicator],
         window: Window,
-        limit: int,
-    ) -> list[Hit]:
-        """Every indicator has a needle: few lines pass it, so they are sorted here and
-        no line is parsed for its time in SQL (a third of the query's time)."""
+        kept: _Newest,
+    ) -> None:
+        """Every indicator has a prefilter: few lines pass it, so every match is read
+        (the summary counts them all), the newest kept here, and no line is parsed for
+        its time in SQL (a third of the query's time)."""
         cursor = self._db.execute(NARROWED, [files, pattern])
-        hits: list[Hit] = []
         while chunk := cursor.fetchmany(FETCH):
-            hits += _matches(chunk, indicators, window)
-        hits.sort(key=lambda h: _when(h.row) or window.since, reverse=True)
-        return hits[:limit]
+            kept.add(_matches(chunk, indicators, window), window)
 
     def _in_time_order(
-        self, files: list[str], indicators: Sequence[Indicator], window: Window, limit: int
-    ) -> list[Hit]:
-        """A broad range admits every line: DuckDB filters and orders by time, newest first,
-        and reading stops at `limit` matches."""
+        self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
+    ) -> None:
+        """A broad range admits every line: DuckDB filters and orders by time, newest
+        first, and reading stops at `limit` matches (the summary then says "at least")."""
         low = clock.rfc3339(int(window.since.timestamp()))
         high = clock.rfc3339(int(window.until.timestamp()) + 1)
         cursor = self._db.execute(IN_TIME_ORDER, [files, low, high])
-        hits: list[Hit] = []
-        while len(hits) < limit and (chunk := cursor.fetchmany(FETCH)):
-            hits += _matches(chunk, indicators, window)
-        return hits[:limit]
+        while chunk := cursor.fetchmany(FETCH):
+            kept.add(_matches(chunk, indicators, window), window)
+            if len(kept.heap) >= kept.limit:
+                if cursor.fetchmany(1):
+                    for summary in kept.summaries.values():
+                        summary.complete = False
+                return
 
 
 GLOB = "SELECT file FROM glob(?)"

@@ -106,3 +106,12 @@ def table(hits: Sequence[Hit]) -> str:
 def ndjson(hits: Sequence[Hit]) -> str:
     """The full rows as landed, one JSON object per line."""
     return "\n".join(orjson.dumps(h.row).decode() for h in hits)
+
+
+def line(hit: Hit) -> str:
+    """One hit on one line: time, log type, source, what matched, and the summary."""
+    row = hit.row
+    return (
+        f"{hit.event_time}  {row.get('p_log_type', '')}  {row.get('p_source_id', '')}  "
+        f"[{hit.indicator.label}]  {summary(row)}"
+    )

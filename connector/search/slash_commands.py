@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connector.search import render
+from connector.search import summary
 from connector.search.indicators import Indicator, IndicatorError, parse
 from connector.search.provenance import Entry
-from connector.search.query import Hit, SearchError
+from connector.search.query import Found, SearchError
 from connector.search.watchlist import Watchlist
 
-Search = Callable[[Sequence[Indicator]], list[Hit]]
+Search = Callable[[Sequence[Indicator]], Found]
 TEXT_LIMIT = 3500
 LIST_LIMIT = 30
 """Indicators `/seclogs watch list` shows with their provenance (a store read each)."""
@@ -76,8 +76,7 @@ def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
         shown, total = watchlist.show(LIST_LIMIT)
         titles = watchlist.provenance.titles([e for _, _, es in shown for e in es[-3:]])
         lines = [
-            f"• `{label}` ({origin})"
-            + "".join(f"\n    {e.describe(titles)}" for e in entries[-3:])
+            f"• `{label}` ({origin})" + "".join(f"\n    {e.describe(titles)}" for e in entries[-3:])
             for label, origin, entries in shown
         ]
         if not lines:
@@ -91,42 +90,72 @@ def _watch(args: list[str], watchlist: Watchlist, user: str) -> str:
     return "Usage: `/seclogs watch add|remove <indicator>` or `/seclogs watch list`"
 
 
-def run_search(indicators: Sequence[Indicator], search: Search, limit: int) -> str:
-    """The search's answer as Slack text; errors are phrased, never raised."""
+def run_search(
+    indicators: Sequence[Indicator],
+    search: Search,
+    limit: int,
+    watched: summary.Watched = summary.not_watched,
+) -> str:
+    """The search's answer as Slack text: what to triage by, then the newest rows, cut
+    with the CLI command that shows the rest; errors are phrased, never raised."""
     wanted = ", ".join(f"`{i.label}`" for i in indicators)
     try:
-        hits = search(indicators)
+        found = search(indicators)
     except SearchError as exc:
         return f"Search for {wanted} failed: {exc}"
-    if not hits:
-        return f"No events with {wanted} in the last 30 days."
-    lines = [
-        f"{h.event_time}  {h.row.get('p_log_type', '')}  {h.row.get('p_source_id', '')}  "
-        f"[{h.indicator.label}]  {render.summary(h.row)}"
-        for h in hits[:limit]
-    ]
-    more = " (the newest shown)" if len(hits) >= limit else ""
-    head = f"{len(lines)} event(s) with {wanted}{more}:\n```"
-    body = _clip("\n".join(lines), TEXT_LIMIT - len(head) - 4)
-    return f"{head}\n{body}\n```"
+    if not found.total:
+        watch = [
+            f"• `{i.label}` {summary.watch_line(watched(i), summary.SLACK)}" for i in indicators
+        ]
+        return "\n".join([f"No events with {wanted} in the last 30 days.", *watch])
+    return summary.slack_answer(found, watched, TEXT_LIMIT)
 
 
-def past_hits(indicators: Sequence[Indicator], search: Search, limit: int) -> str:
-    """A submission's look back: per indicator how many events hold it, then the events.
-    One search serves them all; counts are of the newest `limit` events when it is hit."""
+def past_hits(
+    indicators: Sequence[Indicator],
+    search: Search,
+    limit: int,
+    watched: summary.Watched = summary.not_watched,
+) -> str:
+    """A submission's look back: per indicator how many events hold it and when, then the
+    answer a search for them all gives. One search serves them all."""
     try:
-        hits = search(indicators)
+        found = search(indicators)
     except SearchError as exc:
         return f"the search failed: {exc}"
-    capped = " (of the newest shown)" if len(hits) >= limit else ""
     lines = []
-    for indicator in indicators:
-        times = [h.event_time for h in hits if indicator.matches(h.row, h.line)]
-        seen = f"{len(times)} event(s){capped}, {min(times)} to {max(times)}" if times else "none"
-        lines.append(f"• `{indicator.label}`: {seen}")
-    if hits:
-        lines.append(run_search(indicators, lambda _: hits, limit))
+    for s in found.summaries:
+        at_least = "" if s.complete else "at least "
+        seen = f"{at_least}{s.count} event(s), {s.first_seen} to {s.last_seen}"
+        lines.append(f"• `{s.indicator.label}`: {seen if s.count else 'none'}")
+    if found.total:
+        room = TEXT_LIMIT - sum(len(line) + 1 for line in lines)
+        lines.append(summary.slack_answer(found, watched, max(room, 500)))
     return "\n".join(lines)
+
+
+def watched_in(watchlist: Watchlist) -> summary.Watched:
+    """Which lists hold an indicator, tagged what, added by whom and why, for the
+    search's summary: each Slack submission's provenance, and config or file entries by
+    where they come from."""
+
+    def watched(indicator: Indicator) -> list[summary.WatchEntry]:
+        origins = [o for o, labels in watchlist.listing().items() if indicator.label in labels]
+        if not origins:
+            return []
+        entries = watchlist.provenance.entries(indicator.label)
+        titles = watchlist.provenance.titles(entries)
+        out = [summary.WatchEntry(e.list, e.tags, e.by, e.at, _why(e, titles)) for e in entries]
+        return out + [summary.WatchEntry(o) for o in origins if o != "slack" or not entries]
+
+    return watched
+
+
+def _why(entry: Entry, titles: dict[str, str]) -> str:
+    if entry.report:
+        title = titles.get(entry.report, "")
+        return f'report "{title}"' if title else f"report {entry.report}"
+    return f'note "{entry.note}"' if entry.note else ""
 
 
 def _clip(text: str, limit: int) -> str:

@@ -235,7 +235,9 @@ class SlashServer:
         self._worker.submit(work)
 
     def _past_hits(self, indicators: Any) -> str:
-        return commands.past_hits(indicators, self._search, self.cfg.search_limit)
+        return commands.past_hits(
+            indicators, self._search, self.cfg.search_limit, commands.watched_in(self.watchlist)
+        )
 
     def _authenticate(self, raw: bytes, headers: Any) -> str:
         """Why the request is refused, or "" when it is Slack's and new."""
@@ -281,7 +283,9 @@ class SlashServer:
 
         def work() -> str:
             try:
-                return commands.run_search(reply.indicators, self._search, limit)
+                return commands.run_search(
+                    reply.indicators, self._search, limit, commands.watched_in(self.watchlist)
+                )
             finally:
                 self._queued.release()
 
