@@ -20,7 +20,7 @@ from connector.paging.guard import PagingLimitError
 from connector.paging.learned import FIRST, LAST, Learned, times
 from connector.paging.requester import Body, Requester
 from connector.paging.stop import LastRowBefore
-from connector.paging.travel import next_window
+from connector.paging.travel import next_window, unfinished
 
 At = dict[str, Any]
 Step = tuple[list[Raw], At | None]
@@ -91,6 +91,12 @@ class ClassicWalk:
             witness = witnessed(rows, witness)
             tail = rows[-1:] or tail
             if (stop.reached(records) or page >= pages) and not back:
+                if probe and learned.sort != LAST and learned.before is None and (
+                    not rows or page >= pages
+                ):
+                    learned.before = LAST
+                    yield records, _at(count, before, page, keyset, probe)
+                    raise unfinished(learned, tail[-1], _where(ctx, self, count))
                 yield records, None
                 return
             if keyset and learned.sort == LAST and learned.before == FIRST:
@@ -100,7 +106,7 @@ class ClassicWalk:
             elif not keyset and page < limits.MAX_PAGE:
                 page += 1
             else:
-                where = (ctx.source_id, self.requester.method, count)
+                where = _where(ctx, self, count)
                 window = next_window(learned, tail[-1], witness, before, where) if tail else None
                 if window is not None:
                     before, keyset, probe, page = window.before, window.keyset, window.probe, 1
@@ -114,8 +120,13 @@ class ClassicWalk:
                         f"{limits.MAX_PAGE} pages before={before} did not get past rows already "
                         "read; only cursor paging reaches further; not committed",
                     )
-            yield (
-                records,
-                {"count": count, "before": before, "page": page, "keyset": keyset, "probe": probe},
-            )
+            yield records, _at(count, before, page, keyset, probe)
             del records, body
+
+
+def _at(count: int, before: int | None, page: int, keyset: bool, probe: bool) -> At:
+    return {"count": count, "before": before, "page": page, "keyset": keyset, "probe": probe}
+
+
+def _where(ctx: PollContext, walk: ClassicWalk, count: int) -> tuple[str, str, int]:
+    return ctx.source_id, walk.requester.method, count
