@@ -30,6 +30,7 @@ import random
 import tempfile
 from collections import Counter
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -195,7 +196,7 @@ class Model:
         valid = [r for r in page if 0 <= r["date_first"] <= r["date_last"] <= 2**32]
         if any(r["date_first"] < r["date_last"] for r in valid):
             self.served.add("witness")
-        if any(a["date_first"] < b["date_first"] for a, b in zip(valid, valid[1:])):
+        if any(a["date_first"] < b["date_first"] for a, b in pairwise(valid)):
             self.served.add("by_last")
 
     def crowded(self) -> bool:

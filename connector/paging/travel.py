@@ -66,7 +66,9 @@ def unfinished(learned: Learned, last: Raw, where: tuple[str, str, int]) -> Unre
     witness (`date_first` == `before`, which never changes) is listed, so `before` filters
     `date_last`, and the rows past the first window's cap were outside the probe."""
     source_id, method, count = where
-    listing = "listed by date_first" if learned.sort == FIRST else "not shown to be listed by date_last"
+    listing = (
+        "listed by date_first" if learned.sort == FIRST else "not shown to be listed by date_last"
+    )
     why = f"{listing}, and a probe window without its witness shows `before` filters date_last"
     return unreachable(source_id, method, why, last, count)
 
