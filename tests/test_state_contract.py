@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from connector.identity import seen_key
 from connector.state import LeaseLost, SqliteOptions, StateStore, UnitOfWork
 from connector.state.base import Intent
+from connector.state.keys import seen_key
 from tests.conftest import dynamodb_options
 
 STREAMS = [("acme", "audit"), ("acme", "access"), ("acme", "integration"), ("beta", "audit")]

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -32,11 +32,35 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.state.base import StateError
 
-if TYPE_CHECKING:
-    from connector.state.options import DynamoDBOptions
-
 Item = dict[str, Any]
 TTL_ATTRIBUTE = "expires_at"
+
+
+class TableOptions(Protocol):
+    """What the table needs of `[state] type = "dynamodb"` (`state.options.DynamoDBOptions`):
+    named here, so the modules that use the table never import the options that open them."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def endpoint_url(self) -> str | None: ...
+    @property
+    def max_attempts(self) -> int: ...
+
+
+class StoreOptions(TableOptions, Protocol):
+    """What `DynamoStore` needs besides: replica identity, lease timing, key expiry."""
+
+    @property
+    def replica_id(self) -> str | None: ...
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def renew_every(self) -> float: ...
+    @property
+    def dedupe_ttl_seconds(self) -> int: ...
 
 
 class Capacity:
@@ -78,7 +102,7 @@ def item_size(item: Item) -> int:
 class Table:
     """Thin wrapper: typed errors that name the table (never credentials), metered calls."""
 
-    def __init__(self, options: DynamoDBOptions) -> None:
+    def __init__(self, options: TableOptions) -> None:
         self.name = options.table
         self.capacity = Capacity()
         self._db: Any = boto3.client(
@@ -180,7 +204,7 @@ def key(pk: str, sk: str) -> Item:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def create_table(options: DynamoDBOptions) -> str:
+def create_table(options: TableOptions) -> str:
     """The table, on-demand billing, TTL on `expires_at`; idempotent."""
     table = Table(options)
     db = table._db
