@@ -47,7 +47,7 @@ def _usage() -> tuple[float, float]:
 
 def run_connector(spec: dict[str, Any]) -> dict[str, Any]:
     from connector.app import App
-    from connector.config import parse
+    from connector.config_load import parse
 
     if spec["settings"]["output"]["type"] == "s3":
         import boto3  # noqa: F401 - imported before the baseline, as App would

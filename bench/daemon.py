@@ -47,7 +47,7 @@ def main(spec_path: str, result_path: str) -> None:
 
     from connector import logs
     from connector.app import App, tune_interpreter
-    from connector.config import parse
+    from connector.config_load import parse
     from connector.scheduler import run_forever
 
     spec = json.loads(Path(spec_path).read_text())

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from connector.app import App
-from connector.config import parse
+from connector.config_load import parse
 from connector.state.dynamodb import DynamoStore
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import FakeSlack

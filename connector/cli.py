@@ -22,7 +22,9 @@ import httpx
 from connector import backfill, check, logs, oauth, scheduler, state_cli
 from connector.app import App, tune_interpreter
 from connector.cli_parser import build_parser
-from connector.config import ConfigError, Settings, load
+from connector.config import Settings
+from connector.config_errors import ConfigError
+from connector.config_load import load
 from connector.secrets import SecretError
 from connector.slack.errors import SlackError
 from connector.state import StateError

@@ -1,8 +1,7 @@
-"""Settings: the TOML file, validated with pydantic, with environment overrides.
+"""Settings: the models a TOML config file is validated into, with pydantic.
 
-The overrides are applied by `connector.config_env`, and every secret reference is read
-once by `connector.config_secrets`; both build on the models here, so `load` imports them
-when it runs.
+Reading the file, applying environment overrides and reading every secret reference once
+is `connector.config_load`; the models here know nothing of either.
 
 Operators keep configs for years, so names are stable and unknown keys are errors (a typo
 silently ignored is an outage later). Tokens are never in the file: a source names the
@@ -13,9 +12,7 @@ whose message names the offending field; the CLI prints it and exits 2.
 from __future__ import annotations
 
 import os
-import re
-import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -29,6 +26,7 @@ from pydantic import (
 )
 
 from connector.alerts import destinations
+from connector.config_errors import ConfigError, describe
 from connector.config_sections import (
     DaemonConfig,
     LimitsConfig,
@@ -38,7 +36,6 @@ from connector.config_sections import (
     WatchlistConfig,
 )
 from connector.logtypes import REGISTRY
-from connector.search import indicators
 from connector.secrets import SecretError, SecretRef
 from connector.state import StateOptions, options_model
 from connector.state.options import SqliteOptions
@@ -46,10 +43,6 @@ from connector.urls import require_https
 
 AUDIT_API_URL = "https://api.slack.com/audit/v1/"
 WEB_API_URL = "https://slack.com/api/"
-
-
-class ConfigError(Exception):
-    """A configuration problem, phrased for the operator, naming the field."""
 
 
 QuietAfter = int | dict[str, int] | None
@@ -295,63 +288,3 @@ class Settings(Strict):
         if dupes:
             raise ValueError(f"id: duplicate source id {dupes[0]!r}")
         return self
-
-
-def load(
-    path: str | Path, environ: Mapping[str, str] | None = None, *, secrets: bool = True
-) -> Settings:
-    """Read, override from the environment, validate, and (with `secrets`) read every
-    secret reference once, so one that is missing is found at start-up, not when an
-    alert is sent. Commands that never call Slack or send alerts pass `secrets=False`."""
-    # Both modules import this one: they are imported here, not at the top.
-    from connector.config_env import apply_env
-    from connector.config_secrets import secret_problems
-
-    environ = os.environ if environ is None else environ
-    try:
-        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read ({exc.strerror})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    apply_env(data, environ)
-    settings = parse(data)
-    if secrets:
-        missing = [f"{where}: {problem}" for where, problem in secret_problems(settings)]
-        if missing:
-            raise ConfigError("; ".join(missing))
-    if settings.watchlist.file:
-        try:
-            indicators.read_file(settings.watchlist.file)
-        except OSError as exc:
-            raise ConfigError(
-                f"watchlist.file: cannot read {settings.watchlist.file} ({exc.strerror})"
-            ) from None
-        except indicators.IndicatorError as exc:
-            raise ConfigError(f"watchlist.file: {exc}") from None
-    return settings
-
-
-def parse(data: dict[str, Any]) -> Settings:
-    try:
-        return Settings.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc)) from None
-
-
-def describe(exc: ValidationError) -> str:
-    """The first error as `sources[0].token_env: message`, the way an operator reads it."""
-    err = exc.errors()[0]
-    where = ""
-    for item in err["loc"]:
-        where += f"[{item}]" if isinstance(item, int) else (f".{item}" if where else str(item))
-    where = where or "config"
-    message = str(err["msg"]).removeprefix("Value error, ")
-    if match := re.match(r"^(\[\d+\])?([\w.\[\]]+)?: ", message):
-        name = (match.group(2) or "").lstrip(".")
-        field = (match.group(1) or "") + (f".{name}" if name else "")
-        where, message = f"{where}{field}", message[match.end() :]
-    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{where}: {message}{more}"

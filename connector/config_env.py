@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from connector.config import ConfigError
+from connector.config_errors import ConfigError
 
 ENV_PREFIX = "SLACK_CONNECTOR__"
 

@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator
 
 from pydantic import BaseModel
 
-from connector.config import ConfigError, Settings, SourceConfig
+from connector.config import Settings, SourceConfig
+from connector.config_errors import ConfigError
 from connector.secrets import SecretError, SecretRef
 from connector.urls import require_https
 

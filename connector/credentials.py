@@ -12,7 +12,8 @@ from __future__ import annotations
 import httpx
 from pydantic import SecretStr
 
-from connector.config import ConfigError, SourceConfig
+from connector.config import SourceConfig
+from connector.config_errors import ConfigError
 from connector.logs import REDACTOR
 from connector.slack.client import fingerprint
 from connector.state.options import SqliteOptions, StateOptions

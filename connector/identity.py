@@ -1,14 +1,10 @@
-"""Row ids and dedupe keys.
+"""Row ids, and the dedupe key of each row.
 
 `p_row_id` is a hash of the source, log type and the record's natural key (an invalid
-record's is a hash of its content), so the same event always gets the same id.
-
-Its dedupe key is 16 bytes: 4 bytes of inverted event time, then 12 bytes of the row
-id. Log types whose event time never changes (`LogType.time_keyed`) fill in the time;
-the rest, and records without a usable time, get `NO_TIME` and are never forgotten by
-age. Time first makes a backfill's keys arrive in key order, newest first, so the state
-store appends them to its B-tree instead of dirtying a random page per key, and
-forgetting old keys is one range delete.
+record's is a hash of its content), so the same event always gets the same id. Its dedupe
+key is the time prefix of `connector.state.keys` followed by 12 bytes of the row id; log
+types whose event time never changes (`LogType.time_keyed`) fill in the time, the rest
+get `NO_TIME`.
 """
 
 from __future__ import annotations
@@ -19,30 +15,11 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from connector.logtypes.fields import as_ts
+from connector.state.keys import NO_TIME_PREFIX, time_prefix
 
 if TYPE_CHECKING:
     from connector.enrich import Source
     from connector.logtypes.base import LogType
-
-NO_TIME = 0xFFFFFFFF
-KEY_SIZE = 16
-_NO_TIME_PREFIX = bytes(4)
-
-
-def seen_key(rid: str, event_ts: float | None) -> bytes:
-    """The dedupe key of row id `rid` (32 hex digits) for an event at `event_ts`."""
-    return _time_prefix(event_ts) + bytes.fromhex(rid[:24])
-
-
-def _time_prefix(event_ts: float | None) -> bytes:
-    ts = NO_TIME if event_ts is None or not 0 <= event_ts < NO_TIME else int(event_ts)
-    return (NO_TIME - ts).to_bytes(4, "big")
-
-
-def forget_before(event_ts: int) -> bytes | None:
-    """Keys at or above this bound have an event time before `event_ts`."""
-    return (NO_TIME - event_ts + 1).to_bytes(4, "big") if 0 < event_ts < NO_TIME else None
-
 
 class RowIds:
     """Ids of one source's records of one log type."""
@@ -74,11 +51,11 @@ class RowIds:
     def _prefix(self, raw: Any) -> bytes:
         """The time part of a key, read before validation; events of a burst share it."""
         if self._time_field is None or not isinstance(raw, dict):
-            return _NO_TIME_PREFIX
+            return NO_TIME_PREFIX
         value = raw.get(self._time_field)
         if value.__class__ is not int:
-            return _time_prefix(as_ts(value))
+            return time_prefix(as_ts(value))
         prefix = self._prefixes.get(value)
         if prefix is None:
-            prefix = self._prefixes[value] = _time_prefix(value)
+            prefix = self._prefixes[value] = time_prefix(value)
         return prefix

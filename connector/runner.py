@@ -20,7 +20,8 @@ from typing import Any
 import httpx
 
 from connector import __version__, clock, credentials
-from connector.config import ConfigError, SourceConfig
+from connector.config import SourceConfig
+from connector.config_errors import ConfigError
 from connector.enrich import Source
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext, PollStopped

@@ -13,7 +13,8 @@ import boto3
 import orjson
 import pytest
 
-from connector.config import Settings, parse
+from connector.config import Settings
+from connector.config_load import parse
 from tests.fakes.slack_server import FakeSlack
 
 TOKEN = "xoxp-test-token"

@@ -14,7 +14,8 @@ import pytest
 from freezegun import freeze_time
 
 from connector.app import App
-from connector.config import Settings, parse
+from connector.config import Settings
+from connector.config_load import parse
 from tests.conftest import SECRETS_SEEN, TOKEN_ENV, source
 from tests.factories import audit
 from tests.fakes.slack_server import FakeSlack

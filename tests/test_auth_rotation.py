@@ -16,7 +16,7 @@ from freezegun import freeze_time
 
 from connector.app import App
 from connector.cli import main
-from connector.config import load
+from connector.config_load import load
 from tests.conftest import SECRETS_SEEN, read_local
 from tests.factories import audit, cli_source, config_file
 from tests.fakes.oauth_server import FakeSlackOAuth

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from connector.cli import main
-from connector.config import ConfigError, load
+from connector.config_errors import ConfigError
+from connector.config_load import load
 from tests.conftest import TOKEN, TOKEN_ENV
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
@@ -121,7 +122,7 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
 def test_example_alert_destinations_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     import re
 
-    from connector.config import parse
+    from connector.config_load import parse
 
     monkeypatch.setenv("SLACK_TOKEN_ACME", TOKEN)
     text = (Path(__file__).parents[1] / "config.example.toml").read_text()

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.config import ConfigError, load
+from connector.config_errors import ConfigError
+from connector.config_load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -30,7 +30,6 @@ from connector.logs import REDACTOR
 from connector.oauth import (
     OAuthError,
     RedirectListener,
-    TokenSet,
     authorize_url,
     check_token,
     code_from_redirect,
@@ -42,6 +41,7 @@ from connector.slack.errors import SlackAuthError, SlackTransientError
 from connector.token_refresh import TokenRefreshError, TokenRefreshTransientError, refresh
 from connector.token_store import TokenFile, TokenFileError, default_token_path
 from connector.tokens import RotatingToken
+from connector.tokenset import TokenSet
 from tests.fakes.oauth_server import FakeSlackOAuth
 
 T = 1_800_000_000

@@ -26,7 +26,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from connector.app import App
-from connector.config import ConfigError, parse
+from connector.config_errors import ConfigError
+from connector.config_load import parse
 from connector.health import HealthServer
 from connector.slack.client import SlackClient
 from connector.slack.errors import SlackAuthError

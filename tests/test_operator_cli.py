@@ -19,7 +19,8 @@ from connector.alerts.destinations import build, options_model
 from connector.alerts.dispatch import Dispatcher
 from connector.cli import main, say
 from connector.cli_parser import build_parser
-from connector.config import ConfigError, load
+from connector.config_errors import ConfigError
+from connector.config_load import load
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN_ENV
 from tests.factories import audit, cli_source, config_file, now
@@ -149,7 +150,7 @@ def test_a_missing_secret_is_named_by_check_and_at_start_up(
 
 @pytest.mark.parametrize("field", ["web_api_url", "audit_api_url"])
 def test_plain_http_slack_urls_are_refused(field: str) -> None:
-    from connector.config import parse
+    from connector.config_load import parse
 
     source = {"id": "a", "token_env": TOKEN_ENV, field: "http://slack.example.com/api/"}
     with pytest.raises(ConfigError, match=rf"sources\[0\]\.{field}: must be an https URL"):
@@ -159,7 +160,7 @@ def test_plain_http_slack_urls_are_refused(field: str) -> None:
 def test_plain_http_oauth_and_alert_urls_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connector.config import parse
+    from connector.config_load import parse
 
     base = {"sources": [{"id": "a", "token_env": TOKEN_ENV}]}
     for url_field in ("token_url", "authorize_url"):

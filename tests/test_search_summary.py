@@ -169,7 +169,7 @@ def test_watched_names_lists_tags_who_and_report(
     slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What the summary says about watching comes from the watchlist's provenance."""
-    from connector.config import load
+    from connector.config_load import load
     from connector.search.provenance import Entry, Report
     from connector.search.slash_commands import watched_in
     from connector.search.watchlist import Watchlist

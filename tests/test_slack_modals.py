@@ -20,7 +20,7 @@ import pytest
 
 from connector.app import App
 from connector.cli import main
-from connector.config import parse
+from connector.config_load import parse
 from tests.conftest import SECRETS_SEEN, dynamodb_options, once, read_local, read_s3, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack

@@ -19,7 +19,8 @@ import httpx
 import pytest
 
 from connector.app import App
-from connector.config import ConfigError, parse
+from connector.config_errors import ConfigError
+from connector.config_load import parse
 from tests.conftest import SECRETS_SEEN, TOKEN, TOKEN_ENV, once, source
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack

@@ -15,7 +15,7 @@ import pytest
 
 from connector.app import App
 from connector.cli import main
-from connector.config import load
+from connector.config_load import load
 from tests.factories import cli_source, config_file
 from tests.fakes.slack_server import FakeSlack
 

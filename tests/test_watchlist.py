@@ -16,7 +16,9 @@ import pytest
 from connector import clock
 from connector.app import App
 from connector.cli import main
-from connector.config import ConfigError, Settings, load, parse
+from connector.config import Settings
+from connector.config_errors import ConfigError
+from connector.config_load import load, parse
 from connector.config_sections import WatchlistConfig
 from connector.search import watchlist as watchlist_module
 from connector.search.indicators import parse as parse_indicator

@@ -21,7 +21,9 @@ from typing import TextIO
 
 from connector import scheduler
 from connector.app import App
-from connector.config import ConfigError, Settings, parse
+from connector.config import Settings
+from connector.config_errors import ConfigError
+from connector.config_load import parse
 from connector.logtypes import REGISTRY
 from connector.runner import Outcome
 from connector.state import StateError

@@ -93,7 +93,7 @@ def _watched(
     """Which lists hold each indicator, with who added it, tags and why, read once from
     the watchlist over a read-only store; a watchlist that cannot be read is said, not
     fatal."""
-    from connector.config import ConfigError
+    from connector.config_errors import ConfigError
     from connector.search.slash_commands import watched_in
     from connector.search.watchlist import Watchlist
     from connector.state import StateError

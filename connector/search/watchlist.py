@@ -34,7 +34,7 @@ from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
 from connector import clock
 from connector.alerts.base import Alert
-from connector.config import ConfigError
+from connector.config_errors import ConfigError
 from connector.config_sections import WatchlistConfig
 from connector.search import render
 from connector.search.indicators import Indicator, IndicatorError, parse, read_file

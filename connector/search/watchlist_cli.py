@@ -13,7 +13,8 @@ from typing import TextIO
 
 import orjson
 
-from connector.config import ConfigError, Settings
+from connector.config import Settings
+from connector.config_errors import ConfigError
 from connector.search.provenance import Entry
 from connector.search.watchlist import Watchlist
 

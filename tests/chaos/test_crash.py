@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 
 from connector.app import App
-from connector.config import OutputConfig, Settings, parse
+from connector.config import OutputConfig, Settings
+from connector.config_load import parse
 from connector.sinks import build
 from connector.sinks.base import Sink
 from connector.state.sqlite import StateStore
