@@ -38,11 +38,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.enrich import Source
+from connector.ingest.enrich import Source
+from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext
 from connector.paging import limits
-from connector.pipeline import BatchLimits, Pipeline
 from connector.slack.errors import SlackApiError, SlackError, SlackTransientError
 from connector.state.sqlite import StateStore
 from tests.factories import access, audit, integration
@@ -146,11 +146,17 @@ class Model:
         rows = sorted(self.listed(), key=lambda r: int(r["date"]), reverse=self.order == "desc")
         return self.paged("logs", rows, count, number)
 
-    def paged(self, field: str, rows: list[dict[str, Any]], count: int, number: int) -> dict[str, Any]:
+    def paged(
+        self, field: str, rows: list[dict[str, Any]], count: int, number: int
+    ) -> dict[str, Any]:
         chunk = [dict(r) for r in rows[(number - 1) * count : number * count]]
         pages = max(1, -(-len(rows) // count))
         self.between_pages()
-        return {"ok": True, field: chunk, "paging": {"total": len(rows), "pages": pages, "page": number}}
+        return {
+            "ok": True,
+            field: chunk,
+            "paging": {"total": len(rows), "pages": pages, "page": number},
+        }
 
     def access_logs(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """`before` filters `self.before`, rows sort by `self.sort`; cursor mode per `self.cursor`."""
@@ -160,7 +166,9 @@ class Model:
         if "limit" not in params or self.cursor == "ignored":
             count, number = params.get("count", 100), params.get("page", 1)
             if count > limits.MAX_COUNT or number > limits.MAX_PAGE:
-                raise SlackApiError("p", method, "over_pagination_limit", code="over_pagination_limit")
+                raise SlackApiError(
+                    "p", method, "over_pagination_limit", code="over_pagination_limit"
+                )
             return self.paged("logins", rows, count, number)
         if self.cursor == "error":
             raise SlackApiError("p", method, "invalid_arguments", code="invalid_arguments")
@@ -188,7 +196,11 @@ class Model:
     def unsafe(self) -> bool:
         """Sorted by date_first, filtered by date_last, no cursor mode: unreachable past the cap."""
         classic = self.cursor in ("error", "ignored")
-        return self.kind == "access" and classic and (self.sort, self.before) == ("date_first", "date_last")
+        return (
+            self.kind == "access"
+            and classic
+            and (self.sort, self.before) == ("date_first", "date_last")
+        )
 
     def classic(self) -> bool:
         return self.cursor in ("error", "ignored")
@@ -276,7 +288,9 @@ def run_history(model: Model, steps: list[tuple[Any, ...]]) -> tuple[Counter[Any
             if s[0] == "add":
                 _, count, burst, age, delay, malformed = s
                 for i in range(count):
-                    model.add(age if burst else (age + 7 * i) % 151, delay, malformed if i == 0 else None)
+                    model.add(
+                        age if burst else (age + 7 * i) % 151, delay, malformed if i == 0 else None
+                    )
             elif s[0] == "advance":
                 model.now += s[1]
             elif s[0] == "clock":
@@ -354,7 +368,12 @@ def access_combination(sort: str, before: str, transport: str) -> Any:
 @settings(options, max_examples=ACCESS_EXAMPLES)
 @given(histories, st.randoms(use_true_random=True), st.integers(0, 1))
 def test_access_paging(
-    sort: str, before: str, transport: str, steps: list[tuple[Any, ...]], rng: random.Random, flavour: int
+    sort: str,
+    before: str,
+    transport: str,
+    steps: list[tuple[Any, ...]],
+    rng: random.Random,
+    flavour: int,
 ) -> None:
     cursor = {"cursor": ["offset", "keyset"], "classic": ["error", "ignored"]}[transport][flavour]
     with mock.patch.multiple(limits, **SCALED):

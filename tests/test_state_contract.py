@@ -156,7 +156,7 @@ def test_state_survives_reopening(options: Any) -> None:
 def test_token_pairs_round_trip_and_stamp_changes(options: Any) -> None:
     from pydantic import SecretStr
 
-    from connector.tokenset import TokenSet
+    from connector.slack.tokenset import TokenSet
 
     storage = options.token_storage("acme", None)
     assert storage.load() is None

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import orjson
 
-from connector.enrich import Source
-from connector.identity import RowIds
+from connector.ingest.enrich import Source
+from connector.ingest.identity import RowIds
 from connector.logtypes import REGISTRY
 from connector.state.keys import NO_TIME, seen_key
 from connector.state.sqlite import StateStore

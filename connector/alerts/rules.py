@@ -28,7 +28,7 @@ class Counts(Protocol):
 
 
 class Outcome(Protocol):
-    """What the rules read of a poll's outcome (`connector.runner.Outcome`): named here, so
+    """What the rules read of a poll's outcome (`connector.service.runner.Outcome`): named here, so
     alerting depends on no part of the daemon that runs the polls."""
 
     @property
@@ -41,6 +41,7 @@ class Outcome(Protocol):
     def detail(self) -> str: ...
     @property
     def result(self) -> Counts | None: ...
+
 
 HINTS = {
     "no_events": (

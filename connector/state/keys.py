@@ -1,5 +1,5 @@
 """The dedupe key the state stores keep: 16 bytes, 4 of inverted event time, then 12 of
-the row id (`connector.identity` computes both).
+the row id (`connector.ingest.identity` computes both).
 
 Records without a usable time get `NO_TIME` and are never forgotten by age. Time first
 makes a backfill's keys arrive in key order, newest first, so a store appends them to its

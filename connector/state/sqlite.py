@@ -52,9 +52,7 @@ class StateStore:
     shared = False
     replica_id = "local"
 
-    def __init__(
-        self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False
-    ) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False) -> None:
         """`read_only` opens beside a running daemon: no lock, no schema change, no write.
 
         For `state show`, `metrics` and `check`, which on-call runs inside the live pod.
@@ -331,9 +329,7 @@ class StateStore:
             where, args = "source_id = ? AND log_type = ?", [source_id, log_type]
         with self._txn() as db:
             before = db.total_changes
-            db.execute(
-                "DELETE FROM alerts WHERE substr(key, 1, length(?1)) = ?1", (prefix,)
-            )
+            db.execute("DELETE FROM alerts WHERE substr(key, 1, length(?1)) = ?1", (prefix,))
             db.execute(
                 f"DELETE FROM seen_keys WHERE stream IN (SELECT id FROM streams WHERE {where})",  # noqa: S608
                 args,

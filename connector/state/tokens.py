@@ -17,10 +17,10 @@ from contextlib import contextmanager
 import orjson
 
 from connector import clock
+from connector.slack.tokenset import TokenSet
 from connector.state.base import StateError
 from connector.state.table import TTL_ATTRIBUTE, Item, Table, TableOptions, key
-from connector.token_store import TokenFileError
-from connector.tokenset import TokenSet
+from connector.state.token_store import TokenFileError
 
 LOCK_SECONDS = 120
 WAIT_SECONDS = 60.0
