@@ -6,10 +6,10 @@ server live in the parent. Wall and CPU cover the work only (imports and interpr
 start-up excluded); `base_rss_mb` is the peak RSS once everything is imported, before work.
 
 Jobs:
-  connector  `connector.app.App(settings).once()`, optionally under cProfile or pyinstrument
+  connector  `connector.service.app.App(settings).once()`, optionally under cProfile or pyinstrument
   floor      the least a client can do: fetch the same pages with httpx, parse with orjson,
              write every entry back as an NDJSON line with orjson, gzip (isal level 2, as
-             connector/batch.py) into files of the same batch size; no validation, no state
+             connector/ingest/batch.py) into files of the same batch size; no validation, no state
 """
 
 from __future__ import annotations
@@ -46,13 +46,13 @@ def _usage() -> tuple[float, float]:
 
 
 def run_connector(spec: dict[str, Any]) -> dict[str, Any]:
-    from connector.app import App
-    from connector.config import parse
+    from connector.config.load import parse
+    from connector.service.app import App
 
     if spec["settings"]["output"]["type"] == "s3":
         import boto3  # noqa: F401 - imported before the baseline, as App would
 
-    from connector.app import tune_interpreter
+    from connector.service.app import tune_interpreter
 
     settings = parse(spec["settings"])
     tune_interpreter()

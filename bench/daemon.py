@@ -1,6 +1,6 @@
 """The daemon in a child of its own: `python -m bench.daemon SPEC.json RESULT.json`.
 
-Runs `connector.scheduler.run_forever` (the code `slack-connector run` runs) for
+Runs `connector.service.scheduler.run_forever` (the code `slack-connector run` runs) for
 `seconds`, sampling the process once a second: RSS, CPU seconds, open file descriptors,
 threads and the state file's size. Every scheduled poll's delay between its due time
 and its start is recorded by wrapping APScheduler's `run_job`, which receives the run
@@ -46,9 +46,9 @@ def main(spec_path: str, result_path: str) -> None:
     import apscheduler.executors.pool as pool
 
     from connector import logs
-    from connector.app import App, tune_interpreter
-    from connector.config import parse
-    from connector.scheduler import run_forever
+    from connector.config.load import parse
+    from connector.service.app import App, tune_interpreter
+    from connector.service.scheduler import run_forever
 
     spec = json.loads(Path(spec_path).read_text())
     logs.setup("WARNING")

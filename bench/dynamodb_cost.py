@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from connector.app import App
-from connector.config import parse
+from connector.config.load import parse
+from connector.service.app import App
 from connector.state.dynamodb import DynamoStore
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import FakeSlack

@@ -21,9 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from connector.config_sections import WatchlistConfig
+from connector.config.sections import WatchlistConfig
+from connector.indicators.match import Indicator, parse
 from connector.search.extract import extract, extract_list
-from connector.search.indicators import Indicator, parse
 from connector.search.provenance import Entry
 from connector.search.watchlist import Watchlist
 from connector.state import StateStore
@@ -76,10 +76,14 @@ def sqlite_store(tmp: Path) -> StateStore:
 def dynamodb_store(endpoint: str) -> StateStore:
     from connector.state import DynamoDBOptions
 
-    options = DynamoDBOptions.model_validate({
-        "type": "dynamodb", "table": f"bench-{uuid.uuid4().hex[:10]}", "region": "us-east-1",
-        "endpoint_url": endpoint,
-    })
+    options = DynamoDBOptions.model_validate(
+        {
+            "type": "dynamodb",
+            "table": f"bench-{uuid.uuid4().hex[:10]}",
+            "region": "us-east-1",
+            "endpoint_url": endpoint,
+        }
+    )
     options.init()
     return options.open(replica=False)
 
@@ -87,8 +91,9 @@ def dynamodb_store(endpoint: str) -> StateStore:
 def add_all_ms(store: StateStore, n: int, repeat: int) -> float:
     cfg = WatchlistConfig()
     watch = Watchlist(cfg, store, lambda alert: None)
-    watch.add_all([parse(f"ip:10.{i // 250}.{i % 250}.1") for i in range(1000)],
-                  Entry("default", "U0BENCH"))
+    watch.add_all(
+        [parse(f"ip:10.{i // 250}.{i % 250}.1") for i in range(1000)], Entry("default", "U0BENCH")
+    )
     times = []
     for r in range(repeat):
         batch: list[Indicator] = [parse(f"ip:172.16.{r}.{i}") for i in range(n)]

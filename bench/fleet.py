@@ -28,8 +28,12 @@ from bench.live import Backlog, footer, make_world, median, percentile, render, 
 from bench.run import machine
 
 HELD_OUT = Backlog(
-    audit=9_200, access=2_500, integration=300,
-    audit_days=6, access_days=90, integration_days=180,
+    audit=9_200,
+    access=2_500,
+    integration=300,
+    audit_days=6,
+    access_days=90,
+    integration_days=180,
 )
 """The held-out load of issue 19: 50 sources wrote 20,053 objects of 29.9 rows on average
 in their first run. 9,200 audit events over 6 days fill 144 hour partitions, 2,500 access
@@ -37,9 +41,22 @@ rows 91 day partitions and 300 integration records about 180: 12,000 rows in abo
 objects per source, 29 rows each."""
 
 HEADERS = [
-    "sources", "seconds", "polls", "peak RSS MB", "steady RSS MB", "CPU s/source-h",
-    "p99 delay s", "p99 steady s", "requests", "429s",
-    "audit obj", "rows/obj", "access obj", "rows/obj", "integr. obj", "rows/obj",
+    "sources",
+    "seconds",
+    "polls",
+    "peak RSS MB",
+    "steady RSS MB",
+    "CPU s/source-h",
+    "p99 delay s",
+    "p99 steady s",
+    "requests",
+    "429s",
+    "audit obj",
+    "rows/obj",
+    "access obj",
+    "rows/obj",
+    "integr. obj",
+    "rows/obj",
 ]
 
 
@@ -53,8 +70,11 @@ def measure(
         world.fake.stop()
     if trace:
         traced = out["traced"]
-        print(f"  tracemalloc at its peak ({traced['peak_mb']:.0f} MB traced; RSS under "
-              "tracemalloc is not the figure):", flush=True)
+        print(
+            f"  tracemalloc at its peak ({traced['peak_mb']:.0f} MB traced; RSS under "
+            "tracemalloc is not the figure):",
+            flush=True,
+        )
         for where, mb, count in traced["top"]:
             print(f"    {mb:7.1f} MB {count:9,} blocks  {where}", flush=True)
     samples = out["samples"]
@@ -64,10 +84,16 @@ def measure(
     delays = [d for _, d in out["delays"]]
     steady_delays = [d for t, d in out["delays"] if t >= seconds * 2 / 3]
     cells = [
-        str(sources), f"{seconds:.0f}", str(len(delays)), f"{out['peak_rss_mb']:.0f}",
-        f"{median(steady, 'VmRSS'):.0f}", f"{cpu:.1f}",
-        f"{percentile(delays, 0.99):.2f}", f"{percentile(steady_delays, 0.99):.2f}",
-        f"{out['requests']:,}", str(out["n429"]),
+        str(sources),
+        f"{seconds:.0f}",
+        str(len(delays)),
+        f"{out['peak_rss_mb']:.0f}",
+        f"{median(steady, 'VmRSS'):.0f}",
+        f"{cpu:.1f}",
+        f"{percentile(delays, 0.99):.2f}",
+        f"{percentile(steady_delays, 0.99):.2f}",
+        f"{out['requests']:,}",
+        str(out["n429"]),
     ]
     for name in ("audit", "access", "integration"):
         objects, rows = out["objects"][name]
@@ -79,35 +105,53 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.fleet", description=__doc__.split("\n")[0])
     ap.add_argument("--sources", default="1,10,50")
-    ap.add_argument("--seconds", default="120,120,150",
-                    help="run length per size (one value for all, or one per size)")
+    ap.add_argument(
+        "--seconds",
+        default="120,120,150",
+        help="run length per size (one value for all, or one per size)",
+    )
     ap.add_argument("--audit", type=int, default=HELD_OUT.audit, help="audit backlog per source")
     ap.add_argument("--access", type=int, default=HELD_OUT.access)
     ap.add_argument("--integration", type=int, default=HELD_OUT.integration)
-    ap.add_argument("--audit-days", type=float, default=HELD_OUT.audit_days,
-                    help="days the audit backlog spreads over (one object per event hour)")
+    ap.add_argument(
+        "--audit-days",
+        type=float,
+        default=HELD_OUT.audit_days,
+        help="days the audit backlog spreads over (one object per event hour)",
+    )
     ap.add_argument("--access-days", type=float, default=HELD_OUT.access_days)
     ap.add_argument("--integration-days", type=float, default=HELD_OUT.integration_days)
     ap.add_argument("--keep", action="store_true")
-    ap.add_argument("--trace", type=int, default=0, metavar="N",
-                    help="run under tracemalloc and print the N lines holding most at its peak")
+    ap.add_argument(
+        "--trace",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run under tracemalloc and print the N lines holding most at its peak",
+    )
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sources.split(",")]
     lengths = [float(s) for s in args.seconds.split(",")]
     lengths = lengths * len(sizes) if len(lengths) == 1 else lengths
     backlog = Backlog(
-        args.audit, args.access, args.integration,
-        args.audit_days, args.access_days, args.integration_days,
+        args.audit,
+        args.access,
+        args.integration,
+        args.audit_days,
+        args.access_days,
+        args.integration_days,
     )
     work = Path(tempfile.mkdtemp(prefix="slack-fleet-"))
     started = time.perf_counter()
     print(f"machine: {machine()}", flush=True)
-    print(f"backlog per source: {backlog}; live: 2 audit events/s, 1 access row and 1 "
-          "integration record every 5 s; poll interval 60 s", flush=True)
+    print(
+        f"backlog per source: {backlog}; live: 2 audit events/s, 1 access row and 1 "
+        "integration record every 5 s; poll interval 60 s",
+        flush=True,
+    )
     try:
         rows = [
-            measure(n, s, backlog, work, args.trace)
-            for n, s in zip(sizes, lengths, strict=True)
+            measure(n, s, backlog, work, args.trace) for n, s in zip(sizes, lengths, strict=True)
         ]
     finally:
         if not args.keep:

@@ -3,7 +3,7 @@
     python -m bench.gzip_choice [--events 50000]
 
 CPU time, best of 3, 1 MB chunks through `compressobj(level, DEFLATED, 31)` (what
-`connector/batch.py` does); every output is checked with the standard library's
+`connector/ingest/batch.py` does); every output is checked with the standard library's
 `gzip.decompress`. zlib-ng is measured only when `zlib-ng` is installed.
 """
 
@@ -64,10 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, module, levels in candidates:
         for level in levels:
             seconds, size = measure(module, level, data)
-            rows.append([
-                name, str(level), f"{seconds * 1000:.1f}", f"{size / len(data):.1%}",
-                f"{len(data) / seconds / 1e6:,.0f}", f"{seconds / args.events * 1e6:.2f}",
-            ])
+            rows.append(
+                [
+                    name,
+                    str(level),
+                    f"{seconds * 1000:.1f}",
+                    f"{size / len(data):.1%}",
+                    f"{len(data) / seconds / 1e6:,.0f}",
+                    f"{seconds / args.events * 1e6:.2f}",
+                ]
+            )
     print(f"{len(data) / 1e6:.1f} MB of audit NDJSON ({args.events:,} events)")
     print(render(["gzip", "level", "CPU ms", "output", "MB/s", "us/event"], rows))
     return 0

@@ -1,7 +1,7 @@
 """A month of landed audit rows on local disk, written by the connector's own writer code.
 
 The rows are the benchmark's audit events re-dated evenly over `days` days, validated,
-enriched (`p_*` fields, indicators) and batched by `connector.batch.Batch` into
+enriched (`p_*` fields, indicators) and batched by `connector.ingest.batch.Batch` into
 `LocalSink`, so the files have exactly the layout, compression and object sizes the
 daemon produces.
 """
@@ -14,11 +14,11 @@ import orjson
 
 from bench import dataset
 from connector import clock
-from connector.batch import Batch, Sizing
-from connector.enrich import Enricher, Source
-from connector.identity import RowIds
+from connector.ingest.batch import Batch, Sizing
+from connector.ingest.enrich import Enricher, Source
+from connector.ingest.identity import RowIds
+from connector.ingest.partition import GRANULARITIES
 from connector.logtypes.audit import AuditLogs
-from connector.partition import GRANULARITIES
 from connector.sinks.local import LocalSink
 
 PREFIX = "slack"

@@ -33,9 +33,9 @@ from contextlib import contextmanager
 from typing import Any
 
 from bench.live import footer, percentile, render
-from connector.identity import seen_key
 from connector.logtypes import REGISTRY
 from connector.state.dynamodb import DynamoStore
+from connector.state.keys import seen_key
 from connector.state.options import DynamoDBOptions
 from connector.state.table import Table, create_table, key
 from tests.factories import audit

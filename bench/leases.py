@@ -24,8 +24,19 @@ from bench.live import footer, percentile, render
 from tests.chaos.coverage import burning, run
 
 HEADERS = [
-    "replicas x sources", "lease s", "burn", "events", "failover min", "median", "max",
-    "bound", "late p50 <=", "late p99 <=", "expired", "exact", "load 1m",
+    "replicas x sources",
+    "lease s",
+    "burn",
+    "events",
+    "failover min",
+    "median",
+    "max",
+    "bound",
+    "late p50 <=",
+    "late p99 <=",
+    "expired",
+    "exact",
+    "load 1m",
 ]
 
 
@@ -62,14 +73,19 @@ def main() -> int:
     late = coverage.lateness
     missed = len(coverage.events) - len(times)
     row = [
-        "3 x 10", f"{args.lease:g}", str(args.burn),
+        "3 x 10",
+        f"{args.lease:g}",
+        str(args.burn),
         f"{len(coverage.events)} ({missed} never)" if missed else str(len(coverage.events)),
         f"{times[0]:.1f}" if times else "-",
         f"{times[len(times) // 2]:.1f}" if times else "-",
         f"{times[-1]:.1f}" if times else "-",
         f"{coverage.bound:.0f}",
-        f"{percentile(late, 0.5):g}", f"{percentile(late, 0.99):g}",
-        str(sum(coverage.expired.values())), "yes" if result.exact() else "NO", load,
+        f"{percentile(late, 0.5):g}",
+        f"{percentile(late, 0.99):g}",
+        str(sum(coverage.expired.values())),
+        "yes" if result.exact() else "NO",
+        load,
     ]
     print(render(HEADERS, [row]))
     print(coverage.report())

@@ -23,8 +23,11 @@ from bench.run import ROOT, machine
 from tests import factories
 from tests.fakes.slack_server import FakeSlack
 
-FOLDERS = {"audit": "Slack.AuditLogs", "access": "Slack.AccessLogs",
-           "integration": "Slack.IntegrationLogs"}
+FOLDERS = {
+    "audit": "Slack.AuditLogs",
+    "access": "Slack.AccessLogs",
+    "integration": "Slack.IntegrationLogs",
+}
 
 
 @dataclass
@@ -85,6 +88,7 @@ def make_world(sources: int, backlog: Backlog) -> World:
     world = World(fake, tokens)
     fake.issued_tokens = lambda: world.live
     now = int(time.time())
+
     def spread(days: float, count: int) -> float:
         return days * 86_400 / max(1, count)
 
@@ -92,9 +96,15 @@ def make_world(sources: int, backlog: Backlog) -> World:
     fake.add_audit([factories.audit(i, now - 60 - int(i * step)) for i in range(backlog.audit)])
     step = spread(backlog.access_days, backlog.access)
     fake.add_access(
-        [factories.access(f"U{i}", f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}", "UA",
-                          now - 120 - int(i * step))
-         for i in range(backlog.access)]
+        [
+            factories.access(
+                f"U{i}",
+                f"10.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}",
+                "UA",
+                now - 120 - int(i * step),
+            )
+            for i in range(backlog.access)
+        ]
     )
     step = spread(backlog.integration_days, backlog.integration)
     fake.add_integration(
@@ -148,15 +158,26 @@ def run_daemon(
     }
     spec, result = work / "spec.json", work / "result.json"
     spec.write_text(
-        json.dumps({"settings": settings, "seconds": seconds, "count_objects": count_objects,
-                    "trace": trace})
+        json.dumps(
+            {
+                "settings": settings,
+                "seconds": seconds,
+                "count_objects": count_objects,
+                "trace": trace,
+            }
+        )
     )
     feeder = threading.Thread(target=world.feed, args=(files,), daemon=True)
     first = len(world.fake.requests)
     feeder.start()
     proc = subprocess.run(
         [sys.executable, "-m", "bench.daemon", str(spec), str(result)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=seconds + 600, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 600,
+        check=False,
     )
     world.stop.set()
     feeder.join()
@@ -166,8 +187,11 @@ def run_daemon(
     requests = world.fake.requests[first:]
     out["requests"] = len(requests)
     out["n429"] = sum(1 for r in requests if r.status == 429)
-    out["stderr_errors"] = sum(1 for line in proc.stderr.splitlines() if '"level": "error"' in line
-                               or '"level":"error"' in line)
+    out["stderr_errors"] = sum(
+        1
+        for line in proc.stderr.splitlines()
+        if '"level": "error"' in line or '"level":"error"' in line
+    )
     out["objects"] = landed(work / "out")
     return out
 

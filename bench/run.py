@@ -29,6 +29,7 @@ from typing import Any
 
 from bench import dataset
 from bench.server import BenchSlack
+from connector.paging import limits
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxp-bench-token"
@@ -332,7 +333,7 @@ class Bench:
     def access(self, size: int, orders: list[str], transports: list[str]) -> None:
         """One first run per sort x filter x transport the strategy serves; sorted by
         date_first and filtered by date_last, classic paging cannot reach past page 100
-        and must say so (checked, not timed)."""
+        and must say so (checked, not timed) when the listing is longer than that."""
         with self.fake._lock:
             self.fake._access.clear()
             self.fake._access_version += 1
@@ -346,7 +347,8 @@ class Bench:
                 sort, _, before = pair.partition("/")
                 self.fake.access_sort_key, self.fake.access_before_field = sort, before or sort
                 name = f"{sort}-{before or sort}-{transport}"
-                if transport == "classic" and (sort, before) == ("date_first", "date_last"):
+                unsafe = (sort, before) == ("date_first", "date_last")
+                if transport == "classic" and unsafe and size > limits.MAX_PAGE * limits.MAX_COUNT:
                     print(f"  {name}: {self.unreachable(size, name)}", flush=True)
                     continue
                 row = self.connector("access", size, order=name)

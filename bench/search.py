@@ -69,9 +69,9 @@ def cold(root: Path, indicator: str, until: float) -> tuple[float, int, float]:
     window = f"until=datetime.fromtimestamp({until!r}, UTC)"
     code = (
         "import sys, time; t = time.perf_counter()\n"
-        "from connector.config import OutputConfig\n"
+        "from connector.config.settings import OutputConfig\n"
         "from connector.search.query import Searcher, Window\n"
-        "from connector.search.indicators import parse\n"
+        "from connector.indicators.match import parse\n"
         "from datetime import UTC, datetime\n"
         f"s = Searcher(OutputConfig(type='local', path={str(root)!r}))\n"
         f"n = s.find([parse({indicator!r})], Window.last({window}), limit=1000).total\n"
@@ -103,8 +103,8 @@ def _cpu() -> float:
 
 def warm(root: Path, indicator: str, until: float, runs: int = 3) -> tuple[float, int, float]:
     """Median seconds and CPU seconds (all DuckDB threads) of `runs` repeated searches."""
-    from connector.config import OutputConfig
-    from connector.search.indicators import parse
+    from connector.config.settings import OutputConfig
+    from connector.indicators.match import parse
     from connector.search.query import Searcher
 
     searcher = Searcher(OutputConfig(type="local", path=str(root)))
@@ -149,7 +149,7 @@ class WatchBench(Bench):
 def scan_cost(root: Path, n: int) -> float:
     """CPU µs per event for `Watchlist.scan` over landed pages of 5000 lines, nothing
     matching (CPU time: the scan is one thread, and wall time on a shared host is noise)."""
-    from connector.config_sections import WatchlistConfig
+    from connector.config.sections import WatchlistConfig
     from connector.search.watchlist import Watchlist
     from connector.state.sqlite import StateStore
 
@@ -171,9 +171,7 @@ def scan_cost(root: Path, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument(
-        "--ingest-events", type=int, default=300_000, help="0 skips the ingest runs"
-    )
+    ap.add_argument("--ingest-events", type=int, default=300_000, help="0 skips the ingest runs")
     ap.add_argument("--watched", type=int, default=100)
     ap.add_argument("--json", type=Path)
     ap.add_argument("--broad", action="store_true", help="also a domain every row holds")

@@ -63,9 +63,9 @@ class BenchSlack(FakeSlack):
         limited = self._over_budget()
         if limited:
             return _Response(
-                429, _audit_json({"ok": False, "error": "ratelimited"}), headers={
-                    "Retry-After": str(limited)
-                }
+                429,
+                _audit_json({"ok": False, "error": "ratelimited"}),
+                headers={"Retry-After": str(limited)},
             )
         try:
             self._check_set_error("logs")
@@ -134,4 +134,3 @@ class BenchSlack(FakeSlack):
                 b'"}}',
             )
         )
-

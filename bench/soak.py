@@ -6,7 +6,7 @@ token rotated in its file every minute; rate budgets are scaled by the same 60x.
 
 Printed: RSS, open file descriptors, threads, state-file size and polls at each mark,
 then the growth after warm-up. Garbage that piled up (the interpreter tuning in
-`connector.app.tune_interpreter` makes full collections rare) would show here as RSS
+`connector.service.app.tune_interpreter` makes full collections rare) would show here as RSS
 that keeps growing.
 """
 
@@ -23,8 +23,16 @@ from bench.live import Backlog, footer, make_world, render, run_daemon, window
 from bench.run import machine
 
 HEADERS = [
-    "minute", "polls", "RSS MB", "peak RSS MB", "fds", "threads", "state MB", "CPU s",
-    "gc objects", "collections",
+    "minute",
+    "polls",
+    "RSS MB",
+    "peak RSS MB",
+    "fds",
+    "threads",
+    "state MB",
+    "CPU s",
+    "gc objects",
+    "collections",
 ]
 
 
@@ -69,11 +77,20 @@ def main(argv: list[str] | None = None) -> int:
     for mark in [m for m in marks if m <= samples[-1]["t"]] + [samples[-1]["t"]]:
         s = window(samples, mark)[0]
         g = (window(counted, mark) or counted[-1:] or [{}])[0]
-        rows.append([
-            f"{s['t'] / 60:.1f}", f"{s['polls']:,.0f}", f"{s['VmRSS']:.1f}", f"{s['VmHWM']:.1f}",
-            f"{s['fds']:.0f}", f"{s['Threads']:.0f}", f"{s['state_bytes'] / 1e6:.2f}",
-            f"{s['cpu']:.0f}", f"{g.get('gc_objects', 0):,}", f"{g.get('gc_collections', 0):,}",
-        ])
+        rows.append(
+            [
+                f"{s['t'] / 60:.1f}",
+                f"{s['polls']:,.0f}",
+                f"{s['VmRSS']:.1f}",
+                f"{s['VmHWM']:.1f}",
+                f"{s['fds']:.0f}",
+                f"{s['Threads']:.0f}",
+                f"{s['state_bytes'] / 1e6:.2f}",
+                f"{s['cpu']:.0f}",
+                f"{g.get('gc_objects', 0):,}",
+                f"{g.get('gc_collections', 0):,}",
+            ]
+        )
     after = window(samples, args.warmup * 60)
     base, end = after[0], after[-1]
     print()

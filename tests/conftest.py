@@ -13,7 +13,8 @@ import boto3
 import orjson
 import pytest
 
-from connector.config import Settings, parse
+from connector.config.load import parse
+from connector.config.settings import Settings
 from tests.fakes.slack_server import FakeSlack
 
 TOKEN = "xoxp-test-token"
@@ -81,7 +82,7 @@ def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, An
 
 def once(settings: Settings) -> list[Any]:
     """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does."""
-    from connector.app import App
+    from connector.service.app import App
 
     app = App(settings)
     try:

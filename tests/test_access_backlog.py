@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 from connector.paging import limits
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN_ENV, local_settings, once, read_local, source

@@ -51,7 +51,9 @@ def test_steady_state_reads_only_the_pages_it_needs(
     in classic mode); steady state asks for the configured page size."""
     t = now()
     slack.access_cursor = cursor
-    slack.add_access(access(f"U{i}", "198.51.100.7", "Slack/1", t - 3600 - 100 * i) for i in range(50))
+    slack.add_access(
+        access(f"U{i}", "198.51.100.7", "Slack/1", t - 3600 - 100 * i) for i in range(50)
+    )
     settings = local_settings(tmp_path, source(slack, log_types=["access"], page_size=10))
     once(settings)
     first = slack.count("team.accessLogs")

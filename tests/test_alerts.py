@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from freezegun import freeze_time
 
-from connector.app import App
-from connector.config import Settings, parse
+from connector.config.load import parse
+from connector.config.settings import Settings
+from connector.service.app import App
 from tests.conftest import SECRETS_SEEN, TOKEN_ENV, source
 from tests.factories import audit
 from tests.fakes.slack_server import FakeSlack
@@ -25,6 +26,8 @@ T = 1_800_000_000
 
 def at(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
+
+
 HOOK_SECRET = "/services/T000/B000/s3cr3tw3bh00k"
 ROUTING_KEY = "pd-routing-key-0123456789abcdef"
 
@@ -40,23 +43,29 @@ def receiver(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def settings(tmp_path: Path, slack: FakeSlack, rx: WebhookReceiver, **src: Any) -> Settings:
-    return parse({
-        "state": {"path": str(tmp_path / "state.db")},
-        "output": {"type": "local", "path": str(tmp_path / "out")},
-        "metrics": {"port": 0},
-        "alerts": {
-            "no_events_after_seconds": 3600,
-            "renotify_seconds": 1800,
-            "failing_after_failures": 2,
-            "delivery_attempts": 2,
-            "destinations": [
-                {"type": "slack_webhook", "url": {"env": "ALERT_SLACK_URL"}},
-                {"type": "pagerduty", "routing_key": {"env": "ALERT_PD_KEY"}, "url": rx.url("/pd")},
-                {"type": "webhook", "url": {"env": "ALERT_WEBHOOK_URL"}},
-            ],
-        },
-        "sources": [source(slack, log_types=["audit"], **src)],
-    })
+    return parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {"type": "local", "path": str(tmp_path / "out")},
+            "metrics": {"port": 0},
+            "alerts": {
+                "no_events_after_seconds": 3600,
+                "renotify_seconds": 1800,
+                "failing_after_failures": 2,
+                "delivery_attempts": 2,
+                "destinations": [
+                    {"type": "slack_webhook", "url": {"env": "ALERT_SLACK_URL"}},
+                    {
+                        "type": "pagerduty",
+                        "routing_key": {"env": "ALERT_PD_KEY"},
+                        "url": rx.url("/pd"),
+                    },
+                    {"type": "webhook", "url": {"env": "ALERT_WEBHOOK_URL"}},
+                ],
+            },
+            "sources": [source(slack, log_types=["audit"], **src)],
+        }
+    )
 
 
 def sent(rx: WebhookReceiver) -> Counter[tuple[str, str]]:
@@ -71,7 +80,8 @@ def sent(rx: WebhookReceiver) -> Counter[tuple[str, str]]:
             status = body["status"]
         else:
             status = next(
-                s for s in ("trigger", "renotify", "resolve")
+                s
+                for s in ("trigger", "renotify", "resolve")
                 if s in _SLACK_HEADERS and _SLACK_HEADERS[s] in body["blocks"][0]["text"]["text"]
             )
         out[(r.path.replace(HOOK_SECRET, "/slack"), status)] += 1
@@ -104,7 +114,11 @@ def test_no_events_fires_renotifies_and_resolves_once_per_destination(
         app = App(settings(tmp_path, slack, receiver))
         frozen.move_to(at(T + 3600.0 + 1000))
         poll(app)
-        assert sent(receiver) == {("/slack", "trigger"): 1, ("/pd", "trigger"): 1, ("/generic", "trigger"): 1}
+        assert sent(receiver) == {
+            ("/slack", "trigger"): 1,
+            ("/pd", "trigger"): 1,
+            ("/generic", "trigger"): 1,
+        }
         frozen.move_to(at(T + 3600.0 + 1800))
         poll(app)
         slack.add_audit([audit(99, T + 5450)])
@@ -125,7 +139,10 @@ def test_no_events_fires_renotifies_and_resolves_once_per_destination(
 def test_revoked_token_alerts_within_one_poll_and_resolves_when_fixed(
     tmp_path: Path, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with FakeSlack(tokens=("xoxp-first-token", "xoxp-second-token")) as slack, freeze_time(at(T)) as frozen:
+    with (
+        FakeSlack(tokens=("xoxp-first-token", "xoxp-second-token")) as slack,
+        freeze_time(at(T)) as frozen,
+    ):
         SECRETS_SEEN.update({"xoxp-first-token", "xoxp-second-token"})
         monkeypatch.setenv(TOKEN_ENV, "xoxp-first-token")
         slack.add_audit([audit(1, T - 5)])
@@ -148,7 +165,9 @@ def test_revoked_token_alerts_within_one_poll_and_resolves_when_fixed(
             monkeypatch.setenv(TOKEN_ENV, "xoxp-second-token")
             frozen.tick(60)
             poll(app)
-            assert app.store.status("acme", "audit")["state"] == "ok", "resumed when the secret changed"
+            assert app.store.status("acme", "audit")["state"] == "ok", (
+                "resumed when the secret changed"
+            )
         finally:
             app.close()
     statuses = [r.body["status"] for r in receiver.requests if r.path == "/generic"]
@@ -223,8 +242,14 @@ def test_metrics_and_probes(slack: FakeSlack, tmp_path: Path, receiver: WebhookR
     labels = 'log_type="audit",source_id="acme"'
     assert f"slack_connector_events_landed_total{{{labels}}} 4.0" in text
     assert f"slack_connector_events_fetched_total{{{labels}}} 4.0" in text
-    assert 'slack_connector_api_requests_total{method="logs",source_id="acme",status="429"} 1.0' in text
-    assert 'slack_connector_api_requests_total{method="logs",source_id="acme",status="200"} 1.0' in text
+    assert (
+        'slack_connector_api_requests_total{method="logs",source_id="acme",status="429"} 1.0'
+        in text
+    )
+    assert (
+        'slack_connector_api_requests_total{method="logs",source_id="acme",status="200"} 1.0'
+        in text
+    )
     assert 'slack_connector_rate_limited_total{method="logs",source_id="acme"} 1.0' in text
     assert f"slack_connector_last_success_timestamp_seconds{{{labels}}}" in text
     assert "slack_connector_poll_duration_seconds_count" in text

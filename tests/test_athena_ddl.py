@@ -57,18 +57,43 @@ def _live_audit(now: int) -> list[dict[str, Any]]:
         "context": {
             **base["context"],
             "session_id": "8f2a",
-            "app": {"id": "A1", "name": "app", "creator": "U1", "team": "T1",
-                    "scopes": ["a"], "scopes_bot": ["b"]},
+            "app": {
+                "id": "A1",
+                "name": "app",
+                "creator": "U1",
+                "team": "T1",
+                "scopes": ["a"],
+                "scopes_bot": ["b"],
+            },
         },
     }
     others = [
-        {**base, "id": "live-role", "entity": {"type": "role",
-                                               "role": {"id": "R1", "name": "n", "type": "t"}}},
-        {**base, "id": "live-group", "entity": {"type": "usergroup",
-                                                "usergroup": {"id": "S1", "name": "n"}}},
-        {**base, "id": "live-channel", "entity": {"type": "channel", "channel": {
-            "id": "C1", "name": "c", "privacy": "public", "is_shared": False,
-            "is_org_shared": False, "teams_shared_with": [], "is_salesforce_channel": False}}},
+        {
+            **base,
+            "id": "live-role",
+            "entity": {"type": "role", "role": {"id": "R1", "name": "n", "type": "t"}},
+        },
+        {
+            **base,
+            "id": "live-group",
+            "entity": {"type": "usergroup", "usergroup": {"id": "S1", "name": "n"}},
+        },
+        {
+            **base,
+            "id": "live-channel",
+            "entity": {
+                "type": "channel",
+                "channel": {
+                    "id": "C1",
+                    "name": "c",
+                    "privacy": "public",
+                    "is_shared": False,
+                    "is_org_shared": False,
+                    "teams_shared_with": [],
+                    "is_salesforce_channel": False,
+                },
+            },
+        },
     ]
     return [huddle, app, *others]
 
@@ -76,14 +101,17 @@ def _live_audit(now: int) -> list[dict[str, Any]]:
 def _land(slack: FakeSlack, tmp_path: Path) -> Path:
     now = factories.now()
     slack.add_audit([factories.audit(i, now - i * 3600 // 2) for i in range(2 * HOURS)])
-    slack.add_audit([{**factories.audit(i, now - 60), "details": {"reason": "x"}}
-                     for i in range(1000, 1003)])
+    slack.add_audit(
+        [{**factories.audit(i, now - 60), "details": {"reason": "x"}} for i in range(1000, 1003)]
+    )
     slack.add_audit(_live_audit(now))
     slack.add_audit([{**factories.audit(5000, now - 120), "actor": "not an object"}])
-    slack.add_access([
-        factories.access(f"U{i}", f"198.51.100.{i}", "Slack/1.0", now - i * 86_400 // 3)
-        for i in range(3 * 12)
-    ])
+    slack.add_access(
+        [
+            factories.access(f"U{i}", f"198.51.100.{i}", "Slack/1.0", now - i * 86_400 // 3)
+            for i in range(3 * 12)
+        ]
+    )
     slack.add_integration([factories.integration(i, now - i * 86_400 // 2) for i in range(20)])
     settings = local_settings(
         tmp_path, source(slack, first_run_lookback_seconds=40 * 86_400, page_size=7)
@@ -176,7 +204,10 @@ def test_duckdb_reads_every_partition_value_as_one_integer_type(
         f"FROM read_json_auto('{audit}/**/*.json.gz', hive_partitioning = true)"
     ).fetchall()
     assert [t[:4] for t in types] == [("BIGINT", "BIGINT", "BIGINT", "BIGINT")]
-    hours = {h for (h,) in con.execute(
-        f"SELECT DISTINCT hour FROM read_json_auto('{audit}/**/*.json.gz', hive_partitioning = true)"
-    ).fetchall()}
+    hours = {
+        h
+        for (h,) in con.execute(
+            f"SELECT DISTINCT hour FROM read_json_auto('{audit}/**/*.json.gz', hive_partitioning = true)"
+        ).fetchall()
+    }
     assert any(h < 10 for h in hours) and any(h >= 10 for h in hours), hours

@@ -16,7 +16,6 @@ def landed_ids(tmp_path: Path) -> Counter[str]:
     return Counter(r["id"] for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs"))
 
 
-
 def test_first_run_pages_with_cursor_and_resends_oldest(slack: FakeSlack, tmp_path: Path) -> None:
     t = now()
     slack.add_audit(audit(i, t - 10 - i // 5) for i in range(40))
@@ -33,7 +32,9 @@ def test_first_run_pages_with_cursor_and_resends_oldest(slack: FakeSlack, tmp_pa
     reqs = [r for r in slack.requests if r.method == "logs"]
     assert len(reqs) == 6
     assert {r.params["oldest"] for r in reqs} == {reqs[0].params["oldest"]}
-    assert all("latest" not in r.params for r in reqs), "the live window is bounded by Slack's clock"
+    assert all("latest" not in r.params for r in reqs), (
+        "the live window is bounded by Slack's clock"
+    )
     assert all("cursor" in r.params for r in reqs[1:])
     assert int(reqs[0].params["oldest"]) == pytest.approx(t - 86400, abs=5)
 
@@ -132,8 +133,13 @@ def test_lands_in_s3_with_hive_partitions(
     settings = settings.model_copy(
         update={
             "output": settings.output.model_copy(
-                update={"type": "s3", "bucket": bucket, "endpoint_url": moto_endpoint,
-                        "region": "us-east-1", "prefix": "logs/slack"}
+                update={
+                    "type": "s3",
+                    "bucket": bucket,
+                    "endpoint_url": moto_endpoint,
+                    "region": "us-east-1",
+                    "prefix": "logs/slack",
+                }
             )
         }
     )

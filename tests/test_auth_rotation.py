@@ -14,9 +14,9 @@ import httpx
 import pytest
 from freezegun import freeze_time
 
-from connector.app import App
-from connector.cli import main
-from connector.config import load
+from connector.cli.main import main
+from connector.config.load import load
+from connector.service.app import App
 from tests.conftest import SECRETS_SEEN, read_local
 from tests.factories import audit, cli_source, config_file
 from tests.fakes.oauth_server import FakeSlackOAuth
@@ -33,7 +33,10 @@ def free_port() -> int:
 
 @pytest.fixture
 def oauth_slack(monkeypatch: pytest.MonkeyPatch) -> Any:
-    with FakeSlackOAuth(user_scopes=("auditlogs:read", "admin")) as fake, FakeSlack(tokens=()) as slack:
+    with (
+        FakeSlackOAuth(user_scopes=("auditlogs:read", "admin")) as fake,
+        FakeSlack(tokens=()) as slack,
+    ):
         slack.issued_tokens = lambda: list(fake.access_tokens)
         monkeypatch.setenv("SLACK_CLIENT_SECRET", fake.client_secret)
         SECRETS_SEEN.add(fake.client_secret)
@@ -65,13 +68,21 @@ def browser(fake: FakeSlackOAuth, *, tamper: bool = False) -> Any:
 
 
 def test_auth_stores_a_token_the_daemon_then_uses(
-    oauth_slack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    oauth_slack: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake, slack = oauth_slack
     path = write_config(tmp_path, fake, slack)
     monkeypatch.setattr("webbrowser.open", browser(fake))
 
-    assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 0
+    assert (
+        main(
+            ["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "user_scope=auditlogs%3Aread" in out and "rotating" in out
     assert fake.client_secret not in out and fake.latest_access_token not in out
@@ -84,12 +95,20 @@ def test_auth_stores_a_token_the_daemon_then_uses(
 
 
 def test_auth_rejects_a_forged_state(
-    oauth_slack: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    oauth_slack: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake, slack = oauth_slack
     path = write_config(tmp_path, fake, slack)
     monkeypatch.setattr("webbrowser.open", browser(fake, tamper=True))
-    assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 1
+    assert (
+        main(
+            ["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]
+        )
+        == 1
+    )
     assert "state" in capsys.readouterr().err
     assert not (tmp_path / "tokens" / "acme.json").exists()
     assert fake.calls["authorization_code"] == 0
@@ -102,7 +121,21 @@ def test_rotation_before_expiry_on_rejection_and_across_restarts(
     path = write_config(tmp_path, fake, slack)
     monkeypatch.setattr("webbrowser.open", browser(fake))
     with freeze_time(datetime.fromtimestamp(T, UTC)) as frozen:
-        assert main(["auth", "--config", str(path), "--source", "acme", "--open-browser", "--timeout", "10"]) == 0
+        assert (
+            main(
+                [
+                    "auth",
+                    "--config",
+                    str(path),
+                    "--source",
+                    "acme",
+                    "--open-browser",
+                    "--timeout",
+                    "10",
+                ]
+            )
+            == 0
+        )
         slack.add_audit(audit(i, T - 5) for i in range(2))
         settings = load(path)
 

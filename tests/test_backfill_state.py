@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 from tests.conftest import read_local
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
@@ -52,7 +52,9 @@ def test_backfill_resumes_and_never_duplicates_the_daemon(
     assert len(landed(tmp_path)) == 3 * 144
 
 
-def test_state_show_and_reset(slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_state_show_and_reset(
+    slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     slack.add_audit(audit(i, now() - 5) for i in range(3))
     path = config(tmp_path, slack)
     main(["once", "--config", str(path)])
@@ -61,13 +63,29 @@ def test_state_show_and_reset(slack: FakeSlack, tmp_path: Path, capsys: pytest.C
     assert main(["state", "show", "--config", str(path)]) == 0
     [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["source_id"] == "acme" and row["log_type"] == "audit"
-    assert row["seen"] == 3 and row["status"]["state"] == "ok" and "next_oldest" in row["checkpoint"]
+    assert (
+        row["seen"] == 3 and row["status"]["state"] == "ok" and "next_oldest" in row["checkpoint"]
+    )
 
     with pytest.raises(SystemExit) as usage:
         main(["state", "reset", "--config", str(path), "--source", "acme"])
     assert usage.value.code == 2
-    assert main(["state", "reset", "--config", str(path), "--source", "acme",
-                 "--log-type", "audit", "--yes"]) == 0
+    assert (
+        main(
+            [
+                "state",
+                "reset",
+                "--config",
+                str(path),
+                "--source",
+                "acme",
+                "--log-type",
+                "audit",
+                "--yes",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     main(["state", "show", "--config", str(path)])
     assert capsys.readouterr().out.strip() == f"no state recorded yet in {tmp_path / 'state.db'}"

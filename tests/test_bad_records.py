@@ -6,14 +6,16 @@ from pathlib import Path
 
 import orjson
 
-from connector.app import App
+from connector.service.app import App
 from connector.slack.client import _json_object
 from tests.conftest import local_settings, read_local, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
 
 
-def test_drift_lands_untouched_and_invalid_records_are_quarantined(slack: FakeSlack, tmp_path: Path) -> None:
+def test_drift_lands_untouched_and_invalid_records_are_quarantined(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
     t = now()
     drift = audit(1, t - 5, action="salesforce_mcp_server_connected")
     drift["entity"] = {"type": "workflow_v2", "workflow_v2": {"id": "Wf1", "steps": [1, 2]}}
@@ -23,7 +25,7 @@ def test_drift_lands_untouched_and_invalid_records_are_quarantined(slack: FakeSl
     nulls["actor"]["user"]["name"] = None
     nulls["context"]["ip_address"] = None
     huge = audit(3, t - 5, details={"rows": [{"k": "v" * 100, "i": i} for i in range(5000)]})
-    unicode = audit(4, t - 5, details={"text": "caf\u00e9 \U0001f600 \u202e / \\ \"q\""})
+    unicode = audit(4, t - 5, details={"text": 'caf\u00e9 \U0001f600 \u202e / \\ "q"'})
     missing_id = audit(5, t - 5)
     del missing_id["id"]
     wrong_types = audit(6, t - 5)
@@ -41,7 +43,9 @@ def test_drift_lands_untouched_and_invalid_records_are_quarantined(slack: FakeSl
         app.close()
 
     assert outcome.result.written == 5 and outcome.result.quarantined == 3
-    assert again.result.written == 0 and again.result.quarantined == 0, "quarantine is exactly once too"
+    assert again.result.written == 0 and again.result.quarantined == 0, (
+        "quarantine is exactly once too"
+    )
     landed = {r["id"]: r for r in read_local(tmp_path / "out", "slack/Slack.AuditLogs")}
     for original in (drift, nulls, huge, unicode, bad_time):
         row = landed[original["id"]]

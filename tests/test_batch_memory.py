@@ -22,9 +22,9 @@ from pathlib import Path
 import orjson
 import pytest
 
-from connector.batch import SPILL_AT, Batch, Sizing
 from connector.budget import MALLOC_ARENAS
-from connector.partition import HOUR
+from connector.ingest.batch import SPILL_AT, Batch, Sizing
+from connector.ingest.partition import HOUR
 
 ROOT = Path(__file__).resolve().parents[1]
 ROWS = 4_000
@@ -64,7 +64,7 @@ def test_a_batch_holds_spill_at_bytes_of_lines_and_a_small_index(tmp_path: Path)
 ARENA_PROBE = """
 import ctypes, os, sys, tempfile, threading
 if sys.argv[1] == "limit":
-    from connector.app import tune_interpreter
+    from connector.service.app import tune_interpreter
     tune_interpreter()
 held, ready = [], threading.Barrier(9)
 def work():
@@ -90,8 +90,15 @@ os.unlink(path)
 
 def _arenas(mode: str) -> int:
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
-    proc = subprocess.run([sys.executable, "-c", ARENA_PROBE, mode], capture_output=True,
-                          text=True, timeout=60, check=True, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", ARENA_PROBE, mode],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=ROOT,
+        env=env,
+    )
     return int(proc.stdout)
 
 

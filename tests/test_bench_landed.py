@@ -1,5 +1,5 @@
 """The search benchmark lands its rows with the connector's own batch code; this keeps
-that code in step with `connector.batch` (it once broke silently when the Batch API moved)."""
+that code in step with `connector.ingest.batch` (it once broke silently when the Batch API moved)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import time
 from pathlib import Path
 
 from bench import landed
-from connector.config import OutputConfig
-from connector.search.indicators import parse
+from connector.config.settings import OutputConfig
+from connector.indicators.match import parse
 from connector.search.query import Searcher, Window
 
 

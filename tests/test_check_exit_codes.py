@@ -70,12 +70,19 @@ def _without_dac_override() -> None:
             raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
-def _check(path: Path, preexec: Callable[[], None] | None = None) -> subprocess.CompletedProcess[str]:
+def _check(
+    path: Path, preexec: Callable[[], None] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("I19B_", "SLACK_CONNECTOR__"))}
     env |= {"I19B_TOKEN": GOOD_TOKEN, "I19B_HOOK": f"https://127.0.0.1:9/services/{HOOK_SECRET}"}
     return subprocess.run(
-        [sys.executable, "-m", "connector.cli", "check", "--config", str(path)],
-        capture_output=True, text=True, timeout=60, check=False, env=env, cwd=ROOT,
+        [sys.executable, "-m", "connector.cli.main", "check", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env=env,
+        cwd=ROOT,
         preexec_fn=preexec,
     )
 
@@ -139,10 +146,17 @@ def test_a_source_slack_refuses_is_still_exit_1(tmp_path: Path) -> None:
     assert GOOD_TOKEN not in proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("lines, code", [([], 0), ([(True, None)], 0), ([(False, None)], 1),
-                                          ([(False, None), (False, "sources[0].token")], 2),
-                                          ([(True, "x")], 0)])
+@pytest.mark.parametrize(
+    "lines, code",
+    [
+        ([], 0),
+        ([(True, None)], 0),
+        ([(False, None)], 1),
+        ([(False, None), (False, "sources[0].token")], 2),
+        ([(True, "x")], 0),
+    ],
+)
 def test_exit_code(lines: list[tuple[bool, str | None]], code: int) -> None:
-    from connector.check import Line, exit_code
+    from connector.cli.check import Line, exit_code
 
     assert exit_code(Line("n", ok, "d", field) for ok, field in lines) == code

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from connector.cli import main
-from connector.config import ConfigError, load
+from connector.cli.main import main
+from connector.config.errors import ConfigError
+from connector.config.load import load
 from tests.conftest import TOKEN, TOKEN_ENV
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
@@ -41,10 +42,19 @@ def write(tmp_path: Path, text: str) -> Path:
         (('log_types = ["audit"]', 'log_types = ["audit", "files"]'), "sources[0].log_types"),
         (('type = "local"', 'type = "s3"'), "output.bucket"),
         (('type = "local"', 'type = "ftp"'), "output.type"),
-        (('id = "acme"', 'id = "acme"\npoll_interval_seconds = 0'), "sources[0].poll_interval_seconds"),
-        (('id = "acme"', 'id = "acme"\npol_interval_seconds = 60'), "sources[0].pol_interval_seconds"),
+        (
+            ('id = "acme"', 'id = "acme"\npoll_interval_seconds = 0'),
+            "sources[0].poll_interval_seconds",
+        ),
+        (
+            ('id = "acme"', 'id = "acme"\npol_interval_seconds = 60'),
+            "sources[0].pol_interval_seconds",
+        ),
         ((f'token_env = "{TOKEN_ENV}"', 'token_file = "/nonexistent/token"'), "token_file"),
-        ((f'token_env = "{TOKEN_ENV}"', ""), "sources[0]: set exactly one of token_env, token_file, token or oauth"),
+        (
+            (f'token_env = "{TOKEN_ENV}"', ""),
+            "sources[0]: set exactly one of token_env, token_file, token or oauth",
+        ),
         ((f'token_env = "{TOKEN_ENV}"', 'token_env = "NOT_SET_ANYWHERE"'), "token_env"),
         (("[state]", "[state"), "invalid TOML"),
     ],
@@ -95,7 +105,11 @@ def test_once_and_check_over_the_wire(slack: FakeSlack, tmp_path: Path, capsys) 
 
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out.count("OK ") == 5 and "OK   state: no state file yet" in out and "source acme audit" in out
+    assert (
+        out.count("OK ") == 5
+        and "OK   state: no state file yet" in out
+        and "source acme audit" in out
+    )
 
     assert main(["once", "--config", str(path)]) == 0
     assert "acme audit: ok written=4" in capsys.readouterr().out
@@ -111,8 +125,11 @@ def test_once_and_check_over_the_wire(slack: FakeSlack, tmp_path: Path, capsys) 
 def test_console_script_entry_point(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace('type = "local"', 'type = "nope"'))
     proc = subprocess.run(
-        [sys.executable, "-m", "connector.cli", "once", "--config", str(path)],
-        capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "connector.cli.main", "once", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("slack-connector: config error: output.type")
@@ -121,13 +138,22 @@ def test_console_script_entry_point(tmp_path: Path) -> None:
 def test_example_alert_destinations_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     import re
 
-    from connector.config import parse
+    from connector.config.load import parse
 
     monkeypatch.setenv("SLACK_TOKEN_ACME", TOKEN)
     text = (Path(__file__).parents[1] / "config.example.toml").read_text()
     head, alerts = text.split("\n[alerts]\n")
-    alerts = re.sub(r"(?m)^# (\[\[alerts|type =|url =|routing_key =|severity =|authorization =|topic_arn =)", r"\1", alerts)
+    alerts = re.sub(
+        r"(?m)^# (\[\[alerts|type =|url =|routing_key =|severity =|authorization =|topic_arn =)",
+        r"\1",
+        alerts,
+    )
     import tomllib
 
     settings = parse(tomllib.loads(head + "\n[alerts]\n" + alerts))
-    assert [d.type for d in settings.alerts.destinations] == ["slack_webhook", "pagerduty", "webhook", "sns"]  # type: ignore[attr-defined]
+    assert [d.type for d in settings.alerts.destinations] == [
+        "slack_webhook",
+        "pagerduty",
+        "webhook",
+        "sns",
+    ]  # type: ignore[attr-defined]

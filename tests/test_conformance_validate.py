@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from connector.enrich import Enricher, Source
+from connector.ingest.enrich import Enricher, Source
+from connector.ingest.validate import validate
 from connector.logtypes import REGISTRY, LogType
-from connector.validate import validate
 from tests.conftest import CONFORMANCE as DATA
 
 LINE_FILES = {
@@ -101,7 +101,9 @@ def test_missing_required_is_refused_with_reason(raw: dict[str, Any]) -> None:
 def enriched(name: str, raw: dict[str, Any]) -> dict[str, Any]:
     record = validate(logtype(name), raw)
     assert not isinstance(record, str), record
-    line, _ = Enricher(Source("s", "S"), logtype(name), "2026-01-01T00:00:00Z").line(raw, record, "rid")
+    line, _ = Enricher(Source("s", "S"), logtype(name), "2026-01-01T00:00:00Z").line(
+        raw, record, "rid"
+    )
     row: dict[str, Any] = json.loads(line)
     return row
 

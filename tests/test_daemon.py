@@ -41,8 +41,10 @@ def test_run_polls_serves_probes_and_stops_on_sigterm(slack: FakeSlack, tmp_path
     slack.add_audit(audit(i, t - 30 + i % 10) for i in range(40))
     env = {**os.environ, TOKEN_ENV: TOKEN}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
-        env=env, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "connector.cli.main", "run", "--config", str(config)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert wait_for(lambda: len(read_local(tmp_path / "out")) == 40), "first poll landed"
@@ -69,8 +71,12 @@ def test_run_polls_serves_probes_and_stops_on_sigterm(slack: FakeSlack, tmp_path
 
     slack.add_audit(audit(200 + i, now()) for i in range(3))
     done = subprocess.run(
-        [sys.executable, "-m", "connector.cli", "once", "--config", str(config)],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
+        [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     ids = Counter(r["id"] for r in read_local(tmp_path / "out"))

@@ -18,8 +18,8 @@ import pytest
 
 from connector.demo.command import LOG_TYPES, TOKEN_ENV, run_demo
 from connector.demo.simulator import DAY, DEMO_TOKEN, SlackSimulator
+from connector.ingest.validate import validate
 from connector.logtypes import REGISTRY
-from connector.validate import validate
 
 KEY = re.compile(
     r"^slack/(?P<folder>Slack\.\w+)/year=\d{4}/month=[1-9]\d?/day=[1-9]\d?/(hour=(0|[1-9]\d?)/)?"

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.config import ConfigError, load
+from connector.config.errors import ConfigError
+from connector.config.load import load
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -474,8 +475,9 @@ def test_athena_quarantine_table_matches_quarantine_rows() -> None:
     (table,) = [t for t in _athena_tables().values() if "_quarantine" in t["location"]]
     assert table["columns"] == QUARANTINE_COLUMNS
     assert table["partitions"] == ["log_type", "year", "month", "day", "hour"]
-    assert "PARTITIONED BY (`log_type` string, `year` int, `month` int, `day` int, `hour` int)" in (
-        table["rest"]
+    assert (
+        "PARTITIONED BY (`log_type` string, `year` int, `month` int, `day` int, `hour` int)"
+        in (table["rest"])
     )
     props = table["props"]
     assert props["projection.log_type.type"] == "enum"
@@ -489,8 +491,8 @@ def test_athena_quarantine_table_matches_quarantine_rows() -> None:
     "log_type", ["Slack.AuditLogs", "Slack.AccessLogs", "Slack.IntegrationLogs"]
 )
 def test_athena_partition_projection_matches_the_s3_layout(log_type: str) -> None:
+    from connector.ingest.partition import GRANULARITIES
     from connector.logtypes import REGISTRY
-    from connector.partition import GRANULARITIES
 
     (logtype,) = [lt for lt in REGISTRY.values() if lt.log_type == log_type]
     fields = GRANULARITIES[logtype.partition].fields
@@ -512,8 +514,8 @@ def test_athena_partition_projection_matches_the_s3_layout(log_type: str) -> Non
 
 
 def test_athena_partition_template_matches_the_keys_the_connector_writes() -> None:
-    from connector.batch import Batch
-    from connector.partition import HOUR
+    from connector.ingest.batch import Batch
+    from connector.ingest.partition import HOUR
 
     batch = Batch("PREFIX", "acme", granularity={"Slack.AuditLogs": HOUR})
     batch.add("Slack.AuditLogs", {"id": "x"}, bytes(16), 1_699_927_400.0)  # 2023-11-14 02:03:20 UTC

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-from connector.config import load
+from connector.config.load import load
 from connector.state import DynamoDBOptions
 
 ROOT = Path(__file__).resolve().parents[1]

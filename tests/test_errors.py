@@ -8,7 +8,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connector.app import App
+from connector.service.app import App
 from connector.slack.client import RetryPolicy, SlackClient
 from connector.slack.errors import (
     PERMANENT_CODES,
@@ -23,7 +23,9 @@ from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
 
 
-def client(slack: FakeSlack, sleeps: list[float], token: str = TOKEN, **retry: float) -> SlackClient:
+def client(
+    slack: FakeSlack, sleeps: list[float], token: str = TOKEN, **retry: float
+) -> SlackClient:
     return SlackClient(
         "acme",
         SecretStr(token),
@@ -67,10 +69,23 @@ def test_transient_errors_give_up_after_bounded_attempts(slack: FakeSlack) -> No
     assert sleeps[0] < sleeps[1], "backoff grows"
 
 
-@pytest.mark.parametrize("code", sorted(PERMANENT_CODES & {
-    "invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive",
-    "missing_scope", "paid_only", "feature_not_enabled", "not_allowed_token_type",
-}))
+@pytest.mark.parametrize(
+    "code",
+    sorted(
+        PERMANENT_CODES
+        & {
+            "invalid_auth",
+            "not_authed",
+            "token_revoked",
+            "token_expired",
+            "account_inactive",
+            "missing_scope",
+            "paid_only",
+            "feature_not_enabled",
+            "not_allowed_token_type",
+        }
+    ),
+)
 def test_permanent_web_api_errors_are_auth_errors(slack: FakeSlack, code: str) -> None:
     slack.set_error("team.accessLogs", code)
     with pytest.raises(SlackAuthError) as err:

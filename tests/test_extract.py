@@ -9,8 +9,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.indicators.match import parse
 from connector.search.extract import extract, extract_list, refang
-from connector.search.indicators import parse
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=9)
 LABEL = st.from_regex(r"\A[a-z][a-z0-9]{0,7}\Z")
@@ -33,15 +33,17 @@ def defang(text: str, draw: st.DrawFn) -> str:
 @st.composite
 def planted(draw: st.DrawFn) -> tuple[str, str, str]:
     """(kind, canonical value, as written in the text)."""
-    kind = draw(st.sampled_from(["ipv4", "cidr", "ipv6", "email", "user", "mention",
-                                 "domain", "url"]))
+    kind = draw(
+        st.sampled_from(["ipv4", "cidr", "ipv6", "email", "user", "mention", "domain", "url"])
+    )
     domain = ".".join(draw(st.lists(LABEL, min_size=1, max_size=3))) + "." + draw(TLD)
     if kind == "ipv4":
         value = str(draw(st.ip_addresses(v=4)))
         return "ip", value, defang(value, draw)
     if kind == "cidr":
-        net = ipaddress.ip_network(f"{draw(st.ip_addresses(v=4))}/{draw(st.integers(8, 32))}",
-                                   strict=False)
+        net = ipaddress.ip_network(
+            f"{draw(st.ip_addresses(v=4))}/{draw(st.integers(8, 32))}", strict=False
+        )
         return "ip", str(net), defang(str(net), draw)
     if kind == "ipv6":
         address = draw(st.ip_addresses(v=6).filter(lambda a: a.compressed != "::"))
@@ -98,9 +100,12 @@ def test_a_pasted_list_splits_indicators_from_what_is_not_one(
 def test_known_spellings() -> None:
     assert refang("hxxps[:]//evil[.]example(.)com/a") == "https://evil.example.com/a"
     assert refang("see HXXP[://]a[dot]b and fxp://c{.}d") == "see http://a.b and ftp://c.d"
-    labels = [i.label for i in extract(
-        "at 12:30:45 see readme.txt, Node.js and e.g. v1.2; mail Bob[@]Corp[.]Example "
-        "from 2001:DB8::1. Then 10.0.0.1:8080 and evil[.]net"
-    )]
+    labels = [
+        i.label
+        for i in extract(
+            "at 12:30:45 see readme.txt, Node.js and e.g. v1.2; mail Bob[@]Corp[.]Example "
+            "from 2001:DB8::1. Then 10.0.0.1:8080 and evil[.]net"
+        )
+    ]
     assert labels == ["email:bob@corp.example", "ip:2001:db8::1", "ip:10.0.0.1", "domain:evil.net"]
     assert re.fullmatch(r"[a-z:@.0-9]+", "".join(labels))

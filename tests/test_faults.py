@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from connector.app import App
-from connector.cli import main
-from connector.config import Settings
+from connector.cli.main import main
+from connector.config.settings import Settings
+from connector.service.app import App
 from connector.state.sqlite import StateError, StateStore
 from tests.conftest import local_settings, once, read_s3, source
 from tests.factories import audit, cli_source, config_file, now
@@ -21,12 +21,23 @@ from tests.fakes.s3_proxy import S3Proxy
 from tests.fakes.slack_server import FakeSlack
 
 
-def s3_settings(tmp_path: Path, slack: FakeSlack, bucket: str, endpoint: str, **src: Any) -> Settings:
+def s3_settings(
+    tmp_path: Path, slack: FakeSlack, bucket: str, endpoint: str, **src: Any
+) -> Settings:
     settings = local_settings(tmp_path, source(slack, log_types=["audit"], **src))
-    return settings.model_copy(update={"output": settings.output.model_copy(update={
-        "type": "s3", "bucket": bucket, "endpoint_url": endpoint, "region": "us-east-1",
-        "max_attempts": 2,
-    })})
+    return settings.model_copy(
+        update={
+            "output": settings.output.model_copy(
+                update={
+                    "type": "s3",
+                    "bucket": bucket,
+                    "endpoint_url": endpoint,
+                    "region": "us-east-1",
+                    "max_attempts": 2,
+                }
+            )
+        }
+    )
 
 
 def audit_ids_in_s3(client: Any, bucket: str) -> Counter[str]:
@@ -65,7 +76,9 @@ def test_s3_throttling_and_slow_uploads_are_absorbed(
     slack.add_audit(audit(i, now() - 5) for i in range(20))
     with S3Proxy(moto_endpoint) as proxy:
         settings = s3_settings(tmp_path, slack, bucket, proxy.url)
-        settings = settings.model_copy(update={"output": settings.output.model_copy(update={"max_attempts": 4})})
+        settings = settings.model_copy(
+            update={"output": settings.output.model_copy(update={"max_attempts": 4})}
+        )
         proxy.fail_next(2, 503)
         proxy.delay = 0.3
         app = App(settings)
@@ -79,7 +92,9 @@ def test_s3_throttling_and_slow_uploads_are_absorbed(
     assert len(ids) == 20 and set(ids.values()) == {1}
 
 
-def test_state_in_use_by_another_process_is_refused(slack: FakeSlack, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_state_in_use_by_another_process_is_refused(
+    slack: FakeSlack, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     settings = local_settings(tmp_path, source(slack, log_types=["audit"]))
     holder = StateStore(settings.state.path)
     try:
@@ -95,7 +110,9 @@ def test_state_locked_by_a_writer_fails_the_poll_clearly(slack: FakeSlack, tmp_p
 
     slack.add_audit(audit(i, now() - 5) for i in range(3))
     settings = local_settings(tmp_path, source(slack, log_types=["audit"]))
-    settings = settings.model_copy(update={"state": settings.state.model_copy(update={"busy_timeout_seconds": 0.2})})
+    settings = settings.model_copy(
+        update={"state": settings.state.model_copy(update={"busy_timeout_seconds": 0.2})}
+    )
     app = App(settings)
     foreign = sqlite3.connect(settings.state.path, isolation_level=None)
     try:
@@ -145,7 +162,9 @@ def test_read_only_state_fails_the_poll_without_reset(slack: FakeSlack, tmp_path
         app.close()
 
 
-def test_corrupt_state_is_an_error_not_a_first_run(slack: FakeSlack, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+def test_corrupt_state_is_an_error_not_a_first_run(
+    slack: FakeSlack, tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
     state = tmp_path / "state.db"
     state.write_bytes(b"this is not sqlite" * 300)
     source = cli_source(slack, audit_calls_per_minute=None)
@@ -159,7 +178,9 @@ def test_corrupt_state_is_an_error_not_a_first_run(slack: FakeSlack, tmp_path: P
 def test_late_events_inside_the_overlap_are_caught(slack: FakeSlack, tmp_path: Path) -> None:
     t = now()
     slack.add_audit(audit(i, t - 10) for i in range(3))
-    settings = local_settings(tmp_path, source(slack, log_types=["audit"], late_event_overlap_seconds=300))
+    settings = local_settings(
+        tmp_path, source(slack, log_types=["audit"], late_event_overlap_seconds=300)
+    )
     app = App(settings)
     try:
         app.once()

@@ -7,8 +7,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connector.indicators.extract import compile_indicators, field_name, is_ip
 from connector.logtypes import REGISTRY
-from connector.logtypes.indicators import compile_indicators, field_name, is_ip
 
 VALUES = st.one_of(
     st.none(),

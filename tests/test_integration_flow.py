@@ -34,9 +34,12 @@ def test_steady_state_reads_one_page(slack: FakeSlack, tmp_path: Path) -> None:
     t = now()
     slack.add_integration(integration(i, t - 90_000 + 100 * i) for i in range(40))
     settings = local_settings(
-        tmp_path, source(slack, log_types=["integration"], page_size=10, first_run_lookback_seconds=10**6)
+        tmp_path,
+        source(slack, log_types=["integration"], page_size=10, first_run_lookback_seconds=10**6),
     )
     once(settings)
     before = slack.count("team.integrationLogs")
     once(settings)
-    assert slack.count("team.integrationLogs") - before == 2, "page 1, and the last page for the order"
+    assert slack.count("team.integrationLogs") - before == 2, (
+        "page 1, and the last page for the order"
+    )

@@ -15,11 +15,11 @@ import pytest
 from pydantic import SecretStr
 
 from connector import clock
-from connector.identity import seen_key
-from connector.oauth import TokenSet
+from connector.credentials.rotation import RotatingToken
+from connector.slack.tokenset import TokenSet
 from connector.state import LeaseLost
 from connector.state.dynamodb import DynamoStore
-from connector.tokens import RotatingToken
+from connector.state.keys import seen_key
 from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
 

@@ -14,8 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from connector.app import App
 from connector.budget import MEMORY
+from connector.service.app import App
 from connector.slack.client import SlackClient
 from connector.slack.errors import SlackTransientError
 from connector.slack.ratelimit import RateBudgets
@@ -59,13 +59,9 @@ class _Spy:
 def _fleet(slack: FakeSlack, tmp_path: Path, **limits: Any) -> App:
     now = factories.now()
     slack.add_audit([factories.audit(i, now - 600 + i) for i in range(SOURCES * EVENTS)])
-    sources = [
-        source(slack, id=f"s{n}", log_types=["audit"], page_size=5) for n in range(SOURCES)
-    ]
+    sources = [source(slack, id=f"s{n}", log_types=["audit"], page_size=5) for n in range(SOURCES)]
     settings = local_settings(tmp_path, *sources, batch_max_events=10)
-    settings = settings.model_copy(
-        update={"limits": settings.limits.model_copy(update=limits)}
-    )
+    settings = settings.model_copy(update={"limits": settings.limits.model_copy(update=limits)})
     return App(settings)
 
 
@@ -196,7 +192,7 @@ def test_the_daemon_does_not_load_search_libraries_until_asked() -> None:
     import subprocess
     import sys
 
-    code = "import sys, connector.cli; print(sorted(m for m in ('duckdb', 'slack_sdk') if m in sys.modules))"
+    code = "import sys, connector.cli.main; print(sorted(m for m in ('duckdb', 'slack_sdk') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -232,10 +228,19 @@ def test_the_audit_stream_holds_one_page_while_the_next_is_read() -> None:
             n = len(alive_at_fetch)
             entries = _Records(factories.audit(n * 10 + i, 1_700_000_000 - n) for i in range(3))
             previous.append(weakref.ref(entries))
-            return {"entries": entries, "response_metadata": {"next_cursor": f"c{n}" if n < 4 else ""}}
+            return {
+                "entries": entries,
+                "response_metadata": {"next_cursor": f"c{n}" if n < 4 else ""},
+            }
 
-    ctx = PollContext(source_id="s", client=Client(), checkpoint=None, now=1_700_000_100,  # type: ignore[arg-type]
-                      first_run_lookback=86_400, late_overlap=300)
+    ctx = PollContext(
+        source_id="s",
+        client=Client(),
+        checkpoint=None,
+        now=1_700_000_100,  # type: ignore[arg-type]
+        first_run_lookback=86_400,
+        late_overlap=300,
+    )
     for page in AuditLogs().pages(ctx):
         assert len(page.records) == 3
         del page

@@ -26,11 +26,12 @@ import pytest
 from freezegun import freeze_time
 from pydantic import SecretStr
 
+from connector.credentials.refresh import TokenRefreshError, TokenRefreshTransientError, refresh
+from connector.credentials.rotation import RotatingToken
 from connector.logs import REDACTOR
 from connector.oauth import (
     OAuthError,
     RedirectListener,
-    TokenSet,
     authorize_url,
     check_token,
     code_from_redirect,
@@ -39,9 +40,8 @@ from connector.oauth import (
     user_scopes,
 )
 from connector.slack.errors import SlackAuthError, SlackTransientError
-from connector.token_refresh import TokenRefreshError, TokenRefreshTransientError, refresh
-from connector.token_store import TokenFile, TokenFileError, default_token_path
-from connector.tokens import RotatingToken
+from connector.slack.tokenset import TokenSet
+from connector.state.token_store import TokenFile, TokenFileError, default_token_path
 from tests.fakes.oauth_server import FakeSlackOAuth
 
 T = 1_800_000_000
@@ -316,7 +316,9 @@ def test_only_forged_redirects_time_out_and_say_so() -> None:
     with RedirectListener(port=0, state="good-state") as listener:
         bad = httpx.get(listener.redirect_uri, params={"code": "c", "state": "forged"})
         assert bad.status_code == 400 and not listener.done.is_set()
-        with pytest.raises(OAuthError, match=r"1 request\(s\) with a wrong or missing state") as info:
+        with pytest.raises(
+            OAuthError, match=r"1 request\(s\) with a wrong or missing state"
+        ) as info:
             listener.wait_for_code(timeout=0.3)
     assert info.value.code == "timeout"
 
@@ -628,7 +630,7 @@ def test_transient_refresh_failures(
         token = rotating(fake, token_file)
         # Due for refresh but still valid: a 5xx is logged and the current token is used.
         fake.fail_next(1, 503)
-        with caplog.at_level(logging.WARNING, logger="connector.tokens"):
+        with caplog.at_level(logging.WARNING, logger="connector.credentials.rotation"):
             assert token.current(http).get_secret_value() == access
         assert "token refresh failed" in caplog.text and access not in caplog.text
         # Expired: the transient error reaches the caller (retried like any Slack 5xx).

@@ -12,10 +12,10 @@ from typing import Any
 import orjson
 import pytest
 
-from connector import batch as batch_module
-from connector.batch import Batch, Sizing
+from connector.ingest import batch as batch_module
+from connector.ingest.batch import Batch, Sizing
+from connector.ingest.partition import DAY, HOUR
 from connector.paging import limits
-from connector.partition import DAY, HOUR
 from tests import factories
 from tests.conftest import local_settings, once, source
 from tests.fakes.slack_server import FakeSlack
@@ -25,12 +25,16 @@ DAYS = 90
 
 def _objects(out: Path, folder: str) -> dict[str, list[dict[str, Any]]]:
     root = out / "slack" / folder
-    return {
-        p.relative_to(root).as_posix(): [
-            orjson.loads(x) for x in gzip.decompress(p.read_bytes()).splitlines()
-        ]
-        for p in sorted(root.rglob("*.json.gz"))
-    } if root.exists() else {}
+    return (
+        {
+            p.relative_to(root).as_posix(): [
+                orjson.loads(x) for x in gzip.decompress(p.read_bytes()).splitlines()
+            ]
+            for p in sorted(root.rglob("*.json.gz"))
+        }
+        if root.exists()
+        else {}
+    )
 
 
 def _day(ts: float) -> str:
@@ -41,8 +45,11 @@ def _day(ts: float) -> str:
 def _settings(slack: FakeSlack, tmp_path: Path, **output: Any) -> Any:
     return local_settings(
         tmp_path,
-        source(slack, first_run_lookback_seconds=(DAYS + 2) * 86_400, log_types=["access",
-               "integration"]),
+        source(
+            slack,
+            first_run_lookback_seconds=(DAYS + 2) * 86_400,
+            log_types=["access", "integration"],
+        ),
         **output,
     )
 
@@ -58,7 +65,11 @@ def test_first_poll_of_long_access_history_is_one_object_per_day(
     rows = []
     for i in range(3000):
         last = now - rng.randrange(DAYS * 86_400)
-        rows.append(factories.access(f"U{i}", f"10.0.{i // 250}.{i % 250}", "UA", last - rng.randrange(86_400 * 30), last))
+        rows.append(
+            factories.access(
+                f"U{i}", f"10.0.{i // 250}.{i % 250}", "UA", last - rng.randrange(86_400 * 30), last
+            )
+        )
     slack.add_access(rows)
     slack.access_sort_key = slack.access_before_field = sort_key
     settings = _settings(slack, tmp_path)
@@ -100,11 +111,11 @@ def test_steady_state_writes_one_object_per_partition_per_poll(
 ) -> None:
     now = factories.now()
     slack.add_audit([factories.audit(i, now - 7200 + i) for i in range(50)])
-    slack.add_access([factories.access(f"U{i}", "10.1.1.1", "UA", now - 3 * 3600)
-                      for i in range(40)])
+    slack.add_access(
+        [factories.access(f"U{i}", "10.1.1.1", "UA", now - 3 * 3600) for i in range(40)]
+    )
     slack.add_integration([factories.integration(i, now - 3 * 3600) for i in range(30)])
-    settings = local_settings(tmp_path, source(slack, page_size=10),
-                              batch_max_events=25)
+    settings = local_settings(tmp_path, source(slack, page_size=10), batch_max_events=25)
     assert all(o.ok for o in once(settings))
     now = factories.now()
     slack.add_audit([factories.audit(100 + i, now - 30 + i % 20) for i in range(60)])

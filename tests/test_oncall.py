@@ -25,9 +25,10 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
-from connector.app import App
-from connector.config import ConfigError, parse
-from connector.health import HealthServer
+from connector.config.errors import ConfigError
+from connector.config.load import parse
+from connector.service.app import App
+from connector.service.health import HealthServer
 from connector.slack.client import SlackClient
 from connector.slack.errors import SlackAuthError
 from connector.slack.ratelimit import RateBudgets
@@ -82,14 +83,23 @@ def test_readyz_answers_at_once_and_says_503_while_s3_hangs(
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    settings = parse({
-        "state": {"path": str(tmp_path / "state.db")},
-        "output": {"type": "s3", "bucket": "b", "region": "us-east-1", "endpoint_url": hung_endpoint,
-                   "connect_timeout_seconds": 5, "read_timeout_seconds": 5, "max_attempts": 1},
-        "metrics": {"port": 0},
-        "daemon": {"sink_check_timeout_seconds": 1, "sink_check_seconds": 1},
-        "sources": [source(slack, log_types=["audit"])],
-    })
+    settings = parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {
+                "type": "s3",
+                "bucket": "b",
+                "region": "us-east-1",
+                "endpoint_url": hung_endpoint,
+                "connect_timeout_seconds": 5,
+                "read_timeout_seconds": 5,
+                "max_attempts": 1,
+            },
+            "metrics": {"port": 0},
+            "daemon": {"sink_check_timeout_seconds": 1, "sink_check_seconds": 1},
+            "sources": [source(slack, log_types=["audit"])],
+        }
+    )
     app = App(settings)
     try:
         server = app.start_health()
@@ -108,9 +118,13 @@ def test_readyz_answers_at_once_and_says_503_while_s3_hangs(
 
 
 def test_s3_timeouts_and_retries_must_fit_the_shutdown_grace(slack: FakeSlack) -> None:
-    base = {"output": {"type": "s3", "bucket": "b", "read_timeout_seconds": 30, "max_attempts": 3},
-            "sources": [source(slack)]}
-    with pytest.raises(ConfigError, match=r"output\.read_timeout_seconds: .*shutdown_grace_seconds"):
+    base = {
+        "output": {"type": "s3", "bucket": "b", "read_timeout_seconds": 30, "max_attempts": 3},
+        "sources": [source(slack)],
+    }
+    with pytest.raises(
+        ConfigError, match=r"output\.read_timeout_seconds: .*shutdown_grace_seconds"
+    ):
         parse(base)
     parse({**base, "daemon": {"shutdown_grace_seconds": 120}})
     default = parse({"output": {"type": "s3", "bucket": "b"}, "sources": [source(slack)]})
@@ -134,8 +148,10 @@ def test_sigterm_ends_within_the_grace_while_the_sink_never_answers(
         daemon={"shutdown_grace_seconds": 6},
     )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
-        env={**os.environ, TOKEN_ENV: TOKEN}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "connector.cli.main", "run", "--config", str(config)],
+        env={**os.environ, TOKEN_ENV: TOKEN},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     try:
         deadline = time.monotonic() + 30
@@ -189,8 +205,13 @@ def test_thread_crashes_and_warnings_reach_stderr_as_json_lines() -> None:
         "warnings.warn('something is deprecated', DeprecationWarning, stacklevel=1); "
         "raise RuntimeError('at the top')"
     )
-    proc = subprocess.run([sys.executable, "-W", "always", "-c", code], capture_output=True,
-                          text=True, cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
     lines = [json.loads(line) for line in proc.stderr.splitlines()]
     assert lines[0]["message"] == "uncaught exception in thread"
     assert lines[0]["thread_name"] == "worker" and "ZeroDivisionError" in lines[0]["exception"]
@@ -203,8 +224,14 @@ def test_thread_crashes_and_warnings_reach_stderr_as_json_lines() -> None:
 
 class _MissingScope(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = json.dumps({"ok": False, "error": "missing_scope", "needed": "admin",
-                           "provided": "identify,users:read"}).encode()
+        body = json.dumps(
+            {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "admin",
+                "provided": "identify,users:read",
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -223,8 +250,15 @@ def test_missing_scope_errors_name_the_scope_slack_asked_for() -> None:
     url = f"http://127.0.0.1:{server.server_address[1]}/api/"
     try:
         with httpx.Client() as http:
-            client = SlackClient("acme", SecretStr(TOKEN), audit_api_url=url, web_api_url=url,
-                                 http=http, budgets=RateBudgets(), sleep=lambda _: None)
+            client = SlackClient(
+                "acme",
+                SecretStr(TOKEN),
+                audit_api_url=url,
+                web_api_url=url,
+                http=http,
+                budgets=RateBudgets(),
+                sleep=lambda _: None,
+            )
             with pytest.raises(SlackAuthError) as err:
                 client.web("team.accessLogs", {})
     finally:
@@ -239,25 +273,33 @@ def test_missing_scope_errors_name_the_scope_slack_asked_for() -> None:
 
 def test_no_events_threshold_defaults_per_log_type(slack: FakeSlack, tmp_path: Path) -> None:
     def thresholds(alerts: dict[str, Any], **src: Any) -> dict[str, int]:
-        settings = parse({
-            "state": {"path": str(tmp_path / f"{len(alerts)}{len(src)}.db")},
-            "output": {"type": "local", "path": str(tmp_path / "out")},
-            "alerts": alerts,
-            "sources": [source(slack, **src)],
-        })
+        settings = parse(
+            {
+                "state": {"path": str(tmp_path / f"{len(alerts)}{len(src)}.db")},
+                "output": {"type": "local", "path": str(tmp_path / "out")},
+                "alerts": alerts,
+                "sources": [source(slack, **src)],
+            }
+        )
         app = App(settings)
         try:
-            return {lt: app.thresholds("acme", lt).no_events_after_seconds
-                    for lt in ("audit", "access", "integration")}
+            return {
+                lt: app.thresholds("acme", lt).no_events_after_seconds
+                for lt in ("audit", "access", "integration")
+            }
         finally:
             app.close()
 
     assert thresholds({}) == {"audit": 86_400, "access": 3 * 86_400, "integration": 7 * 86_400}
     assert thresholds({"no_events_after_seconds": 3600}) == dict.fromkeys(
-        ("audit", "access", "integration"), 3600)
-    assert thresholds({"no_events_after_seconds": {"access": 60}}, no_events_after_seconds={"audit": 0}) == {
-        "audit": 0, "access": 60, "integration": 7 * 86_400}
-    with pytest.raises(ConfigError, match=r"alerts\.no_events_after_seconds: unknown log type 'files'"):
+        ("audit", "access", "integration"), 3600
+    )
+    assert thresholds(
+        {"no_events_after_seconds": {"access": 60}}, no_events_after_seconds={"audit": 0}
+    ) == {"audit": 0, "access": 60, "integration": 7 * 86_400}
+    with pytest.raises(
+        ConfigError, match=r"alerts\.no_events_after_seconds: unknown log type 'files'"
+    ):
         parse({"alerts": {"no_events_after_seconds": {"files": 1}}, "sources": [source(slack)]})
 
 
@@ -267,15 +309,17 @@ def test_no_events_threshold_defaults_per_log_type(slack: FakeSlack, tmp_path: P
 def test_skipped_runs_are_counted_not_logged(
     slack: FakeSlack, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from connector import scheduler
+    from connector.service import scheduler
 
     slack.on_request = lambda method, params: time.sleep(2.5)
-    settings = parse({
-        "state": {"path": str(tmp_path / "state.db")},
-        "output": {"type": "local", "path": str(tmp_path / "out")},
-        "metrics": {"enabled": False},
-        "sources": [source(slack, log_types=["audit"], poll_interval_seconds=1)],
-    })
+    settings = parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {"type": "local", "path": str(tmp_path / "out")},
+            "metrics": {"enabled": False},
+            "sources": [source(slack, log_types=["audit"], poll_interval_seconds=1)],
+        }
+    )
     app = App(settings)
     caplog.set_level(logging.WARNING, logger="apscheduler")
     sched = scheduler.build(app)
@@ -290,16 +334,22 @@ def test_skipped_runs_are_counted_not_logged(
         app.close(1.0)
     skipped = app.metrics.skipped.labels("acme", "audit")._value.get()
     assert skipped >= 1
-    assert not [r for r in caplog.records if "maximum number of running instances" in r.getMessage()]
+    assert not [
+        r for r in caplog.records if "maximum number of running instances" in r.getMessage()
+    ]
 
 
 # -- item 18: the daemon does not import the install flow; one helper per concern ----------
 
 
 def test_the_daemon_does_not_import_the_install_flow() -> None:
-    code = ("import sys, connector.app, connector.scheduler, connector.tokens, connector.credentials; "
-            "print(sorted(m for m in sys.modules if m.startswith('connector.oauth')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    code = (
+        "import sys, connector.service.app, connector.service.scheduler, connector.credentials.rotation, connector.credentials.provider; "
+        "print(sorted(m for m in sys.modules if m.startswith('connector.oauth')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert out.stdout.strip() == "[]"
 
 
@@ -314,8 +364,11 @@ def test_scopes_and_install_rules_come_from_the_log_type_classes() -> None:
 
 def test_file_locks_atomic_writes_and_code_sanitizing_live_in_one_place() -> None:
     def users(needle: str) -> list[str]:
-        return sorted(str(p.relative_to(ROOT)) for p in (ROOT / "connector").rglob("*.py")
-                      if needle in p.read_text())
+        return sorted(
+            str(p.relative_to(ROOT))
+            for p in (ROOT / "connector").rglob("*.py")
+            if needle in p.read_text()
+        )
 
     assert users("fcntl.flock(") == ["connector/fsutil.py"]
     assert users("os.replace(") == ["connector/fsutil.py"]

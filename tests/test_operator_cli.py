@@ -13,13 +13,14 @@ from typing import Any
 
 import pytest
 
-from connector import check
 from connector.alerts.base import Alert, DeliveryError
 from connector.alerts.destinations import build, options_model
 from connector.alerts.dispatch import Dispatcher
-from connector.cli import main, say
-from connector.cli_parser import build_parser
-from connector.config import ConfigError, load
+from connector.cli import check
+from connector.cli.main import main, say
+from connector.cli.parser import build_parser
+from connector.config.errors import ConfigError
+from connector.config.load import load
 from connector.state.sqlite import StateStore
 from tests.conftest import TOKEN_ENV
 from tests.factories import audit, cli_source, config_file, now
@@ -83,8 +84,22 @@ def test_state_commands_need_no_token_and_say_when_there_is_nothing(
     out = capsys.readouterr().out
     assert "no state yet" in out and "nothing has been polled" in out
     assert not (tmp_path / "var").exists()
-    assert main(["state", "reset", "--config", str(path), "--source", "nosuch",
-                 "--log-type", "audit", "--yes"]) == 1
+    assert (
+        main(
+            [
+                "state",
+                "reset",
+                "--config",
+                str(path),
+                "--source",
+                "nosuch",
+                "--log-type",
+                "audit",
+                "--yes",
+            ]
+        )
+        == 1
+    )
     captured = capsys.readouterr()
     assert "nothing to reset" in captured.err and "not in" in captured.err
     assert "reset source" not in captured.out
@@ -134,7 +149,9 @@ def test_a_missing_secret_is_named_by_check_and_at_start_up(
     monkeypatch.delenv("UNSET_HOOK", raising=False)
     hook = {"type": "webhook", "url": {"env": "UNSET_HOOK"}}
     path = config(tmp_path, alerts={"destinations": [hook]})
-    with pytest.raises(ConfigError, match=r"alerts\.destinations\[0\]\.url: environment variable UNSET_HOOK"):
+    with pytest.raises(
+        ConfigError, match=r"alerts\.destinations\[0\]\.url: environment variable UNSET_HOOK"
+    ):
         load(path)
     assert main(["once", "--config", str(path)]) == 2
     assert "alerts.destinations[0].url" in capsys.readouterr().err
@@ -149,7 +166,7 @@ def test_a_missing_secret_is_named_by_check_and_at_start_up(
 
 @pytest.mark.parametrize("field", ["web_api_url", "audit_api_url"])
 def test_plain_http_slack_urls_are_refused(field: str) -> None:
-    from connector.config import parse
+    from connector.config.load import parse
 
     source = {"id": "a", "token_env": TOKEN_ENV, field: "http://slack.example.com/api/"}
     with pytest.raises(ConfigError, match=rf"sources\[0\]\.{field}: must be an https URL"):
@@ -159,7 +176,7 @@ def test_plain_http_slack_urls_are_refused(field: str) -> None:
 def test_plain_http_oauth_and_alert_urls_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from connector.config import parse
+    from connector.config.load import parse
 
     base = {"sources": [{"id": "a", "token_env": TOKEN_ENV}]}
     for url_field in ("token_url", "authorize_url"):
@@ -178,14 +195,23 @@ def test_plain_http_oauth_and_alert_urls_are_refused(
     with pytest.raises(DeliveryError, match="url must be an https URL"):
         build(settings.alerts.destinations[0]).send(ALERT)
     # Loopback http stays allowed: tests and local fakes.
-    parse({"sources": [{"id": "a", "token_env": TOKEN_ENV, "web_api_url": "http://localhost:1/api/"}]})
+    parse(
+        {"sources": [{"id": "a", "token_env": TOKEN_ENV, "web_api_url": "http://localhost:1/api/"}]}
+    )
 
 
 # -- item 4: no part of a secret URL is logged or printed -----------------------------------
 
 ALERT = Alert(
-    key="acme:audit:no_events", rule="no_events", status="trigger", source_id="acme",
-    source_label="Acme", log_type="audit", summary="quiet", detail="quiet", since=0,
+    key="acme:audit:no_events",
+    rule="no_events",
+    status="trigger",
+    source_id="acme",
+    source_label="Acme",
+    log_type="audit",
+    summary="quiet",
+    detail="quiet",
+    since=0,
 )
 
 
@@ -197,13 +223,17 @@ def test_an_echoed_webhook_path_never_reaches_logs_or_errors(
     with WebhookReceiver() as receiver:
         url = receiver.url(HOOK_PATH + "?key=q0e1r2t3y4u5")
         monkeypatch.setenv("HOOK_URL", url)
-        dest = build(options_model("webhook").model_validate({"type": "webhook", "url": {"env": "HOOK_URL"}}))
+        dest = build(
+            options_model("webhook").model_validate({"type": "webhook", "url": {"env": "HOOK_URL"}})
+        )
         echo = f"upstream error for {HOOK_PATH} (key=q0e1r2t3y4u5)".encode()
         receiver.fail_next(1, status=500, body=echo)
         with pytest.raises(DeliveryError) as err:
             dest.send(ALERT)
         assert "upstream error for [REDACTED]" in str(err.value)
-        assert "abcdEFGH1234ijkl5678mnop" not in str(err.value) and "q0e1r2t3y4u5" not in str(err.value)
+        assert "abcdEFGH1234ijkl5678mnop" not in str(err.value) and "q0e1r2t3y4u5" not in str(
+            err.value
+        )
         receiver.fail_next(1, status=500, body=echo)
         caplog.set_level(logging.WARNING, logger="connector.alerts.dispatch")
         with Dispatcher([dest], attempts=2, backoff=0.01, sleep=lambda _: None) as dispatcher:

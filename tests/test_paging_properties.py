@@ -39,11 +39,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from connector.enrich import Source
+from connector.ingest.enrich import Source
+from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext
 from connector.paging import limits
-from connector.pipeline import BatchLimits, Pipeline
 from connector.slack.errors import SlackApiError, SlackError, SlackTransientError
 from connector.state.sqlite import StateStore
 from tests.factories import access, audit, integration
@@ -153,11 +153,17 @@ class Model:
         rows = sorted(self.listed(), key=lambda r: int(r["date"]), reverse=self.order == "desc")
         return self.paged("logs", rows, count, number)
 
-    def paged(self, field: str, rows: list[dict[str, Any]], count: int, number: int) -> dict[str, Any]:
+    def paged(
+        self, field: str, rows: list[dict[str, Any]], count: int, number: int
+    ) -> dict[str, Any]:
         chunk = [dict(r) for r in rows[(number - 1) * count : number * count]]
         pages = max(1, -(-len(rows) // count))
         self.between_pages()
-        return {"ok": True, field: chunk, "paging": {"total": len(rows), "pages": pages, "page": number}}
+        return {
+            "ok": True,
+            field: chunk,
+            "paging": {"total": len(rows), "pages": pages, "page": number},
+        }
 
     def access_logs(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """`before` filters `self.before`, rows sort by `self.sort`; cursor mode per `self.cursor`."""
@@ -167,7 +173,9 @@ class Model:
         if "limit" not in params or self.cursor == "ignored":
             count, number = params.get("count", 100), params.get("page", 1)
             if count > limits.MAX_COUNT or number > limits.MAX_PAGE:
-                raise SlackApiError("p", method, "over_pagination_limit", code="over_pagination_limit")
+                raise SlackApiError(
+                    "p", method, "over_pagination_limit", code="over_pagination_limit"
+                )
             body = self.paged("logins", rows, count, number)
             self.observe(body["logins"])
             return body
@@ -213,14 +221,19 @@ class Model:
         cap = limits.MAX_PAGE * limits.MAX_COUNT - moved
         rows = [r for r in self.listed() if 0 <= r["date_first"] <= r["date_last"] <= 2**32]
         return self.classic() and any(
-            sum(r[self.sort] >= u[self.sort] and r[self.before] <= u[self.before] for r in rows) >= cap
+            sum(r[self.sort] >= u[self.sort] and r[self.before] <= u[self.before] for r in rows)
+            >= cap
             for u in rows
         )
 
     def unsafe(self) -> bool:
         """Sorted by date_first, filtered by date_last, no cursor mode: unreachable past the cap."""
         classic = self.cursor in ("error", "ignored")
-        return self.kind == "access" and classic and (self.sort, self.before) == ("date_first", "date_last")
+        return (
+            self.kind == "access"
+            and classic
+            and (self.sort, self.before) == ("date_first", "date_last")
+        )
 
     def classic(self) -> bool:
         return self.cursor in ("error", "ignored")
@@ -296,7 +309,9 @@ def run_history(model: Model, steps: list[tuple[Any, ...]]) -> tuple[Counter[Any
             if s[0] == "add":
                 _, count, burst, age, delay, malformed = s
                 for i in range(count):
-                    model.add(age if burst else (age + 7 * i) % 151, delay, malformed if i == 0 else None)
+                    model.add(
+                        age if burst else (age + 7 * i) % 151, delay, malformed if i == 0 else None
+                    )
             elif s[0] == "advance":
                 model.now += s[1]
             elif s[0] == "clock":
@@ -365,12 +380,22 @@ def test_audit_paging(steps: list[tuple[Any, ...]], rng: random.Random) -> None:
     check(Model("audit", rng, "", "", ""), steps)
 
 
-PROBED = [("add", 37, True, 65, 0, None), ("advance", 1), ("add", 14, True, 0, 0, None),
-          ("touch", 1), ("poll", 7, 0, True)]
+PROBED = [
+    ("add", 37, True, 65, 0, None),
+    ("advance", 1),
+    ("add", 14, True, 0, 0, None),
+    ("touch", 1),
+    ("poll", 7, 0, True),
+]
 """Sorted by date_first and filtered by date_last, classic: a probe window from a witness
 listed only rows of its own second, so the rows past the cap were once skipped unreported."""
-CROWDED = [("add", 55, True, 73, 0, None), ("advance", 1), ("add", 21, False, 0, 0, None),
-           ("touch", 2), ("poll", 7, 0, True)]
+CROWDED = [
+    ("add", 55, True, 73, 0, None),
+    ("advance", 1),
+    ("add", 21, False, 0, 0, None),
+    ("touch", 2),
+    ("poll", 7, 0, True),
+]
 """A burst of one second, some touched, more than the cap in every window holding it."""
 
 
@@ -389,7 +414,12 @@ CROWDED = [("add", 55, True, 73, 0, None), ("advance", 1), ("add", 21, False, 0,
 @example(PROBED, random.Random(45), 0)
 @example(CROWDED, random.Random(29), 0)
 def test_access_paging(
-    sort: str, before: str, transport: str, steps: list[tuple[Any, ...]], rng: random.Random, flavour: int
+    sort: str,
+    before: str,
+    transport: str,
+    steps: list[tuple[Any, ...]],
+    rng: random.Random,
+    flavour: int,
 ) -> None:
     cursor = {"cursor": ["offset", "keyset"], "classic": ["error", "ignored"]}[transport][flavour]
     with mock.patch.multiple(limits, **SCALED):

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from connector.cli import main
+from connector.cli.main import main
 from connector.slack.client import RetryPolicy, SlackClient
 from connector.slack.errors import SlackRateLimitedError
 from connector.slack.ratelimit import RateBudgets
@@ -44,7 +44,11 @@ def _with_millisecond_record(slack: FakeSlack, kind: str, t: int) -> None:
         slack.add_integration([integration(99, (t - 30) * MS)])
 
 
-LOG_TYPES = {"audit": "Slack.AuditLogs", "access": "Slack.AccessLogs", "integration": "Slack.IntegrationLogs"}
+LOG_TYPES = {
+    "audit": "Slack.AuditLogs",
+    "access": "Slack.AccessLogs",
+    "integration": "Slack.IntegrationLogs",
+}
 
 
 @pytest.mark.parametrize("kind", sorted(LOG_TYPES))
@@ -68,8 +72,12 @@ def test_1_millisecond_timestamp_is_quarantined_and_the_page_lands(
 # 2 ---------------------------------------------------------------- access sort vs before field
 @pytest.mark.parametrize(
     ("sort_key", "before_field"),
-    [("date_first", "date_last"), ("date_last", "date_first"), ("date_first", "date_first"),
-     ("date_last", "date_last")],
+    [
+        ("date_first", "date_last"),
+        ("date_last", "date_first"),
+        ("date_first", "date_first"),
+        ("date_last", "date_last"),
+    ],
 )
 def test_2_access_rows_land_whichever_field_sorts_and_before_filters(
     slack: FakeSlack, tmp_path: Path, sort_key: str, before_field: str
@@ -87,7 +95,12 @@ def test_2_access_rows_land_whichever_field_sorts_and_before_filters(
     [first] = once(settings)
     for i in range(0, 30, 3):
         slack.touch_access(f"U{i}", f"198.51.100.{i}", "UA", t - 1)
-    slack.add_access([access("U100", "198.51.100.200", "UA", t - 2), access("U101", "198.51.100.201", "UA", t - 3)])
+    slack.add_access(
+        [
+            access("U100", "198.51.100.200", "UA", t - 2),
+            access("U101", "198.51.100.201", "UA", t - 3),
+        ]
+    )
     [second] = once(settings)
 
     assert first.ok and second.ok
@@ -120,7 +133,9 @@ def test_3_slack_clock_ahead_of_the_host_is_not_late(slack: FakeSlack, tmp_path:
 
 
 # 4 ---------------------------------------------------------------- integrationLogs order
-def test_4_oldest_first_beyond_a_hundred_pages_reaches_the_newest(slack: FakeSlack, tmp_path: Path) -> None:
+def test_4_oldest_first_beyond_a_hundred_pages_reaches_the_newest(
+    slack: FakeSlack, tmp_path: Path
+) -> None:
     t = now()
     slack.integration_order = "oldest_first"
     slack.add_integration(integration(i, t - 5000 + i) for i in range(121))
@@ -171,7 +186,9 @@ def test_5_a_repeating_cursor_stops_the_poll_and_the_next_poll_finishes(
 
 
 # 6 ---------------------------------------------------------------- one 429 pauses the budget
-def _client(slack: FakeSlack, budgets: RateBudgets, sleeps: list[float], source_id: str) -> SlackClient:
+def _client(
+    slack: FakeSlack, budgets: RateBudgets, sleeps: list[float], source_id: str
+) -> SlackClient:
     return SlackClient(
         source_id,
         SecretStr(TOKEN),

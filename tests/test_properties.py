@@ -20,10 +20,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from connector.enrich import Source
+from connector.ingest.enrich import Source
+from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
 from connector.logtypes.base import PollContext
-from connector.pipeline import BatchLimits, Pipeline
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackTransientError
 from connector.state.sqlite import StateStore
@@ -58,7 +58,9 @@ class MemorySink(Sink):
         return key in self.objects
 
     def rows(self) -> list[dict[str, Any]]:
-        return [orjson.loads(x) for b in self.objects.values() for x in gzip.decompress(b).splitlines()]
+        return [
+            orjson.loads(x) for b in self.objects.values() for x in gzip.decompress(b).splitlines()
+        ]
 
 
 class StubSlack:
@@ -79,8 +81,13 @@ class StubSlack:
     def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
         self._tick()
         rows = sorted(
-            (e for e in self.audit if params["oldest"] <= e["date_create"] <= (params["latest"] or 2**62)),
-            key=lambda e: (e["date_create"], e["seq"]), reverse=True,
+            (
+                e
+                for e in self.audit
+                if params["oldest"] <= e["date_create"] <= (params["latest"] or 2**62)
+            ),
+            key=lambda e: (e["date_create"], e["seq"]),
+            reverse=True,
         )
         if params.get("cursor"):
             pos = tuple(orjson.loads(params["cursor"]))
@@ -95,13 +102,17 @@ class StubSlack:
         if method == "team.accessLogs":
             rows = sorted(
                 (r for r in self.access.values() if r["date_last"] <= params.get("before", 2**62)),
-                key=lambda r: r["date_last"], reverse=True,
+                key=lambda r: r["date_last"],
+                reverse=True,
             )
             key = "logins"
         else:
             rows = sorted(self.integration, key=lambda r: int(r["date"]), reverse=True)
             key = "logs"
-        count, page = params.get("count", 100), params.get("page", 1)  # `limit` (cursor mode) unknown: classic
+        count, page = (
+            params.get("count", 100),
+            params.get("page", 1),
+        )  # `limit` (cursor mode) unknown: classic
         chunk = rows[(page - 1) * count : page * count]
         pages = max(1, -(-len(rows) // count))
         return {"ok": True, key: [dict(r) for r in chunk], "paging": {"pages": pages, "page": page}}
@@ -158,13 +169,25 @@ def run_history(log_type: str, steps: list[tuple[Any, ...]]) -> tuple[Counter[st
     if log_type == "audit":
         return Counter(r["id"] for r in rows), {e["id"] for e in slack.audit}
     if log_type == "access":
-        return Counter(f"{r['user_id']}|{r['ip']}" for r in rows), {f"{u}|{i}" for u, i, _ in slack.access}
-    return Counter(f"{r['user_id']}|{r['date']}" for r in rows), {f"{r['user_id']}|{r['date']}" for r in slack.integration}
+        return Counter(f"{r['user_id']}|{r['ip']}" for r in rows), {
+            f"{u}|{i}" for u, i, _ in slack.access
+        }
+    return Counter(f"{r['user_id']}|{r['date']}" for r in rows), {
+        f"{r['user_id']}|{r['date']}" for r in slack.integration
+    }
 
 
-@settings(max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("PROPERTY_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(st.sampled_from(["audit", "access", "integration"]), st.lists(step, max_size=25))
 def test_landed_set_equals_source_set(log_type: str, steps: list[tuple[Any, ...]]) -> None:
     landed, expected = run_history(log_type, steps)
-    assert set(landed) == expected, f"missing {expected - set(landed)}, extra {set(landed) - expected}"
-    assert all(c == 1 for c in landed.values()), f"duplicated {[k for k, c in landed.items() if c > 1]}"
+    assert set(landed) == expected, (
+        f"missing {expected - set(landed)}, extra {set(landed) - expected}"
+    )
+    assert all(c == 1 for c in landed.values()), (
+        f"duplicated {[k for k, c in landed.items() if c > 1]}"
+    )

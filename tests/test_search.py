@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import gzip
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 from tests.conftest import read_local, read_s3
 from tests.factories import access, audit, cli_source, config_file, integration, now
 from tests.fakes.slack_server import FakeSlack
 
 
-def write_config(tmp_path: Path, slack: FakeSlack, output: dict[str, Any]) -> str:
+def write_config(tmp_path: Path, slack: FakeSlack, output: dict[str, Any] | str) -> str:
+    """`output` as a table, or as the TOML lines of one (as tests written before the
+    config factory pass it)."""
+    if isinstance(output, str):
+        output = tomllib.loads(output)
     source = cli_source(
         slack,
         label="acme org",
@@ -34,10 +39,12 @@ def land(slack: FakeSlack) -> None:
     events[4]["context"]["ip_address"] = "198.51.100.23"
     events[9]["context"]["ip_address"] = "2001:db8::9"
     slack.add_audit(events)
-    slack.add_access([
-        access("U0ACCESS1", "198.51.100.23", "Slack/1.0", t - 300),
-        access("U0ACCESS2", "192.0.2.1", "Slack/1.0", t - 400),
-    ])
+    slack.add_access(
+        [
+            access("U0ACCESS1", "198.51.100.23", "Slack/1.0", t - 300),
+            access("U0ACCESS2", "192.0.2.1", "Slack/1.0", t - 400),
+        ]
+    )
     slack.add_integration([integration(3, t - 200)])
 
 
@@ -75,7 +82,9 @@ def test_local_search_by_ip_cidr_email_user_and_text(
 
     cases = {
         "198.51.100.23": lambda r: "198.51.100.23" in ips(r),
-        "203.0.113.0/28": lambda r: any(ip.startswith("203.0.113.") and int(ip.rsplit(".", 1)[1]) < 16 for ip in ips(r)),
+        "203.0.113.0/28": lambda r: any(
+            ip.startswith("203.0.113.") and int(ip.rsplit(".", 1)[1]) < 16 for ip in ips(r)
+        ),
         "2001:db8::/64": lambda r: "2001:db8::9" in ips(r),
         "USER7@example.com": lambda r: "user7@example.com" in r.get("p_any_emails", []),
         "W000012": lambda r: r.get("actor", {}).get("user", {}).get("id") == "W000012",
@@ -103,15 +112,17 @@ def test_table_output_names_time_type_source_details_and_match(
     assert header.split()[:4] == ["TIME", "LOG", "TYPE", "SOURCE"]
     assert len(lines) == 2
     access_line = next(line for line in lines if "Slack.AccessLogs" in line)
-    assert "ip:198.51.100.23" in access_line and "U0ACCESS1" in access_line and "acme" in access_line
+    assert (
+        "ip:198.51.100.23" in access_line and "U0ACCESS1" in access_line and "acme" in access_line
+    )
     audit_line = next(line for line in lines if "Slack.AuditLogs" in line)
     assert "user_login" in audit_line and "user5@example.com" in audit_line
 
 
-def test_log_type_limit_and_window_filters(
-    local: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, _ = search(local, capsys, "--format", "json", "--log-type", "access", "198.51.100.23")
+def test_log_type_limit_and_window_filters(local: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = search(
+        local, capsys, "--format", "json", "--log-type", "access", "198.51.100.23"
+    )
     assert code == 0 and [r["p_log_type"] for r in rows(out)] == ["Slack.AccessLogs"]
     code, out, _ = search(local, capsys, "--format", "json", "--limit", "3", "203.0.113.0/24")
     assert code == 0 and len(rows(out)) == 3

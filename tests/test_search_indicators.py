@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from connector.indicators.match import IndicatorError, parse
 from connector.search import partitions
-from connector.search.indicators import IndicatorError, parse
 from connector.search.watchlist import WatchSet
 from tests.factories import audit
 
@@ -152,8 +152,8 @@ def test_month_globs_find_what_the_connector_writes_and_older_padded_folders(
 ) -> None:
     import duckdb
 
-    from connector.batch import Batch
-    from connector.partition import HOUR
+    from connector.ingest.batch import Batch
+    from connector.ingest.partition import HOUR
 
     batch = Batch("", "s", granularity={"Slack.AuditLogs": HOUR})
     batch.add("Slack.AuditLogs", b"{}", bytes(16), datetime(2026, 3, 7, 9, tzinfo=UTC).timestamp())

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.search.indicators import Indicator, IndicatorError, parse, refang
+from connector.indicators.match import Indicator, IndicatorError, parse, refang
 from connector.search.watchlist import WatchSet
 
 DB = duckdb.connect()

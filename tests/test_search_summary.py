@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connector.cli import main
-from connector.cli_parser import build_parser
+from connector.cli.main import main
+from connector.cli.parser import build_parser
+from connector.cli.search import when
+from connector.indicators.match import parse
 from connector.search import query, summary
-from connector.search.cli import when
-from connector.search.indicators import parse
 from connector.search.query import Found, Hit, Window, _Newest
 from tests.factories import audit
 from tests.fakes.slack_server import FakeSlack
@@ -169,7 +169,7 @@ def test_watched_names_lists_tags_who_and_report(
     slack: FakeSlack, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """What the summary says about watching comes from the watchlist's provenance."""
-    from connector.config import load
+    from connector.config.load import load
     from connector.search.provenance import Entry, Report
     from connector.search.slash_commands import watched_in
     from connector.search.watchlist import Watchlist

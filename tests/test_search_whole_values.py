@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import orjson
 import pytest
 
-from connector.cli import main
+from connector.cli.main import main
 from tests.conftest import read_local, read_s3
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack

@@ -18,9 +18,9 @@ import httpx
 import orjson
 import pytest
 
-from connector.app import App
-from connector.cli import main
-from connector.config import parse
+from connector.cli.main import main
+from connector.config.load import parse
+from connector.service.app import App
 from tests.conftest import SECRETS_SEEN, dynamodb_options, once, read_local, read_s3, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
@@ -64,9 +64,14 @@ class Analyst:
     def command(self, text: str, **fields: str) -> httpx.Response:
         self._triggers += 1
         form = {
-            "team_id": TEAM, "user_id": ANALYST, "channel_id": "C0SECOPS", "command": "/seclogs",
-            "text": text, "response_url": self.receiver.url(f"/commands/{self._triggers}"),
-            "trigger_id": self.web.issue(f"{self._triggers}.{time.time_ns()}.abc"), **fields,
+            "team_id": TEAM,
+            "user_id": ANALYST,
+            "channel_id": "C0SECOPS",
+            "command": "/seclogs",
+            "text": text,
+            "response_url": self.receiver.url(f"/commands/{self._triggers}"),
+            "trigger_id": self.web.issue(f"{self._triggers}.{time.time_ns()}.abc"),
+            **fields,
         }
         return self.signed(self.commands, urlencode(form).encode())
 
@@ -80,8 +85,9 @@ class Analyst:
         values: dict[str, Any] = {}
         for block, answer in answers.items():
             if block == "watchlist":
-                values[block] = {"value": {"type": "static_select",
-                                           "selected_option": {"value": answer}}}
+                values[block] = {
+                    "value": {"type": "static_select", "selected_option": {"value": answer}}
+                }
             else:
                 values[block] = {"value": {"type": "plain_text_input", "value": answer}}
         payload = {
@@ -103,22 +109,29 @@ class Analyst:
 
 
 def settings(tmp_path: Path, slack: FakeSlack, web: FakeSlackWeb, **over: Any) -> Any:
-    return parse({
-        "state": {"path": str(tmp_path / "state.db")},
-        "output": {"type": "local", "path": str(tmp_path / "out")},
-        "alerts": {"no_events_after_seconds": 0},
-        "watchlist": {"lists": [
-            {"name": "phishing", "owners": [], "description": "campaigns"},
-            {"name": "insider", "owners": ["U0LEAD"]},
-        ]},
-        "slash_command": {
-            "enabled": True, "port": 0, "signing_secret": {"env": "SLASH_SIGNING_SECRET"},
-            "bot_token": {"env": "SLACK_BOT_TOKEN"}, "web_api_url": web.url,
-            "allowed_team_ids": [TEAM],
-        },
-        "sources": [source(slack, log_types=["audit"])],
-        **over,
-    })
+    return parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {"type": "local", "path": str(tmp_path / "out")},
+            "alerts": {"no_events_after_seconds": 0},
+            "watchlist": {
+                "lists": [
+                    {"name": "phishing", "owners": [], "description": "campaigns"},
+                    {"name": "insider", "owners": ["U0LEAD"]},
+                ]
+            },
+            "slash_command": {
+                "enabled": True,
+                "port": 0,
+                "signing_secret": {"env": "SLASH_SIGNING_SECRET"},
+                "bot_token": {"env": "SLACK_BOT_TOKEN"},
+                "web_api_url": web.url,
+                "allowed_team_ids": [TEAM],
+            },
+            "sources": [source(slack, log_types=["audit"])],
+            **over,
+        }
+    )
 
 
 @pytest.fixture
@@ -159,10 +172,15 @@ def test_submit_round_trip_watches_with_provenance_and_shows_past_hits(
     assert call.authorization == f"Bearer {BOT_TOKEN}" and view["callback_id"] == "seclogs_submit"
     assert orjson.loads(view["private_metadata"])["channel"] == "C0SECOPS"
 
-    answer = analyst.submit(view, {
-        "indicators": "203.0.113[.]7\nuser12[@]example(.)com, nonsense\n\n203.0.113.7",
-        "watchlist": "phishing", "tags": "APT-1, wave2", "note": "from the morning call",
-    })
+    answer = analyst.submit(
+        view,
+        {
+            "indicators": "203.0.113[.]7\nuser12[@]example(.)com, nonsense\n\n203.0.113.7",
+            "watchlist": "phishing",
+            "tags": "APT-1, wave2",
+            "note": "from the morning call",
+        },
+    )
     assert answer == {"response_action": "clear"}
     text = analyst.confirmation(1)
     assert "Submitted to watchlist *phishing*, tagged apt-1, wave2." in text
@@ -174,30 +192,41 @@ def test_submit_round_trip_watches_with_provenance_and_shows_past_hits(
     assert len(by_ip) == 2 and len(by_email) == 1
     assert f"• `ip:203.0.113.7`: 2 event(s), {by_ip[0]} to {by_ip[-1]}" in text
     assert f"• `email:user12@example.com`: 1 event(s), {by_email[0]} to {by_email[0]}" in text
-    hits_in(text, [
-        r for r in landed
-        if "203.0.113.7" in r["p_any_ip_addresses"] or "user12@example.com" in r["p_any_emails"]
-    ])
+    hits_in(
+        text,
+        [
+            r
+            for r in landed
+            if "203.0.113.7" in r["p_any_ip_addresses"] or "user12@example.com" in r["p_any_emails"]
+        ],
+    )
 
     watched = analyst.app.watchlist
     assert watched.listing()["slack"] == ["ip:203.0.113.7", "email:user12@example.com"]
     [entry] = watched.provenance.entries("ip:203.0.113.7")
     assert (entry.list, entry.by, entry.tags, entry.note) == (
-        "phishing", ANALYST, ("apt-1", "wave2"), "from the morning call"
+        "phishing",
+        ANALYST,
+        ("apt-1", "wave2"),
+        "from the morning call",
     )
 
     again = analyst.open("submit")
     analyst.submit(again, {"indicators": "203.0.113.7 W000003", "watchlist": "phishing"})
     text = analyst.confirmation(2)
-    assert "*Already watched (1):* `ip:203.0.113.7`" in text and "*Added (1):* `user:W000003`" in text
+    assert (
+        "*Already watched (1):* `ip:203.0.113.7`" in text and "*Added (1):* `user:W000003`" in text
+    )
 
     listing = analyst.command("watch list").json()["text"]
     assert "`ip:203.0.113.7` (slack)" in listing
     assert f"list phishing; by <@{ANALYST}>" in listing and "tags apt-1, wave2" in listing
 
     config = tmp_path / "c.toml"
-    config.write_text(f'[state]\npath = "{tmp_path}/state.db"\n[[sources]]\nid = "x"\n'
-                      'token_env = "NOPE"\n[watchlist]\nlists = [{name = "phishing"}]\n')
+    config.write_text(
+        f'[state]\npath = "{tmp_path}/state.db"\n[[sources]]\nid = "x"\n'
+        'token_env = "NOPE"\n[watchlist]\nlists = [{name = "phishing"}]\n'
+    )
     capsys.readouterr()
     assert main(["watchlist", "show", "--config", str(config)]) == 0
     out = capsys.readouterr().out
@@ -214,16 +243,24 @@ def test_report_is_stored_and_its_indicators_watched_with_it_as_context(
         "Phish from user9[@]example[.]com linked hxxps://login-example[.]net/reset?u=9 and "
         "the actor then logged in from 203.0.113.9 (see also <@W000011>)."
     )
-    answer = analyst.submit(view, {
-        "title": "Wave 2 credential phish", "body": body, "watchlist": "phishing", "tags": "phish",
-    })
+    answer = analyst.submit(
+        view,
+        {
+            "title": "Wave 2 credential phish",
+            "body": body,
+            "watchlist": "phishing",
+            "tags": "phish",
+        },
+    )
     assert answer == {"response_action": "clear"}
     text = analyst.confirmation(1)
     watched = analyst.app.watchlist
     labels = watched.listing()["slack"]
     assert set(labels) == {
-        "email:user9@example.com", "url:https://login-example.net/reset?u=9",
-        "ip:203.0.113.9", "user:W000011",
+        "email:user9@example.com",
+        "url:https://login-example.net/reset?u=9",
+        "ip:203.0.113.9",
+        "user:W000011",
     }
     [entry] = watched.provenance.entries("ip:203.0.113.9")
     report = watched.provenance.report(entry.report)
@@ -231,15 +268,22 @@ def test_report_is_stored_and_its_indicators_watched_with_it_as_context(
     assert set(report.indicators) == set(labels) and report.tags == ("phish",)
     assert f'Report "Wave 2 credential phish" ({entry.report})' in text
     landed = read_local(tmp_path / "out")
-    hits_in(text, [
-        r for r in landed
-        if "203.0.113.9" in r["p_any_ip_addresses"] or "user9@example.com" in r["p_any_emails"]
-        or r["actor"]["user"]["id"] == "W000011"
-    ])
+    hits_in(
+        text,
+        [
+            r
+            for r in landed
+            if "203.0.113.9" in r["p_any_ip_addresses"]
+            or "user9@example.com" in r["p_any_emails"]
+            or r["actor"]["user"]["id"] == "W000011"
+        ],
+    )
 
     config = tmp_path / "c.toml"
-    config.write_text(f'[state]\npath = "{tmp_path}/state.db"\n[[sources]]\nid = "x"\n'
-                      'token_env = "NOPE"\n[watchlist]\nlists = [{name = "phishing"}]\n')
+    config.write_text(
+        f'[state]\npath = "{tmp_path}/state.db"\n[[sources]]\nid = "x"\n'
+        'token_env = "NOPE"\n[watchlist]\nlists = [{name = "phishing"}]\n'
+    )
     capsys.readouterr()
     assert main(["watchlist", "show", "--config", str(config), "--format", "json"]) == 0
     rows = [orjson.loads(line) for line in capsys.readouterr().out.splitlines()]
@@ -252,8 +296,10 @@ def test_nothing_usable_is_said_in_the_modal_and_nothing_is_watched(analyst_fact
     analyst = analyst_factory()
     view = analyst.open("submit")
     answer = analyst.submit(view, {"indicators": "nothing to see here", "watchlist": "phishing"})
-    assert answer["response_action"] == "errors" and "No indicator found" in answer["errors"][
-        "indicators"]
+    assert (
+        answer["response_action"] == "errors"
+        and "No indicator found" in answer["errors"]["indicators"]
+    )
     answer = analyst.submit(view, {"indicators": "10.0.0.0/2", "watchlist": "phishing"})
     assert "too broad" in answer["errors"]["indicators"]
     many = " ".join(f"10.9.{i // 200}.{i % 200}" for i in range(101))
@@ -266,7 +312,9 @@ def test_nothing_usable_is_said_in_the_modal_and_nothing_is_watched(analyst_fact
     assert len(analyst.payload(report, {"body": long})) > 8192, "more than a slash command"
     answer = analyst.submit(report, {"title": "t", "body": long, "watchlist": "phishing"})
     assert "No indicator found" in answer["errors"]["body"], "a full-size report is read"
-    answer = analyst.submit(report, {"title": "t", "body": "all of 0.0.0.0/1", "watchlist": "phishing"})
+    answer = analyst.submit(
+        report, {"title": "t", "body": "all of 0.0.0.0/1", "watchlist": "phishing"}
+    )
     assert "too broad" in answer["errors"]["body"]
     assert analyst.app.watchlist.listing()["slack"] == []
     assert analyst.receiver.requests == []
@@ -295,9 +343,13 @@ def test_forged_stale_and_replayed_submissions_do_nothing(analyst_factory: Any) 
 def test_refusals_say_why_and_ssl_check_is_answered(analyst_factory: Any) -> None:
     analyst = analyst_factory(
         slash_command={
-            "enabled": True, "port": 0, "signing_secret": {"env": "SLASH_SIGNING_SECRET"},
-            "bot_token": {"env": "SLACK_BOT_TOKEN"}, "web_api_url": "http://127.0.0.1:9/api/",
-            "allowed_team_ids": [TEAM], "allowed_channel_ids": ["C0SECOPS"],
+            "enabled": True,
+            "port": 0,
+            "signing_secret": {"env": "SLASH_SIGNING_SECRET"},
+            "bot_token": {"env": "SLACK_BOT_TOKEN"},
+            "web_api_url": "http://127.0.0.1:9/api/",
+            "allowed_team_ids": [TEAM],
+            "allowed_channel_ids": ["C0SECOPS"],
         }
     )
     other = analyst.command("watch add 192.0.2.1", channel_id="C0RANDOM").json()
@@ -307,8 +359,10 @@ def test_refusals_say_why_and_ssl_check_is_answered(analyst_factory: Any) -> Non
     failed = analyst.command("submit").json()
     assert failed["response_type"] == "ephemeral"
     assert failed["text"] == "Could not open the dialog: Slack did not answer views.open"
-    for ping in (analyst.signed(analyst.commands, b"ssl_check=1&token=legacy"),
-                 analyst.http.post(analyst.commands, content=b"ssl_check=1&token=legacy")):
+    for ping in (
+        analyst.signed(analyst.commands, b"ssl_check=1&token=legacy"),
+        analyst.http.post(analyst.commands, content=b"ssl_check=1&token=legacy"),
+    ):
         assert ping.status_code == 200 and ping.content == b""
     assert analyst.app.watchlist.listing()["slack"] == []
 
@@ -317,10 +371,20 @@ def test_expired_or_unknown_trigger_and_wrong_token_are_phrased(
     analyst_factory: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     analyst = analyst_factory()
-    reply = analyst.signed(analyst.commands, urlencode({
-        "team_id": TEAM, "user_id": ANALYST, "text": "report", "trigger_id": "never.issued",
-    }).encode()).json()
-    assert reply["text"] == "Could not open the dialog: Slack refused views.open: invalid_trigger_id"
+    reply = analyst.signed(
+        analyst.commands,
+        urlencode(
+            {
+                "team_id": TEAM,
+                "user_id": ANALYST,
+                "text": "report",
+                "trigger_id": "never.issued",
+            }
+        ).encode(),
+    ).json()
+    assert (
+        reply["text"] == "Could not open the dialog: Slack refused views.open: invalid_trigger_id"
+    )
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-rotated-but-wrong-000000")
     SECRETS_SEEN.add("xoxb-rotated-but-wrong-000000")
     assert "invalid_auth" in analyst.command("submit").json()["text"]
@@ -335,8 +399,13 @@ def test_submission_over_moto_s3_and_dynamodb_state(
     t = now()
     slack.add_audit(audit(i, t - 100 + i) for i in range(1, 12))
     state = dynamodb_options(moto_endpoint)
-    output = {"type": "s3", "bucket": bucket, "prefix": "logs", "region": "us-east-1",
-              "endpoint_url": moto_endpoint}
+    output = {
+        "type": "s3",
+        "bucket": bucket,
+        "prefix": "logs",
+        "region": "us-east-1",
+        "endpoint_url": moto_endpoint,
+    }
     with FakeSlackWeb(BOT_TOKEN) as web, WebhookReceiver() as receiver:
         cfg = settings(tmp_path, slack, web, state=state.model_dump(), output=output)
         once(cfg)
@@ -345,9 +414,14 @@ def test_submission_over_moto_s3_and_dynamodb_state(
             app.start_slash()
             analyst = Analyst(app, web, receiver)
             view = analyst.open("report")
-            answer = analyst.submit(view, {
-                "title": "s3", "body": "seen: user5[@]example[.]com", "watchlist": "phishing",
-            })
+            answer = analyst.submit(
+                view,
+                {
+                    "title": "s3",
+                    "body": "seen: user5[@]example[.]com",
+                    "watchlist": "phishing",
+                },
+            )
             assert answer == {"response_action": "clear"}
             text = analyst.confirmation(1)
         finally:
@@ -371,18 +445,24 @@ def test_a_reported_indicator_alerts_on_new_events_with_where_it_came_from(
         hook = hooks.url("/hooks/alerts-0123456789abcdef")
         monkeypatch.setenv("ALERT_HOOK_URL", hook)
         SECRETS_SEEN.add(hook)
-        analyst = analyst_factory(alerts={
-            "no_events_after_seconds": 0, "delivery_attempts": 1,
-            "destinations": [{"type": "webhook", "url": {"env": "ALERT_HOOK_URL"}}],
-        })
+        analyst = analyst_factory(
+            alerts={
+                "no_events_after_seconds": 0,
+                "delivery_attempts": 1,
+                "destinations": [{"type": "webhook", "url": {"env": "ALERT_HOOK_URL"}}],
+            }
+        )
         view = analyst.open("report")
-        analyst.submit(view, {"title": "C2 seen", "body": "beacons to 203.0.113[.]50",
-                              "watchlist": "phishing"})
+        analyst.submit(
+            view, {"title": "C2 seen", "body": "beacons to 203.0.113[.]50", "watchlist": "phishing"}
+        )
         text = analyst.confirmation(1)
         assert "• `ip:203.0.113.50`: none" in text, "nothing in the past 30 days"
         slack.add_audit([audit(300, now() - 5)])  # from 203.0.113.50
         analyst.app.once()
-        [alert] = [r.body for r in hooks.wait_for(1, timeout=20) if r.body.get("rule") == "watchlist_match"]
+        [alert] = [
+            r.body for r in hooks.wait_for(1, timeout=20) if r.body.get("rule") == "watchlist_match"
+        ]
     [entry] = analyst.app.watchlist.provenance.entries("ip:203.0.113.50")
     assert alert["context"]["indicator"] == "ip:203.0.113.50"
     assert alert["context"]["watchlists"] == "phishing"

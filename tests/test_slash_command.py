@@ -18,8 +18,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from connector.app import App
-from connector.config import ConfigError, parse
+from connector.config.errors import ConfigError
+from connector.config.load import parse
+from connector.service.app import App
 from tests.conftest import SECRETS_SEEN, TOKEN, TOKEN_ENV, once, source
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
@@ -74,7 +75,12 @@ class Endpoint:
         return urlencode(values).encode()
 
     def post(
-        self, body: bytes, *, ts: int | None = None, secret: str = SECRET, signature: str | None = None
+        self,
+        body: bytes,
+        *,
+        ts: int | None = None,
+        secret: str = SECRET,
+        signature: str | None = None,
     ) -> httpx.Response:
         stamp = str(ts if ts is not None else int(time.time()))
         if signature is None:
@@ -121,7 +127,9 @@ def test_round_trip_search_and_watch(endpoint_factory: Any) -> None:
     assert found["response_type"] == "ephemeral"
     assert "1 event(s) with `ip:203.0.113.7`" in found["text"]
     # Slack reads <...> as a link or mention: values are escaped as its docs require
-    assert "user7 &lt;user7@example.com&gt;: user_login user user7 from 203.0.113.7" in found["text"]
+    assert (
+        "user7 &lt;user7@example.com&gt;: user_login user user7 from 203.0.113.7" in found["text"]
+    )
     assert "`ip:203.0.113.7`: 1 event(s), first seen " in found["text"]
     assert "by log type: `Slack.AuditLogs` 1" in found["text"] and "watched: no" in found["text"]
     assert "Watching" in ep.run("watch add 203.0.113.7").json()["text"]
@@ -145,7 +153,9 @@ def test_slow_search_is_posted_to_response_url(endpoint_factory: Any) -> None:
     ep = endpoint_factory(answer_within_seconds=0.001)
     with WebhookReceiver() as receiver:
         started = time.monotonic()
-        reply = ep.run("search user12@example.com", response_url=receiver.url("/commands/T/123/abc"))
+        reply = ep.run(
+            "search user12@example.com", response_url=receiver.url("/commands/T/123/abc")
+        )
         assert time.monotonic() - started < 3.0, "Slack waits 3 seconds"
         assert reply.status_code == 200 and "Searching" in reply.json()["text"]
         [posted] = receiver.wait_for(1, timeout=20)
@@ -172,7 +182,10 @@ def test_forged_stale_replayed_and_unsigned_requests_run_nothing(endpoint_factor
     refused(ep, ep.http.post(ep.url, content=body), 401)
     tampered = ep.form("watch add 192.0.2.1")
     stamp = int(time.time())
-    good = "v0=" + hmac.new(SECRET.encode(), f"v0:{stamp}:".encode() + tampered, hashlib.sha256).hexdigest()
+    good = (
+        "v0="
+        + hmac.new(SECRET.encode(), f"v0:{stamp}:".encode() + tampered, hashlib.sha256).hexdigest()
+    )
     refused(ep, ep.post(tampered + b"&x=1", ts=stamp, signature=good), 401)
 
     refused(ep, ep.post(b"text=\xff\xfe&team_id=" + TEAM.encode()), 401)
@@ -232,8 +245,10 @@ def test_run_serves_the_endpoint(slack: FakeSlack, tmp_path: Path) -> None:
     slack.add_audit([audit(3, now() - 20)])
     env = {**os.environ, TOKEN_ENV: TOKEN, "SLASH_SIGNING_SECRET": SECRET}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "connector.cli", "run", "--config", str(config_path)],
-        env=env, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "connector.cli.main", "run", "--config", str(config_path)],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
     class Running(Endpoint):
@@ -243,6 +258,7 @@ def test_run_serves_the_endpoint(slack: FakeSlack, tmp_path: Path) -> None:
 
     ep = Running()
     try:
+
         def answers() -> bool:
             try:
                 # a fresh trigger_id, as Slack sends: the same body twice in one second

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from connector.identity import seen_key
 from connector.state import LeaseLost, SqliteOptions, StateStore, UnitOfWork
 from connector.state.base import Intent
+from connector.state.keys import seen_key
 from tests.conftest import dynamodb_options
 
 STREAMS = [("acme", "audit"), ("acme", "access"), ("acme", "integration"), ("beta", "audit")]
@@ -156,7 +156,7 @@ def test_state_survives_reopening(options: Any) -> None:
 def test_token_pairs_round_trip_and_stamp_changes(options: Any) -> None:
     from pydantic import SecretStr
 
-    from connector.oauth import TokenSet
+    from connector.slack.tokenset import TokenSet
 
     storage = options.token_storage("acme", None)
     assert storage.load() is None

@@ -13,9 +13,9 @@ import httpx
 import orjson
 import pytest
 
-from connector.app import App
-from connector.cli import main
-from connector.config import load
+from connector.cli.main import main
+from connector.config.load import load
+from connector.service.app import App
 from tests.factories import cli_source, config_file
 from tests.fakes.slack_server import FakeSlack
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import orjson
 
-from connector.enrich import Source
-from connector.identity import NO_TIME, RowIds, seen_key
+from connector.ingest.enrich import Source
+from connector.ingest.identity import RowIds
 from connector.logtypes import REGISTRY
+from connector.state.keys import NO_TIME, seen_key
 from connector.state.sqlite import StateStore
 from connector.state.sqlite_schema import V1_TIME_KEYED
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from connector.config import SourceConfig
+from connector.config.settings import SourceConfig
 from connector.logs import REDACTOR
 from tests import factories
 from tests.conftest import SECRETS_SEEN, local_settings, once, source
@@ -33,8 +33,9 @@ def test_a_static_token_is_read_once_per_poll_and_again_when_rejected(
     slack.add_audit([factories.audit(i, now - 300 + i) for i in range(40)])
     token_file = tmp_path / "token"
     token_file.write_text(OLD)
-    cfg = source(slack, log_types=["audit"], page_size=5, token_env=None,
-                 token_file=str(token_file))
+    cfg = source(
+        slack, log_types=["audit"], page_size=5, token_env=None, token_file=str(token_file)
+    )
     settings = local_settings(tmp_path, cfg)
     reads: list[str] = []
     read = SourceConfig.read_token
@@ -62,7 +63,7 @@ def test_a_static_token_is_read_once_per_poll_and_again_when_rejected(
 
 
 def test_rotating_a_static_token_keeps_one_live_secret(tmp_path: Path) -> None:
-    from connector.credentials import StaticToken
+    from connector.credentials.provider import StaticToken
 
     token_file = tmp_path / "token"
     cfg = SourceConfig(id="rot", token_file=str(token_file))
@@ -79,7 +80,7 @@ def test_rotating_a_static_token_keeps_one_live_secret(tmp_path: Path) -> None:
 
 
 def test_an_oauth_pair_is_redacted_while_it_lives() -> None:
-    from connector.tokenset import TokenSet
+    from connector.slack.tokenset import TokenSet
 
     gc.collect()
     before = len(REDACTOR)

@@ -14,13 +14,15 @@ import orjson
 import pytest
 
 from connector import clock
-from connector.app import App
-from connector.cli import main
-from connector.config import ConfigError, Settings, load, parse
-from connector.config_sections import WatchlistConfig
+from connector.cli.main import main
+from connector.config.errors import ConfigError
+from connector.config.load import load, parse
+from connector.config.sections import WatchlistConfig
+from connector.config.settings import Settings
+from connector.indicators.match import parse as parse_indicator
 from connector.search import watchlist as watchlist_module
-from connector.search.indicators import parse as parse_indicator
 from connector.search.watchlist import Watchlist
+from connector.service.app import App
 from connector.state.sqlite import StateStore
 from tests.conftest import SECRETS_SEEN, once, read_local, source
 from tests.factories import audit, cli_source, config_file, now
@@ -39,17 +41,19 @@ def rx(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
 
 
 def settings(tmp_path: Path, slack: FakeSlack, **watch: Any) -> Settings:
-    return parse({
-        "state": {"path": str(tmp_path / "state.db")},
-        "output": {"type": "local", "path": str(tmp_path / "out")},
-        "alerts": {
-            "no_events_after_seconds": 0,
-            "delivery_attempts": 1,
-            "destinations": [{"type": "webhook", "url": {"env": "WATCH_HOOK_URL"}}],
-        },
-        "watchlist": watch,
-        "sources": [source(slack, log_types=["audit"])],
-    })
+    return parse(
+        {
+            "state": {"path": str(tmp_path / "state.db")},
+            "output": {"type": "local", "path": str(tmp_path / "out")},
+            "alerts": {
+                "no_events_after_seconds": 0,
+                "delivery_attempts": 1,
+                "destinations": [{"type": "webhook", "url": {"env": "WATCH_HOOK_URL"}}],
+            },
+            "watchlist": watch,
+            "sources": [source(slack, log_types=["audit"])],
+        }
+    )
 
 
 def matches(rx: WebhookReceiver) -> list[dict[str, Any]]:
@@ -69,7 +73,9 @@ def test_match_alerts_with_context_once_across_restart_and_reset(
     assert outcome.ok, outcome.detail
     got = matches(rx)
     assert sorted(a["context"]["p_row_id"] for a in got) == sorted(
-        r["p_row_id"] for r in _landed(tmp_path) if r["id"] in {audit(n, 0)["id"] for n in (7, 9, 257)}
+        r["p_row_id"]
+        for r in _landed(tmp_path)
+        if r["id"] in {audit(n, 0)["id"] for n in (7, 9, 257)}
     )
     by_who = {a["context"]["who"]: a for a in got}
     seven = by_who["user7 <user7@example.com>"]
@@ -95,7 +101,19 @@ def test_match_alerts_with_context_once_across_restart_and_reset(
 def main_state_reset(tmp_path: Path, cfg: Settings) -> int:
     source = cli_source(None, log_types=None, audit_calls_per_minute=None)
     path = config_file(tmp_path, source, state={"path": cfg.state.path})
-    return main(["state", "reset", "--config", str(path), "--source", "acme", "--log-type", "audit", "--yes"])
+    return main(
+        [
+            "state",
+            "reset",
+            "--config",
+            str(path),
+            "--source",
+            "acme",
+            "--log-type",
+            "audit",
+            "--yes",
+        ]
+    )
 
 
 def _landed(tmp_path: Path) -> list[dict[str, Any]]:
@@ -143,7 +161,9 @@ def test_file_is_reread_when_it_changes(
         assert app.watchlist.listing()["file"] == ["ip:203.0.113.2"]
         listed.write_text("ip:300.1.1.1\n")
         os.utime(listed, (t + 10, t + 10))
-        assert app.watchlist.listing()["file"] == ["ip:203.0.113.2"], "a bad edit keeps the last good list"
+        assert app.watchlist.listing()["file"] == ["ip:203.0.113.2"], (
+            "a bad edit keeps the last good list"
+        )
     finally:
         app.close()
     assert [a["context"]["who"] for a in matches(rx)] == [
@@ -219,9 +239,14 @@ def test_scan_dedupes_per_indicator_and_event(tmp_path: Path) -> None:
         watch = Watchlist(
             WatchlistConfig(indicators=["203.0.113.1", "user1@example.com"]), store, sent.append
         )
-        row = {**audit(1, 1_790_000_000), "p_row_id": "r1", "p_log_type": "Slack.AuditLogs",
-               "p_event_time": "2026-09-21T14:13:20Z", "p_any_ip_addresses": ["203.0.113.1"],
-               "p_any_emails": ["user1@example.com"]}
+        row = {
+            **audit(1, 1_790_000_000),
+            "p_row_id": "r1",
+            "p_log_type": "Slack.AuditLogs",
+            "p_event_time": "2026-09-21T14:13:20Z",
+            "p_any_ip_addresses": ["203.0.113.1"],
+            "p_any_emails": ["user1@example.com"],
+        }
         line = orjson.dumps(row)
         assert watch.scan([line]) == 2
         assert watch.scan([line, line]) == 0

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 import pytest
 
-from connector.enrich import Source
+from connector.ingest.enrich import Source
+from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes.audit import AuditLogs
 from connector.logtypes.base import Page, PollContext
-from connector.pipeline import BatchLimits, Pipeline
 from connector.sinks.base import SinkError
 from connector.sinks.local import LocalSink
 from connector.state.sqlite import StateStore

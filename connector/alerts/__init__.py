@@ -1,1 +1,6 @@
-"""Alerts: rules that watch each source and log type, and destinations that page on-call."""
+"""Alerts: what one is (`base`), the rules that raise and resolve them from poll outcomes
+(`rules`), and their delivery to webhooks, Slack, PagerDuty and SNS (`destinations`,
+`dispatch`).
+
+May import: `state`, foundations.
+"""

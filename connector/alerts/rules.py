@@ -13,14 +13,35 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from connector import clock
 from connector.alerts.base import Alert, Status
-from connector.runner import Outcome
 from connector.state import StateStore
 
 log = logging.getLogger(__name__)
+
+
+class Counts(Protocol):
+    @property
+    def quarantined(self) -> int: ...
+
+
+class Outcome(Protocol):
+    """What the rules read of a poll's outcome (`connector.service.runner.Outcome`): named here, so
+    alerting depends on no part of the daemon that runs the polls."""
+
+    @property
+    def source_id(self) -> str: ...
+    @property
+    def log_type(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def detail(self) -> str: ...
+    @property
+    def result(self) -> Counts | None: ...
+
 
 HINTS = {
     "no_events": (

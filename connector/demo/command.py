@@ -19,11 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from connector import scheduler
-from connector.app import App
-from connector.config import ConfigError, Settings, parse
+from connector.config.errors import ConfigError
+from connector.config.load import parse
+from connector.config.settings import Settings
 from connector.logtypes import REGISTRY
-from connector.runner import Outcome
+from connector.service import scheduler
+from connector.service.app import App
+from connector.service.runner import Outcome
 from connector.state import StateError
 
 from .simulator import SlackSimulator

@@ -25,7 +25,7 @@ from typing import (
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import TypedDict
 
-from connector.logtypes.indicators import Indicators, Paths, compile_indicators
+from connector.indicators.extract import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
 
 Raw = dict[str, Any]
@@ -97,7 +97,7 @@ class LogType(ABC):
     validate_record: ClassVar[Callable[[Any], Any]]
     stream: ClassVar[Stream]
     partition: ClassVar[str] = "hour"
-    """Output partition granularity ("hour" or "day", `connector.partition`); the
+    """Output partition granularity ("hour" or "day", `connector.ingest.partition`); the
     `[output] partitions` table overrides it per log type name."""
     time_keyed: ClassVar[bool] = False
     """True when a record's event time never changes (audit entries): dedupe keys then

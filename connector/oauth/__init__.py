@@ -15,11 +15,13 @@ The flow, as `run_install` runs it:
 
 Modules: `authorize` (URL, redirect parsing), `listener`, `exchange` (code for token),
 `scopes` (is the token fit for its log types), `install` (the whole flow). The token model
-(`connector.tokenset`) and the oauth.v2.access call (`connector.slack.oauth_access`) live
+(`connector.slack.tokenset`) and the oauth.v2.access call (`connector.slack.oauth_access`) live
 outside, because the daemon needs them for rotation and must not import the install.
 
 Nothing here logs or raises with a token, a code, a state or the client secret in it; every
 token is registered with the log redactor the moment a `TokenSet` holds it.
+
+May import: `logtypes`, `slack`, foundations.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from connector.oauth.install import run_install
 from connector.oauth.listener import RedirectListener
 from connector.oauth.scopes import check_token
 from connector.slack.oauth_access import TOKEN_URL, post_token_endpoint
-from connector.tokenset import TokenSet, token_set_from_response
+from connector.slack.tokenset import TokenSet, token_set_from_response
 
 SCOPES: dict[str, list[str]] = {name: list(cls.scopes) for name, cls in REGISTRY.items()}
 """The user token scopes per log type, as the log type classes declare them."""

@@ -9,7 +9,7 @@ from connector.logs import REDACTOR
 from connector.oauth.errors import OAuthError
 from connector.slack.errors import safe_code
 from connector.slack.oauth_access import TOKEN_URL, post_token_endpoint
-from connector.tokenset import TokenSet, token_set_from_response
+from connector.slack.tokenset import TokenSet, token_set_from_response
 
 # Hints for oauth.v2.access error codes an operator can act on.
 _EXCHANGE_HINTS = {
@@ -22,7 +22,6 @@ _EXCHANGE_HINTS = {
     "bad_client_secret": "check the Client Secret (Settings > Basic Information)",
     "oauth_authorization_url_mismatch": "the authorize URL and oauth.v2.access disagree",
 }
-
 
 
 def exchange_code(

@@ -25,7 +25,7 @@ from connector.oauth.exchange import exchange_code
 from connector.oauth.listener import DEFAULT_TIMEOUT, RedirectListener
 from connector.oauth.scopes import check_token, enterprise_only
 from connector.slack.oauth_access import TOKEN_URL
-from connector.tokenset import TokenSet
+from connector.slack.tokenset import TokenSet
 
 
 def run_install(
@@ -53,7 +53,7 @@ def run_install(
     through a local `RedirectListener` built from `redirect_uri` (or the one passed, whose
     `state` is then used), or, with `paste=True`, from a line read from `stdin` holding the
     URL the browser was redirected to. The caller persists the result (e.g.
-    `connector.token_store.TokenFile.save`).
+    `connector.state.token_store.TokenFile.save`).
     """
     out = out or sys.stderr
     log_types = list(log_types)

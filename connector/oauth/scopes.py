@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from connector.logtypes import REGISTRY
 from connector.oauth.authorize import user_scopes
 from connector.oauth.errors import OAuthError
-from connector.tokenset import TokenSet
+from connector.slack.tokenset import TokenSet
 
 # What the operator must do when a scope is missing, by scope.
 _SCOPE_HELP = {

@@ -3,6 +3,8 @@
 Each part is correct for every behaviour Slack's documentation leaves open (see
 `../shared/SLACK_API.md`, UNCERTAIN), and each is property-tested against a model of the
 API in `tests/test_paging_properties.py`.
+
+May import: `logtypes` (its layer-mate), `slack`, foundations.
 """
 
 import connector.logtypes  # noqa: F401  (first: the log types import these modules)

@@ -91,8 +91,11 @@ class ClassicWalk:
             witness = witnessed(rows, witness)
             tail = rows[-1:] or tail
             if (stop.reached(records) or page >= pages) and not back:
-                if probe and learned.sort != LAST and learned.before is None and (
-                    not rows or page >= pages
+                if (
+                    probe
+                    and learned.sort != LAST
+                    and learned.before is None
+                    and (not rows or page >= pages)
                 ):
                     learned.before = LAST
                     yield records, _at(count, before, page, keyset, probe)

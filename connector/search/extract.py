@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from connector.search.indicators import REFANG, Indicator, IndicatorError, parse
+from connector.indicators.match import REFANG, Indicator, IndicatorError, parse
 
 _SCHEME = re.compile(r"\b(?:hxxp(s?)|fxp)(?=\[?:)", re.IGNORECASE)
 _IN_TEXT = tuple((p, r) for p, r in REFANG if not p.pattern.startswith("^"))

@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from connector.config_sections import WatchlistConfig
+from connector.config.sections import WatchlistConfig
+from connector.indicators.match import Indicator
 from connector.search import modals
 from connector.search.extract import extract, extract_list
-from connector.search.indicators import Indicator
 from connector.search.modals import Origin
 from connector.search.provenance import Entry, Report, tags
 from connector.search.slack_web import SlackWeb, SlackWebError
@@ -146,9 +146,7 @@ class Submissions:
         head = f'Report "{title}" ({report_id}) saved to watchlist *{entry.list}*{_tagged(entry)}.'
         return _close(), self._confirm(origin, head, added, [])
 
-    def _confirm(
-        self, origin: Origin, head: str, added: Added, nothing: Sequence[str]
-    ) -> FollowUp:
+    def _confirm(self, origin: Origin, head: str, added: Added, nothing: Sequence[str]) -> FollowUp:
         def work() -> str:
             lines = [head, *_outcome(added, nothing)]
             if added.added:
@@ -172,8 +170,7 @@ def _outcome(added: Added, nothing: Sequence[str]) -> list[str]:
         lines.append(f"*Added ({len(added.added)}):* " + names([i.label for i in added.added]))
     if added.already:
         lines.append(
-            f"*Already watched ({len(added.already)}):* "
-            + names([i.label for i in added.already])
+            f"*Already watched ({len(added.already)}):* " + names([i.label for i in added.already])
         )
     not_ones = [*nothing, *(f"{label} ({why})" for label, why in added.refused)]
     if not_ones:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from connector.config_sections import NamedList
+from connector.config.sections import NamedList
 
 SUBMIT = "seclogs_submit"
 REPORT = "seclogs_report"
@@ -49,8 +49,13 @@ def _text(title: str) -> dict[str, Any]:
 
 
 def _input(
-    block_id: str, label: str, *, multiline: bool = False, optional: bool = False,
-    max_length: int = 150, hint: str = "",
+    block_id: str,
+    label: str,
+    *,
+    multiline: bool = False,
+    optional: bool = False,
+    max_length: int = 150,
+    hint: str = "",
 ) -> dict[str, Any]:
     element: dict[str, Any] = {
         "type": "plain_text_input",
@@ -92,9 +97,9 @@ def _lists(lists: Sequence[NamedList]) -> dict[str, Any]:
     }
 
 
-def _view(callback_id: str, title: str, blocks: list[dict[str, Any]], origin: Origin) -> dict[
-    str, Any
-]:
+def _view(
+    callback_id: str, title: str, blocks: list[dict[str, Any]], origin: Origin
+) -> dict[str, Any]:
     return {
         "type": "modal",
         "callback_id": callback_id,
@@ -112,7 +117,10 @@ def submit_view(lists: Sequence[NamedList], origin: Origin) -> dict[str, Any]:
         "Submit indicators",
         [
             _input(
-                "indicators", "Indicators", multiline=True, max_length=MAX_INDICATORS_TEXT,
+                "indicators",
+                "Indicators",
+                multiline=True,
+                max_length=MAX_INDICATORS_TEXT,
                 hint="IPs, CIDR ranges, emails, user ids, domains, URLs; defanged is fine.",
             ),
             _lists(lists),
@@ -130,7 +138,10 @@ def report_view(lists: Sequence[NamedList], origin: Origin) -> dict[str, Any]:
         [
             _input("title", "Title"),
             _input(
-                "body", "Report", multiline=True, max_length=MAX_BODY,
+                "body",
+                "Report",
+                multiline=True,
+                max_length=MAX_BODY,
                 hint="Every indicator in it is extracted and watched with the report as context.",
             ),
             _lists(lists),

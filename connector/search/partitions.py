@@ -1,7 +1,7 @@
 """Which landed objects can hold events of a time range, read from their Hive partitions.
 
 Objects live under `{log_type}/year=2026/month=3/day=7[/hour=9]/` (zero-padded before the
-layout of `connector.partition`). Only the months of
+layout of `connector.ingest.partition`). Only the months of
 the range are listed, and an object is kept when its partition's span (an hour, or a
 whole day where a log type is partitioned daily) overlaps the range. Partition values
 are read as numbers, so `hour=5` and `hour=05` both work, and hourly and daily folders

@@ -108,7 +108,6 @@ class Provenance:
             indicators=tuple(stored.get("indicators", ())),
         )
 
-
     def titles(self, entries: list[Entry]) -> dict[str, str]:
         """Report id to title, for the reports these entries came from."""
         ids = {e.report for e in entries if e.report}

@@ -26,10 +26,10 @@ import duckdb
 import orjson
 
 from connector import clock
-from connector.config import OutputConfig
+from connector.config.settings import OutputConfig
+from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
 from connector.search import partitions
-from connector.search.indicators import Indicator
 from connector.search.summary import Summary
 
 DEFAULT_WINDOW = timedelta(days=30)

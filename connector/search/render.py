@@ -7,14 +7,25 @@ the slash command's replies and the watchlist alert's context.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
-if TYPE_CHECKING:
-    from connector.search.query import Hit
+from connector.indicators.match import Indicator
 
 Row = dict[str, Any]
+
+
+class Shown(Protocol):
+    """What rendering reads of a search hit (`search.query.Hit`): named here, so showing a
+    hit does not import the search that finds it."""
+
+    @property
+    def indicator(self) -> Indicator: ...
+    @property
+    def row(self) -> Row: ...
+    @property
+    def event_time(self) -> str: ...
 
 
 def _get(row: Row, *path: str) -> str:
@@ -84,7 +95,7 @@ def summary(row: Row) -> str:
 COLUMNS = ("TIME", "LOG TYPE", "SOURCE", "MATCHED", "DETAILS")
 
 
-def table(hits: Sequence[Hit]) -> str:
+def table(hits: Sequence[Shown]) -> str:
     rows = [
         (
             h.event_time,
@@ -98,17 +109,16 @@ def table(hits: Sequence[Hit]) -> str:
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(COLUMNS)]
     lines = [COLUMNS, *rows]
     return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
+        "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines
     )
 
 
-def ndjson(hits: Sequence[Hit]) -> str:
+def ndjson(hits: Sequence[Shown]) -> str:
     """The full rows as landed, one JSON object per line."""
     return "\n".join(orjson.dumps(h.row).decode() for h in hits)
 
 
-def line(hit: Hit) -> str:
+def line(hit: Shown) -> str:
     """One hit on one line: time, log type, source, what matched, and the summary."""
     row = hit.row
     return (

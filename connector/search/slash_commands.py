@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import summary
-from connector.search.indicators import Indicator, IndicatorError, parse
 from connector.search.provenance import Entry
 from connector.search.query import Found, SearchError
 from connector.search.watchlist import Watchlist

@@ -34,7 +34,7 @@ from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
 from connector import clock
-from connector.config_sections import SlashCommandConfig
+from connector.config.sections import SlashCommandConfig
 from connector.search import slash_commands as commands
 from connector.search.interactions import Body, FollowUp, Submissions, Submitter, open_modal
 from connector.search.slack_web import SlackWeb

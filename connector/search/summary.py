@@ -17,14 +17,12 @@ import shlex
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from connector import clock
+from connector.indicators.match import Indicator
 from connector.search import render
-from connector.search.indicators import Indicator
-
-if TYPE_CHECKING:
-    from connector.search.query import Found
 
 TOP = 5
 DISTINCT_CAP = 10_000
@@ -210,7 +208,34 @@ def _entry(w: WatchEntry, st: Style) -> str:
     return " ".join(parts)
 
 
-def rest_command(found: Found, config: str = "…") -> str:
+class Span(Protocol):
+    @property
+    def since(self) -> datetime: ...
+    @property
+    def until(self) -> datetime: ...
+
+
+class Answer(Protocol):
+    """What the answer text reads of a search's result (`search.query.Found`): named here,
+    so the summary does not import the search that builds on it."""
+
+    @property
+    def hits(self) -> Sequence[render.Shown]: ...
+    @property
+    def summaries(self) -> Sequence[Summary]: ...
+    @property
+    def window(self) -> Span: ...
+    @property
+    def log_types(self) -> tuple[str, ...]: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def complete(self) -> bool: ...
+
+
+def rest_command(found: Answer, config: str = "…") -> str:
     """The CLI command that prints every match of a search, window and all."""
     since = clock.rfc3339(math.floor(found.window.since.timestamp()))
     until = clock.rfc3339(math.ceil(found.window.until.timestamp()))
@@ -221,7 +246,7 @@ def rest_command(found: Found, config: str = "…") -> str:
     return " ".join(parts)
 
 
-def slack_answer(found: Found, watched: Watched, text_limit: int = 3500) -> str:
+def slack_answer(found: Answer, watched: Watched, text_limit: int = 3500) -> str:
     """The search's answer as Slack mrkdwn: the summaries, then as many of the newest
     rows as fit in `text_limit` characters, then the command that shows the rest."""
     wanted = ", ".join(_slack_code(s.indicator.label) for s in found.summaries)
@@ -249,7 +274,7 @@ def slack_answer(found: Found, watched: Watched, text_limit: int = 3500) -> str:
     return text if len(text) <= text_limit else text[: text_limit - 1] + "…"
 
 
-def _more_line(found: Found, shown: int, more: int | None) -> str:
+def _more_line(found: Answer, shown: int, more: int | None) -> str:
     if more == 0:
         return ""
     count = f"{more} more" if more is not None else "More"

@@ -34,10 +34,10 @@ from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
 from connector import clock
 from connector.alerts.base import Alert
-from connector.config import ConfigError
-from connector.config_sections import WatchlistConfig
+from connector.config.errors import ConfigError
+from connector.config.sections import WatchlistConfig
+from connector.indicators.match import Indicator, IndicatorError, parse, read_file
 from connector.search import render
-from connector.search.indicators import Indicator, IndicatorError, parse, read_file
 from connector.search.provenance import Entry, Provenance
 from connector.state import StateStore
 
@@ -222,9 +222,10 @@ class Watchlist:
     def _check(self, indicator: Indicator) -> None:
         if indicator.kind == "text" and len(indicator.value) < MIN_TEXT:
             raise IndicatorError(f"watched text needs at least {MIN_TEXT} characters")
-        if indicator.network is not None and indicator.network.prefixlen < MIN_PREFIX[
-            indicator.network.version
-        ]:
+        if (
+            indicator.network is not None
+            and indicator.network.prefixlen < MIN_PREFIX[indicator.network.version]
+        ):
             raise IndicatorError("that range is too broad to watch")
 
     def show(self, limit: int | None = None) -> tuple[list[tuple[str, str, list[Entry]]], int]:

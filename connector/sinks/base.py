@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-from connector.config import OutputConfig
+from connector.config.settings import OutputConfig
 
 
 class SinkError(Exception):

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from connector import fsutil
-from connector.config import OutputConfig
+from connector.config.settings import OutputConfig
 from connector.sinks.base import Sink, SinkError, register
 
 

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from connector.config import OutputConfig
+from connector.config.settings import OutputConfig
 from connector.sinks.base import Sink, SinkError, register
 
 if TYPE_CHECKING:

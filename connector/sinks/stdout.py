@@ -11,7 +11,7 @@ import sys
 import threading
 from typing import BinaryIO
 
-from connector.config import OutputConfig
+from connector.config.settings import OutputConfig
 from connector.sinks.base import Sink, register
 
 

@@ -1,1 +1,6 @@
-"""HTTP access to Slack's Audit Logs API and Web API."""
+"""Slack's Web and Audit Logs APIs as the connector meets them: the HTTP client with
+retries and rate budgets (`client`, `ratelimit`), Slack's errors (`errors`), the
+oauth.v2.access call (`oauth_access`) and the token pair it returns (`tokenset`).
+
+May import: foundations.
+"""

@@ -38,7 +38,7 @@ RENEWABLE = frozenset({"token_expired", "invalid_auth", "token_revoked"})
 
 
 class TokenProvider(Protocol):
-    """Where the client gets its token (see `connector.credentials`)."""
+    """Where the client gets its token (see `connector.credentials.provider`)."""
 
     def begin_poll(self) -> None:
         """A poll starts: a token cached for the previous one may be read again."""

@@ -1,8 +1,12 @@
-"""Durable connector state: checkpoints, dedupe keys, write intents, source health.
+"""Durable connector state: checkpoints, dedupe keys (`keys`), write intents and the unit
+of work that commits them (`unit`), source health, leases, and where OAuth token pairs
+live (`token_store`, `tokens`).
 
 `[state] type` picks the backend from `REGISTRY`, like `[output] type` and the alert
 destinations: each kind brings its own options model (validated from the `[state]`
 table), opens its store, and says where OAuth token pairs live.
+
+May import: `logtypes`, `slack`, foundations.
 """
 
 from __future__ import annotations

@@ -19,20 +19,17 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 
 from connector import clock
-from connector.identity import KEY_SIZE, NO_TIME
 from connector.state import packs
 from connector.state.base import Intent, Keys, LeaseLost
+from connector.state.keys import KEY_SIZE, NO_TIME
 from connector.state.leases import LEASES, Leases, Stream
-from connector.state.table import ConditionFailed, Item, Table, create_table, key
+from connector.state.table import ConditionFailed, Item, StoreOptions, Table, create_table, key
 from connector.state.tokens import DynamoTokenStorage
-
-if TYPE_CHECKING:
-    from connector.state.options import DynamoDBOptions
 
 __all__ = ["DynamoStore", "DynamoTokenStorage", "create_table"]
 
@@ -43,7 +40,7 @@ TXN_ITEMS = 10
 class DynamoStore:
     shared = True
 
-    def __init__(self, options: DynamoDBOptions, *, replica: bool = True) -> None:
+    def __init__(self, options: StoreOptions, *, replica: bool = True) -> None:
         self.table = Table(options)
         self.replica_id = options.replica_id or (
             f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"

@@ -8,8 +8,8 @@ the same for both, so it lives here once.
 
 from __future__ import annotations
 
-from connector.identity import KEY_SIZE
 from connector.state.base import Keys
+from connector.state.keys import KEY_SIZE
 
 
 def joined(keys: Keys) -> bytes:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 if TYPE_CHECKING:
     from connector.state.base import StateStore
-    from connector.token_store import TokenStorage
+    from connector.state.token_store import TokenStorage
 
 
 class StateOptions(BaseModel):
@@ -57,7 +57,7 @@ class SqliteOptions(StateOptions):
         return SqliteStore(self.path, timeout=self.busy_timeout_seconds, read_only=read_only)
 
     def token_storage(self, source_id: str, path: str | None) -> TokenStorage:
-        from connector.token_store import TokenFile, default_token_path
+        from connector.state.token_store import TokenFile, default_token_path
 
         return TokenFile(path or default_token_path(self.path, source_id))
 

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from connector import clock
-from connector.identity import KEY_SIZE, NO_TIME
 from connector.state.base import StateError
 from connector.state.keyblob import joined, split
+from connector.state.keys import KEY_SIZE, NO_TIME
 from connector.state.table import TTL_ATTRIBUTE, Item, key
 
 PACK = 20_000

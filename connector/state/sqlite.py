@@ -5,7 +5,7 @@ intents of writes in flight, and per-source status. Every commit is one transact
 a checkpoint and the dedupe keys of the batch it covers move together or not at all.
 WAL with `synchronous=FULL`: a commit that returned survives a power cut.
 
-Dedupe keys (`connector.identity`) are 16-byte blobs that start with the event time:
+Dedupe keys (`connector.state.keys`) are 16-byte blobs that start with the event time:
 a million keys from a backfill append to the B-tree in order, where random text keys
 dirtied a page each (24 µs an event at 1M keys then, 2 µs now), and forgetting old audit
 keys is a range delete instead of a scan.
@@ -32,9 +32,9 @@ from typing import Any
 import orjson
 
 from connector import clock, fsutil
-from connector.identity import KEY_SIZE, forget_before
 from connector.state.base import Intent, Keys, StateError
 from connector.state.keyblob import joined, split
+from connector.state.keys import KEY_SIZE, forget_before
 from connector.state.sqlite_file import exclusive_lock, open_read_only, open_writable, reason
 from connector.state.sqlite_schema import VERSION  # the on-disk format, in __all__
 
@@ -52,9 +52,7 @@ class StateStore:
     shared = False
     replica_id = "local"
 
-    def __init__(
-        self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False
-    ) -> None:
+    def __init__(self, path: str | Path, *, timeout: float = 10.0, read_only: bool = False) -> None:
         """`read_only` opens beside a running daemon: no lock, no schema change, no write.
 
         For `state show`, `metrics` and `check`, which on-call runs inside the live pod.
@@ -331,9 +329,7 @@ class StateStore:
             where, args = "source_id = ? AND log_type = ?", [source_id, log_type]
         with self._txn() as db:
             before = db.total_changes
-            db.execute(
-                "DELETE FROM alerts WHERE substr(key, 1, length(?1)) = ?1", (prefix,)
-            )
+            db.execute("DELETE FROM alerts WHERE substr(key, 1, length(?1)) = ?1", (prefix,))
             db.execute(
                 f"DELETE FROM seen_keys WHERE stream IN (SELECT id FROM streams WHERE {where})",  # noqa: S608
                 args,

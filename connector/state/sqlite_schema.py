@@ -12,7 +12,7 @@ import sqlite3
 
 import orjson
 
-from connector.identity import seen_key
+from connector.state.keys import seen_key
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import boto3
 from botocore.config import Config
@@ -32,11 +32,35 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.state.base import StateError
 
-if TYPE_CHECKING:
-    from connector.state.options import DynamoDBOptions
-
 Item = dict[str, Any]
 TTL_ATTRIBUTE = "expires_at"
+
+
+class TableOptions(Protocol):
+    """What the table needs of `[state] type = "dynamodb"` (`state.options.DynamoDBOptions`):
+    named here, so the modules that use the table never import the options that open them."""
+
+    @property
+    def table(self) -> str: ...
+    @property
+    def region(self) -> str | None: ...
+    @property
+    def endpoint_url(self) -> str | None: ...
+    @property
+    def max_attempts(self) -> int: ...
+
+
+class StoreOptions(TableOptions, Protocol):
+    """What `DynamoStore` needs besides: replica identity, lease timing, key expiry."""
+
+    @property
+    def replica_id(self) -> str | None: ...
+    @property
+    def lease_seconds(self) -> float: ...
+    @property
+    def renew_every(self) -> float: ...
+    @property
+    def dedupe_ttl_seconds(self) -> int: ...
 
 
 class Capacity:
@@ -80,7 +104,7 @@ class Table:
 
     def __init__(
         self,
-        options: DynamoDBOptions,
+        options: TableOptions,
         *,
         attempts: int | None = None,
         timeout: float | None = None,
@@ -104,7 +128,7 @@ class Table:
         )
 
     @classmethod
-    def for_leases(cls, options: DynamoDBOptions, capacity: Capacity | None = None) -> Table:
+    def for_leases(cls, options: StoreOptions, capacity: Capacity | None = None) -> Table:
         """A client of its own for lease calls: its own connection pool, so a renewal
         never queues behind commits, and no retries inside botocore, so one slow call can
         never hold a renewal past its lease (the caller retries while the lease still has
@@ -203,7 +227,7 @@ def key(pk: str, sk: str) -> Item:
     return {"pk": {"S": pk}, "sk": {"S": sk}}
 
 
-def create_table(options: DynamoDBOptions) -> str:
+def create_table(options: TableOptions) -> str:
     """The table, on-demand billing, TTL on `expires_at`; idempotent."""
     table = Table(options)
     db = table._db

@@ -13,18 +13,14 @@ import secrets
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import orjson
 
 from connector import clock
-from connector.oauth import TokenSet
+from connector.slack.tokenset import TokenSet
 from connector.state.base import StateError
-from connector.state.table import TTL_ATTRIBUTE, Item, Table, key
-from connector.token_store import TokenFileError
-
-if TYPE_CHECKING:
-    from connector.state.options import DynamoDBOptions
+from connector.state.table import TTL_ATTRIBUTE, Item, Table, TableOptions, key
+from connector.state.token_store import TokenFileError
 
 LOCK_SECONDS = 120
 WAIT_SECONDS = 60.0
@@ -32,7 +28,7 @@ STAMP_SECONDS = 5.0
 
 
 class DynamoTokenStorage:
-    def __init__(self, options: DynamoDBOptions, source_id: str) -> None:
+    def __init__(self, options: TableOptions, source_id: str) -> None:
         self.table = Table(options)
         self.source_id = source_id
         self.path = f"dynamodb://{options.table}/T/{source_id}"

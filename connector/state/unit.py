@@ -47,9 +47,7 @@ class UnitOfWork:
         object counts as written only when the body returns."""
         self.store.begin_write(self.source_id, self.log_type, {object_key: (size, row_keys)})
         if not self.store.owns(self.source_id, self.log_type):
-            raise LeaseLost(
-                f"lease on source {self.source_id!r} log type {self.log_type!r} lost"
-            )
+            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
         yield
         self.keys.extend(row_keys)
         self.objects.append(object_key)
@@ -80,7 +78,5 @@ class UnitOfWork:
             return 0
         self.keys = [k for i in intents if exists(i.object_key, i.size) for k in i.row_keys]
         self.objects = [i.object_key for i in intents]
-        self.store.commit(
-            self.source_id, self.log_type, keys=self.keys, done_intents=self.objects
-        )
+        self.store.commit(self.source_id, self.log_type, keys=self.keys, done_intents=self.objects)
         return len(intents)

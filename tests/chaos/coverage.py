@@ -68,7 +68,7 @@ class MetricFleet(Fleet):
         env["SLACK_CONNECTOR__METRICS__PORT"] = str(port)
         log = self.workdir / f"{replica_id}.log"
         proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "connector.cli.main", "run", "--config", str(self.config)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

@@ -1,6 +1,6 @@
 """Crash harness: run the real daemon, SIGKILL it again and again, then audit S3 against Slack.
 
-The daemon (`python -m connector.cli run`) runs as a child process against the fake Slack
+The daemon (`python -m connector.cli.main run`) runs as a child process against the fake Slack
 server and a real S3 API (moto's server mode), both served from this process on 127.0.0.1.
 A feeder thread keeps Slack live: audit events (same-second bursts, some indexed up to
 `max_late` seconds late), access aggregates that keep changing plus new combinations, and
@@ -618,7 +618,7 @@ http_timeout_seconds = 5
 def _free_port_sections() -> str:
     """Listeners the daemon may open (health, metrics) on a free port, not a fixed one that
     another process on this machine could hold. Only sections this version knows."""
-    from connector.config import Settings
+    from connector.config.settings import Settings
 
     out = ""
     for name, info in Settings.model_fields.items():
@@ -784,7 +784,7 @@ def run_chaos(
             log_path = workdir / f"child-{n:03d}.log"
             with log_path.open("wb") as out:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "connector.cli", "run", "--config", str(config)],
+                    [sys.executable, "-m", "connector.cli.main", "run", "--config", str(config)],
                     env=env,
                     cwd=ROOT,
                     stdout=out,
@@ -909,7 +909,7 @@ def _catch_up(
     for n in range(1, max_passes + 1):
         proxy.wait_idle()
         run = subprocess.run(
-            [sys.executable, "-m", "connector.cli", "once", "--config", str(config)],
+            [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
             env=env,
             cwd=ROOT,
             capture_output=True,

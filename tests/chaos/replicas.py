@@ -129,7 +129,7 @@ class Fleet:
         env = child_env()
         env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
         proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli", "run", "--config", str(self.config)],
+            [sys.executable, "-m", "connector.cli.main", "run", "--config", str(self.config)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,
@@ -241,7 +241,7 @@ def catch_up(config: Path, passes: int = 8) -> int:
     """`slack-connector once` until a pass lands nothing new (all replicas stopped first)."""
     for n in range(1, passes + 1):
         done = subprocess.run(
-            [sys.executable, "-m", "connector.cli", "once", "--config", str(config)],
+            [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
             cwd=ROOT,
             env=child_env(),
             capture_output=True,
@@ -358,7 +358,15 @@ class Stage:
             slack=self.slack,
         )
         init = subprocess.run(
-            [sys.executable, "-m", "connector.cli", "state", "init", "--config", str(self.config)],
+            [
+                sys.executable,
+                "-m",
+                "connector.cli.main",
+                "state",
+                "init",
+                "--config",
+                str(self.config),
+            ],
             cwd=ROOT,
             env=child_env(),
             capture_output=True,

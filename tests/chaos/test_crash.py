@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from connector.app import App
-from connector.config import OutputConfig, Settings, parse
+from connector.config.load import parse
+from connector.config.settings import OutputConfig, Settings
+from connector.service.app import App
 from connector.sinks import build
 from connector.sinks.base import Sink
 from connector.state.sqlite import StateStore

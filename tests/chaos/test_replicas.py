@@ -21,7 +21,12 @@ def test_replicas_killed_at_random_land_every_event_once_and_fail_over_in_time(
 ) -> None:
     seed = int(os.environ["CHAOS_SEED"]) if os.environ.get("CHAOS_SEED") else None
     result = run(
-        tmp_path / "replicas", moto_endpoint, seed=seed, seconds=40, knobs=Knobs(sources=4), min_kills=4
+        tmp_path / "replicas",
+        moto_endpoint,
+        seed=seed,
+        seconds=40,
+        knobs=Knobs(sources=4),
+        min_kills=4,
     )
     report = result.report()
     print(report)

@@ -1,0 +1,165 @@
+"""`slack-connector check`: everything a poll needs, one line per part, as each completes.
+
+On-call runs it inside the live pod when an alert says so, so it takes no lock, creates no
+state file or output directory, and gives up on an unreachable Slack at once instead of
+retrying for a minute: a check answers "does this work right now".
+
+A reference that cannot be resolved (a token or alert URL from an unset variable, a token
+file that is missing, a directory or unreadable) is a configuration error like any other:
+its line names the field, and `exit_code` makes the command exit 2, not 1. A source whose
+token cannot be read is not called; its line points at the secret's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
+
+import httpx
+
+from connector import __version__
+from connector.cli.output import say
+from connector.cli.state import late_renewals
+from connector.config.secret_check import secret_problems
+from connector.config.settings import Settings, SourceConfig
+from connector.credentials import provider as credentials
+from connector.logs import REDACTOR
+from connector.logtypes import REGISTRY
+from connector.service.runner import slack_client
+from connector.sinks import build
+from connector.sinks.base import SinkError
+from connector.slack.client import RetryPolicy
+from connector.slack.errors import SlackError
+from connector.slack.ratelimit import RateBudgets
+from connector.state import StateError
+
+CONNECT_SECONDS = 5.0
+
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+_TOKEN_FIELD = re.compile(r"sources\[(\d+)\]\.(?:token|token_env|token_file)")
+
+
+class Line(NamedTuple):
+    name: str
+    ok: bool
+    detail: str
+    field: str | None = None
+    """The configuration field at fault, when the failure is the configuration's."""
+    warn: bool = False
+
+
+def run(settings: Settings) -> Iterator[Line]:
+    """Secrets, state, output, then one authenticated call per source and log type."""
+    unreadable: dict[int, str] = {}
+    for where, problem in secret_problems(settings):
+        token = _TOKEN_FIELD.fullmatch(where)
+        if token:
+            unreadable.setdefault(int(token[1]), where)
+        yield Line(f"secret {where}", False, problem, field=where)
+    yield _state(settings)
+    yield _output(settings)
+    budgets = RateBudgets()
+    for i, source in enumerate(settings.sources):
+        if i in unreadable:
+            where = unreadable[i]
+            yield Line(f"source {source.id}", False, f"not called: {where} cannot be read")
+            continue
+        yield from _source(settings, source, budgets)
+
+
+def exit_code(lines: Iterable[Line]) -> int:
+    """2 if the configuration is at fault anywhere, else 1 if anything failed, else 0."""
+    failed = [line for line in lines if not line.ok]
+    if any(line.field for line in failed):
+        return EXIT_CONFIG
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _state(settings: Settings) -> Line:
+    path = settings.state.location
+    try:
+        store = settings.state.open(read_only=True)
+    except StateError as exc:
+        if "no state file yet" in str(exc):
+            return Line("state", True, f"no state file yet at {path}; `run` creates it")
+        return Line("state", False, str(exc))
+    try:
+        store.ping()
+        late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
+    except StateError as exc:
+        return Line("state", False, str(exc))
+    finally:
+        store.close()
+    if late:
+        detail = f"readable at {path}; leases renewed late: {'; '.join(late)}"
+        return Line("state", True, detail, warn=True)
+    return Line("state", True, f"readable at {path}")
+
+
+def _output(settings: Settings) -> Line:
+    name = f"output {settings.output.type}"
+    try:
+        sink = build(settings.output)
+    except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+        return Line(name, False, f"{type(exc).__name__}: {exc}")
+    try:
+        return Line(name, True, sink.check())
+    except SinkError as exc:
+        return Line(name, False, str(exc))
+    finally:
+        sink.close()
+
+
+def _stored_warning(settings: Settings, source_id: str, log_type: str) -> str | None:
+    """What the last poll recorded that on-call must act on (`LogType.warning`)."""
+    try:
+        store = settings.state.open(read_only=True)
+    except StateError:
+        return None
+    try:
+        return REGISTRY[log_type]().warning(store.checkpoint(source_id, log_type))
+    except StateError:
+        return None
+    finally:
+        store.close()
+
+
+def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iterator[Line]:
+    http = httpx.Client(
+        timeout=httpx.Timeout(cfg.http_timeout_seconds, connect=CONNECT_SECONDS),
+        headers={"User-Agent": f"slack-security-connector/{__version__}"},
+        follow_redirects=False,
+    )
+    try:
+        tokens = credentials.provider(cfg, settings.state, http)
+        client = slack_client(cfg, tokens, http, budgets, time.sleep, retry=RetryPolicy(1))
+        for log_type in cfg.log_types:
+            name = f"source {cfg.id} {log_type}"
+            problem = _stored_warning(settings, cfg.id, log_type)
+            if problem:
+                yield Line(name, False, problem)
+            try:
+                yield Line(name, True, REGISTRY[log_type]().probe(client))
+            except SlackError as exc:
+                yield Line(name, False, f"{type(exc).__name__}: {exc.detail}")
+            except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+                yield Line(name, False, REDACTOR.scrub(str(exc)) or type(exc).__name__)
+    finally:
+        http.close()
+
+
+def command(settings: Settings, args: argparse.Namespace) -> int:
+    lines = []
+    for line in run(settings):
+        lines.append(line)
+        mark = "FAIL" if not line.ok else "WARN" if line.warn else "OK  "
+        say(f"{mark} {line.name}: {line.detail}")
+    for line in lines:
+        if line.field and not line.ok:
+            say(f"slack-connector: config error: {line.field}: {line.detail}", sys.stderr)
+    return exit_code(lines)

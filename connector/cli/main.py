@@ -1,0 +1,73 @@
+"""`slack-connector`: parse the command line, call the part that does the work, print, exit.
+
+Everything printed goes through the log redactor, because exception texts can carry a
+secret (a webhook URL, a token echoed by a server). Exit codes: 0 success, 1 a source, log
+type or the state store failed, 2 a configuration or usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from connector import logs
+from connector.cli import auth, backfill, check, once, run, state
+from connector.cli.output import say
+from connector.cli.parser import build_parser
+from connector.config.errors import ConfigError
+from connector.config.load import load
+from connector.config.settings import Settings
+from connector.service.app import tune_interpreter
+from connector.state import StateError
+
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist"})
+"""Commands that read config without reading every secret at start-up: `state` never calls
+Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.setup(args.log_level, args.log_format)
+    if args.command == "demo":
+        from connector.demo.command import run_demo
+
+        return int(run_demo(args.seconds, args.output))
+    try:
+        settings = load(args.config, secrets=args.command not in NEEDS_NO_SECRETS)
+    except ConfigError as exc:
+        say(f"slack-connector: config error: {exc}", sys.stderr)
+        return 2
+    tune_interpreter()
+    try:
+        return COMMANDS[args.command](settings, args)
+    except StateError as exc:
+        say(f"slack-connector: {exc}", sys.stderr)
+        return 1
+
+
+def _search(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.cli import search  # imported only when used
+
+    return search.command(settings, args)
+
+
+def _watchlist(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.cli import watchlist  # imported only when used
+
+    return watchlist.command(settings, args)
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "search": _search,
+    "watchlist": _watchlist,
+    "auth": auth.command,
+    "run": run.command,
+    "once": once.command,
+    "check": check.command,
+    "backfill": backfill.command,
+    "state": state.command,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

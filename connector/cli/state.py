@@ -1,0 +1,139 @@
+"""`slack-connector state show | reset | init`: read, reset or prepare the state store, print.
+
+`show` opens the store read-only and without the lock, so on-call runs it beside the
+daemon; `reset` asks first unless given `--yes`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import orjson
+
+from connector import clock
+from connector.cli.output import say
+from connector.config.settings import Settings
+from connector.logtypes import REGISTRY
+from connector.state import StateError
+
+Say = Callable[[str, TextIO], None]
+
+
+def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO) -> int:
+    """`say` prints a line scrubbed of secrets (the CLI's one printer)."""
+    if args.action == "init":
+        say(settings.state.init(), out)
+        return 0
+    if args.action == "show":
+        return state_show(settings, args, say, out)
+    return state_reset(settings, args, say, out, err)
+
+
+def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO) -> int:
+    """Read-only, without the lock: on-call runs it beside the daemon."""
+    path = settings.state.location
+    try:
+        store = settings.state.open(read_only=True)
+    except StateError as exc:
+        if "no state file yet" not in str(exc):
+            raise
+        say(f"no state yet: {path} does not exist (nothing has been polled)", out)
+        return 0
+    try:
+        rows = [r for r in store.summary() if args.source in (None, r["source_id"])]
+        alerts = sorted(store.open_alerts().items())
+    finally:
+        store.close()
+    if not rows and not alerts:
+        which = f" for source {args.source!r}" if args.source else ""
+        say(f"no state recorded yet{which} in {path}", out)
+    for row in rows:
+        say(orjson.dumps(readable_times(row), option=orjson.OPT_SORT_KEYS).decode(), out)
+        kind = REGISTRY.get(row["log_type"])
+        problem = kind().warning(row["checkpoint"]) if kind else None
+        if problem:
+            say(f"WARNING source {row['source_id']} {row['log_type']}: {problem}", out)
+    for key, alert in alerts:
+        say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode(), out)
+    return 0
+
+
+TIME_FIELDS = frozenset(
+    {
+        "since",
+        "last_success",
+        "last_event",
+        "first_poll",
+        "last_sent",
+        "horizon",
+        "next_oldest",
+        "watermark",
+        "oldest",
+        "latest",
+        "covered_from",
+    }
+)
+
+
+def late_renewals(store: Any, renew_every: float) -> list[str]:
+    """Held leases not renewed for more than two renewal intervals (plus a second, since
+    `renewed_at` is in whole seconds): the holder's renewals run late, or it is gone and
+    the lease is about to move. Empty for a store without leases."""
+    leases_now = getattr(store, "leases_now", None)
+    if leases_now is None:
+        return []
+    late = []
+    for (source, log_type), lease in sorted(leases_now().items()):
+        age = lease["seconds_since_renewal"]
+        if lease["owner"] and age is not None and age > 2 * renew_every + 1:
+            late.append(f"{source} {log_type} held by {lease['owner']} renewed {age}s ago")
+    return late
+
+
+def readable_times(value: Any, key: str = "") -> Any:
+    """Unix-second fields as RFC 3339 UTC, everything else as stored."""
+    if isinstance(value, dict):
+        return {k: readable_times(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [readable_times(v) for v in value]
+    numeric = isinstance(value, int | float) and not isinstance(value, bool)
+    if numeric and (key in TIME_FIELDS or key.endswith("_at")) and value >= 0:
+        return clock.rfc3339(value)
+    return value
+
+
+def state_reset(
+    settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO
+) -> int:
+    what = f"source {args.source!r} log type {args.log_type!r}"
+    if not any(s.id == args.source for s in settings.sources):
+        say(f"note: source {args.source!r} is not in {args.config}", err)
+    if not args.yes and not _confirm(
+        f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
+    ):
+        say("not reset", out)
+        return 1
+    store = settings.state.open(replica=False)
+    try:
+        found = store.reset(args.source, args.log_type)
+    finally:
+        store.close()
+    if not found:
+        say(f"nothing to reset: no state for {what}", err)
+        return 1
+    say(f"reset {what}", out)
+    return 0
+
+
+def _confirm(prompt: str) -> bool:
+    try:
+        return input(prompt).strip().lower() in ("y", "yes")
+    except EOFError:
+        return False
+
+
+def command(settings: Settings, args: argparse.Namespace) -> int:
+    return run(settings, args, say, sys.stdout, sys.stderr)

@@ -1,0 +1,7 @@
+"""The running daemon: `app` wires settings into the parts (store, sink, pipeline, one
+`runner` per source, alert rules, metrics), `scheduler` polls on intervals and stops within
+the grace period, `health` serves /healthz, /readyz and /metrics from `readiness` and
+`metrics`.
+
+May import: everything but `cli` and `demo`.
+"""

@@ -1,0 +1,270 @@
+"""Wires Settings into the running parts: state store, sink, pipeline, one runner per
+source, alert rules and their dispatcher, metrics, and the health server."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from connector import clock
+from connector.alerts import destinations
+from connector.alerts.dispatch import Dispatcher
+from connector.alerts.rules import AlertRules, Thresholds
+from connector.budget import MEMORY, limit_malloc_arenas
+from connector.config.settings import Settings
+from connector.indicators.match import Indicator
+from connector.ingest.pipeline import BatchLimits, Pipeline
+from connector.logtypes import REGISTRY
+from connector.search.watchlist import Watchlist
+from connector.service.health import HealthServer
+from connector.service.metrics import Metrics
+from connector.service.readiness import BackgroundCheck
+from connector.service.runner import Outcome, SourceRunner
+from connector.sinks import build
+from connector.sinks.base import Sink, SinkError
+from connector.slack.ratelimit import RateBudgets
+from connector.state import StateError
+
+if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
+    from connector.search.query import Found, Searcher
+    from connector.search.slash_server import SlashServer
+
+log = logging.getLogger(__name__)
+
+
+def tune_interpreter() -> None:
+    """Settings for a process that moves millions of records through a few threads.
+
+    Parsed Slack pages are millions of short-lived dicts with no reference cycles; the
+    default collector thresholds spend about a third of the CPU walking them. Everything
+    alive at start-up is frozen out of collection and full collections become rare.
+
+    The compressor and batch-writer threads release the GIL for every zlib call, SQLite
+    statement and file operation, and with the default 5 ms switch interval each of them
+    then waited up to 5 ms to get it back from the poll thread: the writer fell behind and
+    the poll waited for it (15 % of its time). At 1 ms they keep up.
+
+    Threads share two malloc arenas (`budget.limit_malloc_arenas`).
+    """
+    limit_malloc_arenas()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
+    sys.setswitchinterval(0.001)
+
+
+class App:
+    def __init__(self, settings: Settings, *, sink: Sink | None = None) -> None:
+        self.settings = settings
+        self.stop = threading.Event()
+        self.scheduler_running = False
+        self.store = settings.state.open()
+        self.sink = sink or build(settings.output)
+        self.metrics = Metrics()
+        alerts = settings.alerts
+        self.dispatcher = Dispatcher(
+            [destinations.build(d) for d in alerts.destinations],
+            attempts=alerts.delivery_attempts,
+            on_result=self.metrics.delivery,
+        )
+        self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
+        out, limits = settings.output, settings.limits
+        MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
+        self.pipeline = Pipeline(
+            self.store,
+            self.sink,
+            BatchLimits(
+                out.prefix,
+                out.batch_max_events,
+                out.batch_max_bytes,
+                out.hold_max_events,
+                out.hold_max_bytes,
+                out.spill_dir,
+                out.partitions,
+            ),
+            watch=self.watchlist.scanner,
+        )
+        budgets = RateBudgets()
+        self.runners = {
+            s.id: SourceRunner(
+                s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state
+            )
+            for s in settings.sources
+        }
+        self.rules = AlertRules(
+            self.store,
+            self.dispatcher.submit,
+            self.thresholds,
+            {s.id: s.display_label for s in settings.sources},
+        )
+        self.health: HealthServer | None = None
+        self.checks: list[BackgroundCheck] = []
+        self.in_flight = InFlight()
+        self.slash: SlashServer | None = None
+        self._searcher: Searcher | None = None
+
+    def thresholds(self, source_id: str, log_type: str) -> Thresholds:
+        alerts = self.settings.alerts
+        quiet = REGISTRY[log_type].quiet_after
+        for setting in (
+            alerts.no_events_after_seconds,
+            self.runners[source_id].cfg.no_events_after_seconds,
+        ):
+            value = setting.get(log_type) if isinstance(setting, dict) else setting
+            quiet = quiet if value is None else value
+        return Thresholds(
+            no_events_after_seconds=quiet,
+            failing_after_failures=alerts.failing_after_failures,
+            quarantine_threshold=alerts.quarantine_threshold,
+            renotify_seconds=alerts.renotify_seconds,
+        )
+
+    def jobs(self) -> Iterator[tuple[SourceRunner, str]]:
+        for runner in self.runners.values():
+            for log_type in runner.cfg.log_types:
+                yield runner, log_type
+
+    def claim(
+        self,
+        *,
+        everything: bool = False,
+        on_taken: Callable[[tuple[str, str]], None] | None = None,
+    ) -> None:
+        """With a shared store, take this replica's share of the streams (leases)."""
+        streams = [(runner.cfg.id, lt) for runner, lt in self.jobs()]
+        self.store.claim(
+            streams, everything=everything, on_taken=on_taken, on_round=self.metrics.lease_round
+        )
+        if self.store.shared:
+            self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
+
+    def poll(self, source_id: str, log_type: str, *, force: bool = False) -> Outcome:
+        """One poll, then metrics and alert rules; the scheduler's job function.
+
+        With replicas, a stream whose lease another replica holds is left to it, and a
+        poll that lost its lease halfway is not this replica's failure to alert on."""
+        with self.in_flight:
+            return self._poll(source_id, log_type, force)
+
+    def _poll(self, source_id: str, log_type: str, force: bool) -> Outcome:
+        with self.store.polling(source_id, log_type) as mine:
+            if not mine:
+                return Outcome(source_id, log_type, "standby")
+            outcome = self.runners[source_id].poll(log_type, force=force)
+        if not outcome.ok and not self.store.owns(source_id, log_type):
+            outcome.state = "lease_lost"
+            self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
+            return outcome
+        self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
+        try:
+            self.rules.evaluate(outcome)
+            self.metrics.set_open_alerts(list(self.store.open_alerts()))
+        except StateError as exc:
+            log.error("alert state unavailable", extra={"error": str(exc)})
+        return outcome
+
+    def once(self) -> list[Outcome]:
+        """Every source and log type once, parked ones included: an operator asked for it.
+        With replicas, only the streams this process could take a lease on."""
+        self.claim(everything=True)
+        return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
+
+    def start_health(self) -> HealthServer | None:
+        cfg = self.settings.metrics
+        daemon = self.settings.daemon
+        self.checks = [
+            BackgroundCheck(
+                name,
+                check,
+                interval=daemon.sink_check_seconds,
+                timeout=daemon.sink_check_timeout_seconds,
+                expected=(SinkError, StateError),
+            ).start()
+            for name, check in (("state", self.store.ping), ("sink", self.sink.check))
+        ]
+        if cfg.enabled:
+            self.health = HealthServer(
+                cfg.address, cfg.port, self.metrics.registry, self.live, self.ready
+            ).start()
+        return self.health
+
+    def start_slash(self) -> SlashServer | None:
+        """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
+        if self.settings.slash_command.enabled:
+            from connector.search.slash_server import SlashServer
+
+            self.slash = SlashServer(
+                self.settings.slash_command, self.watchlist, self.search
+            ).start()
+        return self.slash
+
+    def search(self, indicators: Sequence[Indicator]) -> Found:
+        """A slash command's search, on its single worker thread, over a warm connection."""
+        from connector.search.query import Searcher, Window
+
+        if self._searcher is None:
+            self._searcher = Searcher(self.settings.output)
+        return self._searcher.find(
+            indicators, Window.last(), limit=self.settings.slash_command.search_limit
+        )
+
+    def live(self) -> tuple[bool, dict[str, Any]]:
+        return self.scheduler_running and not self.stop.is_set(), {
+            "scheduler": self.scheduler_running
+        }
+
+    def ready(self) -> tuple[bool, dict[str, Any]]:
+        """From the background checks' last answers: a probe never waits on S3 or SQLite."""
+        detail: dict[str, Any] = {"config": True}
+        for check in self.checks:
+            ok, error = check.state()
+            detail[check.name] = ok
+            if error:
+                detail[f"{check.name}_error"] = error
+        return all(detail[c.name] for c in self.checks), detail
+
+    def close(self, grace: float = 30.0) -> None:
+        """Release everything; alert delivery gets at most `grace` seconds to finish."""
+        self.abandon(grace)
+        for runner in self.runners.values():
+            runner.close()
+        self.sink.close()
+        self.store.close()
+
+    def abandon(self, grace: float) -> None:
+        """Stop serving and deliver queued alerts, but leave the state store and sink to a
+        poll that is still running: the process is about to end without it."""
+        self.stop.set()
+        if self.health:
+            self.health.stop()
+        if self.slash:
+            self.slash.stop()
+        for check in self.checks:
+            check.stop()
+        self.dispatcher.close(grace)
+
+
+class InFlight:
+    """Counts running polls, so shutdown knows what it waits for and can stop waiting."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._count = 0
+
+    def __enter__(self) -> None:
+        with self._cond:
+            self._count += 1
+
+    def __exit__(self, *_: object) -> None:
+        with self._cond:
+            self._count -= 1
+            self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no poll runs; False when some still do after `timeout`."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout)
