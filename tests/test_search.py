@@ -32,6 +32,30 @@ def write_config(tmp_path: Path, slack: FakeSlack, output: dict[str, Any] | str)
     return str(config_file(tmp_path, source, output=output))
 
 
+def once_to_s3(
+    slack: FakeSlack,
+    tmp_path: Path,
+    s3_bucket: tuple[Any, str],
+    moto_endpoint: str,
+    capsys: pytest.CaptureFixture[str],
+) -> tuple[str, list[dict[str, Any]]]:
+    """One `once` into moto S3: the config written for it and every row it landed."""
+    client, bucket = s3_bucket
+    output = {
+        "type": "s3",
+        "bucket": bucket,
+        "prefix": "logs/slack",
+        "region": "us-east-1",
+        "endpoint_url": moto_endpoint,
+    }
+    config = write_config(tmp_path, slack, output)
+    assert main(["once", "--config", config]) == 0
+    capsys.readouterr()
+    return config, [
+        r for body in read_s3(client, bucket, "logs/slack/Slack.").values() for r in body
+    ]
+
+
 def land(slack: FakeSlack) -> None:
     t = now()
     events = [audit(i, t - 60 * i) for i in range(1, 40)]
@@ -173,19 +197,8 @@ def test_s3_search_matches_what_landed_in_moto(
     moto_endpoint: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client, bucket = s3_bucket
     land(slack)
-    output = {
-        "type": "s3",
-        "bucket": bucket,
-        "prefix": "logs/slack",
-        "region": "us-east-1",
-        "endpoint_url": moto_endpoint,
-    }
-    config = write_config(tmp_path, slack, output)
-    assert main(["once", "--config", config]) == 0
-    capsys.readouterr()
-    landed = [r for key, body in read_s3(client, bucket, "logs/slack/Slack.").items() for r in body]
+    config, landed = once_to_s3(slack, tmp_path, s3_bucket, moto_endpoint, capsys)
     assert len(landed) == 43
     for indicator, keep in {
         "198.51.100.23": lambda r: "198.51.100.23" in r.get("p_any_ip_addresses", []),

@@ -19,10 +19,10 @@ import orjson
 import pytest
 
 from connector.cli.main import main
-from tests.conftest import read_local, read_s3
+from tests.conftest import read_local
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
-from tests.test_search import write_config
+from tests.test_search import once_to_s3, write_config
 
 Row = dict[str, Any]
 
@@ -125,17 +125,6 @@ def test_s3_search_returns_every_row_holding_the_value(
     moto_endpoint: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    client, bucket = s3_bucket
     land(slack)
-    output = {
-        "type": "s3",
-        "bucket": bucket,
-        "prefix": "logs/slack",
-        "region": "us-east-1",
-        "endpoint_url": moto_endpoint,
-    }
-    config = write_config(tmp_path, slack, output)
-    assert main(["once", "--config", config]) == 0
-    capsys.readouterr()
-    landed = [r for body in read_s3(client, bucket, "logs/slack/Slack.").values() for r in body]
+    config, landed = once_to_s3(slack, tmp_path, s3_bucket, moto_endpoint, capsys)
     check_every_holder(config, landed, capsys)

@@ -25,7 +25,6 @@ import random
 import re
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,7 +37,6 @@ from typing import Any
 
 import httpx
 
-from tests.chaos.harness import ROOT, child_env
 from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
@@ -59,26 +57,11 @@ class MetricFleet(Fleet):
         self.ports: dict[str, int] = {}
         self.stopped: dict[str, float] = {}
 
-    def start(self, slot: int) -> Incarnation:
-        n = sum(1 for i in self.all if i.slot == slot)
-        replica_id = f"slot{slot}-run{n}"
-        port = free_port()
-        env = child_env()
-        env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
-        env["SLACK_CONNECTOR__METRICS__PORT"] = str(port)
-        log = self.workdir / f"{replica_id}.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "connector.cli.main", "run", "--config", str(self.config)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=log.open("wb"),
-        )
-        inc = Incarnation(slot, replica_id, proc, log, time.time())
-        self.ports[replica_id] = port
-        self.live[slot] = inc
-        self.all.append(inc)
-        return inc
+    def env(self, replica_id: str) -> dict[str, str]:
+        env = super().env(replica_id)
+        self.ports[replica_id] = free_port()
+        env["SLACK_CONNECTOR__METRICS__PORT"] = str(self.ports[replica_id])
+        return env
 
 
 @dataclass

@@ -122,16 +122,20 @@ class Fleet:
         self.live: dict[int, Incarnation] = {}
         self.all: list[Incarnation] = []
 
+    def env(self, replica_id: str) -> dict[str, str]:
+        """A replica is configured through the environment, as the README says."""
+        env = child_env()
+        env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
+        return env
+
     def start(self, slot: int) -> Incarnation:
         n = sum(1 for i in self.all if i.slot == slot)
         replica_id = f"slot{slot}-run{n}"
         log = self.workdir / f"{replica_id}.log"
-        env = child_env()
-        env["SLACK_CONNECTOR__STATE__REPLICA_ID"] = replica_id
         proc = subprocess.Popen(
             [sys.executable, "-m", "connector.cli.main", "run", "--config", str(self.config)],
             cwd=ROOT,
-            env=env,
+            env=self.env(replica_id),
             stdout=subprocess.DEVNULL,
             stderr=log.open("wb"),
         )
