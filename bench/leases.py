@@ -22,6 +22,7 @@ from pathlib import Path
 
 from bench.live import footer, percentile, render
 from tests.chaos.coverage import burning, run
+from tests.chaos.harness import moto_endpoint
 
 HEADERS = [
     "replicas x sources",
@@ -48,27 +49,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--events", type=int, default=1000, help="backlog audit events")
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
-
     started = time.perf_counter()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        with burning(args.burn), tempfile.TemporaryDirectory() as tmp:
-            coverage, result = run(
-                Path(tmp),
-                f"http://{host}:{port}",
-                seed=args.seed if args.seed is not None else random.randrange(2**31),
-                seconds=args.seconds,
-                lease_seconds=args.lease,
-                events=args.events,
-                sources=10,
-                log=lambda line: None,
-            )
-            load = f"{os.getloadavg()[0]:.2f}"
-    finally:
-        server.stop()
+    with moto_endpoint() as endpoint, burning(args.burn), tempfile.TemporaryDirectory() as tmp:
+        coverage, result = run(
+            Path(tmp),
+            endpoint,
+            seed=args.seed if args.seed is not None else random.randrange(2**31),
+            seconds=args.seconds,
+            lease_seconds=args.lease,
+            events=args.events,
+            sources=10,
+            log=lambda line: None,
+        )
+        load = f"{os.getloadavg()[0]:.2f}"
     times = sorted(coverage.recoveries())
     late = coverage.lateness
     missed = len(coverage.events) - len(times)

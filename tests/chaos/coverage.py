@@ -37,6 +37,7 @@ from typing import Any
 
 import httpx
 
+from tests.chaos.harness import moto_endpoint
 from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
@@ -307,25 +308,17 @@ def main() -> int:
     parser.add_argument("--burn", type=int, default=0, help="busy-loop processes")
     parser.add_argument("--sources", type=int, default=3)
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
-
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**31)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        with burning(args.burn), tempfile.TemporaryDirectory() as tmp:
-            coverage, result = run(
-                Path(tmp),
-                f"http://{host}:{port}",
-                seed=seed,
-                seconds=args.seconds,
-                lease_seconds=args.lease,
-                events=args.events,
-                sources=args.sources,
-            )
-    finally:
-        server.stop()
+    with moto_endpoint() as endpoint, burning(args.burn), tempfile.TemporaryDirectory() as tmp:
+        coverage, result = run(
+            Path(tmp),
+            endpoint,
+            seed=seed,
+            seconds=args.seconds,
+            lease_seconds=args.lease,
+            events=args.events,
+            sources=args.sources,
+        )
     print(f"seed={seed} burn={args.burn}")
     print(result.report())
     print(coverage.report())

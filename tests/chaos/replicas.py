@@ -42,6 +42,7 @@ from tests.chaos.harness import (
     Truth,
     _free_port_sections,
     child_env,
+    moto_endpoint,
     output_section,
     read_bucket,
     source_section,
@@ -509,30 +510,22 @@ def main() -> int:
     parser.add_argument("--poll", type=int, default=1, help="poll_interval_seconds")
     parser.add_argument("--workdir", help="keep logs and config here (default: a temp dir)")
     args = parser.parse_args()
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
     import tempfile
 
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            result = run(
-                Path(args.workdir or tmp),
-                f"http://{host}:{port}",
-                seed=args.seed,
-                seconds=args.seconds,
-                knobs=Knobs(
-                    sources=args.sources,
-                    replicas=args.replicas,
-                    lease_seconds=args.lease,
-                    poll_interval=args.poll,
-                ),
-            )
-            print(result.report())
-    finally:
-        server.stop()
+    with moto_endpoint() as endpoint, tempfile.TemporaryDirectory() as tmp:
+        result = run(
+            Path(args.workdir or tmp),
+            endpoint,
+            seed=args.seed,
+            seconds=args.seconds,
+            knobs=Knobs(
+                sources=args.sources,
+                replicas=args.replicas,
+                lease_seconds=args.lease,
+                poll_interval=args.poll,
+            ),
+        )
+        print(result.report())
     return 0 if result.exact() and not result.overlaps else 1
 
 
