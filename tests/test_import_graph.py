@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("credentials",),
     ("sinks",),
     ("ingest",),
+    ("ocsf",),
     ("search",),
     ("service",),
     ("demo",),

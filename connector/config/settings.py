@@ -27,6 +27,7 @@ from pydantic import (
 
 from connector.alerts import destinations
 from connector.config.errors import ConfigError, describe
+from connector.config.ocsf import OcsfConfig
 from connector.config.sections import (
     DaemonConfig,
     LimitsConfig,
@@ -253,6 +254,7 @@ class Settings(Strict):
     limits: LimitsConfig = LimitsConfig()
     daemon: DaemonConfig = DaemonConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
+    ocsf: OcsfConfig = OcsfConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
