@@ -128,7 +128,7 @@ def event(
         "class_uid": c.uid,
         "class_name": c.caption,
         "type_uid": c.uid * 100 + activity[0],
-        "type_name": f"{c.caption}: {activity[1]}",
+        "type_name": f"{c.caption}: {'Other' if activity[0] == 99 else activity[1]}",
         "severity_id": severity,
         "severity": SEVERITY[severity],
         "time": time,
