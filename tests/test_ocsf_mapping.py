@@ -231,3 +231,13 @@ def test_the_schema_file_is_the_pinned_version() -> None:
     vendored = json.loads((Path(__file__).parent.parent / "schemas/ocsf/1.1.0.json").read_text())
     assert vendored["version"] == "1.1.0"
     assert {c["uid"] for c in vendored["classes"].values()} == UIDS
+
+
+def test_the_mapping_doc_names_every_family() -> None:
+    doc = (Path(__file__).parent.parent / "docs" / "ocsf.md").read_text()
+    rows = {line.split("|")[1].strip() for line in doc.splitlines() if line.startswith("| ")}
+    assert {f.name for f in FAMILIES} <= rows
+    for f in FAMILIES:
+        if hasattr(f.match, "__self__"):
+            for action in f.match.__self__:  # type: ignore[attr-defined]
+                assert f"`{action}`" in doc, action
