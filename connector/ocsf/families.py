@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,9 @@ settings families before the generic channel rule."""
 BASE = Family("anything else", "base_event", (99, "Other"), lambda action: True, status=None)
 
 
+@lru_cache(maxsize=4096)
 def family(action: str) -> Family:
+    """Cached: a few hundred actions recur millions of times in a backfill."""
     for candidate in FAMILIES:
         if candidate.match(action):
             return candidate

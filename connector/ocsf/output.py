@@ -39,13 +39,14 @@ class OcsfOutput:
         self.sink = sink
 
     def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
-        groups: dict[tuple[str, str], list[Event]] = {}
+        groups: dict[tuple[int, int], list[Event]] = {}
         for line in ndjson.splitlines():
             ev = to_ocsf(orjson.loads(line))
-            day = datetime.fromtimestamp(ev["time"] / 1000, UTC).strftime("%Y%m%d")
-            groups.setdefault((UID_CLASS[ev["class_uid"]], day), []).append(ev)
+            groups.setdefault((ev["class_uid"], ev["time"] // 86_400_000), []).append(ev)
         stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
-        for (cls, day), events in sorted(groups.items()):
+        for (uid, days), events in sorted(groups.items()):
+            cls = UID_CLASS[uid]
+            day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
             yield DerivedObject(
                 self.sink,
                 self.key(cls, day, stem),
