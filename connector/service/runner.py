@@ -200,6 +200,8 @@ class SourceRunner:
             "state": "ok",
             "last_success": now,
             "last_event": now if result.written else status.get("last_event"),
+            "newest_event": max(int(result.newest_event), int(status.get("newest_event") or 0))
+            or None,
             "first_poll": status.get("first_poll", now),
             "failures": 0,
             "quarantined_total": int(status.get("quarantined_total", 0)) + result.quarantined,
