@@ -37,8 +37,8 @@ from typing import Any
 
 import httpx
 
-from tests.chaos.harness import moto_endpoint
 from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
+from tests.fakes.moto_server import moto_endpoint
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
 LATE = re.compile(r"^slack_connector_lease_round_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)$", re.M)

@@ -42,12 +42,12 @@ from tests.chaos.harness import (
     Truth,
     _free_port_sections,
     child_env,
-    moto_endpoint,
     output_section,
     read_bucket,
     source_section,
     tally,
 )
+from tests.fakes.moto_server import moto_endpoint
 from tests.fakes.slack_server import FakeSlack
 
 Stream = tuple[str, str]
