@@ -5,6 +5,7 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | pk                         | sk                      | holds                               |
 | -------------------------- | ----------------------- | ----------------------------------- |
 | `L`                        | `{source}#{log_type}`   | lease: owner, epoch, counter        |
+| `F`                        | `{source}#{log_type}`   | fence of commits: owner, epoch      |
 | `R`                        | replica id              | replica heartbeat (TTL)             |
 | `C#{source}`               | checkpoint key          | checkpoint, fenced epoch            |
 | `X#{source}`               | log type                | status                              |
