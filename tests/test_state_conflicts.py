@@ -18,7 +18,10 @@ from botocore.exceptions import ClientError
 from connector.state import LeaseLost
 from connector.state.conflicts import MAX_WAIT, Backoff, is_conflict
 from connector.state.dynamodb import DynamoStore
+from connector.state.fences import FENCES, raise_fence
 from connector.state.keys import seen_key
+from connector.state.leases import LEASES
+from connector.state.table import Table
 from tests.conftest import dynamodb_options
 
 LEASE = 2.0
@@ -190,3 +193,32 @@ def test_a_write_refused_after_a_lapse_says_lapsed_and_after_a_takeover_says_mov
         assert not moved.value.lapsed
     finally:
         other.close()
+
+
+def test_the_fence_only_moves_forward_and_a_repeated_raise_is_idempotent(options: Any) -> None:
+    table = Table(options)
+    assert raise_fence(table, "a", STREAM, 3)
+    assert raise_fence(table, "a", STREAM, 3), "a retry whose first answer was lost"
+    assert not raise_fence(table, "b", STREAM, 3)
+    assert not raise_fence(table, "b", STREAM, 2), "a late raise cannot undo a later one"
+    assert raise_fence(table, "b", STREAM, 4)
+    item = table.get(FENCES, f"{STREAM[0]}#{STREAM[1]}")
+    assert item is not None and (item["owner"]["S"], item["epoch"]["N"]) == ("b", "4")
+
+
+def test_renewals_write_the_lease_item_and_never_the_fence_commits_check(
+    store: tuple[DynamoStore, list[float]],
+) -> None:
+    replica, _ = store
+    assert replica.leases is not None
+    sk = f"{STREAM[0]}#{STREAM[1]}"
+    fence = replica.table.get(FENCES, sk)
+    lease = replica.table.get(LEASES, sk)
+    replica.leases.renew()
+    replica.leases.renew()
+    assert replica.table.get(FENCES, sk) == fence
+    renewed = replica.table.get(LEASES, sk)
+    assert lease is not None and renewed is not None
+    assert int(renewed["counter"]["N"]) == int(lease["counter"]["N"]) + 2
+    [check] = replica.leases.fence(STREAM, int(lease["epoch"]["N"])).values()
+    assert check["Key"]["pk"] == {"S": FENCES}

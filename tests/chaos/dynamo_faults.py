@@ -53,6 +53,7 @@ class Run:
     requests: int
     gaps: list[float]
     lateness: list[float]
+    contended: dict[str, int] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
     result: Result | None = None
 
@@ -130,6 +131,7 @@ def run(
             elapsed = time.monotonic() - started
             summary = proxy.summary()
             contention = sum(proxy.contention.values())
+            contended = dict(proxy.contended)
             lateness = []
             for inc in fleet.live.values():
                 lateness += _late(fleet, inc.replica_id)
@@ -145,6 +147,7 @@ def run(
         requests=sum(proxy.requests.values()),
         gaps=gaps(coverage, since),
         lateness=lateness,
+        contended=contended,
         result=result,
     )
     for name, message in LINES.items():

@@ -62,6 +62,8 @@ class DynamoFaultProxy:
         self.requests: Counter[str] = Counter()
         self.injected: Counter[str] = Counter()
         self.contention: Counter[str] = Counter()
+        self.contended: Counter[str] = Counter()
+        """Contention conflicts by the kind of item met (`L` lease, `F` fence, `K` keys...)."""
         self._http = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=64))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -87,7 +89,8 @@ class DynamoFaultProxy:
         return (
             f"requests {sum(self.requests.values())}; injected {dict(sorted(self.injected.items()))}"
             f"; contention conflicts {dict(sorted(self.contention.items()))} "
-            f"({sum(self.contention.values()) / minutes:.1f}/min)"
+            f"({sum(self.contention.values()) / minutes:.1f}/min) on items "
+            f"{dict(sorted(self.contended.items()))}"
         )
 
     # -- deciding
@@ -112,6 +115,7 @@ class DynamoFaultProxy:
             busy = [i for i, k in enumerate(keys) if self._held[k]]
             if busy:
                 self.contention[target] += 1
+                self.contended.update(keys[i][1].split("#")[0] for i in busy)
                 return busy
             if target == "TransactWriteItems":
                 self._held.update(keys)
@@ -192,11 +196,14 @@ class DynamoFaultProxy:
                 self._send(status, body, "application/x-amz-json-1.0")
 
             def _send(self, status: int, body: bytes, content_type: str | None) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type or "application/x-amz-json-1.0")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type or "application/x-amz-json-1.0")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except ConnectionError:  # the client gave up waiting (its read timeout)
+                    self.close_connection = True
 
             def _reset(self) -> None:
                 """Close with RST, no answer: what a dropped connection looks like."""
