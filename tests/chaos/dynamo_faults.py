@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.chaos.coverage import Coverage, MetricFleet, Sampler, backlog, late_rounds
+from tests.chaos.coverage import Coverage, MetricFleet, Sampler, late_rounds, start_fleet
 from tests.chaos.replicas import LOG_TYPES, Knobs, Result, Stage
 from tests.fakes.dynamodb_proxy import KINDS, DynamoFaultProxy
 from tests.fakes.moto_server import moto_endpoint
@@ -115,13 +115,7 @@ def run(
         DynamoFaultProxy(endpoint, rate=0.0, kinds=kinds, seed=seed) as proxy,
         Stage(workdir, endpoint, knobs, seed=seed, state_endpoint=proxy.url) as stage,
     ):
-        stage.slack.audit_max_page = 200
-        backlog(stage, events, random.Random(seed))
-        fleet = MetricFleet(workdir, stage.config, knobs)
-        stage.fleet = fleet
-        for slot in range(knobs.replicas):
-            fleet.start(slot)
-        stage.wait_balanced(timeout=60, even=False)
+        fleet = start_fleet(stage, workdir, events, random.Random(seed))
         with Sampler(fleet, coverage):
             proxy.rate = rate
             started = proxy.started = time.monotonic()
