@@ -50,6 +50,8 @@ class PollResult:
     recovered: int = 0
     derived: dict[str, int] = field(default_factory=dict)
     """What the derived objects committed held, per their outputs' labels."""
+    newest_event: float = 0.0
+    """The newest event time among the rows written (0 when none was)."""
 
 
 @dataclass(frozen=True)
@@ -173,6 +175,7 @@ class Pipeline:
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
+        newest = result.newest_event
         scan = self.watch() if self.watch else None
         landed: list[bytes] | None = [] if scan else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
@@ -195,6 +198,8 @@ class Pipeline:
                     if landed is not None:
                         landed.append(bytes(memoryview(line)))
                     written += 1
+                    if event_ts > newest:
+                        newest = event_ts
                     continue
             rid, key = row_ids.of_invalid(raw)
             if (
@@ -209,6 +214,7 @@ class Pipeline:
             result.quarantined += 1
         result.fetched += len(ids)
         result.written += written
+        result.newest_event = newest
         result.duplicates += duplicates
         if landed and scan is not None:
             scan(landed)
