@@ -4,5 +4,5 @@ dedupe key, `validate` turns a pydantic error into a quarantine reason, `enrich`
 `p_*` fields, `batch` and `partition` group rows into objects by time, `writer` uploads
 behind the next page. State changes go through `state.unit.UnitOfWork`.
 
-May import: `sinks`, `state`, `logtypes`, `slack`, foundations.
+May import: `sinks`, `state`, `logtypes`, `stream`, `slack`, foundations.
 """

@@ -20,15 +20,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from connector.logtypes.base import Page, PollContext, Raw
-from connector.logtypes.fields import as_ts
 from connector.paging import limits
 from connector.paging.guard import PagingLimitError
 from connector.paging.requester import Body, Requester
-from connector.paging.watermark import Watermark
+from connector.paging.watermark import Watermark, Watermarked
 from connector.slack.client import SlackClient
+from connector.stream.contract import Page, PollContext, Raw
+from connector.stream.times import as_ts
 
 Fetch = Callable[[int], tuple[list[Raw], Body]]
 
@@ -123,6 +123,12 @@ class NumberedPages:
         return PagingLimitError(ctx.source_id, self.requester.method, f"{why}; not committed")
 
 
+class ListingCheckpoint(Watermarked):
+    """A numbered listing keeps only its watermark: each poll reads down to it."""
+
+    kind: ClassVar[str] = "integration"
+
+
 @dataclass(frozen=True)
 class Listing:
     """A page-numbered log type: read newest first down to the watermark, and commit the
@@ -132,16 +138,17 @@ class Listing:
     stop: Callable[[float], StopRule]
     field: str
     noun: str
+    checkpoint: ClassVar[type[ListingCheckpoint]] = ListingCheckpoint
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        mark = Watermark(self.field, ctx)
+        mark = Watermark(self.field, ctx, ListingCheckpoint.load(ctx.checkpoint))
         held: list[Raw] | None = None
         for records in self.paginator.pages(ctx, self.stop(mark.start)):
             if held is not None:
                 yield Page(held)
             mark.observe(records)
             held = records
-        yield Page(held or [], mark.state())
+        yield Page(held or [], ListingCheckpoint(**mark.state()))
 
     def probe(self, client: SlackClient) -> str:
         return self.paginator.requester.probe(client, self.noun)
