@@ -178,6 +178,26 @@ class DynamoStore:
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
 
+    def watchlist_value(self, key_: str) -> dict[str, Any] | None:
+        """Partition `W`. A key an earlier release kept among the alerts (partition `A`)
+        moves here the first time it is read: copied unless a replica wrote it here
+        meanwhile, then deleted from the alerts."""
+        found = self.table.get("W", key_)
+        if found is None and key_.startswith("watchlist:"):
+            legacy = self.table.get("A", key_)
+            if legacy is not None:
+                self.table.conditional(
+                    "put_item",
+                    Item={**key("W", key_), "value": legacy["value"]},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                self.table.delete("A", key_, size=len(legacy["value"]["B"]))
+                found = self.table.get("W", key_)
+        return _value(found)
+
+    def set_watchlist_value(self, key_: str, value: dict[str, Any]) -> None:
+        self.table.put({**key("W", key_), **_encoded(value)})
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
         return {k: v for k, v in alerts.items() if v and v.get("open")}
