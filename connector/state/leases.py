@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from connector.state.base import StateError
+from connector.state.fences import check, raise_fence
 from connector.state.renewal import LEASES, REPLICAS, Held, Stream, Writer, fields, lease_sk
 from connector.state.spread import Plan, Watch
 from connector.state.table import Item, Table, key
@@ -288,7 +289,7 @@ class Leases:
                 ExpressionAttributeNames={"#c": "counter", "#e": "epoch"},
                 ExpressionAttributeValues={":c": item["counter"], ":e": item["epoch"]},
             )
-        if not ok:
+        if not ok or not raise_fence(self.control, self.replica_id, stream, epoch):
             return
         with self._lock:
             self._held[stream] = Held(epoch, counter, started + self.lease_seconds - self._margin)
@@ -298,16 +299,6 @@ class Leases:
             self._on_taken(stream)
 
     def fence(self, stream: Stream, epoch: int) -> Item:
-        """The transaction step that makes a commit fail unless this lease still stands."""
-        return {
-            "ConditionCheck": {
-                "TableName": self.table.name,
-                "Key": key(LEASES, lease_sk(stream)),
-                "ConditionExpression": "#o = :me AND #e = :e",
-                "ExpressionAttributeNames": {"#o": "owner", "#e": "epoch"},
-                "ExpressionAttributeValues": {
-                    ":me": {"S": self.replica_id},
-                    ":e": {"N": str(epoch)},
-                },
-            }
-        }
+        """The transaction step that makes a commit fail unless this lease still stands
+        (on the fence item, `connector.state.fences`, which renewals never write)."""
+        return check(self.table.name, self.replica_id, stream, epoch)
