@@ -261,7 +261,8 @@ class DynamoStore:
     def begin_write(
         self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
     ) -> None:
-        """Not fenced: an intent a stale replica leaves is settled by the next holder."""
+        """Checked against the lease held here, not fenced in the table: an intent a
+        stale replica leaves is settled by the next holder."""
         stream = (source_id, log_type)
         state = self._state(stream, self._epoch(stream) if self.leases is not None else None)
         for obj, (size, rows) in objects.items():
