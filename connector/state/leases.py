@@ -254,9 +254,9 @@ class Leases:
         plan = self._watch.plan(
             self._streams, items, beats, held, held - draining, busy=busy, greedy=self._greedy
         )
-        self._apply(plan, items, busy)
+        self._apply(plan, items, busy, self._now())
 
-    def _apply(self, plan: Plan, items: dict[str, Item], busy: set[Stream]) -> None:
+    def _apply(self, plan: Plan, items: dict[str, Item], busy: set[Stream], decided: float) -> None:
         for stream in plan.release:
             if stream in busy:
                 with self._lock:
@@ -265,12 +265,13 @@ class Leases:
                 self._release(stream)
         for stream in plan.take:
             try:
-                self._take(stream, items.get(lease_sk(stream)))
+                self._take(stream, items.get(lease_sk(stream)), decided)
             except StateError as exc:  # the others may still be taken; next round retries
                 log.warning("lease take failed", extra={**fields(stream), "error": str(exc)})
 
-    def _take(self, stream: Stream, item: Item | None) -> None:
+    def _take(self, stream: Stream, item: Item | None, decided: float) -> None:
         started = self._now()
+        since = self._watch.since(stream)
         writer = self._writer
         if item is None:
             epoch, counter = 1, 0
@@ -293,7 +294,16 @@ class Leases:
         with self._lock:
             self._held[stream] = Held(epoch, counter, started + self.lease_seconds - self._margin)
         previous = item["owner"]["S"] if item else ""
-        log.info("lease taken", extra={**fields(stream), "epoch": epoch, "from": previous})
+        log.info(
+            "lease taken",
+            extra={
+                **fields(stream),
+                "epoch": epoch,
+                "from": previous,
+                "watched_seconds": round(decided - since, 3) if since is not None else None,
+                "take_seconds": round(self._now() - decided, 3),
+            },
+        )
         if self._on_taken is not None:
             self._on_taken(stream)
 

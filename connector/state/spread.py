@@ -64,6 +64,11 @@ class Watch:
         self._beats = {r: v for r, v in self._beats.items() if r in present}
         return out
 
+    def since(self, stream: Stream) -> float | None:
+        """When this replica first read the lease's current value (monotonic)."""
+        seen = self._leases.get(stream)
+        return None if seen is None else seen[1]
+
     def plan(
         self,
         streams: list[Stream],
