@@ -69,6 +69,29 @@ class Watch:
         seen = self._leases.get(stream)
         return None if seen is None else seen[1]
 
+    def forget(self, stream: Stream) -> None:
+        """A take failed (the lease moved, or the write did not go through): watch the
+        lease afresh from the next read rather than try the same value again."""
+        self._leases.pop(stream, None)
+
+    def due(self, held: set[Stream], now: float) -> list[Stream]:
+        """Leases not held here whose last value read has stood still long enough to be
+        taken now, judged between reads: a lease is taken the moment it expires, not at
+        the first read after that (up to a round later)."""
+        return sorted(
+            s for s, (v, t) in self._leases.items() if s not in held and now >= t + self._wait(v)
+        )
+
+    def next_due(self, held: set[Stream]) -> float | None:
+        """When the next watched lease becomes takeable, if it does not move first."""
+        times = [t + self._wait(v) for s, (v, t) in self._leases.items() if s not in held]
+        return min(times, default=None)
+
+    def _wait(self, value: tuple[str, str, str]) -> float:
+        """How long a value must stand still: a lease period, or `free_after` if the
+        lease was handed back (no owner)."""
+        return self.lease_seconds if value[0] else min(self.lease_seconds, self.free_after)
+
     def plan(
         self,
         streams: list[Stream],
@@ -99,7 +122,7 @@ class Watch:
             owner = item["owner"]["S"]
             value = (owner, item["epoch"]["N"], item["counter"]["N"])
             still = _still(self._leases, stream, value, now)
-            if still >= self.lease_seconds or (not owner and still >= self.free_after):
+            if still >= self._wait(value):
                 plan.covered = False
                 plan.take.append(stream)
             elif not owner:
