@@ -131,3 +131,21 @@ def test_a_released_lease_is_due_after_free_after() -> None:
     items = {"s0#audit": lease(STREAMS[0], "", 5)}
     watch.plan(STREAMS[:1], items, [beat("a", 1), beat("b", 1)], {STREAMS[1]}, {STREAMS[1]})
     assert watch.next_due(set()) == 100 + LEASE / 2
+
+
+def test_a_replica_under_its_share_waits_for_a_handover_only_while_the_spread_is_unsettled() -> (
+    None
+):
+    clock = Clock()
+    watch = Watch("d", LEASE, free_after=LEASE, monotonic=clock)
+    beats = [beat("b", 1), beat("c", 1), beat("d", 1)]
+    over = layout({"b": [0, 1, 2, 3, 4], "c": [5, 6, 7, 8]}, {"b": 1, "c": 1})
+    assert watch.plan(STREAMS, over, beats, set(), set()).waiting, "b holds 5, share 3"
+    even = layout({"b": [0, 1, 2], "c": [3, 4, 5], "d": [6, 7, 8]}, {"b": 1, "c": 1, "d": 1})
+    mine = {STREAMS[i] for i in (6, 7, 8)}
+    assert not watch.plan(STREAMS, even, beats, mine, mine).waiting, "at its share"
+    fourth = Watch("e", LEASE, free_after=LEASE, monotonic=clock)
+    beats4 = [*beats, beat("e", 1)]
+    assert not fourth.plan(STREAMS, even, beats4, set(), set()).waiting, (
+        "under its share (3 of 9 over 4), but nobody holds more: nothing will come"
+    )

@@ -74,6 +74,7 @@ class Leases:
         self._writer = Writer(table, replica_id, lease_seconds)
         self._taker = Taker(self.control, self._writer, lambda: self._now())
         self._items: dict[str, Item] = {}
+        self._waiting = False
         self._decided: dict[Stream, tuple[float, float | None]] = {}
         self._watch = Watch(
             replica_id, lease_seconds, free_after=lease_seconds, monotonic=lambda: self._now()
@@ -201,6 +202,8 @@ class Leases:
     def _spreading(self) -> None:
         """Reads once per renewal interval, on a fixed schedule whatever a round took;
         between reads, wakes when a watched lease becomes takeable and takes it then.
+        A replica waiting for a surplus to be handed back (`Plan.waiting`) reads four
+        times as often, so a released lease stays untaken for a quarter round, not one.
         (Reading twice per interval was measured slower under load: twice the reads on
         the table's server, no faster takes.)"""
         due = self._now() + self.renew_every
@@ -218,7 +221,8 @@ class Leases:
             except Exception as exc:  # noqa: BLE001 - the next round tries again
                 log.error("lease round failed", extra={"error": str(exc)})
             if reading:
-                due = max(due + self.renew_every, self._now())
+                step = self.renew_every / 4 if self._waiting else self.renew_every
+                due = max(due + step, self._now())
 
     # -- renewal thread
 
@@ -277,6 +281,7 @@ class Leases:
         plan = self._watch.plan(
             self._streams, items, beats, held, held - draining, busy=busy, greedy=self._greedy
         )
+        self._waiting = plan.waiting
         self._apply(plan, busy)
 
     def _take_due(self) -> None:

@@ -12,6 +12,7 @@ at the moment its leases become takeable rather than two lease periods later.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -29,6 +30,10 @@ class Plan:
     release: list[Stream] = field(default_factory=list)
     live: set[str] = field(default_factory=set)
     covered: bool = True
+    waiting: bool = False
+    """Under its share while the spread is unsettled (a stream not held by a live
+    replica, or a live replica over its share): a lease is about to be taken or handed
+    back for this replica to take, so it should read again soon."""
 
 
 class Watch:
@@ -110,8 +115,11 @@ class Watch:
         now = self._now()
         plan = Plan(live=self.live(beats, now))
         free: list[Stream] = []
+        owners: Counter[str] = Counter()
         for stream in streams:
             item = items.get(lease_sk(stream))
+            if item is not None and item["owner"]["S"] in plan.live:
+                owners[item["owner"]["S"]] += 1
             if stream in held:
                 self._leases.pop(stream, None)
                 continue
@@ -133,6 +141,10 @@ class Watch:
         target = len(streams) if greedy else math.ceil(len(streams) / len(plan.live))
         shortfall = target - len(keep) - len(plan.take)
         plan.take += free[: max(0, shortfall)]
+        unsettled = not plan.covered or any(
+            n > target for o, n in owners.items() if o != self.replica_id
+        )
+        plan.waiting = not greedy and shortfall > len(free) and unsettled
         if plan.covered and not greedy:
             idle_first = sorted(keep, key=lambda s: (s in busy, s))
             plan.release = idle_first[: max(0, len(keep) - target)]

@@ -54,6 +54,9 @@ class Line:
     at: float
     lease: float
     marks: dict[str, float | None] = field(default_factory=dict)
+    released: int = 0
+    """Leases handed back (to even out the spread) between the event and coverage: each
+    leaves its stream uncovered until another replica takes it."""
 
     def steps(self) -> dict[str, float | None]:
         m = self.marks
@@ -81,7 +84,7 @@ def _records(fleet: Fleet) -> list[tuple[str, dict[str, Any]]]:
                 rec = orjson.loads(raw)
             except orjson.JSONDecodeError:
                 continue
-            if rec.get("message") in ("lease taken", "poll done"):
+            if rec.get("message") in ("lease taken", "poll done", "lease released"):
                 out.append((inc.replica_id, rec))
     return out
 
@@ -118,6 +121,7 @@ def takes(fleet: Fleet) -> list[Take]:
 def lines(events: list[Any], fleet: Fleet, lease: float, until: float | None = None) -> list[Line]:
     """One timeline per event (`coverage.Event`: kind, replica, at, recovered)."""
     all_takes = takes(fleet)
+    releases = [_ts(r["time"]) for _, r in _records(fleet) if r["message"] == "lease released"]
     out = []
     for i, e in enumerate(events):
         nxt = events[i + 1].at if i + 1 < len(events) else (until or float("inf"))
@@ -125,6 +129,8 @@ def lines(events: list[Any], fleet: Fleet, lease: float, until: float | None = N
         line = Line(e.kind, e.replica, e.at, lease)
         if e.recovered is not None:
             line.marks["covered"] = e.recovered
+        end = e.at + e.recovered if e.recovered is not None else nxt
+        line.released = sum(1 for r in releases if e.at < r <= end)
         if mine:
             last = max(mine, key=lambda t: t.taken)
             rel = last.taken - e.at
@@ -166,11 +172,12 @@ def summary(timelines: list[Line]) -> list[tuple[str, float, float, float, float
 
 def report(timelines: list[Line]) -> str:
     cols = ("covered", *STEPS)
-    head = "".join(f"{s:>11}" for s in cols)
+    head = "".join(f"{s:>11}" for s in (*cols, "released"))
     rows = [f"failover timeline (s; steps between marks):\n  {'event':<24}{head}"]
     for t in timelines:
         cells = [_step(t, s) for s in cols]
         text = "".join(f"{c:>11.2f}" if c is not None else f"{'-':>11}" for c in cells)
+        text += f"{t.released:>11}"
         rows.append(f"  {t.kind + ' ' + t.replica:<24}{text}")
     rows.append(f"  {'step':<12}{'p50':>8}{'p99':>8}{'max':>8}{'slowest':>9}")
     for step, p50, p99, top, worst in summary(timelines):
