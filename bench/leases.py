@@ -26,7 +26,7 @@ from pathlib import Path
 
 from bench.live import footer, percentile, render
 from tests.chaos.coverage import burning, run
-from tests.chaos.harness import moto_endpoint
+from tests.fakes.moto_server import moto_endpoint
 
 HEADERS = [
     "replicas x sources",

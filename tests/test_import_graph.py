@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 LAYERS: list[tuple[str, ...]] = [
     # bottom first; a package may import its own layer and those above it in this list
-    ("connector", "clock", "fsutil", "urls", "logs", "budget", "secrets"),
+    ("connector", "clock", "fsutil", "urls", "logs", "budget", "secrets", "httpd"),
     ("slack",),
     ("indicators",),
     ("logtypes", "paging"),

@@ -122,6 +122,11 @@ def test_round_trip_search_and_watch(endpoint_factory: Any) -> None:
     reply = ep.run("help")
     assert reply.status_code == 200 and reply.json()["response_type"] == "ephemeral"
     assert "/seclogs search" in reply.json()["text"]
+    assert "<indicator>" not in reply.json()["text"], "Slack would read it as a link"
+    assert "`/seclogs search &lt;indicator&gt; [...]`" in reply.json()["text"]
+    pinged = ep.run("watch add <!channel>").json()["text"]
+    assert "<!channel>" not in pinged and "&lt;!channel&gt;" in pinged
+    assert "Stopped watching" in ep.run("watch remove <!channel>").json()["text"]
 
     found = ep.run("search 203.0.113.7").json()
     assert found["response_type"] == "ephemeral"
@@ -176,8 +181,8 @@ def test_forged_stale_replayed_and_unsigned_requests_run_nothing(endpoint_factor
     body = ep.form("watch add 192.0.2.1")
     refused(ep, ep.post(body, secret="not-the-secret"), 401)
     refused(ep, ep.post(body, signature="v0=" + "0" * 64), 401)
-    refused(ep, ep.post(body, ts=int(time.time()) - 301), 401)
-    refused(ep, ep.post(body, ts=int(time.time()) + 301), 401)
+    refused(ep, ep.post(body, ts=int(time.time()) - 330), 401)
+    refused(ep, ep.post(body, ts=int(time.time()) + 330), 401)
     refused(ep, ep.post(body, signature=""), 401)
     refused(ep, ep.http.post(ep.url, content=body), 401)
     tampered = ep.form("watch add 192.0.2.1")

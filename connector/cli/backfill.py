@@ -61,7 +61,13 @@ def parse_date(text: str) -> int:
     """`2026-11-01`, `2026-11-01T12:00:00Z` or unix seconds, always read as UTC."""
     if text.isdigit():
         return int(text)
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: give a UTC date or time (2026-11-01, "
+            "2026-11-01T12:00:00Z) or unix seconds"
+        ) from None
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
 
 

@@ -11,6 +11,7 @@ and a key per indicator keeps each item far below DynamoDB's 400 KB.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,15 +36,19 @@ class Entry:
     report: str = ""
     """The id of the report it was extracted from, or ""."""
 
-    def describe(self, titles: dict[str, str] | None = None) -> str:
-        parts = [f"list {self.list}", f"by <@{self.by}>" if self.by else "", self.at]
+    def describe(
+        self, titles: dict[str, str] | None = None, text: Callable[[str], str] = str
+    ) -> str:
+        """One line of provenance; `text` renders what an analyst typed (list, tags,
+        title, note) for the medium: as is on a terminal, escaped in Slack."""
+        parts = [f"list {text(self.list)}", f"by <@{text(self.by)}>" if self.by else "", self.at]
         if self.tags:
-            parts.append("tags " + ", ".join(self.tags))
+            parts.append("tags " + ", ".join(text(t) for t in self.tags))
         if self.report:
-            title = (titles or {}).get(self.report, "")
+            title = text((titles or {}).get(self.report, ""))
             parts.append(f'report "{title}" ({self.report})' if title else f"report {self.report}")
         if self.note:
-            parts.append(f'note "{self.note}"')
+            parts.append(f'note "{text(self.note)}"')
         return "; ".join(p for p in parts if p)
 
 

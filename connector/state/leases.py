@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from connector.state.fences import check
 from connector.state.renewal import LEASES, REPLICAS, Held, Stream, Writer, fields, lease_sk
 from connector.state.spread import Plan, Watch
 from connector.state.table import Item, Table, key
@@ -330,16 +331,6 @@ class Leases:
             self._on_taken(stream)
 
     def fence(self, stream: Stream, epoch: int) -> Item:
-        """The transaction step that makes a commit fail unless this lease still stands."""
-        return {
-            "ConditionCheck": {
-                "TableName": self.table.name,
-                "Key": key(LEASES, lease_sk(stream)),
-                "ConditionExpression": "#o = :me AND #e = :e",
-                "ExpressionAttributeNames": {"#o": "owner", "#e": "epoch"},
-                "ExpressionAttributeValues": {
-                    ":me": {"S": self.replica_id},
-                    ":e": {"N": str(epoch)},
-                },
-            }
-        }
+        """The transaction step that makes a commit fail unless this lease still stands
+        (on the fence item, `connector.state.fences`, which renewals never write)."""
+        return check(self.table.name, self.replica_id, stream, epoch)

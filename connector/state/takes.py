@@ -2,10 +2,12 @@
 
 A take is a put conditioned on the epoch and counter the taker read, so of replicas taking
 one lease at the same time exactly one succeeds, and a holder that renewed meanwhile keeps
-it. The takes a replica decides together go out together over the client's pool: a dead
-replica's leases are taken in about one round trip, not one after another. Each take is
-reported the moment its write returns, so the lease count in `/metrics` and the owner in
-`state show` change when the take happens.
+it; then the stream's fence is raised to the new epoch (`fences`), and only then is the
+lease trusted (if raising fails, it is not, and runs out for the next take). The takes a
+replica decides together go out together over the client's pool: a dead replica's leases
+are taken in about one round trip, not one after another. Each take is reported the
+moment it is made, so the lease count in `/metrics` and the owner in `state show` change
+when the take happens, not after the stream's first poll.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connector.state.base import StateError
+from connector.state.fences import raise_fence
 from connector.state.renewal import Stream, Writer, fields
 from connector.state.table import Item, Table
 
@@ -64,7 +67,7 @@ class Taker:
         try:
             took = self.table.conditional(
                 "put_item", Item=self.writer.item(stream, epoch, counter), **condition
-            )
+            ) and raise_fence(self.table, self.writer.replica_id, stream, epoch)
         except StateError as exc:  # the others may still be taken; a later round retries
             log.warning("lease take failed", extra={**fields(stream), "error": str(exc)})
             return False

@@ -41,8 +41,8 @@ from typing import Any
 import httpx
 
 from tests.chaos import timeline
-from tests.chaos.harness import moto_endpoint
 from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
+from tests.fakes.moto_server import moto_endpoint
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
 LATE = re.compile(r"^slack_connector_lease_round_seconds_bucket\{le=\"([^\"]+)\"\} (\S+)$", re.M)
@@ -233,6 +233,18 @@ def backlog(stage: Stage, events: int, rng: random.Random) -> None:
         stage.feeder.add_audit(now - rng.randint(60, 3000), 100)
 
 
+def start_fleet(stage: Stage, workdir: Path, events: int, rng: random.Random) -> MetricFleet:
+    """Give every source a backlog, start the replicas and wait until every stream is held."""
+    stage.slack.audit_max_page = 200
+    backlog(stage, events, rng)
+    fleet = MetricFleet(workdir, stage.config, stage.knobs)
+    stage.fleet = fleet
+    for slot in range(stage.knobs.replicas):
+        fleet.start(slot)
+    stage.wait_balanced(timeout=60, even=False)
+    return fleet
+
+
 def run(
     workdir: Path,
     endpoint: str,
@@ -263,13 +275,7 @@ def run(
     order = ["kill"] * kills + ["stop"] * stops
     rng.shuffle(order)
     with Stage(workdir, endpoint, knobs, seed=seed) as stage:
-        stage.slack.audit_max_page = 200
-        backlog(stage, events, rng)
-        fleet = MetricFleet(workdir, stage.config, knobs)
-        stage.fleet = fleet
-        for slot in range(knobs.replicas):
-            fleet.start(slot)
-        stage.wait_balanced(timeout=60, even=False)
+        fleet = start_fleet(stage, workdir, events, rng)
         with Sampler(fleet, coverage):
             for kind in order:
                 coverage.events.append(_disturb(stage, fleet, kind, rng, lease_seconds))

@@ -629,20 +629,6 @@ def _free_port_sections() -> str:
     return out
 
 
-@contextlib.contextmanager
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 for a command-line run (tests use the conftest fixture)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SLACK_CONNECTOR__"))}
     env.update(AWS_ENV)
