@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("credentials",),
     ("sinks",),
     ("ingest",),
+    ("ocsf",),
     ("search",),
     ("service",),
     ("demo",),

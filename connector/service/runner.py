@@ -185,6 +185,7 @@ class SourceRunner:
                 "objects": result.objects,
                 "bytes": result.bytes,
                 "pages": result.pages,
+                **({"derived": result.derived} if result.derived else {}),
                 "seconds": round(time.monotonic() - started_at, 3),
             },
         )
@@ -213,6 +214,11 @@ class SourceRunner:
             "failures": 0,
             "quarantined_total": int(status.get("quarantined_total", 0)) + result.quarantined,
         }
+        derived = dict(status.get("derived_total") or {})
+        for output, n in result.derived.items():
+            derived[output] = int(derived.get(output, 0)) + n
+        if derived:
+            new["derived_total"] = derived
         self.store.set_status(self.cfg.id, log_type, new)
 
     def _fail(
