@@ -26,6 +26,7 @@ from typing_extensions import TypedDict
 
 from connector.indicators.extract import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
+from connector.stream.checkpoint import CheckpointError
 from connector.stream.contract import Page, PollContext, PollStopped, Raw, Stored, Stream
 
 __all__ = [
@@ -111,8 +112,12 @@ class LogType(ABC):
 
     def warning(self, stored: Stored | None) -> str | None:
         """A problem the stored checkpoint records that on-call must act on (`check`,
-        `state show`); None when there is none."""
-        checkpoint = self.stream.checkpoint.load(stored)
+        `state show`); None when there is none. A checkpoint this release cannot read is
+        one: every poll of the stream fails until it is fixed."""
+        try:
+            checkpoint = self.stream.checkpoint.load(stored)
+        except CheckpointError as exc:
+            return str(exc)
         return checkpoint.warning() if checkpoint else None
 
 
