@@ -18,6 +18,7 @@ from connector.cli.output import say
 from connector.config.settings import Settings
 from connector.logtypes import REGISTRY
 from connector.state import StateError
+from connector.stream.checkpoint import shown as shown_checkpoint
 
 Say = Callable[[str, TextIO], None]
 
@@ -51,7 +52,9 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         which = f" for source {args.source!r}" if args.source else ""
         say(f"no state recorded yet{which} in {path}", out)
     for row in rows:
-        say(orjson.dumps(readable_times(shown(row)), option=orjson.OPT_SORT_KEYS).decode(), out)
+        checkpoint = shown_checkpoint(row["log_type"], row["checkpoint"])
+        readable = {**readable_times(shown(row)), "checkpoint": checkpoint}
+        say(orjson.dumps(readable, option=orjson.OPT_SORT_KEYS).decode(), out)
         kind = REGISTRY.get(row["log_type"])
         problem = kind().warning(row["checkpoint"]) if kind else None
         if problem:
@@ -83,14 +86,13 @@ TIME_FIELDS = frozenset(
         "newest",
         "first_poll",
         "last_sent",
-        "horizon",
-        "next_oldest",
         "watermark",
         "oldest",
         "latest",
-        "covered_from",
     }
 )
+"""Time fields of status and alerts; a checkpoint's own model says which of its fields
+are times (`connector.stream.checkpoint`)."""
 
 
 def late_renewals(store: Any, renew_every: float) -> list[str]:
