@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("sinks",),
     ("ingest",),
     ("search",),
+    ("detections",),
     ("service",),
     ("demo",),
     ("cli",),

@@ -111,7 +111,7 @@ def state_reset(
     what = f"source {args.source!r} log type {args.log_type!r}"
     if not any(s.id == args.source for s in settings.sources):
         say(f"note: source {args.source!r} is not in {args.config}", err)
-    if not args.yes and not _confirm(
+    if not args.yes and not confirm(
         f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
     ):
         say("not reset", out)
@@ -128,7 +128,7 @@ def state_reset(
     return 0
 
 
-def _confirm(prompt: str) -> bool:
+def confirm(prompt: str) -> bool:
     try:
         return input(prompt).strip().lower() in ("y", "yes")
     except EOFError:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from connector.alerts import destinations
+from connector.config.detections import DetectionsConfig
 from connector.config.errors import ConfigError, describe
 from connector.config.sections import (
     DaemonConfig,
@@ -155,10 +156,10 @@ class SourceConfig(Strict):
     @field_validator("id")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        """`watchlist` prefixes the watchlist's own state keys; `state reset` of such a
+        """`watchlist` and `detections` prefix their own state keys; `state reset` of such a
         source would wipe them."""
-        if value == "watchlist":
-            raise ValueError("'watchlist' is reserved for the watchlist's state; pick another id")
+        if value in ("watchlist", "detections"):
+            raise ValueError(f"{value!r} is reserved for the {value} state keys; pick another id")
         return value
 
     @field_validator("log_types")
@@ -253,6 +254,7 @@ class Settings(Strict):
     limits: LimitsConfig = LimitsConfig()
     daemon: DaemonConfig = DaemonConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
+    detections: DetectionsConfig = DetectionsConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 

@@ -16,6 +16,7 @@ from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
 from connector.config.settings import Settings
+from connector.detections.anomalies import AnomalyAlerts
 from connector.indicators.match import Indicator
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
@@ -72,6 +73,9 @@ class App:
             on_result=self.metrics.delivery,
         )
         self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
+        self.anomalies = AnomalyAlerts(
+            settings.detections.anomaly, self.store, self.dispatcher.submit, self.metrics.anomaly
+        )
         out, limits = settings.output, settings.limits
         MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
         self.pipeline = Pipeline(
@@ -86,7 +90,7 @@ class App:
                 out.spill_dir,
                 out.partitions,
             ),
-            watch=self.watchlist.scanner,
+            observers=[self.watchlist, self.anomalies],
         )
         budgets = RateBudgets()
         self.runners = {

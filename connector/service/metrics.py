@@ -75,6 +75,13 @@ class Metrics:
         self.open_alerts = Gauge(
             "slack_connector_open_alerts", "Open alerts", ("rule",), registry=r
         )
+        self.anomalies = Counter(
+            "slack_connector_anomalies",
+            "Slack anomaly events by what became of them: alerted (a new alert), grouped (into "
+            "a user's open burst), suppressed (trusted network), repeated (already alerted)",
+            ("source_id", "outcome"),
+            registry=r,
+        )
         self.alerts_sent = Counter(
             "slack_connector_alert_deliveries",
             "Alert deliveries",
@@ -130,6 +137,9 @@ class Metrics:
         if status == "429":
             self.rate_limited.labels(source_id, method).inc()
             self.retry_after.labels(source_id, method).inc(retry_after)
+
+    def anomaly(self, source_id: str, outcome: str, count: int) -> None:
+        self.anomalies.labels(source_id, outcome).inc(count)
 
     def delivery(self, destination: str, alert: Alert, ok: bool) -> None:
         self.alerts_sent.labels(destination, alert.status, str(ok).lower()).inc()

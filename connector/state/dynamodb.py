@@ -178,6 +178,13 @@ class DynamoStore:
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
 
+    def mark(self, key_: str, value: dict[str, Any]) -> bool:
+        return self.table.conditional(
+            "put_item",
+            Item={**key("A", key_), **_encoded(value)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
         return {k: v for k, v in alerts.items() if v and v.get("open")}

@@ -138,6 +138,13 @@ class StateStore:
         with self._txn() as db:
             db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
 
+    def mark(self, key: str, value: dict[str, Any]) -> bool:
+        with self._txn() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value))
+            )
+            return cur.rowcount == 1
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         with self._reading():
             rows = self._db.execute("SELECT key, value FROM alerts").fetchall()

@@ -29,10 +29,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import slack_admin as admin
+
 AUDIT_METHOD = "logs"
 ACCESS_METHOD = "team.accessLogs"
 INTEGRATION_METHOD = "team.integrationLogs"
-METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD})
+METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD}) | admin.METHODS
 FAULT_KINDS = frozenset(
     {"429", "html500", "truncated", "garbage", "reset", "slow", "ok_false", "401"}
 )
@@ -258,6 +260,8 @@ class FakeSlack:
         # Tracebacks of exceptions inside the fake (answered as HTTP 500 text/plain), so a
         # test can tell a bug in the fake from an injected fault.
         self.server_errors: list[str] = []
+        self.admin = admin.AdminApi()
+        """The anomaly allow-list and the audit catalog (`/actions`, `/schemas`)."""
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeSlack:
@@ -438,6 +442,8 @@ class FakeSlack:
         body = handler.rfile.read(int(headers.get("content-length") or 0))
         if url.path == "/audit/v1/logs":
             method = AUDIT_METHOD
+        elif url.path in ("/audit/v1/actions", "/audit/v1/schemas"):
+            method = url.path.rsplit("/", 1)[1]
         elif url.path.startswith("/api/"):
             method = url.path[len("/api/") :]
         else:
@@ -527,17 +533,26 @@ class FakeSlack:
             if req.verb != "GET":
                 return _Response(405, _audit_json({"ok": False, "error": "method_not_allowed"}))
             return self._audit_endpoint(params, headers)
+        if method in (admin.ACTIONS, admin.SCHEMAS):  # no token needed
+            body = self.admin.catalog_body
+            return _Response(
+                200, body if body is not None else _audit_json(self.admin.catalog(method))
+            )
         if req.path.startswith("/api/"):
             try:
-                if method not in (ACCESS_METHOD, INTEGRATION_METHOD):
+                if method not in (ACCESS_METHOD, INTEGRATION_METHOD, *admin.METHODS):
                     raise _ApiError("unknown_method")
                 self._check_auth_web(headers)
                 self._check_set_error(method)
                 if method == ACCESS_METHOD:
                     result = self._access_logs(params)
-                else:
+                elif method == INTEGRATION_METHOD:
                     result = self._integration_logs(params)
-            except _ApiError as err:
+                elif method == admin.ALLOW_GET:
+                    result = self.admin.allow_get()
+                else:
+                    result = self.admin.allow_update(params)
+            except (_ApiError, admin.ApiError) as err:
                 result = {"ok": False, "error": err.error}
             return _Response(200, _web_json(result))
         return _Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
