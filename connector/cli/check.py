@@ -17,16 +17,17 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
 from connector import __version__
 from connector.cli.output import say
-from connector.cli.state import late_renewals
+from connector.cli.state import catalog_summary, late_renewals
 from connector.config.secret_check import secret_problems
 from connector.config.settings import Settings, SourceConfig
 from connector.credentials import provider as credentials
+from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
 from connector.service.runner import slack_client
@@ -91,14 +92,34 @@ def _state(settings: Settings) -> Line:
     try:
         store.ping()
         late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
+        lists = catalog_summary(store.alert(CATALOG_KEY))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
         store.close()
-    if late:
-        detail = f"readable at {path}; leases renewed late: {'; '.join(late)}"
-        return Line("state", True, detail, warn=True)
+    warnings = [f"leases renewed late: {'; '.join(late)}"] if late else []
+    stale = _stale_lists(settings, lists)
+    if stale:
+        warnings.append(stale)
+    if warnings:
+        return Line("state", True, f"readable at {path}; {'; '.join(warnings)}", warn=True)
     return Line("state", True, f"readable at {path}")
+
+
+def _stale_lists(settings: Settings, lists: dict[str, Any] | None) -> str | None:
+    """Slack's audit action lists are read daily; older than `stale_after_seconds` (two
+    days), new-action alerts have stopped working."""
+    catalog = settings.detections.catalog
+    if not catalog.enabled or not any("audit" in s.log_types for s in settings.sources):
+        return None
+    if lists is None:
+        return "Slack's audit action lists were never read (`run` reads them at start)"
+    age = lists["age_seconds"]
+    if age is None or age > catalog.stale_after_seconds:
+        when = f"{age // 3600} h ago" if age is not None else "never successfully"
+        error = f" (last error: {lists['error']})" if lists.get("error") else ""
+        return f"Slack's audit action lists were read {when}{error}"
+    return None
 
 
 def _output(settings: Settings) -> Line:

@@ -16,6 +16,7 @@ import orjson
 from connector import clock
 from connector.cli.output import say
 from connector.config.settings import Settings
+from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logtypes import REGISTRY
 from connector.state import StateError
 
@@ -45,6 +46,7 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
     try:
         rows = [r for r in store.summary() if args.source in (None, r["source_id"])]
         alerts = sorted(store.open_alerts().items())
+        catalog = catalog_summary(store.alert(CATALOG_KEY))
     finally:
         store.close()
     if not rows and not alerts:
@@ -58,7 +60,24 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
             say(f"WARNING source {row['source_id']} {row['log_type']}: {problem}", out)
     for key, alert in alerts:
         say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode(), out)
+    if catalog is not None:
+        say(orjson.dumps(readable_times({"slack_action_lists": catalog})).decode(), out)
     return 0
+
+
+def catalog_summary(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Slack's audit action lists as kept: their size and age, not the ~800 names."""
+    if not state:
+        return None
+    fetched = state.get("fetched_at")
+    return {
+        "actions": len(state.get("actions", ())),
+        "entity_types": len(state.get("entity_types", ())),
+        "fetched_at": fetched,
+        "age_seconds": clock.now_ts() - int(fetched) if fetched else None,
+        "attempted_at": state.get("attempted_at"),
+        "error": state.get("error"),
+    }
 
 
 TIME_FIELDS = frozenset(
@@ -74,6 +93,8 @@ TIME_FIELDS = frozenset(
         "oldest",
         "latest",
         "covered_from",
+        "fetched_at",
+        "attempted_at",
     }
 )
 

@@ -10,6 +10,8 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
@@ -17,6 +19,7 @@ from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
 from connector.config.settings import Settings
 from connector.detections.anomalies import AnomalyAlerts
+from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
@@ -27,6 +30,7 @@ from connector.service.readiness import BackgroundCheck
 from connector.service.runner import Outcome, SourceRunner
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
+from connector.slack import catalog as slack_catalog
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
 
@@ -76,6 +80,8 @@ class App:
         self.anomalies = AnomalyAlerts(
             settings.detections.anomaly, self.store, self.dispatcher.submit, self.metrics.anomaly
         )
+        self._catalog_http = httpx.Client(timeout=30.0, follow_redirects=False)
+        self.catalog = self._catalog(settings)
         out, limits = settings.output, settings.limits
         MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
         self.pipeline = Pipeline(
@@ -90,7 +96,7 @@ class App:
                 out.spill_dir,
                 out.partitions,
             ),
-            observers=[self.watchlist, self.anomalies],
+            observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
         )
         budgets = RateBudgets()
         self.runners = {
@@ -110,6 +116,30 @@ class App:
         self.in_flight = InFlight()
         self.slash: SlashServer | None = None
         self._searcher: Searcher | None = None
+
+    def _catalog(self, settings: Settings) -> Catalog | None:
+        """Slack's lists of audit actions, read from the first source that reads audit
+        logs (the lists are Slack's, the same for every organisation)."""
+        audit = next((s for s in settings.sources if "audit" in s.log_types), None)
+        if audit is None or not settings.detections.catalog.enabled:
+            return None
+        url, http = audit.audit_api_url, self._catalog_http
+        return Catalog(
+            settings.detections.catalog,
+            self.store,
+            self.dispatcher.submit,
+            lambda: slack_catalog.fetch(http, url),
+            (audit.id, audit.display_label),
+        )
+
+    def refresh_catalog(self, *, force: bool = False) -> None:
+        """Slack's action lists, when a day has passed: at start and hourly after."""
+        if self.catalog is None:
+            return
+        try:
+            self.catalog.refresh(force=force)
+        except StateError as exc:
+            log.error("catalog state unavailable", extra={"error": str(exc)})
 
     def thresholds(self, source_id: str, log_type: str) -> Thresholds:
         alerts = self.settings.alerts
@@ -175,6 +205,7 @@ class App:
         """Every source and log type once, parked ones included: an operator asked for it.
         With replicas, only the streams this process could take a lease on."""
         self.claim(everything=True)
+        self.refresh_catalog()
         return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
 
     def start_health(self) -> HealthServer | None:
@@ -236,6 +267,7 @@ class App:
         self.abandon(grace)
         for runner in self.runners.values():
             runner.close()
+        self._catalog_http.close()
         self.sink.close()
         self.store.close()
 
