@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from connector import clock
 from connector.budget import MEMORY
 from connector.ingest.batch import QUARANTINE, Batch, Sizing
+from connector.ingest.derived import Derivations
 from connector.ingest.enrich import Enricher, Source, quarantine_row
 from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
@@ -49,6 +50,8 @@ class PollResult:
     bytes: int = 0
     pages: int = 0
     recovered: int = 0
+    derived: dict[str, int] = field(default_factory=dict)
+    """What the derived objects committed held, per their outputs' labels."""
 
 
 @dataclass(frozen=True)
@@ -95,11 +98,13 @@ class Pipeline:
         sink: Sink,
         limits: BatchLimits,
         observers: Sequence[Observer] = (),
+        derived: Derivations | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
         self.limits = limits
         self.observers = tuple(observers)
+        self.derived = derived or Derivations()
 
     def poll(
         self,
@@ -147,7 +152,8 @@ class Pipeline:
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        recovered = UnitOfWork(self.store, source.id, logtype.name).settle(self.sink.exists)
+        unit = UnitOfWork(self.store, source.id, logtype.name)
+        recovered = unit.settle(self.sink.exists, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
@@ -231,17 +237,23 @@ class Pipeline:
         result: PollResult,
     ) -> None:
         """Objects are compressed and written one at a time, each recorded as a write
-        intent just before its upload; the keys and the checkpoint move after the last."""
+        intent just before its upload and followed by its derived objects; the keys and
+        the checkpoint move after the last."""
         unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
+        derived: dict[str, int] = {}
         with MEMORY.write():
-            for obj in batch.objects():
+            for obj in batch.objects(ndjson=bool(self.derived)):
                 with unit.writing(obj.key, len(obj.body), obj.row_keys):
                     self.sink.put(obj.key, obj.body)
+                    for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
+                        derived[label] = derived.get(label, 0) + n
                 del obj
         prune = logtype.prune_before(checkpoint) if checkpoint else None
         if unit.commit(checkpoint, prune):
             result.objects += len(unit.objects)
             result.bytes += unit.bytes
+            for label, n in derived.items():
+                result.derived[label] = result.derived.get(label, 0) + n
 
 
 def _observe(call: Callable[..., object], source: Source, logtype: LogType) -> None:
