@@ -24,7 +24,7 @@ from connector.slack import catalog as slack_catalog
 from connector.slack.catalog import Listing
 from connector.slack.errors import SlackError, SlackTransientError
 from connector.state.sqlite import StateStore
-from tests.conftest import SECRETS_SEEN, source
+from tests.conftest import alert_hook, source
 from tests.factories import audit, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -209,9 +209,7 @@ HOOK = "/hooks/catalog-s3cr3t"
 
 @pytest.fixture
 def rx(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        monkeypatch.setenv("CATALOG_HOOK_URL", receiver.url(HOOK))
-        SECRETS_SEEN.add(receiver.url(HOOK))
+    with alert_hook(monkeypatch, "CATALOG_HOOK_URL", HOOK) as receiver:
         yield receiver
 
 

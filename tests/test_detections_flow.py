@@ -13,9 +13,8 @@ import pytest
 
 from connector.config.load import parse
 from connector.config.settings import Settings
-from connector.service.app import App
 from connector.sinks.base import Sink, SinkError
-from tests.conftest import SECRETS_SEEN, dynamodb_options, read_local, source
+from tests.conftest import alert_hook, dynamodb_options, once, read_local, source
 from tests.factories import anomaly, audit, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -25,9 +24,7 @@ HOOK = "/hooks/anomaly-s3cr3t"
 
 @pytest.fixture
 def rx(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        monkeypatch.setenv("ANOMALY_HOOK_URL", receiver.url(HOOK))
-        SECRETS_SEEN.add(receiver.url(HOOK))
+    with alert_hook(monkeypatch, "ANOMALY_HOOK_URL", HOOK) as receiver:
         yield receiver
 
 
@@ -45,14 +42,6 @@ def settings(tmp_path: Path, slack: FakeSlack, state: Any = None, **anomaly_cfg:
             "sources": [source(slack, log_types=["audit"], page_size=3)],
         }
     )
-
-
-def once(cfg: Settings, sink: Sink | None = None) -> list[Any]:
-    app = App(cfg, sink=sink)
-    try:
-        return app.once()
-    finally:
-        app.close()
 
 
 def anomalies(rx: WebhookReceiver) -> list[dict[str, Any]]:

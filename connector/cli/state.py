@@ -18,6 +18,7 @@ from connector.cli.output import say
 from connector.config.settings import Settings
 from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logtypes import REGISTRY
+from connector.service.workspaces import key as workspaces_key
 from connector.state import StateError
 
 Say = Callable[[str, TextIO], None]
@@ -44,9 +45,14 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         say(f"no state yet: {path} does not exist (nothing has been polled)", out)
         return 0
     try:
-        rows = [r for r in store.summary() if args.source in (None, r["source_id"])]
+        rows = [r for r in store.summary() if args.source in (None, r["source_id"].split("@")[0])]
         alerts = sorted(store.open_alerts().items())
         catalog = catalog_summary(store.alert(CATALOG_KEY))
+        grids = {
+            s.id: store.alert(workspaces_key(s.id)) or {}
+            for s in settings.sources
+            if s.team_ids is not None and args.source in (None, s.id)
+        }
     finally:
         store.close()
     if not rows and not alerts:
@@ -62,6 +68,9 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode(), out)
     if catalog is not None:
         say(orjson.dumps(readable_times({"slack_action_lists": catalog})).decode(), out)
+    for source_id, kept in grids.items():
+        line = {"workspaces_of": source_id, **kept}
+        say(orjson.dumps(readable_times(line), option=orjson.OPT_SORT_KEYS).decode(), out)
     return 0
 
 
@@ -95,6 +104,8 @@ TIME_FIELDS = frozenset(
         "covered_from",
         "fetched_at",
         "attempted_at",
+        "refreshed_at",
+        "removed_at",
     }
 )
 

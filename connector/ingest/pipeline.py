@@ -116,12 +116,12 @@ class Pipeline:
         """Fetched pages are written even when Slack fails halfway; the sink failing stops all."""
         result = PollResult()
         result.recovered = self.recover(source, logtype)
-        ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
+        ctx.checkpoint = self.store.checkpoint(source.stream, logtype.checkpoint_key)
         batch = self._new_batch(source, logtype)
         pending: Checkpoint | None = None
         writer = WriteBehind(
             lambda full, checkpoint: self._flush(source, logtype, full, checkpoint, result),
-            f"write-{source.id}-{logtype.name}",
+            f"write-{source.stream}-{logtype.name}",
         )
         try:
             try:
@@ -152,19 +152,19 @@ class Pipeline:
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        unit = UnitOfWork(self.store, source.id, logtype.name)
+        unit = UnitOfWork(self.store, source.stream, logtype.name)
         recovered = unit.settle(self.sink.exists, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
-                extra={"source_id": source.id, "log_type": logtype.name, "objects": recovered},
+                extra={"source_id": source.stream, "log_type": logtype.name, "objects": recovered},
             )
         return recovered
 
     def _new_batch(self, source: Source, logtype: LogType) -> Batch:
         name = self.limits.partitions.get(logtype.name, logtype.partition)
         granularity = {logtype.log_type: GRANULARITIES[name]}
-        return Batch(self.limits.prefix, source.id, self.limits.sizing(), granularity)
+        return Batch(self.limits.prefix, source.object_name, self.limits.sizing(), granularity)
 
     def _ingest(
         self,
@@ -185,7 +185,7 @@ class Pipeline:
         validate_record = type(logtype).validate_record
         records = page.records
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
-        already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
+        already = self.store.seen(source.stream, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
         scans = [w for o in self.observers if (w := o.watch(source.id, logtype.name)) is not None]
         landed: list[bytes] | None = [] if scans else None
@@ -214,7 +214,7 @@ class Pipeline:
             if (
                 key in in_batch
                 or key in in_flight_keys
-                or self.store.seen(source.id, logtype.name, [key])
+                or self.store.seen(source.stream, logtype.name, [key])
             ):
                 duplicates += 1
                 continue
@@ -239,7 +239,7 @@ class Pipeline:
         """Objects are compressed and written one at a time, each recorded as a write
         intent just before its upload and followed by its derived objects; the keys and
         the checkpoint move after the last."""
-        unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
+        unit = UnitOfWork(self.store, source.stream, logtype.name, logtype.checkpoint_key)
         derived: dict[str, int] = {}
         with MEMORY.write():
             for obj in batch.objects(ndjson=bool(self.derived)):

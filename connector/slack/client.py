@@ -183,7 +183,7 @@ class SlackClient:
         secret = self._tokens.current()
         self._used = secret
         token = secret.get_secret_value()
-        bucket_name = "audit" if api == "audit" else method
+        bucket_name = "audit" if api == "audit" else _per_workspace(method, self._team_id)
         bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
         paused = bucket.paused_for()
         if paused > self._retry.max_retry_after:
@@ -271,6 +271,12 @@ class SlackClient:
             code = str(body.get("error", ""))
             raise classify(self.source_id, method, code, status, needed=body.get("needed"))
         return body
+
+
+def _per_workspace(method: str, team_id: str | None) -> str:
+    """A Web API method's tier is per workspace: an org-level token reading several
+    workspaces has one budget per (method, workspace), the Audit API one per org."""
+    return f"{method}@{team_id}" if team_id else method
 
 
 def _retry_after(resp: httpx.Response) -> float:

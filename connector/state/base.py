@@ -113,6 +113,11 @@ class StateStore(Protocol):
         round finished; nothing for a private store, which owns all."""
         ...
 
+    def add_streams(self, streams: list[tuple[str, str]]) -> None:
+        """More streams to share, after `claim` (a workspace Enterprise Grid added); nothing
+        for a private store, which owns all."""
+        ...
+
     def polling(self, source_id: str, log_type: str) -> AbstractContextManager[bool]:
         """Whether to poll the stream now; its lease is kept while the poll runs."""
         ...

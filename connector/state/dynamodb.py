@@ -80,6 +80,10 @@ class DynamoStore:
             self.leases.on_round = on_round
             self.leases.start(streams, everything=everything, on_taken=on_taken)
 
+    def add_streams(self, streams: list[Stream]) -> None:
+        if self.leases is not None:
+            self.leases.add(streams)
+
     @contextmanager
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
         """A poll is pinned to the lease epoch it started under: if this replica loses the

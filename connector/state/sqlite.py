@@ -319,6 +319,9 @@ class StateStore:
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
         yield True
 
+    def add_streams(self, streams: list[tuple[str, str]]) -> None:
+        return None
+
     def owns(self, source_id: str, log_type: str) -> bool:
         return True
 

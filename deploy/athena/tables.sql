@@ -124,6 +124,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_access_logs` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `p_any_ip_addresses` array<string>,
   `p_any_emails` array<string>,
   `p_any_usernames` array<string>
@@ -173,6 +174,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_integration_logs` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `p_any_ip_addresses` array<string>,
   `p_any_emails` array<string>,
   `p_any_usernames` array<string>
@@ -208,6 +210,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_quarantine` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `reason` string,
   `record` string
 )

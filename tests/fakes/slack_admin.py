@@ -10,9 +10,10 @@ from typing import Any
 
 ALLOW_GET = "admin.audit.anomaly.allow.getItem"
 ALLOW_UPDATE = "admin.audit.anomaly.allow.updateItem"
+TEAMS_LIST = "admin.teams.list"
 ACTIONS = "actions"
 SCHEMAS = "schemas"
-METHODS = frozenset({ALLOW_GET, ALLOW_UPDATE, ACTIONS, SCHEMAS})
+METHODS = frozenset({ALLOW_GET, ALLOW_UPDATE, TEAMS_LIST, ACTIONS, SCHEMAS})
 
 DEFAULT_ACTIONS: dict[str, list[str]] = {
     "workspace_or_org": ["workspace_created", "organization_created", "pref.sso_setting_changed"],
@@ -41,8 +42,33 @@ class AdminApi:
         self.updates: list[dict[str, str]] = []
         self.actions: dict[str, list[str]] = {k: list(v) for k, v in DEFAULT_ACTIONS.items()}
         self.schemas: list[str] = list(DEFAULT_SCHEMAS)
+        self.teams: list[dict[str, str]] = []
+        self.teams_page: int | None = None
+        """Workspaces per admin.teams.list page whatever `limit` asks (several pages)."""
         self.catalog_body: bytes | None = None
         """When set, /actions and /schemas answer 200 with these bytes (malformed answers)."""
+
+    def add_team(self, team_id: str, name: str) -> None:
+        with self._lock:
+            self.teams.append({"id": team_id, "name": name, "domain": name})
+
+    def remove_team(self, team_id: str) -> None:
+        with self._lock:
+            self.teams = [t for t in self.teams if t["id"] != team_id]
+
+    def teams_list(self, params: dict[str, str]) -> dict[str, Any]:
+        """Cursor paging; the cursor is an offset."""
+        try:
+            limit = int(params.get("limit") or 100)
+            offset = int(params.get("cursor") or "0")
+        except ValueError:
+            raise ApiError("invalid_cursor") from None
+        with self._lock:
+            size = self.teams_page or limit
+            page = [dict(t) for t in self.teams[offset : offset + size]]
+            more = offset + size < len(self.teams)
+        cursor = str(offset + size) if more else ""
+        return {"ok": True, "teams": page, "response_metadata": {"next_cursor": cursor}}
 
     def add_action(self, category: str, name: str) -> None:
         with self._lock:

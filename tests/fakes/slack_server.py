@@ -261,7 +261,9 @@ class FakeSlack:
         # test can tell a bug in the fake from an injected fault.
         self.server_errors: list[str] = []
         self.admin = admin.AdminApi()
-        """The anomaly allow-list and the audit catalog (`/actions`, `/schemas`)."""
+        """The anomaly allow-list, the audit catalog (`/actions`, `/schemas`), the org's
+        workspaces (`admin.teams.list`)."""
+        self.workspaces: dict[str, FakeSlack] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeSlack:
@@ -544,10 +546,14 @@ class FakeSlack:
                     raise _ApiError("unknown_method")
                 self._check_auth_web(headers)
                 self._check_set_error(method)
-                if method == ACCESS_METHOD:
-                    result = self._access_logs(params)
-                elif method == INTEGRATION_METHOD:
-                    result = self._integration_logs(params)
+                if method in (ACCESS_METHOD, INTEGRATION_METHOD):
+                    logs = self._workspace(params)
+                    if method == ACCESS_METHOD:
+                        result = logs._access_logs(params)
+                    else:
+                        result = logs._integration_logs(params)
+                elif method == admin.TEAMS_LIST:
+                    result = self.admin.teams_list(params)
                 elif method == admin.ALLOW_GET:
                     result = self.admin.allow_get()
                 else:
@@ -582,6 +588,31 @@ class FakeSlack:
         if configured is not None:
             error, status = configured
             raise _ApiError(error, status or _AUDIT_ERROR_STATUS.get(error, 400))
+
+    def add_workspace(self, team_id: str, name: str = "") -> FakeSlack:
+        """Make this an Enterprise Grid org install: team.* methods then need `team_id`
+        and answer from that workspace's own logs (the returned fake's `add_access`,
+        `add_integration`), and `admin.teams.list` lists it."""
+        logs = FakeSlack(seed=len(self.workspaces) + 1)
+        logs.clock_offset = self.clock_offset
+        with self._lock:
+            self.workspaces[team_id] = logs
+        self.admin.add_team(team_id, name or team_id.lower())
+        return logs
+
+    def _workspace(self, params: dict[str, str]) -> FakeSlack:
+        """Whose team.* logs a request reads: this fake's, or with workspaces (an org
+        install) the one `team_id` names; an org token without one is refused, as Slack
+        does."""
+        with self._lock:
+            if not self.workspaces:
+                return self
+            team = params.get("team_id", "")
+            if not team:
+                raise _ApiError("missing_argument")
+            if team not in self.workspaces:
+                raise _ApiError("team_not_found")
+            return self.workspaces[team]
 
     # ------------------------------------------------------------------ Audit API
     def _audit_endpoint(self, params: dict[str, str], headers: dict[str, str]) -> _Response:
