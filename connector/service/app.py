@@ -233,7 +233,7 @@ class App:
             if t not in before
             for lt in runner.cfg.per_workspace
         ]
-        if new and before:
+        if new:
             self.store.add_streams(new)
         return teams
 
