@@ -66,6 +66,7 @@ def run(settings: Settings) -> Iterator[Line]:
         yield Line(f"secret {where}", False, problem, field=where)
     yield _state(settings)
     yield _output(settings)
+    yield _alerts(settings)
     budgets = RateBudgets()
     for i, source in enumerate(settings.sources):
         if i in unreadable:
@@ -136,6 +137,19 @@ def _output(settings: Settings) -> Line:
         return Line(name, False, str(exc))
     finally:
         sink.close()
+
+
+def _alerts(settings: Settings) -> Line:
+    kinds = [str(getattr(d, "type", "?")) for d in settings.alerts.destinations]
+    if not kinds:
+        return Line("alerts", True, NO_DESTINATION, warn=True)
+    return Line("alerts", True, f"{len(kinds)} destination(s): {', '.join(kinds)}")
+
+
+NO_DESTINATION = (
+    "no destination configured: alerts (no events, source failing, watchlist) are only "
+    "logged; add an [[alerts.destinations]] table"
+)
 
 
 def _stored_warning(settings: Settings, source_id: str, log_type: str) -> str | None:

@@ -29,6 +29,7 @@ from pydantic import (
 from connector.alerts import destinations
 from connector.config.detections import DetectionsConfig
 from connector.config.errors import ConfigError, describe
+from connector.config.ocsf import OcsfConfig
 from connector.config.sections import (
     DaemonConfig,
     LimitsConfig,
@@ -287,6 +288,7 @@ class Settings(Strict):
     daemon: DaemonConfig = DaemonConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
     detections: DetectionsConfig = DetectionsConfig()
+    ocsf: OcsfConfig = OcsfConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
@@ -304,15 +306,21 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _s3_fits_the_grace(self) -> Settings:
-        """A write stuck on S3 must give up before the shutdown grace runs out."""
-        out = self.output
-        worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
-        if out.type == "s3" and worst > self.daemon.shutdown_grace_seconds:
-            raise ValueError(
-                f"output.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
-                f"read_timeout_seconds) is {worst:g}s, more than daemon.shutdown_grace_seconds "
-                f"({self.daemon.shutdown_grace_seconds:g}s); lower them or raise the grace"
-            )
+        """A write stuck on S3 (the output bucket or the OCSF lake) must give up before
+        the shutdown grace runs out."""
+        lake = self.ocsf.enabled and self.ocsf.output == "s3"
+        for name, out, used in (
+            ("output", self.output, self.output.type == "s3"),
+            ("ocsf", self.ocsf, lake),
+        ):
+            worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
+            if used and worst > self.daemon.shutdown_grace_seconds:
+                raise ValueError(
+                    f"{name}.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
+                    f"read_timeout_seconds) is {worst:g}s, more than daemon.shutdown_grace_"
+                    f"seconds ({self.daemon.shutdown_grace_seconds:g}s); lower them or raise "
+                    "the grace"
+                )
         return self
 
     @model_validator(mode="after")

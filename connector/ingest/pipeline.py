@@ -24,16 +24,11 @@ from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
 from connector.ingest.validate import explain, not_an_object, unconvertible
 from connector.ingest.writer import WriteBehind
-from connector.logtypes.base import (
-    Checkpoint,
-    LogType,
-    Page,
-    PollContext,
-    PollStopped,
-)
+from connector.logtypes.base import LogType
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state import StateStore, UnitOfWork
+from connector.stream import Checkpoint, Page, PollContext, PollStopped
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +47,8 @@ class PollResult:
     recovered: int = 0
     derived: dict[str, int] = field(default_factory=dict)
     """What the derived objects committed held, per their outputs' labels."""
+    newest_event: float = 0.0
+    """The newest event time among the rows written (0 when none was)."""
 
 
 @dataclass(frozen=True)
@@ -187,6 +184,7 @@ class Pipeline:
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.stream, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
+        newest = result.newest_event
         scans = [w for o in self.observers if (w := o.watch(source.id, logtype.name)) is not None]
         landed: list[bytes] | None = [] if scans else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
@@ -209,6 +207,8 @@ class Pipeline:
                     if landed is not None:
                         landed.append(bytes(memoryview(line)))
                     written += 1
+                    if event_ts > newest:
+                        newest = event_ts
                     continue
             rid, key = row_ids.of_invalid(raw)
             if (
@@ -223,6 +223,7 @@ class Pipeline:
             result.quarantined += 1
         result.fetched += len(ids)
         result.written += written
+        result.newest_event = newest
         result.duplicates += duplicates
         if landed:
             for scan in scans:
@@ -248,8 +249,9 @@ class Pipeline:
                     for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
                         derived[label] = derived.get(label, 0) + n
                 del obj
-        prune = logtype.prune_before(checkpoint) if checkpoint else None
-        if unit.commit(checkpoint, prune):
+        stored = checkpoint.dump() if checkpoint else None
+        prune = checkpoint.prune_before() if checkpoint else None
+        if unit.commit(stored, prune):
             result.objects += len(unit.objects)
             result.bytes += unit.bytes
             for label, n in derived.items():

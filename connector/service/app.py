@@ -21,8 +21,10 @@ from connector.config.settings import Settings
 from connector.detections.anomalies import AnomalyAlerts
 from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
+from connector.ingest.derived import Derivations
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
+from connector.ocsf.output import outputs as ocsf_outputs
 from connector.search.watchlist import Watchlist
 from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
@@ -98,6 +100,7 @@ class App:
                 out.partitions,
             ),
             observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
+            derived=Derivations([*ocsf_outputs(settings.ocsf)]),
         )
         budgets = RateBudgets()
         self.runners = {
