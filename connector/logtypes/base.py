@@ -81,6 +81,8 @@ class LogType(ABC):
     """The user token scopes Slack requires to poll this log type."""
     enterprise_install: ClassVar[bool] = False
     """True when the token must come from an organization-level (Enterprise Grid) install."""
+    per_workspace: ClassVar[bool] = False
+    """True for a Web API log of one workspace, which an org-level token reads per `team_id`."""
     quiet_after: ClassVar[int] = 86_400
     """Default seconds without new events before the no-events alert fires."""
     add_indicators: ClassVar[Indicators]
