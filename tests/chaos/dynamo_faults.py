@@ -76,8 +76,8 @@ def gaps(coverage: Coverage, since: float) -> list[float]:
     out: list[float] = []
     short: float | None = None
     for s in coverage.samples:
-        if s.at < since:
-            continue
+        if s.at < since or s.unanswered:
+            continue  # a sample with a scrape unanswered says nothing either way
         if s.covered < coverage.streams:
             short = s.at if short is None else short
         elif short is not None:
