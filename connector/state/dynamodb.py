@@ -107,6 +107,9 @@ class DynamoStore:
     def owns(self, source_id: str, log_type: str) -> bool:
         return self._current((source_id, log_type)) is not None
 
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        return self._lost((source_id, log_type), "not held here")
+
     def _current(self, stream: Stream) -> int | None:
         """The epoch of the lease held now, if a running poll of the stream started
         under that same epoch (or none runs). A stream whose lease is not trusted
