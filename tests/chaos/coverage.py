@@ -259,7 +259,8 @@ def run(
     log: Any = print,
 ) -> tuple[Coverage, Result]:
     """`kills` SIGKILLs and `stops` SIGSTOPs in a seeded order, each once the previous
-    one's failover had the bound and a few seconds more to finish."""
+    one's failover had the bound and a few seconds more to finish and the spread evened
+    out."""
     knobs = Knobs(
         sources=sources,
         replicas=3,
@@ -281,6 +282,7 @@ def run(
                 coverage.events.append(_disturb(stage, fleet, kind, rng, lease_seconds))
                 log(f"{kind} {coverage.events[-1].replica} load {coverage.events[-1].load:.2f}")
                 time.sleep(coverage.bound + 3)
+                _settle(stage, lease_seconds)
             for i, e in enumerate(coverage.events):
                 nxt = coverage.events[i + 1].at if i + 1 < len(coverage.events) else time.time()
                 e.recovered = recovered(coverage, e.at, nxt)
@@ -295,6 +297,16 @@ def run(
     coverage.timelines = timeline.lines(coverage.events, fleet, lease_seconds)
     coverage.load = _uptime()
     return coverage, result
+
+
+def _settle(stage: Stage, lease: float) -> None:
+    """Before the next event, let the spread even out (it holds off for a lease period
+    after a failover): each event is then timed from a settled fleet, not from the
+    handovers the previous one set off."""
+    try:
+        stage.wait_balanced(timeout=3 * lease, even=True)
+    except AssertionError:
+        pass  # a spread still uneven is no failure; the next event is timed all the same
 
 
 def _disturb(
