@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from tests.chaos import timeline
-from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
+from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Poll, Result, Stage
 from tests.fakes.moto_server import moto_endpoint
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
@@ -106,6 +106,18 @@ class Coverage:
     def bound(self) -> float:
         """1.5 lease periods + one poll interval (README, "Running several replicas")."""
         return 1.5 * self.lease_seconds + self.poll
+
+    def frozen(self, poll: Poll) -> bool:
+        """Whether the poll's replica was SIGSTOPped while it ran: such a poll spans its
+        successor's (its last commit or log line waited out the stop), and the fence,
+        not the lease, is what keeps it from writing after it."""
+        return any(
+            e.kind == "stop"
+            and e.replica == poll.replica
+            and poll.start < e.at + 2 * self.lease_seconds + 1
+            and poll.end > e.at
+            for e in self.events
+        )
 
     def recoveries(self) -> list[float]:
         return [e.recovered for e in self.events if e.recovered is not None]
