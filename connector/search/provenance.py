@@ -1,8 +1,8 @@
 """Where a watched indicator came from: who added it, when, into which named list, with
 which tags and context (a note, or the report it was extracted from), and the reports.
 
-Kept with the state store's generic key-value methods (`alert` / `set_alert`), so SQLite
-and DynamoDB need no code of their own: one key per indicator (`watchlist:entry:<label>`)
+Kept in the state store's watchlist namespace (`watchlist_value` / `set_watchlist_value`,
+apart from alert state): one key per indicator (`watchlist:entry:<label>`)
 holding its newest `MAX_ENTRIES` submissions, one per report (`watchlist:report:<id>`).
 An indicator's key is read only to list it or to phrase its alert, never while scanning,
 and a key per indicator keeps each item far below DynamoDB's 400 KB.
@@ -83,24 +83,24 @@ class Provenance:
         (never, or removed since), which saves the read: one store call, not two."""
         kept = [] if first else self.entries(label)[-(MAX_ENTRIES - 1) :]
         value = [asdict(e) for e in [*kept, entry]]
-        self._store.set_alert(ENTRY_PREFIX + label, {"entries": value})
+        self._store.set_watchlist_value(ENTRY_PREFIX + label, {"entries": value})
 
     def entries(self, label: str) -> list[Entry]:
-        stored = self._store.alert(ENTRY_PREFIX + label) or {}
+        stored = self._store.watchlist_value(ENTRY_PREFIX + label) or {}
         return [_entry(e) for e in stored.get("entries", []) if isinstance(e, dict)]
 
     def forget(self, label: str) -> None:
         """The store has no delete; an empty value reads as no entries."""
-        self._store.set_alert(ENTRY_PREFIX + label, {})
+        self._store.set_watchlist_value(ENTRY_PREFIX + label, {})
 
     def save_report(self, report: Report) -> str:
         value = asdict(report)
         value["id"] = report.id
-        self._store.set_alert(REPORT_PREFIX + report.id, value)
+        self._store.set_watchlist_value(REPORT_PREFIX + report.id, value)
         return report.id
 
     def report(self, report_id: str) -> Report | None:
-        stored = self._store.alert(REPORT_PREFIX + report_id)
+        stored = self._store.watchlist_value(REPORT_PREFIX + report_id)
         if not stored:
             return None
         return Report(

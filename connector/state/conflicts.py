@@ -46,7 +46,7 @@ def is_conflict(exc: BaseException) -> bool:
 
 class Backoff:
     """Retries a call while it meets conflicts and `budget` seconds since its first attempt
-    allow another wait. Thread-safe; counts the conflicts it met (for metrics and bench)."""
+    allow another wait. Thread-safe; counts the conflicts it met and the calls it gave up on."""
 
     def __init__(
         self,

@@ -80,6 +80,10 @@ class DynamoStore:
             self.leases.on_round = on_round
             self.leases.start(streams, everything=everything, on_taken=on_taken)
 
+    def add_streams(self, streams: list[Stream]) -> None:
+        if self.leases is not None:
+            self.leases.add(streams)
+
     @contextmanager
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
         """A poll is pinned to the lease epoch it started under: if this replica loses the
@@ -199,6 +203,33 @@ class DynamoStore:
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
 
+    def mark(self, key_: str, value: dict[str, Any]) -> bool:
+        return self.table.conditional(
+            "put_item",
+            Item={**key("A", key_), **_encoded(value)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def watchlist_value(self, key_: str) -> dict[str, Any] | None:
+        """Partition `W`. A key an earlier release kept among the alerts (partition `A`)
+        moves here the first time it is read: copied unless a replica wrote it here
+        meanwhile, then deleted from the alerts."""
+        found = self.table.get("W", key_)
+        if found is None and key_.startswith("watchlist:"):
+            legacy = self.table.get("A", key_)
+            if legacy is not None:
+                self.table.conditional(
+                    "put_item",
+                    Item={**key("W", key_), "value": legacy["value"]},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                self.table.delete("A", key_, size=len(legacy["value"]["B"]))
+                found = self.table.get("W", key_)
+        return _value(found)
+
+    def set_watchlist_value(self, key_: str, value: dict[str, Any]) -> None:
+        self.table.put({**key("W", key_), **_encoded(value)})
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
         return {k: v for k, v in alerts.items() if v and v.get("open")}
@@ -241,7 +272,8 @@ class DynamoStore:
     def begin_write(
         self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
     ) -> None:
-        """Not fenced: an intent a stale replica leaves is settled by the next holder."""
+        """Checked against the lease held here, not fenced in the table: an intent a
+        stale replica leaves is settled by the next holder."""
         stream = (source_id, log_type)
         state = self._state(stream, self._epoch(stream) if self.leases is not None else None)
         for obj, (size, rows) in objects.items():

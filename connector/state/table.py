@@ -13,6 +13,7 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | `K#{source}#{log_type}`    | `P#{object key}#{part}` | write intent (row keys, packed)     |
 | `K#{source}#{log_type}`    | `S#{object key}`        | mark: that object was written       |
 | `A`                        | alert key               | alert state                         |
+| `W`                        | watchlist key           | watchlist state (indicators, rows)  |
 | `T` / `TL`                 | source                  | OAuth token pair / refresh lock     |
 
 Capacity is counted here from DynamoDB's published sizing rules (a write unit per KB of

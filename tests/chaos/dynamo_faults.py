@@ -117,8 +117,8 @@ def run(
     ):
         fleet = start_fleet(stage, workdir, events, random.Random(seed))
         with Sampler(fleet, coverage):
-            proxy.rate = rate
-            started = proxy.started = time.monotonic()
+            proxy.begin(rate)
+            started = proxy.started
             since = time.time()
             time.sleep(seconds)
             proxy.rate = 0.0
@@ -126,6 +126,7 @@ def run(
             summary = proxy.summary()
             contention = sum(proxy.contention.values())
             contended = dict(proxy.contended)
+            injected, requests = sum(proxy.injected.values()), sum(proxy.requests.values())
             lateness = []
             for inc in fleet.live.values():
                 lateness += _late(fleet, inc.replica_id)
@@ -137,8 +138,8 @@ def run(
         bound=coverage.bound,
         proxy=summary,
         conflicts_per_minute=contention / (elapsed / 60),
-        injected=sum(proxy.injected.values()),
-        requests=sum(proxy.requests.values()),
+        injected=injected,
+        requests=requests,
         gaps=gaps(coverage, since),
         lateness=lateness,
         contended=contended,

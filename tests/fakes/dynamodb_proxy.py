@@ -84,6 +84,14 @@ class DynamoFaultProxy:
         self._server.server_close()
         self._http.close()
 
+    def begin(self, rate: float) -> None:
+        """Start a measured stretch: faults at `rate` from now, every count from zero."""
+        with self._lock:
+            for counter in (self.requests, self.injected, self.contention, self.contended):
+                counter.clear()
+            self.rate = rate
+            self.started = time.monotonic()
+
     def summary(self) -> str:
         minutes = max(1e-9, (time.monotonic() - self.started) / 60)
         return (
