@@ -13,6 +13,7 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
+import gzip
 import heapq
 import importlib
 from collections.abc import Sequence
@@ -27,9 +28,10 @@ import orjson
 
 from connector import clock
 from connector.config.settings import OutputConfig
+from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import partitions
+from connector.search import index, lookup, partitions
 from connector.search.summary import Summary
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -86,9 +88,10 @@ class _Newest:
     heap: list[tuple[datetime, int, Hit]] = field(default_factory=list)
     seen: int = 0
 
-    def add(self, hits: list[Hit], window: Window) -> None:
+    def add(self, hits: list[Hit], window: Window, summarize: bool = True) -> None:
         for hit in hits:
-            self.summaries[hit.indicator.label].add(hit.row)
+            if summarize:
+                self.summaries[hit.indicator.label].add(hit.row)
             self.seen += 1
             item = (_when(hit.row) or window.since, -self.seen, hit)
             if len(self.heap) < self.limit:
@@ -182,16 +185,79 @@ class Searcher:
         indicators = list({i.label: i for i in indicators}.values())
         summaries = {i.label: Summary(i) for i in indicators}
         kept = _Newest(limit, summaries)
-        patterns = [i.prefilter() for i in indicators]
         try:
-            if all(patterns):
-                pattern = "|".join(f"(?:{p})" for p in patterns)
-                self._narrowed(files, pattern, indicators, window, kept)
-            else:
-                self._in_time_order(files, indicators, window, kept)
+            wanted = [(i, keys.lookup(i)) for i in indicators]
+            if all(look for _, look in wanted):
+                files = self._indexed(files, window, wanted, kept)  # type: ignore[arg-type]
+            if files:
+                self._scan(files, indicators, window, kept)
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
         return Found(kept.newest(), list(summaries.values()), window, tuple(log_types), limit)
+
+    def _scan(
+        self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
+    ) -> None:
+        patterns = [i.prefilter() for i in indicators]
+        if all(patterns):
+            pattern = "|".join(f"(?:{p})" for p in patterns)
+            self._narrowed(files, pattern, indicators, window, kept)
+        else:
+            self._in_time_order(files, indicators, window, kept)
+
+    def _indexed(
+        self,
+        files: list[str],
+        window: Window,
+        wanted: Sequence[tuple[Indicator, keys.Lookup]],
+        kept: _Newest,
+    ) -> list[str]:
+        """Answer from the indexes of the objects that have one; the objects without one
+        (landed before indexing, or whose index is still being written) are returned to
+        be scanned."""
+        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        covered = {f: i for f in files if (i := self._index_of(f)) in present}
+        found, located = lookup.find(
+            self._db,
+            sorted(covered.values()),
+            wanted,
+            (window.since - index.EPOCH) // index.MICRO,
+            (window.until - index.EPOCH) // index.MICRO,
+            kept.limit,
+        )
+        for summary in found:
+            kept.summaries[summary.indicator.label].merge(summary)
+        kept.add(self._rows(located), window, summarize=False)
+        return [f for f in files if f not in covered]
+
+    def _index_of(self, data: str) -> str | None:
+        key = index.index_key(data[len(self.root) + 1 :], "")
+        return f"{self.root}/{key}" if key else None
+
+    def _listed(self, window: Window, log_types: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for folder in log_types:
+            for pattern in partitions.month_globs(
+                f"{self.root}/{index.INDEX}", folder, window.since, window.until, index.SUFFIX
+            ):
+                found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+        return found
+
+    def _rows(self, located: Sequence[lookup.Located]) -> list[Hit]:
+        """The rows of located matches, each object read once."""
+        by_object: dict[str, list[lookup.Located]] = {}
+        for loc in located:
+            by_object.setdefault(index.data_key(loc.index[len(self.root) + 1 :], ""), []).append(
+                loc
+            )
+        hits = []
+        for key, locs in by_object.items():
+            (body,) = self._db.execute(BLOB, [f"{self.root}/{key}"]).fetchone() or (b"",)
+            lines = gzip.decompress(body).splitlines()
+            for loc in locs:
+                line = lines[loc.line].decode()
+                hits.append(Hit(loc.indicator, orjson.loads(line), line))
+        return hits
 
     def _narrowed(
         self,
@@ -226,6 +292,7 @@ class Searcher:
 
 
 GLOB = "SELECT file FROM glob(?)"
+BLOB = "SELECT content FROM read_blob(?)"
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -255,6 +322,10 @@ def _matches(
                 hits.append(Hit(indicator, row, line))
                 break
     return hits
+
+
+def _log_type_of(root: str, path: str) -> str:
+    return path[len(root) + 1 :].split("/", 1)[0]
 
 
 def _when(row: dict[str, Any]) -> datetime | None:

@@ -71,6 +71,14 @@ class Tally:
     def top(self, n: int = TOP) -> list[tuple[str, int]]:
         return self.counts.most_common(n)
 
+    def merge(self, other: Tally) -> None:
+        for value, n in other.counts.items():
+            if value in self.counts or len(self.counts) < DISTINCT_CAP:
+                self.counts[value] += n
+            else:
+                self.capped = True
+        self.capped = self.capped or other.capped
+
 
 def _audit_action(row: dict[str, Any]) -> str:
     return str(row.get("action") or "")
@@ -124,6 +132,16 @@ class Summary:
         addresses = row.get("p_any_ip_addresses")
         for ip in addresses if isinstance(addresses, list) else ():
             self.ips.add(str(ip))
+
+    def merge(self, other: Summary) -> None:
+        """Fold in the summary of other rows (the indexed part of a search)."""
+        self.count += other.count
+        for first in (other.first_seen,) if other.first_seen else ():
+            self.first_seen = min(self.first_seen or first, first)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for name in ("log_types", "sources", "actors", "actions", "ips"):
+            getattr(self, name).merge(getattr(other, name))
+        self.complete = self.complete and other.complete
 
     def lines(self, watched: Sequence[WatchEntry], style: Style | None = None) -> list[str]:
         """The summary as lines of text, values marked up by `style` (plain by default)."""
