@@ -2,7 +2,8 @@
 
 `put` must be atomic (the object exists whole or not at all) and idempotent for the same
 key, and `exists` must be truthful: together they let a write interrupted by a crash be
-resolved without losing or doubling a batch.
+resolved without losing or doubling a batch. `get` reads an object back, so recovery can
+remake the derived objects (`connector.ingest.derived`) of one that landed.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ class Sink(ABC):
     @abstractmethod
     def exists(self, key: str, size: int | None = None) -> bool:
         """Whether the object is there, whole: with `size`, a shorter or longer one is not."""
+
+    def get(self, key: str) -> bytes:
+        """The object's body as `put` stored it; `SinkError` when it cannot be read."""
+        raise SinkError(f"{self.kind}: cannot read {key} back")
 
     def check(self) -> str:
         """A cheap probe for `slack-connector check`."""

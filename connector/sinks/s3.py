@@ -72,6 +72,12 @@ class S3Sink(Sink):
             raise SinkError(f"s3: cannot check s3://{self.bucket}/{key}: {_reason(exc)}") from None
         return size is None or head.get("ContentLength") == size
 
+    def get(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise SinkError(f"s3: cannot read s3://{self.bucket}/{key}: {_reason(exc)}") from None
+
     def check(self) -> str:
         try:
             self._s3.head_bucket(Bucket=self.bucket)

@@ -12,7 +12,7 @@ import threading
 from typing import BinaryIO
 
 from connector.config.settings import OutputConfig
-from connector.sinks.base import Sink, register
+from connector.sinks.base import Sink, SinkError, register
 
 
 @register
@@ -34,3 +34,7 @@ class StdoutSink(Sink):
 
     def exists(self, key: str, size: int | None = None) -> bool:
         return False
+
+    def get(self, key: str) -> bytes:
+        """Never called: nothing printed `exists`, so recovery reads nothing back."""
+        raise SinkError(f"stdout: cannot read {key} back")

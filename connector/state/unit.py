@@ -8,8 +8,13 @@ kept here and nowhere else:
    the caller upload. An object whose upload returned is settled into the unit.
 2. `commit(checkpoint)` moves the settled objects' keys, the checkpoint and the removal of
    their intents in one atomic commit, which a shared store fences by the lease epoch.
-3. `settle(exists)` is the same commit for the intents a crash left behind: an object the
-   sink holds makes its keys seen, one that was never written leaves nothing.
+3. `settle(exists, restore)` is the same commit for the intents a crash left behind: an
+   object the sink holds makes its keys seen (after `restore` made any of its derived
+   objects that is missing, see `connector.ingest.derived`), one that was never written
+   leaves nothing.
+
+Derived objects are uploaded inside their data object's `writing`, each after
+`check_lease`, so the data object's intent covers them.
 
 Both stores implement the calls it makes (`begin_write`, `owns`, `intents`, `commit`); the
 contract test (`tests/test_state_contract.py`) runs a unit against each. `Pipeline` opens a
@@ -46,12 +51,17 @@ class UnitOfWork:
         replica paused past its lease must not put what the new holder settled); the
         object counts as written only when the body returns."""
         self.store.begin_write(self.source_id, self.log_type, {object_key: (size, row_keys)})
-        if not self.store.owns(self.source_id, self.log_type):
-            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
+        self.check_lease()
         yield
         self.keys.extend(row_keys)
         self.objects.append(object_key)
         self.bytes += size
+
+    def check_lease(self) -> None:
+        """Before every upload: raises `LeaseLost` once this process no longer holds the
+        stream (a private store holds every stream)."""
+        if not self.store.owns(self.source_id, self.log_type):
+            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
 
     def commit(
         self, checkpoint: dict[str, Any] | None = None, prune_before: int | None = None
@@ -70,13 +80,22 @@ class UnitOfWork:
         )
         return True
 
-    def settle(self, exists: Callable[[str, int | None], bool]) -> int:
-        """Settle the writes a crash interrupted, by asking the sink which objects exist;
-        the number of intents there were."""
+    def settle(
+        self,
+        exists: Callable[[str, int | None], bool],
+        restore: Callable[[str], None] | None = None,
+    ) -> int:
+        """Settle the writes a crash interrupted, by asking the sink which objects exist
+        and restoring the derived objects of those that do, before the commit; the number
+        of intents there were."""
         intents = self.store.intents(self.source_id, self.log_type)
         if not intents:
             return 0
-        self.keys = [k for i in intents if exists(i.object_key, i.size) for k in i.row_keys]
+        landed = [i for i in intents if exists(i.object_key, i.size)]
+        if restore is not None:
+            for intent in landed:
+                restore(intent.object_key)
+        self.keys = [k for i in landed for k in i.row_keys]
         self.objects = [i.object_key for i in intents]
         self.store.commit(self.source_id, self.log_type, keys=self.keys, done_intents=self.objects)
         return len(intents)
