@@ -169,9 +169,15 @@ def test_empty_or_missing_output_is_a_clear_error(
 def test_unreadable_object_is_reported(
     local: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    victim = next((tmp_path / "out").rglob("*.json.gz"))
-    victim.write_bytes(b"not gzip at all")
+    """Whether the object is scanned (it has no index) or only its shown rows are read."""
+    access = tmp_path / "out" / "slack" / "Slack.AccessLogs"
+    [indexed] = access.rglob("*.json.gz")
+    indexed.write_bytes(b"not gzip at all")
     code, _, err = search(local, capsys, "198.51.100.23")
+    assert code == 1 and "cannot read" in err
+    for index in (tmp_path / "out" / "slack" / "_index").rglob("*.parquet"):
+        index.unlink()
+    code, _, err = search(local, capsys, "203.0.113.0/24")
     assert code == 1 and "cannot read" in err
 
 

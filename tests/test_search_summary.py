@@ -157,7 +157,15 @@ def test_cli_summary_table_watched_and_cut(
     err = capsys.readouterr().err
     assert "2 of 38 matching event(s); all of them: slack-connector search" in err
     assert f"--config {config}" in err and "--limit 38" in err
-    # no literal to narrow by: read newest first, stop after the limit, say "at least"
+    # a range every row is in: the index counts every one of them
+    assert main(["search", "--config", config, "--summary", "--limit", "2", "0.0.0.0/0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ip:0.0.0.0/0: 41 event(s)"), out
+    assert "2 of 41 matching event(s)" in err
+    # objects without an index and no literal to narrow by: read newest first, stop after
+    # the limit, say "at least"
+    for index in (tmp_path / "out").rglob("*.parquet"):
+        index.unlink()
     monkeypatch.setattr(query, "FETCH", 4)
     assert main(["search", "--config", config, "--summary", "--limit", "2", "0.0.0.0/0"]) == 0
     out, err = capsys.readouterr()

@@ -32,8 +32,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from connector.indicators.keys import row_keys
+from connector.ingest.derived import DerivedObject
 from connector.search import render
 from connector.search.summary import ACTION
+from connector.sinks.base import Sink
 
 INDEX = "_index"
 SUFFIX = ".parquet"
@@ -77,6 +79,25 @@ def data_key(index: str, prefix: str) -> str:
     head = f"{prefix}/" if prefix else ""
     rest = index[len(head) :].removeprefix(f"{INDEX}/")
     return f"{head}{rest[: -len(SUFFIX)]}{DATA_SUFFIX}"
+
+
+class SearchIndex:
+    """The index as a derived output (`connector.ingest.derived`): written beside each
+    data object under the same unit of work, and remade by recovery when a crash fell
+    between them."""
+
+    name = "index"
+
+    def __init__(self, sink: Sink, prefix: str) -> None:
+        self.sink = sink
+        self.prefix = prefix
+
+    def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
+        where = index_key(key, self.prefix)
+        if where is None:
+            return
+        lines = ndjson.splitlines()
+        yield DerivedObject(self.sink, where, build(lines), {"indexed_rows": len(lines)})
 
 
 def build(lines: Iterable[bytes]) -> bytes:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import heapq
+import zlib
 import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -252,11 +253,15 @@ class Searcher:
             )
         hits = []
         for key, locs in by_object.items():
-            (body,) = self._db.execute(BLOB, [f"{self.root}/{key}"]).fetchone() or (b"",)
-            lines = gzip.decompress(body).splitlines()
-            for loc in locs:
-                line = lines[loc.line].decode()
-                hits.append(Hit(loc.indicator, orjson.loads(line), line))
+            path = f"{self.root}/{key}"
+            (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
+            try:
+                lines = gzip.decompress(body).splitlines()
+                for loc in locs:
+                    line = lines[loc.line].decode()
+                    hits.append(Hit(loc.indicator, orjson.loads(line), line))
+            except (OSError, EOFError, zlib.error, IndexError, ValueError) as exc:
+                raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
         return hits
 
     def _narrowed(

@@ -15,8 +15,9 @@ from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
-from connector.config.settings import Settings
+from connector.config.settings import OutputConfig, Settings
 from connector.indicators.match import Indicator
+from connector.ingest.derived import Derivations, DerivedOutput
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
 from connector.search.watchlist import Watchlist
@@ -34,6 +35,16 @@ if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when fir
     from connector.search.slash_server import SlashServer
 
 log = logging.getLogger(__name__)
+
+
+def _derived_outputs(output: OutputConfig, sink: Sink) -> list[DerivedOutput]:
+    """What is written beside each landed object: the search index, unless turned off
+    (stdout keeps nothing to index)."""
+    if not output.search_index or output.type == "stdout":
+        return []
+    from connector.search.index import SearchIndex
+
+    return [SearchIndex(sink, output.prefix)]
 
 
 def tune_interpreter() -> None:
@@ -87,6 +98,7 @@ class App:
                 out.partitions,
             ),
             watch=self.watchlist.scanner,
+            derived=Derivations(_derived_outputs(settings.output, self.sink)),
         )
         budgets = RateBudgets()
         self.runners = {
