@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import gzip
 import heapq
-import zlib
 import importlib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
