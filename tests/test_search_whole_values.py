@@ -1,4 +1,5 @@
-"""A search returns every record holding the indicator as a whole value, in any field.
+"""A search returns every record holding the indicator as a whole value, in any field,
+whether the objects have an index (written as they land), only some do, or none.
 
 The rows are landed by the real pipeline (`once` against the fake Slack) into local
 output and into moto S3; the expected set is computed here by walking every value of
@@ -115,6 +116,14 @@ def test_local_search_returns_every_row_holding_the_value(
     assert "user7@example.com" in email_fields, "the schema's field holds it too"
     outside = [r for r in landed if "user7@example.com" not in r.get("p_any_emails", [])]
     assert holding(outside, CASES["User7@example.com"]), "and some rows hold it elsewhere"
+    indexes = sorted((tmp_path / "out").rglob("*.parquet"))
+    assert len(indexes) == len(list((tmp_path / "out").rglob("*.json.gz")))
+    check_every_holder(config, landed, capsys)
+    for index in indexes[::2]:
+        index.unlink()
+    check_every_holder(config, landed, capsys)
+    for index in indexes[1::2]:
+        index.unlink()
     check_every_holder(config, landed, capsys)
 
 
