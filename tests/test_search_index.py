@@ -193,3 +193,38 @@ def test_index_in_duckdb_counts_and_tallies_like_the_rule(
     for loc in located:
         row = rows_[loc.line]
         assert loc.indicator.matches(row, orjson.dumps(row).decode())
+
+
+def test_index_command_backfills_objects_landed_without_one_resumably(
+    slack: Any, tmp_path: Any, capsys: Any
+) -> None:
+    """Objects landed with indexing off are scanned; `index` writes what is missing (an
+    interrupted run leaves some: the next one does only those), and the answers stay."""
+    from connector.cli.main import main
+    from tests.test_search import land, rows, write_config
+
+    land(slack)
+    out = tmp_path / "out"
+    output = {"type": "local", "path": str(out), "search_index": False}
+    config = write_config(tmp_path, slack, output)
+    assert main(["once", "--config", config]) == 0
+    assert not list(out.rglob("*.parquet"))
+    capsys.readouterr()
+    assert main(["search", "--config", config, "--format", "json", "203.0.113.0/24"]) == 0
+    scanned = rows(capsys.readouterr().out)
+    data = list(out.rglob("*.json.gz"))
+    assert len(data) >= 3 and len(scanned) == 38
+    assert main(["index", "--config", config, "--since", "1d"]) == 0
+    assert f"indexed {len(data)} object(s)" in capsys.readouterr().out
+    indexes = sorted(out.rglob("*.parquet"))
+    assert len(indexes) == len(data)
+    for index_file in indexes[1:]:
+        index_file.unlink()
+    assert main(["index", "--config", config, "--since", "1d"]) == 0
+    assert f"indexed {len(data) - 1} object(s)" in capsys.readouterr().out
+    assert main(["index", "--config", config, "--since", "1d"]) == 0
+    assert "indexed 0 object(s), 0 row(s); 0 left" in capsys.readouterr().out
+    assert main(["search", "--config", config, "--format", "json", "203.0.113.0/24"]) == 0
+    found = rows(capsys.readouterr().out)
+    assert sorted(found, key=orjson.dumps) == sorted(scanned, key=orjson.dumps)
+    assert [r["p_event_time"] for r in found] == [r["p_event_time"] for r in scanned]

@@ -56,7 +56,9 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
     try:
         searcher = Searcher(settings.output)
         try:
-            found = searcher.find(indicators, window, args.log_types, args.limit)
+            found = searcher.find(
+                indicators, window, args.log_types, args.limit, tally=args.summary
+            )
         finally:
             searcher.close()
     except SearchError as exc:

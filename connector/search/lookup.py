@@ -80,6 +80,7 @@ def find(
     since_us: int,
     until_us: int,
     limit: int,
+    tally: bool = True,
 ) -> tuple[list[Summary], list[Located]]:
     """Summaries (in the order of `wanted`) and the newest `limit` matches; raises
     `duckdb.Error`."""
@@ -107,17 +108,17 @@ def find(
     for ord_, count, first, last in db.execute(HEAD).fetchall():
         summary = summaries[ord_]
         summary.count, summary.first_seen, summary.last_seen = count, rfc3339(first), rfc3339(last)
-    for name, (column, unnest) in TALLIES.items():
+    for name, (column, unnest) in TALLIES.items() if tally else ():
         query = TALLY.format(column=column, unnest=unnest)
         tallies: dict[int, Tally] = {}
         for ord_, value, n in db.execute(query, {"cap": DISTINCT_CAP}).fetchall():
-            tally = tallies.setdefault(ord_, Tally(Counter()))
-            if len(tally.counts) < DISTINCT_CAP:
-                tally.counts[value] = n
+            counted = tallies.setdefault(ord_, Tally(Counter()))
+            if len(counted.counts) < DISTINCT_CAP:
+                counted.counts[value] = n
             else:
-                tally.capped = True
-        for ord_, tally in tallies.items():
-            setattr(summaries[ord_], name, tally)
+                counted.capped = True
+        for ord_, counted in tallies.items():
+            setattr(summaries[ord_], name, counted)
     located = [
         Located(filename, line, indicators[ord_], time)
         for filename, line, ord_, time in db.execute(NEWEST, {"limit": limit}).fetchall()

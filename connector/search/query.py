@@ -174,8 +174,10 @@ class Searcher:
         window: Window,
         log_types: Sequence[str] = (),
         limit: int = 100,
+        tally: bool = True,
     ) -> Found:
-        """The newest `limit` matches and a summary of all of them; raises `SearchError`."""
+        """The newest `limit` matches and a summary of all of them (only the count, first
+        and last seen of the indexed ones without `tally`); raises `SearchError`."""
         files = self.files(window, log_type_names(log_types))
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
@@ -189,7 +191,7 @@ class Searcher:
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
-                files = self._indexed(files, window, wanted, kept)  # type: ignore[arg-type]
+                files = self._indexed(files, window, wanted, kept, tally)  # type: ignore[arg-type]
             if files:
                 self._scan(files, indicators, window, kept)
         except duckdb.Error as exc:
@@ -206,12 +208,21 @@ class Searcher:
         else:
             self._in_time_order(files, indicators, window, kept)
 
+    def unindexed(self, window: Window, log_types: Sequence[str] = ()) -> list[str]:
+        """Keys (under the output, prefix included) of the data objects in the window that
+        have no index yet, oldest partition first."""
+        files = self.files(window, log_type_names(log_types))
+        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        base = len(self.root) - len(self.output.prefix)
+        return [f[base:] for f in files if (i := self._index_of(f)) and i not in present]
+
     def _indexed(
         self,
         files: list[str],
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: _Newest,
+        tally: bool,
     ) -> list[str]:
         """Answer from the indexes of the objects that have one; the objects without one
         (landed before indexing, or whose index is still being written) are returned to
@@ -225,6 +236,7 @@ class Searcher:
             (window.since - index.EPOCH) // index.MICRO,
             (window.until - index.EPOCH) // index.MICRO,
             kept.limit,
+            tally,
         )
         for summary in found:
             kept.summaries[summary.indicator.label].merge(summary)
