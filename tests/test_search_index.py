@@ -165,20 +165,23 @@ def test_index_in_duckdb_counts_and_tallies_like_the_rule(
     folder = tmp_path_factory.mktemp("index")
     path = folder / "x.parquet"
     path.write_bytes(index.build(orjson.dumps(r) for r in rows_))
+    hourly = folder / "year=2026" / "month=11" / "day=2" / "hour=10"
+    hourly.mkdir(parents=True)
+    (hourly / "y.parquet").write_bytes(path.read_bytes())
+    looks: Any = [(i, keys.lookup(i)) for i in wanted]
     db = duckdb.connect()
     try:
-        looks = [(i, keys.lookup(i)) for i in wanted]
-        summaries, located = lookup.find(
-            db,
-            [str(path)],
-            looks,
-            0,
-            1 << 62,
-            limit=5,  # type: ignore[misc]
-        )
+        summaries, located = lookup.find(db, [str(path)], looks, 0, 1 << 62, limit=5)
+        expected = scan(rows_, wanted)
+        if len(looks) == 1:  # the first screen: stat rows for an object inside the window
+            for files in ([str(path)], [str(hourly / "y.parquet")]):
+                [fast], newest = lookup.find(db, files, looks, 0, 1 << 62, 5, tally=False)
+                want = expected[fast.indicator.label]
+                got = (fast.count, fast.first_seen, fast.last_seen)
+                assert got == (want.count, want.first_seen, want.last_seen)
+                assert [(x.line, x.time) for x in newest] == [(x.line, x.time) for x in located]
     finally:
         db.close()
-    expected = scan(rows_, wanted)
     for got in summaries:
         want = expected[got.indicator.label]
         assert (got.count, got.first_seen, got.last_seen) == (

@@ -102,6 +102,8 @@ def check_every_holder(config: str, landed: list[Row], capsys: pytest.CaptureFix
         assert summary["events"] == len(want) and summary["complete"]
         times = sorted(r["p_event_time"] for r in landed if r["p_row_id"] in want)
         assert (summary["first_seen"], summary["last_seen"]) == (times[0], times[-1])
+        assert main(["search", "--config", config, "--limit", "1", typed]) == 0  # no tallies
+        assert f"1 of {len(want)} matching event(s)" in capsys.readouterr().err, typed
 
 
 def test_local_search_returns_every_row_holding_the_value(

@@ -7,11 +7,12 @@ right after the object under the same unit of work and rebuilt from the object a
 `slack/_index/Slack.AuditLogs/year=.../x.parquet`, out of the folders a SIEM's table
 reads.
 
-Two kinds of rows in one table, sorted by key so DuckDB skips row groups by their
+Three kinds of rows in one table, sorted by key so DuckDB skips row groups by their
 min/max statistics:
 
 - a *posting* per (key, line): `key` (`indicators.keys`), `line` (0-based line number in the
   object) and `time` (the event time);
+- a *stat* per key: how many rows hold it, first and last time;
 - a *facet* per line (`key` null): `time`, `actor`, `action` and `ips`, what the summary
   counts by (`search.summary`), so counts, first and last seen, top actors, actions and IPs
   are SQL over the index and only the rows shown are read from the data.
@@ -22,14 +23,13 @@ format comparison and `docs/benchmarks.md`.
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from connector.indicators.keys import row_keys
 from connector.ingest.derived import DerivedObject
@@ -41,24 +41,37 @@ INDEX = "_index"
 SUFFIX = ".parquet"
 DATA_SUFFIX = ".json.gz"
 VERSION = "1"
-"""Written in the file's metadata; a reader skips (and scans the object of) an index of
-another version."""
+"""Written in the file's metadata, so a later format can tell the indexes apart (search
+does not read it yet)."""
 
-SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("line", pa.int32()),
-        ("time", pa.int64()),
-        ("log_type", pa.string()),
-        ("source", pa.string()),
-        ("actor", pa.string()),
-        ("action", pa.string()),
-        ("ips", pa.list_(pa.string())),
-    ],
-    metadata={"slack_connector_index": VERSION},
-)
-"""`time` is the event time in microseconds since the epoch (null when a row has none
-that parses: such a row is in no window)."""
+
+@functools.cache
+def schema() -> Any:
+    """The Parquet schema; pyarrow is imported only to write (a search never needs it).
+
+    `time` is the event time in microseconds since the epoch (null when a row has none
+    that parses: such a row is in no window). A *stat* row per key (`line` null) holds
+    its `count` of rows with a time and their first (`time`) and `last` time, so a whole
+    object's count needs no join."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("key", pa.string()),
+            ("line", pa.int32()),
+            ("count", pa.int32()),
+            ("time", pa.int64()),
+            ("last", pa.int64()),
+            ("log_type", pa.string()),
+            ("source", pa.string()),
+            ("actor", pa.string()),
+            ("action", pa.string()),
+            ("ips", pa.list_(pa.string())),
+        ],
+        metadata={"slack_connector_index": VERSION},
+    )
+
+
 ROW_GROUP = 1 << 20
 
 
@@ -110,15 +123,34 @@ def build(lines: Iterable[bytes]) -> bytes:
             facets[name].append(value)
         postings.extend((key, number) for key in row_keys(row))
     postings.sort()
-    none = [None] * len(postings)
+    times = facets["time"]
+    stats: dict[str, list[int]] = {}
+    for key, number in postings:
+        when = times[number]
+        if when is None:
+            continue
+        stat = stats.get(key)
+        if stat is None:
+            stats[key] = [1, when, when]
+        else:
+            stat[0] += 1
+            stat[1] = min(stat[1], when)
+            stat[2] = max(stat[2], when)
+    n, p, k = len(times), len(postings), len(stats)
     columns: dict[str, list[Any]] = {
-        "key": [p[0] for p in postings] + [None] * len(facets["time"]),
-        "line": [p[1] for p in postings] + list(range(len(facets["time"]))),
+        "key": [x[0] for x in postings] + list(stats) + [None] * n,
+        "line": [x[1] for x in postings] + [None] * k + list(range(n)),
+        "count": [None] * p + [v[0] for v in stats.values()] + [None] * n,
+        "last": [None] * p + [v[2] for v in stats.values()] + [None] * n,
     }
-    columns.update({name: none + values for name, values in facets.items()})
+    columns["time"] = [None] * p + [v[1] for v in stats.values()] + times
+    columns.update({name: [None] * (p + k) + facets[name] for name in FACETS if name != "time"})
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     sink = io.BytesIO()
     pq.write_table(
-        pa.table(columns, schema=SCHEMA),
+        pa.table(columns, schema=schema()),
         sink,
         compression="zstd",
         row_group_size=ROW_GROUP,
