@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 
 from connector.config.load import parse
 from connector.config.settings import Settings
+from tests.fakes import moto_server
 from tests.fakes.slack_server import FakeSlack
 
 TOKEN = "xoxp-test-token"
@@ -39,9 +41,8 @@ kept as an `@example` on its property."""
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session."""
-    from moto.server import ThreadedMotoServer
-
+    """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session;
+    its DynamoDB serves one request at a time (`tests.fakes.moto_server`)."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -49,11 +50,8 @@ def moto_endpoint() -> Iterator[str]:
     }.items():
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server.moto_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
@@ -113,11 +111,12 @@ def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, An
     return cfg
 
 
-def once(settings: Settings) -> list[Any]:
-    """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does."""
+def once(settings: Settings, sink: Any = None) -> list[Any]:
+    """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does
+    (`sink` replaces the configured output)."""
     from connector.service.app import App
 
-    app = App(settings)
+    app = App(settings, sink=sink)
     try:
         return app.once()
     finally:
@@ -196,3 +195,15 @@ def dynamodb_options(endpoint: str, **overrides: Any) -> Any:
     )
     options.init()
     return options
+
+
+@contextmanager
+def alert_hook(monkeypatch: pytest.MonkeyPatch, env: str, path: str) -> Iterator[Any]:
+    """A webhook receiver for `[[alerts.destinations]] url = { env = env }`, its URL a
+    secret no log line may hold."""
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        monkeypatch.setenv(env, receiver.url(path))
+        SECRETS_SEEN.add(receiver.url(path))
+        yield receiver

@@ -14,6 +14,7 @@ import gzip
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -21,11 +22,11 @@ import pytest
 
 from connector.ingest.derived import Derivations
 from connector.ingest.pipeline import BatchLimits, Pipeline
-from connector.logtypes.base import PollContext
+from connector.logtypes.base import Page, PollContext
 from connector.search import index
 from connector.sinks.local import LocalSink
 from connector.state import SqliteOptions
-from tests.test_derived import SOURCE, Scripted
+from tests.test_derived import SOURCE, Scripted, event
 
 PAGES: list[list[int | str]] = [[1, 2, 3], [4, 5, 6], [7, 8]]
 CHILD = """
@@ -46,6 +47,15 @@ poll(Path(sys.argv[1]), Killing(Path(sys.argv[1]) / "out"))
 """
 
 
+class Unmoved(Scripted):
+    """The pages without checkpoints: the rows are written in one batch at the poll's end,
+    one object per event hour."""
+
+    def pages(self, ctx: PollContext) -> Iterator[Page]:
+        for ids in self.script:
+            yield Page([event(n) for n in ids if isinstance(n, int)])
+
+
 def poll(root: Path, sink: LocalSink) -> None:
     store = SqliteOptions(path=str(root / "state.db")).open()
     store.claim([("acme", "audit")])
@@ -53,7 +63,7 @@ def poll(root: Path, sink: LocalSink) -> None:
         derived = Derivations([index.SearchIndex(sink, "s")])
         pipeline = Pipeline(store, sink, BatchLimits("s", max_events=3), derived=derived)
         ctx = PollContext("acme", None, None, 0, 0, 0)  # type: ignore[arg-type]
-        pipeline.poll(SOURCE, Scripted(PAGES), ctx)
+        pipeline.poll(SOURCE, Unmoved(PAGES), ctx)
     finally:
         store.close()
 

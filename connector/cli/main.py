@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from connector import logs
-from connector.cli import auth, backfill, check, once, run, state
+from connector.cli import anomaly_allowlist, auth, backfill, check, once, run, state
 from connector.cli.output import say
 from connector.cli.parser import build_parser
 from connector.config.errors import ConfigError
@@ -21,7 +21,9 @@ from connector.config.settings import Settings
 from connector.service.app import tune_interpreter
 from connector.state import StateError
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "index", "watchlist"})
+NEEDS_NO_SECRETS = frozenset(
+    {"state", "auth", "check", "search", "index", "watchlist", "anomaly-allowlist"}
+)
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -33,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connector.demo.command import run_demo
 
         return int(run_demo(args.seconds, args.output))
+    if args.command == "search" and args.config is None:
+        return _search(None, args)  # --path: a local directory, no config
     try:
         settings = load(args.config, secrets=args.command not in NEEDS_NO_SECRETS)
     except ConfigError as exc:
@@ -46,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _search(settings: Settings, args: argparse.Namespace) -> int:
+def _search(settings: Settings | None, args: argparse.Namespace) -> int:
     from connector.cli import search  # imported only when used
 
     return search.command(settings, args)
@@ -74,6 +78,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "check": check.command,
     "backfill": backfill.command,
     "state": state.command,
+    "anomaly-allowlist": anomaly_allowlist.command,
 }
 
 if __name__ == "__main__":

@@ -8,8 +8,10 @@ the sink, and the dedupe keys move in the same transaction as the checkpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -22,16 +24,11 @@ from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
 from connector.ingest.validate import explain, not_an_object, unconvertible
 from connector.ingest.writer import WriteBehind
-from connector.logtypes.base import (
-    Checkpoint,
-    LogType,
-    Page,
-    PollContext,
-    PollStopped,
-)
+from connector.logtypes.base import LogType
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state import StateStore, UnitOfWork
+from connector.stream import Checkpoint, Page, PollContext, PollStopped
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +47,8 @@ class PollResult:
     recovered: int = 0
     derived: dict[str, int] = field(default_factory=dict)
     """What the derived objects committed held, per their outputs' labels."""
+    newest_event: float = 0.0
+    """The newest event time among the rows written (0 when none was)."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +71,21 @@ class BatchLimits:
 
 
 Watch = Callable[[list[bytes]], object]
-"""Sees the lines of every page's newly written rows (the watchlist); must be quick."""
-Watcher = Callable[[], Watch | None]
-"""The watch for the next page, or None while nothing is watched: a page's lines are then
-not kept beside the batch (65 MB more peak RSS in a 1M-event backfill at 9,999 a page).
-Kept, each is copied to its own size: orjson returns a line in an ~8 KB allocation."""
+"""Sees the lines of one page's newly written rows; must be quick."""
+
+
+class Observer(Protocol):
+    """Something that looks at rows as they land: the watchlist, the detections.
+
+    `watch` is asked once per page; None means nothing is watched for this stream now, and
+    when no observer watches, a page's lines are not kept beside the batch (65 MB more peak
+    RSS in a 1M-event backfill at 9,999 a page). Kept, each is copied to its own size:
+    orjson returns a line in an ~8 KB allocation."""
+
+    def watch(self, source_id: str, log_type: str) -> Watch | None: ...
+
+    def poll_done(self, source_id: str, log_type: str) -> None:
+        """The poll ended (well or not): what it saw may be acted on as a whole."""
 
 
 class Pipeline:
@@ -85,13 +94,13 @@ class Pipeline:
         store: StateStore,
         sink: Sink,
         limits: BatchLimits,
-        watch: Watcher | None = None,
+        observers: Sequence[Observer] = (),
         derived: Derivations | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
         self.limits = limits
-        self.watch = watch
+        self.observers = tuple(observers)
         self.derived = derived or Derivations()
 
     def poll(
@@ -104,12 +113,12 @@ class Pipeline:
         """Fetched pages are written even when Slack fails halfway; the sink failing stops all."""
         result = PollResult()
         result.recovered = self.recover(source, logtype)
-        ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
+        ctx.checkpoint = self.store.checkpoint(source.stream, logtype.checkpoint_key)
         batch = self._new_batch(source, logtype)
         pending: Checkpoint | None = None
         writer = WriteBehind(
             lambda full, checkpoint: self._flush(source, logtype, full, checkpoint, result),
-            f"write-{source.id}-{logtype.name}",
+            f"write-{source.stream}-{logtype.name}",
         )
         try:
             try:
@@ -134,23 +143,25 @@ class Pipeline:
         finally:
             writer.shutdown()
             batch.close()
+            for observer in self.observers:
+                _observe(partial(observer.poll_done, source.id, logtype.name), source, logtype)
         return result
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        unit = UnitOfWork(self.store, source.id, logtype.name)
+        unit = UnitOfWork(self.store, source.stream, logtype.name)
         recovered = unit.settle(self.sink.exists, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
-                extra={"source_id": source.id, "log_type": logtype.name, "objects": recovered},
+                extra={"source_id": source.stream, "log_type": logtype.name, "objects": recovered},
             )
         return recovered
 
     def _new_batch(self, source: Source, logtype: LogType) -> Batch:
         name = self.limits.partitions.get(logtype.name, logtype.partition)
         granularity = {logtype.log_type: GRANULARITIES[name]}
-        return Batch(self.limits.prefix, source.id, self.limits.sizing(), granularity)
+        return Batch(self.limits.prefix, source.object_name, self.limits.sizing(), granularity)
 
     def _ingest(
         self,
@@ -171,10 +182,11 @@ class Pipeline:
         validate_record = type(logtype).validate_record
         records = page.records
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
-        already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
+        already = self.store.seen(source.stream, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
-        scan = self.watch() if self.watch else None
-        landed: list[bytes] | None = [] if scan else None
+        newest = result.newest_event
+        scans = [w for o in self.observers if (w := o.watch(source.id, logtype.name)) is not None]
+        landed: list[bytes] | None = [] if scans else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
         for raw, known in zip(records, ids, strict=True):
             if known is None:
@@ -195,12 +207,14 @@ class Pipeline:
                     if landed is not None:
                         landed.append(bytes(memoryview(line)))
                     written += 1
+                    if event_ts > newest:
+                        newest = event_ts
                     continue
             rid, key = row_ids.of_invalid(raw)
             if (
                 key in in_batch
                 or key in in_flight_keys
-                or self.store.seen(source.id, logtype.name, [key])
+                or self.store.seen(source.stream, logtype.name, [key])
             ):
                 duplicates += 1
                 continue
@@ -209,9 +223,11 @@ class Pipeline:
             result.quarantined += 1
         result.fetched += len(ids)
         result.written += written
+        result.newest_event = newest
         result.duplicates += duplicates
-        if landed and scan is not None:
-            scan(landed)
+        if landed:
+            for scan in scans:
+                _observe(partial(scan, landed), source, logtype)
 
     def _flush(
         self,
@@ -224,7 +240,7 @@ class Pipeline:
         """Objects are compressed and written one at a time, each recorded as a write
         intent just before its upload and followed by its derived objects; the keys and
         the checkpoint move after the last."""
-        unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
+        unit = UnitOfWork(self.store, source.stream, logtype.name, logtype.checkpoint_key)
         derived: dict[str, int] = {}
         with MEMORY.write():
             for obj in batch.objects(ndjson=bool(self.derived)):
@@ -233,9 +249,21 @@ class Pipeline:
                     for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
                         derived[label] = derived.get(label, 0) + n
                 del obj
-        prune = logtype.prune_before(checkpoint) if checkpoint else None
-        if unit.commit(checkpoint, prune):
+        stored = checkpoint.dump() if checkpoint else None
+        prune = checkpoint.prune_before() if checkpoint else None
+        if unit.commit(stored, prune):
             result.objects += len(unit.objects)
             result.bytes += unit.bytes
             for label, n in derived.items():
                 result.derived[label] = result.derived.get(label, 0) + n
+
+
+def _observe(call: Callable[..., object], source: Source, logtype: LogType) -> None:
+    """An observer that fails costs its own alerts, never the rows: they are in the batch."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001
+        log.error(
+            "an observer of landed rows failed",
+            extra={"source_id": source.id, "log_type": logtype.name, "error": type(exc).__name__},
+        )

@@ -26,10 +26,17 @@ if TYPE_CHECKING:
 class S3Sink(Sink):
     kind = "s3"
 
-    def __init__(self, client: S3Client, bucket: str, kms_key_id: str | None = None) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        kms_key_id: str | None = None,
+        content_type: str = "application/x-ndjson",
+    ) -> None:
         self._s3 = client
         self.bucket = bucket
         self._kms = kms_key_id
+        self.content_type = content_type
 
     @classmethod
     def from_config(cls, cfg: OutputConfig) -> Sink:
@@ -55,7 +62,7 @@ class S3Sink(Sink):
                 Bucket=self.bucket,
                 Key=key,
                 Body=body,
-                ContentType="application/x-ndjson",
+                ContentType=self.content_type,
                 **extra,
             )
         except (BotoCoreError, ClientError) as exc:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import random
+import secrets
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,9 +76,15 @@ def tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+_SALT = secrets.token_bytes(32)
+
+
 def fingerprint(token: SecretStr) -> str:
-    """A stable, non-reversible name for a token: the key of its organisation's budget."""
-    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
+    """A name for a token, stable for this process and useless outside it: the key of its
+    organisation's budget, and how a parked source notices its secret changed. Keyed with
+    a random per-process salt, so a stored or printed one cannot confirm a guessed token
+    (a restart retries a parked source once, since its fingerprint changes)."""
+    return hmac.new(_SALT, token.get_secret_value().encode(), hashlib.sha256).hexdigest()[:16]
 
 
 Observer = Callable[[str, str, str, float], None]
@@ -131,27 +139,31 @@ class SlackClient:
     def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._call("logs", self._audit_url + "logs", params, api="audit")
 
-    def web(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def web(self, method: str, params: dict[str, Any], *, post: bool = False) -> dict[str, Any]:
+        """A Web API method; `post` sends the arguments as a form (methods that write)."""
         if self._team_id:
             params = {**params, "team_id": self._team_id}
-        return self._call(method, self._web_url + method, params, api="web")
+        return self._call(method, self._web_url + method, params, api="web", post=post)
 
-    def _call(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+    def _call(
+        self, method: str, url: str, params: dict[str, Any], api: str, *, post: bool = False
+    ) -> dict[str, Any]:
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.attempts),
             retry=retry_if_exception(self._retryable),
             wait=self._wait,
             sleep=self._sleep,
+            before_sleep=self._retrying,
             reraise=True,
         )
         try:
-            result: dict[str, Any] = retrying(self._send, method, url, params, api)
+            result: dict[str, Any] = retrying(self._send, method, url, params, api, post)
         except SlackAuthError as exc:
             renewed = self._renew(exc)
             if renewed is None:
                 raise
             self._used = renewed
-            result = retrying(self._send, method, url, params, api)
+            result = retrying(self._send, method, url, params, api, post)
         return result
 
     def _renew(self, exc: SlackAuthError) -> SecretStr | None:
@@ -166,6 +178,27 @@ class SlackClient:
             return exc.retry_after <= self._retry.max_retry_after
         return isinstance(exc, SlackTransientError)
 
+    def _retrying(self, state: RetryCallState) -> None:
+        """One line per retry, so a poll against an unreachable Slack is not silent for
+        the minute its backoff takes."""
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        fields = {
+            "source_id": self.source_id,
+            "method": getattr(exc, "method", ""),
+            "attempt": state.attempt_number,
+            "of": self._retry.attempts,
+            "retry_in": round(wait, 1),
+            "error": getattr(exc, "detail", None) or type(exc).__name__,
+        }
+        if isinstance(exc, SlackRateLimitedError):
+            log.info("slack rate limited; waiting Retry-After", extra=fields)
+            return
+        log.warning(
+            "slack request failed; retrying (`slack-connector check` tests each source at once)",
+            extra=fields,
+        )
+
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, SlackRateLimitedError):
@@ -174,11 +207,13 @@ class SlackClient:
         backoff: float = policy.initial_wait * 2.0 ** (state.attempt_number - 1)
         return min(policy.max_wait, backoff) + random.uniform(0, policy.initial_wait)
 
-    def _send(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+    def _send(
+        self, method: str, url: str, params: dict[str, Any], api: str, post: bool = False
+    ) -> dict[str, Any]:
         secret = self._tokens.current()
         self._used = secret
         token = secret.get_secret_value()
-        bucket_name = "audit" if api == "audit" else method
+        bucket_name = "audit" if api == "audit" else _per_workspace(method, self._team_id)
         bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
         paused = bucket.paused_for()
         if paused > self._retry.max_retry_after:
@@ -186,10 +221,12 @@ class SlackClient:
         RateBudgets.wait(bucket, self._sleep, self._honoured)
         MEMORY.take_page()
         try:
+            args = {k: v for k, v in params.items() if v is not None}
             with self._http.stream(
-                "GET",
+                "POST" if post else "GET",
                 url,
-                params={k: v for k, v in params.items() if v is not None},
+                params=None if post else args,
+                data=args if post else None,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ) as resp:
                 content = self._read(method, resp)
@@ -264,6 +301,12 @@ class SlackClient:
             code = str(body.get("error", ""))
             raise classify(self.source_id, method, code, status, needed=body.get("needed"))
         return body
+
+
+def _per_workspace(method: str, team_id: str | None) -> str:
+    """A Web API method's tier is per workspace: an org-level token reading several
+    workspaces has one budget per (method, workspace), the Audit API one per org."""
+    return f"{method}@{team_id}" if team_id else method
 
 
 def _retry_after(resp: httpx.Response) -> float:

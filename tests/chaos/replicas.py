@@ -42,12 +42,12 @@ from tests.chaos.harness import (
     Truth,
     _free_port_sections,
     child_env,
-    moto_endpoint,
     output_section,
     read_bucket,
     source_section,
     tally,
 )
+from tests.fakes.moto_server import moto_endpoint
 from tests.fakes.slack_server import FakeSlack
 
 Stream = tuple[str, str]
@@ -90,8 +90,17 @@ class Knobs:
 
 
 def write_config(
-    path: Path, knobs: Knobs, *, table: str, bucket: str, endpoint: str, slack: FakeSlack
+    path: Path,
+    knobs: Knobs,
+    *,
+    table: str,
+    bucket: str,
+    endpoint: str,
+    slack: FakeSlack,
+    state_endpoint: str | None = None,
 ) -> None:
+    """`state_endpoint`: where the replicas reach DynamoDB, if not at `endpoint` (a fault
+    proxy in front of it)."""
     sources = "".join(
         source_section(f"src{i}", slack, knobs.poll_interval, knobs.page_size, knobs.late_overlap)
         for i in range(knobs.sources)
@@ -102,7 +111,7 @@ def write_config(
 type = "dynamodb"
 table = "{table}"
 region = "us-east-1"
-endpoint_url = "{endpoint}"
+endpoint_url = "{state_endpoint or endpoint}"
 lease_seconds = {knobs.lease_seconds}
 renew_seconds = {knobs.renew_seconds}
 """
@@ -239,11 +248,15 @@ def lease_owners(endpoint: str, table: str) -> dict[str, tuple[str, int]]:
     return {i["sk"]["S"]: (i["owner"]["S"], int(i["epoch"]["N"])) for i in items}
 
 
+PASSING = {"ok", "standby", "lease_lost"}
 _ONCE = re.compile(r"^(\S+) (\w+): (\w+)(?: written=(\d+) .*objects=(\d+))?")
 
 
 def catch_up(config: Path, passes: int = 8) -> int:
-    """`slack-connector once` until a pass lands nothing new (all replicas stopped first)."""
+    """`slack-connector once` until a pass polls every stream and lands nothing new (all
+    replicas stopped first). A pass that could not poll a stream (its lease still held by a
+    stopped replica whose release failed, or lapsed on a loaded host) is followed by
+    another; a failed poll fails the catch-up."""
     for n in range(1, passes + 1):
         done = subprocess.run(
             [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
@@ -255,9 +268,9 @@ def catch_up(config: Path, passes: int = 8) -> int:
         )
         lines = [_ONCE.match(x) for x in done.stdout.decode().splitlines()]
         states = [m.group(3) for m in lines if m]
-        if done.returncode != 0 or not states or set(states) != {"ok"}:
+        if done.returncode not in (0, 1) or not states or set(states) - PASSING:
             raise AssertionError(f"catch-up pass failed: {done.stdout!r} {done.stderr[-2000:]!r}")
-        if all(m and int(m.group(5) or 0) == 0 for m in lines if m):
+        if set(states) == {"ok"} and all(m and int(m.group(5) or 0) == 0 for m in lines if m):
             return n
     raise AssertionError("catch-up did not converge")
 
@@ -338,6 +351,7 @@ class Stage:
         *,
         seed: int,
         slow_requests: float = 0.0,
+        state_endpoint: str | None = None,
     ) -> None:
         self.workdir, self.endpoint, self.knobs, self.seed = workdir, endpoint, knobs, seed
         self.started = time.monotonic()
@@ -361,6 +375,7 @@ class Stage:
             bucket=self.bucket,
             endpoint=endpoint,
             slack=self.slack,
+            state_endpoint=state_endpoint,
         )
         init = subprocess.run(
             [
