@@ -161,7 +161,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="a table (default), or the full rows as NDJSON",
     )
-    search.add_argument("--limit", type=int, default=100, help="at most this many events")
+    search.add_argument(
+        "--limit", type=int, default=100, help="at most this many events (0: all, as --all)"
+    )
+    search.add_argument(
+        "--all",
+        action="store_true",
+        help="every match, newest first, printed as found at constant memory",
+    )
     search.add_argument(
         "--summary",
         action="store_true",

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import gzip
 import heapq
-import importlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import duckdb
 import orjson
@@ -32,7 +30,7 @@ from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import index, lookup, partitions
+from connector.search import duckdb_s3, index, lookup, partitions
 from connector.search.summary import Summary
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -58,6 +56,10 @@ class Hit:
     @property
     def event_time(self) -> str:
         return str(self.row.get("p_event_time", ""))
+
+    @property
+    def when(self) -> datetime | None:
+        return _when(self.row)
 
 
 @dataclass
@@ -139,7 +141,10 @@ class Searcher:
         self._db.execute("SET enable_progress_bar = false")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
-            _configure_s3(self._db, output)
+            try:
+                duckdb_s3.configure(self._db, output)
+            except duckdb_s3.S3SetupError as exc:
+                raise SearchError(str(exc)) from None
         else:
             self.root = str(Path(output.path).resolve() / output.prefix).rstrip("/")
 
@@ -197,6 +202,22 @@ class Searcher:
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
         return Found(kept.newest(), list(summaries.values()), window, tuple(log_types), limit)
+
+    def matches(
+        self, files: list[str], indicators: Sequence[Indicator], window: Window
+    ) -> list[Hit]:
+        """Every match in `files` (each under the first indicator it matches), read by a
+        scan; raises `SearchError`."""
+        patterns = [i.prefilter() for i in indicators]
+        pattern = "|".join(f"(?:{p})" for p in patterns) if all(patterns) else "."
+        hits: list[Hit] = []
+        try:
+            cursor = self._db.execute(NARROWED, [files, pattern])
+            while chunk := cursor.fetchmany(FETCH):
+                hits += _matches(chunk, indicators, window)
+        except duckdb.Error as exc:
+            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+        return hits
 
     def _scan(
         self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
@@ -355,57 +376,6 @@ def _when(row: dict[str, Any]) -> datetime | None:
 def _in_window(row: dict[str, Any], window: Window) -> bool:
     when = _when(row)
     return when is not None and window.since <= when <= window.until
-
-
-def _configure_s3(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:
-    """httpfs from the installed wheel (no download at run time), credentials from boto3."""
-    import boto3
-
-    try:
-        _load_httpfs(db)
-    except duckdb.Error:
-        raise SearchError(
-            "search over S3 needs DuckDB's httpfs extension: pip install duckdb-extension-httpfs"
-        ) from None
-    session = boto3.Session(region_name=output.region)
-    creds = session.get_credentials()
-    if creds is None:
-        raise SearchError("output: no AWS credentials found in the standard chain")
-    frozen = creds.get_frozen_credentials()
-    options: dict[str, str] = {
-        "TYPE": "s3",
-        "KEY_ID": str(frozen.access_key),
-        "SECRET": str(frozen.secret_key),
-        "REGION": str(output.region or session.region_name or "us-east-1"),
-    }
-    if frozen.token:
-        options["SESSION_TOKEN"] = frozen.token
-    if output.endpoint_url:
-        url = urlparse(output.endpoint_url)
-        options.update(ENDPOINT=url.netloc, URL_STYLE="path")
-        options["USE_SSL"] = "true" if url.scheme == "https" else "false"
-    body = ", ".join(
-        f"{k} {v}" if k in ("TYPE", "USE_SSL") else f"{k} '{v.replace(chr(39), chr(39) * 2)}'"
-        for k, v in options.items()
-    )
-    try:
-        db.execute(f"CREATE TEMPORARY SECRET connector_s3 ({body})")
-    except duckdb.Error:
-        raise SearchError("output: DuckDB refused the S3 settings") from None
-
-
-def _load_httpfs(db: duckdb.DuckDBPyConnection) -> None:
-    try:
-        package = importlib.import_module("duckdb_extension_httpfs")
-    except ImportError:
-        db.execute("LOAD httpfs")
-        return
-    base = Path(package.__file__ or "").parent
-    found = sorted(base.glob("extensions/*/httpfs.duckdb_extension"))
-    if not found:
-        db.execute("LOAD httpfs")
-        return
-    db.execute(f"LOAD '{found[-1]}'")
 
 
 def _first_line(exc: BaseException) -> str:

@@ -255,13 +255,14 @@ class Answer(Protocol):
 
 
 def rest_command(found: Answer, config: str = "…", path: str | None = None) -> str:
-    """The CLI command that prints every match of a search, window and all."""
+    """The CLI command that prints every match of a search, window and all (streamed at
+    constant memory: `--all`)."""
     since = clock.rfc3339(math.floor(found.window.since.timestamp()))
     until = clock.rfc3339(math.ceil(found.window.until.timestamp()))
     where = f"--path {shlex.quote(path)}" if path else f"--config {config}"
     parts = ["slack-connector search", where, f"--since {since}", f"--until {until}"]
     parts += [f"--log-type {shlex.quote(t)}" for t in found.log_types]
-    parts += [f"--limit {max(found.total, found.limit)}", "--summary"]
+    parts += ["--all", "--summary"]
     parts += [shlex.quote(s.indicator.label) for s in found.summaries]
     return " ".join(parts)
 
