@@ -91,6 +91,8 @@ class OutputConfig(Strict):
     hold_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     spill_dir: str | None = None
     partitions: dict[str, Literal["hour", "day"]] = Field(default_factory=dict)
+    search_index: bool = True
+    """Write a search index beside each object (`connector.search.index`); local and s3."""
 
     @field_validator("partitions")
     @classmethod

@@ -17,11 +17,11 @@ from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
-from connector.config.settings import Settings
+from connector.config.settings import OutputConfig, Settings
 from connector.detections.anomalies import AnomalyAlerts
 from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
-from connector.ingest.derived import Derivations
+from connector.ingest.derived import Derivations, DerivedOutput
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
 from connector.ocsf.output import outputs as ocsf_outputs
@@ -42,6 +42,16 @@ if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when fir
     from connector.search.slash_server import SlashServer
 
 log = logging.getLogger(__name__)
+
+
+def _search_index(output: OutputConfig, sink: Sink) -> list[DerivedOutput]:
+    """What is written beside each landed object: the search index, unless turned off
+    (stdout keeps nothing to index)."""
+    if not output.search_index or output.type == "stdout":
+        return []
+    from connector.search.index import SearchIndex
+
+    return [SearchIndex(sink, output.prefix)]
 
 
 def tune_interpreter() -> None:
@@ -100,7 +110,9 @@ class App:
                 out.partitions,
             ),
             observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
-            derived=Derivations([*ocsf_outputs(settings.ocsf)]),
+            derived=Derivations(
+                [*ocsf_outputs(settings.ocsf), *_search_index(settings.output, self.sink)]
+            ),
         )
         budgets = RateBudgets()
         self.runners = {
