@@ -83,9 +83,10 @@ def _actor(r: Record) -> dict[str, Any] | None:
 
 def _subject(r: Record, actor: dict[str, Any] | None) -> dict[str, Any] | None:
     """The user an event is about: the entity's user, else the actor."""
-    if r.flat.get("entity.type") == "user":
+    subject = slack_user(r, "entity.user")
+    if subject and r.flat.get("entity.type") == "user":
         r.take("entity.type")
-    return slack_user(r, "entity.user") or (actor or {}).get("user")
+    return subject or (actor or {}).get("user")
 
 
 def _source(r: Record, ev: Event) -> None:
