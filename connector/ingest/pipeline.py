@@ -129,7 +129,7 @@ class Pipeline:
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        recovered = UnitOfWork(self.store, source.id, logtype.name).settle(self.sink.exists)
+        recovered = UnitOfWork(self.store, source.id, logtype.name).settle(self.sink.settle)
         if recovered:
             log.info(
                 "recovered interrupted write",
@@ -217,7 +217,7 @@ class Pipeline:
         with MEMORY.write():
             for obj in batch.objects():
                 with unit.writing(obj.key, len(obj.body), obj.row_keys):
-                    self.sink.put(obj.key, obj.body)
+                    self.sink.put(obj.key, obj.body, unit.check_lease)
                 del obj
         prune = logtype.prune_before(checkpoint) if checkpoint else None
         if unit.commit(checkpoint, prune):

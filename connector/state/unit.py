@@ -9,7 +9,9 @@ kept here and nowhere else:
 2. `commit(checkpoint)` moves the settled objects' keys, the checkpoint and the removal of
    their intents in one atomic commit, which a shared store fences by the lease epoch.
 3. `settle(exists)` is the same commit for the intents a crash left behind: an object the
-   sink holds makes its keys seen, one that was never written leaves nothing.
+   sink holds makes its keys seen, one that was never written leaves nothing. Given the
+   sink's `settle`, a fencing sink also makes sure the object can no longer land, so a
+   replica paused before its upload cannot write those rows after the new holder has.
 
 Both stores implement the calls it makes (`begin_write`, `owns`, `intents`, `commit`); the
 contract test (`tests/test_state_contract.py`) runs a unit against each. `Pipeline` opens a
@@ -46,12 +48,18 @@ class UnitOfWork:
         replica paused past its lease must not put what the new holder settled); the
         object counts as written only when the body returns."""
         self.store.begin_write(self.source_id, self.log_type, {object_key: (size, row_keys)})
-        if not self.store.owns(self.source_id, self.log_type):
-            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
+        self.check_lease()
         yield
         self.keys.extend(row_keys)
         self.objects.append(object_key)
         self.bytes += size
+
+    def check_lease(self) -> None:
+        """Before every upload: raises `LeaseLost` once this process no longer holds the
+        stream (a private store holds every stream). A fencing sink also asks it before
+        it replaces a tombstone that recovery left (`Sink.settle`)."""
+        if not self.store.owns(self.source_id, self.log_type):
+            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
 
     def commit(
         self, checkpoint: dict[str, Any] | None = None, prune_before: int | None = None
