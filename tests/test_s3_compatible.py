@@ -29,20 +29,27 @@ EVENTS = 120
 PREFIX = "logs/slack"
 
 
-@pytest.fixture(params=["http", "tls"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: Any) -> Iterator[Store]:
+def _s3rver_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s3rver's own account; boto3's default session (which keeps the credentials it
+    resolved first, moto's) starts afresh."""
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ACCESS_KEY)
     monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+
+
+@pytest.fixture(params=["http", "tls"])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Store]:
+    _s3rver_credentials(monkeypatch)
     with s3rver(tmp_path / "store", "landing", tls=request.param == "tls") as running:
         yield running
 
 
 @pytest.fixture
-def tls_store(tmp_path: Path, monkeypatch: Any) -> Iterator[Store]:
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", ACCESS_KEY)
-    monkeypatch.delenv("AWS_CA_BUNDLE", raising=False)
+def tls_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    _s3rver_credentials(monkeypatch)
     with s3rver(tmp_path / "store", "landing", tls=True) as running:
         yield running
 

@@ -113,7 +113,7 @@ def _output(settings: Settings) -> Line:
         return Line(name, False, str(exc))
     finally:
         sink.close()
-    if settings.state.shared and not probe.fences:
+    if settings.state.shared and probe.fences is False:
         return Line(
             name,
             False,

@@ -22,10 +22,11 @@ class SinkError(Exception):
 
 class Probe(NamedTuple):
     """What `check` found by writing: the line to print, and whether the sink refuses an
-    upload that recovery settled as never written (what several replicas rely on)."""
+    upload that recovery settled as never written (what several replicas rely on); None
+    for a sink one host writes (a directory, stdout), which has no such fence to offer."""
 
     detail: str
-    fences: bool
+    fences: bool | None = None
 
 
 class Sink(ABC):
@@ -56,7 +57,7 @@ class Sink(ABC):
 
     def probe(self) -> Probe:
         """`slack-connector check`'s probe, which may write; by default `check`'s."""
-        return Probe(self.check(), False)
+        return Probe(self.check())
 
     def close(self) -> None:
         return None
