@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +15,7 @@ from typing import Any
 import boto3
 import orjson
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from connector.config.load import parse
 from connector.config.settings import Settings
@@ -22,6 +26,15 @@ TOKEN_ENV = "SLACK_TEST_TOKEN"
 CONFORMANCE = Path(__file__).resolve().parent / "conformance" / "slack"
 """Public Slack log samples (see its SOURCES.md), kept in the repository so a fresh clone runs
 every test."""
+
+hypothesis_settings.register_profile("deterministic", derandomize=True, database=None)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deterministic"))
+"""Every run of `python -m pytest` (and CI) draws the same examples: a fresh clone passes or
+fails the same way every time, and no example database carries one clone's finds into the
+next. Exploring with true randomness is a separate command (README, "Exploring"):
+`python -m pytest --hypothesis-profile=explore tests/...`; every counterexample it finds is
+kept as an `@example` on its property."""
 
 
 @pytest.fixture(scope="session")
@@ -60,6 +73,26 @@ def slack() -> Iterator[FakeSlack]:
 @pytest.fixture(autouse=True)
 def _token_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """No log handler outlives its test. `main()` installs the connector's stderr handler
+    (`logs.setup`) on whatever `sys.stderr` is during the test, pytest's capture stream,
+    which is closed afterwards; left on the root logger it turns every later log line into
+    a `Logging error` block. The root's handlers and level, and the hooks `logs.setup`
+    installs, are put back as they were."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    hooks = threading.excepthook, sys.excepthook
+    warnings_captured = logging._warnings_showwarning is not None  # type: ignore[attr-defined]
+    yield
+    for added in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(added)
+    root.setLevel(level)
+    threading.excepthook, sys.excepthook = hooks
+    if not warnings_captured and logging._warnings_showwarning is not None:  # type: ignore[attr-defined]
+        logging.captureWarnings(False)
 
 
 def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, Any]:
@@ -129,8 +162,6 @@ SECRETS_SEEN: set[str] = {TOKEN}
 @pytest.fixture(scope="session", autouse=True)
 def all_log_lines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every log line the suite produces, through the connector's own redacting handler."""
-    import logging
-
     from connector import logs
 
     path = tmp_path_factory.mktemp("logs") / "suite.jsonl"

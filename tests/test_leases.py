@@ -1,7 +1,10 @@
 """Leases on the shared DynamoDB table (moto's server over 127.0.0.1): spread, rebalance,
 failover, fencing of a replica that lost its lease, and one refresh of a single-use token.
 
-Lease times are short (1.5 s) so each test takes a few seconds.
+Lease times are short (1.5 s) so each test takes a few seconds. Bounds on how long
+something may take carry `SLACK` (several seconds, for 2 loaded cores); a claim that
+something happens *before* a lease runs out is checked on the table or on the replica's
+own deadline, or with `LONG_LEASE`, never against a sub-second margin.
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
 
 LEASE = 1.5
+LONG_LEASE = 6.0
+"""For tests whose claim is that something happens well inside a lease period."""
+SLACK = 5.0
+"""What a loaded 2-core machine may add to any measured duration."""
 STREAMS = [(f"src{i}", lt) for i in range(10) for lt in ("audit", "access", "integration")]
 
 
@@ -48,7 +55,7 @@ def replicas(options: Any) -> Iterator[Callable[..., DynamoStore]]:
         store.close()
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> float:
+def wait_for(check: Callable[[], bool], timeout: float = 30.0) -> float:
     started = time.monotonic()
     while not check():
         if time.monotonic() - started > timeout:
@@ -90,9 +97,13 @@ def test_a_joining_replica_gets_its_share_and_a_leaving_one_hands_it_back(replic
     second = replicas(replica_id="b")
     wait_for(lambda: len(held(first)) == 15 and len(held(second)) == 15)
     assert not held(first) & held(second)
+    given_back = held(second)
     second.close()
-    took = wait_for(lambda: len(held(first)) == 30)
-    assert took < LEASE, "a clean shutdown releases its leases; no need to wait them out"
+    owners = {s: first.table.get("L", f"{s[0]}#{s[1]}") for s in given_back}
+    assert all(item is not None and item["owner"]["S"] in ("", "a") for item in owners.values()), (
+        "a clean shutdown releases its leases; no need to wait them out"
+    )
+    wait_for(lambda: len(held(first)) == 30)
 
 
 def test_a_dead_replicas_leases_are_taken_within_a_lease_period_and_a_round(
@@ -108,7 +119,7 @@ def test_a_dead_replicas_leases_are_taken_within_a_lease_period_and_a_round(
     died = time.monotonic()
     wait_for(lambda: held(second, streams) == set(streams))
     failover = time.monotonic() - died
-    assert LEASE * 0.9 <= failover <= 2 * LEASE + 0.5, failover
+    assert LEASE * 0.9 <= failover <= 2 * LEASE + SLACK, failover
     assert lost
 
 
@@ -143,8 +154,10 @@ def test_a_replica_past_its_lease_stops_trusting_it_before_anyone_may_take_it(
     assert store.leases is not None
     store.leases.stop(release=False)
     stopped = time.monotonic()
+    assert store.leases.held()[stream].valid_until < stopped + LEASE, (
+        "its own deadline falls inside the lease its last renewal started"
+    )
     wait_for(lambda: not store.owns(*stream))
-    assert time.monotonic() - stopped <= LEASE
     with pytest.raises(LeaseLost):
         store.commit(*stream, checkpoint={"at": 1})
 
@@ -237,14 +250,17 @@ def test_a_poll_that_outlived_its_lease_cannot_commit_after_its_replica_took_it_
     assert first.seen(*stream, [seen_key("3" * 32, 3)]) == set()
 
 
+@pytest.mark.slow
 def test_survivors_cover_every_orphan_above_their_share_and_keep_it_covered(
     replicas: Any,
 ) -> None:
     """Coverage first: when a replica dies, the two left take all of its streams, and
-    no stream is handed back (uncovered) while the dead one is still counted."""
+    no stream is handed back (uncovered) while the dead one is still counted. With a
+    lease of `LONG_LEASE`, a stream handed back and taken at once (a spread round) and
+    one left uncovered for a lease period differ by seconds, not by a scheduler's hiccup."""
     streams = STREAMS[:9]
-    stores = [replicas(streams, replica_id=f"r{i}") for i in range(3)]
-    wait_for(lambda: sorted(len(held(s, streams)) for s in stores) == [3, 3, 3])
+    stores = [replicas(streams, replica_id=f"r{i}", lease_seconds=LONG_LEASE) for i in range(3)]
+    wait_for(lambda: sorted(len(held(s, streams)) for s in stores) == [3, 3, 3], 60)
     dead, survivors = stores[0], stores[1:]
     assert dead.leases is not None
     dead.leases.stop(release=False)
@@ -253,10 +269,10 @@ def test_survivors_cover_every_orphan_above_their_share_and_keep_it_covered(
     def covered() -> int:
         return len(set().union(*(held(s, streams) for s in survivors)))
 
-    took = wait_for(lambda: covered() == 9)
-    assert took <= 2 * LEASE + 0.5, took
+    took = wait_for(lambda: covered() == 9, 2 * LONG_LEASE + SLACK)
+    assert took <= 2 * LONG_LEASE + SLACK, took
     gaps, since = [], None
-    while time.monotonic() - died < 4 * LEASE:
+    while time.monotonic() - died < 4 * LONG_LEASE:
         now, whole = time.monotonic(), covered() == 9
         if not whole and since is None:
             since = now
@@ -264,30 +280,37 @@ def test_survivors_cover_every_orphan_above_their_share_and_keep_it_covered(
             gaps.append(now - since)
             since = None
         time.sleep(0.05)
-    assert since is None and max(gaps, default=0) < LEASE, (
+    assert since is None and max(gaps, default=0) < LONG_LEASE, (
         "a stream handed back to even out the spread is taken at once, not left a lease period"
     )
-    assert sorted(len(held(s, streams)) for s in survivors) == [4, 5]
+    wait_for(lambda: sorted(len(held(s, streams)) for s in survivors) == [4, 5])
 
 
 def test_renewals_keep_running_while_the_spread_round_is_stuck(
     replicas: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Renewal has its own thread and client: a lease list read that hangs for three
-    lease periods (a slow query, a slow take) does not let a single lease expire."""
-    store = replicas(STREAMS[:6], replica_id="a")
+    """Renewal has its own thread and client: a lease list read that hangs for one and a half
+    lease periods (a slow query, a slow take) does not let a single lease expire. The lease
+    is `LONG_LEASE`, so a renewal thread the machine's load delays by a second or two
+    still renews in time; a renewal stuck behind the query would not."""
+    store = replicas(STREAMS[:6], replica_id="a", lease_seconds=LONG_LEASE)
     assert store.leases is not None
     control = store.leases.control
     real = control.query
 
+    unstuck = threading.Event()
+
     def stuck(*args: Any, **kw: Any) -> Any:
-        time.sleep(3 * LEASE)
+        unstuck.wait(60)
         return real(*args, **kw)
 
     control.query = stuck  # type: ignore[method-assign]
-    time.sleep(3 * LEASE)
-    assert held(store, STREAMS[:6]) == set(STREAMS[:6])
-    assert "lease expired before renewal" not in caplog.text
+    try:
+        time.sleep(1.5 * LONG_LEASE)
+        assert held(store, STREAMS[:6]) == set(STREAMS[:6])
+        assert "lease expired before renewal" not in caplog.text
+    finally:
+        unstuck.set()
 
 
 def test_a_round_renews_every_held_lease_and_beats_once(replicas: Any) -> None:

@@ -92,8 +92,8 @@ def test_readyz_answers_at_once_and_says_503_while_s3_hangs(
                 "bucket": "b",
                 "region": "us-east-1",
                 "endpoint_url": hung_endpoint,
-                "connect_timeout_seconds": 5,
-                "read_timeout_seconds": 5,
+                "connect_timeout_seconds": 20,
+                "read_timeout_seconds": 20,
                 "max_attempts": 1,
             },
             "metrics": {"port": 0},
@@ -109,7 +109,8 @@ def test_readyz_answers_at_once_and_says_503_while_s3_hangs(
         for _ in range(8):
             started = time.monotonic()
             answers.append(get(f"http://127.0.0.1:{server.port}/readyz"))
-            assert time.monotonic() - started < 1.0, "a probe never waits on the sink"
+            # a probe that waited on the hung sink would wait out its 20 s timeouts
+            assert time.monotonic() - started < 5.0, "a probe never waits on the sink"
             time.sleep(0.25)
     finally:
         app.close(1.0)
@@ -166,7 +167,7 @@ def test_sigterm_ends_within_the_grace_while_the_sink_never_answers(
         err = proc.stderr.read().decode() if proc.stderr else ""
     finally:
         proc.kill()
-    assert took < 6 + 1.5, f"shutdown took {took:.1f}s"
+    assert took < 6 + 5, f"shutdown took {took:.1f}s (grace 6 s, 5 s for a loaded machine)"
     assert proc.returncode == 1
     assert "polls still running at the end of the shutdown grace" in err
     assert all(json.loads(line) for line in err.splitlines()), "stderr stays JSON lines"

@@ -397,6 +397,18 @@ CROWDED = [
     ("poll", 7, 0, True),
 ]
 """A burst of one second, some touched, more than the cap in every window holding it."""
+OLDER_IN_PROBE = [
+    ("add", 25, False, 0, 0, None),
+    ("advance", 175),
+    ("touch", 9),
+    ("add", 6, False, 0, 0, None),
+    ("add", 8, False, 0, 0, None),
+    ("add", 12, False, 0, 0, None),
+]
+"""Sorted by date_first and filtered by date_last, classic (issue #26): the probe window
+listed a row older than its `before` first, which proved the filter, and then ended; the
+walk stopped there quietly and a touched row past the cap (date_first below the cap's
+last row, date_last newer than the probe) was never read nor reported."""
 
 
 @pytest.mark.timeout(600)
@@ -413,6 +425,8 @@ CROWDED = [
 @given(histories, st.randoms(use_true_random=True), st.integers(0, 1))
 @example(PROBED, random.Random(45), 0)
 @example(CROWDED, random.Random(29), 0)
+@example(OLDER_IN_PROBE, random.Random(0), 0)
+@example(OLDER_IN_PROBE, random.Random(0), 1)
 def test_access_paging(
     sort: str,
     before: str,
@@ -431,3 +445,18 @@ def test_access_paging(
 @given(histories, st.randoms(use_true_random=False))
 def test_integration_paging(order: str, steps: list[tuple[Any, ...]], rng: random.Random) -> None:
     check(Model("integration", rng, "", "", order), steps)
+
+
+@pytest.mark.parametrize("cursor", ["error", "ignored"])
+def test_a_probe_window_that_proves_the_date_last_filter_reports_the_rows_past_the_cap(
+    cursor: str,
+) -> None:
+    """`OLDER_IN_PROBE` replayed: every poll says the rows past the cap are unreachable
+    (they were once lost with no poll failing), the first because its probe window proved
+    the filter, the next because the checkpoint kept it; nothing lands twice."""
+    with mock.patch.multiple(limits, **SCALED):
+        model = Model("access", random.Random(0), "date_first", "date_last", "", cursor)
+        landed, failures = run_history(model, OLDER_IN_PROBE)
+    assert len(failures) == 2 and all(UNREACHABLE in f for f in failures), failures
+    assert "probe window shows `before` filters date_last" in failures[0]
+    assert not [k for k, c in landed.items() if c > 1]

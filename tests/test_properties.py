@@ -58,6 +58,9 @@ class MemorySink(Sink):
     def exists(self, key: str, size: int | None = None) -> bool:
         return key in self.objects
 
+    def get(self, key: str) -> bytes:
+        return self.objects[key]
+
     def rows(self) -> list[dict[str, Any]]:
         return [
             orjson.loads(x) for b in self.objects.values() for x in gzip.decompress(b).splitlines()

@@ -229,11 +229,32 @@ def test_a_unit_of_work_settles_what_a_crash_left_by_what_the_sink_holds(
         asked.append((key, size))
         return key == "a/written"
 
-    assert UnitOfWork(store, "acme", "audit").settle(exists) == 2
+    restored: list[str] = []
+    assert UnitOfWork(store, "acme", "audit").settle(exists, restored.append) == 2
     assert sorted(asked) == [("a/lost", 6), ("a/written", 5)]
+    assert restored == ["a/written"]  # derived objects only for a data object that exists
     assert store.intents("acme", "audit") == []
     assert store.seen("acme", "audit", [*written, *lost]) == set(written)
-    assert UnitOfWork(store, "acme", "audit").settle(exists) == 0
+    assert UnitOfWork(store, "acme", "audit").settle(exists, restored.append) == 0
+    assert restored == ["a/written"]
+
+
+def test_a_unit_of_work_settles_nothing_when_restoring_a_derived_object_fails(
+    store: StateStore,
+) -> None:
+    """A lake bucket that is down keeps the intent: the next recovery tries again."""
+    written = keys(5)
+    store.begin_write("acme", "audit", {"a/written": (5, written)})
+
+    def restore(key: str) -> None:
+        raise OSError("lake bucket down")
+
+    with pytest.raises(OSError):
+        UnitOfWork(store, "acme", "audit").settle(lambda key, size: True, restore)
+    assert [i.object_key for i in store.intents("acme", "audit")] == ["a/written"]
+    assert store.seen("acme", "audit", written) == set()
+    assert UnitOfWork(store, "acme", "audit").settle(lambda key, size: True) == 1
+    assert store.seen("acme", "audit", written) == set(written)
 
 
 def test_a_unit_of_work_uploads_nothing_for_a_stream_whose_lease_is_not_held(

@@ -79,7 +79,7 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
         assert audit["seen"] == 1
         assert audit["lease"]["owner"] == replica.replica_id
         assert audit["lease"]["epoch"] == 1
-        assert 0 <= audit["lease"]["seconds_since_renewal"] <= 2
+        assert 0 <= audit["lease"]["seconds_since_renewal"] <= 10
         assert {r["lease"]["owner"] for r in rows} == {replica.replica_id}
         assert all(replica.owns(*s) for s in streams)
         replica.commit("acme", "audit", checkpoint={"next_oldest": 6})

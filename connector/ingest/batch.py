@@ -50,6 +50,8 @@ class Obj:
     key: str
     body: bytes
     row_keys: list[bytes]
+    ndjson: bytes | None = None
+    """The uncompressed rows, when `objects(ndjson=True)` asked for them (derived outputs)."""
 
 
 @dataclass
@@ -151,8 +153,9 @@ class Batch:
         self.events += 1
         self.bytes += size
 
-    def objects(self) -> Iterator[Obj]:
-        """Each group's gzip object, compressed one at a time as the caller asks for it."""
+    def objects(self, ndjson: bool = False) -> Iterator[Obj]:
+        """Each group's gzip object, compressed one at a time as the caller asks for it;
+        with `ndjson`, its uncompressed rows beside it (one object's worth held at a time)."""
         groups = sorted([*self._sealed, *self._open.values()], key=lambda g: (g.folder, g.bucket))
         read = self._reader()
         try:
@@ -164,7 +167,11 @@ class Batch:
                 key = "/".join(p for p in (self.prefix, group.folder, where, name) if p)
                 runs = group.runs
                 pieces = (read(a, b) for a, b in zip(runs[::2], runs[1::2], strict=True))
-                yield Obj(key, _gzip(pieces), group.row_keys)
+                if ndjson:
+                    plain = b"".join(piece for run in pieces for piece in run)
+                    yield Obj(key, _gzip(iter([iter([plain])])), group.row_keys, plain)
+                else:
+                    yield Obj(key, _gzip(pieces), group.row_keys)
         finally:
             self.close()
 

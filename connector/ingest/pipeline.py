@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from connector import clock
 from connector.budget import MEMORY
 from connector.ingest.batch import QUARANTINE, Batch, Sizing
+from connector.ingest.derived import Derivations
 from connector.ingest.enrich import Enricher, Source, quarantine_row
 from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
@@ -47,6 +48,8 @@ class PollResult:
     bytes: int = 0
     pages: int = 0
     recovered: int = 0
+    derived: dict[str, int] = field(default_factory=dict)
+    """What the derived objects committed held, per their outputs' labels."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,18 @@ Kept, each is copied to its own size: orjson returns a line in an ~8 KB allocati
 
 class Pipeline:
     def __init__(
-        self, store: StateStore, sink: Sink, limits: BatchLimits, watch: Watcher | None = None
+        self,
+        store: StateStore,
+        sink: Sink,
+        limits: BatchLimits,
+        watch: Watcher | None = None,
+        derived: Derivations | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
         self.limits = limits
         self.watch = watch
+        self.derived = derived or Derivations()
 
     def poll(
         self,
@@ -129,7 +138,8 @@ class Pipeline:
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        recovered = UnitOfWork(self.store, source.id, logtype.name).settle(self.sink.settle)
+        unit = UnitOfWork(self.store, source.id, logtype.name)
+        recovered = unit.settle(self.sink.settle, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
@@ -212,14 +222,20 @@ class Pipeline:
         result: PollResult,
     ) -> None:
         """Objects are compressed and written one at a time, each recorded as a write
-        intent just before its upload; the keys and the checkpoint move after the last."""
+        intent just before its upload and followed by its derived objects; the keys and
+        the checkpoint move after the last."""
         unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
+        derived: dict[str, int] = {}
         with MEMORY.write():
-            for obj in batch.objects():
+            for obj in batch.objects(ndjson=bool(self.derived)):
                 with unit.writing(obj.key, len(obj.body), obj.row_keys):
                     self.sink.put(obj.key, obj.body, unit.check_lease)
+                    for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
+                        derived[label] = derived.get(label, 0) + n
                 del obj
         prune = logtype.prune_before(checkpoint) if checkpoint else None
         if unit.commit(checkpoint, prune):
             result.objects += len(unit.objects)
             result.bytes += unit.bytes
+            for label, n in derived.items():
+                result.derived[label] = result.derived.get(label, 0) + n

@@ -94,8 +94,8 @@ class ClassicWalk:
                 if (
                     probe
                     and learned.sort != LAST
-                    and learned.before is None
-                    and (not rows or page >= pages)
+                    and learned.before != FIRST
+                    and (learned.before == LAST or not rows or page >= pages)
                 ):
                     learned.before = LAST
                     yield records, _at(count, before, page, keyset, probe)

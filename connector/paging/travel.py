@@ -62,14 +62,16 @@ def unreachable(source_id: str, method: str, why: str, last: Raw, count: int) ->
 
 
 def unfinished(learned: Learned, last: Raw, where: tuple[str, str, int]) -> Unreachable:
-    """A probe window read to its end without its witness: under a `date_first` filter the
-    witness (`date_first` == `before`, which never changes) is listed, so `before` filters
-    `date_last`, and the rows past the first window's cap were outside the probe."""
+    """A probe window that ended without its witness, or listed a row older than its
+    `before`: under a `date_first` filter the witness (`date_first` == `before`, which never
+    changes) is listed before any older row, so `before` filters `date_last`, and the rows
+    past the first window's cap whose `date_last` is newer than `before` were outside the
+    probe. However the window ended (its last page, or the stop rule), they are unread."""
     source_id, method, count = where
     listing = (
         "listed by date_first" if learned.sort == FIRST else "not shown to be listed by date_last"
     )
-    why = f"{listing}, and a probe window without its witness shows `before` filters date_last"
+    why = f"{listing}, and a probe window shows `before` filters date_last"
     return unreachable(source_id, method, why, last, count)
 
 

@@ -4,7 +4,8 @@
 key, and `exists` must be truthful: together they let a write interrupted by a crash be
 resolved without losing or doubling a batch. `settle` is how recovery asks: a sink that
 can fence (S3 with conditional writes) also makes sure an upload of an object settled as
-never written can no longer land, whoever sends it late.
+never written can no longer land, whoever sends it late. `get` reads an object back, so
+recovery can remake the derived objects (`connector.ingest.derived`) of one that landed.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class Sink(ABC):
         """Recovery's question for a write a crash (or a lost lease) interrupted: whether
         the object landed whole. Only a sink that one process writes does not fence."""
         return self.exists(key, size)
+
+    def get(self, key: str) -> bytes:
+        """The object's body as `put` stored it; `SinkError` when it cannot be read."""
+        raise SinkError(f"{self.kind}: cannot read {key} back")
 
     def check(self) -> str:
         """A cheap probe for readiness."""

@@ -33,6 +33,12 @@ class LocalSink(Sink):
         path = self.root / key
         return path.is_file() and (size is None or path.stat().st_size == size)
 
+    def get(self, key: str) -> bytes:
+        try:
+            return (self.root / key).read_bytes()
+        except OSError as exc:
+            raise SinkError(f"local: cannot read {key}: {exc.strerror}") from None
+
     def check(self) -> str:
         """Whether writes can succeed, without creating anything: `check` and the readiness
         probe must not leave directories behind."""

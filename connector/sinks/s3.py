@@ -212,6 +212,12 @@ class S3Sink(Sink):
             raise SinkError(f"s3: cannot check s3://{self.bucket}/{key}: {_reason(exc)}") from None
         return head
 
+    def get(self, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except (BotoCoreError, ClientError) as exc:
+            raise SinkError(f"s3: cannot read s3://{self.bucket}/{key}: {_reason(exc)}") from None
+
     def check(self) -> str:
         try:
             self._s3.head_bucket(Bucket=self.bucket)
@@ -229,7 +235,7 @@ class S3Sink(Sink):
         try:
             answer = self._put(key, body, IfNoneMatch="*")
             problem = self._mismatch(body, answer)
-            kept = self._get(key)
+            kept = self.get(key)
             if kept != body:
                 problem = f"read back {len(kept)} bytes that differ from the {len(body)} written"
             if problem is not None:
@@ -250,12 +256,6 @@ class S3Sink(Sink):
         if fences:
             return Probe(f"{detail}; conditional writes enforced", True)
         return Probe(f"{detail}; the store ignores If-None-Match (conditional writes)", False)
-
-    def _get(self, key: str) -> bytes:
-        try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
-        except (BotoCoreError, ClientError) as exc:
-            raise SinkError(f"s3: cannot read s3://{self.bucket}/{key}: {_reason(exc)}") from None
 
     def _delete(self, key: str) -> None:
         try:

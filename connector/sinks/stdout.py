@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import BinaryIO
 
 from connector.config.settings import OutputConfig
-from connector.sinks.base import Sink, register
+from connector.sinks.base import Sink, SinkError, register
 
 
 @register
@@ -35,3 +35,7 @@ class StdoutSink(Sink):
 
     def exists(self, key: str, size: int | None = None) -> bool:
         return False
+
+    def get(self, key: str) -> bytes:
+        """Never called: nothing printed `exists`, so recovery reads nothing back."""
+        raise SinkError(f"stdout: cannot read {key} back")

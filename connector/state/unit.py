@@ -8,10 +8,15 @@ kept here and nowhere else:
    the caller upload. An object whose upload returned is settled into the unit.
 2. `commit(checkpoint)` moves the settled objects' keys, the checkpoint and the removal of
    their intents in one atomic commit, which a shared store fences by the lease epoch.
-3. `settle(exists)` is the same commit for the intents a crash left behind: an object the
-   sink holds makes its keys seen, one that was never written leaves nothing. Given the
-   sink's `settle`, a fencing sink also makes sure the object can no longer land, so a
-   replica paused before its upload cannot write those rows after the new holder has.
+3. `settle(exists, restore)` is the same commit for the intents a crash left behind: an
+   object the sink holds makes its keys seen (after `restore` made any of its derived
+   objects that is missing, see `connector.ingest.derived`), one that was never written
+   leaves nothing. Given the sink's `settle` as `exists`, a fencing sink also makes sure
+   the object can no longer land, so a replica paused before its upload cannot write
+   those rows after the new holder has.
+
+Derived objects are uploaded inside their data object's `writing`, each after
+`check_lease`, so the data object's intent covers them.
 
 Both stores implement the calls it makes (`begin_write`, `owns`, `intents`, `commit`); the
 contract test (`tests/test_state_contract.py`) runs a unit against each. `Pipeline` opens a
@@ -78,13 +83,22 @@ class UnitOfWork:
         )
         return True
 
-    def settle(self, exists: Callable[[str, int | None], bool]) -> int:
-        """Settle the writes a crash interrupted, by asking the sink which objects exist;
-        the number of intents there were."""
+    def settle(
+        self,
+        exists: Callable[[str, int | None], bool],
+        restore: Callable[[str], None] | None = None,
+    ) -> int:
+        """Settle the writes a crash interrupted, by asking the sink which objects exist
+        and restoring the derived objects of those that do, before the commit; the number
+        of intents there were."""
         intents = self.store.intents(self.source_id, self.log_type)
         if not intents:
             return 0
-        self.keys = [k for i in intents if exists(i.object_key, i.size) for k in i.row_keys]
+        landed = [i for i in intents if exists(i.object_key, i.size)]
+        if restore is not None:
+            for intent in landed:
+                restore(intent.object_key)
+        self.keys = [k for i in landed for k in i.row_keys]
         self.objects = [i.object_key for i in intents]
         self.store.commit(self.source_id, self.log_type, keys=self.keys, done_intents=self.objects)
         return len(intents)

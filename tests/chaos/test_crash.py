@@ -114,6 +114,9 @@ class DyingSink(Sink):
             raise Died(f"exists #{self.exists_calls}")
         return self.inner.exists(key, size)
 
+    def get(self, key: str) -> bytes:
+        return self.inner.get(key)
+
 
 class World:
     """Slack data of one log type, with the ground truth kept beside it."""

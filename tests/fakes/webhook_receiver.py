@@ -61,6 +61,7 @@ class WebhookReceiver:
         self._fail_status = 500
         self._fail_body = b"internal error"
         self._cond = threading.Condition()
+        self._releases = 0
         self._stopped = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -78,6 +79,8 @@ class WebhookReceiver:
 
     def stop(self) -> None:
         self._stopped.set()  # releases handlers sleeping in a delay
+        with self._cond:
+            self._cond.notify_all()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -98,6 +101,14 @@ class WebhookReceiver:
         self.stop()
 
     # -- knobs -----------------------------------------------------------------------------
+
+    def release(self) -> None:
+        """Answer every request held in a delay now, and delay no more: a test holds a
+        destination for as long as its claim needs, not for a guessed number of seconds."""
+        with self._cond:
+            self.delay = 0.0
+            self._releases += 1
+            self._cond.notify_all()
 
     def url(self, path: str = "/") -> str:
         assert self._server is not None, "receiver not started"
@@ -129,12 +140,14 @@ class WebhookReceiver:
         with self._cond:
             self.requests.append(request)
             self._cond.notify_all()
-            delay = self.delay
+            delay, releases = self.delay, self._releases
             if self._fail_left > 0:
                 self._fail_left -= 1
                 answer = (self._fail_status, self._fail_body)
             else:
                 answer = (self.status, self.body)
-        if delay:
-            self._stopped.wait(delay)
+            if delay:
+                self._cond.wait_for(
+                    lambda: self._releases != releases or self._stopped.is_set(), delay
+                )
         return answer
