@@ -230,32 +230,34 @@ class S3Sink(Sink):
         refuses a second `If-None-Match: *` upload of it (the fence replicas rely on)."""
         self.check()
         key = "/".join(p for p in (self._prefix, "_check", f"{uuid.uuid4().hex}.bin") if p)
-        where = f"s3://{self.bucket}/{key}"
         body = _probe_body()
         try:
-            answer = self._put(key, body, IfNoneMatch="*")
-            problem = self._mismatch(body, answer)
-            kept = self.get(key)
-            if kept != body:
-                problem = f"read back {len(kept)} bytes that differ from the {len(body)} written"
-            if problem is not None:
-                raise SinkError(
-                    f"s3: the store mangles uploads: {where} {problem}; set [output] "
-                    'checksum = "when_required" (botocore\'s aws-chunked uploads)'
+            self._read_back(key, body)
+            detail = f"ok, bucket {self.bucket}: {len(body)} bytes written and read back intact"
+            if not self.conditional:
+                return Probe(
+                    f"{detail}; conditional writes off ([output] conditional_writes)", False
                 )
             try:
                 self._put(key, body, IfNoneMatch="*")
-                fences = False
             except _Precondition:
-                fences = True
+                return Probe(f"{detail}; conditional writes enforced", True)
+            except SinkError as exc:
+                return Probe(f"{detail}; a conditional write failed: {exc}", False)
+            return Probe(f"{detail}; the store ignores If-None-Match (conditional writes)", False)
         finally:
             self._delete(key)
-        detail = f"ok, bucket {self.bucket}: a {len(body)}-byte object written and read back intact"
-        if not self.conditional:
-            return Probe(f"{detail}; conditional writes off ([output] conditional_writes)", False)
-        if fences:
-            return Probe(f"{detail}; conditional writes enforced", True)
-        return Probe(f"{detail}; the store ignores If-None-Match (conditional writes)", False)
+
+    def _read_back(self, key: str, body: bytes) -> None:
+        problem = self._mismatch(body, self._put(key, body))
+        kept = self.get(key)
+        if kept != body:
+            problem = f"read back {len(kept)} bytes that differ from the {len(body)} written"
+        if problem is not None:
+            raise SinkError(
+                f"s3: the store mangles uploads: s3://{self.bucket}/{key} {problem}; set "
+                '[output] checksum = "when_required" (botocore\'s aws-chunked uploads)'
+            )
 
     def _delete(self, key: str) -> None:
         try:

@@ -24,6 +24,7 @@ from urllib.parse import unquote
 
 import boto3
 
+from connector.sinks.s3 import TOMBSTONE
 from tests.chaos.harness import moto_endpoint
 from tests.chaos.replicas import Fleet, Knobs, Result, Stage, lease_owners
 from tests.fakes.s3_proxy import S3Proxy
@@ -53,15 +54,17 @@ class Outcome:
     held: str
     late_status: int | None
     """What S3 answered the held upload when it finally arrived (412: fenced)."""
-    buried_while_frozen: bool
-    """Whether the held object's key held a tombstone before the upload was let go."""
+    at_key: str
+    """What stood at the held object's key before the upload was let go: "tombstone" (the
+    new holder settled it), "object" (it then wrote the same rows there again, replacing
+    its tombstone) or "nothing" (no fence)."""
     refused: int
     """`lease moved` lines replica 0 logged after it was continued."""
 
     def report(self) -> str:
         return (
             f"{self.result.report()}\nheld upload {self.held}: S3 answered {self.late_status} "
-            f"when it arrived; tombstone there first: {self.buried_while_frozen}; "
+            f"when it arrived; at its key before: {self.at_key}; "
             f"replica 0 polls ended on the lease after SIGCONT: {self.refused}"
         )
 
@@ -93,9 +96,9 @@ def run(workdir: Path, endpoint: str, *, seed: int = 5, fence: bool = True) -> O
         s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         try:
             head = s3.head_object(Bucket=stage.bucket, Key=key)
-            buried = "slack-connector-tombstone" in head.get("Metadata", {})
+            at_key = "tombstone" if TOMBSTONE in head.get("Metadata", {}) else "object"
         except s3.exceptions.ClientError:
-            buried = False
+            at_key = "nothing"
         hold.release.set()
         for _ in range(100):
             if hold.status is not None:
@@ -110,7 +113,7 @@ def run(workdir: Path, endpoint: str, *, seed: int = 5, fence: bool = True) -> O
             for r in fleet.log_lines(frozen, "lease moved to another replica")
             if _after(r, continued)
         ]
-    return Outcome(result, key, hold.status, buried, len(refused))
+    return Outcome(result, key, hold.status, at_key, len(refused))
 
 
 def _after(record: dict[str, object], t: float) -> bool:
