@@ -161,15 +161,10 @@ def main() -> int:
     os.environ.setdefault(TOKEN_ENV, TOKEN)
     for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         os.environ.setdefault(key, "testing")
-    from moto.server import ThreadedMotoServer
+    from tests.fakes.moto_server import moto_endpoint
 
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        print(table(run(f"http://{host}:{port}", args.events, args.trickle)))
-    finally:
-        server.stop()
+    with moto_endpoint() as endpoint:
+        print(table(run(endpoint, args.events, args.trickle)))
     return 0
 
 

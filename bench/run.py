@@ -77,6 +77,7 @@ class Bench:
         self.endpoint = ""
         self.rows: list[Row] = []
         self.access_days = 0.0
+        self.lake_bytes = 0
         self.env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)}
 
     def close(self) -> None:
@@ -153,8 +154,10 @@ class Bench:
         profile: str | None = None,
         ceiling: bool = False,
         order: str = "",
+        ocsf: bool = False,
     ) -> Row | Path:
-        kind = "ceiling" if ceiling else "s3" if s3 else "local"
+        """`ocsf`: with the OCSF output on, to a local lake beside the raw objects."""
+        kind = "ceiling" if ceiling else "s3" if s3 else "ocsf" if ocsf else "local"
         name = f"connector-{kind}-{log_type}-{size}" + (f"-{order}" if order else "")
         tmp = self.work / name
         tmp.mkdir()
@@ -169,6 +172,13 @@ class Bench:
         else:
             output = {"type": "local", "path": str(tmp / "out")}
         settings = self._settings(tmp, log_type, output, budget=ceiling)
+        if ocsf:
+            settings["ocsf"] = {
+                "enabled": True,
+                "output": "local",
+                "path": str(tmp / "lake"),
+                "account_id": "123456789012",
+            }
         spec: dict[str, Any] = {"job": "connector", "settings": settings}
         self.fake.enforce_per_minute = SLACK_AUDIT_PER_MINUTE if ceiling else None
         if profile:
@@ -188,6 +198,9 @@ class Bench:
             f"{o['pages']} pages, {o['objects']} objects, "
             f"{o['quarantined']} quarantined, {o['duplicates']} duplicates"
         )
+        if ocsf:
+            self.lake_bytes = _dir_bytes(tmp / "lake", "*.parquet")
+            note += f", OCSF Parquet {self.lake_bytes / max(size, 1):.0f} B/ev"
         if s3:
             self._empty(bucket)
         shutil.rmtree(tmp, ignore_errors=True)
@@ -395,8 +408,8 @@ def machine() -> str:
     )
 
 
-def _dir_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.json.gz")) if root.exists() else 0
+def _dir_bytes(root: Path, pattern: str = "*.json.gz") -> int:
+    return sum(p.stat().st_size for p in root.rglob(pattern)) if root.exists() else 0
 
 
 # ---------------------------------------------------------------------- reporting

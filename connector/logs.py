@@ -107,6 +107,28 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
+class TextFormatter(logging.Formatter):
+    """For humans: the message, then every field the JSON line has (source, log type,
+    counts, error...) as `key=value`, so `poll done` says what was done, and where."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = [
+            f"{key}={_text_value(value)}"
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and not key.startswith("_")
+        ]
+        return " ".join([line, *fields]) if fields else line
+
+
+def _text_value(value: Any) -> str:
+    text = value if isinstance(value, str) else orjson.dumps(value, default=str).decode()
+    return orjson.dumps(text).decode() if not text or any(c in text for c in ' "=') else text
+
+
 REDACTOR = Redactor()
 
 
@@ -114,8 +136,7 @@ def handler(stream: Any = None, fmt: str = "json") -> logging.Handler:
     """A handler that redacts before it formats: the only kind the connector installs."""
     out = logging.StreamHandler(stream or sys.stderr)
     out.addFilter(REDACTOR)
-    text = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
-    out.setFormatter(JsonFormatter() if fmt == "json" else text)
+    out.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     out.set_name("slack-connector")
     return out
 

@@ -32,6 +32,20 @@ class SecretRef(BaseModel):
     aws_ssm: str | None = None
     region: str | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _a_reference(cls, value: Any) -> Any:
+        """A secret written inline (`token = "xoxp-…"`) is refused with the fix, and
+        without repeating it."""
+        if isinstance(value, str):
+            raise ValueError(
+                "a secret is never written in the config file; refer to where it is kept: "
+                '{ env = "VAR" }, { file = "/path" }, { aws_secretsmanager = "name" } or '
+                '{ aws_ssm = "/name" } (a source\'s token also takes token_env = "VAR" or '
+                'token_file = "/path")'
+            )
+        return value
+
     @model_validator(mode="after")
     def _exactly_one(self) -> SecretRef:
         given = [k for k in ("env", "file", "aws_secretsmanager", "aws_ssm") if getattr(self, k)]

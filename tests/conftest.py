@@ -19,6 +19,7 @@ from hypothesis import settings as hypothesis_settings
 
 from connector.config.load import parse
 from connector.config.settings import Settings
+from tests.fakes import moto_server
 from tests.fakes.slack_server import FakeSlack
 
 TOKEN = "xoxp-test-token"
@@ -39,9 +40,8 @@ kept as an `@example` on its property."""
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session."""
-    from moto.server import ThreadedMotoServer
-
+    """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session;
+    its DynamoDB serves one request at a time (`tests.fakes.moto_server`)."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -49,11 +49,8 @@ def moto_endpoint() -> Iterator[str]:
     }.items():
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_server.moto_endpoint() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture

@@ -163,10 +163,30 @@ def test_a_refused_cursor_mode_falls_back_to_classic_and_is_remembered(
     assert len(combos(tmp_path)) == 41
 
 
-def _config(tmp_path: Path, slack: FakeSlack) -> Path:
+@pytest.mark.parametrize("cursor", ["offset", "ignored"])
+def test_a_first_run_spread_over_every_day_lands_at_most_two_objects_a_day(
+    slack: FakeSlack, tmp_path: Path, cursor: str
+) -> None:
+    """The issue's 150,000 combinations sorted by `date_first` landed as 735 objects of
+    204 rows: a commit every 10,000 rows, each writing one object per day its rows (by
+    `date_last`) touch. Scaled down tenfold here (15,000 rows, objects of at most 1,000):
+    the walk still commits as it goes, every 10,000 rows."""
+    slack.access_cursor = cursor
+    slack.access_sort_key = slack.access_before_field = "date_first"
+    _large(slack, 15_000)
+    path = _config(tmp_path, slack, batch_max_events=1000)
+    assert main(["once", "--config", str(path)]) == 0
+    got = combos(tmp_path)
+    assert len(got) == 15_000 and set(got.values()) == {1}
+    per_day = Counter(p.parent for p in (tmp_path / "out").rglob("*.json.gz"))
+    assert len(per_day) > 80 and max(per_day.values()) <= 2, sorted(per_day.values())[-5:]
+
+
+def _config(tmp_path: Path, slack: FakeSlack, batch_max_events: int = 10_000) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[state]\npath = "{tmp_path}/state.db"\n[output]\ntype = "local"\npath = "{tmp_path}/out"\n'
+        f"batch_max_events = {batch_max_events}\n"
         f'[metrics]\nenabled = false\n[[sources]]\nid = "acme"\ntoken_env = "{TOKEN_ENV}"\n'
         f'log_types = ["access"]\nweb_api_url = "{slack.web_api_url}"\nretry_attempts = 1\n'
         "web_calls_per_minute = 100000\nfirst_run_lookback_seconds = 7776000\n"
@@ -225,6 +245,8 @@ def test_150000_combinations_land_once_and_a_restart_resumes_the_first_run(
     got = combos(tmp_path)
     assert len(got) == 150_000 and set(got.values()) == {1}
     assert "walk" not in checkpoint(tmp_path)
+    per_day = Counter(p.parent for p in (tmp_path / "out").rglob("*.json.gz"))
+    assert max(per_day.values()) <= 2, "one object per day and run, not one per 10,000 rows"
     capsys.readouterr()
 
 

@@ -13,8 +13,8 @@ import duckdb
 import orjson
 
 from tests import factories
-from tests.conftest import local_settings, once, source
-from tests.fakes.slack_server import FakeSlack
+from tests.conftest import CONFORMANCE, local_settings, ndjson, once, source
+from tests.fakes.slack_server import FakeSlack, drift_records
 from tests.test_deploy import _athena_tables, _table_for
 
 HOURS = 30
@@ -98,8 +98,26 @@ def _live_audit(now: int) -> list[dict[str, Any]]:
     return [huddle, app, *others]
 
 
+CORPUS = {
+    "audit": ["audit_logs.ndjson", "audit_logs_variants.ndjson"],
+    "access": ["access_logs.ndjson"],
+    "integration": ["integration_logs.ndjson"],
+}
+"""The conformance corpus: real Slack records, whose every field path the DDL declares."""
+
+
+def corpus() -> dict[str, list[dict[str, Any]]]:
+    return {
+        kind: [r for f in files for r in ndjson(CONFORMANCE / f)] for kind, files in CORPUS.items()
+    }
+
+
 def _land(slack: FakeSlack, tmp_path: Path) -> Path:
+    """The factories' rows, the live shapes above, the conformance corpus and the fake's
+    drift records, landed by the real pipeline: the expected paths are what they hold."""
     now = factories.now()
+    for kind, rows in [*corpus().items(), *drift_records(now).items()]:
+        getattr(slack, f"add_{kind}")(rows)
     slack.add_audit([factories.audit(i, now - i * 3600 // 2) for i in range(2 * HOURS)])
     slack.add_audit(
         [{**factories.audit(i, now - 60), "details": {"reason": "x"}} for i in range(1000, 1003)]
@@ -114,7 +132,7 @@ def _land(slack: FakeSlack, tmp_path: Path) -> Path:
     )
     slack.add_integration([factories.integration(i, now - i * 86_400 // 2) for i in range(20)])
     settings = local_settings(
-        tmp_path, source(slack, first_run_lookback_seconds=40 * 86_400, page_size=7)
+        tmp_path, source(slack, first_run_lookback_seconds=20 * 365 * 86_400, page_size=7)
     )
     assert all(o.ok for o in once(settings))
     return tmp_path / "out"
@@ -181,6 +199,8 @@ def test_every_landed_field_and_partition_is_declared(slack: FakeSlack, tmp_path
                 continue
             assert f"`{part}` int" in int_parts.group(1)
             assert re.fullmatch(r"0|[1-9]\d*", value), f"{part}={value}: an int, unpadded"
+            low, high = table["props"][f"projection.{part}.range"].split(",")
+            assert int(low) <= int(value) <= int(high), f"{url}: {part} outside the projection"
         for line in gzip.decompress(path.read_bytes()).splitlines():
             row = orjson.loads(line)
             rows += 1
@@ -188,9 +208,31 @@ def test_every_landed_field_and_partition_is_declared(slack: FakeSlack, tmp_path
                 assert name in table["columns"], f"{key}: column {name} not in tables.sql"
                 _accepts(table["columns"][name], value, f"{table['location']} {name}")
     assert len(seen_tables) == 4, seen_tables
-    assert rows >= 2 * HOURS + 3 + 5 + 36 + 20 + 1
+    drift = sum(len(r) for r in drift_records(0).values())
+    assert rows >= 2 * HOURS + 3 + 5 + 36 + 20 + 1 + drift
     for log_type in ("Slack.AuditLogs", "Slack.AccessLogs", "Slack.IntegrationLogs"):
         assert _table_for(log_type)["location"] in seen_tables
+
+
+LOG_TYPES = {
+    "audit": "Slack.AuditLogs",
+    "access": "Slack.AccessLogs",
+    "integration": "Slack.IntegrationLogs",
+}
+
+
+def test_every_field_path_of_the_corpus_and_the_drift_records_is_declared() -> None:
+    """Straight from the records, whether or not a run lands each one (duplicates in the
+    corpus are deduplicated, invalid ones quarantined): every path is a column."""
+    paths = 0
+    for kind, rows in [*corpus().items(), *drift_records(0).items()]:
+        table = _table_for(LOG_TYPES[kind])
+        for row in rows:
+            for name, value in row.items():
+                assert name in table["columns"], f"{kind}: column {name} not in tables.sql"
+                _accepts(table["columns"][name], value, f"{LOG_TYPES[kind]} {name}")
+                paths += 1
+    assert paths > 300
 
 
 def test_duckdb_reads_every_partition_value_as_one_integer_type(

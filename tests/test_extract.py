@@ -6,15 +6,19 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from connector.indicators.match import parse
-from connector.search.extract import extract, extract_list, refang
+from connector.search.extract import FILE_SUFFIXES, extract, extract_list, refang
 
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=9)
 LABEL = st.from_regex(r"\A[a-z][a-z0-9]{0,7}\Z")
 TLD = st.sampled_from(["com", "net", "org", "io", "example", "co", "info"])
+FILE_NAME = st.builds(
+    lambda name, suffix: f"{name}.{suffix}", WORD, st.sampled_from(sorted(FILE_SUFFIXES))
+)
+"""`readme.txt`: what a report's text does not take as a domain, nor may a pasted list."""
 
 
 def defang(text: str, draw: st.DrawFn) -> str:
@@ -87,7 +91,8 @@ def test_extraction_finds_every_planted_indicator_and_nothing_else(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(planted(), max_size=8), st.lists(WORD, max_size=4))
+@given(st.lists(planted(), max_size=8), st.lists(st.one_of(WORD, FILE_NAME), max_size=4))
+@example([], ["readme.txt", "Node.js", "invoice.pdf"])
 def test_a_pasted_list_splits_indicators_from_what_is_not_one(
     items: list[tuple[str, str, str]], words: list[str]
 ) -> None:
@@ -95,6 +100,12 @@ def test_a_pasted_list_splits_indicators_from_what_is_not_one(
     found, nothing = extract_list(text)
     assert {i.label for i in found} == {parse(f"{k}:{v}").label for k, v, _ in items}
     assert nothing == list(dict.fromkeys(words))
+
+
+def test_a_pasted_list_takes_a_file_name_as_a_domain_only_when_told() -> None:
+    found, nothing = extract_list("readme.txt\nNode.js, invoice.pdf\nevil[.]pdf domain:notes.txt")
+    assert [i.label for i in found] == ["domain:evil.pdf", "domain:notes.txt"]
+    assert nothing == ["readme.txt", "Node.js", "invoice.pdf"]
 
 
 def test_known_spellings() -> None:

@@ -103,3 +103,49 @@ def test_greedy_takes_every_free_lease_and_never_releases() -> None:
     watch = Watch("once", LEASE, free_after=LEASE, monotonic=clock)
     plan = watch.plan(STREAMS, {}, [beat("a", 1)], set(), set(), greedy=True)
     assert plan.take == STREAMS and plan.release == []
+
+
+def test_a_lease_is_due_the_moment_its_value_has_stood_still_for_a_lease_period() -> None:
+    """Between reads: due exactly `lease_seconds` after its last value was first read,
+    not at the next read; a value that moved starts over; a lease held here never is."""
+    clock = Clock()
+    watch = Watch("b", LEASE, free_after=LEASE / 2, monotonic=clock)
+    owners = {"a": [0, 1, 2], "b": [3, 4, 5], "c": [6, 7, 8]}
+    mine = {STREAMS[i] for i in owners["b"]}
+    watch.plan(STREAMS, layout(owners, {"a": 1, "b": 1, "c": 1}), [], mine, mine)
+    clock.t += 2.0
+    watch.plan(STREAMS, layout(owners, {"a": 1, "b": 2, "c": 2}), [], mine, mine)
+    assert watch.next_due(mine) == 100 + LEASE, "a's value first read at 100"
+    clock.t = 100 + LEASE - 0.01
+    assert watch.due(mine, clock.t) == []
+    clock.t = 100 + LEASE
+    assert watch.due(mine, clock.t) == [STREAMS[i] for i in owners["a"]]
+    watch.forget(STREAMS[0])
+    assert watch.due(mine, clock.t) == [STREAMS[1], STREAMS[2]], "forgotten until read again"
+    assert watch.next_due(mine | {STREAMS[1], STREAMS[2]}) == 102 + LEASE, "c, read at 102"
+
+
+def test_a_released_lease_is_due_after_free_after() -> None:
+    clock = Clock()
+    watch = Watch("b", LEASE, free_after=LEASE / 2, monotonic=clock)
+    items = {"s0#audit": lease(STREAMS[0], "", 5)}
+    watch.plan(STREAMS[:1], items, [beat("a", 1), beat("b", 1)], {STREAMS[1]}, {STREAMS[1]})
+    assert watch.next_due(set()) == 100 + LEASE / 2
+
+
+def test_a_replica_under_its_share_waits_for_a_handover_only_while_the_spread_is_unsettled() -> (
+    None
+):
+    clock = Clock()
+    watch = Watch("d", LEASE, free_after=LEASE, monotonic=clock)
+    beats = [beat("b", 1), beat("c", 1), beat("d", 1)]
+    over = layout({"b": [0, 1, 2, 3, 4], "c": [5, 6, 7, 8]}, {"b": 1, "c": 1})
+    assert watch.plan(STREAMS, over, beats, set(), set()).waiting, "b holds 5, share 3"
+    even = layout({"b": [0, 1, 2], "c": [3, 4, 5], "d": [6, 7, 8]}, {"b": 1, "c": 1, "d": 1})
+    mine = {STREAMS[i] for i in (6, 7, 8)}
+    assert not watch.plan(STREAMS, even, beats, mine, mine).waiting, "at its share"
+    fourth = Watch("e", LEASE, free_after=LEASE, monotonic=clock)
+    beats4 = [*beats, beat("e", 1)]
+    assert not fourth.plan(STREAMS, even, beats4, set(), set()).waiting, (
+        "under its share (3 of 9 over 4), but nobody holds more: nothing will come"
+    )

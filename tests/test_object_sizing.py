@@ -54,12 +54,16 @@ def _settings(slack: FakeSlack, tmp_path: Path, **output: Any) -> Any:
     )
 
 
+@pytest.mark.parametrize("max_events", [None, 500])
 @pytest.mark.parametrize("sort_key", ["date_last", "date_first"])
 def test_first_poll_of_long_access_history_is_one_object_per_day(
-    slack: FakeSlack, tmp_path: Path, sort_key: str
+    slack: FakeSlack, tmp_path: Path, sort_key: str, max_events: int | None
 ) -> None:
     """3,000 rows over 90 days: 3 pages, one object per event day in either sort order
-    (before: one per event hour and batch, 1,298 objects for 3,000 rows)."""
+    (before: one per event hour and batch, 1,298 objects for 3,000 rows). With objects of
+    at most 500 rows, each page of the walk has a checkpoint to commit, but the walk
+    commits every ten objects' worth of rows, not every object's (before: 270 objects,
+    one per day and page)."""
     now = factories.now()
     rng = random.Random(5)
     rows = []
@@ -72,7 +76,8 @@ def test_first_poll_of_long_access_history_is_one_object_per_day(
         )
     slack.add_access(rows)
     slack.access_sort_key = slack.access_before_field = sort_key
-    settings = _settings(slack, tmp_path)
+    sizes = {"batch_max_events": max_events} if max_events else {}
+    settings = _settings(slack, tmp_path, **sizes)
 
     (outcome, _) = once(settings)
 

@@ -22,7 +22,7 @@ from connector.cli.parser import build_parser
 from connector.config.errors import ConfigError
 from connector.config.load import load
 from connector.state.sqlite import StateStore
-from tests.conftest import TOKEN_ENV
+from tests.conftest import TOKEN_ENV, read_local
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -98,11 +98,12 @@ def test_state_commands_need_no_token_and_say_when_there_is_nothing(
                 "--yes",
             ]
         )
-        == 1
+        == 0
     )
     captured = capsys.readouterr()
     assert "nothing to reset" in captured.err and "not in" in captured.err
     assert "reset source" not in captured.out
+    assert not (tmp_path / "var").exists(), "a reset of nothing creates no state"
 
 
 def test_state_show_prints_rfc3339_times(
@@ -118,9 +119,15 @@ def test_state_show_prints_rfc3339_times(
     for value in (
         row["status"]["last_success"],
         row["status"]["first_poll"],
+        row["status"]["last_landed"],
+        row["status"]["newest_event"],
         row["checkpoint"]["next_oldest"],
+        row["checkpoint"]["newest"],
     ):
         assert isinstance(value, str) and stamp.match(value), value
+    newest = max(r["p_event_time"] for r in read_local(tmp_path / "out"))
+    assert row["status"]["newest_event"] == newest.split(".")[0].removesuffix("Z") + "Z"
+    assert "last_event" not in row["status"] and "credential" not in row["status"]
 
 
 def test_check_fails_fast_prints_as_it_goes_and_creates_nothing(
@@ -134,7 +141,8 @@ def test_check_fails_fast_prints_as_it_goes_and_creates_nothing(
     started = time.monotonic()
     rest = list(lines)
     assert time.monotonic() - started < 5, "no retries with backoff against a dead URL"
-    assert [x.name for x in rest] == ["output local", "source acme audit"]
+    assert [x.name for x in rest] == ["output local", "alerts", "source acme audit"]
+    assert rest[1].warn and "no destination configured" in rest[1].detail
     assert not rest[-1].ok and "connection error" in rest[-1].detail
     assert main(["check", "--config", str(path)]) == 1
     assert not (tmp_path / "var").exists() and not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 import httpx
 import orjson
 import pytest
+from slack_sdk.models.views import View
 
 from connector.cli.main import main
 from connector.config.load import parse
@@ -79,6 +80,7 @@ class Analyst:
         reply = self.command(verb)
         assert reply.status_code == 200 and reply.content == b"", reply.text
         view: dict[str, Any] = self.web.opened()[-1]
+        View(**view).validate_json()  # what Slack's own SDK accepts as a modal
         return view
 
     def payload(self, view: dict[str, Any], answers: dict[str, str], user: str = ANALYST) -> bytes:
@@ -479,3 +481,54 @@ def test_a_list_with_owners_takes_watch_add_only_from_them(analyst_factory: Any)
     assert added.startswith("Watching `ip:192.0.2.1`")
     [entry] = analyst.app.watchlist.provenance.entries("ip:192.0.2.1")
     assert (entry.list, entry.by) == ("insider", "U0LEAD")
+
+
+def test_what_analysts_type_is_escaped_and_pings_or_disguises_nothing(
+    analyst_factory: Any,
+) -> None:
+    """A title `<!here>` would ping the channel in the confirmation; a note or tag with
+    `<!channel>` or a disguised link would do so, or mislead, in every `watch list`."""
+    analyst = analyst_factory()
+    analyst.submit(
+        analyst.open("report"),
+        {"title": "<!here> wave 3", "body": "from 203.0.113.9", "watchlist": "phishing"},
+    )
+    text = analyst.confirmation(1)
+    assert 'Report "&lt;!here&gt; wave 3"' in text and "<!here>" not in text
+    analyst.submit(
+        analyst.open("submit"),
+        {
+            "indicators": "198.51.100.23 <!channel> <https://phish.example/login|the runbook>",
+            "watchlist": "phishing",
+            "tags": "<!channel>",
+            "note": "see <https://phish.example/login|the runbook> <!channel>",
+        },
+    )
+    text = analyst.confirmation(2)
+    assert "<!channel>" not in text and "<https://" not in text and "&lt;!channel&gt;" in text
+    listing = analyst.command("watch list").json()["text"]
+    assert "<!channel>" not in listing and "<https://" not in listing and "<!here>" not in listing
+    assert 'note "see &lt;https://phish.example/login|the runbook&gt; &lt;!channel&gt;"' in listing
+    assert 'report "&lt;!here&gt; wave 3"' in listing
+    assert f"by <@{ANALYST}>" in listing, "the connector's own mentions stay mentions"
+
+
+def test_a_submission_while_searches_are_queued_is_still_confirmed(analyst_factory: Any) -> None:
+    analyst = analyst_factory()
+    assert analyst.app.slash is not None
+    queue = analyst.app.slash._queued
+    taken = 0
+    while queue.acquire(blocking=False):  # as if the search queue were full
+        taken += 1
+    try:
+        answer = analyst.submit(
+            analyst.open("submit"), {"indicators": "203.0.113.7", "watchlist": "phishing"}
+        )
+        assert answer == {"response_action": "clear"}
+        text = analyst.confirmation(1)
+    finally:
+        for _ in range(taken):
+            queue.release()
+    assert taken > 0
+    assert "*Added (1):* `ip:203.0.113.7`" in text and "not searched" in text
+    assert analyst.app.watchlist.listing()["slack"] == ["ip:203.0.113.7"]

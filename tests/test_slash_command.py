@@ -122,6 +122,11 @@ def test_round_trip_search_and_watch(endpoint_factory: Any) -> None:
     reply = ep.run("help")
     assert reply.status_code == 200 and reply.json()["response_type"] == "ephemeral"
     assert "/seclogs search" in reply.json()["text"]
+    assert "<indicator>" not in reply.json()["text"], "Slack would read it as a link"
+    assert "`/seclogs search &lt;indicator&gt; [...]`" in reply.json()["text"]
+    pinged = ep.run("watch add <!channel>").json()["text"]
+    assert "<!channel>" not in pinged and "&lt;!channel&gt;" in pinged
+    assert "Stopped watching" in ep.run("watch remove <!channel>").json()["text"]
 
     found = ep.run("search 203.0.113.7").json()
     assert found["response_type"] == "ephemeral"

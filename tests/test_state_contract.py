@@ -111,6 +111,17 @@ def test_status_alerts_and_open_alerts(store: StateStore) -> None:
     assert store.open_alerts() == {"acme:audit:no_events": {"open": True, "since": 3}}
 
 
+def test_the_watchlist_keeps_its_keys_apart_from_alert_state(store: StateStore) -> None:
+    store.set_alert("acme:audit:no_events", {"open": True, "since": 3})
+    store.set_watchlist_value("watchlist:added", {"indicators": ["1.2.3.4"]})
+    store.set_watchlist_value("watchlist:ip:1.2.3.4:row", {"at": 5, "open": True})
+    assert store.watchlist_value("watchlist:added") == {"indicators": ["1.2.3.4"]}
+    assert store.watchlist_value("watchlist:none") is None
+    assert store.alert("watchlist:added") is None
+    assert list(store.open_alerts()) == ["acme:audit:no_events"]
+    assert store.watchlist_value("acme:audit:no_events") is None
+
+
 def test_reset_forgets_one_stream_only(store: StateStore) -> None:
     for source, log_type in STREAMS:
         store.commit(source, log_type, keys=keys(3), checkpoint={"at": 1})

@@ -132,7 +132,12 @@ def test_rate_limit_holds_across_restart_and_reports_what_it_held(
     once(cfg)
     assert len(matches(rx)) == 4, "the count survived the restart"
     with sqlite3.connect(tmp_path / "state.db") as db:
-        kept = db.execute("SELECT count(*) FROM alerts WHERE key LIKE 'watchlist:ip:%'").fetchone()
+        kept = db.execute(
+            "SELECT count(*) FROM watchlist WHERE key LIKE 'watchlist:ip:%'"
+        ).fetchone()
+        assert db.execute(
+            "SELECT count(*) FROM alerts WHERE key LIKE 'watchlist:%'"
+        ).fetchone() == (0,), "the watchlist's keys are not alert state"
     assert kept == (4,), "held-back matches are counted, not kept one by one"
 
     an_hour_on = datetime.fromtimestamp(t + 3600, UTC)

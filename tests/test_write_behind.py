@@ -11,7 +11,7 @@ import gzip
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import pytest
@@ -23,6 +23,7 @@ from connector.logtypes.base import Page, PollContext
 from connector.sinks.base import SinkError
 from connector.sinks.local import LocalSink
 from connector.state.sqlite import StateStore
+from connector.stream.checkpoint import Checkpoint
 
 SOURCE = Source("acme", "Acme")
 
@@ -38,6 +39,11 @@ def event(n: int) -> dict[str, Any]:
     }
 
 
+class PageNumber(Checkpoint):
+    kind: ClassVar[str] = "test:page-number"
+    page: int
+
+
 class Scripted(AuditLogs):
     """Pages of events; each page's checkpoint is its number."""
 
@@ -46,7 +52,7 @@ class Scripted(AuditLogs):
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
         for number, ids in enumerate(self.script, 1):
-            yield Page([event(n) for n in ids], {"page": number})
+            yield Page([event(n) for n in ids], PageNumber(page=number))
 
 
 class FailingSink(LocalSink):
@@ -93,11 +99,11 @@ def test_a_failed_write_stops_every_batch_after_it(tmp_path: Path) -> None:
     with pytest.raises(SinkError):
         poll(tmp_path, FailingSink(tmp_path / "out", fail_on=2), pages)
     assert landed(tmp_path / "out") == ["evt-1", "evt-2"]
-    assert poll(tmp_path, LocalSink(tmp_path / "out"), pages) == {"page": 4}
+    assert PageNumber.load(poll(tmp_path, LocalSink(tmp_path / "out"), pages)) == PageNumber(page=4)
     assert sorted(landed(tmp_path / "out")) == sorted(f"evt-{n}" for n in range(1, 9))
 
 
 def test_a_record_repeated_across_the_batch_in_flight_lands_once(tmp_path: Path) -> None:
     pages = [[1, 2], [2, 3], [3, 1, 4], [4, 5]]
-    assert poll(tmp_path, LocalSink(tmp_path / "out"), pages) == {"page": 4}
+    assert PageNumber.load(poll(tmp_path, LocalSink(tmp_path / "out"), pages)) == PageNumber(page=4)
     assert sorted(landed(tmp_path / "out")) == [f"evt-{n}" for n in range(1, 6)]

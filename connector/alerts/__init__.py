@@ -2,5 +2,5 @@
 (`rules`), and their delivery to webhooks, Slack, PagerDuty and SNS (`destinations`,
 `dispatch`).
 
-May import: `state`, foundations.
+May import: `state`, `slack` (its mrkdwn escaping), foundations.
 """

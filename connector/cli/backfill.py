@@ -1,10 +1,11 @@
 """`slack-connector backfill`: pull a historical audit window for one source.
 
 The window is read newest first with the daemon's own machinery (client, rate budgets,
-pipeline and its unit of work, `connector.state.unit`), so it is deduplicated against
-what the daemon landed, crash-safe like a poll, and resumable: its progress is a
-checkpoint of its own (`audit:backfill`), and a rerun with the same window continues
-where an interrupted one stopped. A rerun without `--until` takes the interrupted run's
+the audit stream's `Backfill`, pipeline and its unit of work, `connector.state.unit`),
+so it is deduplicated against what the daemon landed, crash-safe like a poll, and
+resumable: its progress is a checkpoint of its own (`BackfillCheckpoint`, stored as
+`audit:backfill`), and a rerun with the same window continues where an interrupted one
+stopped. A rerun without `--until` takes the interrupted run's
 end, not a new "now", so it resumes instead of starting over. The part of the window
 the daemon already covers is skipped.
 
@@ -18,7 +19,6 @@ import argparse
 import signal
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
@@ -27,50 +27,43 @@ from connector.cli.output import say
 from connector.config.settings import Settings
 from connector.ingest.pipeline import PollResult
 from connector.logtypes.audit import AuditLogs
-from connector.logtypes.base import Checkpoint, Page, PollContext
+from connector.logtypes.base import Page
+from connector.paging.window import AuditCheckpoint, Backfill, BackfillCheckpoint
 from connector.service.app import App
 from connector.service.runner import SourceRunner
 from connector.state import StateStore
 
 
 class AuditBackfill(AuditLogs):
+    """The audit log type reading one fixed window (`Backfill`) under its own checkpoint."""
+
     def __init__(self, since: int, until: int) -> None:
-        self.since, self.until = since, until
+        self.stream = Backfill(AuditLogs.stream, since, until)  # type: ignore[assignment,misc]
 
     @property
     def checkpoint_key(self) -> str:
-        return "audit:backfill"
-
-    def pages(self, ctx: PollContext) -> Iterator[Page]:
-        cp = ctx.checkpoint or {}
-        same = (cp.get("since"), cp.get("until")) == (self.since, self.until)
-        if same and cp.get("done"):
-            return
-        upper = int(cp["remaining"]) if same else self.until
-        tag = {"since": self.since, "until": self.until}
-        for records, more, remaining in self.stream.window(ctx, self.since, upper):
-            progress = {"remaining": remaining} if more else {"done": True}
-            yield Page(records, {**tag, **progress})
-            del records
-
-    def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
-        return None
+        return BackfillCheckpoint.kind
 
 
 def parse_date(text: str) -> int:
     """`2026-11-01`, `2026-11-01T12:00:00Z` or unix seconds, always read as UTC."""
     if text.isdigit():
         return int(text)
-    dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: give a UTC date or time (2026-11-01, "
+            "2026-11-01T12:00:00Z) or unix seconds"
+        ) from None
     return int((dt if dt.tzinfo else dt.replace(tzinfo=UTC)).timestamp())
 
 
 def resumable_until(store: StateStore, source_id: str, since: int) -> int:
     """The end of an interrupted backfill from `since`, else now."""
-    cp = store.checkpoint(source_id, "audit:backfill") or {}
-    if cp.get("since") == since and not cp.get("done") and "until" in cp:
-        return int(cp["until"])
-    return clock.now_ts()
+    kept = BackfillCheckpoint.load(store.checkpoint(source_id, BackfillCheckpoint.kind))
+    until = kept.resumes(since) if kept else None
+    return clock.now_ts() if until is None else until
 
 
 def run(
@@ -80,19 +73,20 @@ def run(
     out = out or sys.stderr
     store = runner.store
     until = min(until or resumable_until(store, runner.cfg.id, since), clock.now_ts())
-    daemon = store.checkpoint(runner.cfg.id, "audit") or {}
-    if "covered_from" in daemon:
-        until = min(until, int(daemon["covered_from"]) - 1)
+    daemon = AuditCheckpoint.load(store.checkpoint(runner.cfg.id, AuditLogs.name))
+    if daemon and daemon.covered_from is not None:
+        until = min(until, daemon.covered_from - 1)
     if until < since:
         print("nothing to do: the daemon already covers this window", file=out)
         return None
     logtype = AuditBackfill(since, until)
     started = time.monotonic()
-    span = max(1, until - since)
+    done = 0.0
 
     def progress(result: PollResult, page: Page) -> None:
-        cp = page.checkpoint or {}
-        done = 1.0 if cp.get("done") else (until - int(cp.get("remaining", until))) / span
+        nonlocal done
+        if isinstance(page.checkpoint, BackfillCheckpoint):
+            done = page.checkpoint.fraction()
         elapsed = time.monotonic() - started
         rate = result.fetched / elapsed if elapsed else 0.0
         eta = elapsed * (1 - done) / done if done > 0 else float("nan")

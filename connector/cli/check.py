@@ -63,6 +63,7 @@ def run(settings: Settings) -> Iterator[Line]:
         yield Line(f"secret {where}", False, problem, field=where)
     yield _state(settings)
     yield _output(settings)
+    yield _alerts(settings)
     budgets = RateBudgets()
     for i, source in enumerate(settings.sources):
         if i in unreadable:
@@ -121,6 +122,19 @@ def _output(settings: Settings) -> Line:
             "settled (or a replica paused past its lease can land rows twice)",
         )
     return Line(name, True, probe.detail)
+
+
+def _alerts(settings: Settings) -> Line:
+    kinds = [str(getattr(d, "type", "?")) for d in settings.alerts.destinations]
+    if not kinds:
+        return Line("alerts", True, NO_DESTINATION, warn=True)
+    return Line("alerts", True, f"{len(kinds)} destination(s): {', '.join(kinds)}")
+
+
+NO_DESTINATION = (
+    "no destination configured: alerts (no events, source failing, watchlist) are only "
+    "logged; add an [[alerts.destinations]] table"
+)
 
 
 def _stored_warning(settings: Settings, source_id: str, log_type: str) -> str | None:

@@ -33,6 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from connector.demo.command import run_demo
 
         return int(run_demo(args.seconds, args.output))
+    if args.command == "search" and args.config is None:
+        return _search(None, args)  # --path: a local directory, no config
     try:
         settings = load(args.config, secrets=args.command not in NEEDS_NO_SECRETS)
     except ConfigError as exc:
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _search(settings: Settings, args: argparse.Namespace) -> int:
+def _search(settings: Settings | None, args: argparse.Namespace) -> int:
     from connector.cli import search  # imported only when used
 
     return search.command(settings, args)

@@ -18,6 +18,22 @@ exit codes: 0 success, 1 a source, log type or the state store failed,
 `check` and `state show` may run beside a running daemon."""
 
 
+def _logging_options(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Accepted before the verb and after it (`once --log-format text`): the verb's
+    parser leaves them unset (`SUPPRESS`) unless given, so one given first still counts."""
+    parser.add_argument(
+        "--log-level",
+        default="INFO" if default is None else default,
+        help="DEBUG, INFO, WARNING or ERROR (default INFO)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("json", "text"),
+        default="json" if default is None else default,
+        help="log lines on stderr: JSON (default) or text for humans",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="slack-connector",
@@ -25,24 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--log-level", default="INFO", help="DEBUG, INFO, WARNING or ERROR (default INFO)"
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=("json", "text"),
-        default="json",
-        help="log lines on stderr: JSON (default) or text for humans",
-    )
+    _logging_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     config = argparse.ArgumentParser(add_help=False)
     config.add_argument("--config", "-c", required=True, help="path to the TOML config")
+    anywhere = argparse.ArgumentParser(add_help=False)
+    _logging_options(anywhere, default=argparse.SUPPRESS)
 
     def command(
         name: str, text: str, *, within: Any = sub, parents: bool = True
     ) -> argparse.ArgumentParser:
         cmd: argparse.ArgumentParser = within.add_parser(
-            name, help=text, description=text, parents=[config] if parents else []
+            name,
+            help=text,
+            description=text,
+            parents=[anywhere, config] if parents else [anywhere],
         )
         return cmd
 
@@ -95,7 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=300.0,
         help="seconds to wait for Slack's redirect (default 300)",
     )
-    search = command("search", "find events with an IP, CIDR, email, user or text in the output")
+    search = command(
+        "search",
+        "find events with an IP, CIDR, email, user or text in the output",
+        parents=False,
+    )
+    where = search.add_mutually_exclusive_group(required=True)
+    where.add_argument("--config", "-c", help="path to the TOML config (reads its [output])")
+    where.add_argument(
+        "--path",
+        help="a local output directory to search instead, e.g. the demo's demo-output/output",
+    )
     search.add_argument(
         "indicators",
         nargs="+",
@@ -110,6 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         dest="log_types",
+        choices=sorted(REGISTRY),
         help="audit, access or integration; repeat for more (default: all)",
     )
     search.add_argument(

@@ -9,6 +9,7 @@ import signal
 import sys
 from types import FrameType
 
+from connector.cli.check import NO_DESTINATION
 from connector.cli.output import say
 from connector.config.settings import Settings
 from connector.service import scheduler
@@ -48,6 +49,8 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
                 sys.stderr,
             )
             return 2
+        if not settings.alerts.destinations:
+            log.warning(NO_DESTINATION)
         clean = scheduler.run_forever(app)
     finally:
         if clean:

@@ -19,7 +19,7 @@ import orjson
 from connector import clock
 from connector.cli.output import say
 from connector.config.errors import ConfigError
-from connector.config.settings import Settings
+from connector.config.settings import OutputConfig, Settings
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import render, summary
 from connector.search.query import Found, Searcher, SearchError, Window
@@ -33,15 +33,24 @@ def when(text: str) -> datetime:
     """`7d`, `12h`, `30m` ago, or a UTC date or time (`2026-11-01`, `...T12:00:00Z`)."""
     if match := _AGE.match(text.strip()):
         return clock.now() - timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-    dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"{text!r} is not a time: give a UTC date or time (2026-11-01, "
+            "2026-11-01T12:00:00Z) or an age (30m, 12h, 7d)"
+        ) from None
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 Say = Callable[[str, TextIO], None]
 
 
-def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO) -> int:
-    """`say` prints a line scrubbed of secrets (the CLI's one printer)."""
+def run(
+    settings: Settings | None, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO
+) -> int:
+    """`say` prints a line scrubbed of secrets (the CLI's one printer). Without settings
+    (`--path DIR`), the local directory is searched and no watchlist is read."""
     try:
         indicators = [parse(text) for text in args.indicators]
         window = Window.last(
@@ -54,7 +63,7 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
         say("slack-connector: search: need --limit >= 1 and --since before --until", err)
         return 2
     try:
-        searcher = Searcher(settings.output)
+        searcher = Searcher(settings.output if settings else OutputConfig(path=args.path))
         try:
             found = searcher.find(indicators, window, args.log_types, args.limit)
         finally:
@@ -62,7 +71,9 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
     except SearchError as exc:
         say(f"slack-connector: search: {exc}", err)
         return 1
-    watched = _watched(settings, indicators, say, err) if args.summary else None
+    watched = None
+    if args.summary:
+        watched = _watched(settings, indicators, say, err) if settings else summary.not_watched
     if args.format == "json":
         if watched is not None:
             heads = [s.as_dict(watched(s.indicator)) for s in found.summaries]
@@ -77,18 +88,17 @@ def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err
             )
             say("", out)
         say(render.table(found.hits), out)
-        say(_count(found, args.config), err)
+        say(_count(found, args), err)
     return 0
 
 
-def _count(found: Found, config: str) -> str:
+def _count(found: Found, args: argparse.Namespace) -> str:
     shown = len(found.hits)
     if found.complete and shown == found.total:
         return f"{shown} matching event(s)"
     total = str(found.total) if found.complete else "more"
-    return (
-        f"{shown} of {total} matching event(s); all of them: {summary.rest_command(found, config)}"
-    )
+    rest = summary.rest_command(found, args.config, args.path)
+    return f"{shown} of {total} matching event(s); all of them: {rest}"
 
 
 def _watched(
@@ -116,5 +126,5 @@ def _watched(
     return lambda indicator: known.get(indicator.label, [])
 
 
-def command(settings: Settings, args: argparse.Namespace) -> int:
+def command(settings: Settings | None, args: argparse.Namespace) -> int:
     return run(settings, args, say, sys.stdout, sys.stderr)

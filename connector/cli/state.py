@@ -18,6 +18,7 @@ from connector.cli.output import say
 from connector.config.settings import Settings
 from connector.logtypes import REGISTRY
 from connector.state import StateError
+from connector.stream.checkpoint import shown as shown_checkpoint
 
 Say = Callable[[str, TextIO], None]
 
@@ -51,7 +52,9 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         which = f" for source {args.source!r}" if args.source else ""
         say(f"no state recorded yet{which} in {path}", out)
     for row in rows:
-        say(orjson.dumps(readable_times(row), option=orjson.OPT_SORT_KEYS).decode(), out)
+        checkpoint = shown_checkpoint(row["log_type"], row["checkpoint"])
+        readable = {**readable_times(shown(row)), "checkpoint": checkpoint}
+        say(orjson.dumps(readable, option=orjson.OPT_SORT_KEYS).decode(), out)
         kind = REGISTRY.get(row["log_type"])
         problem = kind().warning(row["checkpoint"]) if kind else None
         if problem:
@@ -61,21 +64,35 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
     return 0
 
 
+def shown(row: dict[str, Any]) -> dict[str, Any]:
+    """A stream's row as on-call reads it: `last_event` (when rows last landed) is named
+    `last_landed`, beside `newest_event` (the newest event time landed), and the token's
+    fingerprint (`credential`, which notices a changed secret) is left out."""
+    status = row.get("status")
+    if not isinstance(status, dict):
+        return row
+    status = {k: v for k, v in status.items() if k != "credential"}
+    if "last_event" in status:
+        status["last_landed"] = status.pop("last_event")
+    return {**row, "status": status}
+
+
 TIME_FIELDS = frozenset(
     {
         "since",
         "last_success",
-        "last_event",
+        "last_landed",
+        "newest_event",
+        "newest",
         "first_poll",
         "last_sent",
-        "horizon",
-        "next_oldest",
         "watermark",
         "oldest",
         "latest",
-        "covered_from",
     }
 )
+"""Time fields of status and alerts; a checkpoint's own model says which of its fields
+are times (`connector.stream.checkpoint`)."""
 
 
 def late_renewals(store: Any, renew_every: float) -> list[str]:
@@ -116,6 +133,9 @@ def state_reset(
     ):
         say("not reset", out)
         return 1
+    if not _has_state(settings):
+        say(f"nothing to reset: no state yet at {settings.state.location}", err)
+        return 0
     store = settings.state.open(replica=False)
     try:
         found = store.reset(args.source, args.log_type)
@@ -123,9 +143,21 @@ def state_reset(
         store.close()
     if not found:
         say(f"nothing to reset: no state for {what}", err)
-        return 1
+        return 0
     say(f"reset {what}", out)
     return 0
+
+
+def _has_state(settings: Settings) -> bool:
+    """Whether a state store exists, asked without creating one (a reset of nothing must
+    not leave an empty state file behind)."""
+    try:
+        settings.state.open(read_only=True).close()
+    except StateError as exc:
+        if "no state file yet" in str(exc):
+            return False
+        raise
+    return True
 
 
 def _confirm(prompt: str) -> bool:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict
+from pathlib import Path
 from typing import TextIO
 
 import orjson
@@ -19,12 +22,33 @@ from connector.config.errors import ConfigError
 from connector.config.settings import Settings
 from connector.search.provenance import Entry
 from connector.search.watchlist import Watchlist
+from connector.state import StateError, StateStore
+from connector.state.sqlite import StateStore as SqliteStore
 
 Say = Callable[[str, TextIO], None]
 
 
 def run(settings: Settings, args: argparse.Namespace, say: Say, out: TextIO, err: TextIO) -> int:
-    store = settings.state.open(read_only=True)
+    with ExitStack() as scratch:
+        try:
+            store = settings.state.open(read_only=True)
+        except StateError as exc:
+            if "no state file yet" not in str(exc):
+                raise
+            say(f"no state yet at {settings.state.location}: configured indicators only", err)
+            empty = scratch.enter_context(tempfile.TemporaryDirectory())
+            store = SqliteStore(str(Path(empty) / "state.db"))
+        return _show(settings, args, store, say, out, err)
+
+
+def _show(
+    settings: Settings,
+    args: argparse.Namespace,
+    store: StateStore,
+    say: Say,
+    out: TextIO,
+    err: TextIO,
+) -> int:
     try:
         try:
             watchlist = Watchlist(settings.watchlist, store, lambda alert: None)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,7 @@ from pydantic import (
 
 from connector.alerts import destinations
 from connector.config.errors import ConfigError, describe
+from connector.config.ocsf import OcsfConfig
 from connector.config.sections import (
     DaemonConfig,
     LimitsConfig,
@@ -133,7 +134,13 @@ BOTOCORE_MAX_BACKOFF = 20.0
 """botocore's standard retry mode waits up to 2^(n-1) s (capped at 20 s) after attempt n."""
 
 
-def s3_worst_seconds(out: OutputConfig) -> float:
+class S3Timeouts(Protocol):
+    max_attempts: int
+    connect_timeout_seconds: float
+    read_timeout_seconds: float
+
+
+def s3_worst_seconds(out: S3Timeouts) -> float:
     """How long one S3 request can take before it fails: `max_attempts` attempts in all
     (botocore's `total_max_attempts`), each up to its connect and read timeouts, and the
     longest backoff botocore may sleep between them."""
@@ -288,6 +295,7 @@ class Settings(Strict):
     limits: LimitsConfig = LimitsConfig()
     daemon: DaemonConfig = DaemonConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
+    ocsf: OcsfConfig = OcsfConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)
 
@@ -305,17 +313,22 @@ class Settings(Strict):
 
     @model_validator(mode="after")
     def _s3_fits_the_grace(self) -> Settings:
-        """A write stuck on S3 must give up before the shutdown grace runs out: every
-        attempt's timeouts plus botocore's longest backoff between them."""
-        out = self.output
-        worst = s3_worst_seconds(out)
-        if out.type == "s3" and worst > self.daemon.shutdown_grace_seconds:
-            raise ValueError(
-                f"output.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
-                f"read_timeout_seconds) plus retry backoff is {worst:g}s, more than "
-                f"daemon.shutdown_grace_seconds ({self.daemon.shutdown_grace_seconds:g}s); "
-                "lower them or raise the grace"
-            )
+        """A write stuck on S3 (the output bucket or the OCSF lake) must give up before
+        the shutdown grace runs out: every attempt's timeouts plus botocore's longest
+        backoff between them."""
+        lake = self.ocsf.enabled and self.ocsf.output == "s3"
+        for name, out, used in (
+            ("output", self.output, self.output.type == "s3"),
+            ("ocsf", self.ocsf, lake),
+        ):
+            worst = s3_worst_seconds(out)
+            if used and worst > self.daemon.shutdown_grace_seconds:
+                raise ValueError(
+                    f"{name}.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
+                    f"read_timeout_seconds) plus retry backoff is {worst:g}s, more than "
+                    f"daemon.shutdown_grace_seconds ({self.daemon.shutdown_grace_seconds:g}s); "
+                    "lower them or raise the grace"
+                )
         return self
 
     @model_validator(mode="after")

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import orjson
+
 from connector.config.errors import ConfigError
 from connector.config.load import parse
 from connector.config.settings import Settings
@@ -239,6 +241,10 @@ def _summary(
     sample = next((got.objects[-1] for got in landed.values() if got.objects), None)
     if sample is not None:
         w(f"\n  Look at one record:  zcat {shlex.quote(str(sample))} | head -1\n")
+        w(
+            f"  Search what landed:  slack-connector search --path {shlex.quote(str(output))} "
+            f"{shlex.quote(_an_indicator(sample))}\n"
+        )
     w(
         f"  State (checkpoints, dedupe keys): {out / 'state.db'}; run the demo again and it"
         " continues from there.\n\n"
@@ -247,3 +253,14 @@ def _summary(
         "    slack-connector check --config config.toml\n"
     )
     stream.flush()
+
+
+def _an_indicator(sample: Path) -> str:
+    """An IP address or email from a landed record, for the search the summary suggests."""
+    with gzip.open(sample, "rb") as fh:
+        row = orjson.loads(fh.readline() or b"{}")
+    for name in ("p_any_ip_addresses", "p_any_emails"):
+        values = row.get(name) if isinstance(row, dict) else None
+        if values:
+            return str(values[0])
+    return "text:login"

@@ -5,5 +5,5 @@ dedupe key, `validate` turns a pydantic error into a quarantine reason, `enrich`
 behind the next page, `derived` writes the objects other outputs make from each one.
 State changes go through `state.unit.UnitOfWork`.
 
-May import: `sinks`, `state`, `logtypes`, `slack`, foundations.
+May import: `sinks`, `state`, `logtypes`, `stream`, `slack`, foundations.
 """

@@ -22,16 +22,11 @@ from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
 from connector.ingest.validate import explain, not_an_object, unconvertible
 from connector.ingest.writer import WriteBehind
-from connector.logtypes.base import (
-    Checkpoint,
-    LogType,
-    Page,
-    PollContext,
-    PollStopped,
-)
+from connector.logtypes.base import LogType
 from connector.sinks.base import Sink
 from connector.slack.errors import SlackError
 from connector.state import StateStore, UnitOfWork
+from connector.stream import Checkpoint, Page, PollContext, PollStopped
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +45,8 @@ class PollResult:
     recovered: int = 0
     derived: dict[str, int] = field(default_factory=dict)
     """What the derived objects committed held, per their outputs' labels."""
+    newest_event: float = 0.0
+    """The newest event time among the rows written (0 when none was)."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +68,10 @@ class BatchLimits:
         )
 
 
-Watch = Callable[[list[bytes]], object]
+LineScan = Callable[[list[bytes]], object]
 """Sees the lines of every page's newly written rows (the watchlist); must be quick."""
-Watcher = Callable[[], Watch | None]
-"""The watch for the next page, or None while nothing is watched: a page's lines are then
+LineScanner = Callable[[], LineScan | None]
+"""The scan for the next page, or None while nothing is watched: a page's lines are then
 not kept beside the batch (65 MB more peak RSS in a 1M-event backfill at 9,999 a page).
 Kept, each is copied to its own size: orjson returns a line in an ~8 KB allocation."""
 
@@ -85,7 +82,7 @@ class Pipeline:
         store: StateStore,
         sink: Sink,
         limits: BatchLimits,
-        watch: Watcher | None = None,
+        watch: LineScanner | None = None,
         derived: Derivations | None = None,
     ) -> None:
         self.store = store
@@ -173,6 +170,7 @@ class Pipeline:
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
         already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
+        newest = result.newest_event
         scan = self.watch() if self.watch else None
         landed: list[bytes] | None = [] if scan else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
@@ -195,6 +193,8 @@ class Pipeline:
                     if landed is not None:
                         landed.append(bytes(memoryview(line)))
                     written += 1
+                    if event_ts > newest:
+                        newest = event_ts
                     continue
             rid, key = row_ids.of_invalid(raw)
             if (
@@ -209,6 +209,7 @@ class Pipeline:
             result.quarantined += 1
         result.fetched += len(ids)
         result.written += written
+        result.newest_event = newest
         result.duplicates += duplicates
         if landed and scan is not None:
             scan(landed)
@@ -233,8 +234,9 @@ class Pipeline:
                     for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
                         derived[label] = derived.get(label, 0) + n
                 del obj
-        prune = logtype.prune_before(checkpoint) if checkpoint else None
-        if unit.commit(checkpoint, prune):
+        stored = checkpoint.dump() if checkpoint else None
+        prune = checkpoint.prune_before() if checkpoint else None
+        if unit.commit(stored, prune):
             result.objects += len(unit.objects)
             result.bytes += unit.bytes
             for label, n in derived.items():

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from connector.ingest.batch import Batch
-from connector.logtypes.base import Checkpoint
+from connector.stream.checkpoint import Checkpoint
 
 Write = Callable[[Batch, Checkpoint | None], None]
 

@@ -1,9 +1,10 @@
 """The three log types (`audit`, `access`, `integration`): each one's schema, natural key,
-event time and paging strategy, on the contract in `base` (`LogType`, `Page`,
-`PollContext`), with value coercions in `fields`. `REGISTRY` names them.
+event time and paging stream, on the contract in `base` (`LogType`; pages, poll context
+and checkpoints from `connector.stream`), with value coercions in `fields`. `REGISTRY`
+names them.
 
-May import: `paging` (its layer-mate: a log type declares its paging parts, and they read
-records through `base`), `indicators`, `slack`, foundations.
+May import: `paging` (the layer below: a log type declares its paging parts), `stream`,
+`indicators`, `slack`, foundations.
 """
 
 from connector.logtypes import access, audit, integration

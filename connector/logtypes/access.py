@@ -4,16 +4,16 @@ Rows are aggregates per (user, IP, user agent) whose `date_last` and `count` kee
 changing, so a row is emitted once, the first time its combination is seen. Slack lists
 them newest first by a field it does not name; cursor paging reaches every row, and
 classic paging time-travels past its 100-page cap where the sort and `before` fields
-allow (`connector.paging.aggregates`, `connector.paging.travel`).
+allow (`connector.paging.access_stream`, `connector.paging.travel`).
 """
 
 from __future__ import annotations
 
 import hashlib
 
-from connector.logtypes.base import Checkpoint, LogType, Raw, Record, register
+from connector.logtypes.base import LogType, Raw, Record, register
 from connector.logtypes.fields import LooseStr, UnixTime, indicator
-from connector.paging.aggregates import Aggregates, warning
+from connector.paging.access_stream import AccessStream
 from connector.paging.requester import Requester
 from connector.paging.stop import LastRowBefore
 
@@ -40,7 +40,7 @@ class AccessLogs(LogType):
     event_time_field = "date_last"
     scopes = ("admin",)
     quiet_after = 259_200  # 3 days: a quiet workspace adds no new user, IP or device
-    stream = Aggregates(
+    stream = AccessStream(
         Requester("team.accessLogs", "logins"), LastRowBefore("date_last", "date_first")
     )
 
@@ -48,6 +48,3 @@ class AccessLogs(LogType):
         parts = (raw.get("user_id"), raw.get("ip"), raw.get("user_agent"))
         joined = "\x1f".join("" if p is None else str(p) for p in parts)
         return hashlib.sha256(joined.encode()).hexdigest()
-
-    def warning(self, checkpoint: Checkpoint | None) -> str | None:
-        return warning(checkpoint)

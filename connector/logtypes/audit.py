@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from connector.logtypes.base import Checkpoint, LogType, Raw, Record, register
+from connector.logtypes.base import LogType, Raw, Record, register
 from connector.logtypes.fields import LooseStr, UnixTime, indicator
 from connector.paging.requester import Requester
 from connector.paging.window import CursorPages, TimeWindows
@@ -130,9 +130,3 @@ class AuditLogs(LogType):
 
     def dedupe_key(self, raw: Raw) -> str:
         return str(raw.get("id"))
-
-    def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
-        """No later poll asks for anything older than where its window starts."""
-        window = (checkpoint or {}).get("window")
-        bound = window["oldest"] if window else (checkpoint or {}).get("next_oldest")
-        return int(bound) if bound is not None else None

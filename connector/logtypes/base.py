@@ -1,21 +1,20 @@
 """What a log type is: a model, a dedupe key, an event time and a way to page through Slack.
 
 A new log type is one module in this package that subclasses `LogType` and registers
-itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type.
+itself in `REGISTRY`; the pipeline, scheduler and sinks never name a log type. The stream
+a log type pages with, and the checkpoint that stream keeps, are on the contract of
+`connector.stream` (re-exported here for the modules that name a log type anyway).
 """
 
 from __future__ import annotations
 
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from types import UnionType
 from typing import (
     Any,
     ClassVar,
     NotRequired,
-    Protocol,
     Required,
     Union,
     get_args,
@@ -27,9 +26,21 @@ from typing_extensions import TypedDict
 
 from connector.indicators.extract import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
+from connector.stream.contract import Page, PollContext, PollStopped, Raw, Stored, Stream
 
-Raw = dict[str, Any]
-Checkpoint = dict[str, Any]
+__all__ = [
+    "REGISTRY",
+    "LogType",
+    "Page",
+    "PollContext",
+    "PollStopped",
+    "Raw",
+    "Record",
+    "Stream",
+    "Validated",
+    "model_of",
+    "register",
+]
 
 
 class Record(BaseModel):
@@ -47,43 +58,6 @@ class Record(BaseModel):
 
 Validated = Mapping[str, Any]
 """A record that passed validation, as the TypedDict validator returns it."""
-
-
-@dataclass
-class Page:
-    """Raw records from one Slack response, and the checkpoint that is true once they are written.
-
-    `checkpoint` is None when the page alone does not move the checkpoint.
-    """
-
-    records: list[Raw]
-    checkpoint: Checkpoint | None = None
-
-
-@dataclass
-class PollContext:
-    """Everything a poller needs for one poll of one source and log type."""
-
-    source_id: str
-    client: SlackClient
-    checkpoint: Checkpoint | None
-    now: int
-    first_run_lookback: int
-    late_overlap: int
-    page_size: int | None = None
-    stop: threading.Event = field(default_factory=threading.Event)
-
-
-class PollStopped(Exception):
-    """Raised inside a poll when the daemon is shutting down; nothing uncommitted is lost."""
-
-
-class Stream(Protocol):
-    """How a log type pages through Slack (built from `connector.paging` parts)."""
-
-    def pages(self, ctx: PollContext) -> Iterator[Page]: ...
-
-    def probe(self, client: SlackClient) -> str: ...
 
 
 class LogType(ABC):
@@ -135,14 +109,11 @@ class LogType(ABC):
         """Where the checkpoint lives; dedupe keys always live under `name`."""
         return self.name
 
-    def warning(self, checkpoint: Checkpoint | None) -> str | None:
+    def warning(self, stored: Stored | None) -> str | None:
         """A problem the stored checkpoint records that on-call must act on (`check`,
         `state show`); None when there is none."""
-        return None
-
-    def prune_before(self, checkpoint: Checkpoint | None) -> int | None:
-        """Seen keys with an event time before this can be forgotten; None keeps them all."""
-        return None
+        checkpoint = self.stream.checkpoint.load(stored)
+        return checkpoint.warning() if checkpoint else None
 
 
 def model_of(annotation: Any) -> type[Record] | None:

@@ -3,8 +3,8 @@
 The first window sends no `before`: Slack's own "now" bounds it, so no row leaves it
 while the poll reads and offset pages only ever repeat a row (dedupe drops it). At page
 100 the walk moves to the window `connector.paging.travel` chooses. After every page it
-says where it would go on (`At`), which the stream keeps in the checkpoint, so a first run
-that stops halfway resumes there instead of at page 1. A walk that has to travel is a
+says where it would go on (`WalkPosition`), which the stream keeps in the checkpoint, so a
+first run that stops halfway resumes there instead of at page 1. A walk that has to travel is a
 backlog, whatever page size steady state uses: its windows ask for the largest page.
 """
 
@@ -14,23 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connector.logtypes.base import PollContext, Raw
 from connector.paging import limits
 from connector.paging.guard import PagingLimitError
 from connector.paging.learned import FIRST, LAST, Learned, times
 from connector.paging.requester import Body, Requester
 from connector.paging.stop import LastRowBefore
-from connector.paging.travel import next_window, unfinished
-
-At = dict[str, Any]
-Step = tuple[list[Raw], At | None]
-"""A page's records, and where the walk goes on after it (None: the walk is done)."""
-
-
-def page_count(body: Body) -> int:
-    paging = body.get("paging")
-    pages = paging.get("pages") if isinstance(paging, dict) else None
-    return pages if isinstance(pages, int) and pages > 0 else 1
+from connector.paging.travel import PageCap, next_window, unfinished
+from connector.paging.walk import WalkPosition, WalkStep, page_count
+from connector.stream.contract import PollContext, Raw
 
 
 def witnessed(rows: list[Raw], witness: Raw | None) -> Raw | None:
@@ -65,10 +56,9 @@ class ClassicWalk:
     requester: Requester
 
     def walk(
-        self, ctx: PollContext, learned: Learned, stop: LastRowBefore, at: At
-    ) -> Iterator[Step]:
-        count, before = int(at["count"]), at.get("before")
-        page, keyset, probe = int(at.get("page", 1)), bool(at.get("keyset")), bool(at.get("probe"))
+        self, ctx: PollContext, learned: Learned, stop: LastRowBefore, at: WalkPosition
+    ) -> Iterator[WalkStep]:
+        count, before, page, keyset, probe = at.count, at.before, at.page, at.keyset, at.probe
         grow = before is None and page == 1 and count < limits.MAX_COUNT
         tail: list[Raw] = []
         witness: Raw | None = None
@@ -93,24 +83,24 @@ class ClassicWalk:
             if (stop.reached(records) or page >= pages) and not back:
                 if (
                     probe
-                    and learned.sort != LAST
-                    and learned.before != FIRST
-                    and (learned.before == LAST or not rows or page >= pages)
+                    and learned.sorted_by != LAST
+                    and learned.before_filters != FIRST
+                    and (learned.before_filters == LAST or not rows or page >= pages)
                 ):
-                    learned.before = LAST
-                    yield records, _at(count, before, page, keyset, probe)
-                    raise unfinished(learned, tail[-1], _where(ctx, self, count))
-                yield records, None
+                    learned.before_filters = LAST
+                    yield WalkStep(records, _at(count, before, page, keyset, probe))
+                    raise unfinished(learned, tail[-1], self._cap(ctx, count))
+                yield WalkStep(records, None)
                 return
-            if keyset and learned.sort == LAST and learned.before == FIRST:
+            if keyset and learned.sorted_by == LAST and learned.before_filters == FIRST:
                 keyset = False
             if back:
                 page = max(1, page - back)
             elif not keyset and page < limits.MAX_PAGE:
                 page += 1
             else:
-                where = _where(ctx, self, count)
-                window = next_window(learned, tail[-1], witness, before, where) if tail else None
+                cap = self._cap(ctx, count)
+                window = next_window(learned, tail[-1], witness, before, cap) if tail else None
                 if window is not None:
                     before, keyset, probe, page = window.before, window.keyset, window.probe, 1
                     count, listed = limits.MAX_COUNT, None
@@ -123,13 +113,12 @@ class ClassicWalk:
                         f"{limits.MAX_PAGE} pages before={before} did not get past rows already "
                         "read; only cursor paging reaches further; not committed",
                     )
-            yield records, _at(count, before, page, keyset, probe)
+            yield WalkStep(records, _at(count, before, page, keyset, probe))
             del records, body
 
+    def _cap(self, ctx: PollContext, count: int) -> PageCap:
+        return PageCap(ctx.source_id, self.requester.method, count)
 
-def _at(count: int, before: int | None, page: int, keyset: bool, probe: bool) -> At:
-    return {"count": count, "before": before, "page": page, "keyset": keyset, "probe": probe}
 
-
-def _where(ctx: PollContext, walk: ClassicWalk, count: int) -> tuple[str, str, int]:
-    return ctx.source_id, walk.requester.method, count
+def _at(count: int, before: int | None, page: int, keyset: bool, probe: bool) -> WalkPosition:
+    return WalkPosition(count=count, before=before, page=page, keyset=keyset, probe=probe)

@@ -1,8 +1,9 @@
 """team.accessLogs in cursor mode (`limit` + `cursor`): no page cap, so no time travel.
 
 Pages may hold fewer rows than `limit` (none at all) while a cursor follows. A repeated cursor (the
-loop guard) or an `invalid_cursor` mid-walk restarts the walk from the top, a bounded
-number of times: rows already written dedupe, nothing is skipped. No `before` is sent,
+loop guard) or an `invalid_cursor` mid-walk raises `WalkRestart`, and the stream begins
+the walk again from the top, a bounded number of times: rows already written dedupe,
+nothing is skipped. No `before` is sent,
 so no row leaves the listing while it is read.
 
 Slack refusing cursor mode (an error to the first request, or a classic answer without
@@ -16,13 +17,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from connector.logtypes.base import PollContext
-from connector.paging.classic import At, Step, page_count
 from connector.paging.guard import LoopGuard, PagingLoopError
 from connector.paging.learned import Learned
 from connector.paging.requester import Body, Requester
 from connector.paging.stop import LastRowBefore
+from connector.paging.walk import WalkPosition, WalkRestart, WalkStep, page_count
 from connector.slack.errors import SlackApiError
+from connector.stream.contract import PollContext
 
 RESTARTS = 2
 MIN_LIMIT = 100
@@ -49,14 +50,16 @@ class CursorWalk:
     requester: Requester
 
     def walk(
-        self, ctx: PollContext, learned: Learned, stop: LastRowBefore, at: At
-    ) -> Iterator[Step]:
-        """Steps with `restart: True` in their `At` begin the walk again from the top."""
-        limit, cursor = (
-            min(int(at["count"]), learned.limit or int(at["count"])),
-            str(at.get("cursor") or ""),
-        )
-        guard, restarts = LoopGuard(ctx.source_id, self.requester.method), 0
+        self,
+        ctx: PollContext,
+        learned: Learned,
+        stop: LastRowBefore,
+        at: WalkPosition,
+        restarts: int = 0,
+    ) -> Iterator[WalkStep]:
+        """Raises `WalkRestart` to begin again from the top (`restarts` so far)."""
+        limit, cursor = min(at.count, learned.limit or at.count), at.cursor or ""
+        guard = LoopGuard(ctx.source_id, self.requester.method)
         while True:
             params: dict[str, Any] = {"limit": limit}
             if cursor:
@@ -74,21 +77,15 @@ class CursorWalk:
                     raise CursorRefused from exc
                 if exc.code != "invalid_cursor" or restarts >= RESTARTS:
                     raise
-                restarts, cursor = restarts + 1, ""
-                guard = LoopGuard(ctx.source_id, self.requester.method)
-                yield [], {"count": limit, "cursor": "", "restart": True}
-                continue
+                raise WalkRestart(restarts + 1, limit) from exc
             except PagingLoopError:
                 if restarts >= RESTARTS:
                     raise
-                restarts, cursor = restarts + 1, ""
-                guard = LoopGuard(ctx.source_id, self.requester.method)
-                yield [], {"count": limit, "cursor": "", "restart": True}
-                continue
+                raise WalkRestart(restarts + 1, limit) from None
             learned.observe_order([r for r in records if isinstance(r, dict)])
             if not following or (records and stop.reached(records)):
-                yield records, None
+                yield WalkStep(records, None)
                 return
             cursor = following
-            yield records, {"count": limit, "cursor": cursor}
+            yield WalkStep(records, WalkPosition(count=limit, cursor=cursor))
             del records, body

@@ -11,17 +11,22 @@ answers, never assumed, and persisted so a restart keeps them:
   `date_last` > `date_first` = T) lists a row older than T before any such row.
 
 `mode` is the transport that worked: "cursor" (no page cap) or "classic"; `limit` the
-largest cursor page Slack accepted when it refused 1000.
+largest cursor page Slack accepted when it refused 1000. `unreachable` is why rows past
+the page cap cannot be reached, with the configuration that fixes it, while that holds.
+
+`Learned` observes during a poll; `Proven` is what it commits (the access checkpoint's
+`paging` part, stored under the names the previous release gave it).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from itertools import pairwise
-from typing import Any
+from typing import Annotated
 
-from connector.logtypes.base import Raw
-from connector.logtypes.fields import event_time
+from connector.stream.checkpoint import Part, stored_as
+from connector.stream.contract import Raw
+from connector.stream.times import event_time
 
 FIRST, LAST = "date_first", "date_last"
 
@@ -30,35 +35,50 @@ def times(row: Raw) -> tuple[float | None, float | None]:
     return event_time(row.get(FIRST)), event_time(row.get(LAST))
 
 
+class Proven(Part):
+    mode: str | None = None
+    sorted_by: Annotated[str | None, stored_as("sort")] = None
+    before_filters: Annotated[str | None, stored_as("before")] = None
+    unreachable: Annotated[str | None, stored_as("unsafe")] = None
+    limit: int | None = None
+
+
 @dataclass
 class Learned:
     mode: str | None = None
-    sort: str | None = None
-    before: str | None = None
-    unsafe: str | None = None
+    sorted_by: str | None = None
+    """The field the listing is sorted by, once an answer proved it."""
+    before_filters: str | None = None
+    """The field `before` filters on, once an answer proved it."""
+    unreachable: str | None = None
     limit: int | None = None
 
     @classmethod
-    def of(cls, checkpoint: dict[str, Any] | None) -> Learned:
-        kept = (checkpoint or {}).get("paging")
-        kept = kept if isinstance(kept, dict) else {}
-        return cls(**{k: kept.get(k) for k in ("mode", "sort", "before", "unsafe", "limit")})
+    def of(cls, kept: Proven | None) -> Learned:
+        kept = kept or Proven()
+        return cls(kept.mode, kept.sorted_by, kept.before_filters, kept.unreachable, kept.limit)
 
-    def state(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None}
+    def proven(self) -> Proven:
+        return Proven(
+            mode=self.mode,
+            sorted_by=self.sorted_by,
+            before_filters=self.before_filters,
+            unreachable=self.unreachable,
+            limit=self.limit,
+        )
 
     def observe_order(self, rows: list[Raw]) -> None:
         """`rows` of one answer, in listing order. Never across answers: rows touched or
         added between two requests make the next page start above the last one's end."""
-        if self.sort is not None:
+        if self.sorted_by is not None:
             return
         pairs = [(times(a), times(b)) for a, b in pairwise(rows)]
         for (a_first, a_last), (b_first, b_last) in pairs:
             if a_first is not None and b_first is not None and b_first > a_first:
-                self.sort = LAST
+                self.sorted_by = LAST
                 return
             if a_last is not None and b_last is not None and b_last > a_last:
-                self.sort = FIRST
+                self.sorted_by = FIRST
                 return
 
     def observe_filter(self, rows: list[Raw], before: float, probe: bool) -> None:
@@ -68,13 +88,13 @@ class Learned:
         (`date_first` == before < `date_last`) lists before any older row when the filter
         is `date_first`; an older row first proves it is `date_last` (or, sorted by
         `date_last` after all, a listing that cannot be told from the unsafe one)."""
-        if self.before is not None:
+        if self.before_filters is not None:
             return
         for row in rows:
             first, last = times(row)
             if last is not None and last > before:
-                self.before = FIRST
+                self.before_filters = FIRST
                 return
             if probe and first is not None and first < before:
-                self.before = LAST
+                self.before_filters = LAST
                 return

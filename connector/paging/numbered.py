@@ -10,7 +10,9 @@ hides rows; without it Slack's own "now" bounds the listing and no row leaves it
 
 When the listing has more than 100 pages the page size grows until it fits; when even
 1000 rows a page cannot reach what the poll needs, the poll fails loudly
-(`PagingLimitError`) instead of committing past a gap.
+(`PagingLimitError`) instead of committing past a gap. The limits are read from
+`connector.paging.limits` at call time, as the access stream reads them, so the property
+tests' scaled-down cap reaches this stream too.
 """
 
 from __future__ import annotations
@@ -18,17 +20,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Protocol
 
-from connector.logtypes.base import Page, PollContext, Raw
-from connector.logtypes.fields import as_ts
+from connector.paging import limits
 from connector.paging.guard import PagingLimitError
 from connector.paging.requester import Body, Requester
-from connector.paging.watermark import Watermark
+from connector.paging.watermark import Watermark, Watermarked
 from connector.slack.client import SlackClient
+from connector.stream.contract import Page, PollContext, Raw
+from connector.stream.times import as_ts
 
-MAX_PAGE = 100
-MAX_COUNT = 1000
 Fetch = Callable[[int], tuple[list[Raw], Body]]
 
 
@@ -84,21 +85,22 @@ class NumberedPages:
         self.order = order
 
     def pages(self, ctx: PollContext, stop: StopRule) -> Iterator[list[Raw]]:
-        count = min(ctx.page_size or MAX_COUNT, MAX_COUNT)
+        cap, most = limits.MAX_PAGE, limits.MAX_COUNT
+        count = min(ctx.page_size or most, most)
 
         def fetch(number: int) -> tuple[list[Raw], Body]:
             return self.requester.fetch(ctx, {"count": count, "page": number})
 
         first, body = fetch(1)
         pages, total = _pages(body)
-        if pages > MAX_PAGE and total is not None and count < MAX_COUNT:
-            count = min(MAX_COUNT, math.ceil(total / MAX_PAGE))
+        if pages > cap and total is not None and count < most:
+            count = min(most, math.ceil(total / cap))
             first, body = fetch(1)
             pages, total = _pages(body)
-        reachable = min(pages, MAX_PAGE)
+        reachable = min(pages, cap)
         ascending = reachable > 1 and self.order.ascending(first, reachable, fetch)
         if ascending and pages > reachable:
-            raise self._limit(ctx, f"{pages} pages oldest first: the newest are past page 100")
+            raise self._limit(ctx, f"{pages} pages oldest first: the newest are past page {cap}")
         if ascending:
             for number in range(reachable, 0, -1):
                 records = first if number == 1 else fetch(number)[0]
@@ -109,8 +111,9 @@ class NumberedPages:
         records, number = first, 1
         yield records
         while not stop.reached(records) and number < pages:
-            if number >= MAX_PAGE:
-                raise self._limit(ctx, f"{pages} pages: page 100 is still newer than the watermark")
+            if number >= cap:
+                why = f"{pages} pages: page {cap} is still newer than the watermark"
+                raise self._limit(ctx, why)
             number += 1
             records, body = fetch(number)
             pages = max(pages, _pages(body)[0])
@@ -118,6 +121,12 @@ class NumberedPages:
 
     def _limit(self, ctx: PollContext, why: str) -> PagingLimitError:
         return PagingLimitError(ctx.source_id, self.requester.method, f"{why}; not committed")
+
+
+class ListingCheckpoint(Watermarked):
+    """A numbered listing keeps only its watermark: each poll reads down to it."""
+
+    kind: ClassVar[str] = "integration"
 
 
 @dataclass(frozen=True)
@@ -129,16 +138,17 @@ class Listing:
     stop: Callable[[float], StopRule]
     field: str
     noun: str
+    checkpoint: ClassVar[type[ListingCheckpoint]] = ListingCheckpoint
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        mark = Watermark(self.field, ctx)
+        mark = Watermark(self.field, ctx, ListingCheckpoint.load(ctx.checkpoint))
         held: list[Raw] | None = None
         for records in self.paginator.pages(ctx, self.stop(mark.start)):
             if held is not None:
                 yield Page(held)
             mark.observe(records)
             held = records
-        yield Page(held or [], mark.state())
+        yield Page(held or [], ListingCheckpoint(**mark.state()))
 
     def probe(self, client: SlackClient) -> str:
         return self.paginator.requester.probe(client, self.noun)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from connector.logtypes.base import PollContext, PollStopped, Raw
 from connector.slack.client import SlackClient
 from connector.slack.errors import SlackTransientError
+from connector.stream.contract import PollContext, PollStopped, Raw
 
 Body = dict[str, Any]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from itertools import pairwise
 
-from connector.logtypes.base import Raw
-from connector.logtypes.fields import event_time, event_times
+from connector.stream.contract import Raw
+from connector.stream.times import event_time, event_times
 
 
 class PageOlderThan:

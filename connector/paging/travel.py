@@ -23,10 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from connector import clock
-from connector.logtypes.base import Raw
 from connector.paging import limits
 from connector.paging.guard import PagingLimitError
 from connector.paging.learned import FIRST, LAST, Learned, times
+from connector.stream.contract import Raw
 
 
 class Unreachable(PagingLimitError):
@@ -35,7 +35,19 @@ class Unreachable(PagingLimitError):
 
 
 @dataclass(frozen=True)
-class Window:
+class PageCap:
+    """Who pages and how wide: what a report of rows past the cap names."""
+
+    source_id: str
+    method: str
+    count: int
+
+
+@dataclass(frozen=True)
+class BeforeWindow:
+    """The next `before` window: its bound, read by keyset or page number, and whether it
+    probes which field `before` filters."""
+
     before: int
     keyset: bool
     probe: bool = False
@@ -52,67 +64,61 @@ def fix(last: Raw, count: int) -> str:
     )
 
 
-def unreachable(source_id: str, method: str, why: str, last: Raw, count: int) -> Unreachable:
+def unreachable(cap: PageCap, why: str, last: Raw) -> Unreachable:
     return Unreachable(
-        source_id,
-        method,
+        cap.source_id,
+        cap.method,
         f"{why}: rows past page {limits.MAX_PAGE} cannot be reached without cursor paging, "
-        f"which Slack refused for this source; {fix(last, count)}",
+        f"which Slack refused for this source; {fix(last, cap.count)}",
     )
 
 
-def unfinished(learned: Learned, last: Raw, where: tuple[str, str, int]) -> Unreachable:
+def unfinished(learned: Learned, last: Raw, cap: PageCap) -> Unreachable:
     """A probe window that ended without its witness, or listed a row older than its
     `before`: under a `date_first` filter the witness (`date_first` == `before`, which never
     changes) is listed before any older row, so `before` filters `date_last`, and the rows
     past the first window's cap whose `date_last` is newer than `before` were outside the
     probe. However the window ended (its last page, or the stop rule), they are unread."""
-    source_id, method, count = where
     listing = (
-        "listed by date_first" if learned.sort == FIRST else "not shown to be listed by date_last"
+        "listed by date_first"
+        if learned.sorted_by == FIRST
+        else "not shown to be listed by date_last"
     )
     why = f"{listing}, and a probe window shows `before` filters date_last"
-    return unreachable(source_id, method, why, last, count)
+    return unreachable(cap, why, last)
 
 
 def next_window(
-    learned: Learned,
-    last: Raw,
-    witness: Raw | None,
-    before: int | None,
-    where: tuple[str, str, int],
-) -> Window | None:
+    learned: Learned, last: Raw, witness: Raw | None, before: int | None, cap: PageCap
+) -> BeforeWindow | None:
     """The window after `last`; None when it would not move (`last` is still at `before`:
     read on by page number). Raises `Unreachable` for the unsafe combination."""
-    source_id, method, count = where
     first, newest = times(last)
     listing = (
         "listed by date_first"
-        if learned.sort == FIRST
+        if learned.sorted_by == FIRST
         else "not yet shown to be listed by date_last"
     )
-    if learned.sort != LAST and learned.before == LAST:
-        raise unreachable(
-            source_id, method, f"{listing} and `before` filters date_last", last, count
-        )
-    if learned.sort != LAST and learned.before is None:
+    if learned.sorted_by != LAST and learned.before_filters == LAST:
+        raise unreachable(cap, f"{listing} and `before` filters date_last", last)
+    if learned.sorted_by != LAST and learned.before_filters is None:
         seen = times(witness)[0] if witness is not None else None
         if seen is None:
             raise unreachable(
-                source_id,
-                method,
-                f"{listing}, and no row showed which field `before` filters",
-                last,
-                count,
+                cap, f"{listing}, and no row showed which field `before` filters", last
             )
         return _moved(int(seen), before, keyset=True, probe=True)
-    value = first if learned.sort == FIRST and learned.before == FIRST else newest
+    by_first = learned.sorted_by == FIRST and learned.before_filters == FIRST
+    value = first if by_first else newest
     if value is None:
         return None
-    return _moved(int(value), before, keyset=learned.before != FIRST or learned.sort == FIRST)
+    keyset = learned.before_filters != FIRST or learned.sorted_by == FIRST
+    return _moved(int(value), before, keyset=keyset)
 
 
-def _moved(value: int, before: int | None, *, keyset: bool, probe: bool = False) -> Window | None:
+def _moved(
+    value: int, before: int | None, *, keyset: bool, probe: bool = False
+) -> BeforeWindow | None:
     if before is not None and value >= before:
         return None
-    return Window(value, keyset, probe)
+    return BeforeWindow(value, keyset, probe)

@@ -8,18 +8,66 @@
   and loses nothing of its older, unread part. Boundary-second repeats dedupe by id.
 * The next live window starts at the newest event time received minus the overlap
   (`Watermark`), never at a host-clock time.
+* A backfill (`Backfill`) reads one fixed window of the same stream, resumably, under a
+  checkpoint of its own.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
-from connector.logtypes.base import Checkpoint, Page, PollContext, Raw
 from connector.paging.guard import LoopGuard
 from connector.paging.requester import Requester
-from connector.paging.watermark import Watermark, lowest
+from connector.paging.watermark import Watermark, Watermarked, lowest
 from connector.slack.client import SlackClient
+from connector.stream.checkpoint import Checkpoint, Part
+from connector.stream.contract import Page, PollContext, Raw
+
+
+class UnfinishedWindow(Part):
+    """A window a poll did not finish: from `oldest` up to `remaining` (None: unbounded)
+    is still unread."""
+
+    oldest: int
+    remaining: int | None = None
+
+
+class AuditCheckpoint(Watermarked):
+    kind: ClassVar[str] = "audit"
+    legacy_start: ClassVar[str] = "next_oldest"
+    time_fields: ClassVar[frozenset[str]] = Watermarked.time_fields | {"covered_from", "oldest"}
+    covered_from: int | None = None
+    """The oldest second the daemon's windows have covered: a backfill stops below it."""
+    window: UnfinishedWindow | None = None
+
+    def prune_before(self) -> int | None:
+        """No later poll asks for anything older than where its window starts."""
+        bound = self.window.oldest if self.window else self.next_oldest
+        return int(bound) if bound is not None else None
+
+
+class BackfillCheckpoint(Checkpoint):
+    """A backfill's progress through its fixed window `since`..`until`."""
+
+    kind: ClassVar[str] = "audit:backfill"
+    time_fields: ClassVar[frozenset[str]] = frozenset({"since", "until", "remaining"})
+    since: int
+    until: int
+    remaining: int | None = None
+    done: bool | None = None
+
+    def resumes(self, since: int) -> int | None:
+        """The `until` a rerun from `since` takes to continue this one; None when done."""
+        return self.until if self.since == since and not self.done else None
+
+    def fraction(self) -> float:
+        """How much of the window is read."""
+        if self.done:
+            return 1.0
+        left = self.until if self.remaining is None else self.remaining
+        return (self.until - left) / max(1, self.until - self.since)
 
 
 @dataclass(frozen=True)
@@ -56,6 +104,7 @@ class TimeWindows:
 
     paginator: CursorPages
     field: str
+    checkpoint: ClassVar[type[AuditCheckpoint]] = AuditCheckpoint
 
     def window(
         self, ctx: PollContext, oldest: int, latest: int | None
@@ -70,21 +119,52 @@ class TimeWindows:
             del records
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
-        cp = ctx.checkpoint or {}
-        mark = Watermark(self.field, ctx, legacy="next_oldest")
-        left = cp.get("window")
-        windows = [(int(left["oldest"]), left["remaining"])] if left else []
+        kept = AuditCheckpoint.load(ctx.checkpoint)
+        mark = Watermark(self.field, ctx, kept)
+        left = kept.window if kept else None
+        windows = [(left.oldest, left.remaining)] if left else []
         if not windows or windows[0][1] is not None:
             windows.append((mark.start, None))
-        covered = cp.get("covered_from", windows[0][0])
+        covered = kept.covered_from if kept and kept.covered_from is not None else windows[0][0]
         for oldest, latest in windows:
             for records, more, remaining in self.window(ctx, oldest, latest):
                 mark.observe(records)
-                state: Checkpoint = {**mark.state(), "covered_from": covered}
-                if more:
-                    state["window"] = {"oldest": oldest, "remaining": remaining}
+                unfinished = UnfinishedWindow(oldest=oldest, remaining=remaining) if more else None
+                state = AuditCheckpoint(**mark.state(), covered_from=covered, window=unfinished)
                 yield Page(records, state)
                 del records
 
     def probe(self, client: SlackClient) -> str:
         return self.paginator.requester.probe(client, "entries")
+
+
+@dataclass(frozen=True)
+class Backfill:
+    """One fixed window of the audit stream, newest first, resumable: a rerun with the same
+    window continues where an interrupted one stopped, and a finished one reads nothing."""
+
+    windows: TimeWindows
+    since: int
+    until: int
+    checkpoint: ClassVar[type[BackfillCheckpoint]] = BackfillCheckpoint
+
+    def pages(self, ctx: PollContext) -> Iterator[Page]:
+        kept = BackfillCheckpoint.load(ctx.checkpoint)
+        same = kept is not None and (kept.since, kept.until) == (self.since, self.until)
+        if kept is not None and same and kept.done:
+            return
+        upper = self.until
+        if kept is not None and same and kept.remaining is not None:
+            upper = kept.remaining
+        for records, more, remaining in self.windows.window(ctx, self.since, upper):
+            state = BackfillCheckpoint(
+                since=self.since,
+                until=self.until,
+                remaining=remaining if more else None,
+                done=None if more else True,
+            )
+            yield Page(records, state)
+            del records
+
+    def probe(self, client: SlackClient) -> str:
+        return self.windows.probe(client)

@@ -3,5 +3,6 @@ command (`slash_commands`, `slash_server`), and the watchlist that alerts on ind
 rows land (`watchlist`). What an indicator matches is `indicators.match`; the `search`
 verb is `cli.search`.
 
-May import: `config`, `alerts`, `state`, `logtypes`, `indicators`, foundations.
+May import: `config`, `alerts`, `state`, `logtypes`, `indicators`, `slack` (its mrkdwn
+escaping), foundations.
 """

@@ -151,7 +151,9 @@ def extract_list(text: str) -> tuple[list[Indicator], list[str]]:
 
     An entry the patterns miss is still given to the parser as typed, so `@alice`,
     `user:alice` or `ip:10.0.0.1` work as they do in `/seclogs search`; an entry the
-    parser reads only as free text is not an indicator.
+    parser reads only as free text is not an indicator, and neither is one it reads as a
+    domain unless the analyst said so (`domain:readme.txt`): the patterns have already
+    judged `readme.txt`, `Node.js` and `invoice.pdf` file names, as a report's are.
     """
     seen: dict[str, Indicator] = {}
     nothing: dict[str, None] = {}
@@ -164,9 +166,15 @@ def extract_list(text: str) -> tuple[list[Indicator], list[str]]:
                 typed = parse(refang(entry))
             except IndicatorError:
                 typed = None
-            found = [typed] if typed is not None and typed.kind != "text" else []
+            found = [typed] if typed is not None and _typed(typed, entry) else []
         for indicator in found:
             seen.setdefault(indicator.label, indicator)
         if not found:
             nothing[entry] = None
     return list(seen.values()), list(nothing)
+
+
+def _typed(indicator: Indicator, entry: str) -> bool:
+    if indicator.kind == "text":
+        return False
+    return indicator.kind != "domain" or entry.strip().lower().startswith("domain:")

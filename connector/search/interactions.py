@@ -18,12 +18,13 @@ from typing import Any
 
 from connector.config.sections import WatchlistConfig
 from connector.indicators.match import Indicator
-from connector.search import modals
+from connector.search import modals, summary
 from connector.search.extract import extract, extract_list
 from connector.search.modals import Origin
 from connector.search.provenance import Entry, Report, tags
 from connector.search.slack_web import SlackWeb, SlackWebError
 from connector.search.watchlist import Added, Watchlist
+from connector.slack.mrkdwn import escape
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,15 @@ MAX_INDICATORS = 100
 """At most this many in one submission: each is a store write while Slack waits its 3
 seconds (`python -m bench.extract`)."""
 Body = dict[str, Any] | None
-FollowUp = Callable[[], None] | None
+FollowUp = Callable[[bool], None] | None
+"""The confirmation, posted after Slack has its answer; called with False when the
+search worker is too busy for the past hits, so the confirmation goes without them."""
 
 VIEWS = {"submit": modals.submit_view, "report": modals.report_view}
+BUSY = (
+    "*Past 30 days:* not searched, too many searches are queued; "
+    "`/seclogs search` them in a minute."
+)
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class Submissions:
             "indicators submitted from slack",
             extra={"user": entry.by, "list": entry.list, "added": len(added.added)},
         )
-        head = f"Submitted to watchlist *{entry.list}*{_tagged(entry)}."
+        head = f"Submitted to watchlist *{escape(entry.list)}*{_tagged(entry)}."
         return _close(), self._confirm(origin, head, added, nothing)
 
     def _report(
@@ -143,25 +150,30 @@ class Submissions:
             "report submitted from slack",
             extra={"user": entry.by, "list": entry.list, "report": report_id},
         )
-        head = f'Report "{title}" ({report_id}) saved to watchlist *{entry.list}*{_tagged(entry)}.'
+        head = (
+            f'Report "{escape(title)}" ({report_id}) saved to watchlist '
+            f"*{escape(entry.list)}*{_tagged(entry)}."
+        )
         return _close(), self._confirm(origin, head, added, [])
 
     def _confirm(self, origin: Origin, head: str, added: Added, nothing: Sequence[str]) -> FollowUp:
-        def work() -> str:
+        def work(search: bool) -> str:
             lines = [head, *_outcome(added, nothing)]
-            if added.added:
+            if added.added and search:
                 lines += ["*Past 30 days:*", self._past_hits(added.added)]
+            elif added.added:
+                lines.append(BUSY)
             return "\n".join(lines)
 
         if not origin.response_url:
             log.warning("slack submission: no response_url to confirm to")
             return None
-        return lambda: self._post(origin.response_url, work())
+        return lambda search: self._post(origin.response_url, work(search))
 
 
 def _outcome(added: Added, nothing: Sequence[str]) -> list[str]:
     def names(items: Sequence[str]) -> str:
-        shown = ", ".join(f"`{i}`" for i in items[:LIST_LIMIT])
+        shown = ", ".join(summary.SLACK.code(i) for i in items[:LIST_LIMIT])
         more = f" and {len(items) - LIST_LIMIT} more" if len(items) > LIST_LIMIT else ""
         return shown + more
 
@@ -191,7 +203,7 @@ def _refusals(added: Added) -> str:
 
 
 def _tagged(entry: Entry) -> str:
-    return f", tagged {', '.join(entry.tags)}" if entry.tags else ""
+    return f", tagged {', '.join(escape(t) for t in entry.tags)}" if entry.tags else ""
 
 
 def _errors(block: str, message: str) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Where a watched indicator came from: who added it, when, into which named list, with
 which tags and context (a note, or the report it was extracted from), and the reports.
 
-Kept with the state store's generic key-value methods (`alert` / `set_alert`), so SQLite
-and DynamoDB need no code of their own: one key per indicator (`watchlist:entry:<label>`)
+Kept in the state store's watchlist namespace (`watchlist_value` / `set_watchlist_value`,
+apart from alert state): one key per indicator (`watchlist:entry:<label>`)
 holding its newest `MAX_ENTRIES` submissions, one per report (`watchlist:report:<id>`).
 An indicator's key is read only to list it or to phrase its alert, never while scanning,
 and a key per indicator keeps each item far below DynamoDB's 400 KB.
@@ -11,6 +11,7 @@ and a key per indicator keeps each item far below DynamoDB's 400 KB.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,15 +36,19 @@ class Entry:
     report: str = ""
     """The id of the report it was extracted from, or ""."""
 
-    def describe(self, titles: dict[str, str] | None = None) -> str:
-        parts = [f"list {self.list}", f"by <@{self.by}>" if self.by else "", self.at]
+    def describe(
+        self, titles: dict[str, str] | None = None, text: Callable[[str], str] = str
+    ) -> str:
+        """One line of provenance; `text` renders what an analyst typed (list, tags,
+        title, note) for the medium: as is on a terminal, escaped in Slack."""
+        parts = [f"list {text(self.list)}", f"by <@{text(self.by)}>" if self.by else "", self.at]
         if self.tags:
-            parts.append("tags " + ", ".join(self.tags))
+            parts.append("tags " + ", ".join(text(t) for t in self.tags))
         if self.report:
-            title = (titles or {}).get(self.report, "")
+            title = text((titles or {}).get(self.report, ""))
             parts.append(f'report "{title}" ({self.report})' if title else f"report {self.report}")
         if self.note:
-            parts.append(f'note "{self.note}"')
+            parts.append(f'note "{text(self.note)}"')
         return "; ".join(p for p in parts if p)
 
 
@@ -78,24 +83,24 @@ class Provenance:
         (never, or removed since), which saves the read: one store call, not two."""
         kept = [] if first else self.entries(label)[-(MAX_ENTRIES - 1) :]
         value = [asdict(e) for e in [*kept, entry]]
-        self._store.set_alert(ENTRY_PREFIX + label, {"entries": value})
+        self._store.set_watchlist_value(ENTRY_PREFIX + label, {"entries": value})
 
     def entries(self, label: str) -> list[Entry]:
-        stored = self._store.alert(ENTRY_PREFIX + label) or {}
+        stored = self._store.watchlist_value(ENTRY_PREFIX + label) or {}
         return [_entry(e) for e in stored.get("entries", []) if isinstance(e, dict)]
 
     def forget(self, label: str) -> None:
         """The store has no delete; an empty value reads as no entries."""
-        self._store.set_alert(ENTRY_PREFIX + label, {})
+        self._store.set_watchlist_value(ENTRY_PREFIX + label, {})
 
     def save_report(self, report: Report) -> str:
         value = asdict(report)
         value["id"] = report.id
-        self._store.set_alert(REPORT_PREFIX + report.id, value)
+        self._store.set_watchlist_value(REPORT_PREFIX + report.id, value)
         return report.id
 
     def report(self, report_id: str) -> Report | None:
-        stored = self._store.alert(REPORT_PREFIX + report_id)
+        stored = self._store.watchlist_value(REPORT_PREFIX + report_id)
         if not stored:
             return None
         return Report(

@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -35,6 +35,7 @@ from slack_sdk.webhook import WebhookClient
 
 from connector import clock
 from connector.config.sections import SlashCommandConfig
+from connector.httpd import Server
 from connector.search import slash_commands as commands
 from connector.search.interactions import Body, FollowUp, Submissions, Submitter, open_modal
 from connector.search.slack_web import SlackWeb
@@ -100,6 +101,7 @@ class SlashServer:
         self._replays = Replays()
         self._verifier: tuple[float, SignatureVerifier] | None = None
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slash-search")
+        self._posts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slash-post")
         self._queued = threading.BoundedSemaphore(MAX_QUEUED_SEARCHES)
         self.executed = 0
         server = self
@@ -128,15 +130,14 @@ class SlashServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self._server = ThreadingHTTPServer((cfg.address, cfg.port), Handler)
-        self._server.daemon_threads = True
+        self._server = Server((cfg.address, cfg.port), Handler, name="slash-command")
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="slash-command", daemon=True
         )
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> SlashServer:
         self._thread.start()
@@ -144,9 +145,9 @@ class SlashServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._server.close()
         self._worker.shutdown(wait=False, cancel_futures=True)
+        self._posts.shutdown(wait=False, cancel_futures=True)
 
     def verifier(self) -> SignatureVerifier:
         """The signing secret is re-read every minute, so rotating it needs no restart."""
@@ -217,22 +218,25 @@ class SlashServer:
         return body
 
     def _later(self, follow_up: FollowUp) -> None:
-        """Past hits and the confirmation, on the search worker after Slack has its answer."""
+        """Past hits and the confirmation, on the search worker after Slack has its answer.
+        With the search queue full the confirmation still goes, at once and without the
+        past hits: the submitter always learns what was watched."""
         if follow_up is None:
             return
-        if not self._queued.acquire(blocking=False):
-            log.warning("slack submission: confirmation dropped, too many searches queued")
-            return
+        searched = self._queued.acquire(blocking=False)
+        if not searched:
+            log.warning("slack submission: past hits not searched, too many searches queued")
 
         def work() -> None:
             try:
-                follow_up()
+                follow_up(searched)
             except Exception as exc:  # noqa: BLE001 - a lost reply must not kill the worker
                 log.error("slack submission: confirmation failed: %s", type(exc).__name__)
             finally:
-                self._queued.release()
+                if searched:
+                    self._queued.release()
 
-        self._worker.submit(work)
+        (self._worker if searched else self._posts).submit(work)
 
     def _past_hits(self, indicators: Any) -> str:
         return commands.past_hits(

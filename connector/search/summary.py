@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from connector import clock
 from connector.indicators.match import Indicator
 from connector.search import render
+from connector.slack.mrkdwn import escape
 
 TOP = 5
 DISTINCT_CAP = 10_000
@@ -235,11 +236,12 @@ class Answer(Protocol):
     def complete(self) -> bool: ...
 
 
-def rest_command(found: Answer, config: str = "…") -> str:
+def rest_command(found: Answer, config: str = "…", path: str | None = None) -> str:
     """The CLI command that prints every match of a search, window and all."""
     since = clock.rfc3339(math.floor(found.window.since.timestamp()))
     until = clock.rfc3339(math.ceil(found.window.until.timestamp()))
-    parts = ["slack-connector search", f"--config {config}", f"--since {since}", f"--until {until}"]
+    where = f"--path {shlex.quote(path)}" if path else f"--config {config}"
+    parts = ["slack-connector search", where, f"--since {since}", f"--until {until}"]
     parts += [f"--log-type {shlex.quote(t)}" for t in found.log_types]
     parts += [f"--limit {max(found.total, found.limit)}", "--summary"]
     parts += [shlex.quote(s.indicator.label) for s in found.summaries]
@@ -254,7 +256,7 @@ def slack_answer(found: Answer, watched: Watched, text_limit: int = 3500) -> str
     head = [f"{at_least}{found.total} event(s) with {wanted} in the window:"]
     for s in found.summaries:
         head += s.lines(watched(s.indicator), SLACK)
-    rows = [_escape(render.line(h)) for h in found.hits]
+    rows = [escape(render.line(h)) for h in found.hits]
     fence = 8
     while True:
         shown = len(rows)
@@ -285,19 +287,14 @@ def _tick(value: str) -> str:
     return value.replace("`", "'")
 
 
-def _escape(text: str) -> str:
-    """Slack reads `<...>` as links and mentions: a value must never become one."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def _slack_code(value: str) -> str:
-    return f"`{_tick(_escape(value))}`"
+    return f"`{_tick(escape(value))}`"
 
 
 def _slack_person(user: str) -> str:
     """A Slack user id as a mention (Slack shows the name), anything else as text."""
-    return f"<@{user}>" if _USER_ID.match(user) else _escape(user)
+    return f"<@{user}>" if _USER_ID.match(user) else escape(user)
 
 
 _USER_ID = re.compile(r"^[UW][A-Z0-9]{6,}$")
-SLACK = Style(_slack_code, _slack_person, _escape)
+SLACK = Style(_slack_code, _slack_person, escape)

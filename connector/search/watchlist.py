@@ -8,7 +8,8 @@ hold one are parsed and checked with `Indicator.matches`; a broad CIDR range wit
 reads the `p_any_ip_addresses` arrays instead. A page with no match costs a few scans of
 memory, so ingest does not slow measurably (see `bench/search.py`).
 
-State (the store's generic key-value `alert`/`set_alert`): one key per (indicator, row)
+State (the store's watchlist namespace, `watchlist_value`/`set_watchlist_value`, apart
+from alert state so reading the open alerts never reads it): one key per (indicator, row)
 alerted, so a restart or a re-read overlap never repeats an alert; the hour's counts, so
 the rate limit holds across restarts; the indicators added from Slack, and where each
 came from (`provenance`: named list, who, when, tags, note or report). Matches held back
@@ -133,7 +134,7 @@ class Watchlist:
         self._file: list[Indicator] = []
         self._file_mtime: float | None = None
         self._checked = float("-inf")
-        added = store.alert(ADDED_KEY) or {}
+        added = store.watchlist_value(ADDED_KEY) or {}
         self._added = [parse(i) for i in added.get("indicators", [])]
         self._reload_file(strict=True)
         self._set = self._build()
@@ -253,7 +254,7 @@ class Watchlist:
         return True
 
     def _save_added(self) -> None:
-        self._store.set_alert(ADDED_KEY, {"indicators": [i.label for i in self._added]})
+        self._store.set_watchlist_value(ADDED_KEY, {"indicators": [i.label for i in self._added]})
         self._set = self._build()
 
     def scanner(self) -> Callable[[list[bytes]], int] | None:
@@ -275,10 +276,10 @@ class Watchlist:
     def _hit(self, indicator: Indicator, row: dict[str, Any]) -> int:
         key = f"watchlist:{indicator.label}:{row.get('p_row_id', '')}"
         with self._lock:
-            if self._store.alert(key) is not None:
+            if self._store.watchlist_value(key) is not None:
                 return 0
             now = clock.now_ts()
-            rate = self._store.alert(RATE_KEY) or {}
+            rate = self._store.watchlist_value(RATE_KEY) or {}
             hour = now // 3600
             if rate.get("hour") != hour:
                 rate = {"hour": hour, "sent": 0, "suppressed": 0, "carried": _held(rate)}
@@ -288,8 +289,8 @@ class Watchlist:
             carried = int(rate.get("carried", 0)) if allowed else 0
             if allowed:
                 rate["carried"] = 0
-                self._store.set_alert(key, {"at": now})
-            self._store.set_alert(RATE_KEY, rate)
+                self._store.set_watchlist_value(key, {"at": now})
+            self._store.set_watchlist_value(RATE_KEY, rate)
         if not allowed:
             if rate["suppressed"] == 1:
                 log.warning(

@@ -17,8 +17,10 @@ from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
 from connector.config.settings import Settings
 from connector.indicators.match import Indicator
+from connector.ingest.derived import Derivations
 from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
+from connector.ocsf.output import outputs as ocsf_outputs
 from connector.search.watchlist import Watchlist
 from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
@@ -87,6 +89,7 @@ class App:
                 out.partitions,
             ),
             watch=self.watchlist.scanner,
+            derived=Derivations([*ocsf_outputs(settings.ocsf)]),
         )
         budgets = RateBudgets()
         self.runners = {

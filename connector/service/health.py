@@ -8,14 +8,15 @@ reachable, sink reachable. Bound to 127.0.0.1 by default: nothing here is for th
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from connector.httpd import Server
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ class HealthServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = _Server((address, port), Handler)
+        self._server = Server((address, port), Handler, name="health")
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def port(self) -> int:
-        return int(self._server.server_address[1])
+        return self._server.port
 
     def start(self) -> HealthServer:
         self._thread.start()
@@ -58,22 +59,7 @@ class HealthServer:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A probe or scraper that hung up early (BrokenPipeError, ConnectionResetError) is
-        routine; the default prints a raw traceback on stderr, which breaks the promise that
-        every stderr line is a log line. One quiet log line instead."""
-        exc = sys.exc_info()[1]
-        if isinstance(exc, ConnectionError | TimeoutError):
-            log.debug("probe connection closed early", extra={"error": type(exc).__name__})
-            return
-        log.warning("probe request failed", extra={"error": type(exc).__name__})
+        self._server.close()
 
 
 def _probe(check: Check) -> tuple[int, str, bytes]:

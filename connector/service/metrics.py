@@ -32,6 +32,12 @@ class Metrics:
             "slack_connector_bytes_written", "Compressed bytes written", SL, registry=r
         )
         self.objects = Counter("slack_connector_objects_written", "Objects written", SL, registry=r)
+        self.derived = Counter(
+            "slack_connector_derived_events",
+            "Events in derived objects, per output and kind (e.g. ocsf:authentication)",
+            (*SL, "output"),
+            registry=r,
+        )
         self.polls = Counter(
             "slack_connector_polls", "Polls by outcome", (*SL, "state"), registry=r
         )
@@ -121,6 +127,8 @@ class Metrics:
         self.quarantined.labels(*labels).inc(r.quarantined)
         self.bytes.labels(*labels).inc(r.bytes)
         self.objects.labels(*labels).inc(r.objects)
+        for output, n in r.derived.items():
+            self.derived.labels(*labels, output).inc(n)
         self.last_success.labels(*labels).set(now)
         if r.written:
             self.last_event.labels(*labels).set(now)

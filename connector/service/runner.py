@@ -170,7 +170,10 @@ class SourceRunner:
             return self._fail(
                 log_type, status, "failing", f"internal error: {type(exc).__name__}", fields
             )
-        self._succeed(log_type, status, result, now)
+        try:
+            self._succeed(log_type, status, result, now)
+        except StateError as exc:  # LeaseLost too: the poll's commits stand either way
+            log.warning("poll status not recorded", extra={**fields, "error": str(exc)})
         log.info(
             "poll done",
             extra={
@@ -182,17 +185,22 @@ class SourceRunner:
                 "objects": result.objects,
                 "bytes": result.bytes,
                 "pages": result.pages,
+                **({"derived": result.derived} if result.derived else {}),
                 "seconds": round(time.monotonic() - started_at, 3),
             },
         )
         return Outcome(self.cfg.id, log_type, "ok", result=result)
 
     def _lease_lost(self, log_type: str, exc: LeaseLost) -> Outcome:
-        """Another replica took the stream mid-poll (this one was slow or paused): not a
-        failure of the stream. Nothing past the last commit was kept, its status is the
-        new holder's to write, and the new holder polls it at once (`on_taken`)."""
+        """Another replica took the stream mid-poll (this one was slow or paused), or its
+        lease lapsed here (a renewal ran late; the next round renews it): not a failure
+        of the stream. Nothing past the last commit was kept, its status is the new
+        holder's to write, and the new holder polls it at once (`on_taken`)."""
         fields = {"source_id": self.cfg.id, "log_type": log_type, "detail": str(exc)}
-        log.info("poll ended: lease moved to another replica", extra=fields)
+        if exc.lapsed:
+            log.warning("poll ended: lease lapsed", extra=fields)
+        else:
+            log.info("poll ended: lease moved to another replica", extra=fields)
         return Outcome(self.cfg.id, log_type, "lease_lost", str(exc))
 
     def _succeed(self, log_type: str, status: dict[str, Any], result: PollResult, now: int) -> None:
@@ -200,10 +208,17 @@ class SourceRunner:
             "state": "ok",
             "last_success": now,
             "last_event": now if result.written else status.get("last_event"),
+            "newest_event": max(int(result.newest_event), int(status.get("newest_event") or 0))
+            or None,
             "first_poll": status.get("first_poll", now),
             "failures": 0,
             "quarantined_total": int(status.get("quarantined_total", 0)) + result.quarantined,
         }
+        derived = dict(status.get("derived_total") or {})
+        for output, n in result.derived.items():
+            derived[output] = int(derived.get(output, 0)) + n
+        if derived:
+            new["derived_total"] = derived
         self.store.set_status(self.cfg.id, log_type, new)
 
     def _fail(

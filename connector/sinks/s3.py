@@ -61,6 +61,7 @@ class S3Sink(Sink):
         client: S3Client,
         bucket: str,
         kms_key_id: str | None = None,
+        content_type: str = "application/x-ndjson",
         *,
         prefix: str = "",
         conditional: bool = True,
@@ -68,6 +69,7 @@ class S3Sink(Sink):
         self._s3 = client
         self.bucket = bucket
         self._kms = kms_key_id
+        self.content_type = content_type
         self._prefix = prefix
         self.conditional = conditional
 
@@ -191,7 +193,7 @@ class S3Sink(Sink):
             kw.update(ServerSideEncryption="aws:kms", SSEKMSKeyId=self._kms)
         try:
             answer: Mapping[str, Any] = self._s3.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/x-ndjson", **kw
+                Bucket=self.bucket, Key=key, Body=body, ContentType=self.content_type, **kw
             )
         except ClientError as exc:
             if _status(exc) == 412:

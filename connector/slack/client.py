@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 import json
 import logging
 import random
+import secrets
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,9 +76,15 @@ def tls() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+_SALT = secrets.token_bytes(32)
+
+
 def fingerprint(token: SecretStr) -> str:
-    """A stable, non-reversible name for a token: the key of its organisation's budget."""
-    return hashlib.sha256(token.get_secret_value().encode()).hexdigest()[:16]
+    """A name for a token, stable for this process and useless outside it: the key of its
+    organisation's budget, and how a parked source notices its secret changed. Keyed with
+    a random per-process salt, so a stored or printed one cannot confirm a guessed token
+    (a restart retries a parked source once, since its fingerprint changes)."""
+    return hmac.new(_SALT, token.get_secret_value().encode(), hashlib.sha256).hexdigest()[:16]
 
 
 Observer = Callable[[str, str, str, float], None]
@@ -142,6 +150,7 @@ class SlackClient:
             retry=retry_if_exception(self._retryable),
             wait=self._wait,
             sleep=self._sleep,
+            before_sleep=self._retrying,
             reraise=True,
         )
         try:
@@ -165,6 +174,27 @@ class SlackClient:
         if isinstance(exc, SlackRateLimitedError):
             return exc.retry_after <= self._retry.max_retry_after
         return isinstance(exc, SlackTransientError)
+
+    def _retrying(self, state: RetryCallState) -> None:
+        """One line per retry, so a poll against an unreachable Slack is not silent for
+        the minute its backoff takes."""
+        exc = state.outcome.exception() if state.outcome else None
+        wait = state.next_action.sleep if state.next_action else 0.0
+        fields = {
+            "source_id": self.source_id,
+            "method": getattr(exc, "method", ""),
+            "attempt": state.attempt_number,
+            "of": self._retry.attempts,
+            "retry_in": round(wait, 1),
+            "error": getattr(exc, "detail", None) or type(exc).__name__,
+        }
+        if isinstance(exc, SlackRateLimitedError):
+            log.info("slack rate limited; waiting Retry-After", extra=fields)
+            return
+        log.warning(
+            "slack request failed; retrying (`slack-connector check` tests each source at once)",
+            extra=fields,
+        )
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -37,7 +37,12 @@ class StateError(Exception):
 
 class LeaseLost(StateError):
     """This replica no longer holds the lease of the stream it tried to write: another
-    replica took over. The write did not happen; the new holder carries on."""
+    replica took over, or (`lapsed`) its renewal ran late and it stopped trusting a lease
+    the table still gives it. The write did not happen; whoever holds it next carries on."""
+
+    def __init__(self, message: str, *, lapsed: bool = False) -> None:
+        super().__init__(message)
+        self.lapsed = lapsed
 
 
 @runtime_checkable
@@ -65,6 +70,14 @@ class StateStore(Protocol):
     def set_alert(self, key: str, value: dict[str, Any]) -> None: ...
 
     def open_alerts(self) -> dict[str, dict[str, Any]]: ...
+
+    def watchlist_value(self, key: str) -> dict[str, Any] | None:
+        """The watchlist's own namespace (added indicators, their provenance, rows already
+        alerted, the hour's rate), apart from alert state, so reading the open alerts
+        never reads them."""
+        ...
+
+    def set_watchlist_value(self, key: str, value: dict[str, Any]) -> None: ...
 
     def summary(self) -> list[dict[str, Any]]: ...
 

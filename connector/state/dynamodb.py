@@ -25,9 +25,9 @@ import orjson
 
 from connector import clock
 from connector.state import packs
-from connector.state.base import Intent, Keys, LeaseLost
+from connector.state.base import Intent, Keys, LeaseLost, StateError
 from connector.state.keys import KEY_SIZE, NO_TIME
-from connector.state.leases import LEASES, Leases, Stream
+from connector.state.leases import LEASES, Leases, Stream, lease_sk
 from connector.state.table import ConditionFailed, Item, StoreOptions, Table, create_table, key
 from connector.state.tokens import DynamoTokenStorage
 
@@ -105,11 +105,20 @@ class DynamoStore:
 
     def _current(self, stream: Stream) -> int | None:
         """The epoch of the lease held now, if a running poll of the stream started
-        under that same epoch (or none runs)."""
+        under that same epoch (or none runs). A stream whose lease is not trusted
+        loses what is kept of it, so whoever holds it next reads it from the table."""
         epoch = self.leases.epoch(stream) if self.leases is not None else None
         with self._lock:
             pinned = self._pinned.get(stream)
+            if epoch is None:
+                self._forget(stream)
         return None if pinned is not None and pinned != epoch else epoch
+
+    def _forget(self, stream: Stream) -> None:
+        """Drop the stream's kept keys and values (the caller holds `_lock`)."""
+        self._keys.pop(stream, None)
+        for slot in [s for s in self._values if s[1] == stream[0] and s[2] == stream[1]]:
+            del self._values[slot]
 
     def leases_held(self) -> int:
         return self.leases.count() if self.leases is not None else 0
@@ -117,8 +126,20 @@ class DynamoStore:
     def _epoch(self, stream: Stream) -> int:
         epoch = self._current(stream)
         if epoch is None:
-            raise LeaseLost(f"no lease on source {stream[0]!r} log type {stream[1]!r}")
+            raise self._lost(stream, "not held here")
         return epoch
+
+    def _lost(self, stream: Stream, what: str) -> LeaseLost:
+        """Why a write was refused, for the log: a lease the table still gives this
+        replica lapsed here (a renewal ran late); any other moved to another replica."""
+        where = f"lease on source {stream[0]!r} log type {stream[1]!r}"
+        try:
+            item = self.leases.control.get(LEASES, lease_sk(stream)) if self.leases else None
+        except StateError:
+            item = None
+        if item is not None and item.get("owner", {}).get("S") == self.replica_id:
+            return LeaseLost(f"{where} lapsed here, still ours in the table", lapsed=True)
+        return LeaseLost(f"{where} {what}")
 
     def close(self) -> None:
         if self.leases is not None:
@@ -178,6 +199,26 @@ class DynamoStore:
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
 
+    def watchlist_value(self, key_: str) -> dict[str, Any] | None:
+        """Partition `W`. A key an earlier release kept among the alerts (partition `A`)
+        moves here the first time it is read: copied unless a replica wrote it here
+        meanwhile, then deleted from the alerts."""
+        found = self.table.get("W", key_)
+        if found is None and key_.startswith("watchlist:"):
+            legacy = self.table.get("A", key_)
+            if legacy is not None:
+                self.table.conditional(
+                    "put_item",
+                    Item={**key("W", key_), "value": legacy["value"]},
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+                self.table.delete("A", key_, size=len(legacy["value"]["B"]))
+                found = self.table.get("W", key_)
+        return _value(found)
+
+    def set_watchlist_value(self, key_: str, value: dict[str, Any]) -> None:
+        self.table.put({**key("W", key_), **_encoded(value)})
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         alerts = {i["sk"]["S"]: _value(i) for i in self.table.query("A", consistent=False)}
         return {k: v for k, v in alerts.items() if v and v.get("open")}
@@ -197,10 +238,15 @@ class DynamoStore:
         pending = self._state((source_id, log_type)).pending
         return [Intent(obj, list(p.keys), p.size) for obj, p in pending.items()]
 
-    def _state(self, stream: Stream) -> packs.StreamKeys:
+    def _state(self, stream: Stream, epoch: int | None = None) -> packs.StreamKeys:
         """The stream's keys and intents. The lease holder is their only writer, so it
-        reads them once per lease epoch and keeps them; anyone else reads them afresh."""
-        epoch = self.leases.epoch(stream) if self.leases is not None else None
+        reads them once per lease epoch and keeps them; anyone else reads them afresh.
+        A write passes the epoch it checked, so what it records lands in the copy kept
+        for that epoch even if the lease stopped being trusted since (a copy read
+        without the lease would take the write and be thrown away, leaving the kept one
+        without it for a renewal of the same epoch to find)."""
+        if epoch is None:
+            epoch = self._current(stream)
         if epoch is not None:
             with self._lock:
                 cached = self._keys.get(stream)
@@ -215,9 +261,10 @@ class DynamoStore:
     def begin_write(
         self, source_id: str, log_type: str, objects: dict[str, tuple[int, Keys]]
     ) -> None:
-        """Not fenced: an intent a stale replica leaves is settled by the next holder."""
+        """Checked against the lease held here, not fenced in the table: an intent a
+        stale replica leaves is settled by the next holder."""
         stream = (source_id, log_type)
-        state = self._state(stream)
+        state = self._state(stream, self._epoch(stream) if self.leases is not None else None)
         for obj, (size, rows) in objects.items():
             items = packs.intent_packs(_kpk(stream), obj, size, rows, self._ttl)
             for item in items:
@@ -241,7 +288,7 @@ class DynamoStore:
         `keys` was never written; its packs are deleted afterwards."""
         stream = (source_id, log_type)
         epoch = self._epoch(stream) if self.leases is not None else 0
-        state = self._state(stream)
+        state = self._state(stream, epoch if self.leases is not None else None)
         wanted, pk = set(keys), _kpk(stream)
         settled: list[str] = []
         void: list[str] = []
@@ -284,11 +331,8 @@ class DynamoStore:
             self.table.transact([fence, *actions] if fence else actions)
         except ConditionFailed:
             with self._lock:
-                self._keys.pop(stream, None)
-            raise LeaseLost(
-                f"lease on source {stream[0]!r} log type {stream[1]!r} was taken over; "
-                "nothing committed"
-            ) from None
+                self._forget(stream)
+            raise self._lost(stream, "was taken over; nothing committed") from None
 
     def _remember(
         self,

@@ -12,6 +12,7 @@ at the moment its leases become takeable rather than two lease periods later.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -29,6 +30,10 @@ class Plan:
     release: list[Stream] = field(default_factory=list)
     live: set[str] = field(default_factory=set)
     covered: bool = True
+    waiting: bool = False
+    """Under its share while the spread is unsettled (a stream not held by a live
+    replica, or a live replica over its share): a lease is about to be taken or handed
+    back for this replica to take, so it should read again soon."""
 
 
 class Watch:
@@ -64,6 +69,34 @@ class Watch:
         self._beats = {r: v for r, v in self._beats.items() if r in present}
         return out
 
+    def since(self, stream: Stream) -> float | None:
+        """When this replica first read the lease's current value (monotonic)."""
+        seen = self._leases.get(stream)
+        return None if seen is None else seen[1]
+
+    def forget(self, stream: Stream) -> None:
+        """A take failed (the lease moved, or the write did not go through): watch the
+        lease afresh from the next read rather than try the same value again."""
+        self._leases.pop(stream, None)
+
+    def due(self, held: set[Stream], now: float) -> list[Stream]:
+        """Leases not held here whose last value read has stood still long enough to be
+        taken now, judged between reads: a lease is taken the moment it expires, not at
+        the first read after that (up to a round later)."""
+        return sorted(
+            s for s, (v, t) in self._leases.items() if s not in held and now >= t + self._wait(v)
+        )
+
+    def next_due(self, held: set[Stream]) -> float | None:
+        """When the next watched lease becomes takeable, if it does not move first."""
+        times = [t + self._wait(v) for s, (v, t) in self._leases.items() if s not in held]
+        return min(times, default=None)
+
+    def _wait(self, value: tuple[str, str, str]) -> float:
+        """How long a value must stand still: a lease period, or `free_after` if the
+        lease was handed back (no owner)."""
+        return self.lease_seconds if value[0] else min(self.lease_seconds, self.free_after)
+
     def plan(
         self,
         streams: list[Stream],
@@ -82,8 +115,11 @@ class Watch:
         now = self._now()
         plan = Plan(live=self.live(beats, now))
         free: list[Stream] = []
+        owners: Counter[str] = Counter()
         for stream in streams:
             item = items.get(lease_sk(stream))
+            if item is not None and item["owner"]["S"] in plan.live:
+                owners[item["owner"]["S"]] += 1
             if stream in held:
                 self._leases.pop(stream, None)
                 continue
@@ -94,7 +130,7 @@ class Watch:
             owner = item["owner"]["S"]
             value = (owner, item["epoch"]["N"], item["counter"]["N"])
             still = _still(self._leases, stream, value, now)
-            if still >= self.lease_seconds or (not owner and still >= self.free_after):
+            if still >= self._wait(value):
                 plan.covered = False
                 plan.take.append(stream)
             elif not owner:
@@ -105,6 +141,10 @@ class Watch:
         target = len(streams) if greedy else math.ceil(len(streams) / len(plan.live))
         shortfall = target - len(keep) - len(plan.take)
         plan.take += free[: max(0, shortfall)]
+        unsettled = not plan.covered or any(
+            n > target for o, n in owners.items() if o != self.replica_id
+        )
+        plan.waiting = not greedy and shortfall > len(free) and unsettled
         if plan.covered and not greedy:
             idle_first = sorted(keep, key=lambda s: (s in busy, s))
             plan.release = idle_first[: max(0, len(keep) - target)]

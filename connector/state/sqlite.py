@@ -138,6 +138,15 @@ class StateStore:
         with self._txn() as db:
             db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
 
+    def watchlist_value(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute("SELECT value FROM watchlist WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_watchlist_value(self, key: str, value: dict[str, Any]) -> None:
+        with self._txn() as db:
+            db.execute("INSERT OR REPLACE INTO watchlist VALUES (?, ?)", (key, orjson.dumps(value)))
+
     def open_alerts(self) -> dict[str, dict[str, Any]]:
         with self._reading():
             rows = self._db.execute("SELECT key, value FROM alerts").fetchall()

@@ -1,4 +1,4 @@
-"""The SQLite state file's tables, and the one-way upgrade of a v1 file to them.
+"""The SQLite state file's tables, and the one-way upgrade of an older file to them.
 
 Kept apart from the store because it changes on a different clock: the store's queries
 follow the pipeline, the schema follows the on-disk format, and the v1 upgrade is frozen
@@ -35,12 +35,16 @@ CREATE TABLE IF NOT EXISTS writes (
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS watchlist (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS status (
     source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (source_id, log_type)
 );
 """
-VERSION = 2
+VERSION = 3
+WATCHLIST_PREFIX = "watchlist:"
+"""v2 kept the watchlist's keys in `alerts`, all under this prefix; v3 moves them to
+`watchlist`. Frozen history."""
 V1_TIME_KEYED = frozenset({"audit"})
 """Log types whose v1 keys become time-ordered in v2 (their stored event time is the
 record's, which never changes). Frozen history: tests hold it to `LogType.time_keyed`."""
@@ -55,7 +59,8 @@ def migrate(db: sqlite3.Connection) -> None:
     sends again in the first late-event overlap after the upgrade is quarantined once
     more. Valid records keep their keys exactly.
     """
-    if db.execute("PRAGMA user_version").fetchone()[0] >= VERSION:
+    version = db.execute("PRAGMA user_version").fetchone()[0]
+    if version >= VERSION:
         return
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     db.execute("BEGIN IMMEDIATE")
@@ -90,8 +95,21 @@ def migrate(db: sqlite3.Connection) -> None:
                     (s, lt, key, size, packed, created),
                 )
             db.execute("DROP TABLE intents")
+        if "alerts" in tables:
+            _move_watchlist(db)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+
+
+def _move_watchlist(db: sqlite3.Connection) -> None:
+    """v2 -> v3: the watchlist's keys leave the alert table for their own."""
+    prefix = (WATCHLIST_PREFIX, len(WATCHLIST_PREFIX))
+    db.execute(
+        "INSERT OR IGNORE INTO watchlist SELECT key, value FROM alerts "
+        "WHERE substr(key, 1, ?2) = ?1",
+        prefix,
+    )
+    db.execute("DELETE FROM alerts WHERE substr(key, 1, ?2) = ?1", prefix)

@@ -5,6 +5,7 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | pk                         | sk                      | holds                               |
 | -------------------------- | ----------------------- | ----------------------------------- |
 | `L`                        | `{source}#{log_type}`   | lease: owner, epoch, counter        |
+| `F`                        | `{source}#{log_type}`   | fence of commits: owner, epoch      |
 | `R`                        | replica id              | replica heartbeat (TTL)             |
 | `C#{source}`               | checkpoint key          | checkpoint, fenced epoch            |
 | `X#{source}`               | log type                | status                              |
@@ -12,6 +13,7 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | `K#{source}#{log_type}`    | `P#{object key}#{part}` | write intent (row keys, packed)     |
 | `K#{source}#{log_type}`    | `S#{object key}`        | mark: that object was written       |
 | `A`                        | alert key               | alert state                         |
+| `W`                        | watchlist key           | watchlist state (indicators, rows)  |
 | `T` / `TL`                 | source                  | OAuth token pair / refresh lock     |
 
 Capacity is counted here from DynamoDB's published sizing rules (a write unit per KB of
@@ -31,6 +33,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from connector.state.base import StateError
+from connector.state.conflicts import Backoff
 
 Item = dict[str, Any]
 TTL_ATTRIBUTE = "expires_at"
@@ -110,11 +113,15 @@ class Table:
         timeout: float | None = None,
         pool: int = 64,
         capacity: Capacity | None = None,
+        conflict_seconds: float | None = None,
     ) -> None:
         """`attempts` and `timeout` (seconds, per HTTP attempt) default to the state
-        store's own: the lease client passes its own, shorter ones (`for_leases`)."""
+        store's own: the lease client passes its own, shorter ones (`for_leases`).
+        A write that meets a transaction conflict is tried again for up to
+        `conflict_seconds` (default: one attempt's timeout, the budget of a call)."""
         self.name = options.table
         self.capacity = capacity or Capacity()
+        self.backoff = Backoff(conflict_seconds if conflict_seconds is not None else timeout or 10)
         self._db: Any = boto3.client(
             "dynamodb",
             region_name=options.region,
@@ -141,7 +148,10 @@ class Table:
         only adds a retry to a slow server."""
         lease = options.lease_seconds
         timeout = max(options.renew_every, lease - min(1.0, lease / 10) - options.renew_every)
-        return cls(options, attempts=1, timeout=timeout, pool=4, capacity=capacity)
+        brief = options.renew_every / 4
+        return cls(
+            options, attempts=1, timeout=timeout, pool=4, capacity=capacity, conflict_seconds=brief
+        )
 
     def error(self, exc: BaseException) -> StateError:
         code = ""
@@ -153,7 +163,7 @@ class Table:
 
     def call(self, method: str, **kw: Any) -> Any:
         try:
-            return getattr(self._db, method)(TableName=self.name, **kw)
+            return self.backoff.run(lambda: getattr(self._db, method)(TableName=self.name, **kw))
         except (BotoCoreError, ClientError) as exc:
             raise self.error(exc) from None
 
@@ -192,9 +202,10 @@ class Table:
 
     def transact(self, actions: list[Item]) -> None:
         """All of these or none (Put and ConditionCheck); a failed condition raises
-        `ConditionFailed`."""
+        `ConditionFailed`. A transaction cancelled only by conflicts is tried again (no
+        client token given: each try is a new request, and a cancelled one wrote nothing)."""
         try:
-            self._db.transact_write_items(TransactItems=actions)
+            self.backoff.run(lambda: self._db.transact_write_items(TransactItems=actions))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "TransactionCanceledException":
                 reasons = exc.response.get("CancellationReasons", [])
@@ -210,7 +221,7 @@ class Table:
     def conditional(self, method: str, **kw: Any) -> bool:
         """A conditional write: True when it happened, False when the condition failed."""
         try:
-            getattr(self._db, method)(TableName=self.name, **kw)
+            self.backoff.run(lambda: getattr(self._db, method)(TableName=self.name, **kw))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
                 self.capacity.wrote([kw.get("Item") or {"pk": {"S": "x"}}])

@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=VALUE",
         help='set a FakeSlack knob (JSON value), e.g. access_sort_key="date_first"',
     )
+    parser.add_argument(
+        "--ocsf", action="store_true", help="with the OCSF output on, its lake checked too"
+    )
     parser.add_argument("--workdir", type=Path, default=None, help="keep state, config, logs here")
     args = parser.parse_args(argv)
 
@@ -87,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             late_overlap=args.overlap,
             max_late=args.max_late,
             log=lambda line: print(line, flush=True),
+            ocsf=args.ocsf,
         )
     finally:
         server.stop()

@@ -63,6 +63,7 @@ from urllib.parse import urlsplit
 import boto3
 import orjson
 
+from tests.chaos.ocsf_lake import ocsf_section, tally_lake
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import FakeSlack
 
@@ -510,13 +511,16 @@ class ChaosResult:
     stored_then_killed: int = 0  # PutObjects that landed in S3 after which the child died
     modes: list[str] | None = None
     options: str = ""  # other non-default options, for the reproduce line
+    ocsf: dict[str, int] | None = None  # the OCSF lake's tally (`ocsf_lake.tally_lake`)
 
     @property
     def ok(self) -> bool:
+        lake = self.ocsf or {}
         return (
             all(c.missing == 0 and c.duplicated == 0 and c.unexpected == 0 for c in self.counts)
             and self.quarantined == 0
             and not self.anomalies
+            and not (lake.get("missing") or lake.get("duplicated") or lake.get("unexpected"))
         )
 
     def table(self) -> str:
@@ -540,6 +544,8 @@ class ChaosResult:
             f"quarantined rows: {self.quarantined}; uploads stored, then the child killed "
             f"before the commit: {self.stored_then_killed}",
         ]
+        if self.ocsf is not None:
+            out.append("OCSF lake: " + ", ".join(f"{k} {v}" for k, v in self.ocsf.items()))
         for c in self.counts:
             if c.missing_examples:
                 out.append(f"{c.log_type} missing e.g. {c.missing_examples}")
@@ -567,6 +573,7 @@ def write_config(
     page_size: int,
     batch_max_events: int,
     late_overlap: int,
+    ocsf: bool = False,
 ) -> None:
     path.write_text(
         f"""
@@ -574,6 +581,7 @@ def write_config(
 path = "{state}"
 """
         + output_section(bucket, endpoint, batch_max_events)
+        + (ocsf_section(bucket, endpoint) if ocsf else "")
         + source_section(SOURCE_ID, slack, 1, page_size, late_overlap)
         + _free_port_sections(),
         encoding="utf-8",
@@ -627,20 +635,6 @@ def _free_port_sections() -> str:
         if "port" in fields:
             out += f"\n[{name}]\nport = 0\n"
     return out
-
-
-@contextlib.contextmanager
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on 127.0.0.1 for a command-line run (tests use the conftest fixture)."""
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
 
 
 def child_env() -> dict[str, str]:
@@ -718,6 +712,7 @@ def run_chaos(
     late_overlap: int = 300,
     term_timeout: float = 15.0,
     log: Callable[[str], None] = print,
+    ocsf: bool = False,
 ) -> ChaosResult:
     """Kill the daemon `kills` times, catch up, and count what landed against the truth.
 
@@ -762,6 +757,7 @@ def run_chaos(
         page_size=page_size,
         batch_max_events=batch_max_events,
         late_overlap=late_overlap,
+        ocsf=ocsf,
     )
     env = child_env()
     proc: subprocess.Popen[bytes] | None = None
@@ -840,7 +836,9 @@ def run_chaos(
         killer.disarm()
         feeder.stop()
         passes = _catch_up(config, env, workdir, proxy, anomalies, log)
-        counts, quarantined = tally(truth, read_bucket(s3, bucket))
+        landed = read_bucket(s3, bucket)
+        counts, quarantined = tally(truth, landed)
+        lake = tally_lake(s3, bucket, landed, f"{PREFIX}/_quarantine/") if ocsf else None
         if slack.server_errors:
             anomalies.append(f"fake Slack raised: {slack.server_errors[-1][-400:]}")
     finally:
@@ -863,6 +861,7 @@ def run_chaos(
         knobs=dict(knobs or {}),
         stored_then_killed=proxy.stored_then_killed,
         modes=modes,
+        ocsf=lake,
         options=_options(
             min_run=(min_run, 0.4),
             max_run=(max_run, 4.0),

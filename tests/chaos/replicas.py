@@ -42,12 +42,12 @@ from tests.chaos.harness import (
     Truth,
     _free_port_sections,
     child_env,
-    moto_endpoint,
     output_section,
     read_bucket,
     source_section,
     tally,
 )
+from tests.fakes.moto_server import moto_endpoint
 from tests.fakes.slack_server import FakeSlack
 
 Stream = tuple[str, str]
@@ -90,8 +90,17 @@ class Knobs:
 
 
 def write_config(
-    path: Path, knobs: Knobs, *, table: str, bucket: str, endpoint: str, slack: FakeSlack
+    path: Path,
+    knobs: Knobs,
+    *,
+    table: str,
+    bucket: str,
+    endpoint: str,
+    slack: FakeSlack,
+    state_endpoint: str | None = None,
 ) -> None:
+    """`state_endpoint`: where the replicas reach DynamoDB, if not at `endpoint` (a fault
+    proxy in front of it)."""
     sources = "".join(
         source_section(f"src{i}", slack, knobs.poll_interval, knobs.page_size, knobs.late_overlap)
         for i in range(knobs.sources)
@@ -102,7 +111,7 @@ def write_config(
 type = "dynamodb"
 table = "{table}"
 region = "us-east-1"
-endpoint_url = "{endpoint}"
+endpoint_url = "{state_endpoint or endpoint}"
 lease_seconds = {knobs.lease_seconds}
 renew_seconds = {knobs.renew_seconds}
 """
@@ -338,6 +347,7 @@ class Stage:
         *,
         seed: int,
         slow_requests: float = 0.0,
+        state_endpoint: str | None = None,
     ) -> None:
         self.workdir, self.endpoint, self.knobs, self.seed = workdir, endpoint, knobs, seed
         self.started = time.monotonic()
@@ -361,6 +371,7 @@ class Stage:
             bucket=self.bucket,
             endpoint=endpoint,
             slack=self.slack,
+            state_endpoint=state_endpoint,
         )
         init = subprocess.run(
             [

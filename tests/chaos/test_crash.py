@@ -73,6 +73,38 @@ def test_sigkill_loop_lands_every_event_exactly_once(tmp_path: Path, moto_endpoi
     assert result.quarantined == 0, report
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_sigkill_loop_lands_every_ocsf_event_exactly_once(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    """The same loop with the OCSF output on, its lake in the same bucket behind the same
+    killing proxy: kills before and after raw and OCSF uploads alike, and the lake ends
+    with exactly one OCSF event per raw row."""
+    seed = int(os.environ["CHAOS_SEED"]) if os.environ.get("CHAOS_SEED") else None
+    result = run_chaos(
+        tmp_path / "chaos",
+        moto_endpoint,
+        kills=6,
+        seed=seed,
+        max_run=2.5,
+        trigger_timeout=4.0,
+        modes=["s3_put_after", "s3_put_before", "s3_head", "s3_put_after", "audit_page", "random"],
+        ocsf=True,
+    )
+    report = result.report()
+    assert sum(result.kills.values()) == 6, report
+    assert not result.anomalies, report
+    assert [(c.missing, c.duplicated, c.unexpected) for c in result.counts] == [(0, 0, 0)] * 3
+    assert result.ocsf is not None and result.ocsf["expected"] > 0, report
+    assert (result.ocsf["missing"], result.ocsf["duplicated"], result.ocsf["unexpected"]) == (
+        0,
+        0,
+        0,
+    ), report
+    assert result.ocsf["landed"] == result.ocsf["expected"], report
+
+
 # --------------------------------------------------------------------------- in-process
 class Died(BaseException):
     """The process died here: nothing after this line ran (not an Exception, so no handler

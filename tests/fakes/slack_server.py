@@ -728,3 +728,53 @@ def _entity_id(event: dict[str, Any]) -> Any:
     """entity.<entity.type>.id, e.g. entity.channel.id for {"type": "channel", ...}."""
     entity = event.get("entity") or {}
     return (entity.get(entity.get("type")) or {}).get("id")
+
+
+def drift_records(now: int) -> dict[str, list[dict[str, Any]]]:
+    """Records with fields Slack has added over time beyond the schemas (SLACK_API.md,
+    "Schema drift is normal"): an agent acting for a user (`context.acting_agent`,
+    `context.agent_message`), newer entity types (`workflow_v2`, `list`), and the network
+    an access came from (`asn`). Serve them with `add_audit` / `add_access`: every field
+    must land as sent and be a column of deploy/athena/tables.sql."""
+    actor = {"type": "user", "user": {"id": "W0DRIFT01", "name": "drift", "email": "d@x.test"}}
+    context = {
+        "location": {"type": "enterprise", "id": "E0DRIFT", "name": "Org", "domain": "org"},
+        "ua": "Slack/26.08",
+        "ip_address": "203.0.113.250",
+        "session_id": 8_800_000_001,
+    }
+    agent = {
+        **context,
+        "acting_agent": {"type": "slackbot", "id": "USLACKBOT", "name": "Slackbot"},
+        "agent_message": "summarised the channel for the user",
+    }
+    audit = [
+        {
+            "id": f"drift-{kind}",
+            "date_create": now - 90 - i,
+            "action": action,
+            "actor": actor,
+            "entity": {"type": kind, kind: {"id": f"X{i}", "name": kind, "steps": [1, 2]}},
+            "context": agent,
+            "details": {"reason": "drift"},
+        }
+        for i, (kind, action) in enumerate(
+            [("workflow_v2", "workflow_v2_published"), ("list", "list_created")]
+        )
+    ]
+    access = [
+        {
+            "user_id": "U0DRIFT01",
+            "username": "drift",
+            "date_first": now - 600,
+            "date_last": now - 300,
+            "count": 2,
+            "ip": "198.51.100.250",
+            "user_agent": "Slack/26.08",
+            "isp": "Example ISP",
+            "country": "US",
+            "region": "CA",
+            "asn": 64496,
+        }
+    ]
+    return {"audit": audit, "access": access, "integration": []}

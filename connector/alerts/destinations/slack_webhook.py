@@ -14,6 +14,7 @@ from connector import clock
 from connector.alerts.base import Alert, Destination, DestinationOptions, Status, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
 from connector.secrets import SecretRef
+from connector.slack.mrkdwn import escape
 
 HEADLINE: dict[Status, str] = {
     "trigger": ":rotating_light: Triggered",
@@ -59,9 +60,9 @@ def message(alert: Alert) -> dict[str, Any]:
     headline = HEADLINE[alert.status]
     since = clock.rfc3339(alert.since)
     fields = [
-        ("Source", f"{_esc(alert.source_label)} (`{_esc(alert.source_id)}`)"),
-        ("Log type", _esc(alert.log_type)),
-        ("Rule", _esc(alert.rule)),
+        ("Source", f"{escape(alert.source_label)} (`{escape(alert.source_id)}`)"),
+        ("Log type", escape(alert.log_type)),
+        ("Rule", escape(alert.rule)),
         ("Since", since),
     ]
     blocks: list[dict[str, Any]] = [
@@ -80,14 +81,14 @@ def message(alert: Alert) -> dict[str, Any]:
     ]
     if alert.detail.strip():
         blocks.append(
-            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(_esc(alert.detail))}}
+            {"type": "section", "text": {"type": "mrkdwn", "text": _cut(escape(alert.detail))}}
         )
     if alert.hint.strip():
         blocks.append(
             {
                 "type": "context",
                 "elements": [
-                    {"type": "mrkdwn", "text": _cut(f"*What to check:* {_esc(alert.hint)}")}
+                    {"type": "mrkdwn", "text": _cut(f"*What to check:* {escape(alert.hint)}")}
                 ],
             }
         )
@@ -96,11 +97,6 @@ def message(alert: Alert) -> dict[str, Any]:
         f"({alert.source_label} / {alert.log_type}, rule {alert.rule}, since {since})"
     )
     return {"text": _cut(text), "blocks": blocks}
-
-
-def _esc(text: str) -> str:
-    """Slack mrkdwn needs &, < and > escaped, or `<...>` is read as a link or mention."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _cut(text: str, limit: int = _TEXT_MAX) -> str:

@@ -1,0 +1,90 @@
+"""The OCSF output: a derived output (`connector.ingest.derived`) that writes each landed
+object's rows as OCSF events, one Parquet object per class and event day, in Amazon
+Security Lake's custom-source layout:
+
+    {prefix/}ext/{custom source name}/region={region}/accountId={account id}/
+        eventDay={YYYYMMDD}/{object}.parquet
+
+`{object}` is the data object's file name, so the key is a function of the data
+object's key and its rows (their classes and days): a crash's recovery derives the
+same keys and bytes again, and the lake never holds an event twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+
+import orjson
+
+from connector.config.ocsf import OcsfConfig
+from connector.config.settings import OutputConfig
+from connector.ingest.derived import DerivedObject
+from connector.ocsf.event import CLASSES, Event
+from connector.ocsf.mapper import to_ocsf
+from connector.ocsf.parquet import to_parquet
+from connector.sinks.base import Sink
+from connector.sinks.local import LocalSink
+from connector.sinks.s3 import S3Sink
+
+PARQUET = "application/vnd.apache.parquet"
+UID_CLASS = {c.uid: c.name for c in CLASSES.values()}
+
+
+class OcsfOutput:
+    name = "ocsf"
+
+    def __init__(self, cfg: OcsfConfig, sink: Sink) -> None:
+        self.cfg = cfg
+        self.sink = sink
+
+    def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
+        groups: dict[tuple[int, int], list[Event]] = {}
+        for line in ndjson.splitlines():
+            ev = to_ocsf(orjson.loads(line))
+            groups.setdefault((ev["class_uid"], ev["time"] // 86_400_000), []).append(ev)
+        stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
+        for (uid, days), events in sorted(groups.items()):
+            cls = UID_CLASS[uid]
+            day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
+            yield DerivedObject(
+                self.sink,
+                self.key(cls, day, stem),
+                to_parquet(cls, events),
+                {f"ocsf:{cls}": len(events)},
+            )
+
+    def key(self, cls: str, day: str, stem: str) -> str:
+        c = self.cfg
+        parts = (
+            c.prefix.strip("/"),
+            "ext",
+            c.source_name(cls),
+            f"region={c.region}",
+            f"accountId={c.account_id}",
+            f"eventDay={day}",
+            f"{stem}.parquet",
+        )
+        return "/".join(p for p in parts if p)
+
+
+def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:
+    """The OCSF output `[ocsf]` asks for, if any (for `Derivations`)."""
+    if not cfg.enabled:
+        return
+    if cfg.output == "local":
+        yield OcsfOutput(cfg, LocalSink(cfg.path))
+        return
+    lake = OutputConfig(
+        type="s3",
+        bucket=cfg.bucket,
+        region=cfg.region,
+        endpoint_url=cfg.endpoint_url,
+        max_attempts=cfg.max_attempts,
+        connect_timeout_seconds=cfg.connect_timeout_seconds,
+        read_timeout_seconds=cfg.read_timeout_seconds,
+    )
+    sink = S3Sink.from_config(lake)
+    assert isinstance(sink, S3Sink)
+    sink.content_type = PARQUET
+    yield OcsfOutput(cfg, sink)
