@@ -25,8 +25,8 @@ from urllib.parse import unquote
 import boto3
 
 from connector.sinks.s3 import TOMBSTONE
-from tests.chaos.harness import moto_endpoint
 from tests.chaos.replicas import Fleet, Knobs, Result, Stage, lease_owners
+from tests.fakes.moto_server import moto_endpoint
 from tests.fakes.s3_proxy import S3Proxy
 
 
