@@ -9,6 +9,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -110,11 +111,12 @@ def source(slack: FakeSlack, id: str = "acme", **overrides: Any) -> dict[str, An
     return cfg
 
 
-def once(settings: Settings) -> list[Any]:
-    """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does."""
+def once(settings: Settings, sink: Any = None) -> list[Any]:
+    """One `App.once()` with a fresh App, closed afterwards, as `slack-connector once` does
+    (`sink` replaces the configured output)."""
     from connector.service.app import App
 
-    app = App(settings)
+    app = App(settings, sink=sink)
     try:
         return app.once()
     finally:
@@ -193,3 +195,15 @@ def dynamodb_options(endpoint: str, **overrides: Any) -> Any:
     )
     options.init()
     return options
+
+
+@contextmanager
+def alert_hook(monkeypatch: pytest.MonkeyPatch, env: str, path: str) -> Iterator[Any]:
+    """A webhook receiver for `[[alerts.destinations]] url = { env = env }`, its URL a
+    secret no log line may hold."""
+    from tests.fakes.webhook_receiver import WebhookReceiver
+
+    with WebhookReceiver() as receiver:
+        monkeypatch.setenv(env, receiver.url(path))
+        SECRETS_SEEN.add(receiver.url(path))
+        yield receiver

@@ -139,3 +139,33 @@ def _value(value: Any) -> str:
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
     raise TypeError(f"no TOML for {type(value).__name__}")
+
+
+def anomaly(
+    i: int,
+    ts: int,
+    reasons: Any = ("asn", "ip_address"),
+    *,
+    email: str = "alice@example.com",
+    ip: str = "203.0.113.170",
+    **details: Any,
+) -> dict[str, Any]:
+    """Slack's anomaly event as it arrives: `details.reason` an array of codes and
+    `details.action_timestamp` in microseconds, a little before `date_create`."""
+    event = audit(i, ts, "anomaly")
+    user = {"id": f"W{i:06d}", "name": email.split("@")[0], "email": email, "team": "E1"}
+    event["actor"] = {"type": "user", "user": user}
+    event["entity"] = {"type": "user", "user": dict(user)}
+    event["context"]["ip_address"] = ip
+    event["details"] = {
+        "action_timestamp": (ts - 52) * 1_000_000 + 590_746,
+        "location": "Test Region, ZZ",
+        "previous_ip_address": "203.0.113.160",
+        "previous_ua": "Slack/4.40",
+        "ip_address_details": ["new-asn"],
+        **({"reason": list(reasons)} if isinstance(reasons, tuple | list) else {"reason": reasons}),
+        **details,
+    }
+    if reasons is None:
+        del event["details"]["reason"]
+    return event

@@ -116,7 +116,7 @@ def test_registry_kinds_and_options() -> None:
         {"type": "pagerduty", "routing_key": {"env": "X"}}
     )
     assert pd.url == "https://events.pagerduty.com/v2/enqueue"  # type: ignore[attr-defined]
-    assert pd.severity == "error"  # type: ignore[attr-defined]
+    assert pd.severity is None  # type: ignore[attr-defined]
     with pytest.raises(ValidationError):
         options_model("slack_webhook").model_validate(
             {"type": "slack_webhook", "url": {"env": "X"}, "channel": "#oops"}
@@ -173,7 +173,7 @@ def test_slack_webhook_block_kit(
     assert req.headers["content-type"] == "application/json"
     body = req.body
     assert headline in body["text"] and ALERT.summary in body["text"]
-    header, fields, detail, context = body["blocks"]
+    header, fields, detail, context = body["attachments"][0]["blocks"]
     assert header["type"] == "header"
     assert header["text"]["type"] == "plain_text"
     assert header["text"]["text"] == f"{headline}: {ALERT.summary}"
@@ -182,6 +182,7 @@ def test_slack_webhook_block_kit(
         "*Source*\nAcme Corp (`acme`)",
         "*Log type*\naudit",
         "*Rule*\nstale",
+        "*Severity*\nmedium",
         "*Since*\n2024-01-01T00:00:00Z",
     ]
     assert detail["type"] == "section" and detail["text"]["text"] == "a &lt;b&gt; &amp; c"
@@ -196,8 +197,9 @@ def test_slack_webhook_long_summary_and_no_hint(
     dest = slack_dest(receiver, monkeypatch)
     dest.send(alert(summary="x" * 500, hint="", detail=""))
     body = receiver.wait_for(1)[0].body
-    assert [b["type"] for b in body["blocks"]] == ["header", "section"]
-    assert len(body["blocks"][0]["text"]["text"]) <= 150
+    blocks = body["attachments"][0]["blocks"]
+    assert [b["type"] for b in blocks] == ["header", "section"]
+    assert len(blocks[0]["text"]["text"]) <= 150
     dest.close()
 
 
@@ -576,3 +578,45 @@ def test_unexpected_exception_does_not_kill_the_worker(caplog: pytest.LogCapture
     assert "unexpected RuntimeError" in caplog.text
     assert_no_secret(caplog.text)
     dispatcher.close()
+
+
+# -- severity --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("severity", "pagerduty", "colour"),
+    [
+        ("info", "info", "#9e9e9e"),
+        ("low", "info", "#2eb6f0"),
+        ("medium", "warning", "#ecb22e"),
+        ("high", "error", "#e01e5a"),
+        ("critical", "critical", "#7a0019"),
+    ],
+)
+def test_severity_reaches_pagerduty_and_the_slack_colour(
+    receiver: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    severity: str,
+    pagerduty: str,
+    colour: str,
+) -> None:
+    pd, slack = pd_dest(receiver, monkeypatch), slack_dest(receiver, monkeypatch)
+    pd.send(alert(severity=severity))
+    slack.send(alert(severity=severity))
+    slack.send(alert("resolve", severity=severity))
+    by_path = {r.path: r.body for r in receiver.wait_for(3)[:2]}
+    assert by_path["/v2/enqueue"]["payload"]["severity"] == pagerduty
+    assert by_path["/v2/enqueue"]["payload"]["custom_details"]["severity"] == severity
+    assert by_path[f"/services/{HOOK_SECRET}"]["attachments"][0]["color"] == colour
+    assert receiver.wait_for(3)[2].body["attachments"][0]["color"] == "#2eb67d"
+    pd.close()
+    slack.close()
+
+
+def test_a_configured_pagerduty_severity_still_wins(
+    receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dest = pd_dest(receiver, monkeypatch, severity="warning")
+    dest.send(alert(severity="critical"))
+    assert receiver.wait_for(1)[0].body["payload"]["severity"] == "warning"
+    dest.close()

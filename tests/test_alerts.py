@@ -82,7 +82,8 @@ def sent(rx: WebhookReceiver) -> Counter[tuple[str, str]]:
             status = next(
                 s
                 for s in ("trigger", "renotify", "resolve")
-                if s in _SLACK_HEADERS and _SLACK_HEADERS[s] in body["blocks"][0]["text"]["text"]
+                if s in _SLACK_HEADERS
+                and _SLACK_HEADERS[s] in body["attachments"][0]["blocks"][0]["text"]["text"]
             )
         out[(r.path.replace(HOOK_SECRET, "/slack"), status)] += 1
     return out

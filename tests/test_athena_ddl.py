@@ -57,6 +57,7 @@ def _live_audit(now: int) -> list[dict[str, Any]]:
         "context": {
             **base["context"],
             "session_id": "8f2a",
+            "acting_agent": {"type": "slackbot", "id": "USLACKBOT", "name": "Slackbot"},
             "app": {
                 "id": "A1",
                 "name": "app",

@@ -61,8 +61,9 @@ def test_state_show_and_reset(
     capsys.readouterr()
 
     assert main(["state", "show", "--config", str(path)]) == 0
-    [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    row, lists = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["source_id"] == "acme" and row["log_type"] == "audit"
+    assert lists["slack_action_lists"]["actions"] > 0
     assert (
         row["seen"] == 3 and row["status"]["state"] == "ok" and "next_oldest" in row["checkpoint"]
     )
@@ -88,4 +89,6 @@ def test_state_show_and_reset(
     )
     capsys.readouterr()
     main(["state", "show", "--config", str(path)])
-    assert capsys.readouterr().out.strip() == f"no state recorded yet in {tmp_path / 'state.db'}"
+    nothing, lists = capsys.readouterr().out.strip().splitlines()
+    assert nothing == f"no state recorded yet in {tmp_path / 'state.db'}"
+    assert "slack_action_lists" in lists  # Slack's, not the source's: kept

@@ -153,6 +153,8 @@ def test_a_checkpoint_from_a_newer_release_is_refused_not_misread() -> None:
     with pytest.raises(CheckpointError, match="newer than this release"):
         model.load({"newest": 1, "version": 99})
     assert shown("audit", {"newest": 1, "version": 99}) == {"newest": 1, "version": 99}
+    warning = REGISTRY["audit"]().warning({"newest": 1, "version": 99})
+    assert warning is not None and "upgrade the connector" in warning
 
 
 WATCHLIST_V2 = {

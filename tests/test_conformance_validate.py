@@ -114,6 +114,21 @@ def test_unknown_fields_are_kept() -> None:
     assert enriched("audit", raw)["context"] == raw["context"]
 
 
+@pytest.mark.parametrize(
+    "agent",
+    [
+        {"type": "slackbot", "id": "USLACKBOT", "name": "Slackbot", "on_behalf_of": "W1"},
+        "Slackbot",
+        None,
+    ],
+)
+def test_acting_agent_lands_as_sent(agent: Any) -> None:
+    """Slackbot acting for a user: declared in the schema, kept whatever its shape."""
+    raw = audit_line(7)
+    raw = {**raw, "context": {**raw["context"], "acting_agent": agent}}
+    assert enriched("audit", raw)["context"]["acting_agent"] == agent
+
+
 def test_unknown_top_level_field_is_kept() -> None:
     raw = {**dict(lines(DATA / "access_logs.ndjson"))[1], "brand_new": {"x": [1]}}
     assert enriched("access", raw)["brand_new"] == {"x": [1]}

@@ -19,6 +19,7 @@ import yaml
 
 from connector.config.errors import ConfigError
 from connector.config.load import load
+from connector.logtypes import REGISTRY
 from tests.fakes.slack_server import drift_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,12 +331,14 @@ P_FIELDS = {
     "p_any_emails": "array<string>",
     "p_any_usernames": "array<string>",
 }
+REGISTRY_PER_WORKSPACE = {lt.log_type: lt.per_workspace for lt in REGISTRY.values()}
 QUARANTINE_COLUMNS = {
     "p_log_type": "string",
     "p_parse_time": "string",
     "p_row_id": "string",
     "p_source_id": "string",
     "p_source_label": "string",
+    "p_slack_team_id": "string",
     "reason": "string",
     "record": "string",
 }
@@ -468,6 +471,8 @@ def test_athena_columns_match_the_schema_and_standard_fields(log_type: str) -> N
     table = _table_for(log_type)
     expected = {f["name"]: _expected_type(f, log_type, top=True) for f in schema["fields"]}
     expected.update({k: _parse_type(v) for k, v in P_FIELDS.items()})
+    if REGISTRY_PER_WORKSPACE[log_type]:  # Enterprise Grid's workspace (team_ids)
+        expected["p_slack_team_id"] = "string"
     kind = {"Slack.AuditLogs": "audit", "Slack.AccessLogs": "access"}.get(log_type, "integration")
     drifted = {k for r in drift_records(0)[kind] for k in r if k not in expected}
     expected.update(dict.fromkeys(drifted, "string"))  # beyond the schema: shape not documented

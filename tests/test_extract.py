@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -81,6 +82,7 @@ def report(draw: st.DrawFn) -> tuple[str, set[str]]:
     return " ".join(parts), expected
 
 
+@pytest.mark.timeout(600)  # ~30 s alone; past the default 120 s on a loaded machine
 @settings(max_examples=300, deadline=None)
 @given(report())
 def test_extraction_finds_every_planted_indicator_and_nothing_else(

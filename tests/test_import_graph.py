@@ -42,6 +42,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("ingest",),
     ("ocsf",),
     ("search",),
+    ("detections",),
     ("service",),
     ("demo",),
     ("cli",),

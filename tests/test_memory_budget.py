@@ -200,9 +200,9 @@ def test_the_daemon_does_not_load_search_libraries_until_asked() -> None:
 def test_no_page_lines_are_kept_for_an_empty_watchlist(slack: FakeSlack, tmp_path: Path) -> None:
     app = _fleet(slack, tmp_path)
     try:
-        assert app.watchlist.scanner() is None
+        assert app.watchlist.watch("s0", "audit") is None
         app.watchlist.add("ip:203.0.113.9")
-        assert app.watchlist.scanner() == app.watchlist.scan
+        assert app.watchlist.watch("s0", "audit") == app.watchlist.scan
     finally:
         app.close()
 

@@ -63,8 +63,9 @@ def test_check_and_state_show_run_while_the_daemon_holds_the_lock(
         assert main(["once", "--config", str(path)]) == 1  # a writer is still refused
         assert "in use by another slack-connector process" in capsys.readouterr().err
         assert main(["state", "show", "--config", str(path)]) == 0
-        [row] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+        row, lists = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
         assert row["seen"] == 2
+        assert lists["slack_action_lists"]["actions"] > 0  # read by `once` at start
         assert main(["check", "--config", str(path)]) == 0
         out = capsys.readouterr().out
         assert "OK   state: readable" in out and "OK   source acme audit" in out
@@ -114,7 +115,7 @@ def test_state_show_prints_rfc3339_times(
     main(["once", "--config", str(path)])
     capsys.readouterr()
     assert main(["state", "show", "--config", str(path)]) == 0
-    [row] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    row, lists = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
     stamp = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
     for value in (
         row["status"]["last_success"],
@@ -123,6 +124,7 @@ def test_state_show_prints_rfc3339_times(
         row["status"]["newest_event"],
         row["checkpoint"]["next_oldest"],
         row["checkpoint"]["newest"],
+        lists["slack_action_lists"]["fetched_at"],
     ):
         assert isinstance(value, str) and stamp.match(value), value
     newest = max(r["p_event_time"] for r in read_local(tmp_path / "out"))

@@ -111,6 +111,22 @@ def test_status_alerts_and_open_alerts(store: StateStore) -> None:
     assert store.open_alerts() == {"acme:audit:no_events": {"open": True, "since": 3}}
 
 
+def test_mark_is_set_once(options: Any) -> None:
+    """Two replicas racing to alert on one event: exactly one of them marks it (SQLite
+    is one process's file, so there the second caller is the same store again)."""
+    first = options.open()
+    second = options.open() if options.type == "dynamodb" else first
+    try:
+        key = "anomaly:acme:e1"
+        assert [first.mark(key, {"at": 1}), second.mark(key, {"at": 2})] == [True, False]
+        assert second.alert(key) == {"at": 1}
+        assert second.mark("anomaly:acme:e2", {"at": 3}) is True
+    finally:
+        first.close()
+        if second is not first:
+            second.close()
+
+
 def test_the_watchlist_keeps_its_keys_apart_from_alert_state(store: StateStore) -> None:
     store.set_alert("acme:audit:no_events", {"open": True, "since": 3})
     store.set_watchlist_value("watchlist:added", {"indicators": ["1.2.3.4"]})

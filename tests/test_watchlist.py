@@ -24,7 +24,7 @@ from connector.search import watchlist as watchlist_module
 from connector.search.watchlist import Watchlist
 from connector.service.app import App
 from connector.state.sqlite import StateStore
-from tests.conftest import SECRETS_SEEN, once, read_local, source
+from tests.conftest import alert_hook, once, read_local, source
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack
 from tests.fakes.webhook_receiver import WebhookReceiver
@@ -34,9 +34,7 @@ HOOK = "/hooks/watch-s3cr3t"
 
 @pytest.fixture
 def rx(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
-    with WebhookReceiver() as receiver:
-        monkeypatch.setenv("WATCH_HOOK_URL", receiver.url(HOOK))
-        SECRETS_SEEN.add(receiver.url(HOOK))
+    with alert_hook(monkeypatch, "WATCH_HOOK_URL", HOOK) as receiver:
         yield receiver
 
 

@@ -13,6 +13,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from connector.alerts.severity import Severity
+
 Status = Literal["trigger", "renotify", "resolve"]
 
 
@@ -29,7 +31,8 @@ class Alert:
     since: int
     hint: str = ""
     context: dict[str, str] = field(default_factory=dict)
-    """The event behind a `watchlist_match` (who, what, where, when); empty for the rest."""
+    """The event behind an alert on landed rows (who, what, where, when); empty for the rest."""
+    severity: Severity = "medium"
 
     def as_dict(self) -> dict[str, Any]:
         extra = {"context": dict(self.context)} if self.context else {}
@@ -44,6 +47,7 @@ class Alert:
             "detail": self.detail,
             "since": self.since,
             "hint": self.hint,
+            "severity": self.severity,
             **extra,
         }
 

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from connector import clock
 from connector.alerts.base import Alert, Status
+from connector.alerts.severity import Severity
 from connector.state import StateStore
 
 log = logging.getLogger(__name__)
@@ -54,6 +55,15 @@ HINTS = {
     ),
     "quarantine": "Look under {prefix}/_quarantine/ for the records and their validation errors.",
 }
+
+
+SEVERITY: dict[str, Severity] = {
+    "no_events": "medium",
+    "source_failing": "high",
+    "quarantine": "low",
+}
+"""A source that stopped working is blind spot now (`high`); one that went quiet may be a
+quiet weekend (`medium`); quarantined records are kept and can be replayed (`low`)."""
 
 
 @dataclass(frozen=True)
@@ -177,6 +187,7 @@ class AlertRules:
             detail=cond.detail if status != "resolve" else "The condition no longer holds.",
             since=int(state.get("since") or cond.since),
             hint=HINTS[cond.rule],
+            severity=SEVERITY[cond.rule],
         )
         log.warning(
             "alert", extra={"alert_key": key, "alert_status": status, "summary": alert.summary}

@@ -17,24 +17,26 @@ import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import httpx
 
 from connector import __version__
 from connector.cli.output import say
-from connector.cli.state import late_renewals
+from connector.cli.state import catalog_summary, late_renewals
 from connector.config.secret_check import secret_problems
 from connector.config.settings import Settings, SourceConfig
 from connector.credentials import provider as credentials
+from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
 from connector.service.runner import slack_client
 from connector.sinks import build
 from connector.sinks.base import SinkError
-from connector.slack.client import RetryPolicy
+from connector.slack.client import RetryPolicy, SlackClient
 from connector.slack.errors import SlackError
 from connector.slack.ratelimit import RateBudgets
+from connector.slack.teams import list_teams
 from connector.state import StateError
 
 CONNECT_SECONDS = 5.0
@@ -54,7 +56,8 @@ class Line(NamedTuple):
 
 
 def run(settings: Settings) -> Iterator[Line]:
-    """Secrets, state, output, then one authenticated call per source and log type."""
+    """Secrets, state, output, then one authenticated call per source (with `team_ids`, per
+    workspace) and log type."""
     unreadable: dict[int, str] = {}
     for where, problem in secret_problems(settings):
         token = _TOKEN_FIELD.fullmatch(where)
@@ -92,14 +95,34 @@ def _state(settings: Settings) -> Line:
     try:
         store.ping()
         late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
+        lists = catalog_summary(store.alert(CATALOG_KEY))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
         store.close()
-    if late:
-        detail = f"readable at {path}; leases renewed late: {'; '.join(late)}"
-        return Line("state", True, detail, warn=True)
+    warnings = [f"leases renewed late: {'; '.join(late)}"] if late else []
+    stale = _stale_lists(settings, lists)
+    if stale:
+        warnings.append(stale)
+    if warnings:
+        return Line("state", True, f"readable at {path}; {'; '.join(warnings)}", warn=True)
     return Line("state", True, f"readable at {path}")
+
+
+def _stale_lists(settings: Settings, lists: dict[str, Any] | None) -> str | None:
+    """Slack's audit action lists are read daily; older than `stale_after_seconds` (two
+    days), new-action alerts have stopped working."""
+    catalog = settings.detections.catalog
+    if not catalog.enabled or not any("audit" in s.log_types for s in settings.sources):
+        return None
+    if lists is None:
+        return "Slack's audit action lists were never read (`run` reads them at start)"
+    age = lists["age_seconds"]
+    if age is None or age > catalog.stale_after_seconds:
+        when = f"{age // 3600} h ago" if age is not None else "never successfully"
+        error = f" (last error: {lists['error']})" if lists.get("error") else ""
+        return f"Slack's audit action lists were read {when}{error}"
+    return None
 
 
 def _output(settings: Settings) -> Line:
@@ -159,20 +182,50 @@ def _source(settings: Settings, cfg: SourceConfig, budgets: RateBudgets) -> Iter
     )
     try:
         tokens = credentials.provider(cfg, settings.state, http)
-        client = slack_client(cfg, tokens, http, budgets, time.sleep, retry=RetryPolicy(1))
+
+        def client(team: str | None = None) -> SlackClient:
+            once = RetryPolicy(1)
+            return slack_client(cfg, tokens, http, budgets, time.sleep, retry=once, team_id=team)
+
+        teams: list[str] | None = None
         for log_type in cfg.log_types:
-            name = f"source {cfg.id} {log_type}"
-            problem = _stored_warning(settings, cfg.id, log_type)
-            if problem:
-                yield Line(name, False, problem)
-            try:
-                yield Line(name, True, REGISTRY[log_type]().probe(client))
-            except SlackError as exc:
-                yield Line(name, False, f"{type(exc).__name__}: {exc.detail}")
-            except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
-                yield Line(name, False, REDACTOR.scrub(str(exc)) or type(exc).__name__)
+            if log_type not in cfg.per_workspace:
+                yield from _probe(settings, cfg.id, log_type, client())
+                continue
+            if teams is None:
+                listed = _workspaces(cfg, client())
+                if isinstance(listed, Line):
+                    yield listed
+                    return
+                teams = listed
+            for team in teams:
+                yield from _probe(settings, f"{cfg.id}@{team}", log_type, client(team))
     finally:
         http.close()
+
+
+def _workspaces(cfg: SourceConfig, client: SlackClient) -> list[str] | Line:
+    """The workspaces `team_ids` names, or every one admin.teams.list lists."""
+    if isinstance(cfg.team_ids, list):
+        return cfg.team_ids
+    try:
+        return sorted(list_teams(client, cfg.id))
+    except SlackError as exc:
+        return Line(f"source {cfg.id} workspaces", False, f"{type(exc).__name__}: {exc.detail}")
+
+
+def _probe(settings: Settings, stream: str, log_type: str, client: SlackClient) -> Iterator[Line]:
+    """One authenticated call for one stream (a source, or one workspace of it)."""
+    name = f"source {stream} {log_type}"
+    problem = _stored_warning(settings, stream, log_type)
+    if problem:
+        yield Line(name, False, problem)
+    try:
+        yield Line(name, True, REGISTRY[log_type]().probe(client))
+    except SlackError as exc:
+        yield Line(name, False, f"{type(exc).__name__}: {exc.detail}")
+    except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+        yield Line(name, False, REDACTOR.scrub(str(exc)) or type(exc).__name__)
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:

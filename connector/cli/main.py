@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from connector import logs
-from connector.cli import auth, backfill, check, once, run, state
+from connector.cli import anomaly_allowlist, auth, backfill, check, once, run, state
 from connector.cli.output import say
 from connector.cli.parser import build_parser
 from connector.config.errors import ConfigError
@@ -21,7 +21,7 @@ from connector.config.settings import Settings
 from connector.service.app import tune_interpreter
 from connector.state import StateError
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist"})
+NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist", "anomaly-allowlist"})
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -69,6 +69,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "check": check.command,
     "backfill": backfill.command,
     "state": state.command,
+    "anomaly-allowlist": anomaly_allowlist.command,
 }
 
 if __name__ == "__main__":

@@ -96,6 +96,25 @@ def build_parser() -> argparse.ArgumentParser:
         "its keys and TTL for several replicas (nothing for SQLite)",
         within=actions,
     )
+    allow = command(
+        "anomaly-allowlist",
+        "show Slack's trusted networks for anomalies, or sync them from [detections.anomaly]",
+        parents=False,
+    )
+    allow_actions = allow.add_subparsers(dest="action", required=True, metavar="ACTION")
+    allow_show = command("show", "print Slack's anomaly allow-list", within=allow_actions)
+    allow_sync = command(
+        "sync",
+        "replace Slack's anomaly allow-list with trusted_cidrs and trusted_asns (prints the "
+        "diff and asks first)",
+        within=allow_actions,
+    )
+    for cmd in (allow_show, allow_sync):
+        cmd.add_argument("--source", help="the org-installed [[sources]] id (default: first)")
+    allow_sync.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    allow_sync.add_argument(
+        "--replace", action="store_true", help="also delete entries only Slack's list holds"
+    )
     auth = command("auth", "install the Slack app for a source (OAuth v2) and store its token")
     auth.add_argument("--source", required=True, help="the [[sources]] id with an oauth table")
     auth.add_argument("--open-browser", action="store_true", help="open the consent page")

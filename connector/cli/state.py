@@ -16,7 +16,9 @@ import orjson
 from connector import clock
 from connector.cli.output import say
 from connector.config.settings import Settings
+from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logtypes import REGISTRY
+from connector.service.workspaces import key as workspaces_key
 from connector.state import StateError
 from connector.stream.checkpoint import shown as shown_checkpoint
 
@@ -44,8 +46,14 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
         say(f"no state yet: {path} does not exist (nothing has been polled)", out)
         return 0
     try:
-        rows = [r for r in store.summary() if args.source in (None, r["source_id"])]
+        rows = [r for r in store.summary() if args.source in (None, r["source_id"].split("@")[0])]
         alerts = sorted(store.open_alerts().items())
+        catalog = catalog_summary(store.alert(CATALOG_KEY))
+        grids = {
+            s.id: store.alert(workspaces_key(s.id)) or {}
+            for s in settings.sources
+            if s.team_ids is not None and args.source in (None, s.id)
+        }
     finally:
         store.close()
     if not rows and not alerts:
@@ -61,6 +69,11 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
             say(f"WARNING source {row['source_id']} {row['log_type']}: {problem}", out)
     for key, alert in alerts:
         say(orjson.dumps(readable_times({"open_alert": key, **alert})).decode(), out)
+    if catalog is not None:
+        say(orjson.dumps(readable_times({"slack_action_lists": catalog})).decode(), out)
+    for source_id, kept in grids.items():
+        line = {"workspaces_of": source_id, **kept}
+        say(orjson.dumps(readable_times(line), option=orjson.OPT_SORT_KEYS).decode(), out)
     return 0
 
 
@@ -77,6 +90,21 @@ def shown(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "status": status}
 
 
+def catalog_summary(state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Slack's audit action lists as kept: their size and age, not the ~800 names."""
+    if not state:
+        return None
+    fetched = state.get("fetched_at")
+    return {
+        "actions": len(state.get("actions", ())),
+        "entity_types": len(state.get("entity_types", ())),
+        "fetched_at": fetched,
+        "age_seconds": clock.now_ts() - int(fetched) if fetched else None,
+        "attempted_at": state.get("attempted_at"),
+        "error": state.get("error"),
+    }
+
+
 TIME_FIELDS = frozenset(
     {
         "since",
@@ -89,6 +117,11 @@ TIME_FIELDS = frozenset(
         "watermark",
         "oldest",
         "latest",
+        "covered_from",
+        "fetched_at",
+        "attempted_at",
+        "refreshed_at",
+        "removed_at",
     }
 )
 """Time fields of status and alerts; a checkpoint's own model says which of its fields
@@ -128,7 +161,7 @@ def state_reset(
     what = f"source {args.source!r} log type {args.log_type!r}"
     if not any(s.id == args.source for s in settings.sources):
         say(f"note: source {args.source!r} is not in {args.config}", err)
-    if not args.yes and not _confirm(
+    if not args.yes and not confirm(
         f"Reset {what}? Its next poll starts over from first_run_lookback_seconds. [y/N] "
     ):
         say("not reset", out)
@@ -160,7 +193,7 @@ def _has_state(settings: Settings) -> bool:
     return True
 
 
-def _confirm(prompt: str) -> bool:
+def confirm(prompt: str) -> bool:
     try:
         return input(prompt).strip().lower() in ("y", "yes")
     except EOFError:

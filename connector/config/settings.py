@@ -12,6 +12,7 @@ whose message names the offending field; the CLI prints it and exits 2.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -26,6 +27,7 @@ from pydantic import (
 )
 
 from connector.alerts import destinations
+from connector.config.detections import DetectionsConfig
 from connector.config.errors import ConfigError, describe
 from connector.config.ocsf import OcsfConfig
 from connector.config.sections import (
@@ -177,6 +179,9 @@ class SourceConfig(Strict):
     token: SecretRef | None = None
     oauth: OAuthConfig | None = None
     team_id: str | None = None
+    team_ids: Literal["all"] | list[str] | None = None
+    """Enterprise Grid, an org-level token: poll team.accessLogs and team.integrationLogs
+    once per workspace, every one `admin.teams.list` names ("all") or these."""
     audit_api_url: str = AUDIT_API_URL
     web_api_url: str = WEB_API_URL
     poll_interval_seconds: int = Field(default=60, ge=1)
@@ -197,10 +202,10 @@ class SourceConfig(Strict):
     @field_validator("id")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        """`watchlist` prefixes the watchlist's own state keys; `state reset` of such a
+        """`watchlist` and `detections` prefix their own state keys; `state reset` of such a
         source would wipe them."""
-        if value == "watchlist":
-            raise ValueError("'watchlist' is reserved for the watchlist's state; pick another id")
+        if value in ("watchlist", "detections"):
+            raise ValueError(f"{value!r} is reserved for the {value} state keys; pick another id")
         return value
 
     @field_validator("log_types")
@@ -214,6 +219,34 @@ class SourceConfig(Strict):
     def _https_url(cls, value: str) -> str:
         require_https(value)
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("team_ids")
+    @classmethod
+    def _team_ids(
+        cls, value: Literal["all"] | list[str] | None
+    ) -> Literal["all"] | list[str] | None:
+        if isinstance(value, list):
+            bad = [t for t in value if not re.fullmatch(r"[TE][A-Z0-9]{2,31}", t)]
+            if bad or not value:
+                raise ValueError(
+                    f"{bad[0]!r} is not a workspace id (T...)" if bad else 'empty; use "all"'
+                )
+            return list(dict.fromkeys(value))
+        return value
+
+    @model_validator(mode="after")
+    def _grid(self) -> SourceConfig:
+        if self.team_ids is not None and self.team_id is not None:
+            raise ValueError("team_ids: set team_id (one workspace) or team_ids, not both")
+        return self
+
+    @property
+    def per_workspace(self) -> tuple[str, ...]:
+        """The log types polled once per workspace with `team_ids` (the audit log is the
+        organisation's own)."""
+        if self.team_ids is None:
+            return ()
+        return tuple(t for t in self.log_types if REGISTRY[t].per_workspace)
 
     @model_validator(mode="after")
     def _one_token_source(self) -> SourceConfig:
@@ -295,6 +328,7 @@ class Settings(Strict):
     limits: LimitsConfig = LimitsConfig()
     daemon: DaemonConfig = DaemonConfig()
     watchlist: WatchlistConfig = WatchlistConfig()
+    detections: DetectionsConfig = DetectionsConfig()
     ocsf: OcsfConfig = OcsfConfig()
     slash_command: SlashCommandConfig = SlashCommandConfig()
     sources: list[SourceConfig] = Field(min_length=1)

@@ -19,6 +19,26 @@ from connector.logtypes.base import LogType, Raw, Validated
 class Source:
     id: str
     label: str
+    team_id: str | None = None
+    """With Enterprise Grid (`team_ids`), the workspace this stream reads."""
+
+    @property
+    def stream(self) -> str:
+        """Whose checkpoint, seen keys, lease and status these are: the source, or one
+        workspace of it (`acme@T0123`; `@` is never part of a source id)."""
+        return f"{self.id}@{self.team_id}" if self.team_id else self.id
+
+    @property
+    def object_name(self) -> str:
+        """How object names begin: two workspaces' objects never share a name."""
+        return f"{self.id}_{self.team_id}" if self.team_id else self.id
+
+    def standard(self) -> dict[str, str]:
+        """The `p_*` fields naming where a row came from."""
+        fields = {"p_source_id": self.id, "p_source_label": self.label}
+        if self.team_id:
+            fields["p_slack_team_id"] = self.team_id
+        return fields
 
 
 class Enricher:
@@ -31,7 +51,7 @@ class Enricher:
     """
 
     def __init__(self, source: Source, logtype: LogType, parse_time: str) -> None:
-        self._source = source
+        self._source = source.standard()
         self._log_type = logtype.log_type
         self._time_field = logtype.event_time_field
         self._indicators = type(logtype).add_indicators
@@ -50,8 +70,7 @@ class Enricher:
             "p_event_time": when,
             "p_parse_time": self._parse_time,
             "p_row_id": rid,
-            "p_source_id": self._source.id,
-            "p_source_label": self._source.label,
+            **self._source,
         }
         self._indicators(record, row)
         return orjson.dumps(row), event_ts
@@ -64,8 +83,7 @@ def quarantine_row(
         "p_log_type": logtype.log_type,
         "p_parse_time": parse_time,
         "p_row_id": rid,
-        "p_source_id": source.id,
-        "p_source_label": source.label,
+        **source.standard(),
         "reason": reason,
         "record": raw,
     }

@@ -1,6 +1,7 @@
 """Row ids, and the dedupe key of each row.
 
-`p_row_id` is a hash of the source, log type and the record's natural key (an invalid
+`p_row_id` is a hash of the source (with Enterprise Grid, its workspace), log type and the
+record's natural key (an invalid
 record's is a hash of its content), so the same event always gets the same id. Its dedupe
 key is the time prefix of `connector.state.keys` followed by 12 bytes of the row id; log
 types whose event time never changes (`LogType.time_keyed`) fill in the time, the rest
@@ -26,7 +27,7 @@ class RowIds:
     """Ids of one source's records of one log type."""
 
     def __init__(self, source: Source, logtype: LogType) -> None:
-        self._hash = hashlib.sha256(f"{source.id}\x1f{logtype.log_type}\x1f".encode())
+        self._hash = hashlib.sha256(f"{source.stream}\x1f{logtype.log_type}\x1f".encode())
         self._logtype = logtype
         self._time_field = logtype.event_time_field if logtype.time_keyed else None
         self._prefixes: dict[int, bytes] = {}

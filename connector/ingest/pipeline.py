@@ -8,8 +8,10 @@ the sink, and the dedupe keys move in the same transaction as the checkpoint.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
 
 from pydantic import ValidationError
 
@@ -68,12 +70,22 @@ class BatchLimits:
         )
 
 
-LineScan = Callable[[list[bytes]], object]
-"""Sees the lines of every page's newly written rows (the watchlist); must be quick."""
-LineScanner = Callable[[], LineScan | None]
-"""The scan for the next page, or None while nothing is watched: a page's lines are then
-not kept beside the batch (65 MB more peak RSS in a 1M-event backfill at 9,999 a page).
-Kept, each is copied to its own size: orjson returns a line in an ~8 KB allocation."""
+Watch = Callable[[list[bytes]], object]
+"""Sees the lines of one page's newly written rows; must be quick."""
+
+
+class Observer(Protocol):
+    """Something that looks at rows as they land: the watchlist, the detections.
+
+    `watch` is asked once per page; None means nothing is watched for this stream now, and
+    when no observer watches, a page's lines are not kept beside the batch (65 MB more peak
+    RSS in a 1M-event backfill at 9,999 a page). Kept, each is copied to its own size:
+    orjson returns a line in an ~8 KB allocation."""
+
+    def watch(self, source_id: str, log_type: str) -> Watch | None: ...
+
+    def poll_done(self, source_id: str, log_type: str) -> None:
+        """The poll ended (well or not): what it saw may be acted on as a whole."""
 
 
 class Pipeline:
@@ -82,13 +94,13 @@ class Pipeline:
         store: StateStore,
         sink: Sink,
         limits: BatchLimits,
-        watch: LineScanner | None = None,
+        observers: Sequence[Observer] = (),
         derived: Derivations | None = None,
     ) -> None:
         self.store = store
         self.sink = sink
         self.limits = limits
-        self.watch = watch
+        self.observers = tuple(observers)
         self.derived = derived or Derivations()
 
     def poll(
@@ -101,12 +113,12 @@ class Pipeline:
         """Fetched pages are written even when Slack fails halfway; the sink failing stops all."""
         result = PollResult()
         result.recovered = self.recover(source, logtype)
-        ctx.checkpoint = self.store.checkpoint(source.id, logtype.checkpoint_key)
+        ctx.checkpoint = self.store.checkpoint(source.stream, logtype.checkpoint_key)
         batch = self._new_batch(source, logtype)
         pending: Checkpoint | None = None
         writer = WriteBehind(
             lambda full, checkpoint: self._flush(source, logtype, full, checkpoint, result),
-            f"write-{source.id}-{logtype.name}",
+            f"write-{source.stream}-{logtype.name}",
         )
         try:
             try:
@@ -131,23 +143,25 @@ class Pipeline:
         finally:
             writer.shutdown()
             batch.close()
+            for observer in self.observers:
+                _observe(partial(observer.poll_done, source.id, logtype.name), source, logtype)
         return result
 
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
-        unit = UnitOfWork(self.store, source.id, logtype.name)
+        unit = UnitOfWork(self.store, source.stream, logtype.name)
         recovered = unit.settle(self.sink.settle, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
-                extra={"source_id": source.id, "log_type": logtype.name, "objects": recovered},
+                extra={"source_id": source.stream, "log_type": logtype.name, "objects": recovered},
             )
         return recovered
 
     def _new_batch(self, source: Source, logtype: LogType) -> Batch:
         name = self.limits.partitions.get(logtype.name, logtype.partition)
         granularity = {logtype.log_type: GRANULARITIES[name]}
-        return Batch(self.limits.prefix, source.id, self.limits.sizing(), granularity)
+        return Batch(self.limits.prefix, source.object_name, self.limits.sizing(), granularity)
 
     def _ingest(
         self,
@@ -168,11 +182,11 @@ class Pipeline:
         validate_record = type(logtype).validate_record
         records = page.records
         ids = [row_ids.of(raw) if isinstance(raw, dict) else None for raw in records]
-        already = self.store.seen(source.id, logtype.name, [i[1] for i in ids if i])
+        already = self.store.seen(source.stream, logtype.name, [i[1] for i in ids if i])
         written = duplicates = 0
         newest = result.newest_event
-        scan = self.watch() if self.watch else None
-        landed: list[bytes] | None = [] if scan else None
+        scans = [w for o in self.observers if (w := o.watch(source.id, logtype.name)) is not None]
+        landed: list[bytes] | None = [] if scans else None
         in_batch, in_flight_keys = batch.keys, in_flight.keys
         for raw, known in zip(records, ids, strict=True):
             if known is None:
@@ -200,7 +214,7 @@ class Pipeline:
             if (
                 key in in_batch
                 or key in in_flight_keys
-                or self.store.seen(source.id, logtype.name, [key])
+                or self.store.seen(source.stream, logtype.name, [key])
             ):
                 duplicates += 1
                 continue
@@ -211,8 +225,9 @@ class Pipeline:
         result.written += written
         result.newest_event = newest
         result.duplicates += duplicates
-        if landed and scan is not None:
-            scan(landed)
+        if landed:
+            for scan in scans:
+                _observe(partial(scan, landed), source, logtype)
 
     def _flush(
         self,
@@ -225,7 +240,7 @@ class Pipeline:
         """Objects are compressed and written one at a time, each recorded as a write
         intent just before its upload and followed by its derived objects; the keys and
         the checkpoint move after the last."""
-        unit = UnitOfWork(self.store, source.id, logtype.name, logtype.checkpoint_key)
+        unit = UnitOfWork(self.store, source.stream, logtype.name, logtype.checkpoint_key)
         derived: dict[str, int] = {}
         with MEMORY.write():
             for obj in batch.objects(ndjson=bool(self.derived)):
@@ -241,3 +256,14 @@ class Pipeline:
             result.bytes += unit.bytes
             for label, n in derived.items():
                 result.derived[label] = result.derived.get(label, 0) + n
+
+
+def _observe(call: Callable[..., object], source: Source, logtype: LogType) -> None:
+    """An observer that fails costs its own alerts, never the rows: they are in the batch."""
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001
+        log.error(
+            "an observer of landed rows failed",
+            extra={"source_id": source.id, "log_type": logtype.name, "error": type(exc).__name__},
+        )

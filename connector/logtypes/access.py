@@ -39,6 +39,7 @@ class AccessLogs(LogType):
     partition = "day"
     event_time_field = "date_last"
     scopes = ("admin",)
+    per_workspace = True
     quiet_after = 259_200  # 3 days: a quiet workspace adds no new user, IP or device
     stream = AccessStream(
         Requester("team.accessLogs", "logins"), LastRowBefore("date_last", "date_first")

@@ -102,6 +102,9 @@ class Context(Record):
     ua: LooseStr | None = None
     ip_address: LooseStr | None = indicator("ip")
     location: Location | None = None
+    acting_agent: Any = None
+    """Who acted for the actor (Slackbot acting for a user): an object in what Slack sends
+    today, whose shape Slack has not documented, so any JSON value is accepted as sent."""
 
 
 class AuditLog(Record):

@@ -26,6 +26,7 @@ from typing_extensions import TypedDict
 
 from connector.indicators.extract import Indicators, Paths, compile_indicators
 from connector.slack.client import SlackClient
+from connector.stream.checkpoint import CheckpointError
 from connector.stream.contract import Page, PollContext, PollStopped, Raw, Stored, Stream
 
 __all__ = [
@@ -80,6 +81,8 @@ class LogType(ABC):
     """The user token scopes Slack requires to poll this log type."""
     enterprise_install: ClassVar[bool] = False
     """True when the token must come from an organization-level (Enterprise Grid) install."""
+    per_workspace: ClassVar[bool] = False
+    """True for a Web API log of one workspace, which an org-level token reads per `team_id`."""
     quiet_after: ClassVar[int] = 86_400
     """Default seconds without new events before the no-events alert fires."""
     add_indicators: ClassVar[Indicators]
@@ -111,8 +114,12 @@ class LogType(ABC):
 
     def warning(self, stored: Stored | None) -> str | None:
         """A problem the stored checkpoint records that on-call must act on (`check`,
-        `state show`); None when there is none."""
-        checkpoint = self.stream.checkpoint.load(stored)
+        `state show`); None when there is none. A checkpoint this release cannot read is
+        one: every poll of the stream fails until it is fixed."""
+        try:
+            checkpoint = self.stream.checkpoint.load(stored)
+        except CheckpointError as exc:
+            return str(exc)
         return checkpoint.warning() if checkpoint else None
 
 

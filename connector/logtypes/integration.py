@@ -60,6 +60,7 @@ class IntegrationLogs(LogType):
     partition = "day"
     event_time_field = "date"
     scopes = ("admin",)
+    per_workspace = True
     quiet_after = 604_800  # 7 days: apps change rarely
     stream = Listing(
         NumberedPages(Requester("team.integrationLogs", "logs"), DetectedOrder("date")),

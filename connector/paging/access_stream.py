@@ -11,9 +11,8 @@
   commits once, at its end, so it writes one object per partition.
 * A walk that must begin again raises `WalkRestart`; one that cannot reach past the page
   cap fails the poll and starts again from the top next time (its rows so far are
-  written); sorted by `date_first` and filtered by
-  `date_last` it records why, with the configuration that fixes it, for `check` and
-  `state show`.
+  written); sorted by `date_first` and filtered by `date_last` it records why, with the
+  configuration that fixes it, for `check` and `state show`.
 * The watermark moves only when a walk ends, to the newest `date_last` of the walk's
   first page: a walk of many minutes misses rows that arrive at the top meanwhile, and
   they are all newer than that (the next poll reads them); a row deeper down with a later

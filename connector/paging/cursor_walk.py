@@ -1,10 +1,10 @@
 """team.accessLogs in cursor mode (`limit` + `cursor`): no page cap, so no time travel.
 
-Pages may hold fewer rows than `limit` (none at all) while a cursor follows. A repeated cursor (the
-loop guard) or an `invalid_cursor` mid-walk raises `WalkRestart`, and the stream begins
-the walk again from the top, a bounded number of times: rows already written dedupe,
-nothing is skipped. No `before` is sent,
-so no row leaves the listing while it is read.
+Pages may hold fewer rows than `limit` (none at all) while a cursor follows. A repeated
+cursor (the loop guard) or an `invalid_cursor` mid-walk raises `WalkRestart`, and the
+stream begins the walk again from the top, a bounded number of times: rows already
+written dedupe, nothing is skipped. No `before` is sent, so no row leaves the listing
+while it is read.
 
 Slack refusing cursor mode (an error to the first request, or a classic answer without
 `response_metadata`) raises `CursorRefused`, which the stream turns into classic paging

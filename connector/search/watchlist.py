@@ -257,9 +257,13 @@ class Watchlist:
         self._store.set_watchlist_value(ADDED_KEY, {"indicators": [i.label for i in self._added]})
         self._set = self._build()
 
-    def scanner(self) -> Callable[[list[bytes]], int] | None:
-        """`scan` while anything is watched, else None (the pipeline then keeps no lines)."""
+    def watch(self, source_id: str, log_type: str) -> Callable[[list[bytes]], int] | None:
+        """`scan` while anything is watched, else None (the pipeline then keeps no lines);
+        every stream is watched alike."""
         return self.scan if self.current().indicators else None
+
+    def poll_done(self, source_id: str, log_type: str) -> None:
+        """Each match was alerted as its page was scanned."""
 
     def scan(self, lines: Sequence[bytes]) -> int:
         """Alert on the rows of one written page that match; returns the alerts raised."""
@@ -339,6 +343,7 @@ def alert(
         detail="\n".join(lines),
         since=_ts(when),
         hint=f"slack-connector search --config ... '{indicator.label}'",
+        severity="high",
         context={
             **ctx,
             **{k: v for k, v in submitted.items() if v},

@@ -10,12 +10,16 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
 from connector.budget import MEMORY, limit_malloc_arenas
 from connector.config.settings import Settings
+from connector.detections.anomalies import AnomalyAlerts
+from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
 from connector.ingest.derived import Derivations
 from connector.ingest.pipeline import BatchLimits, Pipeline
@@ -26,8 +30,10 @@ from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
 from connector.service.readiness import BackgroundCheck
 from connector.service.runner import Outcome, SourceRunner
+from connector.service.workspaces import Workspaces
 from connector.sinks import build
 from connector.sinks.base import Sink, SinkError
+from connector.slack import catalog as slack_catalog
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
 
@@ -74,6 +80,11 @@ class App:
             on_result=self.metrics.delivery,
         )
         self.watchlist = Watchlist(settings.watchlist, self.store, self.dispatcher.submit)
+        self.anomalies = AnomalyAlerts(
+            settings.detections.anomaly, self.store, self.dispatcher.submit, self.metrics.anomaly
+        )
+        self._catalog_http = httpx.Client(timeout=30.0, follow_redirects=False)
+        self.catalog = self._catalog(settings)
         out, limits = settings.output, settings.limits
         MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
         self.pipeline = Pipeline(
@@ -88,7 +99,7 @@ class App:
                 out.spill_dir,
                 out.partitions,
             ),
-            watch=self.watchlist.scanner,
+            observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
             derived=Derivations([*ocsf_outputs(settings.ocsf)]),
         )
         budgets = RateBudgets()
@@ -97,6 +108,11 @@ class App:
                 s, self.pipeline, budgets, self.stop, self.metrics.request, settings.state
             )
             for s in settings.sources
+        }
+        self.workspaces = {
+            s.id: Workspaces(s, self.store, self.runners[s.id].client)
+            for s in settings.sources
+            if s.team_ids is not None
         }
         self.rules = AlertRules(
             self.store,
@@ -110,12 +126,36 @@ class App:
         self.slash: SlashServer | None = None
         self._searcher: Searcher | None = None
 
+    def _catalog(self, settings: Settings) -> Catalog | None:
+        """Slack's lists of audit actions, read from the first source that reads audit
+        logs (the lists are Slack's, the same for every organisation)."""
+        audit = next((s for s in settings.sources if "audit" in s.log_types), None)
+        if audit is None or not settings.detections.catalog.enabled:
+            return None
+        url, http = audit.audit_api_url, self._catalog_http
+        return Catalog(
+            settings.detections.catalog,
+            self.store,
+            self.dispatcher.submit,
+            lambda: slack_catalog.fetch(http, url),
+            (audit.id, audit.display_label),
+        )
+
+    def refresh_catalog(self, *, force: bool = False) -> None:
+        """Slack's action lists, when a day has passed: at start and hourly after."""
+        if self.catalog is None:
+            return
+        try:
+            self.catalog.refresh(force=force)
+        except StateError as exc:
+            log.error("catalog state unavailable", extra={"error": str(exc)})
+
     def thresholds(self, source_id: str, log_type: str) -> Thresholds:
         alerts = self.settings.alerts
         quiet = REGISTRY[log_type].quiet_after
         for setting in (
             alerts.no_events_after_seconds,
-            self.runners[source_id].cfg.no_events_after_seconds,
+            self.runners[source_id.split("@")[0]].cfg.no_events_after_seconds,
         ):
             value = setting.get(log_type) if isinstance(setting, dict) else setting
             quiet = quiet if value is None else value
@@ -131,6 +171,18 @@ class App:
             for log_type in runner.cfg.log_types:
                 yield runner, log_type
 
+    def streams(self) -> list[tuple[str, str]]:
+        """Every (stream, log type) this process may poll: a source's, or with `team_ids`
+        each known workspace's (`acme@T0123`)."""
+        out = []
+        for runner, log_type in self.jobs():
+            if log_type in runner.cfg.per_workspace:
+                teams = self.workspaces[runner.cfg.id].known()
+                out += [(f"{runner.cfg.id}@{team}", log_type) for team in sorted(teams)]
+            else:
+                out.append((runner.cfg.id, log_type))
+        return out
+
     def claim(
         self,
         *,
@@ -138,43 +190,88 @@ class App:
         on_taken: Callable[[tuple[str, str]], None] | None = None,
     ) -> None:
         """With a shared store, take this replica's share of the streams (leases)."""
-        streams = [(runner.cfg.id, lt) for runner, lt in self.jobs()]
+        for ws in self.workspaces.values():
+            ws.current()
+
+        def taken(stream: tuple[str, str]) -> None:
+            """A workspace's lease moves its source's job forward."""
+            if on_taken is not None:
+                on_taken((stream[0].split("@")[0], stream[1]))
+
         self.store.claim(
-            streams, everything=everything, on_taken=on_taken, on_round=self.metrics.lease_round
+            self.streams(), everything=everything, on_taken=taken, on_round=self.metrics.lease_round
         )
         if self.store.shared:
             self.metrics.leases_held(self.store.replica_id, self.store.leases_held)
 
     def poll(self, source_id: str, log_type: str, *, force: bool = False) -> Outcome:
-        """One poll, then metrics and alert rules; the scheduler's job function.
+        """One poll (of every workspace, with `team_ids`), then metrics and alert rules;
+        the scheduler's job function.
 
         With replicas, a stream whose lease another replica holds is left to it, and a
         poll that lost its lease halfway is not this replica's failure to alert on."""
-        with self.in_flight:
-            return self._poll(source_id, log_type, force)
+        return combined(source_id, log_type, self.poll_streams(source_id, log_type, force=force))
 
-    def _poll(self, source_id: str, log_type: str, force: bool) -> Outcome:
-        with self.store.polling(source_id, log_type) as mine:
+    def poll_streams(self, source_id: str, log_type: str, *, force: bool = False) -> list[Outcome]:
+        runner = self.runners[source_id]
+        with self.in_flight:
+            if log_type not in runner.cfg.per_workspace:
+                return [self._poll(runner, source_id, log_type, force, None)]
+            teams = self._teams(runner, log_type)
+            if not teams:
+                failed = Outcome(source_id, log_type, "failing", self.workspaces[source_id].empty())
+                self._evaluate(failed)
+                return [failed]
+            return [self._poll(runner, f"{source_id}@{t}", log_type, force, t) for t in teams]
+
+    def _teams(self, runner: SourceRunner, log_type: str) -> list[str]:
+        """The workspaces to poll now; new ones get leases (a shared store)."""
+        ws = self.workspaces[runner.cfg.id]
+        before = set(ws.known())
+        teams = sorted(ws.current())
+        self.metrics.workspaces(runner.cfg.id, teams)
+        new = [
+            (f"{runner.cfg.id}@{t}", lt)
+            for t in teams
+            if t not in before
+            for lt in runner.cfg.per_workspace
+        ]
+        if new:
+            self.store.add_streams(new)
+        return teams
+
+    def _poll(
+        self, runner: SourceRunner, stream: str, log_type: str, force: bool, team: str | None
+    ) -> Outcome:
+        with self.store.polling(stream, log_type) as mine:
             if not mine:
-                return Outcome(source_id, log_type, "standby")
-            outcome = self.runners[source_id].poll(log_type, force=force)
-        if not outcome.ok and not self.store.owns(source_id, log_type):
+                return Outcome(stream, log_type, "standby")
+            outcome = runner.poll(log_type, force=force, team_id=team)
+        if not outcome.ok and not self.store.owns(stream, log_type):
             outcome.state = "lease_lost"
             self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
             return outcome
+        self._evaluate(outcome)
+        return outcome
+
+    def _evaluate(self, outcome: Outcome) -> None:
         self.metrics.poll(outcome, outcome.seconds, clock.now_ts())
         try:
             self.rules.evaluate(outcome)
             self.metrics.set_open_alerts(list(self.store.open_alerts()))
         except StateError as exc:
             log.error("alert state unavailable", extra={"error": str(exc)})
-        return outcome
 
     def once(self) -> list[Outcome]:
         """Every source and log type once, parked ones included: an operator asked for it.
         With replicas, only the streams this process could take a lease on."""
         self.claim(everything=True)
-        return [self.poll(runner.cfg.id, lt, force=True) for runner, lt in self.jobs()]
+        self.refresh_catalog()
+        return [
+            outcome
+            for runner, lt in self.jobs()
+            for outcome in self.poll_streams(runner.cfg.id, lt, force=True)
+        ]
 
     def start_health(self) -> HealthServer | None:
         cfg = self.settings.metrics
@@ -235,6 +332,7 @@ class App:
         self.abandon(grace)
         for runner in self.runners.values():
             runner.close()
+        self._catalog_http.close()
         self.sink.close()
         self.store.close()
 
@@ -249,6 +347,18 @@ class App:
         for check in self.checks:
             check.stop()
         self.dispatcher.close(grace)
+
+
+def combined(source_id: str, log_type: str, outcomes: list[Outcome]) -> Outcome:
+    """One outcome for a job that polled several workspaces: the first that went wrong,
+    else the first (each stream's own went to metrics and alert rules already)."""
+    if len(outcomes) == 1:
+        return outcomes[0]
+    bad = [o for o in outcomes if not o.ok and o.state != "standby"]
+    if bad:
+        return bad[0]
+    ok = [o for o in outcomes if o.ok]
+    return ok[0] if ok else Outcome(source_id, log_type, "standby")
 
 
 class InFlight:

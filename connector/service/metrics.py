@@ -81,6 +81,19 @@ class Metrics:
         self.open_alerts = Gauge(
             "slack_connector_open_alerts", "Open alerts", ("rule",), registry=r
         )
+        self.workspace = Gauge(
+            "slack_connector_workspace",
+            "1 for each workspace an Enterprise Grid source polls (team_ids)",
+            ("source_id", "team_id"),
+            registry=r,
+        )
+        self.anomalies = Counter(
+            "slack_connector_anomalies",
+            "Slack anomaly events by what became of them: alerted (a new alert), grouped (into "
+            "a user's open burst), suppressed (trusted network), repeated (already alerted)",
+            ("source_id", "outcome"),
+            registry=r,
+        )
         self.alerts_sent = Counter(
             "slack_connector_alert_deliveries",
             "Alert deliveries",
@@ -138,6 +151,17 @@ class Metrics:
         if status == "429":
             self.rate_limited.labels(source_id, method).inc()
             self.retry_after.labels(source_id, method).inc(retry_after)
+
+    def workspaces(self, source_id: str, teams: list[str]) -> None:
+        """The workspaces polled now; one no longer listed leaves the metric."""
+        for labels in list(self.workspace._metrics):
+            if labels[0] == source_id and labels[1] not in teams:
+                self.workspace.remove(*labels)
+        for team in teams:
+            self.workspace.labels(source_id, team).set(1)
+
+    def anomaly(self, source_id: str, outcome: str, count: int) -> None:
+        self.anomalies.labels(source_id, outcome).inc(count)
 
     def delivery(self, destination: str, alert: Alert, ok: bool) -> None:
         self.alerts_sent.labels(destination, alert.status, str(ok).lower()).inc()

@@ -89,8 +89,9 @@ class SourceRunner:
             self._tokens = credentials.provider(self.cfg, self._state, self._http)
         return self._tokens
 
-    def client(self) -> SlackClient:
-        """A client for one poll: a static token is read once for it (`begin_poll`)."""
+    def client(self, team_id: str | None = None) -> SlackClient:
+        """A client for one poll: a static token is read once for it (`begin_poll`);
+        `team_id` picks the workspace an org-level token reads (Enterprise Grid)."""
         credential = self.credential()
         credential.begin_poll()
         return slack_client(
@@ -100,6 +101,7 @@ class SourceRunner:
             self._budgets,
             self._sleep,
             observe=self._observe,
+            team_id=team_id,
         )
 
     def _still_parked(self, status: dict[str, Any], now: int) -> bool:
@@ -116,10 +118,10 @@ class SourceRunner:
         except (ConfigError, SecretError, TokenFileError):
             return "unreadable"
 
-    def context(self, now: int) -> PollContext:
+    def context(self, now: int, team_id: str | None = None) -> PollContext:
         return PollContext(
             source_id=self.cfg.id,
-            client=self.client(),
+            client=self.client(team_id),
             checkpoint=None,
             now=now,
             first_run_lookback=self.cfg.first_run_lookback_seconds,
@@ -132,46 +134,51 @@ class SourceRunner:
         if self._stop.wait(seconds):
             raise PollStopped(self.cfg.id)
 
-    def poll(self, log_type: str, *, force: bool = False) -> Outcome:
-        """One poll of one log type; never raises, always reports."""
+    def poll(self, log_type: str, *, force: bool = False, team_id: str | None = None) -> Outcome:
+        """One poll of one log type (of one workspace, with `team_id`); never raises,
+        always reports, under the stream's own id (`Source.stream`)."""
+        source = Source(self.cfg.id, self.cfg.display_label, team_id) if team_id else self.source
         started = time.monotonic()
         try:
-            outcome = self._poll(log_type, force)
+            outcome = self._poll(source, log_type, force)
         except LeaseLost as exc:
-            outcome = self._lease_lost(log_type, exc)
+            outcome = self._lease_lost(source.stream, log_type, exc)
         except StateError as exc:
-            fields = {"source_id": self.cfg.id, "log_type": log_type, "error": str(exc)}
+            fields = {"source_id": source.stream, "log_type": log_type, "error": str(exc)}
             log.error("state store failed", extra=fields)
-            outcome = Outcome(self.cfg.id, log_type, "failing", str(exc))
+            outcome = Outcome(source.stream, log_type, "failing", str(exc))
         outcome.seconds = time.monotonic() - started
         return outcome
 
-    def _poll(self, log_type: str, force: bool) -> Outcome:
-        status = self.store.status(self.cfg.id, log_type) or {}
+    def _poll(self, source: Source, log_type: str, force: bool) -> Outcome:
+        sid = source.stream
+        status = self.store.status(sid, log_type) or {}
         now = clock.now_ts()
         if not force and self._still_parked(status, now):
-            return Outcome(self.cfg.id, log_type, "parked", str(status.get("detail", "")))
+            return Outcome(sid, log_type, "parked", str(status.get("detail", "")))
         logtype = REGISTRY[log_type]()
         started_at = time.monotonic()
-        fields = {"source_id": self.cfg.id, "log_type": log_type}
+        fields = {"source_id": sid, "log_type": log_type}
         try:
-            result = self.pipeline.poll(self.source, logtype, self.context(now))
+            result = self.pipeline.poll(source, logtype, self.context(now, source.team_id))
         except PollStopped:
             log.info("poll stopped for shutdown", extra=fields)
-            return Outcome(self.cfg.id, log_type, "stopped")
+            return Outcome(sid, log_type, "stopped")
         except LeaseLost as exc:
-            return self._lease_lost(log_type, exc)
+            return self._lease_lost(sid, log_type, exc)
         except SlackAuthError as exc:
-            return self._fail(log_type, status, "parked", str(exc), {**fields, "code": exc.code})
+            return self._fail(
+                sid, log_type, status, "parked", str(exc), {**fields, "code": exc.code}
+            )
         except (SlackError, SinkError, ConfigError, SecretError, TokenFileError, StateError) as exc:
-            return self._fail(log_type, status, "failing", str(exc), fields)
+            return self._fail(sid, log_type, status, "failing", str(exc), fields)
         except Exception as exc:
             log.exception("poll crashed", extra=fields)
             return self._fail(
-                log_type, status, "failing", f"internal error: {type(exc).__name__}", fields
+                sid, log_type, status, "failing", f"internal error: {type(exc).__name__}", fields
             )
         try:
-            self._succeed(log_type, status, result, now)
+            self._succeed(sid, log_type, status, result, now)
         except StateError as exc:  # LeaseLost too: the poll's commits stand either way
             log.warning("poll status not recorded", extra={**fields, "error": str(exc)})
         log.info(
@@ -189,21 +196,23 @@ class SourceRunner:
                 "seconds": round(time.monotonic() - started_at, 3),
             },
         )
-        return Outcome(self.cfg.id, log_type, "ok", result=result)
+        return Outcome(sid, log_type, "ok", result=result)
 
-    def _lease_lost(self, log_type: str, exc: LeaseLost) -> Outcome:
+    def _lease_lost(self, sid: str, log_type: str, exc: LeaseLost) -> Outcome:
         """Another replica took the stream mid-poll (this one was slow or paused), or its
         lease lapsed here (a renewal ran late; the next round renews it): not a failure
         of the stream. Nothing past the last commit was kept, its status is the new
         holder's to write, and the new holder polls it at once (`on_taken`)."""
-        fields = {"source_id": self.cfg.id, "log_type": log_type, "detail": str(exc)}
+        fields = {"source_id": sid, "log_type": log_type, "detail": str(exc)}
         if exc.lapsed:
             log.warning("poll ended: lease lapsed", extra=fields)
         else:
             log.info("poll ended: lease moved to another replica", extra=fields)
-        return Outcome(self.cfg.id, log_type, "lease_lost", str(exc))
+        return Outcome(sid, log_type, "lease_lost", str(exc))
 
-    def _succeed(self, log_type: str, status: dict[str, Any], result: PollResult, now: int) -> None:
+    def _succeed(
+        self, sid: str, log_type: str, status: dict[str, Any], result: PollResult, now: int
+    ) -> None:
         new = {
             "state": "ok",
             "last_success": now,
@@ -219,10 +228,16 @@ class SourceRunner:
             derived[output] = int(derived.get(output, 0)) + n
         if derived:
             new["derived_total"] = derived
-        self.store.set_status(self.cfg.id, log_type, new)
+        self.store.set_status(sid, log_type, new)
 
     def _fail(
-        self, log_type: str, status: dict[str, Any], state: str, detail: str, fields: dict[str, Any]
+        self,
+        sid: str,
+        log_type: str,
+        status: dict[str, Any],
+        state: str,
+        detail: str,
+        fields: dict[str, Any],
     ) -> Outcome:
         now = clock.now_ts()
         new = {
@@ -236,9 +251,9 @@ class SourceRunner:
         if state == "parked":
             new["since"] = now
             new["credential"] = self._credential_version()
-        self.store.set_status(self.cfg.id, log_type, new)
+        self.store.set_status(sid, log_type, new)
         log.error("poll failed", extra={**fields, "state": state, "error": detail})
-        return Outcome(self.cfg.id, log_type, state, detail)
+        return Outcome(sid, log_type, state, detail)
 
 
 def slack_client(
@@ -250,6 +265,7 @@ def slack_client(
     *,
     retry: RetryPolicy | None = None,
     observe: Observer | None = None,
+    team_id: str | None = None,
 ) -> SlackClient:
     """A client for one source as its config says; `retry` overrides the configured policy."""
     return SlackClient(
@@ -266,7 +282,7 @@ def slack_client(
             max_retry_after=cfg.max_retry_after_seconds,
         ),
         sleep=sleep,
-        team_id=cfg.team_id,
+        team_id=team_id or cfg.team_id,
         audit_per_minute=cfg.audit_calls_per_minute,
         web_per_minute=cfg.web_calls_per_minute,
         observe=observe,

@@ -20,6 +20,8 @@ from connector import clock
 from connector.service.app import App
 
 log = logging.getLogger(__name__)
+CATALOG_CHECK_SECONDS = 3600
+"""How often the daemon asks whether Slack's action lists are due (they are read daily)."""
 CLOSE_MARGIN_SECONDS = 5.0
 """Of the shutdown grace, what is kept for closing the state store, sink and alerts."""
 
@@ -40,12 +42,14 @@ def build(app: App) -> BackgroundScheduler:
     jobs = list(app.jobs())
     scheduler = BackgroundScheduler(
         timezone="UTC",
-        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(32, len(jobs))))},
+        executors={"default": ThreadPoolExecutor(max_workers=max(1, min(32, len(jobs))) + 1)},
         job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None},
     )
     logging.getLogger("apscheduler.scheduler").addFilter(_SKIP_FILTER)
 
     def skipped(event: JobSubmissionEvent) -> None:
+        if event.job_id == "detections:catalog":
+            return
         source_id, _, log_type = str(event.job_id).partition(":")
         app.metrics.skipped.labels(source_id, log_type).inc()
 
@@ -61,6 +65,13 @@ def build(app: App) -> BackgroundScheduler:
             name=f"poll {runner.cfg.id} {log_type}",
             next_run_time=start + timedelta(seconds=i % max(1, interval)),
         )
+    scheduler.add_job(
+        app.refresh_catalog,
+        IntervalTrigger(seconds=CATALOG_CHECK_SECONDS),
+        id="detections:catalog",
+        name="Slack's audit action lists",
+        next_run_time=start,
+    )
     return scheduler
 
 

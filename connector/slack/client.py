@@ -139,12 +139,15 @@ class SlackClient:
     def audit_logs(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._call("logs", self._audit_url + "logs", params, api="audit")
 
-    def web(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    def web(self, method: str, params: dict[str, Any], *, post: bool = False) -> dict[str, Any]:
+        """A Web API method; `post` sends the arguments as a form (methods that write)."""
         if self._team_id:
             params = {**params, "team_id": self._team_id}
-        return self._call(method, self._web_url + method, params, api="web")
+        return self._call(method, self._web_url + method, params, api="web", post=post)
 
-    def _call(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+    def _call(
+        self, method: str, url: str, params: dict[str, Any], api: str, *, post: bool = False
+    ) -> dict[str, Any]:
         retrying = Retrying(
             stop=stop_after_attempt(self._retry.attempts),
             retry=retry_if_exception(self._retryable),
@@ -154,13 +157,13 @@ class SlackClient:
             reraise=True,
         )
         try:
-            result: dict[str, Any] = retrying(self._send, method, url, params, api)
+            result: dict[str, Any] = retrying(self._send, method, url, params, api, post)
         except SlackAuthError as exc:
             renewed = self._renew(exc)
             if renewed is None:
                 raise
             self._used = renewed
-            result = retrying(self._send, method, url, params, api)
+            result = retrying(self._send, method, url, params, api, post)
         return result
 
     def _renew(self, exc: SlackAuthError) -> SecretStr | None:
@@ -204,11 +207,13 @@ class SlackClient:
         backoff: float = policy.initial_wait * 2.0 ** (state.attempt_number - 1)
         return min(policy.max_wait, backoff) + random.uniform(0, policy.initial_wait)
 
-    def _send(self, method: str, url: str, params: dict[str, Any], api: str) -> dict[str, Any]:
+    def _send(
+        self, method: str, url: str, params: dict[str, Any], api: str, post: bool = False
+    ) -> dict[str, Any]:
         secret = self._tokens.current()
         self._used = secret
         token = secret.get_secret_value()
-        bucket_name = "audit" if api == "audit" else method
+        bucket_name = "audit" if api == "audit" else _per_workspace(method, self._team_id)
         bucket = self._budgets.bucket(self._tokens.budget_key(), bucket_name, self._per_minute[api])
         paused = bucket.paused_for()
         if paused > self._retry.max_retry_after:
@@ -216,10 +221,12 @@ class SlackClient:
         RateBudgets.wait(bucket, self._sleep, self._honoured)
         MEMORY.take_page()
         try:
+            args = {k: v for k, v in params.items() if v is not None}
             with self._http.stream(
-                "GET",
+                "POST" if post else "GET",
                 url,
-                params={k: v for k, v in params.items() if v is not None},
+                params=None if post else args,
+                data=args if post else None,
                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             ) as resp:
                 content = self._read(method, resp)
@@ -294,6 +301,12 @@ class SlackClient:
             code = str(body.get("error", ""))
             raise classify(self.source_id, method, code, status, needed=body.get("needed"))
         return body
+
+
+def _per_workspace(method: str, team_id: str | None) -> str:
+    """A Web API method's tier is per workspace: an org-level token reading several
+    workspaces has one budget per (method, workspace), the Audit API one per org."""
+    return f"{method}@{team_id}" if team_id else method
 
 
 def _retry_after(resp: httpx.Response) -> float:

@@ -69,6 +69,11 @@ class StateStore(Protocol):
 
     def set_alert(self, key: str, value: dict[str, Any]) -> None: ...
 
+    def mark(self, key: str, value: dict[str, Any]) -> bool:
+        """Set alert state `key` only if it is not set yet; True for the one caller (across
+        replicas sharing the store) that set it. How an alert on one event is sent once."""
+        ...
+
     def open_alerts(self) -> dict[str, dict[str, Any]]: ...
 
     def watchlist_value(self, key: str) -> dict[str, Any] | None:
@@ -119,6 +124,11 @@ class StateStore(Protocol):
         every free one, calling `on_taken` for each lease taken (the daemon polls it at
         once rather than at its next tick), and `on_round` with how late each renewal
         round finished; nothing for a private store, which owns all."""
+        ...
+
+    def add_streams(self, streams: list[tuple[str, str]]) -> None:
+        """More streams to share, after `claim` (a workspace Enterprise Grid added); nothing
+        for a private store, which owns all."""
         ...
 
     def polling(self, source_id: str, log_type: str) -> AbstractContextManager[bool]:

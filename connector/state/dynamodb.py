@@ -80,6 +80,10 @@ class DynamoStore:
             self.leases.on_round = on_round
             self.leases.start(streams, everything=everything, on_taken=on_taken)
 
+    def add_streams(self, streams: list[Stream]) -> None:
+        if self.leases is not None:
+            self.leases.add(streams)
+
     @contextmanager
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
         """A poll is pinned to the lease epoch it started under: if this replica loses the
@@ -198,6 +202,13 @@ class DynamoStore:
 
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
+
+    def mark(self, key_: str, value: dict[str, Any]) -> bool:
+        return self.table.conditional(
+            "put_item",
+            Item={**key("A", key_), **_encoded(value)},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def watchlist_value(self, key_: str) -> dict[str, Any] | None:
         """Partition `W`. A key an earlier release kept among the alerts (partition `A`)

@@ -150,6 +150,12 @@ class Leases:
         for thread in self._threads:
             thread.start()
 
+    def add(self, streams: list[Stream]) -> None:
+        """Share these too from the next round on (which starts now)."""
+        with self._lock:
+            self._streams = sorted(set(self._streams) | set(streams))
+        self._wake.set()
+
     def stop(self, *, release: bool = True) -> None:
         """Stop renewing; hand the leases back so the others take over at once."""
         self._stop.set()

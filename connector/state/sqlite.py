@@ -138,6 +138,13 @@ class StateStore:
         with self._txn() as db:
             db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
 
+    def mark(self, key: str, value: dict[str, Any]) -> bool:
+        with self._txn() as db:
+            cur = db.execute(
+                "INSERT OR IGNORE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value))
+            )
+            return cur.rowcount == 1
+
     def watchlist_value(self, key: str) -> dict[str, Any] | None:
         with self._reading():
             row = self._db.execute("SELECT value FROM watchlist WHERE key = ?", (key,)).fetchone()
@@ -320,6 +327,9 @@ class StateStore:
     @contextmanager
     def polling(self, source_id: str, log_type: str) -> Iterator[bool]:
         yield True
+
+    def add_streams(self, streams: list[tuple[str, str]]) -> None:
+        return None
 
     def owns(self, source_id: str, log_type: str) -> bool:
         return True

@@ -14,10 +14,11 @@ that are the stored names of an earlier release keep them as aliases, so the sto
 only grows.
 
 Identity: a stream is (source id, checkpoint key), the key being the log type's name
-(`audit`, or `audit:backfill` for a backfill's own progress). A dimension inside a
-source (an Enterprise Grid workspace) is a longer key, `kind` then the dimension
-(`checkpoint_type` finds the model by the part before the first separator), so each
-workspace's stream keeps its own checkpoint of the same model.
+(`audit`, or `audit:backfill` for a backfill's own progress). An Enterprise Grid
+workspace's stream carries the workspace in its source part (`acme@T0123`), so it keeps
+its own checkpoint of the same model under the same key, and everything else keyed by
+(source id, log type) follows. `checkpoint_type` still finds a model by the part of a key
+before the first separator.
 """
 
 from __future__ import annotations

@@ -133,6 +133,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_access_logs` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `p_any_ip_addresses` array<string>,
   `p_any_emails` array<string>,
   `p_any_usernames` array<string>
@@ -182,6 +183,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_integration_logs` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `p_any_ip_addresses` array<string>,
   `p_any_emails` array<string>,
   `p_any_usernames` array<string>
@@ -217,6 +219,7 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `slack_quarantine` (
   `p_row_id` string,
   `p_source_id` string,
   `p_source_label` string,
+  `p_slack_team_id` string,
   `reason` string,
   `record` string
 )

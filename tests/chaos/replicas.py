@@ -248,11 +248,15 @@ def lease_owners(endpoint: str, table: str) -> dict[str, tuple[str, int]]:
     return {i["sk"]["S"]: (i["owner"]["S"], int(i["epoch"]["N"])) for i in items}
 
 
+PASSING = {"ok", "standby", "lease_lost"}
 _ONCE = re.compile(r"^(\S+) (\w+): (\w+)(?: written=(\d+) .*objects=(\d+))?")
 
 
 def catch_up(config: Path, passes: int = 8) -> int:
-    """`slack-connector once` until a pass lands nothing new (all replicas stopped first)."""
+    """`slack-connector once` until a pass polls every stream and lands nothing new (all
+    replicas stopped first). A pass that could not poll a stream (its lease still held by a
+    stopped replica whose release failed, or lapsed on a loaded host) is followed by
+    another; a failed poll fails the catch-up."""
     for n in range(1, passes + 1):
         done = subprocess.run(
             [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
@@ -264,9 +268,9 @@ def catch_up(config: Path, passes: int = 8) -> int:
         )
         lines = [_ONCE.match(x) for x in done.stdout.decode().splitlines()]
         states = [m.group(3) for m in lines if m]
-        if done.returncode != 0 or not states or set(states) != {"ok"}:
+        if done.returncode not in (0, 1) or not states or set(states) - PASSING:
             raise AssertionError(f"catch-up pass failed: {done.stdout!r} {done.stderr[-2000:]!r}")
-        if all(m and int(m.group(5) or 0) == 0 for m in lines if m):
+        if set(states) == {"ok"} and all(m and int(m.group(5) or 0) == 0 for m in lines if m):
             return n
     raise AssertionError("catch-up did not converge")
 

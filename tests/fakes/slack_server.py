@@ -29,10 +29,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes import slack_admin as admin
+
 AUDIT_METHOD = "logs"
 ACCESS_METHOD = "team.accessLogs"
 INTEGRATION_METHOD = "team.integrationLogs"
-METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD})
+METHODS = frozenset({AUDIT_METHOD, ACCESS_METHOD, INTEGRATION_METHOD}) | admin.METHODS
 FAULT_KINDS = frozenset(
     {"429", "html500", "truncated", "garbage", "reset", "slow", "ok_false", "401"}
 )
@@ -258,6 +260,10 @@ class FakeSlack:
         # Tracebacks of exceptions inside the fake (answered as HTTP 500 text/plain), so a
         # test can tell a bug in the fake from an injected fault.
         self.server_errors: list[str] = []
+        self.admin = admin.AdminApi()
+        """The anomaly allow-list, the audit catalog (`/actions`, `/schemas`), the org's
+        workspaces (`admin.teams.list`)."""
+        self.workspaces: dict[str, FakeSlack] = {}
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> FakeSlack:
@@ -438,6 +444,8 @@ class FakeSlack:
         body = handler.rfile.read(int(headers.get("content-length") or 0))
         if url.path == "/audit/v1/logs":
             method = AUDIT_METHOD
+        elif url.path in ("/audit/v1/actions", "/audit/v1/schemas"):
+            method = url.path.rsplit("/", 1)[1]
         elif url.path.startswith("/api/"):
             method = url.path[len("/api/") :]
         else:
@@ -527,17 +535,30 @@ class FakeSlack:
             if req.verb != "GET":
                 return _Response(405, _audit_json({"ok": False, "error": "method_not_allowed"}))
             return self._audit_endpoint(params, headers)
+        if method in (admin.ACTIONS, admin.SCHEMAS):  # no token needed
+            body = self.admin.catalog_body
+            return _Response(
+                200, body if body is not None else _audit_json(self.admin.catalog(method))
+            )
         if req.path.startswith("/api/"):
             try:
-                if method not in (ACCESS_METHOD, INTEGRATION_METHOD):
+                if method not in (ACCESS_METHOD, INTEGRATION_METHOD, *admin.METHODS):
                     raise _ApiError("unknown_method")
                 self._check_auth_web(headers)
                 self._check_set_error(method)
-                if method == ACCESS_METHOD:
-                    result = self._access_logs(params)
+                if method in (ACCESS_METHOD, INTEGRATION_METHOD):
+                    logs = self._workspace(params)
+                    if method == ACCESS_METHOD:
+                        result = logs._access_logs(params)
+                    else:
+                        result = logs._integration_logs(params)
+                elif method == admin.TEAMS_LIST:
+                    result = self.admin.teams_list(params)
+                elif method == admin.ALLOW_GET:
+                    result = self.admin.allow_get()
                 else:
-                    result = self._integration_logs(params)
-            except _ApiError as err:
+                    result = self.admin.allow_update(params)
+            except (_ApiError, admin.ApiError) as err:
                 result = {"ok": False, "error": err.error}
             return _Response(200, _web_json(result))
         return _Response(404, b"<html><body>404 Not Found</body></html>", "text/html")
@@ -567,6 +588,31 @@ class FakeSlack:
         if configured is not None:
             error, status = configured
             raise _ApiError(error, status or _AUDIT_ERROR_STATUS.get(error, 400))
+
+    def add_workspace(self, team_id: str, name: str = "") -> FakeSlack:
+        """Make this an Enterprise Grid org install: team.* methods then need `team_id`
+        and answer from that workspace's own logs (the returned fake's `add_access`,
+        `add_integration`), and `admin.teams.list` lists it."""
+        logs = FakeSlack(seed=len(self.workspaces) + 1)
+        logs.clock_offset = self.clock_offset
+        with self._lock:
+            self.workspaces[team_id] = logs
+        self.admin.add_team(team_id, name or team_id.lower())
+        return logs
+
+    def _workspace(self, params: dict[str, str]) -> FakeSlack:
+        """Whose team.* logs a request reads: this fake's, or with workspaces (an org
+        install) the one `team_id` names; an org token without one is refused, as Slack
+        does."""
+        with self._lock:
+            if not self.workspaces:
+                return self
+            team = params.get("team_id", "")
+            if not team:
+                raise _ApiError("missing_argument")
+            if team not in self.workspaces:
+                raise _ApiError("team_not_found")
+            return self.workspaces[team]
 
     # ------------------------------------------------------------------ Audit API
     def _audit_endpoint(self, params: dict[str, str], headers: dict[str, str]) -> _Response:

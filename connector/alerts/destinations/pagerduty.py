@@ -14,6 +14,7 @@ from pydantic import BaseModel, field_validator
 from connector import clock
 from connector.alerts.base import Alert, Destination, DestinationOptions, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
+from connector.alerts.severity import PAGERDUTY
 from connector.secrets import SecretRef
 from connector.urls import require_https
 
@@ -25,7 +26,8 @@ class PagerDutyOptions(DestinationOptions):
     type: Literal["pagerduty"]
     routing_key: SecretRef
     url: str = EVENTS_URL
-    severity: Literal["critical", "error", "warning", "info"] = "error"
+    severity: Literal["critical", "error", "warning", "info"] | None = None
+    """Every alert at this PagerDuty severity; unset, each at its own (`severity.PAGERDUTY`)."""
 
     @field_validator("url")
     @classmethod
@@ -42,7 +44,7 @@ class PagerDuty(Destination):
         self,
         routing_key: SecretRef,
         url: str = EVENTS_URL,
-        severity: str = "error",
+        severity: str | None = None,
         timeout: float = 10.0,
     ) -> None:
         self._routing_key = routing_key
@@ -67,7 +69,7 @@ class PagerDuty(Destination):
         return f"{type(self).__name__}(kind={self.kind!r})"
 
 
-def event(alert: Alert, routing_key: str, severity: str = "error") -> dict[str, Any]:
+def event(alert: Alert, routing_key: str, severity: str | None = None) -> dict[str, Any]:
     summary = alert.summary or f"{alert.rule} on {alert.source_id}/{alert.log_type}"
     if len(summary) > _SUMMARY_MAX:
         summary = summary[: _SUMMARY_MAX - 1] + "…"
@@ -79,7 +81,7 @@ def event(alert: Alert, routing_key: str, severity: str = "error") -> dict[str, 
         "payload": {
             "summary": summary,
             "source": f"slack-connector/{alert.source_id}",
-            "severity": severity,
+            "severity": severity or PAGERDUTY[alert.severity],
             "timestamp": clock.rfc3339(alert.since),
             "component": alert.log_type,
             "class": alert.rule,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from connector import clock
 from connector.alerts.base import Alert, Destination, DestinationOptions, Status, register
 from connector.alerts.destinations.webhook import new_client, post_json, resolve
+from connector.alerts.severity import COLOUR, RESOLVED_COLOUR
 from connector.secrets import SecretRef
 from connector.slack.mrkdwn import escape
 
@@ -56,13 +57,15 @@ class SlackWebhook(Destination):
 
 
 def message(alert: Alert) -> dict[str, Any]:
-    """The webhook body: Block Kit blocks plus a plain `text` fallback for notifications."""
+    """The webhook body: Block Kit blocks in an attachment, whose colour bar is the alert's
+    severity (green once resolved), plus a plain `text` fallback for notifications."""
     headline = HEADLINE[alert.status]
     since = clock.rfc3339(alert.since)
     fields = [
         ("Source", f"{escape(alert.source_label)} (`{escape(alert.source_id)}`)"),
         ("Log type", escape(alert.log_type)),
         ("Rule", escape(alert.rule)),
+        ("Severity", alert.severity),
         ("Since", since),
     ]
     blocks: list[dict[str, Any]] = [
@@ -96,7 +99,8 @@ def message(alert: Alert) -> dict[str, Any]:
         f"{headline}: {alert.summary} "
         f"({alert.source_label} / {alert.log_type}, rule {alert.rule}, since {since})"
     )
-    return {"text": _cut(text), "blocks": blocks}
+    colour = RESOLVED_COLOUR if alert.status == "resolve" else COLOUR[alert.severity]
+    return {"text": _cut(text), "attachments": [{"color": colour, "blocks": blocks}]}
 
 
 def _cut(text: str, limit: int = _TEXT_MAX) -> str:
