@@ -3,8 +3,10 @@ lands it, sent when that poll ends.
 
 The pipeline shows each page's newly written audit rows (`connector.ingest.pipeline.Observer`);
 only lines holding `"anomaly"` are parsed. Each anomaly is marked in the state store
-before anything is sent (`StateStore.mark`, set once across replicas), so a re-read
-overlap, a restart or a second replica never alerts on it again. A crash between the mark
+before anything is sent (`StateStore.mark_detection`, set once across replicas), so a
+re-read overlap, a restart or a second replica never alerts on it again. Marks live in
+the detections' namespace, never read with the open alerts, and are pruned
+`retention_seconds` (by event time) behind the newest anomaly. A crash between the mark
 and the end of the poll loses those alerts rather than repeating them; the events
 themselves are in the logs either way.
 """
@@ -31,8 +33,11 @@ log = logging.getLogger(__name__)
 RULE = "slack_anomaly"
 LOG_TYPE = "audit"
 _NEEDLE = b'"anomaly"'
+PRUNED = "detections:anomaly:pruned"
+"""Marks of anomalies before `before` (epoch seconds) were forgotten."""
 Count = Callable[[str, str, int], None]
-"""(source id, outcome, how many): `alerted`, `grouped`, `suppressed` or `repeated`."""
+"""(source id, outcome, how many): `alerted`, `grouped`, `suppressed`, `repeated` or
+`expired` (older than the marks kept)."""
 
 
 class _Held:
@@ -43,6 +48,8 @@ class _Held:
     def __init__(self) -> None:
         self.open: dict[str, tuple[Group, Change, Anomaly]] = {}
         self.closed: list[Alert] = []
+        self.newest = 0
+        """Epoch seconds of the newest anomaly marked, which bounds the marks pruned."""
 
 
 class AnomalyAlerts:
@@ -71,10 +78,24 @@ class AnomalyAlerts:
         were new. Their alerts go out when the poll ends (`poll_done`), so a burst spread
         over the poll's pages is one alert with its whole count."""
         found = [a for line in lines if _NEEDLE in line if (a := parse(orjson.loads(line)))]
-        fresh = [a for a in found if self._first_sighting(a)]
+        if not found:
+            return 0
+        pruned = int((self._store.detection_value(PRUNED) or {}).get("before", 0))
+        fresh = [a for a in found if self._first_sighting(a, pruned)]
         for anomaly in sorted(fresh, key=lambda a: a.micros):
             self._fold(anomaly)
         return len(fresh)
+
+    def prune(self, newest: int) -> int:
+        """Forget the marks of anomalies older than `retention_seconds` before the newest
+        one landed (Slack's time, never the host's); an anomaly that old arriving later
+        is then not alerted (`expired`) rather than alerted twice."""
+        before = newest - self.cfg.retention_seconds
+        state = self._store.detection_value(PRUNED) or {}
+        if before <= int(state.get("before", 0)):
+            return 0
+        self._store.set_detection_value(PRUNED, {"before": before})
+        return self._store.prune_detection_marks(before)
 
     def poll_done(self, source_id: str, log_type: str) -> None:
         """Send what the poll's pages raised, however the poll ended."""
@@ -88,12 +109,21 @@ class AnomalyAlerts:
                 extra={"alert_key": alert.key, "alert_status": alert.status, "rule": RULE},
             )
             self._submit(alert)
+        if held.newest:
+            self.prune(held.newest)
 
-    def _first_sighting(self, anomaly: Anomaly) -> bool:
+    def _first_sighting(self, anomaly: Anomaly, pruned: int) -> bool:
         key = f"detections:anomaly:seen:{anomaly.source_id}:{anomaly.event_id}"
-        if not self._store.mark(key, {"at": clock.now_ts()}):
+        secs = anomaly.micros // 1_000_000
+        if secs < pruned:
+            self._count(anomaly.source_id, "expired", 1)
+            return False
+        if not self._store.mark_detection(key, {"at": clock.now_ts()}, time=secs):
             self._count(anomaly.source_id, "repeated", 1)
             return False
+        with self._lock:
+            held = self._held.setdefault(anomaly.source_id, _Held())
+        held.newest = max(held.newest, secs)
         if self.trusted.excuses(anomaly):
             self._count(anomaly.source_id, "suppressed", 1)
             log.info(
@@ -113,9 +143,9 @@ class AnomalyAlerts:
         with self._lock:
             held = self._held.setdefault(anomaly.source_id, _Held())
         before = held.open.get(slot)
-        group = before[0] if before else Group.from_state(self._store.alert(slot))
+        group = before[0] if before else Group.from_state(self._store.detection_value(slot))
         group, change = fold(group, anomaly, self.severity.highest(anomaly.reasons), self._window)
-        self._store.set_alert(slot, group.state())
+        self._store.set_detection_value(slot, group.state())
         if change == "new":
             if before is not None:
                 held.closed.append(alert_for(*before))
