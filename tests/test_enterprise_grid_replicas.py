@@ -11,37 +11,21 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import pytest
 
+from tests.chaos.replicas import lease_owners
 from tests.conftest import TOKEN, TOKEN_ENV, dynamodb_options, read_local, source
 from tests.factories import access, config_file, now
 from tests.fakes.slack_server import FakeSlack
+from tests.test_daemon import wait_for
 from tests.test_enterprise_grid import TEAMS, grid
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float = 90.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def owners(endpoint: str, table: str) -> dict[str, str]:
     """Who holds each workspace stream's lease, from the table itself."""
-    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    items = client.query(
-        TableName=table,
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": "L"}},
-        ConsistentRead=True,
-    )["Items"]
-    return {i["sk"]["S"]: i["owner"]["S"] for i in items if "@" in i["sk"]["S"]}
+    return {s: o for s, (o, _) in lease_owners(endpoint, table).items() if "@" in s}
 
 
 @pytest.mark.slow
@@ -81,14 +65,14 @@ def test_workspace_streams_spread_over_two_replicas_land_exactly_once(
         def access_rows() -> list[dict[str, object]]:
             return [r for r in read_local(out) if r["p_log_type"] == "Slack.AccessLogs"]
 
-        assert wait_for(lambda: len(access_rows()) >= 12), "every workspace's access rows"
-        assert wait_for(lambda: set(owners(moto_endpoint, table).values()) == {"a", "b"}), (
+        assert wait_for(lambda: len(access_rows()) >= 12, 90), "every workspace's access rows"
+        assert wait_for(lambda: set(owners(moto_endpoint, table).values()) == {"a", "b"}, 90), (
             f"streams spread over both replicas: {owners(moto_endpoint, table)}"
         )
         for n, team in enumerate(TEAMS):
             more = [access("U7", "192.0.2.7", "Slack/2", now() - 2 + n)]
             slack.workspaces[team].add_access(more)
-        assert wait_for(lambda: len(access_rows()) >= 15), "rows that arrived while both ran"
+        assert wait_for(lambda: len(access_rows()) >= 15, 90), "rows that arrived while both ran"
         time.sleep(5)  # polls keep running on both: nothing lands twice meanwhile
     finally:
         for proc in procs:

@@ -210,18 +210,7 @@ class DynamoStore:
     def detection_value(self, key_: str) -> dict[str, Any] | None:
         """Partition `D`; a key an earlier release kept among the alerts moves here the
         first time it is read, as the watchlist's did."""
-        found = self.table.get("D", key_)
-        if found is None and key_.startswith("detections:"):
-            legacy = self.table.get("A", key_)
-            if legacy is not None:
-                self.table.conditional(
-                    "put_item",
-                    Item={**key("D", key_), "value": legacy["value"]},
-                    ConditionExpression="attribute_not_exists(pk)",
-                )
-                self.table.delete("A", key_, size=len(legacy["value"]["B"]))
-                found = self.table.get("D", key_)
-        return _value(found)
+        return _value(self._moved("D", key_, "detections:"))
 
     def set_detection_value(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("D", key_), **_encoded(value)})
@@ -256,21 +245,26 @@ class DynamoStore:
         return len(doomed)
 
     def watchlist_value(self, key_: str) -> dict[str, Any] | None:
-        """Partition `W`. A key an earlier release kept among the alerts (partition `A`)
-        moves here the first time it is read: copied unless a replica wrote it here
-        meanwhile, then deleted from the alerts."""
-        found = self.table.get("W", key_)
-        if found is None and key_.startswith("watchlist:"):
+        """Partition `W`, and a key an earlier release kept among the alerts moves here the
+        first time it is read."""
+        return _value(self._moved("W", key_, "watchlist:"))
+
+    def _moved(self, pk: str, key_: str, legacy_prefix: str) -> Item | None:
+        """The item of `key_` in its own partition. One an earlier release kept among the
+        alerts (partition `A`) is copied there unless a replica wrote it meanwhile, then
+        deleted from the alerts."""
+        found = self.table.get(pk, key_)
+        if found is None and key_.startswith(legacy_prefix):
             legacy = self.table.get("A", key_)
             if legacy is not None:
                 self.table.conditional(
                     "put_item",
-                    Item={**key("W", key_), "value": legacy["value"]},
+                    Item={**key(pk, key_), "value": legacy["value"]},
                     ConditionExpression="attribute_not_exists(pk)",
                 )
                 self.table.delete("A", key_, size=len(legacy["value"]["B"]))
-                found = self.table.get("W", key_)
-        return _value(found)
+                found = self.table.get(pk, key_)
+        return found
 
     def set_watchlist_value(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("W", key_), **_encoded(value)})
