@@ -3,7 +3,8 @@
 A search is DuckDB and Python work: run inside the daemon, it shares the interpreter lock
 with ingestion, lease renewals and the probes. Here searches run in a pool of `processes`
 spawned worker processes, started (and warmed: imports, a DuckDB connection) when the
-pool is made, so at most that many run at once and a search pays no start-up. A search
+pool is made, so at most that many run at once and a search pays no start-up; they run
+at a lower CPU priority (`NICENESS`) than the daemon. A search
 still running at `deadline` seconds (time waiting for a worker included) is stopped: its
 pool is killed and replaced, and the answer says how long it searched and gives the CLI
 command that finishes it, whose run is not bounded.
@@ -11,7 +12,9 @@ command that finishes it, whose run is not bounded.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -94,9 +97,16 @@ def _unfinished(indicators: Sequence[Indicator], window: Window, limit: int, sta
     )
 
 
+NICENESS = 10
+"""Workers run at a lower CPU priority: on a small host the daemon's own threads (polls,
+lease renewals, probes) come first."""
+
+
 def _warm(output: dict[str, Any]) -> None:
-    """A worker's start: imports, and a connection kept for its searches."""
+    """A worker's start: a lower priority, imports, and a connection kept for searches."""
     global _searcher
+    with contextlib.suppress(OSError):
+        os.nice(NICENESS)
     try:
         _searcher = Searcher(OutputConfig(**output))
     except SearchError:
