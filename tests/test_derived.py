@@ -29,6 +29,7 @@ from connector.sinks.s3 import S3Sink
 from connector.sinks.stdout import StdoutSink
 from connector.state import LeaseLost, SqliteOptions, StateStore, UnitOfWork
 from tests.conftest import dynamodb_options
+from tests.test_write_behind import PageNumber
 
 SOURCE = Source("acme", "Acme")
 T0 = 1_700_000_000
@@ -58,7 +59,8 @@ class Scripted(AuditLogs):
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
         for number, ids in enumerate(self.script, 1):
-            yield Page([event(n) if isinstance(n, int) else n for n in ids], {"page": number})
+            records = [event(n) if isinstance(n, int) else n for n in ids]
+            yield Page(records, PageNumber(page=number))
 
 
 class Ids:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from connector.state.dynamodb import DynamoStore
 from connector.state.leases import LEASES, Leases, Stream, lease_sk
 from connector.state.table import Table, key
 from tests.conftest import dynamodb_options
@@ -130,3 +131,28 @@ def test_a_dead_holders_leases_are_taken_together_not_one_after_another(
         time.sleep(0.05)
     assert leases.count() == len(streams)
     assert flight[1] > 1, "takes were sent one at a time"
+
+
+def test_the_lease_count_and_state_show_name_the_taker_when_it_takes_before_any_poll(
+    options: Any,
+) -> None:
+    """What `/metrics` (`leases_held`) and `state show` (`leases_now`) read, at the moment
+    the daemon is told of the take (which is what starts the stream's first poll)."""
+    stream = ("acme", "access")
+    store = options.model_copy(update={"replica_id": "b"}).open()
+    assert isinstance(store, DynamoStore)
+    orphan(store.table, stream)
+    seen: list[tuple[int, str]] = []
+    store.claim([stream], on_taken=lambda s: seen.append((store.leases_held(), _owner(store, s))))
+    try:
+        deadline = time.monotonic() + 3 * LEASE
+        while not seen and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        store.close()
+    assert seen == [(1, "b")]
+
+
+def _owner(store: DynamoStore, stream: Stream) -> str:
+    owner: str = store.leases_now()[stream]["owner"]
+    return owner

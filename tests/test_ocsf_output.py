@@ -248,3 +248,16 @@ def test_a_crash_between_the_raw_object_and_its_ocsf_objects(
     finally:
         again.close()
     check_lake(parquet_objects(local_files(tmp_path / "lake")), expected)
+
+
+def test_check_probes_the_lake(tmp_path: Path, slack: FakeSlack) -> None:
+    from connector.cli import check
+
+    cfg = settings(tmp_path, slack, output="local", path=str(tmp_path / "lake"))
+    lines = [line for line in check.run(cfg) if line.name.startswith("ocsf")]
+    assert [(line.name, line.ok) for line in lines] == [("ocsf local", True)]
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    cfg = settings(tmp_path, slack, output="local", path=str(blocked / "lake"))
+    lines = [line for line in check.run(cfg) if line.name.startswith("ocsf")]
+    assert [(line.name, line.ok) for line in lines] == [("ocsf local", False)]

@@ -30,6 +30,7 @@ from connector.credentials import provider as credentials
 from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
+from connector.ocsf.output import outputs as ocsf_outputs
 from connector.service.runner import slack_client
 from connector.sinks import build
 from connector.sinks.base import SinkError
@@ -66,6 +67,7 @@ def run(settings: Settings) -> Iterator[Line]:
         yield Line(f"secret {where}", False, problem, field=where)
     yield _state(settings)
     yield _output(settings)
+    yield from _ocsf(settings)
     yield _alerts(settings)
     budgets = RateBudgets()
     for i, source in enumerate(settings.sources):
@@ -137,6 +139,25 @@ def _output(settings: Settings) -> Line:
         return Line(name, False, str(exc))
     finally:
         sink.close()
+
+
+def _ocsf(settings: Settings) -> Iterator[Line]:
+    """The OCSF lake, when `[ocsf] enabled`: reachable and writable as the output is."""
+    if not settings.ocsf.enabled:
+        return
+    name = f"ocsf {settings.ocsf.output}"
+    try:
+        outputs = list(ocsf_outputs(settings.ocsf))
+    except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+        yield Line(name, False, f"{type(exc).__name__}: {exc}")
+        return
+    for output in outputs:
+        try:
+            yield Line(name, True, output.sink.check())
+        except SinkError as exc:
+            yield Line(name, False, str(exc))
+        finally:
+            output.sink.close()
 
 
 def _alerts(settings: Settings) -> Line:

@@ -57,15 +57,23 @@ class Record:
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.flat: dict[str, Any] = {}
-        self._flatten("", {k: v for k, v in row.items() if not k.startswith("p_")})
+        flat = self.flat
+        for key, item in row.items():
+            if key.startswith("p_"):
+                continue
+            if type(item) is dict and item:
+                self._flatten(f"{key}.", item)
+            else:
+                flat[key] = item
         self.row = row
 
     def _flatten(self, prefix: str, value: dict[str, Any]) -> None:
+        flat = self.flat
         for key, item in value.items():
-            if isinstance(item, dict) and item:
+            if type(item) is dict and item:
                 self._flatten(f"{prefix}{key}.", item)
             else:
-                self.flat[f"{prefix}{key}"] = item
+                flat[f"{prefix}{key}"] = item
 
     def take(self, path: str) -> Any:
         """The field's value (None when absent or null), marked as placed."""
@@ -155,13 +163,19 @@ def finish(ev: Event, record: Record) -> Event:
     return ev
 
 
+_PRODUCTS: dict[str, dict[str, Any]] = {}
+
+
 def metadata(uid: str, log_name: str, feature: str, **more: Any) -> dict[str, Any]:
-    out = {
-        "uid": uid,
-        "version": VERSION,
-        "product": {"name": "Slack", "vendor_name": "Slack", "feature": {"name": feature}},
-        "log_name": log_name,
-    }
+    """`product` is one shared dict per feature (read only), not one per event."""
+    product = _PRODUCTS.get(feature)
+    if product is None:
+        product = _PRODUCTS[feature] = {
+            "name": "Slack",
+            "vendor_name": "Slack",
+            "feature": {"name": feature},
+        }
+    out = {"uid": uid, "version": VERSION, "product": product, "log_name": log_name}
     out.update({k: v for k, v in more.items() if v is not None})
     return out
 

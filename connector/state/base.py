@@ -141,6 +141,11 @@ class StateStore(Protocol):
         does not put an object the new holder's recovery already settled."""
         ...
 
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        """The error to raise when `owns` said no: whether the lease lapsed here or moved
+        to another replica (never asked of a private store, which owns every stream)."""
+        ...
+
     def leases_held(self) -> int:
         """How many streams this process holds a lease on (0 for a private store, which
         takes no leases: the metric is only registered for shared stores)."""

@@ -107,6 +107,9 @@ class DynamoStore:
     def owns(self, source_id: str, log_type: str) -> bool:
         return self._current((source_id, log_type)) is not None
 
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        return self._lost((source_id, log_type), "not held here")
+
     def _current(self, stream: Stream) -> int | None:
         """The epoch of the lease held now, if a running poll of the stream started
         under that same epoch (or none runs). A stream whose lease is not trusted
@@ -364,9 +367,10 @@ class DynamoStore:
     # -- operators
 
     def leases_now(self) -> dict[Stream, dict[str, Any]]:
-        """Every lease item: holder, epoch, seconds since its last renewal."""
+        """Every lease item: holder, epoch, seconds since its last renewal. A strongly
+        consistent read, so an operator sees a take as soon as it is made."""
         out = {}
-        for item in self.table.query(LEASES, consistent=False):
+        for item in self.table.query(LEASES):
             source, _, log_type = item["sk"]["S"].rpartition("#")
             out[(source, log_type)] = _lease(item)
         return out
@@ -375,7 +379,7 @@ class DynamoStore:
         """Per stream a replica ever polled (each has a lease item): checkpoint, status,
         seen keys, pending writes and the lease: holder, epoch, seconds since it was
         renewed. Reads only; no Scan."""
-        leases = {i["sk"]["S"]: i for i in self.table.query(LEASES, consistent=False)}
+        leases = {i["sk"]["S"]: i for i in self.table.query(LEASES)}  # consistent: takes show
         streams = set()
         for name in leases:
             source, _, log_type = name.rpartition("#")

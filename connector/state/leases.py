@@ -76,6 +76,7 @@ class Leases:
         self._taker = Taker(self.control, self._writer, lambda: self._now())
         self._items: dict[str, Item] = {}
         self._waiting = False
+        self._settled_at = 0.0
         self._decided: dict[Stream, tuple[float, float | None]] = {}
         self._watch = Watch(
             replica_id, lease_seconds, free_after=lease_seconds, monotonic=lambda: self._now()
@@ -302,7 +303,12 @@ class Leases:
             return set(self._held) | set(self._lapsed)
 
     def _apply(self, plan: Plan, busy: set[Stream]) -> None:
-        for stream in plan.release:
+        """Takes at once; hands a surplus back only once this replica has taken no lease
+        from another owner for a lease period (`_settled_at`): after a failover, the
+        streams stay with their new holders until the fleet has settled (a replica just
+        restarted, another dying meanwhile), not handed on again while it settles."""
+        settling = self._now() < self._settled_at
+        for stream in [] if settling else plan.release:
             if stream in busy:
                 with self._lock:
                     self._draining.add(stream)
@@ -319,6 +325,8 @@ class Leases:
     def _taken(self, took: Taken) -> None:
         """Runs on a take's pool thread the moment its write returned."""
         stream = took.stream
+        if took.previous:
+            self._settled_at = self._now() + self.lease_seconds
         with self._lock:
             valid_until = took.started + self.lease_seconds - self._margin
             self._held[stream] = Held(took.epoch, took.counter, valid_until)

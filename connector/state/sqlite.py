@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from connector import clock, fsutil
-from connector.state.base import Intent, Keys, StateError
+from connector.state.base import Intent, Keys, LeaseLost, StateError
 from connector.state.keyblob import joined, split
 from connector.state.keys import KEY_SIZE, forget_before
 from connector.state.sqlite_file import exclusive_lock, open_read_only, open_writable, reason
@@ -333,6 +333,9 @@ class StateStore:
 
     def owns(self, source_id: str, log_type: str) -> bool:
         return True
+
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        return LeaseLost(f"source {source_id!r} log type {log_type!r}: no leases in SQLite")
 
     def leases_held(self) -> int:
         return 0

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from connector.state.base import Keys, LeaseLost, StateStore
+from connector.state.base import Keys, StateStore
 
 
 class UnitOfWork:
@@ -61,7 +61,7 @@ class UnitOfWork:
         """Before every upload: raises `LeaseLost` once this process no longer holds the
         stream (a private store holds every stream)."""
         if not self.store.owns(self.source_id, self.log_type):
-            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
+            raise self.store.lease_lost(self.source_id, self.log_type)
 
     def commit(
         self, checkpoint: dict[str, Any] | None = None, prune_before: int | None = None

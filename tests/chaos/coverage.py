@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 from tests.chaos import timeline
-from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Result, Stage
+from tests.chaos.replicas import LOG_TYPES, Fleet, Incarnation, Knobs, Poll, Result, Stage
 from tests.fakes.moto_server import moto_endpoint
 
 HELD = re.compile(r'^slack_connector_leases_held\{replica="([^"]+)"\} ([0-9.e+]+)$', re.M)
@@ -106,6 +106,18 @@ class Coverage:
     def bound(self) -> float:
         """1.5 lease periods + one poll interval (README, "Running several replicas")."""
         return 1.5 * self.lease_seconds + self.poll
+
+    def frozen(self, poll: Poll) -> bool:
+        """Whether the poll's replica was SIGSTOPped while it ran: such a poll spans its
+        successor's (its last commit or log line waited out the stop), and the fence,
+        not the lease, is what keeps it from writing after it."""
+        return any(
+            e.kind == "stop"
+            and e.replica == poll.replica
+            and poll.start < e.at + 2 * self.lease_seconds + 1
+            and poll.end > e.at
+            for e in self.events
+        )
 
     def recoveries(self) -> list[float]:
         return [e.recovered for e in self.events if e.recovered is not None]
@@ -259,7 +271,8 @@ def run(
     log: Any = print,
 ) -> tuple[Coverage, Result]:
     """`kills` SIGKILLs and `stops` SIGSTOPs in a seeded order, each once the previous
-    one's failover had the bound and a few seconds more to finish."""
+    one's failover had the bound and a few seconds more to finish and the spread evened
+    out."""
     knobs = Knobs(
         sources=sources,
         replicas=3,
@@ -281,6 +294,7 @@ def run(
                 coverage.events.append(_disturb(stage, fleet, kind, rng, lease_seconds))
                 log(f"{kind} {coverage.events[-1].replica} load {coverage.events[-1].load:.2f}")
                 time.sleep(coverage.bound + 3)
+                _settle(stage, lease_seconds)
             for i, e in enumerate(coverage.events):
                 nxt = coverage.events[i + 1].at if i + 1 < len(coverage.events) else time.time()
                 e.recovered = recovered(coverage, e.at, nxt)
@@ -295,6 +309,16 @@ def run(
     coverage.timelines = timeline.lines(coverage.events, fleet, lease_seconds)
     coverage.load = _uptime()
     return coverage, result
+
+
+def _settle(stage: Stage, lease: float) -> None:
+    """Before the next event, let the spread even out (it holds off for a lease period
+    after a failover): each event is then timed from a settled fleet, not from the
+    handovers the previous one set off."""
+    try:
+        stage.wait_balanced(timeout=3 * lease, even=True)
+    except AssertionError:
+        pass  # a spread still uneven is no failure; the next event is timed all the same
 
 
 def _disturb(

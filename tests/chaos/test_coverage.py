@@ -21,7 +21,7 @@ from tests.chaos.coverage import run
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 def test_busy_replicas_killed_and_stopped_keep_every_stream_covered_within_the_bound(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
@@ -38,7 +38,8 @@ def test_busy_replicas_killed_and_stopped_keep_every_stream_covered_within_the_b
     # its lease check and the end of an S3 upload puts that object after the new holder has
     # settled the intent and rewritten its rows, and S3 takes no fence (README, "Running
     # several replicas"). Exactly once under SIGKILL is asserted by test_replicas.py.
-    assert result.overlaps == [], report
+    # Two replicas never poll one stream at once, but for a poll frozen by SIGSTOP.
+    assert [o for o in result.overlaps if not any(map(coverage.frozen, o))] == [], report
     assert len(coverage.recoveries()) == len(coverage.events), report
     assert coverage.bound == 11.0
     assert max(coverage.recoveries()) <= coverage.bound, report
