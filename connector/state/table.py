@@ -127,7 +127,10 @@ class Table:
             region_name=options.region,
             endpoint_url=options.endpoint_url,
             config=Config(
-                retries={"max_attempts": attempts or options.max_attempts, "mode": "standard"},
+                retries={
+                    "total_max_attempts": attempts or options.max_attempts,
+                    "mode": "standard",
+                },
                 connect_timeout=timeout or 5,
                 max_pool_connections=pool,
                 read_timeout=timeout or 10,
