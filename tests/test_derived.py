@@ -10,7 +10,7 @@ is checked is the seam, not what any real output makes.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +91,13 @@ class Dying(Sink):
     def from_config(cls, cfg: OutputConfig) -> Sink:
         raise NotImplementedError
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         self.puts.append(key)
         if len(self.puts) == self.die_on_put:
             if self.stored:
-                self.inner.put(key, body)
+                self.inner.put(key, body, check_lease)
             raise Died(key)
-        self.inner.put(key, body)
+        self.inner.put(key, body, check_lease)
 
     def exists(self, key: str, size: int | None = None) -> bool:
         return self.inner.exists(key, size)

@@ -97,7 +97,7 @@ def _state(settings: Settings) -> Line:
     try:
         store.ping()
         late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
-        lists = catalog_summary(store.alert(CATALOG_KEY))
+        lists = catalog_summary(store.detection_value(CATALOG_KEY))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
@@ -134,11 +134,19 @@ def _output(settings: Settings) -> Line:
     except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
         return Line(name, False, f"{type(exc).__name__}: {exc}")
     try:
-        return Line(name, True, sink.check())
+        probe = sink.probe()
     except SinkError as exc:
         return Line(name, False, str(exc))
     finally:
         sink.close()
+    if settings.state.shared and probe.fences is False:
+        return Line(
+            name,
+            False,
+            f"{probe.detail}; replicas need the store to refuse an upload that recovery "
+            "settled (or a replica paused past its lease can land rows twice)",
+        )
+    return Line(name, True, probe.detail)
 
 
 def _ocsf(settings: Settings) -> Iterator[Line]:

@@ -52,6 +52,22 @@ def configure(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:
         db.execute(f"CREATE TEMPORARY SECRET connector_s3 ({body})")
     except duckdb.Error:
         raise S3SetupError("output: DuckDB refused the S3 settings") from None
+    _trust(db, output.ca_file)
+
+
+def _trust(db: duckdb.DuckDBPyConnection, ca_file: str | None) -> None:
+    """The writer's CA (`[output] ca_bundle`, else `AWS_CA_BUNDLE`) for httpfs too, which
+    reads neither by itself: a store behind a private CA is then read as it was written."""
+    if not ca_file:
+        return
+    if not Path(ca_file).is_file():
+        raise S3SetupError(f"output.ca_bundle: {ca_file} is not a readable file")
+    quoted = ca_file.replace("'", "''")
+    try:
+        db.execute(f"SET ca_cert_file = '{quoted}'")
+        db.execute("SET enable_server_cert_verification = true")
+    except duckdb.Error:
+        raise S3SetupError("output: DuckDB refused the CA bundle") from None
 
 
 def _load_httpfs(db: duckdb.DuckDBPyConnection) -> None:

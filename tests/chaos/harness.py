@@ -63,7 +63,6 @@ from urllib.parse import urlsplit
 import boto3
 import orjson
 
-from connector.search.index import INDEX
 from tests.chaos.ocsf_lake import ocsf_section, tally_lake
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import FakeSlack
@@ -648,12 +647,11 @@ def child_env() -> dict[str, str]:
 
 
 def read_bucket(client: Any, bucket: str) -> dict[str, list[dict[str, Any]]]:
-    """The data and quarantine objects, key -> rows; the search index beside them (Parquet
-    under `_index/`, derived from each data object) is not data."""
+    """The landed gzip NDJSON objects (not the search index beside them, under `_index/`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
         for item in page.get("Contents", []):
-            if item["Key"].startswith(f"{PREFIX}/{INDEX}/"):
+            if not item["Key"].endswith(".json.gz"):
                 continue
             body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             out[item["Key"]] = [orjson.loads(x) for x in gzip.decompress(body).splitlines()]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -130,7 +131,7 @@ class DyingSink(Sink):
     def from_config(cls, cfg: OutputConfig) -> Sink:
         raise NotImplementedError
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         self.puts.append(key)
         if len(self.puts) == self.die_on_put:
             if self.stored:
