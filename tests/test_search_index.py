@@ -126,7 +126,7 @@ def indicators(typed: list[str]) -> list[Indicator]:
     return list({i.label: i for i in out}.values())
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows(), TYPED)
 @example({"details": "W0123ABCD", "p_any_usernames": ["w0123abcd"]}, "W0123ABCD")
 @example({"details": "x", "p_any_usernames": ["w0123abcd"]}, "W0123ABCD")
