@@ -37,8 +37,8 @@ from tests.test_search_index_crash import poll
 
 class Killing(LocalSink):
     puts = 0
-    def put(self, key, body):
-        super().put(key, body)
+    def put(self, key, body, check_lease=None):
+        super().put(key, body, check_lease)
         Killing.puts += 1
         if Killing.puts == int(sys.argv[2]):
             os.kill(os.getpid(), signal.SIGKILL)
