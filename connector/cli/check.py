@@ -97,7 +97,7 @@ def _state(settings: Settings) -> Line:
     try:
         store.ping()
         late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
-        lists = catalog_summary(store.alert(CATALOG_KEY))
+        lists = catalog_summary(store.detection_value(CATALOG_KEY))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:

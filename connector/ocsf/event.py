@@ -108,18 +108,29 @@ class Record:
         }
 
 
-def epoch_ms(value: Any, fallback: Any = None) -> int:
-    """Slack's seconds (a number, or digits in a string) as OCSF's epoch milliseconds;
-    the row's `p_event_time` when the field is not one."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value * 1000)
-    if isinstance(value, str):
-        try:
-            return int(float(value) * 1000)
-        except ValueError:
-            pass
+def seconds_ms(value: Any) -> int | None:
+    """Slack's seconds (a number, or digits in a string) as epoch milliseconds, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(float(value) * 1000)
+    except (ValueError, OverflowError):
+        return None
+
+
+def epoch_ms(record: Record | None, path: str, fallback: Any = None) -> int:
+    """The field at `path` as OCSF's epoch milliseconds, taken from the record only when
+    it is one; else the row's `p_event_time` (and the field stays in `unmapped`)."""
+    found = seconds_ms(record.flat.get(path)) if record is not None else None
+    if found is not None and record is not None:
+        record.take(path)
+        return found
     if isinstance(fallback, str):
-        return int(datetime.fromisoformat(fallback.replace("Z", "+00:00")).timestamp() * 1000)
+        try:
+            when = datetime.fromisoformat(fallback.replace("Z", "+00:00"))
+        except ValueError:
+            return 0
+        return int(when.timestamp() * 1000)
     return 0
 
 

@@ -28,6 +28,7 @@ from connector.state import packs
 from connector.state.base import Intent, Keys, LeaseLost, StateError
 from connector.state.keys import KEY_SIZE, NO_TIME
 from connector.state.leases import LEASES, Leases, Stream, lease_sk
+from connector.state.sqlite_schema import V3_MARKS
 from connector.state.table import ConditionFailed, Item, StoreOptions, Table, create_table, key
 from connector.state.tokens import DynamoTokenStorage
 
@@ -206,29 +207,64 @@ class DynamoStore:
     def set_alert(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("A", key_), **_encoded(value)})
 
-    def mark(self, key_: str, value: dict[str, Any]) -> bool:
+    def detection_value(self, key_: str) -> dict[str, Any] | None:
+        """Partition `D`; a key an earlier release kept among the alerts moves here the
+        first time it is read, as the watchlist's did."""
+        return _value(self._moved("D", key_, "detections:"))
+
+    def set_detection_value(self, key_: str, value: dict[str, Any]) -> None:
+        self.table.put({**key("D", key_), **_encoded(value)})
+
+    def mark_detection(self, key_: str, value: dict[str, Any], *, time: int | None = None) -> bool:
+        """Partition `DM`, a conditional put. A mark an earlier release set among the
+        alerts counts as set: it moves here (keeping its `at` as its time) and loses."""
+        legacy = self.table.get("A", key_) if key_.startswith(V3_MARKS) else None
+        if legacy is not None:
+            at = (_value(legacy) or {}).get("at") if key_.startswith(V3_MARKS[0]) else None
+            self._put_mark(key_, legacy["value"], at if isinstance(at, int) else None)
+            self.table.delete("A", key_, size=len(legacy["value"]["B"]))
+            return False
+        return self._put_mark(key_, _encoded(value)["value"], time)
+
+    def _put_mark(self, key_: str, encoded: dict[str, Any], time: int | None) -> bool:
+        item = {**key("DM", key_), "value": encoded}
+        if time is not None:
+            item["t"] = _n(time)
         return self.table.conditional(
-            "put_item",
-            Item={**key("A", key_), **_encoded(value)},
-            ConditionExpression="attribute_not_exists(pk)",
+            "put_item", Item=item, ConditionExpression="attribute_not_exists(pk)"
         )
 
+    def detection_mark(self, key_: str) -> dict[str, Any] | None:
+        return _value(self.table.get("DM", key_))
+
+    def prune_detection_marks(self, before: int) -> int:
+        """Reads the marks' partition, which pruning keeps to a retention's anomalies."""
+        doomed = list(self.table.query("DM", FilterExpression="t < :b", values={":b": _n(before)}))
+        for item in doomed:
+            self.table.delete("DM", item["sk"]["S"], size=len(item["value"]["B"]))
+        return len(doomed)
+
     def watchlist_value(self, key_: str) -> dict[str, Any] | None:
-        """Partition `W`. A key an earlier release kept among the alerts (partition `A`)
-        moves here the first time it is read: copied unless a replica wrote it here
-        meanwhile, then deleted from the alerts."""
-        found = self.table.get("W", key_)
-        if found is None and key_.startswith("watchlist:"):
+        """Partition `W`, and a key an earlier release kept among the alerts moves here the
+        first time it is read."""
+        return _value(self._moved("W", key_, "watchlist:"))
+
+    def _moved(self, pk: str, key_: str, legacy_prefix: str) -> Item | None:
+        """The item of `key_` in its own partition. One an earlier release kept among the
+        alerts (partition `A`) is copied there unless a replica wrote it meanwhile, then
+        deleted from the alerts."""
+        found = self.table.get(pk, key_)
+        if found is None and key_.startswith(legacy_prefix):
             legacy = self.table.get("A", key_)
             if legacy is not None:
                 self.table.conditional(
                     "put_item",
-                    Item={**key("W", key_), "value": legacy["value"]},
+                    Item={**key(pk, key_), "value": legacy["value"]},
                     ConditionExpression="attribute_not_exists(pk)",
                 )
                 self.table.delete("A", key_, size=len(legacy["value"]["B"]))
-                found = self.table.get("W", key_)
-        return _value(found)
+                found = self.table.get(pk, key_)
+        return found
 
     def set_watchlist_value(self, key_: str, value: dict[str, Any]) -> None:
         self.table.put({**key("W", key_), **_encoded(value)})

@@ -138,12 +138,35 @@ class StateStore:
         with self._txn() as db:
             db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
 
-    def mark(self, key: str, value: dict[str, Any]) -> bool:
+    def detection_value(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute("SELECT value FROM detections WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_detection_value(self, key: str, value: dict[str, Any]) -> None:
+        with self._txn() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO detections VALUES (?, ?)", (key, orjson.dumps(value))
+            )
+
+    def mark_detection(self, key: str, value: dict[str, Any], *, time: int | None = None) -> bool:
         with self._txn() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value))
+                "INSERT OR IGNORE INTO detection_marks VALUES (?, ?, ?)",
+                (key, orjson.dumps(value), time),
             )
             return cur.rowcount == 1
+
+    def detection_mark(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute(
+                "SELECT value FROM detection_marks WHERE key = ?", (key,)
+            ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def prune_detection_marks(self, before: int) -> int:
+        with self._txn() as db:
+            return db.execute("DELETE FROM detection_marks WHERE time < ?", (before,)).rowcount
 
     def watchlist_value(self, key: str) -> dict[str, Any] | None:
         with self._reading():

@@ -289,6 +289,7 @@ def run(
     rng.shuffle(order)
     with Stage(workdir, endpoint, knobs, seed=seed) as stage:
         fleet = start_fleet(stage, workdir, events, rng)
+        _settle(stage, lease_seconds)  # so the first event hits a replica with its share
         with Sampler(fleet, coverage):
             for kind in order:
                 coverage.events.append(_disturb(stage, fleet, kind, rng, lease_seconds))
