@@ -73,5 +73,11 @@ def test_a_dynamodb_table_of_the_previous_release_moves_each_detection_key_when_
         assert list(store.open_alerts()) == list(OPEN)
         assert {k: store.detection_value(k) for k in STATE_V3} == STATE_V3
         assert store.prune_detection_marks(1_700_000_001) == 1
+        for key_, value in {**MARKS_V3, **STATE_V3}.items():
+            store.set_alert(key_, value)  # never read again after the upgrade
+        assert store.prune_detection_marks(1_700_000_001) == 1, "moved, then pruned"
+        assert all(store.alert(k) is None for k in {**MARKS_V3, **STATE_V3})
+        assert store.detection_value("detections:catalog") == STATE_V3["detections:catalog"]
+        assert store.detection_mark("detections:catalog:unlisted:odd_action") is not None
     finally:
         store.close()

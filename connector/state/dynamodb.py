@@ -238,7 +238,21 @@ class DynamoStore:
         return _value(self.table.get("DM", key_))
 
     def prune_detection_marks(self, before: int) -> int:
-        """Reads the marks' partition, which pruning keeps to a retention's anomalies."""
+        """Reads the marks' partition, which pruning keeps to a retention's anomalies.
+        First moves whatever an earlier release left among the alerts (a key range of
+        partition `A`, empty once moved), so marks never read again do not stay there."""
+        for item in list(
+            self.table.query(
+                "A",
+                condition="pk = :pk AND begins_with(sk, :p)",
+                values={":p": {"S": "detections:"}},
+            )
+        ):
+            key_ = item["sk"]["S"]
+            if key_.startswith(V3_MARKS):
+                self.mark_detection(key_, {})
+            elif self._moved("D", key_, "detections:") is not None:
+                self.table.delete("A", key_, size=len(item["value"]["B"]))  # D's is newer
         doomed = list(self.table.query("DM", FilterExpression="t < :b", values={":b": _n(before)}))
         for item in doomed:
             self.table.delete("DM", item["sk"]["S"], size=len(item["value"]["B"]))
