@@ -256,14 +256,16 @@ def catch_up(config: Path, passes: int = 8) -> int:
     """`slack-connector once` until a pass polls every stream and lands nothing new (all
     replicas stopped first). A pass that could not poll a stream (its lease still held by a
     stopped replica whose release failed, or lapsed on a loaded host) is followed by
-    another; a failed poll fails the catch-up."""
+    another; a failed poll fails the catch-up. A pass gets 240 s: one `once` of every stream
+    (a fresh interpreter, the search index built for each object) went past 120 s twice at a
+    load of about 22 (the same tests passed at a load of 5-10)."""
     for n in range(1, passes + 1):
         done = subprocess.run(
             [sys.executable, "-m", "connector.cli.main", "once", "--config", str(config)],
             cwd=ROOT,
             env=child_env(),
             capture_output=True,
-            timeout=120,
+            timeout=240,
             check=False,
         )
         lines = [_ONCE.match(x) for x in done.stdout.decode().splitlines()]
