@@ -139,7 +139,9 @@ def test_once_writes_both_outputs_locally(tmp_path: Path, slack: FakeSlack) -> N
     assert per_class["slack-entity-management"] == 5
     assert per_class["slack-user-access"] == 10
     assert per_class["slack-base-event"] == 20  # huddle_ended, and downloads without a file
+    # Each raw row is one OCSF event; the search index (on by default) covers each row too.
     assert sum(n for label, n in derived.items() if label.startswith("ocsf:")) == expected
+    assert derived["indexed_rows"] == expected
     assert metrics == 20 and status is not None
     assert status["derived_total"]["ocsf:authentication"] == 20
 
