@@ -230,13 +230,13 @@ def test_a_crash_between_the_raw_object_and_its_ocsf_objects(
 ) -> None:
     """Killed right after the raw object landed: the next poll's recovery writes the OCSF
     objects from the raw object read back, and the lake holds every event once."""
-    from tests.test_derived import Died, Dying
+    from tests.fakes.dying_sink import Died, DyingSink
 
     expected = seed(slack)
     cfg = settings(tmp_path, slack, output="local", path=str(tmp_path / "lake"))
     lake = LocalSink(tmp_path / "lake")
     app = App(cfg)
-    dying = Dying(lake, die_on_put=2, stored=False)
+    dying = DyingSink(lake, die_on_put=2, stored=False)
     app.pipeline.derived = Derivations([OcsfOutput(cfg.ocsf, dying)])
     try:
         with pytest.raises(Died):

@@ -16,18 +16,16 @@ from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
-from connector.budget import MEMORY, limit_malloc_arenas
-from connector.config.settings import OutputConfig, Settings
+from connector.budget import limit_malloc_arenas
+from connector.config.settings import Settings
 from connector.detections.anomalies import AnomalyAlerts
 from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
-from connector.ingest.derived import Derivations, DerivedOutput
-from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
-from connector.ocsf.output import outputs as ocsf_outputs
 from connector.search.watchlist import Watchlist
 from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
+from connector.service.pipeline_setup import build_pipeline
 from connector.service.readiness import BackgroundCheck
 from connector.service.runner import Outcome, SourceRunner
 from connector.service.workspaces import Workspaces
@@ -43,16 +41,6 @@ if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when fir
     from connector.search.worker import SearchWorkers
 
 log = logging.getLogger(__name__)
-
-
-def _search_index(output: OutputConfig, sink: Sink) -> list[DerivedOutput]:
-    """What is written beside each landed object: the search index, unless turned off
-    (stdout keeps nothing to index)."""
-    if not output.search_index or output.type == "stdout":
-        return []
-    from connector.search.index import SearchIndex
-
-    return [SearchIndex(sink, output.prefix)]
 
 
 def tune_interpreter() -> None:
@@ -96,24 +84,11 @@ class App:
         )
         self._catalog_http = httpx.Client(timeout=30.0, follow_redirects=False)
         self.catalog = self._catalog(settings)
-        out, limits = settings.output, settings.limits
-        MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
-        self.pipeline = Pipeline(
+        self.pipeline = build_pipeline(
+            settings,
             self.store,
             self.sink,
-            BatchLimits(
-                out.prefix,
-                out.batch_max_events,
-                out.batch_max_bytes,
-                out.hold_max_events,
-                out.hold_max_bytes,
-                out.spill_dir,
-                out.partitions,
-            ),
-            observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
-            derived=Derivations(
-                [*ocsf_outputs(settings.ocsf), *_search_index(settings.output, self.sink)]
-            ),
+            [self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
         )
         budgets = RateBudgets()
         self.runners = {
