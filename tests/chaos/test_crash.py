@@ -42,7 +42,7 @@ FOLDER = {
 @pytest.mark.slow
 @pytest.mark.timeout(90)
 def test_sigkill_loop_lands_every_event_exactly_once(tmp_path: Path, moto_endpoint: str) -> None:
-    seed = int(os.environ["CHAOS_SEED"]) if os.environ.get("CHAOS_SEED") else None
+    seed = int(os.environ.get("CHAOS_SEED", "7"))
     result = run_chaos(
         tmp_path / "chaos",
         moto_endpoint,
@@ -80,7 +80,7 @@ def test_sigkill_loop_lands_every_ocsf_event_exactly_once(
     """The same loop with the OCSF output on, its lake in the same bucket behind the same
     killing proxy: kills before and after raw and OCSF uploads alike, and the lake ends
     with exactly one OCSF event per raw row."""
-    seed = int(os.environ["CHAOS_SEED"]) if os.environ.get("CHAOS_SEED") else None
+    seed = int(os.environ.get("CHAOS_SEED", "7"))
     result = run_chaos(
         tmp_path / "chaos",
         moto_endpoint,
