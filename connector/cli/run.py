@@ -7,6 +7,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from types import FrameType
 
 from connector.cli.check import NO_DESTINATION
@@ -19,14 +20,23 @@ log = logging.getLogger("connector")
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:
-    app = App(settings)
+    """The signal handlers go in before the app is built (state store, clients, leases),
+    so a SIGTERM that arrives while it starts stops it cleanly instead of killing it."""
+    stopping = threading.Event()
+    built: list[App] = []
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal received, stopping", extra={"signal": signal.Signals(signum).name})
-        app.stop.set()
+        stopping.set()
+        for running in built:
+            running.stop.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    app = App(settings)
+    built.append(app)
+    if stopping.is_set():
+        app.stop.set()
     clean = True
     try:
         try:

@@ -162,6 +162,10 @@ class Fleet:
         return inc
 
     def stop_all(self, timeout: float = 30.0) -> None:
+        """A replica restarted moments ago is let finish starting first: a SIGTERM while
+        Python still imports the connector ends it before any handler exists."""
+        for inc in self.live.values():
+            _wait_started(inc, timeout)
         for inc in self.live.values():
             inc.proc.send_signal(signal.SIGTERM)
         for inc in self.live.values():
@@ -569,3 +573,11 @@ def checkpoints(endpoint: str, table: str, sources: int) -> dict[tuple[str, str]
         for item in items:
             out[(f"src{i}", item["sk"]["S"])] = (item["owner"]["S"], int(item["epoch"]["N"]))
     return out
+
+
+def _wait_started(inc: Incarnation, timeout: float) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and inc.proc.poll() is None:
+        if b"scheduler started" in inc.log.read_bytes():
+            return
+        time.sleep(0.2)
