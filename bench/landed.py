@@ -3,11 +3,16 @@
 The rows are the benchmark's audit events re-dated evenly over `days` days, validated,
 enriched (`p_*` fields, indicators) and batched by `connector.ingest.batch.Batch` into
 `LocalSink`, so the files have exactly the layout, compression and object sizes the
-daemon produces.
+daemon produces. With `indexed`, each object's search index is written beside it by the
+daemon's derived output (`connector.search.index.SearchIndex`), and the CPU it took is
+counted apart. `office` is the share of rows whose sign-in IP is the office NAT address
+`OFFICE_IP` (a common indicator).
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -19,41 +24,70 @@ from connector.ingest.enrich import Enricher, Source
 from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
 from connector.logtypes.audit import AuditLogs
+from connector.search.index import SearchIndex
 from connector.sinks.local import LocalSink
 
 PREFIX = "slack"
 BATCH = 10_000
+OFFICE_IP = "203.0.113.10"
 
 
-def write(root: Path, events: int, now: int, days: int = 30) -> dict[str, str]:
+@dataclass
+class Landed:
+    sample: dict[str, str] = field(default_factory=dict)
+    cpu_s: float = 0.0
+    """CPU seconds of everything but the index: validate, enrich, batch, gzip, write."""
+    index_cpu_s: float = 0.0
+
+
+def write(
+    root: Path, events: int, now: int, days: int = 30, indexed: bool = False, office: float = 0.0
+) -> dict[str, str]:
     """Land `events` audit rows under `root`; returns a few indicators that occur in them."""
+    return land(root, events, now, days, indexed, office).sample
+
+
+def land(
+    root: Path, events: int, now: int, days: int = 30, indexed: bool = False, office: float = 0.0
+) -> Landed:
     data = dataset.audit(events, now)
     source = Source("bench", "bench org")
     logtype = AuditLogs()
     sink = LocalSink(root)
+    index = SearchIndex(sink, PREFIX) if indexed else None
     rows = RowIds(source, logtype)
     enricher = Enricher(source, logtype, clock.rfc3339(now))
     step = days * 86_400 / max(events, 1)
     sizing = Sizing(max_events=BATCH)
     granularity = {logtype.log_type: GRANULARITIES[logtype.partition]}
     batch = Batch(PREFIX, source.id, sizing, granularity)
-    sample: dict[str, str] = {}
+    every = round(1 / office) if office else 0
+    out = Landed()
+    start = time.process_time()
     for i in range(events):
         raw = orjson.loads(data.event(i))
         raw["date_create"] = now - 60 - int(i * step)
+        if every and i % every == 0:
+            raw["context"]["ip_address"] = OFFICE_IP
         rid, key = rows.of(raw)
         line, ts = enricher.line(raw, AuditLogs.validate_record(raw), rid)
         batch.add(logtype.log_type, line, key, ts)
-        if i == events // 2:
+        if i == events // 2 + 1:
             actor = raw["actor"]["user"]
-            sample = {"ip": raw["context"]["ip_address"], "email": actor["email"]}
+            out.sample = {"ip": raw["context"]["ip_address"], "email": actor["email"]}
         if batch.due(checkpoint_waiting=True):
-            _flush(batch, sink)
+            _flush(batch, sink, index, out)
             batch = Batch(PREFIX, source.id, sizing, granularity)
-    _flush(batch, sink)
-    return sample
+    _flush(batch, sink, index, out)
+    out.cpu_s = time.process_time() - start - out.index_cpu_s
+    return out
 
 
-def _flush(batch: Batch, sink: LocalSink) -> None:
-    for obj in batch.objects():
+def _flush(batch: Batch, sink: LocalSink, index: SearchIndex | None, out: Landed) -> None:
+    for obj in batch.objects(ndjson=index is not None):
         sink.put(obj.key, obj.body)
+        if index is not None and obj.ndjson is not None:
+            t0 = time.process_time()
+            for derived in index.derive(obj.key, obj.ndjson):
+                derived.sink.put(derived.key, derived.body)
+            out.index_cpu_s += time.process_time() - t0

@@ -1,22 +1,21 @@
-"""Search latency over a month of landed audit rows, and what watchlists cost ingest.
+"""Search over a month of landed audit rows, with the index and against the DuckDB floor,
+and what watchlists cost ingest.
 
-    python -m bench.search [--events 1000000] [--ingest-events 300000] [--watched 100]
+    python -m bench.search [--events 1000000] [--ingest-events 0] [--watched 100] [--scan]
 
-Search: `bench.landed` writes EVENTS audit rows spread over 30 days to a local output with
-the connector's own batch writer; each query (30-day window) is run *cold* in a new
-interpreter (import, DuckDB connection, first query; the OS page cache is dropped first
-when the host allows it) and *warm* on one reused `Searcher` (median of 3). Hits are all
-the matches (`Searcher.find` reads every one, for the summary), not only the 1000 kept.
-The queries: an IPv4 address, an email, free text, an IPv6 address typed in a spelling
-the data never uses (`2001:0DB8:0009:0:0:0:0:003F` for `2001:db8:9::3f`), an IPv4 held
-only outside the schema's indicator fields (`details.previous_ip_address`), and with
-`--broad`, a domain that every row holds (the per-match cost: every row is a match).
+`bench.landed` writes EVENTS audit rows over 30 days to a local output through the
+connector's own validate/enrich/batch code and writes each object's search index beside
+it with the daemon's derived output; the index's CPU and bytes are reported against the
+rest. A fifth of the rows sign in from one office NAT address.
 
-Ingest: the connector polls INGEST-EVENTS audit events from the benchmark's fake Slack into
-a local output, without and then with a watchlist of WATCHED indicators that never match
-(the common case: every page is scanned, nothing alerts), alternating and twice each;
-the best CPU time of each is compared. The scan alone is also timed over the landed
-lines, in µs per event.
+Each query (30-day window, the first screen: count, first/last seen and the newest 100
+rows) runs in a fresh interpreter: *cold* is the first search (imports, DuckDB
+connection, first read; the OS page cache is dropped first when the host allows it),
+*warm* the same search again in that process. CPU s is all threads of the process; peak
+RSS the process's. The *floor* is DuckDB asked the same question directly over the same
+data files (count, first and last time of the lines holding the indicator's text), in
+the same way; the ratio is ours over the floor's CPU. `--scan` adds today's path for
+objects without an index (the indexes hidden).
 """
 
 from __future__ import annotations
@@ -24,8 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import resource
-import statistics
+import os
 import subprocess
 import sys
 import tempfile
@@ -42,49 +40,35 @@ OUTSIDE = "198.51.100.7"
 BROAD = "birdland.example"
 
 
-def indicators(sample: dict[str, str], broad: bool = False) -> dict[str, str]:
-    queries = {
-        "ip": sample["ip"],
+def indicators(sample: dict[str, str]) -> dict[str, str]:
+    return {
+        "rare IPv4 (one user)": sample["ip"],
         "email": sample["email"],
-        "text": f"text:{TEXT}",
-        "ipv6, other spelling": IPV6,
-        "ip outside p_any_*": OUTSIDE,
+        "user id": "W00029974",
+        "IPv6, other spelling": IPV6,
+        "1 %: IPv4 in details only": OUTSIDE,
+        "20 %: office NAT IP": landed.OFFICE_IP,
+        "99 %: the org's domain": BROAD,
+        "text:": f"text:{TEXT}",
     }
-    return {**queries, "domain, every row": BROAD} if broad else queries
 
 
-def _window(until: float) -> Any:
-    """The 30 days to `until`: one fixed window for every run, or a query that takes
-    minutes would count fewer rows at the window's old edge than the one before it."""
-    from datetime import UTC, datetime
-
-    from connector.search.query import Window
-
-    return Window.last(until=datetime.fromtimestamp(until, UTC))
+CHILD = "from bench.search_child import main; main()"
 
 
-def cold(root: Path, indicator: str, until: float) -> tuple[float, int, float]:
-    """One search in a fresh interpreter: seconds to the answer, hits, CPU seconds."""
+def measure(mode: str, root: Path, indicator: str, until: float) -> dict[str, Any]:
     _drop_page_cache()
-    window = f"until=datetime.fromtimestamp({until!r}, UTC)"
-    code = (
-        "import sys, time; t = time.perf_counter()\n"
-        "from connector.config.settings import OutputConfig\n"
-        "from connector.search.query import Searcher, Window\n"
-        "from connector.indicators.match import parse\n"
-        "from datetime import UTC, datetime\n"
-        f"s = Searcher(OutputConfig(type='local', path={str(root)!r}))\n"
-        f"n = s.find([parse({indicator!r})], Window.last({window}), limit=1000).total\n"
-        "import resource; r = resource.getrusage(resource.RUSAGE_SELF)\n"
-        "print(time.perf_counter() - t, n, r.ru_utime + r.ru_stime)\n"
-    )
     proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False
+        [sys.executable, "-c", CHILD, mode, str(root), indicator, repr(until)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"cold search failed:\n{proc.stderr[-3000:]}")
-    out = proc.stdout.split()
-    return float(out[0]), int(out[1]), float(out[2])
+        raise RuntimeError(f"{mode} search failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
 def _drop_page_cache() -> bool:
@@ -96,29 +80,12 @@ def _drop_page_cache() -> bool:
         return False
 
 
-def _cpu() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF)
-    return r.ru_utime + r.ru_stime
-
-
-def warm(root: Path, indicator: str, until: float, runs: int = 3) -> tuple[float, int, float]:
-    """Median seconds and CPU seconds (all DuckDB threads) of `runs` repeated searches."""
-    from connector.config.settings import OutputConfig
-    from connector.indicators.match import parse
-    from connector.search.query import Searcher
-
-    searcher = Searcher(OutputConfig(type="local", path=str(root)))
-    try:
-        searcher.find([parse(indicator)], _window(until), limit=1000)
-        times, cpus, found = [], [], 0
-        for _ in range(runs):
-            t0, c0 = time.perf_counter(), _cpu()
-            found = searcher.find([parse(indicator)], _window(until), limit=1000).total
-            times.append(time.perf_counter() - t0)
-            cpus.append(_cpu() - c0)
-        return statistics.median(times), found, statistics.median(cpus)
-    finally:
-        searcher.close()
+def _hide_indexes(root: Path, hidden: bool) -> None:
+    """`--scan`: rename the index folder away (and back) so every object is scanned."""
+    shown, away = root / "slack" / "_index", root / "slack" / ".index-hidden"
+    src, dst = (shown, away) if hidden else (away, shown)
+    if src.exists():
+        src.rename(dst)
 
 
 def watched(n: int) -> list[str]:
@@ -171,34 +138,59 @@ def scan_cost(root: Path, n: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.search", description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
-    ap.add_argument("--ingest-events", type=int, default=300_000, help="0 skips the ingest runs")
+    ap.add_argument("--ingest-events", type=int, default=0, help="0 skips the watchlist runs")
     ap.add_argument("--watched", type=int, default=100)
+    ap.add_argument("--scan", action="store_true", help="also today's scan, indexes hidden")
+    ap.add_argument("--root", type=Path, help="land here and keep it (default: a temp dir)")
+    ap.add_argument("--reuse", action="store_true", help="search what --root holds already")
+    ap.add_argument("--only", action="append", default=[], help="only these query names")
     ap.add_argument("--json", type=Path)
-    ap.add_argument("--broad", action="store_true", help="also a domain every row holds")
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"loadavg": [_loadavg()]}
     with tempfile.TemporaryDirectory(prefix="slack-search-bench-") as tmp:
-        root = Path(tmp) / "landed"
-        t0 = time.perf_counter()
-        until = time.time()
-        sample = landed.write(root, args.events, int(until))
-        size = sum(p.stat().st_size for p in root.rglob("*.json.gz"))
-        files = sum(1 for _ in root.rglob("*.json.gz"))
-        print(
-            f"landed {args.events:,} audit rows over 30 days: {files} objects, "
-            f"{size / 1e6:.0f} MB gzip, in {time.perf_counter() - t0:.0f}s",
-            flush=True,
-        )
+        root = args.root or Path(tmp) / "landed"
+        meta = root / "bench.json"
+        if args.reuse and meta.exists():
+            info = json.loads(meta.read_text())
+        else:
+            t0 = time.perf_counter()
+            until = time.time()
+            done = landed.land(root, args.events, int(until), indexed=True, office=0.2)
+            info = {
+                "until": until,
+                "sample": done.sample,
+                "cpu_s": done.cpu_s,
+                "index_cpu_s": done.index_cpu_s,
+                "wall_s": time.perf_counter() - t0,
+            }
+            meta.write_text(json.dumps(info))
+        until = info["until"]
+        data = list((root / "slack").glob("Slack.*/**/*.json.gz"))
+        idx = list((root / "slack" / "_index").rglob("*.parquet"))
+        info["data_bytes"] = sum(p.stat().st_size for p in data)
+        info["index_bytes"] = sum(p.stat().st_size for p in idx)
+        info["objects"] = len(data)
+        results["landed"] = info
+        print(f"landed: {json.dumps(info)}", flush=True)
         search_rows = []
-        for name, indicator in indicators(sample, args.broad).items():
-            cold_s, n_cold, cold_cpu = cold(root, indicator, until)
-            warm_s, n_warm, warm_cpu = warm(root, indicator, until)
-            assert n_cold == n_warm, (n_cold, n_warm)
-            search_rows.append((name, indicator, n_warm, cold_s, cold_cpu, warm_s, warm_cpu))
-            print(f"  {name}: {n_warm} hits, cold {cold_s:.2f}s, warm {warm_s:.2f}s", flush=True)
+        for name, indicator in indicators(info["sample"]).items():
+            if args.only and name not in args.only:
+                continue
+            row: dict[str, Any] = {"name": name, "indicator": indicator}
+            row["index"] = measure("index", root, indicator, until)
+            row["floor"] = measure("floor", root, indicator, until)
+            if args.scan:
+                _hide_indexes(root, True)
+                try:
+                    row["scan"] = measure("scan", root, indicator, until)
+                finally:
+                    _hide_indexes(root, False)
+            results["loadavg"].append(_loadavg())
+            search_rows.append(row)
+            print(f"  {json.dumps(row)}", flush=True)
         results["search"] = search_rows
-        results["scan_us"] = {n: scan_cost(root, n) for n in (10, args.watched, 1000)}
+        results["scan_us"] = {n: scan_cost(root, n) for n in (10, args.watched)}
     if args.ingest_events > 0:
         results["ingest"] = ingest(args.ingest_events, args.watched)
     print()
@@ -206,6 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
+
+
+def _loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def ingest(events: int, n: int) -> dict[str, float]:
@@ -229,22 +228,46 @@ def ingest(events: int, n: int) -> dict[str, float]:
 
 
 def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> str:
+    info = results["landed"]
     lines = [
-        f"Search over {events:,} landed audit rows, 30-day window (local disk)",
+        f"Search over {events:,} landed audit rows ({info['objects']} objects), 30-day window,"
+        " local disk; first screen (count, first/last seen, newest 100 rows)",
+        f"load average during the runs: {', '.join(results['loadavg'])}",
         "",
-        "| query | indicator | hits | cold s | cold CPU s | warm s | warm CPU s |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
+        f"index: {info['index_bytes'] / 1e6:.1f} MB = "
+        f"{100 * info['index_bytes'] / max(info['data_bytes'], 1):.0f} % of the data's "
+        f"{info['data_bytes'] / 1e6:.1f} MB; its CPU {info['index_cpu_s']:.1f} s = "
+        f"{100 * info['index_cpu_s'] / max(info['cpu_s'], 1e-9):.0f} % of landing's "
+        f"{info['cpu_s']:.1f} s (validate, enrich, batch, gzip, write)",
+        "",
+        "| query | hits | cold s (CPU) | warm s (CPU) | peak RSS MB | floor cold s (CPU)"
+        " | floor warm s (CPU) | floor RSS MB | warm CPU ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for name, indicator, hits, cold_s, cold_cpu, warm_s, warm_cpu in results["search"]:
+    for row in results["search"]:
+        ours, fl = row["index"], row["floor"]
+        ratio = ours["warm"][1] / max(fl["warm"][1], 1e-9)
         lines.append(
-            f"| {name} | `{indicator}` | {hits} | {cold_s:.2f} | {cold_cpu:.2f} "
-            f"| {warm_s:.2f} | {warm_cpu:.2f} |"
+            f"| {row['name']} `{row['indicator']}` | {ours['warm'][2]} "
+            f"| {ours['cold'][0]:.2f} ({ours['cold'][1]:.2f}) "
+            f"| {ours['warm'][0]:.2f} ({ours['warm'][1]:.2f}) | {ours['rss_mb']:.0f} "
+            f"| {fl['cold'][0]:.2f} ({fl['cold'][1]:.2f}) "
+            f"| {fl['warm'][0]:.2f} ({fl['warm'][1]:.2f}) | {fl['rss_mb']:.0f} | {ratio:.2f} |"
         )
+    if any("scan" in row for row in results["search"]):
+        lines += ["", "| query | scan (no index) cold s (CPU) | warm s (CPU) | peak RSS MB |"]
+        lines.append("| --- | ---: | ---: | ---: |")
+        for row in results["search"]:
+            sc = row.get("scan")
+            if sc:
+                lines.append(
+                    f"| {row['name']} | {sc['cold'][0]:.2f} ({sc['cold'][1]:.2f}) "
+                    f"| {sc['warm'][0]:.2f} ({sc['warm'][1]:.2f}) | {sc['rss_mb']:.0f} |"
+                )
     lines += [
         "",
-        "Warm: median of 3 on one reused Searcher. CPU s: all threads of the process (DuckDB",
-        "uses both cores), so wall below CPU means the two cores were both free; a wall far",
-        "above CPU/2 means the cores were busy with other work.",
+        "Floor hits count lines holding the indicator's text (its prefilter), a superset of",
+        "the matches; the floor reads every data object, the index only the shown rows'.",
     ]
     scan = results["scan_us"]
     if "ingest" in results:

@@ -20,6 +20,7 @@ from hypothesis import settings as hypothesis_settings
 
 from connector.config.load import parse
 from connector.config.settings import Settings
+from connector.search.index import INDEX
 from tests.fakes import moto_server
 from tests.fakes.slack_server import FakeSlack
 
@@ -141,10 +142,13 @@ def read_local(root: Path, folder: str = "") -> list[dict[str, Any]]:
 
 
 def read_s3(client: Any, bucket: str, prefix: str = "") -> dict[str, list[dict[str, Any]]]:
-    """Every object under a prefix, key -> decoded rows."""
+    """Every data and quarantine object under a prefix, key -> decoded rows; the search
+    index beside them (Parquet under `_index/`, on by default) is not data."""
     out: dict[str, list[dict[str, Any]]] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
+            if f"/{INDEX}/" in f"/{item['Key']}":
+                continue
             body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             out[item["Key"]] = [orjson.loads(x) for x in gzip.decompress(body).splitlines()]
     return out

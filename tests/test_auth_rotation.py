@@ -43,14 +43,14 @@ def oauth_slack(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield fake, slack
 
 
-def write_config(tmp_path: Path, fake: FakeSlackOAuth, slack: FakeSlack) -> Path:
+def write_config(tmp_path: Path, fake: FakeSlackOAuth, slack: FakeSlack, **fields: Any) -> Path:
     oauth = {
         "client_id": fake.client_id,
         "client_secret": {"env": "SLACK_CLIENT_SECRET"},
         "redirect_uri": f"http://127.0.0.1:{free_port()}/slack/oauth/callback",
         "token_url": fake.token_url,
     }
-    source = cli_source(slack, token_env=None, retry_backoff_seconds=0.01, oauth=oauth)
+    source = cli_source(slack, token_env=None, retry_backoff_seconds=0.01, oauth=oauth, **fields)
     return config_file(tmp_path, source, metrics={"enabled": False})
 
 
@@ -92,6 +92,44 @@ def test_auth_stores_a_token_the_daemon_then_uses(
     slack.add_audit(audit(i, int(datetime.now(UTC).timestamp()) - 5) for i in range(3))
     assert main(["once", "--config", str(path)]) == 0
     assert len(read_local(tmp_path / "out")) == 3
+
+
+@pytest.mark.parametrize(
+    ("team_ids", "granted", "asked", "code"),
+    [
+        ("all", ("auditlogs:read", "admin", "admin.teams:read"), True, 0),
+        ("all", ("auditlogs:read", "admin"), True, 1),
+        (["T0123ABCD"], ("auditlogs:read", "admin"), False, 0),
+    ],
+)
+def test_auth_asks_for_the_workspace_list_scope_when_team_ids_is_all(
+    team_ids: Any,
+    granted: tuple[str, ...],
+    asked: bool,
+    code: int,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`team_ids = "all"` lists the workspaces with admin.teams.list, so `auth` asks for
+    admin.teams:read and refuses a token without it; a fixed list never lists them."""
+    with FakeSlackOAuth(user_scopes=granted) as fake, FakeSlack(tokens=()) as slack:
+        monkeypatch.setenv("SLACK_CLIENT_SECRET", fake.client_secret)
+        SECRETS_SEEN.add(fake.client_secret)
+        path = write_config(
+            tmp_path, fake, slack, team_ids=team_ids, log_types=["audit", "access", "integration"]
+        )
+        monkeypatch.setattr("webbrowser.open", browser(fake))
+        argv = ["auth", "--config", str(path), "--source", "acme", "--open-browser"]
+        assert main([*argv, "--timeout", "10"]) == code
+    out, err = capsys.readouterr()
+    (url,) = [w for w in out.split() if w.startswith("http") and "user_scope=" in w]
+    scopes = parse_qs(urlsplit(url).query)["user_scope"][0].split(",")
+    assert sorted(scopes) == sorted(["auditlogs:read", "admin", *(["admin.teams:read"] * asked)])
+    assert "on the organization" in out
+    assert (tmp_path / "tokens" / "acme.json").exists() == (code == 0)
+    if code:
+        assert "admin.teams:read" in err and "the workspace list" in err
 
 
 def test_auth_rejects_a_forged_state(

@@ -229,8 +229,11 @@ def test_iam_policy_grants_exactly_what_the_s3_sink_calls() -> None:
             by_action.setdefault(action, []).append(statement)
     s3_actions = {a for a in by_action if a.startswith("s3:")}
     # PutObject (put), GetObject (authorizes HeadObject: exists), ListBucket (HeadBucket: check,
-    # and 404 instead of 403 for a missing key). Nothing else: no Delete, no ACLs.
-    assert s3_actions == {"s3:PutObject", "s3:GetObject", "s3:ListBucket"}
+    # and 404 instead of 403 for a missing key), DeleteObject only for check's probes.
+    # Nothing else: no ACLs.
+    assert s3_actions == {"s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"}
+    (delete,) = by_action["s3:DeleteObject"]
+    assert _as_list(delete["Resource"]) == ["arn:aws:s3:::BUCKET/PREFIX/_check/*"]
     for action in ("s3:PutObject", "s3:GetObject"):
         (statement,) = by_action[action]
         assert _as_list(statement["Resource"]) == ["arn:aws:s3:::BUCKET/PREFIX/*"]

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 import pytest
 
-from connector.config.settings import OutputConfig
 from connector.ingest.derived import Derivations, DerivedObject
 from connector.ingest.enrich import Source
 from connector.ingest.pipeline import BatchLimits, Pipeline
@@ -29,14 +28,12 @@ from connector.sinks.s3 import S3Sink
 from connector.sinks.stdout import StdoutSink
 from connector.state import LeaseLost, SqliteOptions, StateStore, UnitOfWork
 from tests.conftest import dynamodb_options
+from tests.fakes.dying_sink import Died, DyingSink
+from tests.test_write_behind import PageNumber
 
 SOURCE = Source("acme", "Acme")
 T0 = 1_700_000_000
 HOUR = 3600
-
-
-class Died(BaseException):
-    """The process died here (not an Exception, so nothing in the connector handles it)."""
 
 
 def event(n: int) -> dict[str, Any]:
@@ -58,7 +55,8 @@ class Scripted(AuditLogs):
 
     def pages(self, ctx: PollContext) -> Iterator[Page]:
         for number, ids in enumerate(self.script, 1):
-            yield Page([event(n) if isinstance(n, int) else n for n in ids], {"page": number})
+            records = [event(n) if isinstance(n, int) else n for n in ids]
+            yield Page(records, PageNumber(page=number))
 
 
 class Ids:
@@ -74,34 +72,6 @@ class Ids:
         self.seen.append((key, ndjson))
         ids = sorted(orjson.loads(line)["id"] for line in ndjson.splitlines())
         yield DerivedObject(self.sink, f"ids/{key}.txt", "\n".join(ids).encode(), {"ids": len(ids)})
-
-
-class Dying(Sink):
-    """The real sink, dying at the n-th put (after storing it, or before)."""
-
-    kind = "dying"
-
-    def __init__(self, inner: Sink, die_on_put: int = 0, stored: bool = False) -> None:
-        self.inner, self.die_on_put, self.stored = inner, die_on_put, stored
-        self.puts: list[str] = []
-
-    @classmethod
-    def from_config(cls, cfg: OutputConfig) -> Sink:
-        raise NotImplementedError
-
-    def put(self, key: str, body: bytes) -> None:
-        self.puts.append(key)
-        if len(self.puts) == self.die_on_put:
-            if self.stored:
-                self.inner.put(key, body)
-            raise Died(key)
-        self.inner.put(key, body)
-
-    def exists(self, key: str, size: int | None = None) -> bool:
-        return self.inner.exists(key, size)
-
-    def get(self, key: str) -> bytes:
-        return self.inner.get(key)
 
 
 @pytest.fixture(params=["sqlite", "dynamodb"])
@@ -162,7 +132,7 @@ EXPECTED = {f"evt-{n}" for n in range(1, 9)}
 
 
 def test_each_data_object_gets_its_derived_objects_after_it(options: Any, sink: Sink) -> None:
-    recorder = Dying(sink)
+    recorder = DyingSink(sink)
     ids = Ids(recorder)
     result = poll(options, recorder, PAGES, ids)
     data = [k for k in recorder.puts if not k.startswith("ids/")]
@@ -187,7 +157,7 @@ def test_a_crash_at_any_upload_loses_and_doubles_nothing(
 ) -> None:
     """Died after (or before) storing the n-th object, data or derived; the next poll
     recovers, remaking what a data object that exists lacks, and polls on."""
-    dying = Dying(sink, die_on_put, stored)
+    dying = DyingSink(sink, die_on_put=die_on_put, stored=stored)
     try:
         poll(options, dying, PAGES, Ids(dying))
     except Died:
@@ -197,7 +167,7 @@ def test_a_crash_at_any_upload_loses_and_doubles_nothing(
     for key in dying.puts:  # a data object that does not exist has no derived object
         if not key.startswith("ids/") and not sink.exists(key):
             assert not sink.exists(f"ids/{key}.txt")
-    again = Dying(sink)
+    again = DyingSink(sink)
     result = poll(options, again, PAGES, Ids(again))
     puts = {*dying.puts, *again.puts}
     check_exactly_once(sink, puts, EXPECTED)
@@ -205,14 +175,16 @@ def test_a_crash_at_any_upload_loses_and_doubles_nothing(
 
 
 def test_a_crash_while_recovery_remakes_a_derived_object(options: Any, sink: Sink) -> None:
-    first = Dying(sink, 2, stored=False)  # the data object landed, its derived one did not
+    first = DyingSink(
+        sink, die_on_put=2, stored=False
+    )  # the data object landed, its derived one did not
     with pytest.raises(Died):
         poll(options, first, PAGES, Ids(first))
-    second = Dying(sink, 1, stored=False)  # recovery dies remaking it
+    second = DyingSink(sink, die_on_put=1, stored=False)  # recovery dies remaking it
     with pytest.raises(Died):
         poll(options, second, PAGES, Ids(second))
     assert second.puts == [f"ids/{first.puts[0]}.txt"]
-    third = Dying(sink)
+    third = DyingSink(sink)
     poll(options, third, PAGES, Ids(third))
     assert third.puts[0] == f"ids/{first.puts[0]}.txt"
     check_exactly_once(sink, {*first.puts, *third.puts}, EXPECTED)
@@ -223,7 +195,7 @@ def test_a_failing_derived_sink_fails_the_poll_and_the_retry_lands_everything(
 ) -> None:
     broken = LocalSink(tmp_path / "file")
     broken.root.write_text("not a directory")
-    first = Dying(sink)
+    first = DyingSink(sink)
     with pytest.raises(SinkError):
         poll(options, first, PAGES, Ids(broken))
     store = opened(options)
@@ -232,7 +204,7 @@ def test_a_failing_derived_sink_fails_the_poll_and_the_retry_lands_everything(
         assert store.count_seen("acme", "audit") == 0
     finally:
         store.close()
-    recorder = Dying(sink)
+    recorder = DyingSink(sink)
     poll(options, recorder, PAGES, Ids(recorder))
     check_exactly_once(sink, {*first.puts, *recorder.puts}, EXPECTED)
 

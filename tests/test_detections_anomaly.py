@@ -227,6 +227,24 @@ def test_the_same_anomaly_never_alerts_twice(detector: Detector, tmp_path: Path)
     detector.store = again.store
 
 
+def test_marks_are_pruned_a_retention_behind_the_newest_anomaly(tmp_path: Path) -> None:
+    """Marks stay bounded: those of anomalies `retention_seconds` older (by Slack's time)
+    than the newest go, and such an old anomaly read again is `expired`, never re-alerted."""
+    day = 86_400
+    d = Detector(tmp_path, retention_seconds=2 * day)
+    try:
+        assert len(d.scan(row(1, T0), row(2, T0 + day))) == 2
+        assert d.store.detection_mark(f"detections:anomaly:seen:acme:{row(1, T0)['id']}")
+        assert len(d.scan(row(3, T0 + 3 * day))) == 1
+        assert d.store.detection_mark(f"detections:anomaly:seen:acme:{row(1, T0)['id']}") is None
+        assert d.store.detection_mark(f"detections:anomaly:seen:acme:{row(2, T0)['id']}")
+        assert d.scan(row(1, T0), row(2, T0 + day), row(3, T0 + 3 * day)) == []
+        assert d.counts == {"alerted": 3, "expired": 1, "repeated": 2}
+        assert d.store.open_alerts() == {}
+    finally:
+        d.store.close()
+
+
 def test_a_burst_is_one_alert_with_a_count(detector: Detector) -> None:
     burst = [row(i, T0 + 30 * i, email="bob@example.com") for i in range(5)]
     other = row(9, T0, email="carol@example.com")

@@ -116,7 +116,7 @@ def test_a_short_answer_does_not_make_everything_new_the_next_day(
     lists.actions = dict(BASE)
     cat.refresh(force=True)
     assert sent == []
-    assert sorted(store.alert(KEY)["actions"]) == sorted(BASE)
+    assert sorted(store.detection_value(KEY)["actions"]) == sorted(BASE)
 
 
 @pytest.mark.parametrize(
@@ -140,13 +140,13 @@ def test_a_failed_read_is_logged_retried_a_day_later_and_never_alerts(
             frozen.tick(3600)
         assert lists.calls == 2
         assert "could not read Slack's audit action lists" in caplog.text
-        assert store.alert(KEY)["error"] == error.detail
+        assert store.detection_value(KEY)["error"] == error.detail
         lists.error = None
         lists.actions["new_one"] = "user"
         frozen.tick(86_400)
         cat.refresh()
     assert lists.calls == 3 and [a.rule for a in sent] == ["slack_new_action"]
-    assert store.alert(KEY)["error"] is None
+    assert store.detection_value(KEY)["error"] is None
 
 
 # -- unlisted actions ------------------------------------------------------------------------
@@ -190,15 +190,15 @@ def test_state_show_summary_and_check_warn_when_two_days_old(
     assert "never read" in str(_stale_lists(cfg, None))
     with freeze_time("2026-12-01 00:00:00") as frozen:
         catalog(store, lists, []).refresh()
-        summary = catalog_summary(store.alert(KEY))
+        summary = catalog_summary(store.detection_value(KEY))
         assert summary is not None
         assert (summary["actions"], summary["entity_types"], summary["age_seconds"]) == (3, 2, 0)
         frozen.tick(2 * 86_400)
-        assert _stale_lists(cfg, catalog_summary(store.alert(KEY))) is None
+        assert _stale_lists(cfg, catalog_summary(store.detection_value(KEY))) is None
         frozen.tick(3600)
         lists.error = SlackTransientError("catalog", "actions", "HTTP 503")
         catalog(store, lists, []).refresh()
-        stale = _stale_lists(cfg, catalog_summary(store.alert(KEY)))
+        stale = _stale_lists(cfg, catalog_summary(store.detection_value(KEY)))
     assert stale == "Slack's audit action lists were read 49 h ago (last error: HTTP 503)"
 
 

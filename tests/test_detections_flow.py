@@ -5,7 +5,7 @@ sharing one DynamoDB table where the first wrote nothing; bursts are one alert."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ class Failing(Sink):
     def from_config(cls, cfg: Any) -> Sink:
         return cls()
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         raise SinkError("disk on fire")
 
     def exists(self, key: str, size: int | None = None) -> bool:

@@ -6,6 +6,7 @@ Each test ends in an exact comparison with what the fake Slack holds.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from connector.cli.main import main
 from connector.config.settings import Settings
 from connector.service.app import App
+from connector.sinks.base import SinkError
 from connector.state.sqlite import StateError, StateStore
 from tests.conftest import local_settings, once, read_s3, source
 from tests.factories import audit, cli_source, config_file, now
@@ -90,6 +92,32 @@ def test_s3_throttling_and_slow_uploads_are_absorbed(
         assert [s for _, _, s in proxy.requests][:2] == [503, 503]
     ids = audit_ids_in_s3(client, bucket)
     assert len(ids) == 20 and set(ids.values()) == {1}
+
+
+def test_max_attempts_counts_every_attempt_not_retries(
+    slack: FakeSlack, tmp_path: Path, s3_bucket: tuple, moto_endpoint: str
+) -> None:
+    """botocore's `max_attempts` counts retries (3 meant 4 requests); the S3 client and
+    the lease client count attempts in all (`total_max_attempts`)."""
+    from connector.sinks.s3 import S3Sink
+    from connector.state.table import Table
+    from tests.conftest import dynamodb_options
+
+    _, bucket = s3_bucket
+    with S3Proxy(moto_endpoint) as proxy:
+        output = s3_settings(tmp_path, slack, bucket, proxy.url).output
+        sink = S3Sink.from_config(output.model_copy(update={"max_attempts": 3}))
+        proxy.fail_next(3, 500)
+        with pytest.raises(SinkError):
+            sink.put("slack/x.json.gz", b"x")
+        sink.close()
+        assert [(m, s) for m, _, s in proxy.requests] == [("PUT", 500)] * 3
+        options = dynamodb_options(proxy.url)
+        proxy.requests.clear()
+        proxy.fail_next(2, 500)
+        with pytest.raises(StateError):
+            Table.for_leases(options).get("lease", "x")
+        assert [s for _, _, s in proxy.requests] == [500], "no retry inside botocore"
 
 
 def test_state_in_use_by_another_process_is_refused(
@@ -204,7 +232,7 @@ def test_a_truncated_object_left_by_a_crash_is_not_taken_as_written(
     from tests.conftest import read_local
 
     class HalfWrite(LocalSink):
-        def put(self, key: str, body: bytes) -> None:
+        def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
             super().put(key, body[: len(body) // 2])
             raise Died
 

@@ -241,3 +241,23 @@ def test_the_mapping_doc_names_every_family() -> None:
         if hasattr(f.match, "__self__"):
             for action in f.match.__self__:  # type: ignore[attr-defined]
                 assert f"`{action}`" in doc, action
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"action": 5},
+        {"action": None},
+        {"date_create": "yesterday"},
+        {"date_create": float("inf")},
+        {"date_create": True, "p_event_time": "not a time"},
+    ],
+)
+def test_odd_actions_and_times_keep_their_values(changes: dict[str, Any]) -> None:
+    """A value the mapper cannot use is left in `unmapped`, never consumed and lost."""
+    row = landed(audit(1, 1_700_000_000, "user_login"), AUDIT)
+    row.update(changes)
+    event = check(row)
+    for key, value in changes.items():
+        if not key.startswith("p_") and value is not None:
+            assert key in event["unmapped"], (key, event["unmapped"])

@@ -139,7 +139,9 @@ def test_once_writes_both_outputs_locally(tmp_path: Path, slack: FakeSlack) -> N
     assert per_class["slack-entity-management"] == 5
     assert per_class["slack-user-access"] == 10
     assert per_class["slack-base-event"] == 20  # huddle_ended, and downloads without a file
-    assert sum(derived.values()) == expected
+    # Each raw row is one OCSF event; the search index (on by default) covers each row too.
+    assert sum(n for label, n in derived.items() if label.startswith("ocsf:")) == expected
+    assert derived["indexed_rows"] == expected
     assert metrics == 20 and status is not None
     assert status["derived_total"]["ocsf:authentication"] == 20
 
@@ -228,13 +230,13 @@ def test_a_crash_between_the_raw_object_and_its_ocsf_objects(
 ) -> None:
     """Killed right after the raw object landed: the next poll's recovery writes the OCSF
     objects from the raw object read back, and the lake holds every event once."""
-    from tests.test_derived import Died, Dying
+    from tests.fakes.dying_sink import Died, DyingSink
 
     expected = seed(slack)
     cfg = settings(tmp_path, slack, output="local", path=str(tmp_path / "lake"))
     lake = LocalSink(tmp_path / "lake")
     app = App(cfg)
-    dying = Dying(lake, die_on_put=2, stored=False)
+    dying = DyingSink(lake, die_on_put=2, stored=False)
     app.pipeline.derived = Derivations([OcsfOutput(cfg.ocsf, dying)])
     try:
         with pytest.raises(Died):
@@ -248,3 +250,16 @@ def test_a_crash_between_the_raw_object_and_its_ocsf_objects(
     finally:
         again.close()
     check_lake(parquet_objects(local_files(tmp_path / "lake")), expected)
+
+
+def test_check_probes_the_lake(tmp_path: Path, slack: FakeSlack) -> None:
+    from connector.cli import check
+
+    cfg = settings(tmp_path, slack, output="local", path=str(tmp_path / "lake"))
+    lines = [line for line in check.run(cfg) if line.name.startswith("ocsf")]
+    assert [(line.name, line.ok) for line in lines] == [("ocsf local", True)]
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    cfg = settings(tmp_path, slack, output="local", path=str(blocked / "lake"))
+    lines = [line for line in check.run(cfg) if line.name.startswith("ocsf")]
+    assert [(line.name, line.ok) for line in lines] == [("ocsf local", False)]

@@ -27,6 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from connector.config.errors import ConfigError
 from connector.config.load import parse
+from connector.config.settings import s3_worst_seconds
 from connector.service.app import App
 from connector.service.health import HealthServer
 from connector.slack.client import SlackClient
@@ -129,8 +130,8 @@ def test_s3_timeouts_and_retries_must_fit_the_shutdown_grace(slack: FakeSlack) -
         parse(base)
     parse({**base, "daemon": {"shutdown_grace_seconds": 120}})
     default = parse({"output": {"type": "s3", "bucket": "b"}, "sources": [source(slack)]})
-    out = default.output
-    worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
+    worst = s3_worst_seconds(default.output)
+    assert worst == 3 * (3 + 12) + 1 + 2, "3 attempts in all, and botocore's backoff"
     assert worst <= default.daemon.shutdown_grace_seconds < 60, "inside systemd's and k8s' 60 s"
 
 

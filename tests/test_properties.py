@@ -13,6 +13,7 @@ import gzip
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,7 @@ class MemorySink(Sink):
     def from_config(cls, cfg: Any) -> Sink:
         return cls()
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         self.objects[key] = body
         if self.crash_after_put:
             self.crash_after_put = False

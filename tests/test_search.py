@@ -79,7 +79,9 @@ def search(config: str, capsys: pytest.CaptureFixture[str], *args: str) -> tuple
 
 
 def rows(text: str) -> list[dict[str, Any]]:
-    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+    """The rows of a JSON answer, without the last line a cut answer adds (`cut`)."""
+    out = [orjson.loads(line) for line in text.splitlines() if line.strip()]
+    return [r for r in out if "cut" not in r]
 
 
 def expected(landed: list[dict[str, Any]], keep: Any) -> set[str]:
@@ -150,6 +152,8 @@ def test_log_type_limit_and_window_filters(local: str, capsys: pytest.CaptureFix
     assert code == 0 and [r["p_log_type"] for r in rows(out)] == ["Slack.AccessLogs"]
     code, out, _ = search(local, capsys, "--format", "json", "--limit", "3", "203.0.113.0/24")
     assert code == 0 and len(rows(out)) == 3
+    cut = orjson.loads(out.splitlines()[-1])["cut"]
+    assert cut["shown"] == 3 and cut["total"] == 38 and "--all" in cut["all_of_them"]
     code, out, _ = search(local, capsys, "--format", "json", "--since", "15m", "203.0.113.0/24")
     times = [r["date_create"] for r in rows(out) if "date_create" in r]
     assert code == 0 and times and min(times) >= now() - 15 * 60 - 2
@@ -169,9 +173,15 @@ def test_empty_or_missing_output_is_a_clear_error(
 def test_unreadable_object_is_reported(
     local: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    victim = next((tmp_path / "out").rglob("*.json.gz"))
-    victim.write_bytes(b"not gzip at all")
+    """Whether the object is scanned (it has no index) or only its shown rows are read."""
+    access = tmp_path / "out" / "slack" / "Slack.AccessLogs"
+    [indexed] = access.rglob("*.json.gz")
+    indexed.write_bytes(b"not gzip at all")
     code, _, err = search(local, capsys, "198.51.100.23")
+    assert code == 1 and "cannot read" in err
+    for index in (tmp_path / "out" / "slack" / "_index").rglob("*.parquet"):
+        index.unlink()
+    code, _, err = search(local, capsys, "203.0.113.0/24")
     assert code == 1 and "cannot read" in err
 
 
@@ -207,3 +217,28 @@ def test_s3_search_matches_what_landed_in_moto(
         code, out, err = search(config, capsys, "--format", "json", indicator)
         assert code == 0, err
         assert {r["p_row_id"] for r in rows(out)} == expected(landed, keep)
+
+
+def test_all_streams_every_match_newest_first_as_found(
+    local: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--all` (or `--limit 0`): every match, newest first, table or NDJSON, printed in
+    chunks as partitions are read, never held together; the same rows as a search whose
+    limit holds them all."""
+    from connector.cli import search as cli_search
+
+    code, out, _ = search(local, capsys, "--format", "json", "--limit", "1000", "203.0.113.0/24")
+    everything = rows(out)
+    assert code == 0 and len(everything) == 38
+    for flag in (["--all"], ["--limit", "0"]):
+        code, out, err = search(local, capsys, "--format", "json", *flag, "203.0.113.0/24")
+        streamed = rows(out)
+        assert code == 0 and "38 matching event(s)" in err
+        assert {r["p_row_id"] for r in streamed} == {r["p_row_id"] for r in everything}
+        times = [r["p_event_time"] for r in streamed]
+        assert times == sorted(times, reverse=True) and "cut" not in out
+    monkeypatch.setattr(cli_search, "EXPORT_CHUNK", 5)
+    code, out, err = search(local, capsys, "--all", "203.0.113.0/24")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split()[:2] == ["TIME", "LOG"] and len(lines) == 39
+    assert sum(line.startswith("TIME") for line in lines) == 1

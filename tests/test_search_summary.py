@@ -126,7 +126,7 @@ def test_slack_answer_fits_escapes_and_names_the_rest(
         assert more.startswith(f"_{matches - shown} more: `slack-connector search")
         args = build_parser().parse_args(shlex.split(more.split("`")[1])[1:])
         assert args.indicators == ["ip:203.0.113.7"] and args.log_types == ["audit"]
-        assert args.limit >= matches and args.summary
+        assert args.all and args.summary
         assert when(args.since) <= WINDOW.since and when(args.until) >= WINDOW.until
     else:
         assert "more:" not in text
@@ -156,8 +156,16 @@ def test_cli_summary_table_watched_and_cut(
     assert main(["search", "--config", config, "--limit", "2", "203.0.113.0/24"]) == 0
     err = capsys.readouterr().err
     assert "2 of 38 matching event(s); all of them: slack-connector search" in err
-    assert f"--config {config}" in err and "--limit 38" in err
-    # no literal to narrow by: read newest first, stop after the limit, say "at least"
+    assert f"--config {config}" in err and "--all --summary" in err
+    # a range every row is in: the index counts every one of them
+    assert main(["search", "--config", config, "--summary", "--limit", "2", "0.0.0.0/0"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("ip:0.0.0.0/0: 41 event(s)"), out
+    assert "2 of 41 matching event(s)" in err
+    # objects without an index and no literal to narrow by: read newest first, stop after
+    # the limit, say "at least"
+    for index in (tmp_path / "out").rglob("*.parquet"):
+        index.unlink()
     monkeypatch.setattr(query, "FETCH", 4)
     assert main(["search", "--config", config, "--summary", "--limit", "2", "0.0.0.0/0"]) == 0
     out, err = capsys.readouterr()

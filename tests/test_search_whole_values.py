@@ -1,4 +1,5 @@
-"""A search returns every record holding the indicator as a whole value, in any field.
+"""A search returns every record holding the indicator as a whole value, in any field,
+whether the objects have an index (written as they land), only some do, or none.
 
 The rows are landed by the real pipeline (`once` against the fake Slack) into local
 output and into moto S3; the expected set is computed here by walking every value of
@@ -101,6 +102,8 @@ def check_every_holder(config: str, landed: list[Row], capsys: pytest.CaptureFix
         assert summary["events"] == len(want) and summary["complete"]
         times = sorted(r["p_event_time"] for r in landed if r["p_row_id"] in want)
         assert (summary["first_seen"], summary["last_seen"]) == (times[0], times[-1])
+        assert main(["search", "--config", config, "--limit", "1", typed]) == 0  # no tallies
+        assert f"1 of {len(want)} matching event(s)" in capsys.readouterr().err, typed
 
 
 def test_local_search_returns_every_row_holding_the_value(
@@ -115,6 +118,14 @@ def test_local_search_returns_every_row_holding_the_value(
     assert "user7@example.com" in email_fields, "the schema's field holds it too"
     outside = [r for r in landed if "user7@example.com" not in r.get("p_any_emails", [])]
     assert holding(outside, CASES["User7@example.com"]), "and some rows hold it elsewhere"
+    indexes = sorted((tmp_path / "out").rglob("*.parquet"))
+    assert len(indexes) == len(list((tmp_path / "out").rglob("*.json.gz")))
+    check_every_holder(config, landed, capsys)
+    for index in indexes[::2]:
+        index.unlink()
+    check_every_holder(config, landed, capsys)
+    for index in indexes[1::2]:
+        index.unlink()
     check_every_holder(config, landed, capsys)
 
 

@@ -104,6 +104,7 @@ def endpoint_factory(slack: FakeSlack, tmp_path: Path) -> Iterator[Any]:
     apps: list[App] = []
 
     def make(**slash: Any) -> Endpoint:
+        slash.setdefault("search_processes", 0)  # in-process: tests/test_search_worker.py
         settings = parse(config(tmp_path, slack, **slash))
         if not apps:
             once(settings)

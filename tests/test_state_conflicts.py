@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from connector.state import LeaseLost
+from connector.state import LeaseLost, UnitOfWork
 from connector.state.conflicts import MAX_WAIT, Backoff, is_conflict
 from connector.state.dynamodb import DynamoStore
 from connector.state.fences import FENCES, raise_fence
@@ -181,6 +181,9 @@ def test_a_write_refused_after_a_lapse_says_lapsed_and_after_a_takeover_says_mov
     with pytest.raises(LeaseLost) as lapsed:
         replica.commit(*STREAM, keys=[seen_key("d" * 32, 4)], checkpoint={"at": 4})
     assert lapsed.value.lapsed and "lapsed" in str(lapsed.value)
+    with pytest.raises(LeaseLost) as before_upload:
+        UnitOfWork(replica, *STREAM).check_lease()
+    assert before_upload.value.lapsed
     other = DynamoStore(options.model_copy(update={"replica_id": "other"}))
     try:
         other.claim([STREAM], everything=True)

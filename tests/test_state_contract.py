@@ -117,14 +117,43 @@ def test_mark_is_set_once(options: Any) -> None:
     first = options.open()
     second = options.open() if options.type == "dynamodb" else first
     try:
-        key = "anomaly:acme:e1"
-        assert [first.mark(key, {"at": 1}), second.mark(key, {"at": 2})] == [True, False]
-        assert second.alert(key) == {"at": 1}
-        assert second.mark("anomaly:acme:e2", {"at": 3}) is True
+        key = "detections:anomaly:seen:acme:e1"
+        assert [
+            first.mark_detection(key, {"at": 1}, time=100),
+            second.mark_detection(key, {"at": 2}, time=100),
+        ] == [True, False]
+        assert second.detection_mark(key) == {"at": 1}
+        assert second.mark_detection("detections:anomaly:seen:acme:e2", {"at": 3}) is True
     finally:
         first.close()
         if second is not first:
             second.close()
+
+
+def test_detections_keep_their_state_and_marks_apart_from_alert_state(store: StateStore) -> None:
+    store.set_alert("acme:audit:no_events", {"open": True, "since": 3})
+    store.set_detection_value("detections:catalog", {"actions": ["user_login"], "open": True})
+    assert store.mark_detection("detections:anomaly:seen:acme:e1", {"open": True}, time=5)
+    assert store.detection_value("detections:catalog") == {"actions": ["user_login"], "open": True}
+    assert store.detection_value("detections:none") is None
+    assert store.detection_mark("detections:none") is None
+    assert store.alert("detections:catalog") is None
+    assert store.alert("detections:anomaly:seen:acme:e1") is None
+    assert list(store.open_alerts()) == ["acme:audit:no_events"]
+    assert store.detection_value("acme:audit:no_events") is None
+
+
+def test_marks_older_than_the_bound_are_pruned_and_untimed_ones_kept(store: StateStore) -> None:
+    for i, t in enumerate((100, 199, 200, 300)):
+        assert store.mark_detection(f"detections:anomaly:seen:acme:e{i}", {"i": i}, time=t)
+    assert store.mark_detection("detections:catalog:unlisted:x", {"i": 9})
+    assert store.prune_detection_marks(200) == 2
+    assert store.prune_detection_marks(200) == 0
+    assert store.detection_mark("detections:anomaly:seen:acme:e1") is None
+    assert store.detection_mark("detections:anomaly:seen:acme:e2") == {"i": 2}
+    assert store.detection_mark("detections:catalog:unlisted:x") == {"i": 9}
+    assert store.mark_detection("detections:anomaly:seen:acme:e0", {"i": 0}, time=100)
+    assert not store.mark_detection("detections:anomaly:seen:acme:e3", {}, time=300)
 
 
 def test_the_watchlist_keeps_its_keys_apart_from_alert_state(store: StateStore) -> None:

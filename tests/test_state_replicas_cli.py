@@ -15,6 +15,7 @@ import pytest
 
 from connector.cli.main import main
 from connector.config.load import load
+from connector.paging.window import AuditCheckpoint
 from connector.service.app import App
 from tests.factories import cli_source, config_file
 from tests.fakes.slack_server import FakeSlack
@@ -68,13 +69,18 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
     streams = [("acme", lt) for lt in ("audit", "access", "integration")]
     replica.claim(streams)
     try:
-        replica.commit("acme", "audit", keys=[bytes(16)], checkpoint={"next_oldest": 5})
+        typed = AuditCheckpoint(newest=65, next_oldest=5).dump()
+        replica.commit("acme", "audit", keys=[bytes(16)], checkpoint=typed)
         replica.set_status("acme", "audit", {"state": "ok"})
         capsys.readouterr()
         assert main(["state", "show", "--config", str(path)]) == 0
         rows = [orjson.loads(x) for x in capsys.readouterr().out.splitlines()]
         audit = next(r for r in rows if r["log_type"] == "audit")
-        assert audit["checkpoint"] == {"next_oldest": "1970-01-01T00:00:05Z"}
+        assert audit["checkpoint"] == {
+            "newest": "1970-01-01T00:01:05Z",
+            "next_oldest": "1970-01-01T00:00:05Z",
+            "version": 1,
+        }
         assert audit["status"] == {"state": "ok"}
         assert audit["seen"] == 1
         assert audit["lease"]["owner"] == replica.replica_id
@@ -82,7 +88,7 @@ def test_state_show_reads_beside_a_running_replica_without_taking_a_lease(
         assert 0 <= audit["lease"]["seconds_since_renewal"] <= 10
         assert {r["lease"]["owner"] for r in rows} == {replica.replica_id}
         assert all(replica.owns(*s) for s in streams)
-        replica.commit("acme", "audit", checkpoint={"next_oldest": 6})
+        replica.commit("acme", "audit", checkpoint=AuditCheckpoint(newest=66, next_oldest=6).dump())
     finally:
         replica.close()
 

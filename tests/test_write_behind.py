@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import gzip
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -63,7 +63,7 @@ class FailingSink(LocalSink):
         self.fail_on, self.puts = fail_on, 0
         self.lock = threading.Lock()
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         with self.lock:
             self.puts += 1
             failing = self.puts == self.fail_on

@@ -11,6 +11,7 @@ import httpx
 from connector import oauth
 from connector.cli.output import say
 from connector.config.settings import Settings
+from connector.oauth.scopes import workspace_scopes
 from connector.secrets import SecretError
 from connector.slack.errors import SlackError
 from connector.state.token_store import TokenFileError
@@ -30,6 +31,7 @@ def command(settings: Settings, args: argparse.Namespace) -> int:
                 client_id=cfg.client_id,
                 client_secret=cfg.client_secret.resolve(),
                 log_types=source.log_types,
+                extra_scopes=workspace_scopes(source.team_ids),
                 redirect_uri=cfg.redirect_uri,
                 out=sys.stdout,
                 open_browser=args.open_browser,

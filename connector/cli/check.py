@@ -30,6 +30,7 @@ from connector.credentials import provider as credentials
 from connector.detections.catalog import KEY as CATALOG_KEY
 from connector.logs import REDACTOR
 from connector.logtypes import REGISTRY
+from connector.ocsf.output import outputs as ocsf_outputs
 from connector.service.runner import slack_client
 from connector.sinks import build
 from connector.sinks.base import SinkError
@@ -66,6 +67,7 @@ def run(settings: Settings) -> Iterator[Line]:
         yield Line(f"secret {where}", False, problem, field=where)
     yield _state(settings)
     yield _output(settings)
+    yield from _ocsf(settings)
     yield _alerts(settings)
     budgets = RateBudgets()
     for i, source in enumerate(settings.sources):
@@ -95,7 +97,7 @@ def _state(settings: Settings) -> Line:
     try:
         store.ping()
         late = late_renewals(store, getattr(settings.state, "renew_every", 0.0))
-        lists = catalog_summary(store.alert(CATALOG_KEY))
+        lists = catalog_summary(store.detection_value(CATALOG_KEY))
     except StateError as exc:
         return Line("state", False, str(exc))
     finally:
@@ -132,11 +134,38 @@ def _output(settings: Settings) -> Line:
     except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
         return Line(name, False, f"{type(exc).__name__}: {exc}")
     try:
-        return Line(name, True, sink.check())
+        probe = sink.probe()
     except SinkError as exc:
         return Line(name, False, str(exc))
     finally:
         sink.close()
+    if settings.state.shared and probe.fences is False:
+        return Line(
+            name,
+            False,
+            f"{probe.detail}; replicas need the store to refuse an upload that recovery "
+            "settled (or a replica paused past its lease can land rows twice)",
+        )
+    return Line(name, True, probe.detail)
+
+
+def _ocsf(settings: Settings) -> Iterator[Line]:
+    """The OCSF lake, when `[ocsf] enabled`: reachable and writable as the output is."""
+    if not settings.ocsf.enabled:
+        return
+    name = f"ocsf {settings.ocsf.output}"
+    try:
+        outputs = list(ocsf_outputs(settings.ocsf))
+    except Exception as exc:  # noqa: BLE001 - check reports every failure, one per line
+        yield Line(name, False, f"{type(exc).__name__}: {exc}")
+        return
+    for output in outputs:
+        try:
+            yield Line(name, True, output.sink.check())
+        except SinkError as exc:
+            yield Line(name, False, str(exc))
+        finally:
+            output.sink.close()
 
 
 def _alerts(settings: Settings) -> Line:

@@ -21,7 +21,9 @@ from connector.config.settings import Settings
 from connector.service.app import tune_interpreter
 from connector.state import StateError
 
-NEEDS_NO_SECRETS = frozenset({"state", "auth", "check", "search", "watchlist", "anomaly-allowlist"})
+NEEDS_NO_SECRETS = frozenset(
+    {"state", "auth", "check", "search", "index", "watchlist", "anomaly-allowlist"}
+)
 """Commands that read config without reading every secret at start-up: `state` never calls
 Slack, `auth` reads only its own source's, `check` reports each missing one as a line."""
 
@@ -54,6 +56,12 @@ def _search(settings: Settings | None, args: argparse.Namespace) -> int:
     return search.command(settings, args)
 
 
+def _index(settings: Settings, args: argparse.Namespace) -> int:
+    from connector.cli import index  # imported only when used
+
+    return index.command(settings, args)
+
+
 def _watchlist(settings: Settings, args: argparse.Namespace) -> int:
     from connector.cli import watchlist  # imported only when used
 
@@ -62,6 +70,7 @@ def _watchlist(settings: Settings, args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "search": _search,
+    "index": _index,
     "watchlist": _watchlist,
     "auth": auth.command,
     "run": run.command,

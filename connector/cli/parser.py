@@ -161,12 +161,29 @@ def build_parser() -> argparse.ArgumentParser:
         default="table",
         help="a table (default), or the full rows as NDJSON",
     )
-    search.add_argument("--limit", type=int, default=100, help="at most this many events")
+    search.add_argument(
+        "--limit", type=int, default=100, help="at most this many events (0: all, as --all)"
+    )
+    search.add_argument(
+        "--all",
+        action="store_true",
+        help="every match, newest first, printed as found at constant memory",
+    )
     search.add_argument(
         "--summary",
         action="store_true",
         help="first: when seen, hits per log type and source, top actors, actions, IPs, "
         "and whether each indicator is watched",
+    )
+    index = command(
+        "index",
+        "write the search index of objects landed without one (resumable; safe beside a "
+        "running daemon)",
+    )
+    index.add_argument("--since", required=True, help="UTC date or time, or an age: 30d")
+    index.add_argument("--until", help="UTC date or time, or an age (default: now)")
+    index.add_argument(
+        "--log-type", action="append", default=[], dest="log_types", help="repeat for more"
     )
     watch = command("watchlist", "show the watched indicators", parents=False)
     watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")

@@ -22,7 +22,7 @@ from connector.config.errors import ConfigError
 from connector.config.settings import OutputConfig, Settings
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import render, summary
-from connector.search.query import Found, Searcher, SearchError, Window
+from connector.search.query import Found, Hit, Searcher, SearchError, Window
 from connector.state import StateError
 
 _AGE = re.compile(r"^(\d+)([dhm])$")
@@ -59,37 +59,103 @@ def run(
     except (IndicatorError, ValueError) as exc:
         say(f"slack-connector: search: {exc}", err)
         return 2
-    if args.limit < 1 or window.since > window.until:
-        say("slack-connector: search: need --limit >= 1 and --since before --until", err)
+    if args.limit < 0 or window.since > window.until:
+        say("slack-connector: search: need --limit >= 0 and --since before --until", err)
         return 2
     try:
         searcher = Searcher(settings.output if settings else OutputConfig(path=args.path))
         try:
-            found = searcher.find(indicators, window, args.log_types, args.limit)
+            if args.all or args.limit == 0:
+                return _export(settings, searcher, indicators, window, args, say, out, err)
+            found = searcher.find(
+                indicators, window, args.log_types, args.limit, tally=args.summary
+            )
         finally:
             searcher.close()
     except SearchError as exc:
         say(f"slack-connector: search: {exc}", err)
         return 1
-    watched = None
     if args.summary:
-        watched = _watched(settings, indicators, say, err) if settings else summary.not_watched
+        _say_summaries(found, _watched_for(settings, indicators, say, err), args.format, say, out)
     if args.format == "json":
-        if watched is not None:
-            heads = [s.as_dict(watched(s.indicator)) for s in found.summaries]
-            say(orjson.dumps({"summary": heads}).decode(), out)
         if found.hits:
             say(render.ndjson(found.hits), out)
+        if not (found.complete and len(found.hits) == found.total):
+            say(orjson.dumps({"cut": _cut(found, args)}).decode(), out)
     else:
-        if watched is not None:
-            say(
-                "\n".join(line for s in found.summaries for line in s.lines(watched(s.indicator))),
-                out,
-            )
-            say("", out)
         say(render.table(found.hits), out)
         say(_count(found, args), err)
     return 0
+
+
+def _watched_for(
+    settings: Settings | None, indicators: list[Indicator], say: Say, err: TextIO
+) -> summary.Watched:
+    return _watched(settings, indicators, say, err) if settings else summary.not_watched
+
+
+def _say_summaries(
+    found: Found, watched: summary.Watched, form: str, say: Say, out: TextIO
+) -> None:
+    if form == "json":
+        heads = [s.as_dict(watched(s.indicator)) for s in found.summaries]
+        say(orjson.dumps({"summary": heads}).decode(), out)
+        return
+    say("\n".join(line for s in found.summaries for line in s.lines(watched(s.indicator))), out)
+    say("", out)
+
+
+def _export(
+    settings: Settings | None,
+    searcher: Searcher,
+    indicators: list[Indicator],
+    window: Window,
+    args: argparse.Namespace,
+    say: Say,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """`--all`: every match, newest first, printed as found (constant memory)."""
+    from connector.search.export import stream
+
+    if args.summary:
+        found = searcher.find(indicators, window, args.log_types, 1, tally=True)
+        watched = _watched_for(settings, indicators, say, err)
+        _say_summaries(found, watched, args.format, say, out)
+    shown = 0
+    chunk: list[Hit] = []
+    for hit in stream(searcher, indicators, window, args.log_types):
+        shown += 1
+        if args.format == "json":
+            say(render.ndjson([hit]), out)
+            continue
+        chunk.append(hit)
+        if len(chunk) == EXPORT_CHUNK:
+            _table_chunk(chunk, shown == len(chunk), say, out)
+            chunk = []
+    if chunk or (args.format != "json" and not shown):
+        _table_chunk(chunk, shown == len(chunk), say, out)
+    say(f"{shown} matching event(s)", err)
+    return 0
+
+
+EXPORT_CHUNK = 500
+
+
+def _table_chunk(hits: list[Hit], first: bool, say: Say, out: TextIO) -> None:
+    """A table of a chunk of an export; the header only above the first."""
+    text = render.table(hits)
+    say(text if first else text.split("\n", 1)[-1], out)
+
+
+def _cut(found: Found, args: argparse.Namespace) -> dict[str, object]:
+    """What a JSON answer cut at `--limit` says last: how many were shown of how many
+    (None when the scan stopped counting), and the command that prints them all."""
+    return {
+        "shown": len(found.hits),
+        "total": found.total if found.complete else None,
+        "all_of_them": summary.rest_command(found, args.config, args.path),
+    }
 
 
 def _count(found: Found, args: argparse.Namespace) -> str:

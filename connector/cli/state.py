@@ -48,7 +48,7 @@ def state_show(settings: Settings, args: argparse.Namespace, say: Say, out: Text
     try:
         rows = [r for r in store.summary() if args.source in (None, r["source_id"].split("@")[0])]
         alerts = sorted(store.open_alerts().items())
-        catalog = catalog_summary(store.alert(CATALOG_KEY))
+        catalog = catalog_summary(store.detection_value(CATALOG_KEY))
         grids = {
             s.id: store.alert(workspaces_key(s.id)) or {}
             for s in settings.sources

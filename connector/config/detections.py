@@ -20,6 +20,12 @@ class AnomalyConfig(Strict):
     """Per reason code, over the defaults (`connector.detections.reasons.DEFAULT_SEVERITY`)."""
     group_seconds: int = Field(default=300, ge=0, le=86_400)
     """One user's anomalies this close together (by event time) go out as one alert."""
+    retention_seconds: int = Field(default=7 * 86_400, ge=2 * 86_400)
+    """How long (by event time, before the newest anomaly landed) an anomaly stays marked as
+    alerted. It must outlast every way an event is read again: the late-event overlap
+    (minutes), a burst's `group_seconds` (a day at most), and a `state reset` or restart
+    re-reading `first_run_lookback_seconds` (a day by default); a week leaves days over.
+    An anomaly older than that landing later is counted `expired`, never alerted twice."""
     trusted_cidrs: list[str] = Field(default_factory=list)
     trusted_asns: list[int] = Field(default_factory=list)
     """Anomalies whose only reasons are `ip_address`/`asn` from these are not alerted."""

@@ -109,6 +109,12 @@ class SlashCommandConfig(Strict):
     6,000 characters typed: far more than a slash command."""
     answer_within_seconds: float = Field(default=2.0, gt=0, lt=3)
     search_limit: int = Field(default=20, ge=1, le=200)
+    search_processes: int = Field(default=2, ge=0, le=16)
+    """Searches from Slack run in this many worker processes at most, out of the daemon's
+    interpreter; 0 runs them on the daemon's own thread (as before)."""
+    search_deadline_seconds: float = Field(default=60.0, gt=0, le=600)
+    """A search from Slack is stopped after this long, and its answer gives the command
+    that finishes it."""
 
     @field_validator("web_api_url")
     @classmethod

@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import (
     BaseModel,
@@ -82,6 +82,9 @@ class OutputConfig(Strict):
     region: str | None = None
     endpoint_url: str | None = None
     kms_key_id: str | None = None
+    checksum: Literal["auto", "when_required", "when_supported"] = "auto"
+    ca_bundle: str | None = None
+    conditional_writes: bool = True
     max_attempts: int = Field(default=3, ge=1)
     connect_timeout_seconds: float = Field(default=3.0, gt=0)
     read_timeout_seconds: float = Field(default=12.0, gt=0)
@@ -91,6 +94,8 @@ class OutputConfig(Strict):
     hold_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     spill_dir: str | None = None
     partitions: dict[str, Literal["hour", "day"]] = Field(default_factory=dict)
+    search_index: bool = True
+    """Write a search index beside each object (`connector.search.index`); local and s3."""
 
     @field_validator("partitions")
     @classmethod
@@ -108,6 +113,44 @@ class OutputConfig(Strict):
         if self.type == "s3" and not self.bucket:
             raise ValueError('bucket: required when type = "s3"')
         return self
+
+    @property
+    def checksums(self) -> Literal["when_required", "when_supported"]:
+        """botocore's `request_checksum_calculation` and `response_checksum_validation`.
+
+        Since botocore 1.36 "when_supported" sends every PutObject over TLS as
+        `aws-chunked` with a trailing CRC32, which stores that do not speak it (s3rver;
+        MinIO, Ceph, R2 and GCS have each had trouble) keep as the object's body. So an
+        `endpoint_url` means "when_required" unless the operator says otherwise; the
+        writer compares the returned ETag with the body either way."""
+        if self.checksum != "auto":
+            return self.checksum
+        return "when_required" if self.endpoint_url else "when_supported"
+
+    @property
+    def ca_file(self) -> str | None:
+        """The CA bundle for the store's TLS certificate: `ca_bundle`, else boto3's own
+        `AWS_CA_BUNDLE`, so search (DuckDB) trusts what the writer (boto3) trusts."""
+        return self.ca_bundle or os.environ.get("AWS_CA_BUNDLE") or None
+
+
+BOTOCORE_MAX_BACKOFF = 20.0
+"""botocore's standard retry mode waits up to 2^(n-1) s (capped at 20 s) after attempt n."""
+
+
+class S3Timeouts(Protocol):
+    max_attempts: int
+    connect_timeout_seconds: float
+    read_timeout_seconds: float
+
+
+def s3_worst_seconds(out: S3Timeouts) -> float:
+    """How long one S3 request can take before it fails: `max_attempts` attempts in all
+    (botocore's `total_max_attempts`), each up to its connect and read timeouts, and the
+    longest backoff botocore may sleep between them."""
+    per_attempt = out.connect_timeout_seconds + out.read_timeout_seconds
+    backoff = sum(min(2.0**n, BOTOCORE_MAX_BACKOFF) for n in range(out.max_attempts - 1))
+    return out.max_attempts * per_attempt + backoff
 
 
 class OAuthConfig(Strict):
@@ -307,19 +350,20 @@ class Settings(Strict):
     @model_validator(mode="after")
     def _s3_fits_the_grace(self) -> Settings:
         """A write stuck on S3 (the output bucket or the OCSF lake) must give up before
-        the shutdown grace runs out."""
+        the shutdown grace runs out: every attempt's timeouts plus botocore's longest
+        backoff between them."""
         lake = self.ocsf.enabled and self.ocsf.output == "s3"
         for name, out, used in (
             ("output", self.output, self.output.type == "s3"),
             ("ocsf", self.ocsf, lake),
         ):
-            worst = out.max_attempts * (out.connect_timeout_seconds + out.read_timeout_seconds)
+            worst = s3_worst_seconds(out)
             if used and worst > self.daemon.shutdown_grace_seconds:
                 raise ValueError(
                     f"{name}.read_timeout_seconds: max_attempts x (connect_timeout_seconds + "
-                    f"read_timeout_seconds) is {worst:g}s, more than daemon.shutdown_grace_"
-                    f"seconds ({self.daemon.shutdown_grace_seconds:g}s); lower them or raise "
-                    "the grace"
+                    f"read_timeout_seconds) plus retry backoff is {worst:g}s, more than "
+                    f"daemon.shutdown_grace_seconds ({self.daemon.shutdown_grace_seconds:g}s); "
+                    "lower them or raise the grace"
                 )
         return self
 

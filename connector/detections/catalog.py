@@ -8,7 +8,7 @@ read is the baseline and alerts on nothing. A failed or malformed read is logged
 tried again a day later, with no alert: `check` says when the lists grow stale.
 
 Each new name, and each landed action Slack's list does not hold, alerts once: the
-marks (`StateStore.mark`) hold across restarts and replicas.
+marks (`StateStore.mark_detection`, kept: one per name) hold across restarts and replicas.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class Catalog:
         self._known: frozenset[str] = frozenset(self.state().get("actions", ()))
 
     def state(self) -> dict[str, Any]:
-        return self._store.alert(KEY) or {}
+        return self._store.detection_value(KEY) or {}
 
     def due(self) -> bool:
         attempted = int(self.state().get("attempted_at") or 0)
@@ -77,7 +77,9 @@ class Catalog:
                     self.cfg.refresh_seconds,
                     extra={"error": exc.detail, "method": exc.method},
                 )
-                self._store.set_alert(KEY, {**state, "attempted_at": now, "error": exc.detail})
+                self._store.set_detection_value(
+                    KEY, {**state, "attempted_at": now, "error": exc.detail}
+                )
                 return 0
             new = self._learn(state, listing, now)
         return self._alert_new(new, listing) if new else 0
@@ -91,7 +93,7 @@ class Catalog:
         new += [("entity type", t) for t in sorted(listing.entity_types - known_types)]
         baseline = {"action": not known_actions, "entity type": not known_types}
         actions = sorted(known_actions | set(listing.actions))
-        self._store.set_alert(
+        self._store.set_detection_value(
             KEY,
             {
                 "actions": actions,
@@ -107,7 +109,9 @@ class Catalog:
 
     def _alert_new(self, new: list[tuple[str, str]], listing: Listing) -> int:
         now = clock.now_ts()
-        fresh = [(k, n) for k, n in new if self._store.mark(f"{KEY}:new:{k}:{n}", {"at": now})]
+        fresh = [
+            (k, n) for k, n in new if self._store.mark_detection(f"{KEY}:new:{k}:{n}", {"at": now})
+        ]
         if not fresh:
             return 0
         shown = [
@@ -163,7 +167,7 @@ class Catalog:
         return raised
 
     def _unlisted(self, action: str, row: dict[str, Any]) -> int:
-        if not self._store.mark(f"{KEY}:unlisted:{action}", {"at": clock.now_ts()}):
+        if not self._store.mark_detection(f"{KEY}:unlisted:{action}", {"at": clock.now_ts()}):
             return 0
         state = self.state()
         fetched = clock.rfc3339(int(state.get("fetched_at") or 0))

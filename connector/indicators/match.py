@@ -160,9 +160,9 @@ class Indicator:
         if self.kind == "email":
             return fold(value) == self.value
         if self.kind == "domain":
-            return _domain_of(value) == self.value
+            return domain_of(value) == self.value
         if self.kind == "url":
-            return "://" in value and _url_key(value) == _url_key(self.value)
+            return "://" in value and url_key(value) == url_key(self.value)
         return value == self.value
 
 
@@ -233,14 +233,14 @@ def _ip(value: str) -> Indicator:
 
 
 def _email(value: str) -> Indicator:
-    if not _EMAIL.match(value) or not _DOMAIN.match(fold(value.rsplit("@", 1)[1])):
+    if not is_email(value):
         raise IndicatorError(f"{value!r} is not an email address")
     return Indicator("email", fold(value))
 
 
 def _domain(value: str) -> Indicator:
     domain = fold(value).removesuffix(".")
-    if not _DOMAIN.match(domain) or _is_ipv4_like(domain):
+    if not is_domain(domain):
         raise IndicatorError(f"{value!r} is not a domain name")
     return Indicator("domain", domain)
 
@@ -283,6 +283,27 @@ def _is_ipv4_like(text: str) -> bool:
     return all(part.isdigit() for part in text.split("."))
 
 
+def ip_like(value: str) -> bool:
+    """Whether a value may be an IP address (what `_is` asks before parsing one)."""
+    return _IP_LIKE.match(value) is not None
+
+
+def is_email(value: str) -> bool:
+    """Whether a value is an email address: one an `email` indicator can equal."""
+    return (
+        _EMAIL.match(value) is not None and _DOMAIN.match(fold(value.rsplit("@", 1)[1])) is not None
+    )
+
+
+def is_domain(domain: str) -> bool:
+    """Whether a folded name is a domain a `domain` indicator can be."""
+    return _DOMAIN.match(domain) is not None and not _is_ipv4_like(domain)
+
+
+def is_slack_id(value: str) -> bool:
+    return _SLACK_ID.match(value) is not None
+
+
 def _url_parts(value: str) -> tuple[str, str]:
     """`scheme://[userinfo@]host[:port]` with scheme and host lower-cased (they are
     case-insensitive), and the rest (path, query, fragment) as written; raises ValueError."""
@@ -292,7 +313,7 @@ def _url_parts(value: str) -> tuple[str, str]:
     return f"{fold(parts.scheme)}://{userinfo}{at}{fold(host)}", rest
 
 
-def _url_key(value: str) -> str:
+def url_key(value: str) -> str:
     """Two URLs are one when this is equal: canonical, and an empty path is `/`."""
     try:
         head, rest = _url_parts(value)
@@ -308,7 +329,7 @@ def _url_stem(canonical: str) -> str:
     return head if rest.lstrip("/")[:1] in ("", "?", "#") and rest[:2] != "//" else canonical
 
 
-def _domain_of(value: str) -> str:
+def domain_of(value: str) -> str:
     """The domain a value names: itself, an email's domain, or a URL's host."""
     if "://" in value:
         try:

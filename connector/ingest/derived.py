@@ -85,7 +85,7 @@ class Derivations:
             return counts
         for obj in self.derive(key, ndjson):
             unit.check_lease()
-            obj.sink.put(obj.key, obj.body)
+            obj.sink.put(obj.key, obj.body, unit.check_lease)
             for label, n in obj.counts.items():
                 counts[label] = counts.get(label, 0) + n
         return counts
@@ -103,6 +103,6 @@ class Derivations:
             for obj in self.derive(key, ndjson):
                 if not obj.sink.exists(obj.key, len(obj.body)):
                     unit.check_lease()
-                    obj.sink.put(obj.key, obj.body)
+                    obj.sink.put(obj.key, obj.body, unit.check_lease)
 
         return restore

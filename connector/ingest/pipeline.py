@@ -150,7 +150,7 @@ class Pipeline:
     def recover(self, source: Source, logtype: LogType) -> int:
         """Settle writes a crash interrupted: objects that exist are written, others never were."""
         unit = UnitOfWork(self.store, source.stream, logtype.name)
-        recovered = unit.settle(self.sink.exists, self.derived.restorer(self.sink, unit))
+        recovered = unit.settle(self.sink.settle, self.derived.restorer(self.sink, unit))
         if recovered:
             log.info(
                 "recovered interrupted write",
@@ -245,7 +245,7 @@ class Pipeline:
         with MEMORY.write():
             for obj in batch.objects(ndjson=bool(self.derived)):
                 with unit.writing(obj.key, len(obj.body), obj.row_keys):
-                    self.sink.put(obj.key, obj.body)
+                    self.sink.put(obj.key, obj.body, unit.check_lease)
                     for label, n in self.derived.write(unit, obj.key, obj.ndjson).items():
                         derived[label] = derived.get(label, 0) + n
                 del obj

@@ -35,6 +35,7 @@ def run_install(
     client_secret: SecretStr,
     log_types: Iterable[str],
     redirect_uri: str,
+    extra_scopes: Iterable[str] = (),
     out: IO[str] | None = None,
     open_browser: bool = False,
     paste: bool = False,
@@ -47,7 +48,8 @@ def run_install(
     token_url: str = TOKEN_URL,
     opener: Callable[[str], object] = webbrowser.open,
 ) -> TokenSet:
-    """The whole install: URL → consent → redirect → code → TokenSet, checked for log_types.
+    """The whole install: URL → consent → redirect → code → TokenSet, checked for log_types
+    (and `extra_scopes`, e.g. `scopes.workspace_scopes` of an Enterprise Grid source).
 
     `redirect_uri` must equal a Redirect URL configured in the Slack app. The code arrives
     through a local `RedirectListener` built from `redirect_uri` (or the one passed, whose
@@ -56,8 +58,8 @@ def run_install(
     `connector.state.token_store.TokenFile.save`).
     """
     out = out or sys.stderr
-    log_types = list(log_types)
-    scopes = user_scopes(log_types)
+    log_types, extra_scopes = list(log_types), list(extra_scopes)
+    scopes = sorted({*user_scopes(log_types), *extra_scopes})
     REDACTOR.add(client_secret.get_secret_value())
 
     own_listener = False
@@ -73,7 +75,7 @@ def run_install(
         url = authorize_url(client_id, scopes, redirect_uri, state, authorize_base, team=team)
         where = (
             "on the organization (Enterprise Grid), signed in as the org owner"
-            if enterprise_only(log_types)
+            if enterprise_only(log_types) or extra_scopes
             else "on the workspace, signed in as an owner"
         )
         print(
@@ -113,7 +115,7 @@ def run_install(
         redirect_uri=redirect_uri,
         token_url=token_url,
     )
-    check_token(token_set, log_types)
+    check_token(token_set, log_types, extra_scopes)
     rotating = (
         f"rotating, expires in {token_set.seconds_left()}s"
         if token_set.expires_at is not None

@@ -35,13 +35,15 @@ def audit_event(row: dict[str, Any]) -> Event:
     action = row.get("action")
     named = action if isinstance(action, str) and action else "unknown"
     found = family(named)
-    built = _build(row, named, found)
-    return built if built is not None else _build(row, named, BASE)  # type: ignore[return-value]
+    built = _build(row, named, found) or _build(row, named, BASE)
+    assert built is not None  # a Base Event always builds
+    return built
 
 
 def _build(row: dict[str, Any], action: str, found: Family) -> Event | None:
     r = Record(row)
-    r.take("action")
+    if r.flat.get("action") == action:
+        r.take("action")
     activity = (99, action) if found is BASE else found.activity
     meta = metadata(
         str(r.text("id")),
@@ -54,7 +56,7 @@ def _build(row: dict[str, Any], action: str, found: Family) -> Event | None:
     ev = event(
         found.cls,
         activity,
-        epoch_ms(r.take("date_create"), row.get("p_event_time")),
+        epoch_ms(r, "date_create", row.get("p_event_time")),
         meta,
         found.status,
         severity,
@@ -81,9 +83,10 @@ def _actor(r: Record) -> dict[str, Any] | None:
 
 def _subject(r: Record, actor: dict[str, Any] | None) -> dict[str, Any] | None:
     """The user an event is about: the entity's user, else the actor."""
-    if r.flat.get("entity.type") == "user":
+    subject = slack_user(r, "entity.user")
+    if subject and r.flat.get("entity.type") == "user":
         r.take("entity.type")
-    return slack_user(r, "entity.user") or (actor or {}).get("user")
+    return subject or (actor or {}).get("user")
 
 
 def _source(r: Record, ev: Event) -> None:

@@ -57,15 +57,23 @@ class Record:
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.flat: dict[str, Any] = {}
-        self._flatten("", {k: v for k, v in row.items() if not k.startswith("p_")})
+        flat = self.flat
+        for key, item in row.items():
+            if key.startswith("p_"):
+                continue
+            if type(item) is dict and item:
+                self._flatten(f"{key}.", item)
+            else:
+                flat[key] = item
         self.row = row
 
     def _flatten(self, prefix: str, value: dict[str, Any]) -> None:
+        flat = self.flat
         for key, item in value.items():
-            if isinstance(item, dict) and item:
+            if type(item) is dict and item:
                 self._flatten(f"{prefix}{key}.", item)
             else:
-                self.flat[f"{prefix}{key}"] = item
+                flat[f"{prefix}{key}"] = item
 
     def take(self, path: str) -> Any:
         """The field's value (None when absent or null), marked as placed."""
@@ -100,18 +108,29 @@ class Record:
         }
 
 
-def epoch_ms(value: Any, fallback: Any = None) -> int:
-    """Slack's seconds (a number, or digits in a string) as OCSF's epoch milliseconds;
-    the row's `p_event_time` when the field is not one."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return int(value * 1000)
-    if isinstance(value, str):
-        try:
-            return int(float(value) * 1000)
-        except ValueError:
-            pass
+def seconds_ms(value: Any) -> int | None:
+    """Slack's seconds (a number, or digits in a string) as epoch milliseconds, or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return int(float(value) * 1000)
+    except (ValueError, OverflowError):
+        return None
+
+
+def epoch_ms(record: Record | None, path: str, fallback: Any = None) -> int:
+    """The field at `path` as OCSF's epoch milliseconds, taken from the record only when
+    it is one; else the row's `p_event_time` (and the field stays in `unmapped`)."""
+    found = seconds_ms(record.flat.get(path)) if record is not None else None
+    if found is not None and record is not None:
+        record.take(path)
+        return found
     if isinstance(fallback, str):
-        return int(datetime.fromisoformat(fallback.replace("Z", "+00:00")).timestamp() * 1000)
+        try:
+            when = datetime.fromisoformat(fallback.replace("Z", "+00:00"))
+        except ValueError:
+            return 0
+        return int(when.timestamp() * 1000)
     return 0
 
 
@@ -155,13 +174,19 @@ def finish(ev: Event, record: Record) -> Event:
     return ev
 
 
+_PRODUCTS: dict[str, dict[str, Any]] = {}
+
+
 def metadata(uid: str, log_name: str, feature: str, **more: Any) -> dict[str, Any]:
-    out = {
-        "uid": uid,
-        "version": VERSION,
-        "product": {"name": "Slack", "vendor_name": "Slack", "feature": {"name": feature}},
-        "log_name": log_name,
-    }
+    """`product` is one shared dict per feature (read only), not one per event."""
+    product = _PRODUCTS.get(feature)
+    if product is None:
+        product = _PRODUCTS[feature] = {
+            "name": "Slack",
+            "vendor_name": "Slack",
+            "feature": {"name": feature},
+        }
+    out = {"uid": uid, "version": VERSION, "product": product, "log_name": log_name}
     out.update({k: v for k, v in more.items() if v is not None})
     return out
 

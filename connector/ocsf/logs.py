@@ -29,8 +29,8 @@ ACCESS, INTEGRATION = "Slack.AccessLogs", "Slack.IntegrationLogs"
 
 def access_event(row: dict[str, Any]) -> Event:
     r = Record(row)
-    first = epoch_ms(r.take("date_first"), row.get("p_event_time"))
-    last = epoch_ms(r.take("date_last"), row.get("p_event_time"))
+    first = epoch_ms(r, "date_first", row.get("p_event_time"))
+    last = epoch_ms(r, "date_last", row.get("p_event_time"))
     ev = event(
         "authentication", (1, "Logon"), last, meta(str(row.get("p_row_id")), ACCESS, "Access Logs")
     )
@@ -65,7 +65,7 @@ def integration_event(row: dict[str, Any]) -> Event:
     r = Record(row)
     change = r.text("change_type") or "unknown"
     activity = CHANGES.get(change, (99, change))
-    time = epoch_ms(r.take("date"), row.get("p_event_time"))
+    time = epoch_ms(r, "date", row.get("p_event_time"))
     md = meta(str(row.get("p_row_id")), INTEGRATION, "Integration Logs", event_code=change)
     ev = event("entity_management", activity, time, md)
     kind = "app" if r.flat.get("app_id") is not None or r.flat.get("app_type") else "service"

@@ -45,7 +45,7 @@ def base_event(row: dict[str, Any], log_type: str) -> Event:
     ev = event(
         "base_event",
         (99, name),
-        epoch_ms(None, row.get("p_event_time")),
+        epoch_ms(None, "", row.get("p_event_time")),
         metadata(str(uid), log_type, log_type.removeprefix("Slack.")),
         status=None,
     )

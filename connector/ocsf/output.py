@@ -20,9 +20,9 @@ import orjson
 from connector.config.ocsf import OcsfConfig
 from connector.config.settings import OutputConfig
 from connector.ingest.derived import DerivedObject
-from connector.ocsf.event import CLASSES, Event
+from connector.ocsf.event import CLASSES
 from connector.ocsf.mapper import to_ocsf
-from connector.ocsf.parquet import to_parquet
+from connector.ocsf.parquet import ClassObject
 from connector.sinks.base import Sink
 from connector.sinks.local import LocalSink
 from connector.sinks.s3 import S3Sink
@@ -39,19 +39,20 @@ class OcsfOutput:
         self.sink = sink
 
     def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
-        groups: dict[tuple[int, int], list[Event]] = {}
+        groups: dict[tuple[int, int], ClassObject] = {}
         for line in ndjson.splitlines():
             ev = to_ocsf(orjson.loads(line))
-            groups.setdefault((ev["class_uid"], ev["time"] // 86_400_000), []).append(ev)
+            where = (ev["class_uid"], ev["time"] // 86_400_000)
+            group = groups.get(where)
+            if group is None:
+                group = groups[where] = ClassObject(UID_CLASS[where[0]])
+            group.add(ev)
         stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
-        for (uid, days), events in sorted(groups.items()):
-            cls = UID_CLASS[uid]
+        for (_, days), obj in sorted(groups.items()):
             day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
+            body = obj.body()
             yield DerivedObject(
-                self.sink,
-                self.key(cls, day, stem),
-                to_parquet(cls, events),
-                {f"ocsf:{cls}": len(events)},
+                self.sink, self.key(obj.cls, day, stem), body, {f"ocsf:{obj.cls}": obj.count}
             )
 
     def key(self, cls: str, day: str, stem: str) -> str:

@@ -139,19 +139,58 @@ def schema(cls: str) -> pa.Schema:
     return pa.schema([(name, types[name]) for name in COLUMNS[cls]])
 
 
-def to_parquet(cls: str, events: list[Event]) -> bytes:
-    """One Parquet object of one class's events, sorted by time (then id, so the order
-    and the bytes do not depend on the order the rows came in)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+CHUNK = 1_000
+"""Events held as dicts before they become an Arrow record batch: a data object's events
+are ten times their Arrow size as dicts, so converting as they come keeps the peak to one
+object's Arrow columns plus a chunk of dicts per class."""
 
-    columns = set(COLUMNS[cls])
-    for ev in events:
-        extra = ev.keys() - columns
+
+class ClassObject:
+    """One Parquet object of one class's events, filled event by event."""
+
+    def __init__(self, cls: str) -> None:
+        self.cls = cls
+        self.count = 0
+        self._pending: list[Event] = []
+        self._batches: list[pa.RecordBatch] = []
+
+    def add(self, event: Event) -> None:
+        self._pending.append(event)
+        self.count += 1
+        if len(self._pending) >= CHUNK:
+            self._convert()
+
+    def _convert(self) -> None:
+        import pyarrow as pa
+
+        if not self._pending:
+            return
+        extra = set().union(*(ev.keys() for ev in self._pending)) - set(COLUMNS[self.cls])
         if extra:
-            raise ValueError(f"ocsf {cls}: no column for {sorted(extra)}")
-    ordered = sorted(events, key=lambda e: (e["time"], e["metadata"]["uid"]))
-    table = pa.Table.from_pylist(ordered, schema=schema(cls))
-    out = io.BytesIO()
-    pq.write_table(table, out, compression=COMPRESSION)
-    return out.getvalue()
+            raise ValueError(f"ocsf {self.cls}: no column for {sorted(extra)}")
+        self._batches.append(pa.RecordBatch.from_pylist(self._pending, schema=schema(self.cls)))
+        self._pending = []
+
+    def body(self) -> bytes:
+        """The object, rows sorted by time, then id: the order and the bytes do not depend
+        on the order the events came in."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        self._convert()
+        table = pa.Table.from_batches(self._batches, schema=schema(self.cls))
+        self._batches = []
+        keys = pa.table({"t": table["time"], "u": pc.struct_field(table["metadata"], "uid")})
+        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("u", "ascending")])
+        out = io.BytesIO()
+        pq.write_table(table.take(order), out, compression=COMPRESSION)
+        return out.getvalue()
+
+
+def to_parquet(cls: str, events: list[Event]) -> bytes:
+    """One Parquet object of one class's events."""
+    obj = ClassObject(cls)
+    for event in events:
+        obj.add(event)
+    return obj.body()

@@ -18,14 +18,16 @@ from datetime import UTC, datetime, timedelta
 _KEY = re.compile(r"/(year|month|day|hour)=(\d{1,4})(?=/)")
 
 
-def month_globs(root: str, log_type: str, since: datetime, until: datetime) -> Iterator[str]:
+def month_globs(
+    root: str, log_type: str, since: datetime, until: datetime, suffix: str = ".json.gz"
+) -> Iterator[str]:
     """One glob per calendar month the range touches, and for January to September a
     second one: the connector writes `month=3`, earlier versions wrote `month=03`."""
     year, month = since.year, since.month
     while (year, month) <= (until.year, until.month):
-        yield f"{root}/{log_type}/year={year}/month={month}/**/*.json.gz"
+        yield f"{root}/{log_type}/year={year}/month={month}/**/*{suffix}"
         if month < 10:
-            yield f"{root}/{log_type}/year={year}/month={month:02d}/**/*.json.gz"
+            yield f"{root}/{log_type}/year={year}/month={month:02d}/**/*{suffix}"
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 

@@ -13,23 +13,24 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
+import gzip
 import heapq
-import importlib
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import duckdb
 import orjson
 
 from connector import clock
 from connector.config.settings import OutputConfig
+from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import partitions
+from connector.search import duckdb_s3, index, lookup, partitions
 from connector.search.summary import Summary
 
 DEFAULT_WINDOW = timedelta(days=30)
@@ -55,6 +56,10 @@ class Hit:
     @property
     def event_time(self) -> str:
         return str(self.row.get("p_event_time", ""))
+
+    @property
+    def when(self) -> datetime | None:
+        return _when(self.row)
 
 
 @dataclass
@@ -86,9 +91,10 @@ class _Newest:
     heap: list[tuple[datetime, int, Hit]] = field(default_factory=list)
     seen: int = 0
 
-    def add(self, hits: list[Hit], window: Window) -> None:
+    def add(self, hits: list[Hit], window: Window, summarize: bool = True) -> None:
         for hit in hits:
-            self.summaries[hit.indicator.label].add(hit.row)
+            if summarize:
+                self.summaries[hit.indicator.label].add(hit.row)
             self.seen += 1
             item = (_when(hit.row) or window.since, -self.seen, hit)
             if len(self.heap) < self.limit:
@@ -135,7 +141,10 @@ class Searcher:
         self._db.execute("SET enable_progress_bar = false")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
-            _configure_s3(self._db, output)
+            try:
+                duckdb_s3.configure(self._db, output)
+            except duckdb_s3.S3SetupError as exc:
+                raise SearchError(str(exc)) from None
         else:
             self.root = str(Path(output.path).resolve() / output.prefix).rstrip("/")
 
@@ -170,8 +179,10 @@ class Searcher:
         window: Window,
         log_types: Sequence[str] = (),
         limit: int = 100,
+        tally: bool = True,
     ) -> Found:
-        """The newest `limit` matches and a summary of all of them; raises `SearchError`."""
+        """The newest `limit` matches and a summary of all of them (only the count, first
+        and last seen of the indexed ones without `tally`); raises `SearchError`."""
         files = self.files(window, log_type_names(log_types))
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
@@ -182,16 +193,109 @@ class Searcher:
         indicators = list({i.label: i for i in indicators}.values())
         summaries = {i.label: Summary(i) for i in indicators}
         kept = _Newest(limit, summaries)
-        patterns = [i.prefilter() for i in indicators]
         try:
-            if all(patterns):
-                pattern = "|".join(f"(?:{p})" for p in patterns)
-                self._narrowed(files, pattern, indicators, window, kept)
-            else:
-                self._in_time_order(files, indicators, window, kept)
+            wanted = [(i, keys.lookup(i)) for i in indicators]
+            if all(look for _, look in wanted):
+                files = self._indexed(files, window, wanted, kept, tally)  # type: ignore[arg-type]
+            if files:
+                self._scan(files, indicators, window, kept)
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
         return Found(kept.newest(), list(summaries.values()), window, tuple(log_types), limit)
+
+    def matches(
+        self, files: list[str], indicators: Sequence[Indicator], window: Window
+    ) -> list[Hit]:
+        """Every match in `files` (each under the first indicator it matches), read by a
+        scan; raises `SearchError`."""
+        patterns = [i.prefilter() for i in indicators]
+        pattern = "|".join(f"(?:{p})" for p in patterns) if all(patterns) else "."
+        hits: list[Hit] = []
+        try:
+            cursor = self._db.execute(NARROWED, [files, pattern])
+            while chunk := cursor.fetchmany(FETCH):
+                hits += _matches(chunk, indicators, window)
+        except duckdb.Error as exc:
+            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+        return hits
+
+    def _scan(
+        self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
+    ) -> None:
+        patterns = [i.prefilter() for i in indicators]
+        if all(patterns):
+            pattern = "|".join(f"(?:{p})" for p in patterns)
+            self._narrowed(files, pattern, indicators, window, kept)
+        else:
+            self._in_time_order(files, indicators, window, kept)
+
+    def unindexed(self, window: Window, log_types: Sequence[str] = ()) -> list[str]:
+        """Keys (under the output, prefix included) of the data objects in the window that
+        have no index yet, oldest partition first."""
+        files = self.files(window, log_type_names(log_types))
+        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        base = len(self.root) - len(self.output.prefix)
+        return [f[base:] for f in files if (i := self._index_of(f)) and i not in present]
+
+    def _indexed(
+        self,
+        files: list[str],
+        window: Window,
+        wanted: Sequence[tuple[Indicator, keys.Lookup]],
+        kept: _Newest,
+        tally: bool,
+    ) -> list[str]:
+        """Answer from the indexes of the objects that have one; the objects without one
+        (landed before indexing, or whose index is still being written) are returned to
+        be scanned."""
+        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        covered = {f: i for f in files if (i := self._index_of(f)) in present}
+        found, located = lookup.find(
+            self._db,
+            sorted(covered.values()),
+            wanted,
+            (window.since - index.EPOCH) // index.MICRO,
+            (window.until - index.EPOCH) // index.MICRO,
+            kept.limit,
+            tally,
+        )
+        for summary in found:
+            kept.summaries[summary.indicator.label].merge(summary)
+        kept.add(self._rows(located), window, summarize=False)
+        return [f for f in files if f not in covered]
+
+    def _index_of(self, data: str) -> str | None:
+        key = index.index_key(data[len(self.root) + 1 :], "")
+        return f"{self.root}/{key}" if key else None
+
+    def _listed(self, window: Window, log_types: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for folder in log_types:
+            for pattern in partitions.month_globs(
+                f"{self.root}/{index.INDEX}", folder, window.since, window.until, index.SUFFIX
+            ):
+                found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+        return found
+
+    def _rows(self, located: Sequence[lookup.Located]) -> list[Hit]:
+        """The rows of located matches, each object read once."""
+        by_object: dict[str, list[lookup.Located]] = {}
+        for loc in located:
+            by_object.setdefault(index.data_key(loc.index[len(self.root) + 1 :], ""), []).append(
+                loc
+            )
+        hits = []
+        for key, locs in by_object.items():
+            path = f"{self.root}/{key}"
+            (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
+            try:
+                lines = gzip.decompress(body).splitlines()
+                for loc in locs:
+                    line = lines[loc.line].decode()
+                    hits.append(Hit(loc.indicator, orjson.loads(line), line))
+            except (OSError, EOFError, zlib.error, IndexError, ValueError) as exc:
+                raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+        return hits
 
     def _narrowed(
         self,
@@ -226,6 +330,7 @@ class Searcher:
 
 
 GLOB = "SELECT file FROM glob(?)"
+BLOB = "SELECT content FROM read_blob(?)"
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -257,6 +362,10 @@ def _matches(
     return hits
 
 
+def _log_type_of(root: str, path: str) -> str:
+    return path[len(root) + 1 :].split("/", 1)[0]
+
+
 def _when(row: dict[str, Any]) -> datetime | None:
     try:
         return datetime.fromisoformat(str(row.get("p_event_time"))).astimezone(UTC)
@@ -267,57 +376,6 @@ def _when(row: dict[str, Any]) -> datetime | None:
 def _in_window(row: dict[str, Any], window: Window) -> bool:
     when = _when(row)
     return when is not None and window.since <= when <= window.until
-
-
-def _configure_s3(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:
-    """httpfs from the installed wheel (no download at run time), credentials from boto3."""
-    import boto3
-
-    try:
-        _load_httpfs(db)
-    except duckdb.Error:
-        raise SearchError(
-            "search over S3 needs DuckDB's httpfs extension: pip install duckdb-extension-httpfs"
-        ) from None
-    session = boto3.Session(region_name=output.region)
-    creds = session.get_credentials()
-    if creds is None:
-        raise SearchError("output: no AWS credentials found in the standard chain")
-    frozen = creds.get_frozen_credentials()
-    options: dict[str, str] = {
-        "TYPE": "s3",
-        "KEY_ID": str(frozen.access_key),
-        "SECRET": str(frozen.secret_key),
-        "REGION": str(output.region or session.region_name or "us-east-1"),
-    }
-    if frozen.token:
-        options["SESSION_TOKEN"] = frozen.token
-    if output.endpoint_url:
-        url = urlparse(output.endpoint_url)
-        options.update(ENDPOINT=url.netloc, URL_STYLE="path")
-        options["USE_SSL"] = "true" if url.scheme == "https" else "false"
-    body = ", ".join(
-        f"{k} {v}" if k in ("TYPE", "USE_SSL") else f"{k} '{v.replace(chr(39), chr(39) * 2)}'"
-        for k, v in options.items()
-    )
-    try:
-        db.execute(f"CREATE TEMPORARY SECRET connector_s3 ({body})")
-    except duckdb.Error:
-        raise SearchError("output: DuckDB refused the S3 settings") from None
-
-
-def _load_httpfs(db: duckdb.DuckDBPyConnection) -> None:
-    try:
-        package = importlib.import_module("duckdb_extension_httpfs")
-    except ImportError:
-        db.execute("LOAD httpfs")
-        return
-    base = Path(package.__file__ or "").parent
-    found = sorted(base.glob("extensions/*/httpfs.duckdb_extension"))
-    if not found:
-        db.execute("LOAD httpfs")
-        return
-    db.execute(f"LOAD '{found[-1]}'")
 
 
 def _first_line(exc: BaseException) -> str:

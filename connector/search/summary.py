@@ -72,6 +72,14 @@ class Tally:
     def top(self, n: int = TOP) -> list[tuple[str, int]]:
         return self.counts.most_common(n)
 
+    def merge(self, other: Tally) -> None:
+        for value, n in other.counts.items():
+            if value in self.counts or len(self.counts) < DISTINCT_CAP:
+                self.counts[value] += n
+            else:
+                self.capped = True
+        self.capped = self.capped or other.capped
+
 
 def _audit_action(row: dict[str, Any]) -> str:
     return str(row.get("action") or "")
@@ -125,6 +133,16 @@ class Summary:
         addresses = row.get("p_any_ip_addresses")
         for ip in addresses if isinstance(addresses, list) else ():
             self.ips.add(str(ip))
+
+    def merge(self, other: Summary) -> None:
+        """Fold in the summary of other rows (the indexed part of a search)."""
+        self.count += other.count
+        for first in (other.first_seen,) if other.first_seen else ():
+            self.first_seen = min(self.first_seen or first, first)
+        self.last_seen = max(self.last_seen, other.last_seen)
+        for name in ("log_types", "sources", "actors", "actions", "ips"):
+            getattr(self, name).merge(getattr(other, name))
+        self.complete = self.complete and other.complete
 
     def lines(self, watched: Sequence[WatchEntry], style: Style | None = None) -> list[str]:
         """The summary as lines of text, values marked up by `style` (plain by default)."""
@@ -237,13 +255,14 @@ class Answer(Protocol):
 
 
 def rest_command(found: Answer, config: str = "…", path: str | None = None) -> str:
-    """The CLI command that prints every match of a search, window and all."""
+    """The CLI command that prints every match of a search, window and all (streamed at
+    constant memory: `--all`)."""
     since = clock.rfc3339(math.floor(found.window.since.timestamp()))
     until = clock.rfc3339(math.ceil(found.window.until.timestamp()))
     where = f"--path {shlex.quote(path)}" if path else f"--config {config}"
     parts = ["slack-connector search", where, f"--since {since}", f"--until {until}"]
     parts += [f"--log-type {shlex.quote(t)}" for t in found.log_types]
-    parts += [f"--limit {max(found.total, found.limit)}", "--summary"]
+    parts += ["--all", "--summary"]
     parts += [shlex.quote(s.indicator.label) for s in found.summaries]
     return " ".join(parts)
 

@@ -16,18 +16,16 @@ from connector import clock
 from connector.alerts import destinations
 from connector.alerts.dispatch import Dispatcher
 from connector.alerts.rules import AlertRules, Thresholds
-from connector.budget import MEMORY, limit_malloc_arenas
+from connector.budget import limit_malloc_arenas
 from connector.config.settings import Settings
 from connector.detections.anomalies import AnomalyAlerts
 from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
-from connector.ingest.derived import Derivations
-from connector.ingest.pipeline import BatchLimits, Pipeline
 from connector.logtypes import REGISTRY
-from connector.ocsf.output import outputs as ocsf_outputs
 from connector.search.watchlist import Watchlist
 from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
+from connector.service.pipeline_setup import build_pipeline
 from connector.service.readiness import BackgroundCheck
 from connector.service.runner import Outcome, SourceRunner
 from connector.service.workspaces import Workspaces
@@ -40,6 +38,7 @@ from connector.state import StateError
 if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
     from connector.search.query import Found, Searcher
     from connector.search.slash_server import SlashServer
+    from connector.search.worker import SearchWorkers
 
 log = logging.getLogger(__name__)
 
@@ -85,22 +84,11 @@ class App:
         )
         self._catalog_http = httpx.Client(timeout=30.0, follow_redirects=False)
         self.catalog = self._catalog(settings)
-        out, limits = settings.output, settings.limits
-        MEMORY.configure(limits.pages_in_memory, limits.writes_at_once, limits.max_response_bytes)
-        self.pipeline = Pipeline(
+        self.pipeline = build_pipeline(
+            settings,
             self.store,
             self.sink,
-            BatchLimits(
-                out.prefix,
-                out.batch_max_events,
-                out.batch_max_bytes,
-                out.hold_max_events,
-                out.hold_max_bytes,
-                out.spill_dir,
-                out.partitions,
-            ),
-            observers=[self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
-            derived=Derivations([*ocsf_outputs(settings.ocsf)]),
+            [self.watchlist, self.anomalies, *([self.catalog] if self.catalog else [])],
         )
         budgets = RateBudgets()
         self.runners = {
@@ -125,6 +113,7 @@ class App:
         self.in_flight = InFlight()
         self.slash: SlashServer | None = None
         self._searcher: Searcher | None = None
+        self._workers: SearchWorkers | None = None
 
     def _catalog(self, settings: Settings) -> Catalog | None:
         """Slack's lists of audit actions, read from the first source that reads audit
@@ -294,23 +283,31 @@ class App:
 
     def start_slash(self) -> SlashServer | None:
         """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
-        if self.settings.slash_command.enabled:
+        slash = self.settings.slash_command
+        if slash.enabled:
             from connector.search.slash_server import SlashServer
+            from connector.search.worker import SearchWorkers
 
+            if slash.search_processes and self.settings.output.type != "stdout":
+                self._workers = SearchWorkers(
+                    self.settings.output, slash.search_processes, slash.search_deadline_seconds
+                )
             self.slash = SlashServer(
                 self.settings.slash_command, self.watchlist, self.search
             ).start()
         return self.slash
 
     def search(self, indicators: Sequence[Indicator]) -> Found:
-        """A slash command's search, on its single worker thread, over a warm connection."""
+        """A slash command's search: in a worker process (`search.worker`), or on the
+        command server's worker thread over a warm connection when `search_processes = 0`."""
         from connector.search.query import Searcher, Window
 
+        slash = self.settings.slash_command
+        if self._workers is not None:
+            return self._workers.find(indicators, Window.last(), slash.search_limit)
         if self._searcher is None:
             self._searcher = Searcher(self.settings.output)
-        return self._searcher.find(
-            indicators, Window.last(), limit=self.settings.slash_command.search_limit
-        )
+        return self._searcher.find(indicators, Window.last(), limit=slash.search_limit)
 
     def live(self) -> tuple[bool, dict[str, Any]]:
         return self.scheduler_running and not self.stop.is_set(), {
@@ -344,6 +341,8 @@ class App:
             self.health.stop()
         if self.slash:
             self.slash.stop()
+        if self._workers:
+            self._workers.close()
         for check in self.checks:
             check.stop()
         self.dispatcher.close(grace)

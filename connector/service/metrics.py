@@ -90,7 +90,8 @@ class Metrics:
         self.anomalies = Counter(
             "slack_connector_anomalies",
             "Slack anomaly events by what became of them: alerted (a new alert), grouped (into "
-            "a user's open burst), suppressed (trusted network), repeated (already alerted)",
+            "a user's open burst), suppressed (trusted network), repeated (already alerted), "
+            "expired (older than the marks kept)",
             ("source_id", "outcome"),
             registry=r,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from connector import fsutil
@@ -21,7 +22,7 @@ class LocalSink(Sink):
     def from_config(cls, cfg: OutputConfig) -> Sink:
         return cls(cfg.path)
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         """Write to a temp file, fsync, rename, fsync the directory: whole or absent."""
         try:
             fsutil.atomic_write(self.root / key, body, mode=0o600)

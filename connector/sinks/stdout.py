@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import sys
 import threading
+from collections.abc import Callable
 from typing import BinaryIO
 
 from connector.config.settings import OutputConfig
@@ -27,7 +28,7 @@ class StdoutSink(Sink):
     def from_config(cls, cfg: OutputConfig) -> Sink:
         return cls()
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, check_lease: Callable[[], None] | None = None) -> None:
         with self._lock:
             self._stream.write(gzip.decompress(body))
             self._stream.flush()

@@ -69,11 +69,6 @@ class StateStore(Protocol):
 
     def set_alert(self, key: str, value: dict[str, Any]) -> None: ...
 
-    def mark(self, key: str, value: dict[str, Any]) -> bool:
-        """Set alert state `key` only if it is not set yet; True for the one caller (across
-        replicas sharing the store) that set it. How an alert on one event is sent once."""
-        ...
-
     def open_alerts(self) -> dict[str, dict[str, Any]]: ...
 
     def watchlist_value(self, key: str) -> dict[str, Any] | None:
@@ -83,6 +78,29 @@ class StateStore(Protocol):
         ...
 
     def set_watchlist_value(self, key: str, value: dict[str, Any]) -> None: ...
+
+    def detection_value(self, key: str) -> dict[str, Any] | None:
+        """The detections' own namespace (Slack's action lists, each user's anomaly group,
+        the anomalies of a poll not yet alerted), apart from alert state like the
+        watchlist's."""
+        ...
+
+    def set_detection_value(self, key: str, value: dict[str, Any]) -> None: ...
+
+    def mark_detection(self, key: str, value: dict[str, Any], *, time: int | None = None) -> bool:
+        """Set mark `key` only if it is not set yet; True for the one caller (across
+        replicas sharing the store) that set it. How an alert on one event is sent once.
+        A mark with a `time` (epoch seconds) goes when `prune_detection_marks` passes it;
+        one without is kept."""
+        ...
+
+    def detection_mark(self, key: str) -> dict[str, Any] | None:
+        """The value the mark was set with (None when unset or pruned)."""
+        ...
+
+    def prune_detection_marks(self, before: int) -> int:
+        """Forget the marks whose time is before `before`; returns how many went."""
+        ...
 
     def summary(self) -> list[dict[str, Any]]: ...
 
@@ -139,6 +157,11 @@ class StateStore(Protocol):
         """Whether this process should poll the stream now (always, for a private store).
         Also asked right before each upload, so a replica that was paused past its lease
         does not put an object the new holder's recovery already settled."""
+        ...
+
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        """The error to raise when `owns` said no: whether the lease lapsed here or moved
+        to another replica (never asked of a private store, which owns every stream)."""
         ...
 
     def leases_held(self) -> int:

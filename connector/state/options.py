@@ -7,7 +7,7 @@ SQLite user never imports boto3.
 from __future__ import annotations
 
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -20,6 +20,8 @@ class StateOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: str
+    shared: ClassVar[bool] = False
+    """Whether several replicas share the store (and need the sink to fence late uploads)."""
 
     @property
     @abstractmethod
@@ -64,6 +66,8 @@ class SqliteOptions(StateOptions):
 
 class DynamoDBOptions(StateOptions):
     """One table shared by every replica; leases decide which replica polls what."""
+
+    shared: ClassVar[bool] = True
 
     type: Literal["dynamodb"]
     table: str = Field(pattern=r"^[A-Za-z0-9_.-]{3,255}$")

@@ -32,7 +32,7 @@ from typing import Any
 import orjson
 
 from connector import clock, fsutil
-from connector.state.base import Intent, Keys, StateError
+from connector.state.base import Intent, Keys, LeaseLost, StateError
 from connector.state.keyblob import joined, split
 from connector.state.keys import KEY_SIZE, forget_before
 from connector.state.sqlite_file import exclusive_lock, open_read_only, open_writable, reason
@@ -138,12 +138,35 @@ class StateStore:
         with self._txn() as db:
             db.execute("INSERT OR REPLACE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value)))
 
-    def mark(self, key: str, value: dict[str, Any]) -> bool:
+    def detection_value(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute("SELECT value FROM detections WHERE key = ?", (key,)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def set_detection_value(self, key: str, value: dict[str, Any]) -> None:
+        with self._txn() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO detections VALUES (?, ?)", (key, orjson.dumps(value))
+            )
+
+    def mark_detection(self, key: str, value: dict[str, Any], *, time: int | None = None) -> bool:
         with self._txn() as db:
             cur = db.execute(
-                "INSERT OR IGNORE INTO alerts VALUES (?, ?)", (key, orjson.dumps(value))
+                "INSERT OR IGNORE INTO detection_marks VALUES (?, ?, ?)",
+                (key, orjson.dumps(value), time),
             )
             return cur.rowcount == 1
+
+    def detection_mark(self, key: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self._db.execute(
+                "SELECT value FROM detection_marks WHERE key = ?", (key,)
+            ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    def prune_detection_marks(self, before: int) -> int:
+        with self._txn() as db:
+            return db.execute("DELETE FROM detection_marks WHERE time < ?", (before,)).rowcount
 
     def watchlist_value(self, key: str) -> dict[str, Any] | None:
         with self._reading():
@@ -333,6 +356,9 @@ class StateStore:
 
     def owns(self, source_id: str, log_type: str) -> bool:
         return True
+
+    def lease_lost(self, source_id: str, log_type: str) -> LeaseLost:
+        return LeaseLost(f"source {source_id!r} log type {log_type!r}: no leases in SQLite")
 
     def leases_held(self) -> int:
         return 0

@@ -36,15 +36,26 @@ CREATE TABLE IF NOT EXISTS writes (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS alerts (key TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS watchlist (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS detections (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS detection_marks (
+    key TEXT PRIMARY KEY, value BLOB NOT NULL, time INTEGER
+);
+CREATE INDEX IF NOT EXISTS detection_marks_time ON detection_marks (time) WHERE time IS NOT NULL;
 CREATE TABLE IF NOT EXISTS status (
     source_id TEXT NOT NULL, log_type TEXT NOT NULL, value BLOB NOT NULL,
     PRIMARY KEY (source_id, log_type)
 );
 """
-VERSION = 3
+VERSION = 4
 WATCHLIST_PREFIX = "watchlist:"
 """v2 kept the watchlist's keys in `alerts`, all under this prefix; v3 moves them to
 `watchlist`. Frozen history."""
+DETECTIONS_PREFIX = "detections:"
+V3_MARKS = ("detections:anomaly:seen:", "detections:catalog:new:", "detections:catalog:unlisted:")
+"""v3 kept the detections' state and marks in `alerts` under `DETECTIONS_PREFIX`; v4 moves
+the marks (these prefixes) to `detection_marks` and the rest to `detections`. An anomaly
+mark keeps the host time it was set at as its time (v3 stored no event time): pruned a
+retention after that instead. Frozen history."""
 V1_TIME_KEYED = frozenset({"audit"})
 """Log types whose v1 keys become time-ordered in v2 (their stored event time is the
 record's, which never changes). Frozen history: tests hold it to `LogType.time_keyed`."""
@@ -97,6 +108,7 @@ def migrate(db: sqlite3.Connection) -> None:
             db.execute("DROP TABLE intents")
         if "alerts" in tables:
             _move_watchlist(db)
+            _move_detections(db)
         db.execute(f"PRAGMA user_version = {VERSION}")
         db.execute("COMMIT")
     except BaseException:
@@ -113,3 +125,21 @@ def _move_watchlist(db: sqlite3.Connection) -> None:
         prefix,
     )
     db.execute("DELETE FROM alerts WHERE substr(key, 1, ?2) = ?1", prefix)
+
+
+def _move_detections(db: sqlite3.Connection) -> None:
+    """v3 -> v4: the detections' marks and state leave the alert table for their own."""
+    rows = db.execute(
+        "SELECT key, value FROM alerts WHERE substr(key, 1, ?2) = ?1",
+        (DETECTIONS_PREFIX, len(DETECTIONS_PREFIX)),
+    ).fetchall()
+    for key, value in rows:
+        if key.startswith(V3_MARKS):
+            at = orjson.loads(value).get("at") if key.startswith(V3_MARKS[0]) else None
+            db.execute(
+                "INSERT OR IGNORE INTO detection_marks VALUES (?, ?, ?)",
+                (key, value, at if isinstance(at, int) else None),
+            )
+        else:
+            db.execute("INSERT OR IGNORE INTO detections VALUES (?, ?)", (key, value))
+        db.execute("DELETE FROM alerts WHERE key = ?", (key,))

@@ -14,6 +14,8 @@ One table, string partition key `pk` and sort key `sk`, TTL on `expires_at`:
 | `K#{source}#{log_type}`    | `S#{object key}`        | mark: that object was written       |
 | `A`                        | alert key               | alert state                         |
 | `W`                        | watchlist key           | watchlist state (indicators, rows)  |
+| `D`                        | detection key           | action lists, anomaly groups/outbox |
+| `DM`                       | mark key                | detection mark (`t`: prune time)    |
 | `T` / `TL`                 | source                  | OAuth token pair / refresh lock     |
 
 Capacity is counted here from DynamoDB's published sizing rules (a write unit per KB of
@@ -127,7 +129,10 @@ class Table:
             region_name=options.region,
             endpoint_url=options.endpoint_url,
             config=Config(
-                retries={"max_attempts": attempts or options.max_attempts, "mode": "standard"},
+                retries={
+                    "total_max_attempts": attempts or options.max_attempts,
+                    "mode": "standard",
+                },
                 connect_timeout=timeout or 5,
                 max_pool_connections=pool,
                 read_timeout=timeout or 10,

@@ -11,7 +11,9 @@ kept here and nowhere else:
 3. `settle(exists, restore)` is the same commit for the intents a crash left behind: an
    object the sink holds makes its keys seen (after `restore` made any of its derived
    objects that is missing, see `connector.ingest.derived`), one that was never written
-   leaves nothing.
+   leaves nothing. Given the sink's `settle` as `exists`, a fencing sink also makes sure
+   the object can no longer land, so a replica paused before its upload cannot write
+   those rows after the new holder has.
 
 Derived objects are uploaded inside their data object's `writing`, each after
 `check_lease`, so the data object's intent covers them.
@@ -28,7 +30,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from connector.state.base import Keys, LeaseLost, StateStore
+from connector.state.base import Keys, StateStore
 
 
 class UnitOfWork:
@@ -59,9 +61,10 @@ class UnitOfWork:
 
     def check_lease(self) -> None:
         """Before every upload: raises `LeaseLost` once this process no longer holds the
-        stream (a private store holds every stream)."""
+        stream (a private store holds every stream). A fencing sink also asks it before
+        it replaces a tombstone that recovery left (`Sink.settle`)."""
         if not self.store.owns(self.source_id, self.log_type):
-            raise LeaseLost(f"lease on source {self.source_id!r} log type {self.log_type!r} lost")
+            raise self.store.lease_lost(self.source_id, self.log_type)
 
     def commit(
         self, checkpoint: dict[str, Any] | None = None, prune_before: int | None = None

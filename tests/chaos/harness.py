@@ -647,9 +647,12 @@ def child_env() -> dict[str, str]:
 
 
 def read_bucket(client: Any, bucket: str) -> dict[str, list[dict[str, Any]]]:
+    """The landed gzip NDJSON objects (not the search index beside them, under `_index/`)."""
     out: dict[str, list[dict[str, Any]]] = {}
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX):
         for item in page.get("Contents", []):
+            if not item["Key"].endswith(".json.gz"):
+                continue
             body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
             out[item["Key"]] = [orjson.loads(x) for x in gzip.decompress(body).splitlines()]
     return out

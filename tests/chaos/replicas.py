@@ -431,7 +431,12 @@ class Stage:
                 last[stream] = (owner, epoch)
 
     def kill_and_restart(self, rng: random.Random) -> None:
-        slot = rng.choice(sorted(self.fleet.live))
+        """SIGKILL a live replica that holds leases (one holding none, e.g. restarted a
+        moment ago on a loaded host, has no failover to measure), restart it soon after."""
+        holders = {o for o, _ in lease_owners(self.endpoint, self.table).values()}
+        slots = sorted(self.fleet.live)
+        holding = [s for s in slots if self.fleet.live[s].replica_id in holders]
+        slot = rng.choice(holding or slots)
         self.fleet.kill(slot)
         self.kills += 1
         time.sleep(rng.uniform(0.0, 3.0))

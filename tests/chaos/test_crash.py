@@ -21,14 +21,14 @@ from typing import Any
 import pytest
 
 from connector.config.load import parse
-from connector.config.settings import OutputConfig, Settings
+from connector.config.settings import Settings
 from connector.service.app import App
 from connector.sinks import build
-from connector.sinks.base import Sink
 from connector.state.sqlite import StateStore
 from tests.chaos.harness import identity, integration_identity, run_chaos
 from tests.conftest import local_settings, read_local, read_s3, source
 from tests.factories import access, audit, integration, now
+from tests.fakes.dying_sink import Died, DyingSink
 from tests.fakes.slack_server import FakeSlack
 
 FOLDER = {
@@ -105,50 +105,6 @@ def test_sigkill_loop_lands_every_ocsf_event_exactly_once(
 
 
 # --------------------------------------------------------------------------- in-process
-class Died(BaseException):
-    """The process died here: nothing after this line ran (not an Exception, so no handler
-    in the connector can catch it and carry on)."""
-
-
-class DyingSink(Sink):
-    """Wraps the real sink and dies at one chosen call."""
-
-    kind = "dying"
-
-    def __init__(
-        self, inner: Sink, *, die_on_put: int = 0, stored: bool = True, die_on_exists: int = 0
-    ) -> None:
-        self.inner = inner
-        self.die_on_put = die_on_put
-        self.stored = stored
-        self.die_on_exists = die_on_exists
-        self.puts: list[str] = []
-        self.exists_calls = 0
-        self.died_at: str | None = None
-
-    @classmethod
-    def from_config(cls, cfg: OutputConfig) -> Sink:
-        raise NotImplementedError
-
-    def put(self, key: str, body: bytes) -> None:
-        self.puts.append(key)
-        if len(self.puts) == self.die_on_put:
-            if self.stored:
-                self.inner.put(key, body)
-            self.died_at = key
-            raise Died(f"put #{len(self.puts)} ({'stored' if self.stored else 'not stored'})")
-        self.inner.put(key, body)
-
-    def exists(self, key: str, size: int | None = None) -> bool:
-        self.exists_calls += 1
-        if self.exists_calls == self.die_on_exists:
-            raise Died(f"exists #{self.exists_calls}")
-        return self.inner.exists(key, size)
-
-    def get(self, key: str) -> bytes:
-        return self.inner.get(key)
-
-
 class World:
     """Slack data of one log type, with the ground truth kept beside it."""
 

@@ -2,6 +2,8 @@
 
 Why a proxy: moto answers like S3 when S3 is healthy; outages, throttling (503 SlowDown)
 and slow uploads have to be made on the wire so boto3's real retry and timeout code runs.
+`hold` keeps one upload on the wire until the test lets it go: an upload still travelling
+when its sender is frozen (SIGSTOP, a VM pause) and arriving after others moved on.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class S3Proxy:
         self._fail: list[int] = []
         self._lock = threading.Lock()
         self.requests: list[tuple[str, str, int]] = []
+        self.held: Hold | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -35,6 +38,12 @@ class S3Proxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def hold(self, path_part: str) -> Hold:
+        """Hold the next PUT of a data object whose path contains `path_part` (not a
+        tombstone: those carry user metadata) until `Hold.release` is set."""
+        self.held = Hold(path_part)
+        return self.held
 
     def fail_next(self, times: int, status: int = 503) -> None:
         with self._lock:
@@ -71,6 +80,10 @@ class S3Proxy:
                     return
                 if proxy.delay:
                     time.sleep(proxy.delay)
+                hold = proxy.held
+                held = hold is not None and hold.takes(self.command, self.path, self.headers)
+                if hold is not None and held:
+                    hold.release.wait(120)
                 status = proxy._next_fault()
                 if status is not None:
                     proxy.requests.append((self.command, self.path, status))
@@ -87,6 +100,8 @@ class S3Proxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 proxy.requests.append((self.command, self.path, resp.status))
+                if hold is not None and held:
+                    hold.status = resp.status
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
@@ -100,3 +115,24 @@ class S3Proxy:
             do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _relay
 
         return Handler
+
+
+class Hold:
+    def __init__(self, path_part: str) -> None:
+        self.path_part = path_part
+        self.path: str | None = None
+        self.status: int | None = None
+        self.arrived = threading.Event()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def takes(self, method: str, path: str, headers: Any) -> bool:
+        metadata = any(k.lower().startswith("x-amz-meta-") for k in headers)
+        with self._lock:
+            if self.path is not None or method != "PUT" or metadata:
+                return False
+            if self.path_part not in path:
+                return False
+            self.path = path
+        self.arrived.set()
+        return True
