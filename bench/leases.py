@@ -90,6 +90,7 @@ def main() -> int:
     ]
     print(render(HEADERS, [row]))
     print()
+    print(result.report())
     print(coverage.report())
     print(footer(started))
     return 0

@@ -5,7 +5,7 @@ plus one poll after each (11 s at `lease_seconds = 6`, polls every 2 s); no repl
 was not stopped lets a lease expire before its renewal or logs `state store failed`;
 nothing is lost.
 
-CI runs 2 kills and 2 stops (about two minutes); the full run, 20 kills and 10 stops with
+CI runs 2 kills and 2 stops (2-4 minutes); the full run, 20 kills and 10 stops with
 the same bound and the timeline of each failover, is
 `python -m tests.chaos.coverage --kills 20 --stops 10` (or `python -m bench.leases`).
 """
