@@ -74,9 +74,8 @@ class Plan:
         return out
 
 
-HITS = "SELECT filename, h FROM read_parquet($files, filename = true) WHERE {where}"
-LISTS = """
-SELECT filename, key, len(lines), first, last FROM read_parquet($files, filename = true)
+FOUND = """
+SELECT filename, h, key, len(lines), first, last FROM read_parquet($files, filename = true)
 WHERE {where}
 """
 LINES = """
@@ -97,12 +96,13 @@ def plan(
     if not files:
         return out
     by_h, by_key = _where(wanted)
+    either: Query = (by_h[0] + by_key[0], {**by_h[1], **by_key[1]})
     hits: dict[str, set[int]] = {}
-    for name, h in _run(db, HITS, by_h, files):
-        hits.setdefault(name, set()).add(h)
     lists: dict[str, dict[str, tuple[int, int, int]]] = {}
-    if hits:
-        for name, key, n, first, last in _run(db, LISTS, by_key, sorted(hits)):
+    for name, h, key, n, first, last in _run(db, FOUND, either, files):
+        if key is None:
+            hits.setdefault(name, set()).add(h)
+        else:
             lists.setdefault(name, {})[key] = (n, first, last)
     shared: list[str] = []
     for name in sorted(hits):

@@ -131,7 +131,9 @@ def log_type_names(selected: Sequence[str] = ()) -> list[str]:
 
 
 class Searcher:
-    """One DuckDB connection over one output; reuse it so later searches are warm."""
+    """One DuckDB connection over one output; reuse it so later searches are warm (Parquet
+    footers and S3 object metadata are cached: landed objects and their indexes are never
+    changed once written, only new ones listed)."""
 
     def __init__(self, output: OutputConfig) -> None:
         if output.type == "stdout":
@@ -139,6 +141,8 @@ class Searcher:
         self.output = output
         self._db = duckdb.connect(config=DUCKDB_CONFIG)
         self._db.execute("SET enable_progress_bar = false")
+        self._db.execute("SET parquet_metadata_cache = true")
+        self._db.execute("SET enable_http_metadata_cache = true")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
