@@ -35,6 +35,8 @@ from connector.sinks.local import LocalSink
 
 PREFIX = "slack"
 BATCH = 10_000
+CHUNK = 1_000_000
+"""Audit events generated at a time (10M at once would hold ~8 GB)."""
 OFFICE_IP = "203.0.113.10"
 
 
@@ -64,7 +66,6 @@ def land(
 ) -> Landed:
     """`others`: also a tenth as many access log rows and a hundredth as many integration
     log rows over the same days (daily partitions, their own enrich and batch)."""
-    data = dataset.audit(events, now)
     sink = LocalSink(root)
     index = SearchIndex(sink, PREFIX) if indexed else None
     step = days * 86_400 / max(events, 1)
@@ -72,12 +73,21 @@ def land(
     out = Landed()
 
     def audit_rows() -> Iterator[dict[str, Any]]:
-        for i in range(events):
-            raw = orjson.loads(data.event(i))
+        for start in range(0, events, CHUNK):
+            yield from chunk(start, min(events, start + CHUNK))
+
+    def chunk(start: int, stop: int) -> Iterator[dict[str, Any]]:
+        """Events start..stop: the generator's events of one seed (its memory is a few
+        hundred bytes an event), ids made unique across seeds, dated by their place."""
+        data = dataset.audit(stop - start, now, seed=7 + start // CHUNK)
+        for i in range(start, stop):
+            raw = orjson.loads(data.event(i - start))
+            if start:
+                raw["id"] = f"{raw['id']}-{start // CHUNK}"
             raw["date_create"] = now - 60 - int(i * step)
             if every and i % every == 0:
                 raw["context"]["ip_address"] = OFFICE_IP
-            if i == events // 2 + 1:
+            if i > events // 2 and not out.sample and ":" not in raw["context"]["ip_address"]:
                 actor = raw["actor"]["user"]
                 out.sample = {"ip": raw["context"]["ip_address"], "email": actor["email"]}
             yield raw
