@@ -173,8 +173,8 @@ def scan_cost(root: Path, n: int) -> float:
     """CPU µs per event for `Watchlist.scan` over landed pages of 5000 lines, nothing
     matching (CPU time: the scan is one thread, and wall time on a shared host is noise)."""
     from connector.config.sections import WatchlistConfig
-    from connector.search.watchlist import Watchlist
     from connector.state.sqlite import StateStore
+    from connector.watchlist.watchlist import Watchlist
 
     lines: list[bytes] = []
     for path in sorted(root.rglob("*.json.gz"))[:30]:

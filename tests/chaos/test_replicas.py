@@ -1,6 +1,7 @@
 """Several replicas share sources through DynamoDB: SIGKILLed at random and restarted,
-they still land every event exactly once, fail over within two lease periods plus one
-poll interval, and never poll one stream twice at once."""
+they still land every event exactly once, poll a dead replica's streams again within two
+lease periods plus one poll interval of the kill (plus a few seconds for a loaded host's
+scheduling, `replicas.SCHEDULING_MARGIN`), and never poll one stream twice at once."""
 
 from __future__ import annotations
 
