@@ -28,7 +28,7 @@ Why this shape (measured on 1M audit rows, docs/benchmarks.md "Indexed search"):
 object's keys are mostly one-off (a user's id, name, email and IP recur across objects,
 not within one: ~6,600 distinct keys in 1,389 rows, 23 of them in two rows or more), so
 their text is most of a row's entropy; a posting row per (key, line) with its text made
-the first version 75 % of the data's bytes, a 24-bit fingerprint per key takes ~7 %.
+the first version 75 % of the data's bytes; a 24-bit fingerprint per key takes 8 %.
 """
 
 from __future__ import annotations
