@@ -24,9 +24,9 @@ from typing import Any
 from connector.config.sections import WatchlistConfig
 from connector.indicators.match import Indicator, parse
 from connector.search.extract import extract, extract_list
-from connector.search.provenance import Entry
-from connector.search.watchlist import Watchlist
 from connector.state import StateStore
+from connector.watchlist.provenance import Entry
+from connector.watchlist.watchlist import Watchlist
 
 WORDS = "the actor then logged in from and later sent mail to with a link pointing at".split()
 

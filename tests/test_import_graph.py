@@ -42,6 +42,8 @@ LAYERS: list[tuple[str, ...]] = [
     ("ingest",),
     ("ocsf",),
     ("search",),
+    ("watchlist",),
+    ("slackapp",),
     ("detections",),
     ("service",),
     ("demo",),

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from connector.config.sections import NamedList, WatchlistConfig
-from connector.search import modals
-from connector.search.interactions import Submissions
-from connector.search.watchlist import Watchlist
+from connector.slackapp import modals
+from connector.slackapp.interactions import Submissions
 from connector.state.sqlite import StateStore
+from connector.watchlist.watchlist import Watchlist
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from connector.indicators.match import IndicatorError, parse
 from connector.search import partitions
-from connector.search.watchlist import WatchSet
+from connector.watchlist.watchset import WatchSet
 from tests.factories import audit
 
 ROW = {

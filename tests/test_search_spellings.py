@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from connector.indicators.match import Indicator, IndicatorError, parse, refang
-from connector.search.watchlist import WatchSet
+from connector.watchlist.watchset import WatchSet
 
 DB = duckdb.connect()
 BASE: dict[str, Any] = {

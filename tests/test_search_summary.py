@@ -178,9 +178,9 @@ def test_watched_names_lists_tags_who_and_report(
 ) -> None:
     """What the summary says about watching comes from the watchlist's provenance."""
     from connector.config.load import load
-    from connector.search.provenance import Entry, Report
-    from connector.search.slash_commands import watched_in
-    from connector.search.watchlist import Watchlist
+    from connector.watchlist.provenance import Entry, Report
+    from connector.watchlist.watched import watched_in
+    from connector.watchlist.watchlist import Watchlist
 
     land(slack)
     config = write_config(tmp_path, slack, {"type": "local", "path": str(tmp_path / "out")})

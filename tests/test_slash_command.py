@@ -286,7 +286,7 @@ def test_run_serves_the_endpoint(slack: FakeSlack, tmp_path: Path) -> None:
 def test_watch_list_shows_provenance_for_the_first_ones_and_counts_the_rest(
     endpoint_factory: Any,
 ) -> None:
-    from connector.search.slash_commands import LIST_LIMIT
+    from connector.slackapp.slash_commands import LIST_LIMIT
 
     ep = endpoint_factory()
     assert "Watching `ip:192.0.2.77`" in ep.run("watch add 192.0.2.77").json()["text"]

@@ -20,10 +20,10 @@ from connector.config.load import load, parse
 from connector.config.sections import WatchlistConfig
 from connector.config.settings import Settings
 from connector.indicators.match import parse as parse_indicator
-from connector.search import watchlist as watchlist_module
-from connector.search.watchlist import Watchlist
 from connector.service.app import App
 from connector.state.sqlite import StateStore
+from connector.watchlist import watchlist as watchlist_module
+from connector.watchlist.watchlist import Watchlist
 from tests.conftest import alert_hook, once, read_local, source
 from tests.factories import audit, cli_source, config_file, now
 from tests.fakes.slack_server import FakeSlack

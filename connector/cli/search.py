@@ -173,8 +173,8 @@ def _watched(
     """Which lists hold each indicator, with who added it, tags and why, read once from
     the watchlist over a read-only store; a watchlist that cannot be read is said, not
     fatal."""
-    from connector.search.slash_commands import watched_in
-    from connector.search.watchlist import Watchlist
+    from connector.watchlist.watched import watched_in
+    from connector.watchlist.watchlist import Watchlist
 
     try:
         store = settings.state.open(replica=False, read_only=True)

@@ -20,10 +20,10 @@ import orjson
 from connector.cli.output import say
 from connector.config.errors import ConfigError
 from connector.config.settings import Settings
-from connector.search.provenance import Entry
-from connector.search.watchlist import Watchlist
 from connector.state import StateError, StateStore
 from connector.state.sqlite import StateStore as SqliteStore
+from connector.watchlist.provenance import Entry
+from connector.watchlist.watchlist import Watchlist
 
 Say = Callable[[str, TextIO], None]
 

@@ -22,7 +22,6 @@ from connector.detections.anomalies import AnomalyAlerts
 from connector.detections.catalog import Catalog
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search.watchlist import Watchlist
 from connector.service.health import HealthServer
 from connector.service.metrics import Metrics
 from connector.service.pipeline_setup import build_pipeline
@@ -34,11 +33,12 @@ from connector.sinks.base import Sink, SinkError
 from connector.slack import catalog as slack_catalog
 from connector.slack.ratelimit import RateBudgets
 from connector.state import StateError
+from connector.watchlist.watchlist import Watchlist
 
 if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
     from connector.search.query import Found, Searcher
-    from connector.search.slash_server import SlashServer
     from connector.search.worker import SearchWorkers
+    from connector.slackapp.slash_server import SlashServer
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +285,8 @@ class App:
         """The `/seclogs` endpoint, when `[slash_command] enabled`; OSError if it cannot listen."""
         slash = self.settings.slash_command
         if slash.enabled:
-            from connector.search.slash_server import SlashServer
             from connector.search.worker import SearchWorkers
+            from connector.slackapp.slash_server import SlashServer
 
             if slash.search_processes and self.settings.output.type != "stdout":
                 self._workers = SearchWorkers(

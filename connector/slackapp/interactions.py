@@ -18,13 +18,14 @@ from typing import Any
 
 from connector.config.sections import WatchlistConfig
 from connector.indicators.match import Indicator
-from connector.search import modals, summary
+from connector.search import summary
 from connector.search.extract import extract, extract_list
-from connector.search.modals import Origin
-from connector.search.provenance import Entry, Report, tags
-from connector.search.slack_web import SlackWeb, SlackWebError
-from connector.search.watchlist import Added, Watchlist
 from connector.slack.mrkdwn import escape
+from connector.slackapp import modals
+from connector.slackapp.modals import Origin
+from connector.slackapp.slack_web import SlackWeb, SlackWebError
+from connector.watchlist.provenance import Entry, Report, tags
+from connector.watchlist.watchlist import Added, Watchlist
 
 log = logging.getLogger(__name__)
 

@@ -36,12 +36,13 @@ from slack_sdk.webhook import WebhookClient
 from connector import clock
 from connector.config.sections import SlashCommandConfig
 from connector.httpd import Server
-from connector.search import slash_commands as commands
-from connector.search.interactions import Body, FollowUp, Submissions, Submitter, open_modal
-from connector.search.slack_web import SlackWeb
-from connector.search.slash_commands import Search
-from connector.search.watchlist import Watchlist
 from connector.secrets import SecretError
+from connector.slackapp import slash_commands as commands
+from connector.slackapp.interactions import Body, FollowUp, Submissions, Submitter, open_modal
+from connector.slackapp.slack_web import SlackWeb
+from connector.slackapp.slash_commands import Search
+from connector.watchlist.watched import watched_in
+from connector.watchlist.watchlist import Watchlist
 
 log = logging.getLogger(__name__)
 
@@ -240,7 +241,7 @@ class SlashServer:
 
     def _past_hits(self, indicators: Any) -> str:
         return commands.past_hits(
-            indicators, self._search, self.cfg.search_limit, commands.watched_in(self.watchlist)
+            indicators, self._search, self.cfg.search_limit, watched_in(self.watchlist)
         )
 
     def _authenticate(self, raw: bytes, headers: Any) -> str:
@@ -288,7 +289,7 @@ class SlashServer:
         def work() -> str:
             try:
                 return commands.run_search(
-                    reply.indicators, self._search, limit, commands.watched_in(self.watchlist)
+                    reply.indicators, self._search, limit, watched_in(self.watchlist)
                 )
             finally:
                 self._queued.release()

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import summary
-from connector.search.provenance import Entry
 from connector.search.query import Found, SearchError
-from connector.search.watchlist import Watchlist
 from connector.slack.mrkdwn import escape
+from connector.watchlist.provenance import Entry
+from connector.watchlist.watchlist import Watchlist
 
 Search = Callable[[Sequence[Indicator]], Found]
 TEXT_LIMIT = 3500
@@ -138,30 +138,6 @@ def past_hits(
         room = TEXT_LIMIT - sum(len(line) + 1 for line in lines)
         lines.append(summary.slack_answer(found, watched, max(room, 500)))
     return "\n".join(lines)
-
-
-def watched_in(watchlist: Watchlist) -> summary.Watched:
-    """Which lists hold an indicator, tagged what, added by whom and why, for the
-    search's summary: each Slack submission's provenance, and config or file entries by
-    where they come from."""
-
-    def watched(indicator: Indicator) -> list[summary.WatchEntry]:
-        origins = [o for o, labels in watchlist.listing().items() if indicator.label in labels]
-        if not origins:
-            return []
-        entries = watchlist.provenance.entries(indicator.label)
-        titles = watchlist.provenance.titles(entries)
-        out = [summary.WatchEntry(e.list, e.tags, e.by, e.at, _why(e, titles)) for e in entries]
-        return out + [summary.WatchEntry(o) for o in origins if o != "slack" or not entries]
-
-    return watched
-
-
-def _why(entry: Entry, titles: dict[str, str]) -> str:
-    if entry.report:
-        title = titles.get(entry.report, "")
-        return f'report "{title}"' if title else f"report {entry.report}"
-    return f'note "{entry.note}"' if entry.note else ""
 
 
 def _clip(text: str, limit: int) -> str:

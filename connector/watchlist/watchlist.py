@@ -19,81 +19,31 @@ by a key per row; the next alert says how many there were.
 
 from __future__ import annotations
 
-import bisect
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-
-import orjson
-from ahocorasick_rs import AhoCorasick, BytesAhoCorasick
 
 from connector import clock
 from connector.alerts.base import Alert
 from connector.config.errors import ConfigError
 from connector.config.sections import WatchlistConfig
 from connector.indicators.match import Indicator, IndicatorError, parse, read_file
-from connector.search import render
-from connector.search.provenance import Entry, Provenance
 from connector.state import StateStore
+from connector.watchlist.alert import alert
+from connector.watchlist.provenance import Entry, Provenance
+from connector.watchlist.watchset import WatchSet
 
 log = logging.getLogger(__name__)
 
 ADDED_KEY = "watchlist:added"
 RATE_KEY = "watchlist:rate"
-RULE = "watchlist_match"
 RELOAD_CHECK_SECONDS = 2.0
 MIN_TEXT = 4
 MIN_PREFIX = {4: 8, 6: 16}
-_IPS = re.compile(rb'"p_any_ip_addresses":\[')
-
-
-class WatchSet:
-    """The indicators in force, with one Aho-Corasick automaton over all their needles.
-
-    A page is scanned once whatever the number of indicators (1.8 µs an event for 100
-    or 1,000 of them, where one `find` per needle cost 46 µs for 100). Needles are
-    lower-case; ASCII ones are found in the page's bytes lowered by `bytes.lower`, the
-    rare non-ASCII ones in the decoded and lowered text.
-    """
-
-    def __init__(self, indicators: tuple[Indicator, ...] = ()) -> None:
-        self.indicators = indicators
-        needles = list(dict.fromkeys(i.needle for i in indicators if i.needle))
-        ascii_ = [n.encode() for n in needles if n.isascii()]
-        other = [n for n in needles if not n.isascii()]
-        self._bytes = BytesAhoCorasick(ascii_) if ascii_ else None
-        self._text = AhoCorasick(other) if other else None
-        self._networks = any(not i.needle for i in indicators)
-
-    def candidates(self, lines: Sequence[bytes]) -> list[int]:
-        """Indexes of the lines that may match; every line that does is among them."""
-        blob = b"\n".join(lines).lower()
-        found: set[int] = set()
-        if self._bytes is not None or self._networks:
-            starts = _starts(lines)
-            if self._bytes is not None:
-                hits = self._bytes.find_matches_as_indexes(blob)
-                found.update(bisect.bisect_right(starts, at) - 1 for _, at, _ in hits)
-            if self._networks:
-                at_ips = (m.start() for m in _IPS.finditer(blob))
-                found.update(bisect.bisect_right(starts, at) - 1 for at in at_ips)
-        if self._text is not None:
-            text = blob.decode("utf-8", "replace").lower()
-            starts = [0, *(i + 1 for i, c in enumerate(text) if c == "\n")]
-            hits = self._text.find_matches_as_indexes(text)
-            found.update(bisect.bisect_right(starts, at) - 1 for _, at, _ in hits)
-        return sorted(found)
-
-    def matches(self, line: bytes) -> tuple[dict[str, Any], list[Indicator]]:
-        row = orjson.loads(line)
-        text = line.decode("utf-8", "replace")
-        return row, [i for i in self.indicators if i.matches(row, text)]
 
 
 @dataclass
@@ -103,14 +53,6 @@ class Added:
     added: list[Indicator] = field(default_factory=list)
     already: list[Indicator] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
-
-
-def _starts(lines: Sequence[bytes]) -> list[int]:
-    starts, at = [], 0
-    for line in lines:
-        starts.append(at)
-        at += len(line) + 1
-    return starts
 
 
 class Watchlist:
@@ -311,56 +253,7 @@ def _held(rate: dict[str, Any]) -> int:
     return int(rate.get("suppressed", 0)) + int(rate.get("carried", 0))
 
 
-def alert(
-    indicator: Indicator,
-    row: dict[str, Any],
-    key: str,
-    suppressed: int = 0,
-    entries: Sequence[Entry] = (),
-) -> Alert:
-    """The alert for one match; `entries` say who submitted the indicator, to which
-    lists and from which report, so whoever is paged knows whom to ask."""
-    ctx = render.context(row)
-    lines = [f"{name}: {ctx[name]}" for name in ("who", "what", "where", "when") if ctx[name]]
-    if entries:
-        lines.append(f"watched since: {entries[-1].describe()}")
-    if suppressed:
-        lines.append(f"{suppressed} earlier matches were not alerted (rate limit).")
-    submitted = {
-        "watchlists": ", ".join(dict.fromkeys(e.list for e in entries)),
-        "submitted_by": ", ".join(dict.fromkeys(e.by for e in entries if e.by)),
-        "reports": ", ".join(dict.fromkeys(e.report for e in entries if e.report)),
-    }
-    when = ctx["when"]
-    return Alert(
-        key=key,
-        rule=RULE,
-        status="trigger",
-        source_id=str(row.get("p_source_id", "")),
-        source_label=ctx["source"],
-        log_type=ctx["log_type"],
-        summary=f"Watched {indicator.label} seen: {render.summary(row)}",
-        detail="\n".join(lines),
-        since=_ts(when),
-        hint=f"slack-connector search --config ... '{indicator.label}'",
-        severity="high",
-        context={
-            **ctx,
-            **{k: v for k, v in submitted.items() if v},
-            "indicator": indicator.label,
-            "p_row_id": str(row.get("p_row_id", "")),
-        },
-    )
-
-
 def _reason(exc: Exception) -> str:
     if isinstance(exc, OSError):
         return f"cannot read {exc.filename} ({exc.strerror})"
     return str(exc)
-
-
-def _ts(when: str) -> int:
-    try:
-        return int(datetime.fromisoformat(when).timestamp())
-    except ValueError:
-        return clock.now_ts()
