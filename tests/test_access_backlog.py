@@ -81,8 +81,8 @@ def test_classic_pages_time_travel_past_page_100(
     if (sort_key, before_field) == ("date_first", "date_last"):
         assert not outcome.ok
         assert "cannot be reached without cursor paging" in outcome.detail
-        assert "first_run_lookback_seconds to at most" in outcome.detail
-        assert kept["before"] == "date_last" and "first_run_lookback_seconds" in kept["unsafe"]
+        assert "are out of reach" in outcome.detail and "poll often enough" in outcome.detail
+        assert kept["before"] == "date_last" and "poll often enough" in kept["unsafe"]
         assert "walk" not in checkpoint(tmp_path), "the next poll starts again from the top"
         return
     assert outcome.ok, outcome.detail
@@ -119,7 +119,7 @@ def test_the_unsafe_combination_shows_in_check_and_state_show(
 
     for text in (checked, shown):
         assert "listed by date_first and `before` filters date_last" in text
-        assert "first_run_lookback_seconds to at most" in text
+        assert "poll often enough that fewer than" in text
     assert "classic paging only" in checked
     assert "WARNING source acme access" in shown
 

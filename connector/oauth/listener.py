@@ -9,10 +9,11 @@ from __future__ import annotations
 import html
 import ssl
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from connector import httpd
 from connector.oauth.authorize import CALLBACK_PATH, check_callback, new_state
 from connector.oauth.errors import OAuthError
 from connector.urls import LOOPBACK_HOSTS
@@ -75,8 +76,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Silent: the request line holds the code and state."""
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(httpd.Server):
+    """The daemon's bounded server (long listen queue, capped handlers, read timeout), so a
+    burst of speculative or idle browser connections cannot starve the real redirect."""
+
     listener: RedirectListener
 
     def handle_error(self, request: Any, client_address: Any) -> None:
@@ -169,7 +172,7 @@ class RedirectListener:
         if self._server is not None:
             return self
         try:
-            server = _Server((self.host, self._requested_port), _Handler, bind_and_activate=True)
+            server = _Server((self.host, self._requested_port), _Handler, name="oauth-redirect")
         except OSError as exc:
             raise OAuthError(
                 f"cannot listen on {self.host}:{self._requested_port} ({exc.strerror})",
@@ -194,8 +197,7 @@ class RedirectListener:
     def close(self) -> None:
         server, self._server = self._server, None
         if server is not None:
-            server.shutdown()
-            server.server_close()
+            server.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None

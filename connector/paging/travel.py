@@ -54,13 +54,16 @@ class BeforeWindow:
 
 
 def fix(last: Raw, count: int) -> str:
-    """The configuration that keeps a first run inside what classic paging reaches."""
+    """What an operator can do: team.accessLogs has no time filter a config could narrow
+    (`first_run_lookback_seconds` covers audit logs only), so the reach is set by how often
+    the source is polled and by whether Slack accepts cursor paging for its token."""
     first, _ = times(last)
     reach = int(clock.now_ts() - first) - 1 if first is not None else 0
     return (
-        f"set first_run_lookback_seconds to at most {max(reach, 0)} (what "
-        f"{limits.MAX_PAGE} pages of {count} rows reach), and poll often enough that fewer "
-        f"than {limits.MAX_PAGE * count} combinations change between polls"
+        f"combinations first seen more than {max(reach, 0)} s ago are out of reach (what "
+        f"{limits.MAX_PAGE} pages of {count} rows reach); poll often enough that fewer than "
+        f"{limits.MAX_PAGE * count} combinations change between polls, or use a token for "
+        "which Slack accepts cursor paging (`limit` and `cursor`)"
     )
 
 
