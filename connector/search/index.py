@@ -13,7 +13,7 @@ Only rows with an event time are indexed (a row without one is in no window). Tw
 of rows in one table:
 
 - a *fingerprint* per distinct fingerprint of the object's keys (`h`, sorted, delta
-  encoded): `fingerprint` of each `indicators.keys` key. An object whose fingerprints
+  encoded): `fingerprints` of each `indicators.keys` key. An object whose fingerprints
   miss every key looked up holds no match and is never read;
 - a *posting list* per key held by at least `HELD` rows: `key`, the ascending `lines`
   (0-based line numbers) that hold it, and their `first` and `last` event time
@@ -37,13 +37,12 @@ import functools
 import io
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from connector.indicators.keys import Lookup, row_keys
+from connector.indicators.keys import row_keys
 from connector.ingest.derived import DerivedObject
 from connector.sinks.base import Sink
 
@@ -77,34 +76,28 @@ def schema() -> Any:
 
 
 def fingerprint(key: str) -> int:
-    """A key's fingerprint: an IPv4 address itself, an IPv6 address's first 32 bits (so
-    an address range is a fingerprint range), any other key's 24-bit CRC-32."""
+    """What a key is looked up by: an IPv4 address itself (so an IPv4 range is a range of
+    fingerprints), any other key's 24-bit CRC-32."""
     kind, _, rest = key.partition(":")
     if kind == "ip4":
         return _IP4 | int(rest, 16)
-    if kind == "ip6":
-        return _IP6 | int(rest[:8], 16)
     return _HASHED | (zlib.crc32(key.encode()) >> (32 - HASH_BITS))
 
 
-@dataclass(frozen=True)
-class Span:
-    """A fingerprint range (both ends inclusive) a lookup hits. `exact`: each fingerprint
-    in it belongs to one key (IPv4), so a hit that has no posting list is a one-row key,
-    not another key of the range."""
-
-    low: int
-    high: int
-    exact: bool
+def fingerprints(key: str) -> tuple[int, ...]:
+    """A key's fingerprints in the index: `fingerprint`, and for an IPv6 address also its
+    first 32 bits, which an IPv6 range is looked up by (a single address by its hash: an
+    organisation's addresses share their first 32 bits)."""
+    if key.startswith("ip6:"):
+        return fingerprint(key), _IP6 | int(key[4:12], 16)
+    return (fingerprint(key),)
 
 
-def spans(look: Lookup) -> list[Span]:
-    """The fingerprints an indicator's lookup can hit."""
-    out = [Span(f, f, True) for f in map(fingerprint, look.keys)]
-    if look.low:
-        low, high = fingerprint(look.low), fingerprint(look.high)
-        out.append(Span(low, high, look.low.startswith("ip4:")))
-    return out
+def bounds(low: str, high: str) -> tuple[int, int]:
+    """The fingerprints an address range's keys `low`..`high` lie between."""
+    if low.startswith("ip6:"):
+        return _IP6 | int(low[4:12], 16), _IP6 | int(high[4:12], 16)
+    return fingerprint(low), fingerprint(high)
 
 
 def index_key(data_key: str, prefix: str) -> str | None:
@@ -168,7 +161,7 @@ def _write(held: dict[str, list[int]], times: Sequence[int]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    prints = sorted({fingerprint(key) for key in held})
+    prints = sorted({h for key in held for h in fingerprints(key)})
     lists = sorted(key for key, numbers in held.items() if len(numbers) >= HELD)
     n, k = len(prints), len(lists)
     columns: dict[str, list[Any]] = {

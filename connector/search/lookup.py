@@ -27,7 +27,7 @@ import duckdb
 from connector.indicators.keys import Lookup
 from connector.indicators.match import Indicator
 from connector.search import partitions
-from connector.search.index import EPOCH, MICRO, fingerprint, rfc3339
+from connector.search.index import EPOCH, MICRO, bounds, fingerprint, rfc3339
 from connector.search.summary import Summary
 
 _IP4_MASK = (1 << 32) - 1
@@ -149,7 +149,8 @@ def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
             by_key[1][f"k{n}_{m}"] = key
         if look.low:
             by_h[0].append(f"h BETWEEN $fl{n} AND $fh{n}")
-            by_h[1].update({f"fl{n}": fingerprint(look.low), f"fh{n}": fingerprint(look.high)})
+            low, high = bounds(look.low, look.high)
+            by_h[1].update({f"fl{n}": low, f"fh{n}": high})
             by_key[0].append(f"key BETWEEN $kl{n} AND $kh{n}")
             by_key[1].update({f"kl{n}": look.low, f"kh{n}": look.high})
     return by_h, by_key
@@ -172,7 +173,7 @@ def _listed(
     for ord_, look in enumerate(wanted):
         keys = [k for k in look.keys if k in lists or fingerprint(k) in hits]
         if look.low:
-            low, high = fingerprint(look.low), fingerprint(look.high)
+            low, high = bounds(look.low, look.high)
             inside = [h for h in hits if low <= h <= high]
             if inside and not look.low.startswith("ip4:"):
                 return None
