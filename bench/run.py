@@ -155,8 +155,10 @@ class Bench:
         ceiling: bool = False,
         order: str = "",
         ocsf: bool = False,
+        search_index: bool = True,
     ) -> Row | Path:
-        """`ocsf`: with the OCSF output on, to a local lake beside the raw objects."""
+        """`ocsf`: with the OCSF output on, to a local lake beside the raw objects;
+        `search_index`: with the search index beside them (the default, as the daemon's)."""
         kind = "ceiling" if ceiling else "s3" if s3 else "ocsf" if ocsf else "local"
         name = f"connector-{kind}-{log_type}-{size}" + (f"-{order}" if order else "")
         tmp = self.work / name
@@ -172,6 +174,7 @@ class Bench:
         else:
             output = {"type": "local", "path": str(tmp / "out")}
         settings = self._settings(tmp, log_type, output, budget=ceiling)
+        settings["output"]["search_index"] = search_index
         if ocsf:
             settings["ocsf"] = {
                 "enabled": True,

@@ -211,6 +211,44 @@ def test_the_same_rows_give_the_same_bytes_whatever_their_order() -> None:
         to_parquet("user_access", events)
 
 
+def test_events_become_arrow_every_chunk_of_rows_and_the_bytes_do_not_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output holds at most `CHUNK` events as dicts, whatever classes and days the
+    rows spread over, and the chunking shows in no written byte."""
+    import orjson
+
+    from connector.ocsf import output as output_module
+    from connector.ocsf import parquet
+
+    t = 1_700_000_000
+    rows = [audit(i, t + (i % 3) * 86_400 + i, ACTIONS[i % len(ACTIONS)]) for i in range(120)]
+    rows += [access(f"U{i}", f"203.0.113.{i}", "Mozilla/5.0", t + i, t + i + 5) for i in range(9)]
+    log_types = ["Slack.AuditLogs"] * 120 + ["Slack.AccessLogs"] * 9
+    ndjson = b"".join(
+        orjson.dumps({**r, "p_log_type": lt, "p_row_id": f"r{i}", "p_source_id": "acme"}) + b"\n"
+        for i, (r, lt) in enumerate(zip(rows, log_types, strict=True))
+    )
+    cfg = OcsfConfig(enabled=True, output="local", account_id="123456789012")
+    lake = OcsfOutput(cfg, LocalSink(str(tmp_path)))
+    held: list[int] = []
+    objects: set[parquet.ClassObject] = set()
+    add = parquet.ClassObject.add
+
+    def counting_add(self: parquet.ClassObject, event: dict[str, Any]) -> None:
+        add(self, event)
+        objects.add(self)
+        held.append(sum(len(o._pending) for o in objects))
+
+    whole = {o.key: o.body for o in lake.derive("x/acme_1.json.gz", ndjson)}
+    monkeypatch.setattr(parquet.ClassObject, "add", counting_add)
+    monkeypatch.setattr(output_module, "CHUNK", 7)
+    chunked = {o.key: o.body for o in lake.derive("x/acme_1.json.gz", ndjson)}
+    assert chunked == whole
+    assert len(whole) > 3  # classes x days
+    assert len(held) == len(rows) and max(held) <= 7
+
+
 def test_config_names_the_missing_field() -> None:
     with pytest.raises(ValueError, match="bucket"):
         OcsfConfig(enabled=True, account_id="123456789012")

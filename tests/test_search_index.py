@@ -8,25 +8,30 @@ emails and domains in any case, with trailing dots, inside URLs; URLs with ports
 user info; Slack ids and user names) and indicators from the same values, and checks:
 
 - per row, the index keys find the row exactly when `matches` does;
-- per object, the Parquet index queried by DuckDB (`search.lookup`) gives the same count,
+- over objects with and without their Parquet index, `Searcher.find` (the index's
+  fingerprints and posting lists, and the reads they send it to) gives the same count,
   first and last seen and tallies as folding `Summary.add` over the rows `matches`
-  keeps, and the same newest rows;
+  keeps, in any window, and the newest rows;
 - the watchlist's scan alerts on exactly those rows too.
 """
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-import duckdb
 import orjson
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator, IndicatorError, parse
-from connector.search import index, lookup
+from connector.search import index
+from connector.search.query import Searcher, Window
 from connector.search.summary import Summary
 
 ADDRESSES = ["198.51.100.7", "198.51.100.200", "10.1.2.3", "2001:db8::9", "2001:db8:0:1::9"]
@@ -140,11 +145,13 @@ def test_index_keys_find_a_row_exactly_when_it_matches(row: dict[str, Any], type
     assert found_by_index(indicator, row) == indicator.matches(row, line), (typed, line)
 
 
-def scan(rows_: list[dict[str, Any]], wanted: list[Indicator]) -> dict[str, Summary]:
+def scan(
+    rows_: list[dict[str, Any]], wanted: list[Indicator], since: datetime, until: datetime
+) -> dict[str, Summary]:
     """What the scan does: each row under the first indicator it matches, in the window."""
     out = {i.label: Summary(i) for i in wanted}
     for row in rows_:
-        if index.micros(row.get("p_event_time")) is None:
+        if not _matched(row, wanted, since, until):
             continue
         line = orjson.dumps(row).decode()
         for indicator in wanted:
@@ -154,48 +161,116 @@ def scan(rows_: list[dict[str, Any]], wanted: list[Indicator]) -> dict[str, Summ
     return out
 
 
+WINDOWS = [
+    ("2026-10-01T00:00:00+00:00", "2026-12-31T00:00:00+00:00"),
+    ("2026-11-01T00:00:00+00:00", "2026-11-30T23:59:59+00:00"),
+    ("2026-11-02T10:00:00.500000+00:00", "2026-11-29T00:00:00+00:00"),
+]
+
+
+def land_indexed(root: Path, objects: list[list[dict[str, Any]]], indexed: list[bool]) -> None:
+    """Each list of rows as one data object (in November, no day partition: rows of any
+    time), with its index
+    when `indexed` says so."""
+    for n, (rows_, with_index) in enumerate(zip(objects, indexed, strict=True)):
+        key = f"p/Slack.AuditLogs/year=2026/month=11/o{n}.json.gz"
+        lines = [orjson.dumps(r) for r in rows_]
+        (root / key).parent.mkdir(parents=True, exist_ok=True)
+        (root / key).write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
+        where = index.index_key(key, "p")
+        if with_index and where:
+            (root / where).parent.mkdir(parents=True, exist_ok=True)
+            (root / where).write_bytes(index.build(lines))
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(rows(), min_size=1, max_size=12), st.lists(TYPED, min_size=1, max_size=3))
-def test_index_in_duckdb_counts_and_tallies_like_the_rule(
-    tmp_path_factory: Any, rows_: list[dict[str, Any]], typed: list[str]
+@given(
+    st.lists(st.lists(rows(), min_size=1, max_size=8), min_size=1, max_size=3),
+    st.lists(st.booleans(), min_size=3, max_size=3),
+    st.lists(TYPED, min_size=1, max_size=3),
+    st.sampled_from(WINDOWS),
+    st.sampled_from([1, 3, 100]),
+)
+@example(
+    [[{"details": "evil.example", "p_event_time": "2026-11-01T00:00:00Z"}] * 2],
+    [True] * 3,
+    ["evil.example"],
+    WINDOWS[0],
+    100,
+)
+def test_index_counts_and_tallies_like_the_rule(
+    tmp_path_factory: Any,
+    objects: list[list[dict[str, Any]]],
+    indexed: list[bool],
+    typed: list[str],
+    window: tuple[str, str],
+    limit: int,
 ) -> None:
+    """Through `Searcher.find` over real objects and their Parquet indexes (some objects
+    without one): the first screen's count, first and last seen, and with tallies the
+    whole summary, equal folding `Summary.add` over the rows `matches` keeps, and the
+    newest rows are the newest matches."""
     wanted = [i for i in indicators(typed) if keys.lookup(i) is not None]
     if not wanted:
         return
-    folder = tmp_path_factory.mktemp("index")
-    path = folder / "x.parquet"
-    path.write_bytes(index.build(orjson.dumps(r) for r in rows_))
-    hourly = folder / "year=2026" / "month=11" / "day=2" / "hour=10"
-    hourly.mkdir(parents=True)
-    (hourly / "y.parquet").write_bytes(path.read_bytes())
-    looks: Any = [(i, keys.lookup(i)) for i in wanted]
-    db = duckdb.connect()
+    root = tmp_path_factory.mktemp("out")
+    land_indexed(root, objects, indexed[: len(objects)])
+    since, until = (datetime.fromisoformat(w) for w in window)
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix="p"))
+    everything = [r for rows_ in objects for r in rows_]
+    expected = scan(everything, wanted, since, until)
     try:
-        summaries, located = lookup.find(db, [str(path)], looks, 0, 1 << 62, limit=5)
-        expected = scan(rows_, wanted)
-        if len(looks) == 1:  # the first screen: stat rows for an object inside the window
-            for files in ([str(path)], [str(hourly / "y.parquet")]):
-                [fast], newest = lookup.find(db, files, looks, 0, 1 << 62, 5, tally=False)
-                want = expected[fast.indicator.label]
-                got = (fast.count, fast.first_seen, fast.last_seen)
-                assert got == (want.count, want.first_seen, want.last_seen)
-                assert [(x.line, x.time) for x in newest] == [(x.line, x.time) for x in located]
+        for tally in (False, True):
+            found = searcher.find(wanted, Window(since, until), limit=limit, tally=tally)
+            for got in found.summaries:
+                want = expected[got.indicator.label]
+                assert (got.count, got.first_seen, got.last_seen) == (
+                    want.count,
+                    want.first_seen,
+                    want.last_seen,
+                ), (tally, got.indicator.label)
+                for name in ("log_types", "sources", "actors", "actions", "ips") if tally else ():
+                    assert dict(getattr(got, name).counts) == dict(getattr(want, name).counts)
+            matched = sorted(
+                (r["p_event_time"] for r in everything if _matched(r, wanted, since, until)),
+                reverse=True,
+            )
+            assert sorted((h.event_time for h in found.hits), reverse=True) == matched[:limit]
+            for hit in found.hits:
+                assert hit.indicator.matches(hit.row, hit.line)
     finally:
-        db.close()
-    for got in summaries:
-        want = expected[got.indicator.label]
-        assert (got.count, got.first_seen, got.last_seen) == (
-            want.count,
-            want.first_seen,
-            want.last_seen,
-        )
-        for name in ("log_types", "sources", "actors", "actions", "ips"):
-            assert dict(getattr(got, name).counts) == dict(getattr(want, name).counts), name
-    matched = sum(s.count for s in expected.values())
-    assert len(located) == min(5, matched)
-    for loc in located:
-        row = rows_[loc.line]
-        assert loc.indicator.matches(row, orjson.dumps(row).decode())
+        searcher.close()
+
+
+def _matched(
+    row: dict[str, Any], wanted: list[Indicator], since: datetime, until: datetime
+) -> bool:
+    when = index.micros(row.get("p_event_time"))
+    if (
+        when is None
+        or not (since - index.EPOCH) // index.MICRO <= when <= (until - index.EPOCH) // index.MICRO
+    ):
+        return False
+    line = orjson.dumps(row).decode()
+    return any(i.matches(row, line) for i in wanted)
+
+
+def test_an_index_of_another_version_is_ignored_and_the_object_scanned(tmp_path: Path) -> None:
+    """A version 1 index (`x.parquet`, another format) is not read: its object is scanned
+    and listed as unindexed, for `slack-connector index` to write the current one."""
+    row = {"details": "evil.example", "p_event_time": "2026-11-01T00:00:00Z"}
+    land_indexed(tmp_path, [[row, row]], [False])
+    old = tmp_path / "p/_index/Slack.AuditLogs/year=2026/month=11/o0.parquet"
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"PAR1 not this version PAR1")
+    searcher = Searcher(OutputConfig(type="local", path=str(tmp_path), prefix="p"))
+    window = Window(datetime(2026, 10, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC))
+    try:
+        found = searcher.find([parse("evil.example")], window, tally=False)
+        assert found.total == 2
+        assert searcher.unindexed(window) == ["p/Slack.AuditLogs/year=2026/month=11/o0.json.gz"]
+    finally:
+        searcher.close()
 
 
 def test_index_command_backfills_objects_landed_without_one_resumably(

@@ -4,9 +4,12 @@ command that finishes the search."""
 
 from __future__ import annotations
 
+import re
 import threading
+from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from connector.config.settings import OutputConfig
@@ -14,6 +17,8 @@ from connector.indicators.match import parse
 from connector.search.query import Searcher, SearchError, Window
 from connector.search.worker import SearchWorkers
 from tests.fakes.slack_server import FakeSlack
+from tests.test_one_match_rule import land as land_events
+from tests.test_one_match_rule import planted
 from tests.test_search import land, write_config
 
 
@@ -65,3 +70,53 @@ def test_workers_answer_what_the_daemon_would_and_stop_at_the_deadline(
         assert workers.find(indicators, window, 7).total == here.total, "a new pool serves"
     finally:
         workers.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_search_past_its_deadline_says_how_far_it_got(tmp_path: Path) -> None:
+    """A month landed by the connector's own code, searched by one worker under longer
+    and longer deadlines until one stops part way: its answer says
+    how many objects of how many it searched, the time range they cover and the matches
+    in them, which are exactly the matches of that range, and the command for the rest."""
+    office = "203.0.113.50"
+    events = [planted(i, 60 + i * 6_000, **({"ip": office} if i % 3 else {})) for i in range(400)]
+    lines = land_events(tmp_path / "out", events, [True, False])
+    output = OutputConfig(type="local", path=str(tmp_path / "out"))
+    objects = len(list((tmp_path / "out").rglob("*.json.gz")))
+    indicator = parse(office)
+    workers = SearchWorkers(output, processes=1, deadline=60)
+    said = None
+    try:
+        deadline = 0.05
+        while said is None and deadline < 120:
+            assert workers.ready(120)
+            workers.deadline = deadline
+            try:
+                workers.find([indicator], Window.last(), 5)
+            except SearchError as exc:
+                got = PROGRESS.search(str(exc))
+                if got and 0 < int(got["searched"]) < int(got["objects"]):
+                    said = (got, str(exc))
+            deadline *= 1.5
+    finally:
+        workers.close()
+    assert said is not None, "no deadline stopped the search part way"
+    got, text = said
+    assert int(got["objects"]) == objects
+    since = datetime.fromisoformat(got["since"])
+    held = [orjson.loads(line) for line in lines]
+    so_far = [
+        r
+        for r in held
+        if indicator.matches(r, orjson.dumps(r).decode())
+        and datetime.fromisoformat(r["p_event_time"]) >= since
+    ]
+    assert int(got["matches"]) == len(so_far) and not got["at_least"]
+    assert "slack-connector search" in text and "--all" in text and f"ip:{office}" in text
+
+
+PROGRESS = re.compile(
+    r"searched (?P<searched>\d+) of (?P<objects>\d+) object\(s\) "
+    r"\((?P<since>\S+) to (?P<until>\S+)\), (?P<at_least>at least )?(?P<matches>\d+) matching"
+)

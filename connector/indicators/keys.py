@@ -79,6 +79,8 @@ def row_keys(row: Mapping[str, Any]) -> set[str]:
             if value.__class__ is str:
                 found = cache.get(value)
                 if found is None:
+                    if _plain(value):
+                        continue
                     found = _remember(value)
                 if found:
                     keys.update(found)
@@ -111,6 +113,12 @@ def value_keys(value: str) -> tuple[str, ...]:
     if match.is_slack_id(value):
         out.append(f"uid:{value}")
     return tuple(out)
+
+
+def _plain(value: str) -> bool:
+    """A value `value_keys` gives nothing without looking further (an id, a word): not
+    remembered, so one-off values do not push the ones that repeat out of the cache."""
+    return "." not in value and ":" not in value and "@" not in value and value[:1] not in "UWB"
 
 
 def _remember(value: str) -> tuple[str, ...]:

@@ -59,21 +59,13 @@ class Record:
         self.flat: dict[str, Any] = {}
         flat = self.flat
         for key, item in row.items():
-            if key.startswith("p_"):
+            if key[:2] == "p_":
                 continue
             if type(item) is dict and item:
-                self._flatten(f"{key}.", item)
+                _flatten(f"{key}.", item, flat)
             else:
                 flat[key] = item
         self.row = row
-
-    def _flatten(self, prefix: str, value: dict[str, Any]) -> None:
-        flat = self.flat
-        for key, item in value.items():
-            if type(item) is dict and item:
-                self._flatten(f"{prefix}{key}.", item)
-            else:
-                flat[f"{prefix}{key}"] = item
 
     def take(self, path: str) -> Any:
         """The field's value (None when absent or null), marked as placed."""
@@ -108,6 +100,14 @@ class Record:
         }
 
 
+def _flatten(prefix: str, value: dict[str, Any], flat: dict[str, Any]) -> None:
+    for key, item in value.items():
+        if type(item) is dict and item:
+            _flatten(f"{prefix}{key}.", item, flat)
+        else:
+            flat[prefix + key] = item
+
+
 def seconds_ms(value: Any) -> int | None:
     """Slack's seconds (a number, or digits in a string) as epoch milliseconds, or None."""
     if isinstance(value, bool) or not isinstance(value, int | float | str):
@@ -134,6 +134,9 @@ def epoch_ms(record: Record | None, path: str, fallback: Any = None) -> int:
     return 0
 
 
+_SHARED: dict[tuple[str, tuple[int, str], int | None, int], Event] = {}
+
+
 def event(
     cls: str,
     activity: tuple[int, str],
@@ -142,25 +145,31 @@ def event(
     status: int | None = 1,
     severity: int = 1,
 ) -> Event:
-    """The fields every class shares, the uids and their captions agreeing."""
-    c = CLASSES[cls]
-    out: Event = {
-        "activity_id": activity[0],
-        "activity_name": activity[1],
-        "category_uid": c.category_uid,
-        "category_name": c.category_name,
-        "class_uid": c.uid,
-        "class_name": c.caption,
-        "type_uid": c.uid * 100 + activity[0],
-        "type_name": f"{c.caption}: {'Other' if activity[0] == 99 else activity[1]}",
-        "severity_id": severity,
-        "severity": SEVERITY[severity],
-        "time": time,
-        "metadata": metadata,
-    }
-    if status is not None:
-        out["status_id"] = status
-        out["status"] = STATUS[status]
+    """The fields every class shares, the uids and their captions agreeing (made once per
+    class, activity, status and severity, copied per event)."""
+    shared = _SHARED.get((cls, activity, status, severity))
+    if shared is None:
+        c = CLASSES[cls]
+        shared = {
+            "activity_id": activity[0],
+            "activity_name": activity[1],
+            "category_uid": c.category_uid,
+            "category_name": c.category_name,
+            "class_uid": c.uid,
+            "class_name": c.caption,
+            "type_uid": c.uid * 100 + activity[0],
+            "type_name": f"{c.caption}: {'Other' if activity[0] == 99 else activity[1]}",
+            "severity_id": severity,
+            "severity": SEVERITY[severity],
+        }
+        if status is not None:
+            shared["status_id"] = status
+            shared["status"] = STATUS[status]
+        if len(_SHARED) < 4096:
+            _SHARED[(cls, activity, status, severity)] = shared
+    out = shared.copy()
+    out["time"] = time
+    out["metadata"] = metadata
     return out
 
 
@@ -177,7 +186,13 @@ def finish(ev: Event, record: Record) -> Event:
 _PRODUCTS: dict[str, dict[str, Any]] = {}
 
 
-def metadata(uid: str, log_name: str, feature: str, **more: Any) -> dict[str, Any]:
+def metadata(
+    uid: str,
+    log_name: str,
+    feature: str,
+    event_code: str | None = None,
+    tenant_uid: str | None = None,
+) -> dict[str, Any]:
     """`product` is one shared dict per feature (read only), not one per event."""
     product = _PRODUCTS.get(feature)
     if product is None:
@@ -187,36 +202,54 @@ def metadata(uid: str, log_name: str, feature: str, **more: Any) -> dict[str, An
             "feature": {"name": feature},
         }
     out = {"uid": uid, "version": VERSION, "product": product, "log_name": log_name}
-    out.update({k: v for k, v in more.items() if v is not None})
+    if event_code is not None:
+        out["event_code"] = event_code
+    if tenant_uid is not None:
+        out["tenant_uid"] = tenant_uid
     return out
 
 
 def user(
-    uid: str | None, name: str | None = None, email: str | None = None, **more: Any
+    uid: str | None,
+    name: str | None = None,
+    email: str | None = None,
+    org: dict[str, str] | None = None,
+    type_id: int | None = None,
+    type: str | None = None,
 ) -> dict[str, Any] | None:
     """OCSF's user, or None when Slack named nobody (the caller leaves the fields in
     `unmapped`); an email OCSF would reject is not placed."""
     if uid is None and name is None:
         return None
-    out: dict[str, Any] = {k: v for k, v in (("uid", uid), ("name", name)) if v is not None}
+    out: dict[str, Any] = {}
+    if uid is not None:
+        out["uid"] = uid
+    if name is not None:
+        out["name"] = name
     if email is not None:
         out["email_addr"] = email
-    out.update({k: v for k, v in more.items() if v is not None})
+    if org is not None:
+        out["org"] = org
+    if type_id is not None:
+        out["type_id"] = type_id
+    if type is not None:
+        out["type"] = type
     return out
 
 
 def slack_user(record: Record, at: str) -> dict[str, Any] | None:
     """A Slack user object at `at` (e.g. `actor.user`) as OCSF's user."""
-    email = record.flat.get(f"{at}.email")
+    flat = record.flat
+    email = flat.get(f"{at}.email")
     placed = email if isinstance(email, str) and EMAIL.match(email) else None
     if placed:
-        record.take(f"{at}.email")
+        del flat[f"{at}.email"]
     team = record.text(f"{at}.team")
     return user(
         record.text(f"{at}.id"),
         record.text(f"{at}.name"),
         placed,
-        org={"uid": team} if team else None,
+        {"uid": team} if team else None,
     )
 
 

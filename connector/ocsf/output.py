@@ -12,6 +12,7 @@ same keys and bytes again, and the lake never holds an event twice.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
@@ -22,7 +23,7 @@ from connector.config.settings import OutputConfig
 from connector.ingest.derived import DerivedObject
 from connector.ocsf.event import CLASSES
 from connector.ocsf.mapper import to_ocsf
-from connector.ocsf.parquet import ClassObject
+from connector.ocsf.parquet import CHUNK, ClassObject
 from connector.sinks.base import Sink
 from connector.sinks.local import LocalSink
 from connector.sinks.s3 import S3Sink
@@ -40,13 +41,16 @@ class OcsfOutput:
 
     def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
         groups: dict[tuple[int, int], ClassObject] = {}
-        for line in ndjson.splitlines():
+        for n, line in enumerate(io.BytesIO(ndjson), 1):
             ev = to_ocsf(orjson.loads(line))
             where = (ev["class_uid"], ev["time"] // 86_400_000)
             group = groups.get(where)
             if group is None:
                 group = groups[where] = ClassObject(UID_CLASS[where[0]])
             group.add(ev)
+            if n % CHUNK == 0:
+                for pending in groups.values():
+                    pending.flush()
         stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
         for (_, days), obj in sorted(groups.items()):
             day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")

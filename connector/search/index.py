@@ -4,34 +4,39 @@ One index per data object, a pure function of the object's lines, so it can be w
 right after the object under the same unit of work and rebuilt from the object alone
 (`connector.ingest.derived`, `slack-connector index`). Its key mirrors the object's under
 `_index/`: `slack/Slack.AuditLogs/year=.../x.json.gz` is indexed by
-`slack/_index/Slack.AuditLogs/year=.../x.parquet`, out of the folders a SIEM's table
-reads.
+`slack/_index/Slack.AuditLogs/year=.../x.v2.parquet`, out of the folders a SIEM's table
+reads. The format's version is in the name, so a search lists only indexes it can read:
+an object whose index has another version is unindexed (scanned) until
+`slack-connector index` writes the current one.
 
-Three kinds of rows in one table, sorted by key so DuckDB skips row groups by their
-min/max statistics:
+Only rows with an event time are indexed (a row without one is in no window). Two kinds
+of rows in one table:
 
-- a *posting* per (key, line): `key` (`indicators.keys`), `line` (0-based line number in the
-  object) and `time` (the event time);
-- a *stat* per key: how many rows hold it, first and last time;
-- a *facet* per line (`key` null): `time`, `actor`, `action` and `ips`, what the summary
-  counts by (`search.summary`), so counts, first and last seen, top actors, actions and IPs
-  are SQL over the index and only the rows shown are read from the data.
+- a *fingerprint* per distinct fingerprint of the object's keys (`h`, sorted, delta
+  encoded): `fingerprints` of each `indicators.keys` key. An object whose fingerprints
+  miss every key looked up holds no match and is never read;
+- a *posting list* per key held by at least `HELD` rows: `key`, the ascending `lines`
+  (0-based line numbers) that hold it, and their `first` and `last` event time
+  (microseconds). Such a key's count, first and last seen come from the index alone,
+  and its rows are read by line number.
 
-Why Parquet per object: DuckDB reads it locally and from S3 with the key column's Bloom
-filter and statistics, and one file per object keeps it a pure function of that object
-(written and remade under the object's unit of work; a per-day file would be rewritten
-by every poll). Measured on 1M audit rows (`python -m bench.search`, docs/benchmarks.md):
-the first screen of any indicator costs about 1.2 CPU s warm, a quarter of DuckDB's own
-scan; but the index is 75 % of the data's bytes (the values it keys are most of a row's
-entropy: a user's id, email and IP recur across objects, not within one) and its Python
-build costs several times the rest of landing. See the closing note of issue 24.
+A key in one row of an object has a fingerprint but no list: the object is read and its
+rows checked with `Indicator.matches` (the scan, on this one object). So are fingerprint
+collisions: every count stays exact, a collision only costs a read.
+
+Why this shape (measured on 1M audit rows, docs/benchmarks.md "Indexed search"): an
+object's keys are mostly one-off (a user's id, name, email and IP recur across objects,
+not within one: ~6,600 distinct keys in 1,389 rows, 23 of them in two rows or more), so
+their text is most of a row's entropy; a posting row per (key, line) with its text made
+the first version 75 % of the data's bytes, a 24-bit fingerprint per key takes ~7 %.
 """
 
 from __future__ import annotations
 
 import functools
 import io
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,46 +44,60 @@ import orjson
 
 from connector.indicators.keys import row_keys
 from connector.ingest.derived import DerivedObject
-from connector.search import render
-from connector.search.summary import ACTION
 from connector.sinks.base import Sink
 
 INDEX = "_index"
-SUFFIX = ".parquet"
+VERSION = "2"
+SUFFIX = f".v{VERSION}.parquet"
 DATA_SUFFIX = ".json.gz"
-VERSION = "1"
-"""Written in the file's metadata, so a later format can tell the indexes apart (search
-does not read it yet)."""
+HELD = 2
+"""Keys held by this many rows of an object or more get a posting list."""
+HASH_BITS = 24
+"""Bits of a hashed key's fingerprint: ~5,000 hashed keys an object give a looked-up key
+a 3e-4 chance to collide in an object (a needless read), at 1.5 bytes a key."""
+_IP4, _IP6, _HASHED = 1 << 32, 2 << 32, 3 << 32
 
 
 @functools.cache
 def schema() -> Any:
-    """The Parquet schema; pyarrow is imported only to write (a search never needs it).
-
-    `time` is the event time in microseconds since the epoch (null when a row has none
-    that parses: such a row is in no window). A *stat* row per key (`line` null) holds
-    its `count` of rows with a time and their first (`time`) and `last` time, so a whole
-    object's count needs no join."""
+    """The Parquet schema; pyarrow is imported only to write (a search never needs it)."""
     import pyarrow as pa
 
     return pa.schema(
         [
+            ("h", pa.int64()),
             ("key", pa.string()),
-            ("line", pa.int32()),
-            ("count", pa.int32()),
-            ("time", pa.int64()),
+            ("lines", pa.list_(pa.int32())),
+            ("first", pa.int64()),
             ("last", pa.int64()),
-            ("log_type", pa.string()),
-            ("source", pa.string()),
-            ("actor", pa.string()),
-            ("action", pa.string()),
-            ("ips", pa.list_(pa.string())),
         ],
         metadata={"slack_connector_index": VERSION},
     )
 
 
-ROW_GROUP = 1 << 20
+def fingerprint(key: str) -> int:
+    """What a key is looked up by: an IPv4 address itself (so an IPv4 range is a range of
+    fingerprints), any other key's 24-bit CRC-32."""
+    kind, _, rest = key.partition(":")
+    if kind == "ip4":
+        return _IP4 | int(rest, 16)
+    return _HASHED | (zlib.crc32(key.encode()) >> (32 - HASH_BITS))
+
+
+def fingerprints(key: str) -> tuple[int, ...]:
+    """A key's fingerprints in the index: `fingerprint`, and for an IPv6 address also its
+    first 32 bits, which an IPv6 range is looked up by (a single address by its hash: an
+    organisation's addresses share their first 32 bits)."""
+    if key.startswith("ip6:"):
+        return fingerprint(key), _IP6 | int(key[4:12], 16)
+    return (fingerprint(key),)
+
+
+def bounds(low: str, high: str) -> tuple[int, int]:
+    """The fingerprints an address range's keys `low`..`high` lie between."""
+    if low.startswith("ip6:"):
+        return _IP6 | int(low[4:12], 16), _IP6 | int(high[4:12], 16)
+    return fingerprint(low), fingerprint(high)
 
 
 def index_key(data_key: str, prefix: str) -> str | None:
@@ -121,66 +140,47 @@ class SearchIndex:
 
 def build(lines: Iterable[bytes]) -> bytes:
     """The index of an object whose rows are `lines` (JSON objects, in object order)."""
-    postings: list[tuple[str, int]] = []
-    facets: dict[str, list[Any]] = {name: [] for name in FACETS}
+    held: dict[str, list[int]] = {}
+    times: list[int] = []
     for number, line in enumerate(lines):
         row = orjson.loads(line)
-        for name, value in facet_values(row).items():
-            facets[name].append(value)
-        postings.extend((key, number) for key in row_keys(row))
-    postings.sort()
-    times = facets["time"]
-    stats: dict[str, list[int]] = {}
-    for key, number in postings:
-        when = times[number]
+        when = micros(row.get("p_event_time"))
+        times.append(when if when is not None else 0)
         if when is None:
             continue
-        stat = stats.get(key)
-        if stat is None:
-            stats[key] = [1, when, when]
-        else:
-            stat[0] += 1
-            stat[1] = min(stat[1], when)
-            stat[2] = max(stat[2], when)
-    n, p, k = len(times), len(postings), len(stats)
-    columns: dict[str, list[Any]] = {
-        "key": [x[0] for x in postings] + list(stats) + [None] * n,
-        "line": [x[1] for x in postings] + [None] * k + list(range(n)),
-        "count": [None] * p + [v[0] for v in stats.values()] + [None] * n,
-        "last": [None] * p + [v[2] for v in stats.values()] + [None] * n,
-    }
-    columns["time"] = [None] * p + [v[1] for v in stats.values()] + times
-    columns.update({name: [None] * (p + k) + facets[name] for name in FACETS if name != "time"})
+        for key in row_keys(row):
+            found = held.get(key)
+            if found is None:
+                held[key] = [number]
+            else:
+                found.append(number)
+    return _write(held, times)
+
+
+def _write(held: dict[str, list[int]], times: Sequence[int]) -> bytes:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    prints = sorted({h for key in held for h in fingerprints(key)})
+    lists = sorted(key for key, numbers in held.items() if len(numbers) >= HELD)
+    n, k = len(prints), len(lists)
+    columns: dict[str, list[Any]] = {
+        "h": prints + [None] * k,
+        "key": [None] * n + lists,
+        "lines": [None] * n + [held[key] for key in lists],
+        "first": [None] * n + [min(times[i] for i in held[key]) for key in lists],
+        "last": [None] * n + [max(times[i] for i in held[key]) for key in lists],
+    }
     sink = io.BytesIO()
+    delta = "DELTA_BINARY_PACKED"
     pq.write_table(
         pa.table(columns, schema=schema()),
         sink,
         compression="zstd",
-        row_group_size=ROW_GROUP,
-        bloom_filter_options={"key": {"fpp": 0.01}},
+        use_dictionary=["key"],
+        column_encoding={"h": delta, "lines.list.element": delta, "first": delta, "last": delta},
     )
     return sink.getvalue()
-
-
-FACETS = ("time", "log_type", "source", "actor", "action", "ips")
-
-
-def facet_values(row: dict[str, Any]) -> dict[str, Any]:
-    """What `summary.Summary.add` counts a row by, as the index stores it."""
-    ctx = render.context(row)
-    action = ACTION.get(ctx["log_type"])
-    addresses = row.get("p_any_ip_addresses")
-    return {
-        "time": micros(row.get("p_event_time")),
-        "log_type": ctx["log_type"],
-        "source": ctx["source"],
-        "actor": ctx["who"],
-        "action": action(row) if action else "",
-        "ips": [str(a) for a in addresses] if isinstance(addresses, list) else [],
-    }
 
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

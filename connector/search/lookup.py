@@ -1,17 +1,25 @@
-"""A search answered from the objects' indexes (`search.index`) in SQL.
+"""Which objects hold an indicator, and where, from their indexes (`search.index`).
 
-The rows an indicator matches are the index's postings under its keys
-(`indicators.keys.lookup`), each attributed to the first indicator asked that holds it (as
-the scan attributes a row); their facets give the exact count, first and last seen, and
-the tallies of the summary, all computed by DuckDB. Python only sees the tallies' values
-and the newest `limit` (object, line) pairs, whose rows are then read from those objects.
+An object's fingerprints (`h`) say which objects can hold a key looked up
+(`indicators.keys.lookup`); its posting lists say exactly which lines hold the keys that
+two rows or more hold. Per object, the matches of every indicator asked are then either
+
+- *listed*: every key looked up that the object can hold has a list, so the lines, count,
+  first and last seen of each indicator are the index's (each line under the first
+  indicator holding it, as the scan attributes a row), or
+- *to read*: a fingerprint without a list (a key in one row, or a collision), an address
+  range over IPv6 (one fingerprint covers many addresses), lines claimed by two
+  indicators, or listed lines outside the window (an object at its edge): the object is
+  scanned with `Indicator.matches`, exact by definition.
+
+Counts are SQL over the index; Python sees one row per (object, key) with a list, and
+the lines only of the objects it reads rows from.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -19,200 +27,182 @@ import duckdb
 from connector.indicators.keys import Lookup
 from connector.indicators.match import Indicator
 from connector.search import partitions
-from connector.search.index import EPOCH, MICRO, rfc3339
-from connector.search.summary import DISTINCT_CAP, Summary, Tally
+from connector.search.index import EPOCH, MICRO, bounds, fingerprint, rfc3339
+from connector.search.summary import Summary
+
+_IP4_MASK = (1 << 32) - 1
+Query = tuple[list[str], dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Located:
-    """One matching row: the index file it was found in, its line, and what matched."""
+@dataclass
+class Listed:
+    """One object's matches known from its index: per indicator (its position in the
+    search), the keys with lists, and their count, first and last time."""
 
-    index: str
-    line: int
-    indicator: Indicator
-    time: int
+    keys: dict[int, list[str]] = field(default_factory=dict)
+    count: dict[int, int] = field(default_factory=dict)
+    first: dict[int, int] = field(default_factory=dict)
+    last: dict[int, int] = field(default_factory=dict)
+
+    def within(self, since_us: int, until_us: int) -> bool:
+        """Whether every listed line is in the window (else the object is read)."""
+        return all(since_us <= t for t in self.first.values()) and all(
+            t <= until_us for t in self.last.values()
+        )
 
 
-WANTED = "CREATE OR REPLACE TEMP TABLE wanted (ord INT, key VARCHAR, low VARCHAR, high VARCHAR)"
-MATCHED = """
-CREATE OR REPLACE TEMP TABLE matched AS
-WITH p AS (
-    SELECT filename, line, key FROM read_parquet($files, filename = true)
-    WHERE ({where}) AND line IS NOT NULL
-),
-attributed AS (
-    SELECT p.filename, p.line, min(w.ord) AS ord
-    FROM p JOIN wanted w
-      ON p.key = w.key OR (w.low IS NOT NULL AND p.key BETWEEN w.low AND w.high)
-    GROUP BY p.filename, p.line
-)
-SELECT a.filename, a.line, a.ord, f.time, f.log_type, f.source, f.actor, f.action, f.ips
-FROM attributed a
-JOIN read_parquet($files, filename = true) f
-  ON f.filename = a.filename AND f.line = a.line AND f.key IS NULL
-WHERE f.time BETWEEN $since AND $until
+@dataclass
+class Plan:
+    """Per index file: its matches from the index (`listed`), or the object to read."""
+
+    listed: dict[str, Listed] = field(default_factory=dict)
+    read: list[str] = field(default_factory=list)
+
+    def summaries(self, indicators: Sequence[Indicator]) -> list[Summary]:
+        """Count, first and last seen per indicator over the listed objects."""
+        out = [Summary(i) for i in indicators]
+        firsts: dict[int, int] = {}
+        lasts: dict[int, int] = {}
+        for found in self.listed.values():
+            for ord_, n in found.count.items():
+                out[ord_].count += n
+                firsts[ord_] = min(firsts.get(ord_, found.first[ord_]), found.first[ord_])
+                lasts[ord_] = max(lasts.get(ord_, found.last[ord_]), found.last[ord_])
+        for ord_, summary in enumerate(out):
+            if summary.count:
+                summary.first_seen, summary.last_seen = rfc3339(firsts[ord_]), rfc3339(lasts[ord_])
+        return out
+
+
+FOUND = """
+SELECT filename, h, key, len(lines), first, last FROM read_parquet($files, filename = true)
+WHERE {where}
 """
-HEAD = "SELECT ord, count(*), min(time), max(time) FROM matched GROUP BY ord"
-STAT = """
-SELECT coalesce(sum(count), 0), min(time), max(last) FROM read_parquet($files)
-WHERE key = $key AND line IS NULL
+LINES = """
+SELECT filename, key, lines FROM read_parquet($files, filename = true) WHERE {where}
 """
-TALLY = """
-SELECT ord, value, n FROM (
-    SELECT ord, value, n,
-           row_number() OVER (PARTITION BY ord ORDER BY n DESC, value) AS rank
-    FROM (SELECT ord, {column} AS value, count(*) AS n FROM matched{unnest}
-          GROUP BY ord, value HAVING value IS NOT NULL AND value <> '')
-)
-WHERE rank <= $cap + 1
-"""
-NEWEST = """
-SELECT filename, line, ord, time FROM matched
-ORDER BY time DESC, filename DESC, line DESC LIMIT $limit
-"""
-TALLIES = {
-    "log_types": ("log_type", ""),
-    "sources": ("source", ""),
-    "actors": ("actor", ""),
-    "actions": ("action", ""),
-    "ips": ("ip", ", unnest(ips) AS u(ip)"),
-}
 
 
-def find(
+def plan(
     db: duckdb.DuckDBPyConnection,
     files: Sequence[str],
-    wanted: Sequence[tuple[Indicator, Lookup]],
+    wanted: Sequence[Lookup],
     since_us: int,
     until_us: int,
-    limit: int,
-    tally: bool = True,
-) -> tuple[list[Summary], list[Located]]:
-    """Summaries (in the order of `wanted`) and the newest `limit` matches; raises
-    `duckdb.Error`."""
-    indicators = [indicator for indicator, _ in wanted]
-    summaries = [Summary(i) for i in indicators]
+) -> Plan:
+    """Sort index `files` into listed objects and objects to read, for the lookups
+    `wanted` (in the order of the search's indicators); raises `duckdb.Error`."""
+    out = Plan()
     if not files:
-        return summaries, []
-    db.execute(WANTED)
-    rows: list[tuple[int, str | None, str | None, str | None]] = []
-    where: list[str] = []
-    params: dict[str, Any] = {"files": list(files), "since": since_us, "until": until_us}
-    for ord_, (_, look) in enumerate(wanted):
-        rows += [(ord_, key, None, None) for key in look.keys]
-        if look.low:
-            rows.append((ord_, None, look.low, look.high))
-    for n, (_, key, low, high) in enumerate(rows):
-        if key is not None:
-            where.append(f"key = $k{n}")
-            params[f"k{n}"] = key
+        return out
+    by_h, by_key = _where(wanted)
+    either: Query = (by_h[0] + by_key[0], {**by_h[1], **by_key[1]})
+    hits: dict[str, set[int]] = {}
+    lists: dict[str, dict[str, tuple[int, int, int]]] = {}
+    for name, h, key, n, first, last in _run(db, FOUND, either, files):
+        if key is None:
+            hits.setdefault(name, set()).add(h)
         else:
-            where.append(f"key BETWEEN $l{n} AND $h{n}")
-            params.update({f"l{n}": low, f"h{n}": high})
-    db.executemany("INSERT INTO wanted VALUES (?, ?, ?, ?)", rows)
-    match = " OR ".join(where)
-    look = wanted[0][1]
-    if not tally and len(wanted) == 1 and len(look.keys) == 1 and not look.low:
-        return [_one_key(db, files, look.keys[0], match, params, limit, summaries[0])], [
-            Located(f, line, indicators[o], t)
-            for f, line, o, t in _newest(db, files, match, params, limit)
-        ]
-    _match(db, files, match, params)
-    _head(db, summaries)
-    for name, (column, unnest) in TALLIES.items() if tally else ():
-        query = TALLY.format(column=column, unnest=unnest)
-        tallies: dict[int, Tally] = {}
-        for ord_, value, n in db.execute(query, {"cap": DISTINCT_CAP}).fetchall():
-            counted = tallies.setdefault(ord_, Tally(Counter()))
-            if len(counted.counts) < DISTINCT_CAP:
-                counted.counts[value] = n
-            else:
-                counted.capped = True
-        for ord_, counted in tallies.items():
-            setattr(summaries[ord_], name, counted)
-    located = [
-        Located(filename, line, indicators[ord_], time)
-        for filename, line, ord_, time in db.execute(NEWEST, {"limit": limit}).fetchall()
-    ]
-    db.execute("DROP TABLE matched")
-    return summaries, located
+            lists.setdefault(name, {})[key] = (n, first, last)
+    shared: list[str] = []
+    for name in sorted(hits):
+        found = _listed(wanted, hits[name], lists.get(name, {}))
+        if found is None or not found.within(since_us, until_us):
+            out.read.append(name)
+            continue
+        if sum(len(k) for k in found.keys.values()) > 1:
+            shared.append(name)
+        out.listed[name] = found
+    if shared:
+        held: dict[str, dict[str, list[int]]] = {}
+        for name, key, lines in _run(db, LINES, by_key, shared):
+            held.setdefault(name, {})[key] = lines
+        for name in shared:
+            if not _count_apart(out.listed[name], held[name]):
+                del out.listed[name]
+                out.read.append(name)
+    return out
 
 
-Params = dict[str, Any]
+def lines(
+    db: duckdb.DuckDBPyConnection, name: str, found: Listed, wanted: Sequence[Lookup]
+) -> dict[int, int]:
+    """line → the indicator (position) it is found under, in one listed object."""
+    held = {key: ls for _, key, ls in _run(db, LINES, _where(wanted)[1], [name])}
+    out: dict[int, int] = {}
+    for ord_ in sorted(found.keys):
+        for key in found.keys[ord_]:
+            for line in held.get(key, ()):
+                out.setdefault(line, ord_)
+    return out
 
 
-def _match(db: duckdb.DuckDBPyConnection, files: Sequence[str], match: str, params: Params) -> None:
-    db.execute(MATCHED.format(where=match), {**params, "files": list(files)})
+def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
+    """SQL conditions with their parameters: on the fingerprint, and on the listed key."""
+    by_h: Query = ([], {})
+    by_key: Query = ([], {})
+    for n, look in enumerate(wanted):
+        for m, key in enumerate(look.keys):
+            by_h[0].append(f"h = $f{n}_{m}")
+            by_h[1][f"f{n}_{m}"] = fingerprint(key)
+            by_key[0].append(f"key = $k{n}_{m}")
+            by_key[1][f"k{n}_{m}"] = key
+        if look.low:
+            by_h[0].append(f"h BETWEEN $fl{n} AND $fh{n}")
+            low, high = bounds(look.low, look.high)
+            by_h[1].update({f"fl{n}": low, f"fh{n}": high})
+            by_key[0].append(f"key BETWEEN $kl{n} AND $kh{n}")
+            by_key[1].update({f"kl{n}": look.low, f"kh{n}": look.high})
+    return by_h, by_key
 
 
-def _head(db: duckdb.DuckDBPyConnection, summaries: Sequence[Summary]) -> None:
-    for ord_, count, first, last in db.execute(HEAD).fetchall():
-        summary = summaries[ord_]
-        summary.count, summary.first_seen, summary.last_seen = count, rfc3339(first), rfc3339(last)
+def _run(
+    db: duckdb.DuckDBPyConnection, sql: str, query: Query, files: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    conditions, params = query
+    return db.execute(
+        sql.format(where=" OR ".join(conditions)), {**params, "files": list(files)}
+    ).fetchall()
 
 
-def _one_key(
-    db: duckdb.DuckDBPyConnection,
-    files: Sequence[str],
-    key: str,
-    match: str,
-    params: Params,
-    limit: int,
-    summary: Summary,
-) -> Summary:
-    """One key, no tallies (the first screen): an object whose partition lies inside the
-    window is counted from its stat row alone; only the objects at the window's edges
-    are joined row by row."""
-    since, until = params["since"], params["until"]
-    inner: list[str] = []
-    edge: list[str] = []
-    for f in files:
-        span = _span(f)
-        (inner if span and span[0] >= since and span[1] - 1 <= until else edge).append(f)
-    firsts, lasts, count = [], [], 0
-    if inner:
-        n, first, last = db.execute(STAT, {"files": inner, "key": key}).fetchone() or (
-            0,
-            None,
-            None,
-        )
-        count += int(n)
-        firsts += [first] if first is not None else []
-        lasts += [last] if last is not None else []
-    if edge:
-        _match(db, edge, match, params)
-        for _, n, first, last in db.execute(HEAD).fetchall():
-            count += n
-            firsts.append(first)
-            lasts.append(last)
-    summary.count = count
-    if count:
-        summary.first_seen, summary.last_seen = rfc3339(min(firsts)), rfc3339(max(lasts))
-    return summary
+def _listed(
+    wanted: Sequence[Lookup], hits: set[int], lists: dict[str, tuple[int, int, int]]
+) -> Listed | None:
+    """One object's matches from its lists, or None when a hit has no list."""
+    found = Listed()
+    for ord_, look in enumerate(wanted):
+        keys = [k for k in look.keys if k in lists or fingerprint(k) in hits]
+        if look.low:
+            low, high = bounds(look.low, look.high)
+            inside = [h for h in hits if low <= h <= high]
+            if inside and not look.low.startswith("ip4:"):
+                return None
+            keys += [f"ip4:{h & _IP4_MASK:08x}" for h in inside]
+        if any(k not in lists for k in keys):
+            return None
+        if keys:
+            found.keys[ord_] = keys = sorted(set(keys))
+            found.count[ord_] = lists[keys[0]][0]
+            found.first[ord_] = min(lists[k][1] for k in keys)
+            found.last[ord_] = max(lists[k][2] for k in keys)
+    return found
 
 
-def _newest(
-    db: duckdb.DuckDBPyConnection, files: Sequence[str], match: str, params: Params, limit: int
-) -> list[tuple[str, int, int, int]]:
-    """The newest `limit` matches, reading the newest objects first in growing chunks
-    and stopping once every object left ends before the oldest match kept."""
-    ends = {f: (span[1] if (span := _span(f)) else 1 << 62) for f in files}
-    pending = sorted(files, key=lambda f: ends[f], reverse=True)
-    kept: list[tuple[str, int, int, int]] = []
-    start, size = 0, 4
-    while start < len(pending):
-        _match(db, pending[start : start + size], match, params)
-        kept += db.execute(NEWEST, {"limit": limit}).fetchall()
-        kept = sorted(kept, key=lambda r: (r[3], r[0], r[1]), reverse=True)[:limit]
-        start, size = start + size, size * 2
-        if len(kept) >= limit and start < len(pending) and ends[pending[start]] <= kept[-1][3]:
-            break
-    return kept
+def _count_apart(found: Listed, held: dict[str, list[int]]) -> bool:
+    """Counts where several keys are listed: each line once, under the first indicator;
+    False when lines are claimed by two indicators (first and last seen of the later one
+    would need each line's time, which the index does not keep)."""
+    claimed: dict[int, int] = {}
+    for ord_ in sorted(found.keys):
+        mine = {line for key in found.keys[ord_] for line in held.get(key, ())}
+        if any(line in claimed for line in mine):
+            return False
+        claimed.update(dict.fromkeys(mine, ord_))
+        found.count[ord_] = len(mine)
+    return True
 
 
-def _span(path: str) -> tuple[int, int] | None:
-    """The partition's time span in microseconds (end exclusive), or None."""
-    bounds = partitions.span(path)
-    if bounds is None:
-        return None
-    return (bounds[0] - EPOCH) // MICRO, (bounds[1] - EPOCH) // MICRO
+def end_of(name: str) -> int:
+    """The end of an object's partition in microseconds (far future without one)."""
+    bounds = partitions.span(name)
+    return (bounds[1] - EPOCH) // MICRO if bounds else 1 << 62

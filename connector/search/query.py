@@ -131,7 +131,9 @@ def log_type_names(selected: Sequence[str] = ()) -> list[str]:
 
 
 class Searcher:
-    """One DuckDB connection over one output; reuse it so later searches are warm."""
+    """One DuckDB connection over one output; reuse it so later searches are warm (Parquet
+    footers and S3 object metadata are cached: landed objects and their indexes are never
+    changed once written, only new ones listed)."""
 
     def __init__(self, output: OutputConfig) -> None:
         if output.type == "stdout":
@@ -139,6 +141,8 @@ class Searcher:
         self.output = output
         self._db = duckdb.connect(config=DUCKDB_CONFIG)
         self._db.execute("SET enable_progress_bar = false")
+        self._db.execute("SET parquet_metadata_cache = true")
+        self._db.execute("SET enable_http_metadata_cache = true")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
@@ -245,24 +249,36 @@ class Searcher:
         kept: _Newest,
         tally: bool,
     ) -> list[str]:
-        """Answer from the indexes of the objects that have one; the objects without one
-        (landed before indexing, or whose index is still being written) are returned to
-        be scanned."""
+        """Answer from the indexes of the objects that have one; returned to be scanned:
+        the objects without one (landed before indexing, or whose index is still being
+        written) and those the index sends to be read (`lookup`). Counts come from the
+        index; rows are read from the newest listed objects until `limit` are kept, or
+        from all of them for the tallies."""
         present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
-        covered = {f: i for f in files if (i := self._index_of(f)) in present}
-        found, located = lookup.find(
+        covered = {i: f for f in files if (i := self._index_of(f)) in present}
+        indicators = [i for i, _ in wanted]
+        looks = [look for _, look in wanted]
+        found = lookup.plan(
             self._db,
-            sorted(covered.values()),
-            wanted,
+            sorted(covered),
+            looks,
             (window.since - index.EPOCH) // index.MICRO,
             (window.until - index.EPOCH) // index.MICRO,
-            kept.limit,
-            tally,
         )
-        for summary in found:
-            kept.summaries[summary.indicator.label].merge(summary)
-        kept.add(self._rows(located), window, summarize=False)
-        return [f for f in files if f not in covered]
+        if not tally:
+            for summary in found.summaries(indicators):
+                kept.summaries[summary.indicator.label].merge(summary)
+        newest = sorted(found.listed, key=lookup.end_of, reverse=True)
+        for n, name in enumerate(newest):
+            lines = lookup.lines(self._db, name, found.listed[name], looks)
+            kept.add(self._rows(covered[name], lines, indicators), window, summarize=tally)
+            if tally or len(kept.heap) < kept.limit or n + 1 == len(newest):
+                continue
+            oldest = kept.heap[0][0]
+            if lookup.end_of(newest[n + 1]) <= (oldest - index.EPOCH) // index.MICRO:
+                break
+        dropped = set(covered) - set(found.read)
+        return [f for f in files if self._index_of(f) not in dropped]
 
     def _index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
@@ -277,25 +293,18 @@ class Searcher:
                 found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         return found
 
-    def _rows(self, located: Sequence[lookup.Located]) -> list[Hit]:
-        """The rows of located matches, each object read once."""
-        by_object: dict[str, list[lookup.Located]] = {}
-        for loc in located:
-            by_object.setdefault(index.data_key(loc.index[len(self.root) + 1 :], ""), []).append(
-                loc
-            )
-        hits = []
-        for key, locs in by_object.items():
-            path = f"{self.root}/{key}"
-            (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
-            try:
-                lines = gzip.decompress(body).splitlines()
-                for loc in locs:
-                    line = lines[loc.line].decode()
-                    hits.append(Hit(loc.indicator, orjson.loads(line), line))
-            except (OSError, EOFError, zlib.error, IndexError, ValueError) as exc:
-                raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-        return hits
+    def _rows(self, path: str, lines: dict[int, int], indicators: Sequence[Indicator]) -> list[Hit]:
+        """The rows at `lines` of one data object, each under its indicator."""
+        (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
+        try:
+            rows = gzip.decompress(body).splitlines()
+            out = []
+            for number, ord_ in sorted(lines.items()):
+                line = rows[number].decode()
+                out.append(Hit(indicators[ord_], orjson.loads(line), line))
+        except (OSError, EOFError, zlib.error, IndexError, ValueError) as exc:
+            raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+        return out
 
     def _narrowed(
         self,
