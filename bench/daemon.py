@@ -58,15 +58,30 @@ def main(spec_path: str, result_path: str) -> None:
     original = pool.run_job
     started = time.monotonic()
 
+    durations: list[tuple[float, float, str]] = []
+    rounds: list[tuple[float, float]] = []
+
     def timed(job: Any, alias: str, run_times: list[datetime], logger: str) -> Any:
         late = datetime.now(UTC).timestamp() - run_times[-1].timestamp()
-        delays.append((time.monotonic() - started, late))
-        return original(job, alias, run_times, logger)
+        begun = time.monotonic()
+        delays.append((begun - started, late))
+        try:
+            return original(job, alias, run_times, logger)
+        finally:
+            durations.append((begun - started, time.monotonic() - begun, str(job.id)))
 
     pool.run_job = timed  # type: ignore[assignment]
     app = App(settings)
+    if spec.get("lease_rounds"):
+        metered = app.metrics.lease_round
+
+        def lease_round(late: float) -> None:
+            rounds.append((time.monotonic() - started, late))
+            metered(late)
+
+        app.metrics.lease_round = lease_round  # type: ignore[method-assign]
     samples: list[dict[str, float]] = []
-    state = Path(settings.state.path)
+    state = Path(getattr(settings.state, "path", "") or "/nonexistent/state")
 
     def sample() -> None:
         while not app.stop.wait(1.0):
@@ -109,6 +124,9 @@ def main(spec_path: str, result_path: str) -> None:
     sampler = threading.Thread(target=sample, name="bench-sampler", daemon=True)
     cpu0 = _cpu()
     sampler.start()
+    if spec.get("listeners"):  # as `slack-connector run` starts them
+        app.start_health()
+        app.start_slash()
     try:
         run_forever(app)
     finally:
@@ -118,6 +136,9 @@ def main(spec_path: str, result_path: str) -> None:
             {
                 "samples": samples,
                 "delays": delays,
+                "durations": durations,
+                "lease_rounds": rounds,
+                "started_monotonic": started,
                 "cpu_total": _cpu() - cpu0,
                 "peak_rss_mb": _status()["VmHWM"],
                 "traced": traced,

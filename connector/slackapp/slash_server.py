@@ -12,8 +12,10 @@ pings carry nothing to run and are answered with an empty 200, signed or not.
 
 Slack waits 3 seconds for an answer. A search gets `answer_within_seconds`; when it takes
 longer the reply says so and the result is posted to the request's `response_url` (with
-slack-sdk's `WebhookClient`). Searches run one at a time on one worker, which keeps a
-warm DuckDB connection and bounds the load an analyst can put on the host.
+slack-sdk's `WebhookClient`). Searches run on as many threads as `search_processes`
+(each waiting on a worker process, `search.worker`), or on one thread over one warm
+DuckDB connection when searches run in the daemon (`search_processes = 0`); at most
+`MAX_QUEUED_SEARCHES` wait, which bounds the load an analyst can put on the host.
 """
 
 from __future__ import annotations
@@ -101,7 +103,9 @@ class SlashServer:
         self._submissions = Submissions(watchlist, self._past_hits, post)
         self._replays = Replays()
         self._verifier: tuple[float, SignatureVerifier] | None = None
-        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slash-search")
+        self._worker = ThreadPoolExecutor(
+            max_workers=max(1, cfg.search_processes), thread_name_prefix="slash-search"
+        )
         self._posts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="slash-post")
         self._queued = threading.BoundedSemaphore(MAX_QUEUED_SEARCHES)
         self.executed = 0
