@@ -225,7 +225,9 @@ def main(argv: list[str] | None = None) -> int:
         "--reindex", action="store_true", help="index after landing (or again, with --reuse)"
     )
     ap.add_argument("--s3", action="store_true", help="also every query over moto S3")
-    ap.add_argument("--floor-runs", type=int, default=2, help="1: the floor's cold run only")
+    ap.add_argument(
+        "--floor-runs", type=int, default=2, help="1: the floor's cold run only; 0: no floor"
+    )
     ap.add_argument("--export", default="20 %: office NAT IP", help="query for --all; '' skips")
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
@@ -278,7 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                         continue
                     row: dict[str, Any] = {"name": name, "indicator": indicator, "place": place}
                     row["index"] = measure("index", root, indicator, until, 2, env)
-                    row["floor"] = measure("floor", root, indicator, until, args.floor_runs, env)
+                    if args.floor_runs:
+                        row["floor"] = measure(
+                            "floor", root, indicator, until, args.floor_runs, env
+                        )
                     if args.scan and env is None:
                         _hide_indexes(root, True)
                         try:
@@ -353,18 +358,20 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
         " | floor warm s (CPU) | floor RSS MB | warm CPU ratio | load after |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
+    none = {"cold": [0.0, 0.0], "warm": [0.0, 1e-9], "rss_mb": 0.0, "runs": 1, "load": "-"}
     for row in results["search"]:
-        ours, fl = row["index"], row["floor"]
+        ours, fl = row["index"], row.get("floor") or none
         warm = fl["warm"] if fl.get("runs", 2) > 1 else None
         ratio = ours["warm"][1] / max((warm or fl["cold"])[1], 1e-9)
         floor_warm = f"{warm[0]:.2f} ({warm[1]:.2f})" if warm else "-"
+        load = (fl if row.get("floor") else ours).get("load", "")
         lines.append(
             f"| {row.get('place', 'local')} | {row['name']} `{row['indicator']}` "
             f"| {ours['warm'][2]:,} "
             f"| {ours['cold'][0]:.2f} ({ours['cold'][1]:.2f}) "
             f"| {ours['warm'][0]:.2f} ({ours['warm'][1]:.2f}) | {ours['rss_mb']:.0f} "
             f"| {fl['cold'][0]:.2f} ({fl['cold'][1]:.2f}) "
-            f"| {floor_warm} | {fl['rss_mb']:.0f} | {ratio:.2f} | {fl.get('load', '')} |"
+            f"| {floor_warm} | {fl['rss_mb']:.0f} | {ratio:.2f} | {load} |"
         )
     for got in results.get("export", []):
         lines += [

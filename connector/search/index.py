@@ -4,7 +4,7 @@ One index per data object, a pure function of the object's lines, so it can be w
 right after the object under the same unit of work and rebuilt from the object alone
 (`connector.ingest.derived`, `slack-connector index`). Its key mirrors the object's under
 `_index/`: `slack/Slack.AuditLogs/year=.../x.json.gz` is indexed by
-`slack/_index/Slack.AuditLogs/year=.../x.v2.parquet`, out of the folders a SIEM's table
+`slack/_index/Slack.AuditLogs/year=.../x.v3.parquet`, out of the folders a SIEM's table
 reads. The format's version is in the name, so a search lists only indexes it can read:
 an object whose index has another version is unindexed (scanned) until
 `slack-connector index` writes the current one.
@@ -28,7 +28,7 @@ Why this shape (measured on 1M audit rows, docs/benchmarks.md "Indexed search"):
 object's keys are mostly one-off (a user's id, name, email and IP recur across objects,
 not within one: ~6,600 distinct keys in 1,389 rows, 23 of them in two rows or more), so
 their text is most of a row's entropy; a posting row per (key, line) with its text made
-the first version 75 % of the data's bytes, a 24-bit fingerprint per key takes ~7 %.
+the first version 75 % of the data's bytes; a 24-bit fingerprint per key takes 8 %.
 """
 
 from __future__ import annotations
@@ -47,7 +47,9 @@ from connector.ingest.derived import DerivedObject
 from connector.sinks.base import Sink
 
 INDEX = "_index"
-VERSION = "2"
+VERSION = "3"
+"""1: postings, stats and facets per object; 2: fingerprints and lists, a single IPv6
+address looked up by its first 32 bits (in main for an hour of issue 24); 3: by its hash."""
 SUFFIX = f".v{VERSION}.parquet"
 DATA_SUFFIX = ".json.gz"
 HELD = 2

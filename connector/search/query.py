@@ -133,7 +133,8 @@ def log_type_names(selected: Sequence[str] = ()) -> list[str]:
 class Searcher:
     """One DuckDB connection over one output; reuse it so later searches are warm (Parquet
     footers and S3 object metadata are cached: landed objects and their indexes are never
-    changed once written, only new ones listed)."""
+    changed once written, only new ones listed; file contents are not, which would grow
+    with the files read)."""
 
     def __init__(self, output: OutputConfig) -> None:
         if output.type == "stdout":
@@ -143,6 +144,7 @@ class Searcher:
         self._db.execute("SET enable_progress_bar = false")
         self._db.execute("SET parquet_metadata_cache = true")
         self._db.execute("SET enable_http_metadata_cache = true")
+        self._db.execute("SET enable_external_file_cache = false")
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
