@@ -195,10 +195,13 @@ def partial_objects_per_day(tmp_path: Path, max_events: int) -> Counter[Path]:
 
 
 def _config(tmp_path: Path, slack: FakeSlack, batch_max_events: int = 10_000) -> Path:
+    """No search index beside the objects: what these tests count is the objects and the
+    rows in them, and building the index was half of a 150,000-row first run's time (the
+    index over a resumed first run is `tests/test_search_index_crash.py`'s concern)."""
     path = tmp_path / "config.toml"
     path.write_text(
         f'[state]\npath = "{tmp_path}/state.db"\n[output]\ntype = "local"\npath = "{tmp_path}/out"\n'
-        f"batch_max_events = {batch_max_events}\n"
+        f"batch_max_events = {batch_max_events}\nsearch_index = false\n"
         f'[metrics]\nenabled = false\n[[sources]]\nid = "acme"\ntoken_env = "{TOKEN_ENV}"\n'
         f'log_types = ["access"]\nweb_api_url = "{slack.web_api_url}"\nretry_attempts = 1\n'
         "web_calls_per_minute = 100000\nfirst_run_lookback_seconds = 7776000\n"

@@ -180,6 +180,33 @@ def test_an_unlisted_action_alerts_once(store: StateStore, lists: Lists) -> None
     assert scan(rows(audit(5, 1, "canvas_mystery"))) == 0
 
 
+def test_an_unlisted_action_on_every_row_costs_one_mark_per_process(
+    store: StateStore, lists: Lists, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Marks are never cleared, so once one is set (here or by another replica) the
+    process stops asking the store: 1,000 rows of one unlisted action, one mark call."""
+    marks: list[str] = []
+    mark = store.mark_detection
+
+    def counted(key: str, value: dict[str, Any], *, time: int | None = None) -> bool:
+        marks.append(key)
+        return mark(key, value, time=time)
+
+    monkeypatch.setattr(store, "mark_detection", counted)
+    other: list[Alert] = []
+    catalog(store, lists, other).refresh()
+    first = catalog(store, lists, other).watch("acme", "audit")
+    assert first is not None and first(rows(audit(1, 1, "canvas_mystery"))) == 1
+    sent: list[Alert] = []
+    cat = catalog(store, lists, sent)
+    scan = cat.watch("acme", "audit")
+    assert scan is not None
+    assert scan(rows(*(audit(n, 1, "canvas_mystery") for n in range(2, 1002)))) == 0
+    assert sent == [] and len(other) == 1  # the other replica's mark holds
+    assert scan(rows(audit(2000, 1, "huddle_mystery"), audit(2001, 1, "huddle_mystery"))) == 1
+    assert marks == [f"{KEY}:unlisted:{a}" for a in ("canvas_mystery",) * 2 + ("huddle_mystery",)]
+
+
 # -- state show and check --------------------------------------------------------------------
 
 

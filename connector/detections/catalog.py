@@ -37,6 +37,8 @@ UNLISTED_RULE = "slack_unlisted_action"
 LOG_TYPE = "audit"
 _ACTION = re.compile(rb'"action":"((?:[^"\\]|\\.)*)"')
 Fetch = Callable[[], Listing]
+MARKED_MAX = 4096
+"""Unlisted actions remembered as marked, per process: beyond that, the store decides."""
 
 
 class Catalog:
@@ -55,6 +57,7 @@ class Catalog:
         self._source_id, self._label = source
         self._lock = threading.Lock()
         self._known: frozenset[str] = frozenset(self.state().get("actions", ()))
+        self._marked: set[str] = set()
 
     def state(self) -> dict[str, Any]:
         return self._store.detection_value(KEY) or {}
@@ -167,7 +170,15 @@ class Catalog:
         return raised
 
     def _unlisted(self, action: str, row: dict[str, Any]) -> int:
-        if not self._store.mark_detection(f"{KEY}:unlisted:{action}", {"at": clock.now_ts()}):
+        """A mark is set once and never cleared, so an action this process has seen marked
+        costs no further state reads or writes: one unlisted action on every row would
+        otherwise cost two state-store round trips per row."""
+        if action in self._marked:
+            return 0
+        fresh = self._store.mark_detection(f"{KEY}:unlisted:{action}", {"at": clock.now_ts()})
+        if len(self._marked) < MARKED_MAX:
+            self._marked.add(action)
+        if not fresh:
             return 0
         state = self.state()
         fetched = clock.rfc3339(int(state.get("fetched_at") or 0))

@@ -57,7 +57,7 @@ AWS = {
     "AWS_DEFAULT_REGION": "us-east-1",
 }
 LOG_TYPES = ("audit", "access", "integration")
-SCHEDULING_MARGIN = 6.0
+SCHEDULING_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -314,8 +314,10 @@ class Result:
     def bound(self) -> float:
         """2 lease periods + one poll from the kill, plus `SCHEDULING_MARGIN`: the first
         poll after a takeover waits for a free worker of the successor's scheduler, which
-        on 2 loaded cores runs late (10.3 s seen at load 9 with lease 4 s). How fast the
-        leases themselves move is held to 1.5 lease periods + one poll by test_coverage."""
+        on 2 loaded cores runs late (10.3 s seen at load 9 with lease 4 s; 12.9 s and
+        14.7 s against the 15 s of a 6 s margin at load ~10, so 10 s: several seconds
+        above the worst seen). How fast the leases themselves move is held to 1.5 lease
+        periods + one poll by test_coverage."""
         return 2 * self.knobs.lease_seconds + self.knobs.poll_interval + SCHEDULING_MARGIN
 
     def exact(self) -> bool:
