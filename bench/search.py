@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             until = time.time()
             indexed = not args.reindex
-            done = landed.land(root, args.events, int(until), indexed, office=0.2, others=True)
+            done = landed.land(
+                root, args.events, int(until), indexed=indexed, office=0.2, others=True
+            )
             info = {
                 "until": until,
                 "sample": done.sample,

@@ -26,8 +26,7 @@ import duckdb
 
 from connector.indicators.keys import Lookup
 from connector.indicators.match import Indicator
-from connector.search import partitions
-from connector.search.index import EPOCH, MICRO, bounds, fingerprint, rfc3339
+from connector.search.index import bounds, fingerprint, rfc3339
 from connector.search.summary import Summary
 
 _IP4_MASK = (1 << 32) - 1
@@ -52,6 +51,12 @@ class Listed:
         return all(since_us <= t for t in self.first.values()) and all(
             t <= until_us for t in self.last.values()
         )
+
+    def newest(self) -> int:
+        """The time of the object's newest listed line (µs): what it can add to the newest
+        rows shown, bounded by the data itself, not by its partition (many objects can
+        share one partition, and every row of one can be older than its end)."""
+        return max(self.last.values(), default=-(1 << 62))
 
 
 @dataclass
@@ -205,9 +210,3 @@ def _count_apart(found: Listed, held: dict[str, list[int]]) -> bool:
         claimed.update(dict.fromkeys(mine, ord_))
         found.count[ord_] = len(mine)
     return True
-
-
-def end_of(name: str) -> int:
-    """The end of an object's partition in microseconds (far future without one)."""
-    bounds = partitions.span(name)
-    return (bounds[1] - EPOCH) // MICRO if bounds else 1 << 62

@@ -254,8 +254,9 @@ class Searcher:
         """Answer from the indexes of the objects that have one; returned to be scanned:
         the objects without one (landed before indexing, or whose index is still being
         written) and those the index sends to be read (`lookup`). Counts come from the
-        index; rows are read from the newest listed objects until `limit` are kept, or
-        from all of them for the tallies."""
+        index; rows are read from the listed objects newest listed line first until no
+        object left can hold a row newer than the `limit` kept, or from all of them for
+        the tallies."""
         present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
@@ -270,14 +271,14 @@ class Searcher:
         if not tally:
             for summary in found.summaries(indicators):
                 kept.summaries[summary.indicator.label].merge(summary)
-        newest = sorted(found.listed, key=lookup.end_of, reverse=True)
+        newest = sorted(found.listed, key=lambda name: found.listed[name].newest(), reverse=True)
         for n, name in enumerate(newest):
             lines = lookup.lines(self._db, name, found.listed[name], looks)
             kept.add(self._rows(covered[name], lines, indicators), window, summarize=tally)
             if tally or len(kept.heap) < kept.limit or n + 1 == len(newest):
                 continue
             oldest = kept.heap[0][0]
-            if lookup.end_of(newest[n + 1]) <= (oldest - index.EPOCH) // index.MICRO:
+            if found.listed[newest[n + 1]].newest() <= (oldest - index.EPOCH) // index.MICRO:
                 break
         dropped = set(covered) - set(found.read)
         return [f for f in files if self._index_of(f) not in dropped]
