@@ -280,8 +280,9 @@ class Searcher:
             oldest = kept.heap[0][0]
             if found.listed[newest[n + 1]].newest() <= (oldest - index.EPOCH) // index.MICRO:
                 break
-        dropped = set(covered) - set(found.read)
-        return [f for f in files if self._index_of(f) not in dropped]
+        read = set(found.read)
+        answered = {f for i, f in covered.items() if i not in read}
+        return [f for f in files if f not in answered]
 
     def _index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
