@@ -40,7 +40,7 @@ import httpx
 from bench import landed
 from bench.live import Backlog, make_world, percentile, render
 from bench.run import ROOT, machine
-from tests.fakes.moto_server import moto_endpoint
+from tests.fakes.moto_server import AWS_ENV, moto_endpoint
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 SECRET = "bench-signing-secret-0123456789abcdef"
@@ -158,12 +158,7 @@ def main() -> int:
     parser.add_argument("--poll", type=int, default=10, help="poll interval, seconds")
     args = parser.parse_args()
     started = time.perf_counter()
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        os.environ[key] = value
+    os.environ.update(AWS_ENV)
     work = Path(tempfile.mkdtemp(prefix="bench-daemon-searches-"))
     now = int(time.time())
     landed.land(work / "out", args.events, now, days=30, indexed=True, office=0.2)

@@ -30,6 +30,7 @@ from typing import Any
 from bench import dataset
 from bench.server import BenchSlack
 from connector.paging import limits
+from tests.fakes.moto_server import AWS_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "xoxp-bench-token"
@@ -294,13 +295,8 @@ class Bench:
 
             logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
 
-            creds = {
-                "AWS_ACCESS_KEY_ID": "testing",
-                "AWS_SECRET_ACCESS_KEY": "testing",
-                "AWS_DEFAULT_REGION": "us-east-1",
-            }
-            os.environ.update(creds)
-            self.env.update(creds)
+            os.environ.update(AWS_ENV)
+            self.env.update(AWS_ENV)
             for env in (os.environ, self.env):
                 env.pop("AWS_PROFILE", None)
             self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -38,6 +38,7 @@ from typing import Any
 from bench import landed
 from bench.run import ROOT, Bench, machine
 from connector.search.index import SUFFIX
+from tests.fakes.moto_server import AWS_ENV
 
 TEXT = "proj-4242-"
 IPV6 = "2001:0DB8:0009:0:0:0:0:003F"
@@ -106,11 +107,9 @@ def moto_upload(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
     env = {
         "BENCH_S3_ENDPOINT": f"http://127.0.0.1:{port}",
         "BENCH_S3_BUCKET": "bench",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **AWS_ENV,
     }
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    os.environ.update(AWS_ENV)
     os.environ.pop("AWS_PROFILE", None)
     client = boto3.client("s3", endpoint_url=env["BENCH_S3_ENDPOINT"], region_name="us-east-1")
     for _ in range(100):

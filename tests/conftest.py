@@ -44,12 +44,7 @@ kept as an `@example` on its property."""
 def moto_endpoint() -> Iterator[str]:
     """A real S3 API over HTTP on 127.0.0.1 (moto's server mode), one per test session;
     its DynamoDB serves one request at a time (`tests.fakes.moto_server`)."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        os.environ[key] = value
+    os.environ.update(moto_server.AWS_ENV)
     os.environ.pop("AWS_PROFILE", None)
     with moto_server.moto_endpoint() as endpoint:
         yield endpoint

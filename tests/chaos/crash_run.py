@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.chaos.harness import AWS_ENV, MODES, run_chaos
+from tests.chaos.harness import MODES, run_chaos
+from tests.fakes.moto_server import AWS_ENV
 
 
 def main(argv: list[str] | None = None) -> int:

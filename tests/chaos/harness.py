@@ -65,6 +65,7 @@ import orjson
 
 from tests.chaos.ocsf_lake import ocsf_section, tally_lake
 from tests.factories import access, audit, integration
+from tests.fakes.moto_server import AWS_ENV
 from tests.fakes.slack_server import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,11 +78,6 @@ FOLDERS = {
     "audit": "Slack.AuditLogs",
     "access": "Slack.AccessLogs",
     "integration": "Slack.IntegrationLogs",
-}
-AWS_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
 }
 
 # Kill plans. A unit is a list of modes run back to back (a HeadObject only happens in

@@ -47,15 +47,10 @@ from tests.chaos.harness import (
     source_section,
     tally,
 )
-from tests.fakes.moto_server import moto_endpoint
+from tests.fakes.moto_server import AWS_ENV, moto_endpoint
 from tests.fakes.slack_server import FakeSlack
 
 Stream = tuple[str, str]
-AWS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
 LOG_TYPES = ("audit", "access", "integration")
 SCHEDULING_MARGIN = 10.0
 
@@ -374,7 +369,7 @@ class Stage:
         self.workdir, self.endpoint, self.knobs, self.seed = workdir, endpoint, knobs, seed
         self.started = time.monotonic()
         workdir.mkdir(parents=True, exist_ok=True)
-        for key, value in AWS.items():
+        for key, value in AWS_ENV.items():
             os.environ.setdefault(key, value)
         self.s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
         self.bucket, self.table = f"replicas-{uuid.uuid4().hex[:10]}", f"st-{uuid.uuid4().hex[:10]}"

@@ -20,6 +20,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _LOCK = threading.Lock()
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+"""The fake credentials and region every client of this moto uses."""
 
 
 def serialise_dynamodb() -> None:
