@@ -21,8 +21,10 @@ from connector import clock
 from connector.credentials.rotation import RotatingToken
 from connector.slack.tokenset import TokenSet
 from connector.state import LeaseLost
+from connector.state.base import StateError
 from connector.state.dynamodb import DynamoStore
 from connector.state.keys import seen_key
+from connector.state.takes import Taken
 from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
 
@@ -398,3 +400,41 @@ def test_a_lease_that_lapsed_here_but_was_not_taken_is_renewed_back_and_never_le
     store.leases.stop()
     item = store.table.get("L", "acme#audit")
     assert item is not None and item["owner"]["S"] == ""
+
+
+@pytest.mark.parametrize("answer", ["raised", "refused"])
+def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    """The put that takes a lease lands, but its answer is lost: the call fails
+    (`raised`), or its retry meets the put's own write and fails the condition
+    (`refused`). The table then names this replica as the holder; the taker must see
+    that and hold the lease, or the stream sits uncovered until the lease runs out."""
+    stream = ("acme", "audit")
+    first = replicas([stream], replica_id="first")
+    assert first.leases is not None
+    first.leases.stop()
+    taker_store = replicas([], replica_id="taker")
+    assert taker_store.leases is not None
+    taker_store.leases.stop(release=False)
+    taker = taker_store.leases._taker
+    item = taker.table.get("L", "acme#audit")
+    assert item is not None and item["owner"]["S"] == ""
+    real = taker.table.conditional
+    lost: list[str] = []
+
+    def answer_lost(method: str, **kw: Any) -> bool:
+        if lost:
+            return real(method, **kw)
+        lost.append(method)
+        assert real(method, **kw)
+        if answer == "raised":
+            raise StateError("state table t: ConnectionClosedError")
+        return False
+
+    monkeypatch.setattr(taker.table, "conditional", answer_lost)
+    taken: list[Taken] = []
+    assert taker.take([(stream, item)], taken.append) == []
+    assert [(t.stream, t.epoch) for t in taken] == [(stream, int(item["epoch"]["N"]) + 1)]
+    fence = taker.table.get("F", "acme#audit")
+    assert fence is not None and fence["owner"]["S"] == "taker"

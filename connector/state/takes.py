@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from connector.state.base import StateError
 from connector.state.fences import raise_fence
-from connector.state.renewal import Stream, Writer, fields
+from connector.state.renewal import LEASES, Stream, Writer, fields, lease_sk
 from connector.state.table import Item, Table
 
 log = logging.getLogger(__name__)
@@ -65,12 +65,40 @@ class Taker:
             }
         started = self._now()
         try:
-            took = self.table.conditional(
-                "put_item", Item=self.writer.item(stream, epoch, counter), **condition
-            ) and raise_fence(self.table, self.writer.replica_id, stream, epoch)
+            took = self._put(stream, epoch, counter, condition) and raise_fence(
+                self.table, self.writer.replica_id, stream, epoch
+            )
         except StateError as exc:  # the others may still be taken; a later round retries
             log.warning("lease take failed", extra={**fields(stream), "error": str(exc)})
             return False
         if took:
             done(Taken(stream, epoch, counter, started, item["owner"]["S"] if item else ""))
         return took
+
+    def _put(self, stream: Stream, epoch: int, counter: int, condition: Item) -> bool:
+        """The take's conditional put; True also when it failed, or its condition did,
+        only because an earlier try of this same put applied and its answer was lost
+        (the item holds exactly what it wrote). Otherwise that lease would sit taken by
+        a replica that does not know it, uncovered until it ran out."""
+        try:
+            if self.table.conditional(
+                "put_item", Item=self.writer.item(stream, epoch, counter), **condition
+            ):
+                return True
+        except StateError:
+            if not self._wrote(stream, epoch, counter):
+                raise
+            return True
+        return self._wrote(stream, epoch, counter)
+
+    def _wrote(self, stream: Stream, epoch: int, counter: int) -> bool:
+        try:
+            item = self.table.get(LEASES, lease_sk(stream))
+        except StateError:
+            return False
+        return (
+            item is not None
+            and item["owner"]["S"] == self.writer.replica_id
+            and int(item["epoch"]["N"]) == epoch
+            and int(item["counter"]["N"]) == counter
+        )
