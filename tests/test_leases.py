@@ -438,3 +438,42 @@ def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned
     assert [(t.stream, t.epoch) for t in taken] == [(stream, int(item["epoch"]["N"]) + 1)]
     fence = taker.table.get("F", "acme#audit")
     assert fence is not None and fence["owner"]["S"] == "taker"
+
+
+def test_a_renewal_held_unanswered_is_sent_again_beside_it_and_the_round_goes_on(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal put that gets no answer (a loaded server, a lost packet) would hold the
+    round for its whole timeout, and the rounds after it past the lease's trust. A
+    second put with the same condition goes out beside it: the round ends on the first
+    answer, and the held one, when it lands, fails its condition and changes nothing."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    writer = store.leases._writer
+    real = writer.table.conditional
+    release = threading.Event()
+    calls: list[str] = []
+    held_answer: list[bool] = []
+
+    def first_held(method: str, **kw: Any) -> bool:
+        calls.append(method)
+        if len(calls) == 1:
+            release.wait(60)
+            held_answer.append(real(method, **kw))
+            return held_answer[0]
+        return real(method, **kw)
+
+    monkeypatch.setattr(writer.table, "conditional", first_held)
+    counter = store.leases.held()[stream].counter
+    started = time.monotonic()
+    store.leases.renew()
+    assert time.monotonic() - started < 60 - SLACK, "the round waited for the held put"
+    assert store.owns(*stream)
+    assert store.leases.held()[stream].counter == counter + 1
+    release.set()
+    wait_for(lambda: bool(held_answer))
+    assert held_answer == [False]
+    item = store.table.get("L", "acme#audit")
+    assert item is not None and int(item["counter"]["N"]) == counter + 1
