@@ -477,3 +477,42 @@ def test_a_renewal_held_unanswered_is_sent_again_beside_it_and_the_round_goes_on
     assert held_answer == [False]
     item = store.table.get("L", "acme#audit")
     assert item is not None and int(item["counter"]["N"]) == counter + 1
+
+
+@pytest.mark.parametrize("fence_failures", [2, 3])
+def test_a_take_whose_fence_is_not_raised_is_tried_again_or_handed_back(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch, fence_failures: int
+) -> None:
+    """The take's put applied but raising the fence failed: the raise is tried again at
+    once (it is idempotent); if it keeps failing, the lease is not trusted and is handed
+    back for the next take, not left owned by a replica that does not poll it."""
+    stream = ("acme", "audit")
+    first = replicas([stream], replica_id="first")
+    assert first.leases is not None
+    first.leases.stop()
+    taker_store = replicas([], replica_id="taker")
+    assert taker_store.leases is not None
+    taker_store.leases.stop(release=False)
+    taker = taker_store.leases._taker
+    item = taker.table.get("L", "acme#audit")
+    assert item is not None
+    real = taker.table.conditional
+    failed: list[int] = []
+
+    def fence_fails(method: str, **kw: Any) -> bool:
+        if kw["Item"]["pk"]["S"] == "F" and len(failed) < fence_failures:
+            failed.append(1)
+            raise StateError("state table t: InternalServerError")
+        return real(method, **kw)
+
+    monkeypatch.setattr(taker.table, "conditional", fence_fails)
+    taken: list[Taken] = []
+    not_taken = taker.take([(stream, item)], taken.append)
+    after = taker.table.get("L", "acme#audit")
+    assert after is not None
+    if fence_failures < 3:
+        assert not_taken == [] and [t.stream for t in taken] == [stream]
+        assert after["owner"]["S"] == "taker"
+    else:
+        assert not_taken == [stream] and taken == []
+        assert after["owner"]["S"] == "", "handed back for the next take"
