@@ -516,3 +516,30 @@ def test_a_take_whose_fence_is_not_raised_is_tried_again_or_handed_back(
     else:
         assert not_taken == [stream] and taken == []
         assert after["owner"]["S"] == "", "handed back for the next take"
+
+
+def test_a_release_that_fails_is_tried_again_not_left_to_run_out(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hand-back met a throttle: it is tried again at once, so the lease is free for
+    the next take now rather than owned by nobody polling it for a lease period."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    writer = store.leases._writer
+    real = writer.table.conditional
+    failed: list[int] = []
+
+    def throttled_twice(method: str, **kw: Any) -> bool:
+        if len(failed) < 2:
+            failed.append(1)
+            raise StateError("state table t: ThrottlingException")
+        return real(method, **kw)
+
+    monkeypatch.setattr(writer.table, "conditional", throttled_twice)
+    store.leases._release(stream)
+    store.leases._flush_releases()
+    item = store.table.get("L", "acme#audit")
+    assert failed == [1, 1]
+    assert item is not None and item["owner"]["S"] == ""

@@ -205,18 +205,27 @@ class Writer:
         return True
 
     def release(self, stream: Stream, held: Held) -> None:
-        """Hand a lease back; if an earlier renewal of ours landed after its call timed
-        out, catch up with it and try once more, rather than leave the lease to run out."""
-        try:
-            for _ in range(2):
-                if self.table.conditional("put_item", **_args(self.swap(stream, held, ""))):
-                    log.info("lease released", extra={**fields(stream), "epoch": held.epoch})
+        """Hand a lease back, tried again at once if the call fails: a lease left owned
+        here is polled by nobody until it runs out."""
+        for attempt in range(ATTEMPTS):
+            try:
+                return self._hand_back(stream, held)
+            except Exception as exc:  # noqa: BLE001 - it runs out on its own
+                if attempt == ATTEMPTS - 1:
+                    log.warning("lease release failed", extra={**fields(stream), "error": str(exc)})
                     return
-                if not self._caught_up(stream, held):
-                    return
-            log.warning("lease not released; it runs out on its own", extra=fields(stream))
-        except Exception as exc:  # noqa: BLE001 - it runs out on its own
-            log.warning("lease release failed", extra={**fields(stream), "error": str(exc)})
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** (attempt + 1)))
+
+    def _hand_back(self, stream: Stream, held: Held) -> None:
+        """If an earlier renewal of ours landed after its call timed out, catch up with
+        it and try once more, rather than leave the lease to run out."""
+        for _ in range(2):
+            if self.table.conditional("put_item", **_args(self.swap(stream, held, ""))):
+                log.info("lease released", extra={**fields(stream), "epoch": held.epoch})
+                return
+            if not self._caught_up(stream, held):
+                return
+        log.warning("lease not released; it runs out on its own", extra=fields(stream))
 
 
 def _args(put: Item) -> Item:
