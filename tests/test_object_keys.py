@@ -267,3 +267,16 @@ def test_fingerprints_with_arrays_are_fingerprints(texts: list[str]) -> None:
     texts += ["ip4:c0a80101", "ip6:20010db8000000000000000000000001", "url:" + "x" * 99]
     want = sorted({h for key in texts for h in index.fingerprints(key)})
     assert index._fingerprints(pa.array(texts, pa.string())).tolist() == want
+
+
+def test_space_is_pythons_white_space() -> None:
+    import re
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    spaces = pc.match_substring_regex(pa.array(every), f"^[{shapes.SPACE}]$").to_pylist()
+    assert [c for c, s in zip(every, spaces, strict=True) if s] == [
+        c for c in every if re.match(r"\s", c)
+    ]

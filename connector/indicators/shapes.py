@@ -14,8 +14,9 @@ says why it gives exactly what `keys.value_keys` gives. Every other value is lef
 - *Slack id*: only `uid:` (no `.`, `:`, `@`);
 - *dotted*: a `.`, no `:`, no `@`, not IPv4: only `dom:` of the ASCII-folded value less
   one final `.`, when that is a domain name;
-- *plain email*: ASCII letters, digits and `._%+-`, `@`, a domain name (when folded), at
-  most 253 characters, no `:`: `email:` of the folded value and `dom:` of its domain.
+- *plain email*: no `@`, `"` or white space (as Python's `\\s` means it), `@`, a domain
+  name (when folded), at most 253 bytes, no `:`: `email:` of the folded value (ASCII
+  letters lower-cased, as `match.fold`) and `dom:` of its domain.
 """
 
 from __future__ import annotations
@@ -31,7 +32,14 @@ from connector.indicators import match
 
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])"
 IPV4 = f"^{_OCTET}(?:\\.{_OCTET}){{3}}$"
-EMAIL = f"^[a-z0-9._%+-]+@{match.DOMAIN_NAME}$"
+SPACE = (
+    "\\x{9}-\\x{d}\\x{1c}-\\x{20}\\x{85}\\x{a0}\\x{1680}\\x{2000}-\\x{200a}"
+    "\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
+)
+"""Python's `\\s` (Unicode white space; RE2's is ASCII only), as the inside of an RE2
+class: tests/test_object_keys.py checks it against `re`."""
+EMAIL = f'^[^@"{SPACE}]+@{match.DOMAIN_NAME}$'
+"""`match.is_email` of a folded value without `:` whose domain is a domain name."""
 DOMAIN = f"^{match.DOMAIN_NAME}$"
 _HEX = pa.array([f"{i:02x}" for i in range(256)], pa.string())
 
