@@ -58,14 +58,13 @@ def shaped(values: pa.Array) -> Keys:
     colon = _has(values, ":")
     at = _has(values, "@")
     dot = _has(values, ".")
-    scheme = _has(values, "://")
-    ip_like = _matches(values, f"^{match.IP_LIKE}$")
-    ident = _matches(values, f"^{match.SLACK_ID}$")
+    scheme = colon & _has(values, "://")
     folded = pc.ascii_lower(values)
-    ipv4 = ~colon & ~at & _matches(values, IPV4)
+    ipv4 = _matches(values, IPV4, dot & ~colon & ~at)
     dotted = dot & ~colon & ~at & ~ipv4
-    email = at & ~colon & (pc.binary_length(values).to_numpy() <= 253)
-    email[email] = _matches(folded.filter(pa.array(email)), EMAIL)
+    email = _matches(folded, EMAIL, at & ~colon & (pc.binary_length(values).to_numpy() <= 253))
+    ident = _matches(values, f"^{match.SLACK_ID}$", ~dot & ~colon & ~at)
+    ip_like = _matches(values, f"^{match.IP_LIKE}$", colon & ~at & ~scheme)
     none = (colon & ~at & ~scheme & ~ip_like) | (~dot & ~colon & ~at & ~ident)
 
     of: list[Any] = []
@@ -92,8 +91,14 @@ def _has(values: pa.Array, text: str) -> Any:
     return pc.match_substring(values, text).to_numpy(zero_copy_only=False)
 
 
-def _matches(values: pa.Array, pattern: str) -> Any:
-    return pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
+def _matches(values: pa.Array, pattern: str, where: Any = None) -> Any:
+    """Which values match `pattern` (only those `where` says are asked; others False)."""
+    if where is None:
+        return pc.match_substring_regex(values, pattern).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(values), bool)
+    asked = values.filter(pa.array(where))
+    out[where] = pc.match_substring_regex(asked, pattern).to_numpy(zero_copy_only=False)
+    return out
 
 
 def _prefixed(prefix: str, values: pa.Array) -> pa.Array:
