@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connector.indicators import keys, shapes
-from connector.indicators.object_keys import micros, object_keys
+from connector.indicators.keys import micros
+from connector.indicators.object_keys import object_keys
 from tests.fakes.slack_server import drift_records
 from tests.test_search_index import VALUES
 

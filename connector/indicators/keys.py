@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.indicators import match
@@ -132,3 +133,16 @@ def _ip_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if address.version == 4:
         return f"ip4:{int(address):08x}"
     return f"ip6:{int(address):032x}"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+
+
+def micros(value: Any) -> int | None:
+    """An event time as integer microseconds (exact, no float), or None: a row without
+    one is in no window, so it has no keys."""
+    try:
+        return (datetime.fromisoformat(str(value)).astimezone(UTC) - EPOCH) // MICRO
+    except ValueError:
+        return None

@@ -17,7 +17,6 @@ is not used.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -26,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connector.indicators import keys, shapes, tokens
+from connector.indicators.keys import micros
 
 SCHEMA = pa.schema(
     [
@@ -172,18 +172,6 @@ def _grouped(line: Any, key: Any, names: pa.Array, times: Any) -> pa.Table:
         },
         schema=SCHEMA,
     )
-
-
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICRO = timedelta(microseconds=1)
-
-
-def micros(value: Any) -> int | None:
-    """An event time as integer microseconds (exact, no float), or None."""
-    try:
-        return (datetime.fromisoformat(str(value)).astimezone(UTC) - EPOCH) // MICRO
-    except ValueError:
-        return None
 
 
 def _parsed(lines: list[bytes], numbers: Iterable[int]) -> pa.Table:

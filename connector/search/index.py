@@ -39,7 +39,9 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from connector.indicators import object_keys as keys_of
+from connector.indicators.keys import EPOCH as EPOCH
+from connector.indicators.keys import MICRO as MICRO
+from connector.indicators.keys import micros as micros
 from connector.ingest.derived import DerivedObject
 from connector.sinks.base import Sink
 
@@ -146,7 +148,9 @@ def build(lines: Iterable[bytes]) -> bytes:
 def build_object(ndjson: bytes) -> bytes:
     """The index of an object (its NDJSON body): `indicators.keys.row_keys` of every row
     with an event time, found by `indicators.object_keys` without walking rows in Python."""
-    return _write(keys_of.object_keys(ndjson))
+    from connector.indicators.object_keys import object_keys
+
+    return _write(object_keys(ndjson))
 
 
 def _fingerprints(keys: Any) -> Any:
@@ -238,9 +242,6 @@ def _write(table: Any) -> bytes:
         column_encoding={"h": delta, "lines.list.element": delta, "first": delta, "last": delta},
     )
     return sink.getvalue()
-
-
-EPOCH, MICRO, micros = keys_of.EPOCH, keys_of.MICRO, keys_of.micros
 
 
 def rfc3339(us: int) -> str:
