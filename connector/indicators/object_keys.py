@@ -42,9 +42,8 @@ WHOLE_SECOND = (
     "^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-[0-9]{2}-[0-9]{2}"
     "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z$"
 )
-"""An event time as `clock.rfc3339` writes a whole second: Arrow reads it, and keeps it
-when it writes the same text back (Arrow reads February 30 as March 2); any other
-spelling goes to Python."""
+"""An event time as `clock.rfc3339` writes a whole second: read with arrays when the day
+exists; any other spelling goes to Python."""
 
 
 def object_keys(ndjson: bytes) -> pa.Table:
@@ -92,22 +91,41 @@ def _times(found: tokens.Tokens) -> Any:
     """Each line's event time (µs), or NO_TIME."""
     times = np.full(found.count, NO_TIME, np.int64)
     text = found.times.values
-    whole = pc.match_substring_regex(text, WHOLE_SECOND)
-    read = pc.strptime(
-        pc.if_else(whole, text, pa.scalar(None, pa.string())),
-        format="%Y-%m-%dT%H:%M:%SZ",
-        unit="us",
-        error_is_null=True,
-    )
-    whole_us = pc.cast(read, pa.int64()).to_numpy(zero_copy_only=False)
-    again = pc.strftime(pc.cast(read, pa.timestamp("s")), format="%Y-%m-%dT%H:%M:%SZ")
-    done = pc.fill_null(pc.equal(again, text), False).to_numpy(zero_copy_only=False)
-    times[found.times.lines[done]] = whole_us[done].astype(np.int64)
+    done, whole_us = _whole_seconds(text)
+    times[found.times.lines[done]] = whole_us
     for at in np.flatnonzero(~done).tolist():
         when = micros(text[at].as_py())
         if when is not None:
             times[found.times.lines[at]] = when
     return times
+
+
+def _whole_seconds(text: pa.Array) -> tuple[Any, Any]:
+    """Which times are `WHOLE_SECOND` on a day that exists, and those as µs since the
+    epoch (days from the civil date as in H. Hinnant's `days_from_civil`)."""
+    done = pc.match_substring_regex(text, WHOLE_SECOND).to_numpy(zero_copy_only=False)
+    every = np.frombuffer(text.buffers()[1] or bytes(4), np.int32)
+    offsets = every[text.offset : text.offset + len(text)]
+    data = np.frombuffer(text.buffers()[2] or b"\0", np.uint8)
+    digits = data[offsets[done][:, None] + np.arange(19)].astype(np.int64) - ord("0")
+
+    def number(first: int, stop: int) -> Any:
+        return digits[:, first:stop] @ (10 ** np.arange(stop - first - 1, -1, -1))
+
+    year, month, day = number(0, 4), number(5, 7), number(8, 10)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    longest = _MONTH_DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+    exists = (month >= 1) & (month <= 12) & (day >= 1) & (day <= longest)
+    shifted = year - (month <= 2)
+    era, of_era = shifted // 400, shifted % 400
+    of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + of_year - 719468
+    seconds = days * 86400 + number(11, 13) * 3600 + number(14, 16) * 60 + number(17, 19)
+    done[done] = exists
+    return done, seconds[exists] * 1_000_000
+
+
+_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
 
 
 def _distinct(
