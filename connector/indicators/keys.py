@@ -116,6 +116,12 @@ def value_keys(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def remembered(value: str) -> tuple[str, ...]:
+    """`value_keys`, looked up in the cache of values seen before (and remembered)."""
+    found = _cache.get(value)
+    return found if found is not None else _remember(value)
+
+
 def _plain(value: str) -> bool:
     """A value `value_keys` gives nothing without looking further (an id, a word): not
     remembered, so one-off values do not push the ones that repeat out of the cache."""

@@ -50,7 +50,7 @@ DOMAIN_NAME = rf"(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?"
 SLACK_ID = "[UWB][A-Z0-9]{6,}"
 IP_LIKE = "[0-9A-Fa-f:.]{2,45}"
 """Shapes a whole value has (a domain name also at most 253 characters long), in syntax
-`re` and RE2 read alike: `object_keys` applies them in SQL too."""
+`re` and RE2 read alike: `shapes` applies them with Arrow's RE2 too."""
 _DOMAIN = re.compile(rf"^(?=.{{1,253}}$){DOMAIN_NAME}$")
 _EMAIL = re.compile(r"^[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#\"]+[^\s\"]*$", re.IGNORECASE)

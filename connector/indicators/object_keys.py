@@ -2,11 +2,12 @@
 
 Parsing each row and walking every value in Python cost ~50 µs a row for the index,
 twice landing the row. Here `tokens.scan` finds the object's strings without parsing,
-Arrow encodes them as distinct values, the Python rules (`keys.value_keys`, the one
-definition) are asked once a distinct value (and remembered across objects), and numpy
-turns the answers into (line, key) pairs and groups them. Lines `tokens.scan` cannot read
-are parsed and walked as before. `tests/test_object_keys.py` holds the result equal to
-`keys.row_keys` row by row.
+Arrow encodes them as distinct values, `shapes.shaped` decides the common shapes with
+Arrow kernels and the Python rules (`keys.value_keys`, the one definition) the rest, once
+a distinct value (remembered across objects), and numpy turns the answers into (line,
+key) pairs and groups them. Lines `tokens.scan` cannot read are parsed and walked as
+before. `tests/test_object_keys.py` holds the result equal to `keys.row_keys`, object by
+object.
 
 The key rules were also written out in DuckDB SQL (RE2 and string functions, the values
 it could not decide sent to Python): it gave the same keys but cost more than the Python
@@ -70,21 +71,13 @@ def object_keys(ndjson: bytes) -> pa.Table:
     )
     ids = np.asarray(coded.indices).astype(np.int64)
     cut = (len(value_keys), len(value_keys) + len(name_keys))
-    line = np.concatenate(
-        (
-            *(
-                _occurrences(held, of, part)
-                for held, of, part in (
-                    (value_lines, value_of, ids[: cut[0]]),
-                    (name_lines, name_of, ids[cut[0] : cut[1]]),
-                )
-            ),
-        ),
-        axis=1,
-    )
-    extra = np.array([[n for n, _ in parsed], ids[cut[1] :]], np.int64).reshape(2, -1)
-    line = np.concatenate((line, extra), axis=1)
-    return _grouped(line[0], line[1], coded.dictionary, times)
+    pairs = [
+        _occurrences(value_lines, value_of, ids[: cut[0]]),
+        _occurrences(name_lines, name_of, ids[cut[0] : cut[1]]),
+        np.array([[n for n, _ in parsed], ids[cut[1] :]], np.int64).reshape(2, -1),
+    ]
+    line, key = np.concatenate(pairs, axis=1)
+    return _grouped(line, key, coded.dictionary, times)
 
 
 def _times(found: tokens.Tokens) -> Any:
@@ -144,7 +137,7 @@ def _values_keys(values: pa.Array) -> tuple[Any, pa.Array]:
     for at, value in zip(
         shaped.rest.tolist(), values.take(pa.array(shaped.rest)).to_pylist(), strict=True
     ):
-        for key in _value_keys(value):
+        for key in keys.remembered(value):
             of.append(at)
             found.append(key)
     return (
@@ -213,8 +206,3 @@ def _parsed(lines: list[bytes], numbers: Iterable[int]) -> pa.Table:
         },
         schema=SCHEMA,
     )
-
-
-def _value_keys(value: str) -> tuple[str, ...]:
-    found = keys._cache.get(value)
-    return found if found is not None else keys._remember(value)

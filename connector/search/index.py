@@ -160,7 +160,7 @@ def _fingerprints(keys: Any) -> Any:
     import pyarrow as pa
 
     keys = keys.cast(pa.large_string())
-    every = np.frombuffer(keys.buffers()[1], np.int64)
+    every = np.frombuffer(keys.buffers()[1] or bytes(8), np.int64)
     offsets = every[keys.offset : keys.offset + len(keys) + 1]
     data = np.frombuffer(keys.buffers()[2] or b"", np.uint8)
     starts, sizes = offsets[:-1], np.diff(offsets)
