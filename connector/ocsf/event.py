@@ -238,19 +238,19 @@ def user(
 
 
 def slack_user(record: Record, at: str) -> dict[str, Any] | None:
-    """A Slack user object at `at` (e.g. `actor.user`) as OCSF's user."""
+    """A Slack user object at `at` (e.g. `actor.user`) as OCSF's user, or None when it
+    has neither id nor name: OCSF's user needs one, so its email and team are then left
+    in `unmapped`, not taken."""
+    uid, name = record.text(f"{at}.id"), record.text(f"{at}.name")
+    if uid is None and name is None:
+        return None
     flat = record.flat
     email = flat.get(f"{at}.email")
     placed = email if isinstance(email, str) and EMAIL.match(email) else None
     if placed:
         del flat[f"{at}.email"]
     team = record.text(f"{at}.team")
-    return user(
-        record.text(f"{at}.id"),
-        record.text(f"{at}.name"),
-        placed,
-        {"uid": team} if team else None,
-    )
+    return user(uid, name, placed, {"uid": team} if team else None)
 
 
 IPV4 = re.compile(
