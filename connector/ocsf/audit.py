@@ -120,12 +120,21 @@ def account_change(r: Record, ev: Event) -> bool:
 
 def _inner(r: Record, kind: str) -> dict[str, Any] | None:
     """The entity of one kind (`entity.channel`, ...) as uid, name and type."""
-    uid, name = r.text(f"entity.{kind}.id"), r.text(f"entity.{kind}.name")
+    at_id, at_name = _INNER.get(kind) or _inner_paths(kind)
+    uid, name = r.text(at_id), r.text(at_name)
     if uid is None and name is None:
         return None
     if r.flat.get("entity.type") == kind:
         r.take("entity.type")
-    return {k: v for k, v in (("uid", uid), ("name", name), ("type", kind)) if v is not None}
+    if uid is None:
+        return {"name": name, "type": kind}
+    if name is None:
+        return {"uid": uid, "type": kind}
+    return {"uid": uid, "name": name, "type": kind}
+
+
+def _inner_paths(kind: str) -> tuple[str, str]:
+    return f"entity.{kind}.id", f"entity.{kind}.name"
 
 
 def user_access(r: Record, ev: Event) -> bool:
@@ -173,6 +182,8 @@ def file_hosting(r: Record, ev: Event) -> bool:
 
 
 KINDS = ("workspace", "enterprise", "channel", "app", "user", "usergroup", "file", "workflow")
+_INNER = {kind: _inner_paths(kind) for kind in KINDS}
+"""The entities' paths, made once (see `event._PATHS`); any other kind's per row."""
 
 
 def entity_management(r: Record, ev: Event) -> bool:
