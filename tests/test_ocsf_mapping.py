@@ -64,8 +64,9 @@ def landed(row: dict[str, Any], log_type: str, n: int = 0) -> dict[str, Any]:
 
 def leaves(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     """Every leaf of a record with its dotted path, as a list: two paths that read alike
-    (`{"a.b": 1}` and `{"a": {"b": 2}}`) are two leaves, both to be kept."""
-    if isinstance(value, dict) and value:
+    are two leaves, both to be kept. Below the top, a dict with a dotted key is one leaf:
+    the mapper keeps it whole, as `{"a.b": 1, "a": {"b": 2}}` would give `a.b` twice."""
+    if isinstance(value, dict) and value and not (prefix and any("." in k for k in value)):
         return [leaf for k, v in value.items() for leaf in leaves(v, f"{prefix}{k}.")]
     return [(prefix[:-1], value)]
 
@@ -258,6 +259,14 @@ json_values = st.recursive(
     entity=None,
     context={"ip_address": "999.1.1.1"},
     details=None,
+    extra={},
+)
+@example(
+    action="user_login",
+    actor={"user": {"id": "W1", "a.b": "x"}},
+    entity=None,
+    context=None,
+    details={"a.b": "lost once", "a": {"b": "lost twice"}, "c": {"d": 1}},
     extra={},
 )
 @example(

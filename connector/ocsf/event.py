@@ -64,7 +64,10 @@ class Record:
             if key[:2] == "p_":
                 continue
             if type(item) is dict and item:
-                _flatten(key + ".", item, flat)
+                try:
+                    _flatten(key + ".", item, flat)
+                except _Dotted:
+                    _keep(key, item, flat)
             else:
                 flat[key] = item
 
@@ -117,14 +120,33 @@ def _flatten(prefix: str, value: dict[str, Any], flat: dict[str, Any]) -> None:
     for key, item in value.items():
         path = names.get(key)
         if path is None:
+            if "." in key:
+                raise _Dotted
             path = prefix + key
             if _made[0] < PATHS:
                 _made[0] += 1
                 names[key] = path
         if type(item) is dict and item:
-            _flatten(path + ".", item, flat)
+            try:
+                _flatten(path + ".", item, flat)
+            except _Dotted:
+                _keep(path, item, flat)
         else:
             flat[path] = item
+
+
+class _Dotted(Exception):
+    """A key with a dot in it: its dict is kept whole (`_keep`)."""
+
+
+def _keep(path: str, value: dict[str, Any], flat: dict[str, Any]) -> None:
+    """A dict with a dotted key stays whole, one value at `path`: flattened, `{"a.b": 1,
+    "a": {"b": 2}}` would give `a.b` twice and lose one. (A dotted key is never in
+    `_PATHS`, so only the rows that have one pay for the check.)"""
+    prefix = path + "."
+    for done in [k for k in flat if k.startswith(prefix)]:
+        del flat[done]
+    flat[path] = value
 
 
 def _names(prefix: str) -> dict[str, str]:
