@@ -21,8 +21,10 @@ from connector import clock
 from connector.credentials.rotation import RotatingToken
 from connector.slack.tokenset import TokenSet
 from connector.state import LeaseLost
+from connector.state.base import StateError
 from connector.state.dynamodb import DynamoStore
 from connector.state.keys import seen_key
+from connector.state.takes import Taken
 from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
 
@@ -397,4 +399,147 @@ def test_a_lease_that_lapsed_here_but_was_not_taken_is_renewed_back_and_never_le
     assert not store.owns(*stream)
     store.leases.stop()
     item = store.table.get("L", "acme#audit")
+    assert item is not None and item["owner"]["S"] == ""
+
+
+@pytest.mark.parametrize("answer", ["raised", "refused"])
+def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch, answer: str
+) -> None:
+    """The put that takes a lease lands, but its answer is lost: the call fails
+    (`raised`), or its retry meets the put's own write and fails the condition
+    (`refused`). The table then names this replica as the holder; the taker must see
+    that and hold the lease, or the stream sits uncovered until the lease runs out."""
+    stream = ("acme", "audit")
+    first = replicas([stream], replica_id="first")
+    assert first.leases is not None
+    first.leases.stop()
+    taker_store = replicas([], replica_id="taker")
+    assert taker_store.leases is not None
+    taker_store.leases.stop(release=False)
+    taker = taker_store.leases._taker
+    item = taker.table.get("L", "acme#audit")
+    assert item is not None and item["owner"]["S"] == ""
+    real = taker.table.conditional
+    lost: list[str] = []
+
+    def answer_lost(method: str, **kw: Any) -> bool:
+        if lost:
+            return real(method, **kw)
+        lost.append(method)
+        assert real(method, **kw)
+        if answer == "raised":
+            raise StateError("state table t: ConnectionClosedError")
+        return False
+
+    monkeypatch.setattr(taker.table, "conditional", answer_lost)
+    taken: list[Taken] = []
+    assert taker.take([(stream, item)], taken.append) == []
+    assert [(t.stream, t.epoch) for t in taken] == [(stream, int(item["epoch"]["N"]) + 1)]
+    fence = taker.table.get("F", "acme#audit")
+    assert fence is not None and fence["owner"]["S"] == "taker"
+
+
+def test_a_renewal_held_unanswered_is_sent_again_beside_it_and_the_round_goes_on(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A renewal put that gets no answer (a loaded server, a lost packet) would hold the
+    round for its whole timeout, and the rounds after it past the lease's trust. A
+    second put with the same condition goes out beside it: the round ends on the first
+    answer, and the held one, when it lands, fails its condition and changes nothing."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    writer = store.leases._writer
+    real = writer.table.conditional
+    release = threading.Event()
+    calls: list[str] = []
+    held_answer: list[bool] = []
+
+    def first_held(method: str, **kw: Any) -> bool:
+        calls.append(method)
+        if len(calls) == 1:
+            release.wait(60)
+            held_answer.append(real(method, **kw))
+            return held_answer[0]
+        return real(method, **kw)
+
+    monkeypatch.setattr(writer.table, "conditional", first_held)
+    counter = store.leases.held()[stream].counter
+    started = time.monotonic()
+    store.leases.renew()
+    assert time.monotonic() - started < 60 - SLACK, "the round waited for the held put"
+    assert store.owns(*stream)
+    assert store.leases.held()[stream].counter == counter + 1
+    release.set()
+    wait_for(lambda: bool(held_answer))
+    assert held_answer == [False]
+    item = store.table.get("L", "acme#audit")
+    assert item is not None and int(item["counter"]["N"]) == counter + 1
+
+
+@pytest.mark.parametrize("fence_failures", [2, 3])
+def test_a_take_whose_fence_is_not_raised_is_tried_again_or_handed_back(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch, fence_failures: int
+) -> None:
+    """The take's put applied but raising the fence failed: the raise is tried again at
+    once (it is idempotent); if it keeps failing, the lease is not trusted and is handed
+    back for the next take, not left owned by a replica that does not poll it."""
+    stream = ("acme", "audit")
+    first = replicas([stream], replica_id="first")
+    assert first.leases is not None
+    first.leases.stop()
+    taker_store = replicas([], replica_id="taker")
+    assert taker_store.leases is not None
+    taker_store.leases.stop(release=False)
+    taker = taker_store.leases._taker
+    item = taker.table.get("L", "acme#audit")
+    assert item is not None
+    real = taker.table.conditional
+    failed: list[int] = []
+
+    def fence_fails(method: str, **kw: Any) -> bool:
+        if kw["Item"]["pk"]["S"] == "F" and len(failed) < fence_failures:
+            failed.append(1)
+            raise StateError("state table t: InternalServerError")
+        return real(method, **kw)
+
+    monkeypatch.setattr(taker.table, "conditional", fence_fails)
+    taken: list[Taken] = []
+    not_taken = taker.take([(stream, item)], taken.append)
+    after = taker.table.get("L", "acme#audit")
+    assert after is not None
+    if fence_failures < 3:
+        assert not_taken == [] and [t.stream for t in taken] == [stream]
+        assert after["owner"]["S"] == "taker"
+    else:
+        assert not_taken == [stream] and taken == []
+        assert after["owner"]["S"] == "", "handed back for the next take"
+
+
+def test_a_release_that_fails_is_tried_again_not_left_to_run_out(
+    replicas: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hand-back met a throttle: it is tried again at once, so the lease is free for
+    the next take now rather than owned by nobody polling it for a lease period."""
+    stream = ("acme", "audit")
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    writer = store.leases._writer
+    real = writer.table.conditional
+    failed: list[int] = []
+
+    def throttled_twice(method: str, **kw: Any) -> bool:
+        if len(failed) < 2:
+            failed.append(1)
+            raise StateError("state table t: ThrottlingException")
+        return real(method, **kw)
+
+    monkeypatch.setattr(writer.table, "conditional", throttled_twice)
+    store.leases._release(stream)
+    store.leases._flush_releases()
+    item = store.table.get("L", "acme#audit")
+    assert failed == [1, 1]
     assert item is not None and item["owner"]["S"] == ""

@@ -25,6 +25,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector.indicators import match
@@ -115,6 +116,12 @@ def value_keys(value: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+def remembered(value: str) -> tuple[str, ...]:
+    """`value_keys`, looked up in the cache of values seen before (and remembered)."""
+    found = _cache.get(value)
+    return found if found is not None else _remember(value)
+
+
 def _plain(value: str) -> bool:
     """A value `value_keys` gives nothing without looking further (an id, a word): not
     remembered, so one-off values do not push the ones that repeat out of the cache."""
@@ -132,3 +139,16 @@ def _ip_key(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if address.version == 4:
         return f"ip4:{int(address):08x}"
     return f"ip6:{int(address):032x}"
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MICRO = timedelta(microseconds=1)
+
+
+def micros(value: Any) -> int | None:
+    """An event time as integer microseconds (exact, no float), or None: a row without
+    one is in no window, so it has no keys."""
+    try:
+        return (datetime.fromisoformat(str(value)).astimezone(UTC) - EPOCH) // MICRO
+    except ValueError:
+        return None

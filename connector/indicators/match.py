@@ -46,12 +46,17 @@ DETECTED: tuple[Kind, ...] = ("ip", "email", "url", "domain", "user")
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 _LABEL = r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9])?)"
-_DOMAIN = re.compile(rf"^(?=.{{1,253}}$)(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?$")
+DOMAIN_NAME = rf"(?:{_LABEL}\.)+[a-z](?:[a-z0-9-]{{0,61}}[a-z0-9])?"
+SLACK_ID = "[UWB][A-Z0-9]{6,}"
+IP_LIKE = "[0-9A-Fa-f:.]{2,45}"
+"""Shapes a whole value has (a domain name also at most 253 characters long), in syntax
+`re` and RE2 read alike: `shapes` applies them with Arrow's RE2 too."""
+_DOMAIN = re.compile(rf"^(?=.{{1,253}}$){DOMAIN_NAME}$")
 _EMAIL = re.compile(r"^[^@\s\"]+@[^@\s\"]+\.[^@\s\"]+$")
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://[^\s/?#\"]+[^\s\"]*$", re.IGNORECASE)
-_SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{6,}$")
+_SLACK_ID = re.compile(f"^{SLACK_ID}$")
 _PORT = re.compile(r":\d*$")
-_IP_LIKE = re.compile(r"^[0-9A-Fa-f:.]{2,45}$")
+_IP_LIKE = re.compile(f"^{IP_LIKE}$")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 MAX_LENGTH = 256
 FAST_PATH: dict[Kind, str] = {

@@ -242,7 +242,7 @@ class Leases:
         in the table by a replica that no longer polls it."""
         with self._lock:
             held = sorted({**self._held, **self._lapsed}.items())
-        renewed, lost = self._writer.renew(held, self._now)
+        renewed, lost = self._writer.renew(held, self._now, budget=self.renew_every / 2)
         with self._lock:
             for stream, h, started in renewed:
                 h.counter += 1

@@ -152,7 +152,7 @@ class Table:
         timeout = max(options.renew_every, lease - min(1.0, lease / 10) - options.renew_every)
         brief = options.renew_every / 4
         return cls(
-            options, attempts=1, timeout=timeout, pool=4, capacity=capacity, conflict_seconds=brief
+            options, attempts=1, timeout=timeout, pool=8, capacity=capacity, conflict_seconds=brief
         )
 
     def error(self, exc: BaseException) -> StateError:

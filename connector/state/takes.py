@@ -13,18 +13,29 @@ when the take happens, not after the stream's first poll.
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from connector.state.base import StateError
 from connector.state.fences import raise_fence
-from connector.state.renewal import Stream, Writer, fields
+from connector.state.renewal import (
+    BACKOFF_SECONDS,
+    LEASES,
+    Held,
+    Stream,
+    Writer,
+    fields,
+    lease_sk,
+)
 from connector.state.table import Item, Table
 
 log = logging.getLogger(__name__)
 POOL = 4
 """Takes in flight at once: the spread client's connection pool (`Table.for_leases`)."""
+FENCE_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -65,12 +76,62 @@ class Taker:
             }
         started = self._now()
         try:
-            took = self.table.conditional(
-                "put_item", Item=self.writer.item(stream, epoch, counter), **condition
-            ) and raise_fence(self.table, self.writer.replica_id, stream, epoch)
+            if not self._put(stream, epoch, counter, condition):
+                return False
         except StateError as exc:  # the others may still be taken; a later round retries
             log.warning("lease take failed", extra={**fields(stream), "error": str(exc)})
+            return False
+        try:
+            took = self._fence(stream, epoch)
+        except StateError as exc:
+            log.warning(
+                "lease take failed: fence not raised, lease handed back",
+                extra={**fields(stream), "error": str(exc)},
+            )
+            self.writer.release(stream, Held(epoch, counter, 0.0))
             return False
         if took:
             done(Taken(stream, epoch, counter, started, item["owner"]["S"] if item else ""))
         return took
+
+    def _fence(self, stream: Stream, epoch: int) -> bool:
+        """Raise the stream's fence to the epoch just taken, tried again at once if it
+        fails (the raise is idempotent). A lease taken but not fenced is not trusted; left
+        alone it would sit uncovered until it ran out, so after the last try the caller
+        hands it back for the next take instead."""
+        for attempt in range(FENCE_TRIES):
+            try:
+                return raise_fence(self.table, self.writer.replica_id, stream, epoch)
+            except StateError:
+                if attempt == FENCE_TRIES - 1:
+                    raise
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+        return False
+
+    def _put(self, stream: Stream, epoch: int, counter: int, condition: Item) -> bool:
+        """The take's conditional put; True also when it failed, or its condition did,
+        only because an earlier try of this same put applied and its answer was lost
+        (the item holds exactly what it wrote). Otherwise that lease would sit taken by
+        a replica that does not know it, uncovered until it ran out."""
+        try:
+            if self.table.conditional(
+                "put_item", Item=self.writer.item(stream, epoch, counter), **condition
+            ):
+                return True
+        except StateError:
+            if not self._wrote(stream, epoch, counter):
+                raise
+            return True
+        return self._wrote(stream, epoch, counter)
+
+    def _wrote(self, stream: Stream, epoch: int, counter: int) -> bool:
+        try:
+            item = self.table.get(LEASES, lease_sk(stream))
+        except StateError:
+            return False
+        return (
+            item is not None
+            and item["owner"]["S"] == self.writer.replica_id
+            and int(item["epoch"]["N"]) == epoch
+            and int(item["counter"]["N"]) == counter
+        )

@@ -71,6 +71,8 @@ class Incarnation:
     log: Path
     started: float
     killed: float | None = None
+    held: set[Stream] = field(default_factory=set)
+    """The streams it held in the table just before it was killed."""
 
 
 @dataclass
@@ -217,8 +219,9 @@ def overlaps(polls: list[Poll]) -> list[tuple[Poll, Poll]]:
 
 
 def failovers(fleet: Fleet, polls: list[Poll], lease: float) -> list[tuple[str, Stream, float]]:
-    """Per killed replica and stream it polled within a lease period before it died: the
-    kill → the first poll of that stream by another replica.
+    """Per killed replica and stream it held when it died or polled within a lease period
+    before: the kill → the first poll of that stream by another replica. (Held counts
+    too: on a loaded host a replica may hold streams whose polls are still running.)
 
     Measured from the kill, not from the dead replica's last poll: a poll that started up
     to a lease period before the kill would spend the whole 2 x lease + poll bound before
@@ -228,9 +231,9 @@ def failovers(fleet: Fleet, polls: list[Poll], lease: float) -> list[tuple[str, 
         if inc.killed is None:
             continue
         mine = [p for p in polls if p.replica == inc.replica_id and p.start <= inc.killed]
-        recent = {p.stream for p in mine if p.start >= inc.killed - lease}
+        recent = {p.stream for p in mine if p.start >= inc.killed - lease} | inc.held
         for stream in sorted(recent):
-            last = max(p.start for p in mine if p.stream == stream)
+            last = max((p.start for p in mine if p.stream == stream), default=inc.killed)
             after = [
                 p.start
                 for p in polls
@@ -446,10 +449,16 @@ class Stage:
     def kill_and_restart(self, rng: random.Random) -> None:
         """SIGKILL a live replica that holds leases (one holding none, e.g. restarted a
         moment ago on a loaded host, has no failover to measure), restart it soon after."""
-        holders = {o for o, _ in lease_owners(self.endpoint, self.table).values()}
+        owners = lease_owners(self.endpoint, self.table)
+        holders = {o for o, _ in owners.values()}
         slots = sorted(self.fleet.live)
         holding = [s for s in slots if self.fleet.live[s].replica_id in holders]
         slot = rng.choice(holding or slots)
+        victim = self.fleet.live[slot]
+        for sk, (owner, _) in owners.items():
+            if owner == victim.replica_id:
+                source, _, log_type = sk.partition("#")
+                victim.held.add((source, log_type))
         self.fleet.kill(slot)
         self.kills += 1
         time.sleep(rng.uniform(0.0, 3.0))
