@@ -46,8 +46,8 @@ DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
 }
 """No download at run time, nothing printed over `--format json` (DuckDB draws a progress
 bar on stdout for slow queries), a bound on what a search can take from the daemon, and
-one thread: a second one's idle spinning after every query cost the tallies 15-25 % more
-CPU (200,000 rows, docs/benchmarks.md), and a search's worker processes already run
+one thread: a second one's idle spinning after every query cost the tallies 15-50 % more
+CPU (docs/benchmarks.md, "Tallies in SQL"), and a search's worker processes already run
 side by side."""
 
 
