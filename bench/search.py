@@ -3,6 +3,7 @@ and what watchlists cost ingest.
 
     python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3] [--floor-runs 2]
                            [--export QUERY] [--ingest-events 0] [--watched 100] [--scan]
+                           [--summary]
 
 `bench.landed` writes EVENTS audit rows, a tenth as many access log rows and a hundredth
 as many integration log rows over 30 days to a local output through the connector's own
@@ -19,7 +20,9 @@ connection, first read; the OS page cache is dropped first when the host allows 
 RSS the process's. The *floor* is DuckDB asked the same question directly over the same
 data files (count, first and last time of the lines holding the indicator's text), in
 the same way; the ratio is ours over the floor's CPU. `--scan` adds today's path for
-objects without an index (the indexes hidden).
+objects without an index (the indexes hidden). `--summary` measures `search --summary`
+instead (the first screen and every tally: log types, sources, actors, actions, IPs),
+against DuckDB computing the same tallies over the lines holding the indicator's text.
 """
 
 from __future__ import annotations
@@ -228,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         "--floor-runs", type=int, default=2, help="1: the floor's cold run only; 0: no floor"
     )
     ap.add_argument("--export", default="20 %: office NAT IP", help="query for --all; '' skips")
+    ap.add_argument("--summary", action="store_true", help="search --summary (tallies)")
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
     results: dict[str, Any] = {"loadavg": [_loadavg()]}
@@ -280,11 +284,10 @@ def main(argv: list[str] | None = None) -> int:
                     if args.only and name not in args.only:
                         continue
                     row: dict[str, Any] = {"name": name, "indicator": indicator, "place": place}
-                    row["index"] = measure("index", root, indicator, until, 2, env)
+                    ours, fl = ("summary", "floor-summary") if args.summary else ("index", "floor")
+                    row["index"] = measure(ours, root, indicator, until, 2, env)
                     if args.floor_runs:
-                        row["floor"] = measure(
-                            "floor", root, indicator, until, args.floor_runs, env
-                        )
+                        row["floor"] = measure(fl, root, indicator, until, args.floor_runs, env)
                     if args.scan and env is None:
                         _hide_indexes(root, True)
                         try:
@@ -303,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
                 server.terminate()
                 server.wait()
         results["search"] = search_rows
+        results["summary"] = args.summary
         results["export_query"] = args.export
         results["scan_us"] = {n: scan_cost(root, n) for n in (10, args.watched)}
     if args.ingest_events > 0:
@@ -346,7 +350,8 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
     rows = ", ".join(f"{n:,} {k}" for k, n in sorted(info.get("rows", {}).items()))
     lines = [
         f"Search over {events:,} audit rows and the other logs ({rows}; {info['objects']}"
-        " objects), 30-day window; first screen (count, first/last seen, newest 100 rows)",
+        " objects), 30-day window; first screen (count, first/last seen, newest 100 rows)"
+        + (" and every tally (`--summary`)" if results.get("summary") else ""),
         f"load average (1, 5, 15 min) during the runs: {', '.join(results['loadavg'])}",
         "",
         f"index: {info['index_bytes'] / 1e6:.1f} MB = "

@@ -174,17 +174,6 @@ def expected(indicator: Indicator, lines: list[bytes]) -> dict[str, str]:
     return out
 
 
-def attributed(wanted: list[Indicator], lines: list[bytes]) -> dict[str, dict[str, str]]:
-    """A search for several indicators counts each row under the first one it matches."""
-    out: dict[str, dict[str, str]] = {i.label: {} for i in wanted}
-    for line in lines:
-        row = orjson.loads(line)
-        first = next((i for i in wanted if i.matches(row, line.decode())), None)
-        if first is not None:
-            out[first.label][row["p_row_id"]] = row["p_event_time"]
-    return out
-
-
 def analyst_indicators(typed: list[str]) -> list[Indicator]:
     out: dict[str, Indicator] = {}
     for text in typed:
@@ -220,8 +209,9 @@ def check_cli(out: Path, indicator: Indicator, want: dict[str, str]) -> None:
 
 
 def check_cli_together(out: Path, wanted: list[Indicator], lines: list[bytes]) -> None:
-    """All of them in one search: every row matching any, each counted once, under the
-    first indicator it matches."""
+    """All of them in one search: every row matching any, once; each indicator's summary
+    counts every row it matches (a row holding two counts for both), first and last
+    seen included."""
     labels = [i.label for i in wanted]
     printed = [
         orjson.loads(x)
@@ -231,10 +221,16 @@ def check_cli_together(out: Path, wanted: list[Indicator], lines: list[bytes]) -
     ]
     union = set().union(*(expected(i, lines) for i in wanted))
     assert {r["p_row_id"] for r in printed[1:] if "p_row_id" in r} == union
-    firsts = attributed(wanted, lines)
-    assert {h["indicator"]: h["events"] for h in printed[0]["summary"]} == {
-        label: len(rows) for label, rows in firsts.items()
-    }
+    heads = {h["indicator"]: h for h in printed[0]["summary"]}
+    for indicator in wanted:
+        want = expected(indicator, lines)
+        head = heads[indicator.label]
+        assert head["events"] == len(want), ("together", indicator.label)
+        if want:
+            assert (head["first_seen"], head["last_seen"]) == (
+                min(want.values()),
+                max(want.values()),
+            )
 
 
 SEEN = re.compile(

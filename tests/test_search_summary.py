@@ -47,12 +47,12 @@ def test_newest_keeps_what_sort_then_cut_keeps_and_counts_all(
     seconds: list[int], limit: int
 ) -> None:
     hits = [Hit(IP, row(i, s), "") for i, s in enumerate(seconds)]
-    kept = _Newest(limit, {IP.label: summary.Summary(IP)})
+    kept = _Newest(limit)
     for start in range(0, len(hits), 7):
         kept.add(hits[start : start + 7], WINDOW)
     expected = sorted(hits, key=lambda h: h.event_time, reverse=True)[:limit]
     assert [h.row["p_row_id"] for h in kept.newest()] == [h.row["p_row_id"] for h in expected]
-    assert kept.summaries[IP.label].count == len(hits)
+    assert kept.seen == len(hits)
 
 
 def test_summary_counts_firsts_lasts_tops_and_watch_entries() -> None:
@@ -110,9 +110,12 @@ def test_slack_answer_fits_escapes_and_names_the_rest(
         Hit(IP, row(i, i, actor={"type": "user", "user": {"id": "W1", "name": name}}), "")
         for i in range(matches)
     ]
-    kept = _Newest(limit, {IP.label: summary.Summary(IP)})
+    kept = _Newest(limit)
     kept.add(hits, WINDOW)
-    found = Found(kept.newest(), list(kept.summaries.values()), WINDOW, ("audit",), limit)
+    folded = summary.Summary(IP)
+    for hit in hits:
+        folded.add(hit.row)
+    found = Found(kept.newest(), [folded], WINDOW, ("audit",), limit)
     entry = summary.WatchEntry("ops <team>")
     text = summary.slack_answer(found, lambda i: [entry], text_limit)
     assert len(text) <= text_limit

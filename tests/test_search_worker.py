@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -120,3 +121,37 @@ PROGRESS = re.compile(
     r"searched (?P<searched>\d+) of (?P<objects>\d+) object\(s\) "
     r"\((?P<since>\S+) to (?P<until>\S+)\), (?P<at_least>at least )?(?P<matches>\d+) matching"
 )
+
+
+@pytest.mark.slow
+def test_a_search_waiting_on_a_worker_when_the_daemon_closes_is_told_why(
+    output: OutputConfig,
+) -> None:
+    """`App.close()` while `/seclogs` waits on a worker: the search's pool is killed, and
+    the search is answered with a `SearchError` the analyst reads at the response_url.
+    It used to raise `AttributeError` (the killed pool killed again, its process table
+    gone; logged as "posting to response_url failed") and start a new pool after the
+    close."""
+    workers = SearchWorkers(output, processes=1, deadline=120)
+    try:
+        assert workers.ready(120)
+        busy = workers._pool.executor.submit(time.sleep, 120)
+        said: list[str] = []
+
+        def ask() -> None:
+            try:
+                workers.find([parse("203.0.113.0/24")], Window.last(), 7)
+                said.append("answered")
+            except Exception as exc:
+                said.append(f"{type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=ask)
+        thread.start()
+        thread.join(1)
+        assert thread.is_alive(), "the search waits behind the busy worker"
+        workers.close()
+        thread.join(60)
+        assert said == ["SearchError: the connector is shutting down; ask again later"]
+        assert busy.done() and workers._pool.stopped.is_set(), "no pool started after close"
+    finally:
+        workers.close()

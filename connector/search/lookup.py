@@ -5,12 +5,12 @@ An object's fingerprints (`h`) say which objects can hold a key looked up
 two rows or more hold. Per object, the matches of every indicator asked are then either
 
 - *listed*: every key looked up that the object can hold has a list, so the lines, count,
-  first and last seen of each indicator are the index's (each line under the first
-  indicator holding it, as the scan attributes a row), or
+  first and last seen of each indicator are the index's (a line holding two indicators
+  counts for each), and the number of distinct lines among them, or
 - *to read*: a fingerprint without a list (a key in one row, or a collision), an address
-  range over IPv6 (one fingerprint covers many addresses), lines claimed by two
-  indicators, or listed lines outside the window (an object at its edge): the object is
-  scanned with `Indicator.matches`, exact by definition.
+  range over IPv6 (one fingerprint covers many addresses), or listed lines outside the
+  window (an object at its edge): the object is scanned with `Indicator.matches`, exact
+  by definition.
 
 Counts are SQL over the index; Python sees one row per (object, key) with a list, and
 the lines only of the objects it reads rows from.
@@ -39,12 +39,14 @@ rows, 735 files in one query took 130 MB more than 100 at a time)."""
 @dataclass
 class Listed:
     """One object's matches known from its index: per indicator (its position in the
-    search), the keys with lists, and their count, first and last time."""
+    search), the keys with lists, and their count, first and last time; and how many
+    distinct lines hold any of them."""
 
     keys: dict[int, list[str]] = field(default_factory=dict)
     count: dict[int, int] = field(default_factory=dict)
     first: dict[int, int] = field(default_factory=dict)
     last: dict[int, int] = field(default_factory=dict)
+    rows: int = 0
 
     def within(self, since_us: int, until_us: int) -> bool:
         """Whether every listed line is in the window (else the object is read)."""
@@ -83,11 +85,13 @@ class Plan:
 
 
 FOUND = """
-SELECT filename, h, key, len(lines), first, last FROM read_parquet($files, filename = true)
+SELECT filename, h, key, len(lines), first, last
+FROM read_parquet(string_split($files, chr(10)), filename = true)
 WHERE {where}
 """
 LINES = """
-SELECT filename, key, lines FROM read_parquet($files, filename = true) WHERE {where}
+SELECT filename, key, lines FROM read_parquet(string_split($files, chr(10)), filename = true)
+WHERE {where}
 """
 
 
@@ -123,27 +127,29 @@ def plan(
         if sum(len(k) for k in found.keys.values()) > 1:
             shared.append(name)
         out.listed[name] = found
-    if shared:
-        held: dict[str, dict[str, list[int]]] = {}
-        for name, key, lines in _run(db, LINES, by_key, shared):
-            held.setdefault(name, {})[key] = lines
-        for name in shared:
-            if not _count_apart(out.listed[name], held[name]):
-                del out.listed[name]
-                out.read.append(name)
+    for name, held in held_lines(db, shared, wanted).items():
+        _count_union(out.listed[name], held)
     return out
 
 
-def lines(
-    db: duckdb.DuckDBPyConnection, name: str, found: Listed, wanted: Sequence[Lookup]
-) -> dict[int, int]:
-    """line → the indicator (position) it is found under, in one listed object."""
-    held = {key: ls for _, key, ls in _run(db, LINES, _where(wanted)[1], [name])}
-    out: dict[int, int] = {}
-    for ord_ in sorted(found.keys):
-        for key in found.keys[ord_]:
-            for line in held.get(key, ()):
-                out.setdefault(line, ord_)
+def held_lines(
+    db: duckdb.DuckDBPyConnection, names: Sequence[str], wanted: Sequence[Lookup]
+) -> dict[str, dict[str, list[int]]]:
+    """Per index file of `names`: each listed key looked up, and its lines."""
+    out: dict[str, dict[str, list[int]]] = {name: {} for name in names}
+    chunks = (names[i : i + CHUNK] for i in range(0, len(names), CHUNK))
+    for chunk in chunks:
+        for name, key, lines in _run(db, LINES, _where(wanted)[1], chunk):
+            out[name][key] = lines
+    return out
+
+
+def lines(found: Listed, held: dict[str, list[int]]) -> dict[int, list[int]]:
+    """Per indicator (position) of one listed object, the ascending lines holding it."""
+    out: dict[int, list[int]] = {}
+    for ord_, keys in found.keys.items():
+        lists = [held.get(key, []) for key in keys]
+        out[ord_] = lists[0] if len(lists) == 1 else sorted(set().union(*lists))
     return out
 
 
@@ -169,9 +175,11 @@ def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
 def _run(
     db: duckdb.DuckDBPyConnection, sql: str, query: Query, files: Sequence[str]
 ) -> list[tuple[Any, ...]]:
+    """`files` go as one string: DuckDB's Python client tries to import pandas for every
+    value it is handed, ~60 µs each when pandas is not installed."""
     conditions, params = query
     return db.execute(
-        sql.format(where=" OR ".join(conditions)), {**params, "files": list(files)}
+        sql.format(where=" OR ".join(conditions)), {**params, "files": "\n".join(files)}
     ).fetchall()
 
 
@@ -192,21 +200,17 @@ def _listed(
             return None
         if keys:
             found.keys[ord_] = keys = sorted(set(keys))
-            found.count[ord_] = lists[keys[0]][0]
+            found.count[ord_] = found.rows = lists[keys[0]][0]
             found.first[ord_] = min(lists[k][1] for k in keys)
             found.last[ord_] = max(lists[k][2] for k in keys)
     return found
 
 
-def _count_apart(found: Listed, held: dict[str, list[int]]) -> bool:
-    """Counts where several keys are listed: each line once, under the first indicator;
-    False when lines are claimed by two indicators (first and last seen of the later one
-    would need each line's time, which the index does not keep)."""
-    claimed: dict[int, int] = {}
-    for ord_ in sorted(found.keys):
-        mine = {line for key in found.keys[ord_] for line in held.get(key, ())}
-        if any(line in claimed for line in mine):
-            return False
-        claimed.update(dict.fromkeys(mine, ord_))
+def _count_union(found: Listed, held: dict[str, list[int]]) -> None:
+    """Counts where several keys are listed: each indicator's lines once (a line holding
+    two of its keys is one row), and the lines holding any indicator once."""
+    every: set[int] = set()
+    for ord_, mine in lines(found, held).items():
         found.count[ord_] = len(mine)
-    return True
+        every.update(mine)
+    found.rows = len(every)

@@ -5,7 +5,9 @@ extension), `partitions.prune` keeps those whose Hive partition overlaps the ran
 `read_json_objects` streams their gzip NDJSON lines. SQL only narrows: a line must
 contain one indicator's `prefilter` text and fall in the time range as a string; each
 candidate is then parsed and checked with `Indicator.matches`, the rule the watchlist
-and the slash command use too.
+and the slash command use too. Objects with an index are answered from it (`lookup`).
+The summaries are counted by DuckDB over the matching lines (`tally`), each row under
+every indicator it matches.
 
 S3 credentials come from boto3's standard chain (environment, profile, instance or pod
 role) and are handed to DuckDB as a temporary secret; they never appear in an error.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import gzip
 import heapq
 import zlib
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -32,15 +35,20 @@ from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
 from connector.search import duckdb_s3, index, lookup, partitions
 from connector.search.summary import Summary
+from connector.search.tally import Tallies
 
 DEFAULT_WINDOW = timedelta(days=30)
 FETCH = 2048
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
+    "threads": 1,
 }
 """No download at run time, nothing printed over `--format json` (DuckDB draws a progress
-bar on stdout for slow queries), and a bound on what a search can take from the daemon."""
+bar on stdout for slow queries), a bound on what a search can take from the daemon, and
+one thread: a second one's idle spinning after every query cost the tallies 15-50 % more
+CPU (docs/benchmarks.md, "Tallies in SQL"), and a search's worker processes already run
+side by side."""
 
 
 class SearchError(Exception):
@@ -64,18 +72,20 @@ class Hit:
 
 @dataclass
 class Found:
-    """A search's answer: the newest `limit` hits, and a summary of every match per
-    indicator (in the order asked)."""
+    """A search's answer: the newest `limit` hits, a summary of every match per
+    indicator (in the order asked; a row holding two counts for both), and how many
+    distinct rows match (`matched`; when not given, the summaries' sum)."""
 
     hits: list[Hit]
     summaries: list[Summary]
     window: Window
     log_types: tuple[str, ...] = ()
     limit: int = 100
+    matched: int | None = None
 
     @property
     def total(self) -> int:
-        return sum(s.count for s in self.summaries)
+        return self.matched if self.matched is not None else sum(s.count for s in self.summaries)
 
     @property
     def complete(self) -> bool:
@@ -84,17 +94,16 @@ class Found:
 
 @dataclass
 class _Newest:
-    """The newest `limit` hits of a stream, and a summary per indicator of all of them."""
+    """The newest `limit` hits of a stream, and how many rows matched in all."""
 
     limit: int
-    summaries: dict[str, Summary]
     heap: list[tuple[datetime, int, Hit]] = field(default_factory=list)
     seen: int = 0
+    rows: int = 0
+    cut: bool = False
 
-    def add(self, hits: list[Hit], window: Window, summarize: bool = True) -> None:
+    def add(self, hits: list[Hit], window: Window) -> None:
         for hit in hits:
-            if summarize:
-                self.summaries[hit.indicator.label].add(hit.row)
             self.seen += 1
             item = (_when(hit.row) or window.since, -self.seen, hit)
             if len(self.heap) < self.limit:
@@ -188,7 +197,7 @@ class Searcher:
         tally: bool = True,
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
-        and last seen of the indexed ones without `tally`); raises `SearchError`."""
+        and last seen without `tally`); raises `SearchError`."""
         files = self.files(window, log_type_names(log_types))
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
@@ -197,43 +206,51 @@ class Searcher:
                 "check [output] and that the connector has run"
             )
         indicators = list({i.label: i for i in indicators}.values())
-        summaries = {i.label: Summary(i) for i in indicators}
-        kept = _Newest(limit, summaries)
+        tallies = Tallies(self._db, indicators, facets=tally)
+        kept = _Newest(limit)
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
-                files = self._indexed(files, window, wanted, kept, tally)  # type: ignore[arg-type]
+                files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
-                self._scan(files, indicators, window, kept)
+                self._scan(files, indicators, window, kept, tallies)
+            summaries = tallies.done()
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
-        return Found(kept.newest(), list(summaries.values()), window, tuple(log_types), limit)
+        for summary in summaries if kept.cut else ():
+            summary.complete = False
+        return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
 
     def matches(
         self, files: list[str], indicators: Sequence[Indicator], window: Window
     ) -> list[Hit]:
-        """Every match in `files` (each under the first indicator it matches), read by a
-        scan; raises `SearchError`."""
+        """Every match in `files` (each shown under the first indicator it matches), read
+        by a scan; raises `SearchError`."""
         patterns = [i.prefilter() for i in indicators]
         pattern = "|".join(f"(?:{p})" for p in patterns) if all(patterns) else "."
         hits: list[Hit] = []
         try:
             cursor = self._db.execute(NARROWED, [files, pattern])
             while chunk := cursor.fetchmany(FETCH):
-                hits += _matches(chunk, indicators, window)
+                hits += [hit for hit, _ in _matches(chunk, indicators, window)]
         except duckdb.Error as exc:
             raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
         return hits
 
     def _scan(
-        self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
+        self,
+        files: list[str],
+        indicators: Sequence[Indicator],
+        window: Window,
+        kept: _Newest,
+        tallies: Tallies,
     ) -> None:
         patterns = [i.prefilter() for i in indicators]
         if all(patterns):
             pattern = "|".join(f"(?:{p})" for p in patterns)
-            self._narrowed(files, pattern, indicators, window, kept)
+            self._narrowed(files, pattern, indicators, window, kept, tallies)
         else:
-            self._in_time_order(files, indicators, window, kept)
+            self._in_time_order(files, indicators, window, kept, tallies)
 
     def unindexed(self, window: Window, log_types: Sequence[str] = ()) -> list[str]:
         """Keys (under the output, prefix included) of the data objects in the window that
@@ -249,14 +266,14 @@ class Searcher:
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: _Newest,
-        tally: bool,
+        tallies: Tallies,
     ) -> list[str]:
         """Answer from the indexes of the objects that have one; returned to be scanned:
         the objects without one (landed before indexing, or whose index is still being
         written) and those the index sends to be read (`lookup`). Counts come from the
-        index; rows are read from the listed objects newest listed line first until no
-        object left can hold a row newer than the `limit` kept, or from all of them for
-        the tallies."""
+        index; rows are parsed from the listed objects newest listed line first until no
+        object left can hold a row newer than the `limit` kept. With the tallies, every
+        listed object's matching lines go to DuckDB, unparsed (`tally`)."""
         present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
@@ -268,17 +285,28 @@ class Searcher:
             (window.since - index.EPOCH) // index.MICRO,
             (window.until - index.EPOCH) // index.MICRO,
         )
-        if not tally:
-            for summary in found.summaries(indicators):
-                kept.summaries[summary.indicator.label].merge(summary)
+        if not tallies.facets:
+            for mine, summary in zip(tallies.summaries, found.summaries(indicators), strict=True):
+                mine.merge(summary)
+        kept.rows += sum(listed.rows for listed in found.listed.values())
         newest = sorted(found.listed, key=lambda name: found.listed[name].newest(), reverse=True)
-        for n, name in enumerate(newest):
-            lines = lookup.lines(self._db, name, found.listed[name], looks)
-            kept.add(self._rows(covered[name], lines, indicators), window, summarize=tally)
-            if tally or len(kept.heap) < kept.limit or n + 1 == len(newest):
-                continue
-            oldest = kept.heap[0][0]
-            if found.listed[newest[n + 1]].newest() <= (oldest - index.EPOCH) // index.MICRO:
+        showing = True
+        step = lookup.CHUNK if tallies.facets else 1
+        bodies: dict[str, bytes] = {}
+        for start in range(0, len(newest), step):
+            held = lookup.held_lines(self._db, newest[start : start + step], looks)
+            for n, (name, keys_held) in enumerate(held.items(), start):
+                if covered[name] not in bodies:
+                    ahead = newest[n : n + (READ_TOGETHER if tallies.facets else 1)]
+                    bodies = self._bodies([covered[i] for i in ahead])
+                per = lookup.lines(found.listed[name], keys_held)
+                rows = _lines(covered[name], bodies.pop(covered[name]))
+                if showing:
+                    kept.add(_hits(covered[name], rows, per, indicators), window)
+                    showing = not _past(found, newest, n + 1, kept)
+                for ord_, numbers in per.items() if tallies.facets else ():
+                    tallies.add(ord_, _text(covered[name], rows, numbers))
+            if not (showing or tallies.facets):
                 break
         read = set(found.read)
         answered = {f for i, f in covered.items() if i not in read}
@@ -297,18 +325,10 @@ class Searcher:
                 found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         return found
 
-    def _rows(self, path: str, lines: dict[int, int], indicators: Sequence[Indicator]) -> list[Hit]:
-        """The rows at `lines` of one data object, each under its indicator."""
-        (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
-        try:
-            rows = gzip.decompress(body).splitlines()
-            out = []
-            for number, ord_ in sorted(lines.items()):
-                line = rows[number].decode()
-                out.append(Hit(indicators[ord_], orjson.loads(line), line))
-        except (OSError, EOFError, zlib.error, IndexError, ValueError) as exc:
-            raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-        return out
+    def _bodies(self, paths: list[str]) -> dict[str, bytes]:
+        """The stored bytes of data objects, by path, read in one query (the paths as one
+        string, see `lookup._run`)."""
+        return dict(self._db.execute(BLOB, ["\n".join(paths)]).fetchall())
 
     def _narrowed(
         self,
@@ -317,33 +337,42 @@ class Searcher:
         indicators: Sequence[Indicator],
         window: Window,
         kept: _Newest,
+        tallies: Tallies,
     ) -> None:
         """Every indicator has a prefilter: few lines pass it, so every match is read
         (the summary counts them all), the newest kept here, and no line is parsed for
         its time in SQL (a third of the query's time)."""
         cursor = self._db.execute(NARROWED, [files, pattern])
         while chunk := cursor.fetchmany(FETCH):
-            kept.add(_matches(chunk, indicators, window), window)
+            _keep(_matches(chunk, indicators, window), window, kept, tallies)
 
     def _in_time_order(
-        self, files: list[str], indicators: Sequence[Indicator], window: Window, kept: _Newest
+        self,
+        files: list[str],
+        indicators: Sequence[Indicator],
+        window: Window,
+        kept: _Newest,
+        tallies: Tallies,
     ) -> None:
         """A broad range admits every line: DuckDB filters and orders by time, newest
-        first, and reading stops at `limit` matches (the summary then says "at least")."""
-        low = clock.rfc3339(int(window.since.timestamp()))
+        first, and reading stops at `limit` matches (the summary then says "at least").
+        The lower bound is the first second without its `Z`: a time with a fraction in
+        that second (`...:00.5Z`) sorts below `...:00Z` (`.` < `Z`), never below `...:00`."""
+        low = clock.rfc3339(int(window.since.timestamp())).removesuffix("Z")
         high = clock.rfc3339(int(window.until.timestamp()) + 1)
         cursor = self._db.execute(IN_TIME_ORDER, [files, low, high])
         while chunk := cursor.fetchmany(FETCH):
-            kept.add(_matches(chunk, indicators, window), window)
+            _keep(_matches(chunk, indicators, window), window, kept, tallies)
             if len(kept.heap) >= kept.limit:
-                if cursor.fetchmany(1):
-                    for summary in kept.summaries.values():
-                        summary.complete = False
+                kept.cut = bool(cursor.fetchmany(1))
                 return
 
 
 GLOB = "SELECT file FROM glob(?)"
-BLOB = "SELECT content FROM read_blob(?)"
+BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
+READ_TOGETHER = 16
+"""Listed objects read by one query for the tallies: fewer queries (each costs ~1 ms of
+CPU), and at most this many compressed objects held at once."""
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -362,17 +391,78 @@ ORDER BY event_at DESC
 
 def _matches(
     chunk: list[tuple[Any, ...]], indicators: Sequence[Indicator], window: Window
-) -> list[Hit]:
-    hits = []
+) -> list[tuple[Hit, list[int]]]:
+    """The matches among a scan's candidate lines: each as a hit under the first
+    indicator it matches, with the positions of all it matches."""
+    out = []
     for (line,) in chunk:
         row = orjson.loads(line)
         if not _in_window(row, window):
             continue
-        for indicator in indicators:
-            if indicator.matches(row, line):
-                hits.append(Hit(indicator, row, line))
-                break
-    return hits
+        ords = [n for n, indicator in enumerate(indicators) if indicator.matches(row, line)]
+        if ords:
+            out.append((Hit(indicators[ords[0]], row, line), ords))
+    return out
+
+
+def _keep(
+    matched: list[tuple[Hit, list[int]]], window: Window, kept: _Newest, tallies: Tallies
+) -> None:
+    """A scan's matches: the newest kept, every one handed to the tallies under each
+    indicator it matches."""
+    kept.add([hit for hit, _ in matched], window)
+    kept.rows += len(matched)
+    lines: dict[int, list[str]] = defaultdict(list)
+    for hit, ords in matched:
+        for ord_ in ords:
+            lines[ord_].append(hit.line)
+    for ord_, held in lines.items():
+        tallies.add(ord_, "\n".join(held))
+
+
+def _past(found: lookup.Plan, newest: list[str], next_: int, kept: _Newest) -> bool:
+    """Whether no listed object from `newest[next_]` on can hold a row newer than those
+    kept."""
+    if next_ == len(newest):
+        return True
+    if len(kept.heap) < kept.limit:
+        return False
+    oldest = (kept.heap[0][0] - index.EPOCH) // index.MICRO
+    return found.listed[newest[next_]].newest() <= oldest
+
+
+def _hits(
+    path: str, rows: list[bytes], per: dict[int, list[int]], indicators: Sequence[Indicator]
+) -> list[Hit]:
+    """The rows of one listed object that hold an indicator, each under the first."""
+    first: dict[int, int] = {}
+    for ord_ in sorted(per):
+        for number in per[ord_]:
+            first.setdefault(number, ord_)
+    try:
+        out = []
+        for number, ord_ in sorted(first.items()):
+            line = rows[number].decode()
+            out.append(Hit(indicators[ord_], orjson.loads(line), line))
+    except (IndexError, ValueError) as exc:
+        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+    return out
+
+
+def _lines(path: str, body: bytes) -> list[bytes]:
+    """The lines of one data object, numbered as its index numbers them."""
+    try:
+        return gzip.decompress(body).splitlines()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+
+
+def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
+    """The lines `numbers` of one object, joined by newlines (a tally's input)."""
+    try:
+        return b"\n".join(map(rows.__getitem__, numbers)).decode()
+    except (IndexError, ValueError) as exc:
+        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
 def _log_type_of(root: str, path: str) -> str:

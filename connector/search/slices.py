@@ -83,7 +83,7 @@ def find(
         complete = found.complete if found else True
         report(Progress(len(seen), len(files), total, complete, part.since, window.until))
     assert found is not None
-    return Found(found.hits, found.summaries, window, (), limit)
+    return Found(found.hits, found.summaries, window, (), limit, found.matched)
 
 
 def _fold(older: Found | None, newer: Found, limit: int) -> Found:
@@ -92,4 +92,7 @@ def _fold(older: Found | None, newer: Found, limit: int) -> Found:
         return newer
     for mine, theirs in zip(older.summaries, newer.summaries, strict=True):
         mine.merge(theirs)
-    return Found((older.hits + newer.hits)[:limit], older.summaries, older.window, (), limit)
+    matched = older.total + newer.total
+    return Found(
+        (older.hits + newer.hits)[:limit], older.summaries, older.window, (), limit, matched
+    )

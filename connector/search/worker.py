@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as Timeout
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -71,6 +71,7 @@ class SearchWorkers:
         self.deadline = deadline
         self._lock = threading.Lock()
         self._ids = itertools.count()
+        self._closed = False
         self._pool = self._start()
 
     def find(self, indicators: Sequence[Indicator], window: Window, limit: int) -> Found:
@@ -88,7 +89,11 @@ class SearchWorkers:
             progress = pool.latest.get(search)
             self._replace(pool)
             raise SearchError(_unfinished(indicators, window, limit, start, progress)) from None
-        except BrokenProcessPool:
+        except (CancelledError, RuntimeError) as exc:
+            if self._closed:
+                raise SearchError("the connector is shutting down; ask again later") from None
+            if not isinstance(exc, BrokenProcessPool | CancelledError):
+                raise
             self._replace(pool)
             raise SearchError("the search process stopped; ask again") from None
         finally:
@@ -108,7 +113,10 @@ class SearchWorkers:
         return True
 
     def close(self) -> None:
+        """Stop the pool for good: a search still waiting or running is answered with a
+        `SearchError`, and no pool is started after this."""
         with self._lock:
+            self._closed = True
             _kill(self._pool)
 
     def _start(self) -> _Pool:
@@ -129,13 +137,13 @@ class SearchWorkers:
     def _replace(self, pool: _Pool) -> None:
         """Kill a pool that holds a search past its deadline, once, and start another."""
         with self._lock:
-            if self._pool is pool:
+            if self._pool is pool and not self._closed:
                 _kill(pool)
                 self._pool = self._start()
 
 
 def _kill(pool: _Pool) -> None:
-    processes = list(getattr(pool.executor, "_processes", {}).values())
+    processes = list((getattr(pool.executor, "_processes", None) or {}).values())
     pool.executor.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():

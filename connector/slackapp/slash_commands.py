@@ -124,20 +124,14 @@ def past_hits(
     watched: summary.Watched = summary.not_watched,
 ) -> str:
     """A submission's look back: per indicator how many events hold it and when, then the
-    answer a search for them all gives.
-
-    A search for several indicators counts each row under the first one it matches, so a
-    row holding two counts for one only; the watchlist alerts for both. Each indicator
-    after the first is therefore counted by a search of its own (the first one's count in
-    the search for all is already its own)."""
+    answer a search for them all gives (each indicator's summary counts every row that
+    holds it, as the watchlist alerts on each)."""
     try:
         found = search(indicators)
-        first = {s.indicator.label: s for s in found.summaries}
-        own = [first[indicators[0].label], *(search([i]).summaries[0] for i in indicators[1:])]
     except SearchError as exc:
         return f"the search failed: {escape(str(exc))}"
     lines = []
-    for s in own:
+    for s in found.summaries:
         at_least = "" if s.complete else "at least "
         seen = f"{at_least}{s.count} event(s), {s.first_seen} to {s.last_seen}"
         lines.append(f"• {code(s.indicator.label)}: {seen if s.count else 'none'}")
