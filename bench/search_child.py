@@ -137,7 +137,7 @@ def _floor_args(root: str, indicator: str, until: float) -> list[str]:
 
 
 FLOOR_LINES = (
-    "SELECT l AS line FROM (SELECT json::VARCHAR AS l, "
+    "SELECT l AS line, t FROM (SELECT json::VARCHAR AS l, "
     "json_extract_string(json, '$.p_event_time') AS t FROM read_json_objects($1, "
     "format = 'newline_delimited')) WHERE regexp_matches(l, $2) AND t BETWEEN $3 AND $4"
 )

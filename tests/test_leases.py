@@ -24,7 +24,8 @@ from connector.state import LeaseLost
 from connector.state.base import StateError
 from connector.state.dynamodb import DynamoStore
 from connector.state.keys import seen_key
-from connector.state.takes import Taken
+from connector.state.renewal import lease_sk
+from connector.state.takes import Taken, Taker
 from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
 
@@ -402,6 +403,21 @@ def test_a_lease_that_lapsed_here_but_was_not_taken_is_renewed_back_and_never_le
     assert item is not None and item["owner"]["S"] == ""
 
 
+def released_to_a_taker(replicas: Any, stream: tuple[str, str]) -> tuple[Taker, Any]:
+    """A lease held once and handed back, and a replica's taker (its rounds stopped, so
+    only the test takes) with the lease item as it read it."""
+    first = replicas([stream], replica_id="first")
+    assert first.leases is not None
+    first.leases.stop()
+    store = replicas([], replica_id="taker")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    taker = store.leases._taker
+    item = taker.table.get("L", lease_sk(stream))
+    assert item is not None and item["owner"]["S"] == ""
+    return taker, item
+
+
 @pytest.mark.parametrize("answer", ["raised", "refused"])
 def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned(
     replicas: Any, monkeypatch: pytest.MonkeyPatch, answer: str
@@ -411,15 +427,7 @@ def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned
     (`refused`). The table then names this replica as the holder; the taker must see
     that and hold the lease, or the stream sits uncovered until the lease runs out."""
     stream = ("acme", "audit")
-    first = replicas([stream], replica_id="first")
-    assert first.leases is not None
-    first.leases.stop()
-    taker_store = replicas([], replica_id="taker")
-    assert taker_store.leases is not None
-    taker_store.leases.stop(release=False)
-    taker = taker_store.leases._taker
-    item = taker.table.get("L", "acme#audit")
-    assert item is not None and item["owner"]["S"] == ""
+    taker, item = released_to_a_taker(replicas, stream)
     real = taker.table.conditional
     lost: list[str] = []
 
@@ -487,15 +495,7 @@ def test_a_take_whose_fence_is_not_raised_is_tried_again_or_handed_back(
     once (it is idempotent); if it keeps failing, the lease is not trusted and is handed
     back for the next take, not left owned by a replica that does not poll it."""
     stream = ("acme", "audit")
-    first = replicas([stream], replica_id="first")
-    assert first.leases is not None
-    first.leases.stop()
-    taker_store = replicas([], replica_id="taker")
-    assert taker_store.leases is not None
-    taker_store.leases.stop(release=False)
-    taker = taker_store.leases._taker
-    item = taker.table.get("L", "acme#audit")
-    assert item is not None
+    taker, item = released_to_a_taker(replicas, stream)
     real = taker.table.conditional
     failed: list[int] = []
 

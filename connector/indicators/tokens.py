@@ -29,8 +29,6 @@ Ints = Any
 _NL, _CR, _QUOTE, _BACKSLASH, _COLON = 10, 13, 34, 92, 58
 _OPENERS = (ord("{"), ord("["), ord(","), ord(":"))
 _CLOSERS = (ord(":"), ord(","), ord("}"), ord("]"))
-_MARKS = (ord("."), ord(":"), ord("@"))
-_ID_STARTS = (ord("U"), ord("W"), ord("B"))
 EVENT_TIME = b"p_event_time"
 USERNAMES = b"p_any_usernames"
 
@@ -55,8 +53,9 @@ class Tokens:
     parse: list[int] = field(default_factory=list)
     """Lines the arrays cannot read: for the parser and the Python rule."""
     values: Strings = field(default_factory=Strings.empty)
-    """Every value string that may give a key: it has `.`, `:` or `@`, or starts with U,
-    W or B (what `keys.value_keys` can give a key for)."""
+    """Every value string (not a member name). Picking out only those that may give a key
+    (a `.`, `:` or `@` inside) cost a pass and a search more than the shapes of the
+    plain ones (`shapes`: no key) do."""
     names: Strings = field(default_factory=Strings.empty)
     """Each string element of a line's top-level `p_any_usernames` array."""
     times: Strings = field(default_factory=Strings.empty)
@@ -108,7 +107,7 @@ def scan(ndjson: bytes) -> Tokens | None:
     keep = ~bad[line]
     time_at = np.flatnonzero(time_key & keep) + 1
     name_at = name_at[keep[name_at]]
-    value_at = np.flatnonzero(~key & keep & _maybe_key(buf, quotes, opens, closes[key] + 1))
+    value_at = np.flatnonzero(~key & keep)
     return Tokens(
         count,
         np.flatnonzero(bad).tolist(),
@@ -156,19 +155,6 @@ def _named(buf: Ints, opens: Ints, closes: Ints, among: Ints, name: bytes) -> In
     text = buf[opens[at, None] + 1 + np.arange(len(name))]
     out[at] = (text == np.frombuffer(name, np.uint8)).all(axis=1)
     return out
-
-
-def _maybe_key(buf: Ints, quotes: Ints, opens: Ints, colons: Ints) -> Ints:
-    """Strings `keys.value_keys` may give a key for (the complement of `keys._plain`):
-    a `.`, `:` or `@` inside (after an odd number of quotes), or a first letter U, W, B.
-    `colons` are the `:` after member names, left out to look up fewer marks."""
-    colon = buf == _COLON
-    colon[colons] = False
-    marks = np.flatnonzero(colon | (buf == _MARKS[0]) | (buf == _MARKS[2]))
-    after = np.searchsorted(quotes, marks)
-    out = np.zeros(len(opens), bool)
-    out[after[after % 2 == 1] // 2] = True
-    return out | _any_of(buf[opens + 1], _ID_STARTS)
 
 
 def _any_of(chars: Ints, wanted: tuple[int, ...]) -> Ints:

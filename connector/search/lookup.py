@@ -85,11 +85,13 @@ class Plan:
 
 
 FOUND = """
-SELECT filename, h, key, len(lines), first, last FROM read_parquet($files, filename = true)
+SELECT filename, h, key, len(lines), first, last
+FROM read_parquet(string_split($files, chr(10)), filename = true)
 WHERE {where}
 """
 LINES = """
-SELECT filename, key, lines FROM read_parquet($files, filename = true) WHERE {where}
+SELECT filename, key, lines FROM read_parquet(string_split($files, chr(10)), filename = true)
+WHERE {where}
 """
 
 
@@ -173,9 +175,11 @@ def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
 def _run(
     db: duckdb.DuckDBPyConnection, sql: str, query: Query, files: Sequence[str]
 ) -> list[tuple[Any, ...]]:
+    """`files` go as one string: DuckDB's Python client tries to import pandas for every
+    value it is handed, ~60 µs each when pandas is not installed."""
     conditions, params = query
     return db.execute(
-        sql.format(where=" OR ".join(conditions)), {**params, "files": list(files)}
+        sql.format(where=" OR ".join(conditions)), {**params, "files": "\n".join(files)}
     ).fetchall()
 
 

@@ -42,9 +42,13 @@ FETCH = 2048
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
+    "threads": 1,
 }
 """No download at run time, nothing printed over `--format json` (DuckDB draws a progress
-bar on stdout for slow queries), and a bound on what a search can take from the daemon."""
+bar on stdout for slow queries), a bound on what a search can take from the daemon, and
+one thread: a second one's idle spinning after every query cost the tallies 15-50 % more
+CPU (docs/benchmarks.md, "Tallies in SQL"), and a search's worker processes already run
+side by side."""
 
 
 class SearchError(Exception):
@@ -288,11 +292,15 @@ class Searcher:
         newest = sorted(found.listed, key=lambda name: found.listed[name].newest(), reverse=True)
         showing = True
         step = lookup.CHUNK if tallies.facets else 1
+        bodies: dict[str, bytes] = {}
         for start in range(0, len(newest), step):
             held = lookup.held_lines(self._db, newest[start : start + step], looks)
             for n, (name, keys_held) in enumerate(held.items(), start):
+                if covered[name] not in bodies:
+                    ahead = newest[n : n + (READ_TOGETHER if tallies.facets else 1)]
+                    bodies = self._bodies([covered[i] for i in ahead])
                 per = lookup.lines(found.listed[name], keys_held)
-                rows = self._lines(covered[name])
+                rows = _lines(covered[name], bodies.pop(covered[name]))
                 if showing:
                     kept.add(_hits(covered[name], rows, per, indicators), window)
                     showing = not _past(found, newest, n + 1, kept)
@@ -317,13 +325,10 @@ class Searcher:
                 found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         return found
 
-    def _lines(self, path: str) -> list[bytes]:
-        """The lines of one data object, numbered as its index numbers them."""
-        (body,) = self._db.execute(BLOB, [path]).fetchone() or (b"",)
-        try:
-            return gzip.decompress(body).splitlines()
-        except (OSError, EOFError, zlib.error) as exc:
-            raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+    def _bodies(self, paths: list[str]) -> dict[str, bytes]:
+        """The stored bytes of data objects, by path, read in one query (the paths as one
+        string, see `lookup._run`)."""
+        return dict(self._db.execute(BLOB, ["\n".join(paths)]).fetchall())
 
     def _narrowed(
         self,
@@ -364,7 +369,10 @@ class Searcher:
 
 
 GLOB = "SELECT file FROM glob(?)"
-BLOB = "SELECT content FROM read_blob(?)"
+BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
+READ_TOGETHER = 16
+"""Listed objects read by one query for the tallies: fewer queries (each costs ~1 ms of
+CPU), and at most this many compressed objects held at once."""
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -439,6 +447,14 @@ def _hits(
     except (IndexError, ValueError) as exc:
         raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
     return out
+
+
+def _lines(path: str, body: bytes) -> list[bytes]:
+    """The lines of one data object, numbered as its index numbers them."""
+    try:
+        return gzip.decompress(body).splitlines()
+    except (OSError, EOFError, zlib.error) as exc:
+        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
 def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:

@@ -169,7 +169,10 @@ class Fleet:
         for inc in self.live.values():
             code = inc.proc.wait(timeout=timeout)
             if code != 0:
-                raise AssertionError(f"{inc.replica_id} exited {code} on SIGTERM; see {inc.log}")
+                tail = b"\n".join(inc.log.read_bytes().splitlines()[-15:]).decode(errors="replace")
+                raise AssertionError(
+                    f"{inc.replica_id} exited {code} on SIGTERM; its log ends:\n{tail}"
+                )
         self.live.clear()
 
     def polls(self) -> list[Poll]:
