@@ -239,7 +239,7 @@ def known_rows() -> list[dict[str, Any]]:
 
 KNOWN = known_rows()
 USERS = ("actor.user", "entity.user", "entity.app", "entity.channel", "entity.file")
-"""Where a record names a user or an entity, the parts a user is made of."""
+"""Where a record names a user or an entity: the property puts a user of any parts at one."""
 
 slack_text = st.sampled_from(["W012A3CDE", "T9", "", "a,b", "0"]) | st.text(max_size=6)
 person = st.fixed_dictionaries(
