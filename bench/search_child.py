@@ -82,7 +82,7 @@ def _searcher(root: str) -> Any:
 def _window(until: float) -> Any:
     from datetime import UTC, datetime
 
-    from connector.search.query import Window
+    from connector.search.results import Window
 
     return Window.last(until=datetime.fromtimestamp(until, UTC))
 

@@ -27,7 +27,8 @@ import orjson
 
 from connector.config.settings import OutputConfig
 from connector.indicators.match import parse
-from connector.search.query import Searcher, Window
+from connector.search.query import Searcher
+from connector.search.results import Window
 from connector.search.worker import SearchWorkers
 
 TICK = 0.5

@@ -9,7 +9,8 @@ from pathlib import Path
 from bench import landed
 from connector.config.settings import OutputConfig
 from connector.indicators.match import parse
-from connector.search.query import Searcher, Window
+from connector.search.query import Searcher
+from connector.search.results import Window
 
 
 def test_landed_rows_have_the_daemon_layout_and_are_found_by_search(tmp_path: Path) -> None:

@@ -32,7 +32,8 @@ from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import index
-from connector.search.query import Searcher, Window
+from connector.search.query import Searcher
+from connector.search.results import Window
 from connector.search.summary import Summary
 
 ADDRESSES = ["198.51.100.7", "198.51.100.200", "10.1.2.3", "2001:db8::9", "2001:db8:0:1::9"]

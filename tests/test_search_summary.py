@@ -17,7 +17,7 @@ from connector.cli.parser import build_parser
 from connector.cli.search import when
 from connector.indicators.match import parse
 from connector.search import query, summary
-from connector.search.query import Found, Hit, Window, _Newest
+from connector.search.results import Found, Hit, Newest, Window
 from tests.factories import audit
 from tests.fakes.slack_server import FakeSlack
 from tests.test_search import land, write_config
@@ -47,7 +47,7 @@ def test_newest_keeps_what_sort_then_cut_keeps_and_counts_all(
     seconds: list[int], limit: int
 ) -> None:
     hits = [Hit(IP, row(i, s), "") for i, s in enumerate(seconds)]
-    kept = _Newest(limit)
+    kept = Newest(limit)
     for start in range(0, len(hits), 7):
         kept.add(hits[start : start + 7], WINDOW)
     expected = sorted(hits, key=lambda h: h.event_time, reverse=True)[:limit]
@@ -110,7 +110,7 @@ def test_slack_answer_fits_escapes_and_names_the_rest(
         Hit(IP, row(i, i, actor={"type": "user", "user": {"id": "W1", "name": name}}), "")
         for i in range(matches)
     ]
-    kept = _Newest(limit)
+    kept = Newest(limit)
     kept.add(hits, WINDOW)
     folded = summary.Summary(IP)
     for hit in hits:

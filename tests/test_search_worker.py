@@ -15,7 +15,8 @@ import pytest
 
 from connector.config.settings import OutputConfig
 from connector.indicators.match import parse
-from connector.search.query import Searcher, SearchError, Window
+from connector.search.query import Searcher
+from connector.search.results import SearchError, Window
 from connector.search.worker import SearchWorkers
 from tests.fakes.slack_server import FakeSlack
 from tests.test_one_match_rule import land as land_events

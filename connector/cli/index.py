@@ -19,7 +19,8 @@ from connector.cli.output import say
 from connector.cli.search import when
 from connector.config.settings import Settings
 from connector.search.index import SearchIndex
-from connector.search.query import Searcher, SearchError, Window
+from connector.search.query import Searcher
+from connector.search.results import SearchError, Window
 from connector.sinks import build
 from connector.sinks.base import SinkError
 

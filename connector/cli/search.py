@@ -22,7 +22,8 @@ from connector.config.errors import ConfigError
 from connector.config.settings import OutputConfig, Settings
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import render, summary
-from connector.search.query import Found, Hit, Searcher, SearchError, Window
+from connector.search.query import Searcher
+from connector.search.results import Found, Hit, SearchError, Window
 from connector.state import StateError
 
 _AGE = re.compile(r"^(\d+)([dhm])$")

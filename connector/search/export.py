@@ -17,7 +17,8 @@ from datetime import datetime
 
 from connector.indicators.match import Indicator
 from connector.search import partitions
-from connector.search.query import Hit, Searcher, Window, log_type_names
+from connector.search.query import Searcher, log_type_names
+from connector.search.results import Hit, Window
 
 Group = tuple[str, float]
 """(log type folder, partition length in seconds; 0 for objects without a partition)."""

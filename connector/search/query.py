@@ -16,12 +16,9 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 from __future__ import annotations
 
 import gzip
-import heapq
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +31,9 @@ from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
 from connector.search import duckdb_s3, index, lookup, partitions
-from connector.search.summary import Summary
+from connector.search.results import Found, Hit, Newest, SearchError, Window, in_window
 from connector.search.tally import Tallies
 
-DEFAULT_WINDOW = timedelta(days=30)
 FETCH = 2048
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
@@ -49,81 +45,6 @@ bar on stdout for slow queries), a bound on what a search can take from the daem
 one thread: a second one's idle spinning after every query cost the tallies 15-50 % more
 CPU (docs/benchmarks.md, "Tallies in SQL"), and a search's worker processes already run
 side by side."""
-
-
-class SearchError(Exception):
-    """The output cannot be searched (empty, unreadable, misconfigured); safe to print."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    indicator: Indicator
-    row: dict[str, Any]
-    line: str
-
-    @property
-    def event_time(self) -> str:
-        return str(self.row.get("p_event_time", ""))
-
-    @property
-    def when(self) -> datetime | None:
-        return _when(self.row)
-
-
-@dataclass
-class Found:
-    """A search's answer: the newest `limit` hits, a summary of every match per
-    indicator (in the order asked; a row holding two counts for both), and how many
-    distinct rows match (`matched`; when not given, the summaries' sum)."""
-
-    hits: list[Hit]
-    summaries: list[Summary]
-    window: Window
-    log_types: tuple[str, ...] = ()
-    limit: int = 100
-    matched: int | None = None
-
-    @property
-    def total(self) -> int:
-        return self.matched if self.matched is not None else sum(s.count for s in self.summaries)
-
-    @property
-    def complete(self) -> bool:
-        return all(s.complete for s in self.summaries)
-
-
-@dataclass
-class _Newest:
-    """The newest `limit` hits of a stream, and how many rows matched in all."""
-
-    limit: int
-    heap: list[tuple[datetime, int, Hit]] = field(default_factory=list)
-    seen: int = 0
-    rows: int = 0
-    cut: bool = False
-
-    def add(self, hits: list[Hit], window: Window) -> None:
-        for hit in hits:
-            self.seen += 1
-            item = (_when(hit.row) or window.since, -self.seen, hit)
-            if len(self.heap) < self.limit:
-                heapq.heappush(self.heap, item)
-            elif item[0] > self.heap[0][0]:
-                heapq.heapreplace(self.heap, item)
-
-    def newest(self) -> list[Hit]:
-        return [h for _, _, h in sorted(self.heap, key=lambda i: (i[0], i[1]), reverse=True)]
-
-
-@dataclass(frozen=True)
-class Window:
-    since: datetime
-    until: datetime
-
-    @classmethod
-    def last(cls, since: datetime | None = None, until: datetime | None = None) -> Window:
-        end = until or clock.now()
-        return cls(since or end - DEFAULT_WINDOW, end)
 
 
 def log_type_names(selected: Sequence[str] = ()) -> list[str]:
@@ -207,7 +128,7 @@ class Searcher:
             )
         indicators = list({i.label: i for i in indicators}.values())
         tallies = Tallies(self._db, indicators, facets=tally)
-        kept = _Newest(limit)
+        kept = Newest(limit)
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
@@ -242,7 +163,7 @@ class Searcher:
         files: list[str],
         indicators: Sequence[Indicator],
         window: Window,
-        kept: _Newest,
+        kept: Newest,
         tallies: Tallies,
     ) -> None:
         patterns = [i.prefilter() for i in indicators]
@@ -265,7 +186,7 @@ class Searcher:
         files: list[str],
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
-        kept: _Newest,
+        kept: Newest,
         tallies: Tallies,
     ) -> list[str]:
         """Answer from the indexes of the objects that have one; returned to be scanned:
@@ -336,7 +257,7 @@ class Searcher:
         pattern: str,
         indicators: Sequence[Indicator],
         window: Window,
-        kept: _Newest,
+        kept: Newest,
         tallies: Tallies,
     ) -> None:
         """Every indicator has a prefilter: few lines pass it, so every match is read
@@ -351,7 +272,7 @@ class Searcher:
         files: list[str],
         indicators: Sequence[Indicator],
         window: Window,
-        kept: _Newest,
+        kept: Newest,
         tallies: Tallies,
     ) -> None:
         """A broad range admits every line: DuckDB filters and orders by time, newest
@@ -397,7 +318,7 @@ def _matches(
     out = []
     for (line,) in chunk:
         row = orjson.loads(line)
-        if not _in_window(row, window):
+        if not in_window(row, window):
             continue
         ords = [n for n, indicator in enumerate(indicators) if indicator.matches(row, line)]
         if ords:
@@ -406,7 +327,7 @@ def _matches(
 
 
 def _keep(
-    matched: list[tuple[Hit, list[int]]], window: Window, kept: _Newest, tallies: Tallies
+    matched: list[tuple[Hit, list[int]]], window: Window, kept: Newest, tallies: Tallies
 ) -> None:
     """A scan's matches: the newest kept, every one handed to the tallies under each
     indicator it matches."""
@@ -420,7 +341,7 @@ def _keep(
         tallies.add(ord_, "\n".join(held))
 
 
-def _past(found: lookup.Plan, newest: list[str], next_: int, kept: _Newest) -> bool:
+def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bool:
     """Whether no listed object from `newest[next_]` on can hold a row newer than those
     kept."""
     if next_ == len(newest):
@@ -467,18 +388,6 @@ def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
 
 def _log_type_of(root: str, path: str) -> str:
     return path[len(root) + 1 :].split("/", 1)[0]
-
-
-def _when(row: dict[str, Any]) -> datetime | None:
-    try:
-        return datetime.fromisoformat(str(row.get("p_event_time"))).astimezone(UTC)
-    except ValueError:
-        return None
-
-
-def _in_window(row: dict[str, Any], window: Window) -> bool:
-    when = _when(row)
-    return when is not None and window.since <= when <= window.until
 
 
 def _first_line(exc: BaseException) -> str:

@@ -17,7 +17,7 @@ Row = dict[str, Any]
 
 
 class Shown(Protocol):
-    """What rendering reads of a search hit (`search.query.Hit`): named here, so showing a
+    """What rendering reads of a search hit (`search.results.Hit`): named here, so showing a
     hit does not import the search that finds it."""
 
     @property

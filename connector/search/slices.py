@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from connector import clock
 from connector.indicators.match import Indicator
 from connector.search import partitions
-from connector.search.query import Found, Searcher, Window, log_type_names
+from connector.search.query import Searcher, log_type_names
+from connector.search.results import Found, Window
 
 SLICES = 8
 DAY = timedelta(days=1)

@@ -235,7 +235,7 @@ class Span(Protocol):
 
 
 class Answer(Protocol):
-    """What the answer text reads of a search's result (`search.query.Found`): named here,
+    """What the answer text reads of a search's result (`search.results.Found`): named here,
     so the summary does not import the search that builds on it."""
 
     @property

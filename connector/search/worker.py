@@ -33,7 +33,8 @@ from typing import Any
 from connector.config.settings import OutputConfig
 from connector.indicators.match import Indicator
 from connector.search import summary
-from connector.search.query import Found, Searcher, SearchError, Window
+from connector.search.query import Searcher
+from connector.search.results import Found, SearchError, Window
 from connector.search.slices import Progress
 from connector.search.slices import find as find_in_slices
 

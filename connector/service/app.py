@@ -36,7 +36,8 @@ from connector.state import StateError
 from connector.watchlist.watchlist import Watchlist
 
 if TYPE_CHECKING:  # DuckDB (54 MB resident) and slack_sdk (11 MB) load when first used
-    from connector.search.query import Found, Searcher
+    from connector.search.query import Searcher
+    from connector.search.results import Found
     from connector.search.worker import SearchWorkers
     from connector.slackapp.slash_server import SlashServer
 
@@ -300,7 +301,8 @@ class App:
     def search(self, indicators: Sequence[Indicator]) -> Found:
         """A slash command's search: in a worker process (`search.worker`), or on the
         command server's worker thread over a warm connection when `search_processes = 0`."""
-        from connector.search.query import Searcher, Window
+        from connector.search.query import Searcher
+        from connector.search.results import Window
 
         slash = self.settings.slash_command
         if self._workers is not None:

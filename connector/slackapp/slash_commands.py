@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from connector.indicators.match import Indicator, IndicatorError, parse
 from connector.search import summary
-from connector.search.query import Found, SearchError
+from connector.search.results import Found, SearchError
 from connector.slack.mrkdwn import escape
 from connector.watchlist.provenance import Entry
 from connector.watchlist.watchlist import Watchlist
