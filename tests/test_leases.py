@@ -543,3 +543,29 @@ def test_a_release_that_fails_is_tried_again_not_left_to_run_out(
     item = store.table.get("L", "acme#audit")
     assert failed == [1, 1]
     assert item is not None and item["owner"]["S"] == ""
+
+
+def test_a_first_round_that_fails_does_not_stop_the_replica_and_the_next_takes_its_share(
+    options: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One 500 from the table while a replica starts (its first lease round) ended the
+    daemon with exit code 1. It now starts all the same and takes its share on schedule."""
+    stream = ("acme", "audit")
+    store = options.model_copy(update={"replica_id": "a"}).open()
+    assert isinstance(store, DynamoStore) and store.leases is not None
+    real = store.leases.control.query
+    failed: list[int] = []
+
+    def first_fails(*args: Any, **kw: Any) -> Any:
+        if not failed:
+            failed.append(1)
+            raise StateError("state table t: InternalServerError")
+        return real(*args, **kw)
+
+    monkeypatch.setattr(store.leases.control, "query", first_fails)
+    try:
+        store.claim([stream])
+        assert failed == [1]
+        wait_for(lambda: store.owns(*stream), timeout=SLACK + 10 * LEASE)
+    finally:
+        store.close()

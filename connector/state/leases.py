@@ -138,12 +138,18 @@ class Leases:
     ) -> None:
         """Take a first share now (so the first polls have work), then keep it in two
         threads. `everything`: take every free lease, not a share (`once` beside
-        running replicas)."""
+        running replicas). A daemon whose first round fails (one 500 from the table)
+        starts all the same and takes its share a round later, instead of exiting."""
         self._streams = sorted(set(streams))
         self._stop.clear()
         self._greedy = everything
         self._on_taken = on_taken
-        self.round()
+        try:
+            self.round()
+        except Exception as exc:  # the threads' rounds try again on schedule
+            if everything:
+                raise  # `once` polls only what this round takes: it reports the error
+            log.error("first lease round failed; the next tries again", extra={"error": str(exc)})
         self._threads = [
             threading.Thread(target=self._renewing, name="lease-renewal", daemon=True),
             threading.Thread(target=self._spreading, name="lease-spread", daemon=True),
