@@ -71,8 +71,6 @@ class Incarnation:
     log: Path
     started: float
     killed: float | None = None
-    held: set[Stream] = field(default_factory=set)
-    """The streams it held in the table just before it was killed."""
 
 
 @dataclass
@@ -222,9 +220,8 @@ def overlaps(polls: list[Poll]) -> list[tuple[Poll, Poll]]:
 
 
 def failovers(fleet: Fleet, polls: list[Poll], lease: float) -> list[tuple[str, Stream, float]]:
-    """Per killed replica and stream it held when it died or polled within a lease period
-    before: the kill → the first poll of that stream by another replica. (Held counts
-    too: on a loaded host a replica may hold streams whose polls are still running.)
+    """Per killed replica and stream it polled within a lease period before it died: the
+    kill → the first poll of that stream by another replica.
 
     Measured from the kill, not from the dead replica's last poll: a poll that started up
     to a lease period before the kill would spend the whole 2 x lease + poll bound before
@@ -234,9 +231,9 @@ def failovers(fleet: Fleet, polls: list[Poll], lease: float) -> list[tuple[str, 
         if inc.killed is None:
             continue
         mine = [p for p in polls if p.replica == inc.replica_id and p.start <= inc.killed]
-        recent = {p.stream for p in mine if p.start >= inc.killed - lease} | inc.held
+        recent = {p.stream for p in mine if p.start >= inc.killed - lease}
         for stream in sorted(recent):
-            last = max((p.start for p in mine if p.stream == stream), default=inc.killed)
+            last = max(p.start for p in mine if p.stream == stream)
             after = [
                 p.start
                 for p in polls
@@ -452,16 +449,10 @@ class Stage:
     def kill_and_restart(self, rng: random.Random) -> None:
         """SIGKILL a live replica that holds leases (one holding none, e.g. restarted a
         moment ago on a loaded host, has no failover to measure), restart it soon after."""
-        owners = lease_owners(self.endpoint, self.table)
-        holders = {o for o, _ in owners.values()}
+        holders = {o for o, _ in lease_owners(self.endpoint, self.table).values()}
         slots = sorted(self.fleet.live)
         holding = [s for s in slots if self.fleet.live[s].replica_id in holders]
         slot = rng.choice(holding or slots)
-        victim = self.fleet.live[slot]
-        for sk, (owner, _) in owners.items():
-            if owner == victim.replica_id:
-                source, _, log_type = sk.partition("#")
-                victim.held.add((source, log_type))
         self.fleet.kill(slot)
         self.kills += 1
         time.sleep(rng.uniform(0.0, 3.0))
