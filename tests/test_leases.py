@@ -24,7 +24,7 @@ from connector.state import LeaseLost
 from connector.state.base import StateError
 from connector.state.dynamodb import DynamoStore
 from connector.state.keys import seen_key
-from connector.state.renewal import lease_sk
+from connector.state.renewal import Writer, lease_sk
 from connector.state.takes import Taken, Taker
 from tests.conftest import dynamodb_options
 from tests.fakes.oauth_server import FakeSlackOAuth
@@ -448,6 +448,15 @@ def test_a_take_that_applied_but_whose_answer_was_lost_is_held_not_left_orphaned
     assert fence is not None and fence["owner"]["S"] == "taker"
 
 
+def held_then_stopped(replicas: Any, stream: tuple[str, str]) -> tuple[DynamoStore, Writer]:
+    """A replica holding `stream` with its rounds stopped (only the test renews or
+    releases), and its lease writer."""
+    store = replicas([stream], replica_id="a")
+    assert store.leases is not None
+    store.leases.stop(release=False)
+    return store, store.leases._writer
+
+
 def test_a_renewal_held_unanswered_is_sent_again_beside_it_and_the_round_goes_on(
     replicas: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -456,10 +465,7 @@ def test_a_renewal_held_unanswered_is_sent_again_beside_it_and_the_round_goes_on
     second put with the same condition goes out beside it: the round ends on the first
     answer, and the held one, when it lands, fails its condition and changes nothing."""
     stream = ("acme", "audit")
-    store = replicas([stream], replica_id="a")
-    assert store.leases is not None
-    store.leases.stop(release=False)
-    writer = store.leases._writer
+    store, writer = held_then_stopped(replicas, stream)
     real = writer.table.conditional
     release = threading.Event()
     calls: list[str] = []
@@ -524,10 +530,7 @@ def test_a_release_that_fails_is_tried_again_not_left_to_run_out(
     """A hand-back met a throttle: it is tried again at once, so the lease is free for
     the next take now rather than owned by nobody polling it for a lease period."""
     stream = ("acme", "audit")
-    store = replicas([stream], replica_id="a")
-    assert store.leases is not None
-    store.leases.stop(release=False)
-    writer = store.leases._writer
+    store, writer = held_then_stopped(replicas, stream)
     real = writer.table.conditional
     failed: list[int] = []
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import TypeVar
 
 from connector import clock
 from connector.state.table import TTL_ATTRIBUTE, Item, Table, key
@@ -42,6 +43,7 @@ timeout (a loaded server, a lost packet) would otherwise hold the round, and the
 after it, past the lease's trust. Both carry the same condition, so at most one applies;
 the other then fails the condition on our own counter and is caught up (`_caught_up`)."""
 Stream = tuple[str, str]
+T = TypeVar("T")
 
 
 @dataclass
@@ -151,7 +153,7 @@ class Writer:
         """When the attempt that renewed the lease started, or None (lost: recorded)."""
         for attempt in range(attempts):
             if attempt:
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+                backoff(attempt)
                 if now() >= deadline:
                     return None
             try:
@@ -207,14 +209,10 @@ class Writer:
     def release(self, stream: Stream, held: Held) -> None:
         """Hand a lease back, tried again at once if the call fails: a lease left owned
         here is polled by nobody until it runs out."""
-        for attempt in range(ATTEMPTS):
-            try:
-                return self._hand_back(stream, held)
-            except Exception as exc:  # noqa: BLE001 - it runs out on its own
-                if attempt == ATTEMPTS - 1:
-                    log.warning("lease release failed", extra={**fields(stream), "error": str(exc)})
-                    return
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2 ** (attempt + 1)))
+        try:
+            tried(lambda: self._hand_back(stream, held))
+        except Exception as exc:  # noqa: BLE001 - it runs out on its own
+            log.warning("lease release failed", extra={**fields(stream), "error": str(exc)})
 
     def _hand_back(self, stream: Stream, held: Held) -> None:
         """If an earlier renewal of ours landed after its call timed out, catch up with
@@ -226,6 +224,23 @@ class Writer:
             if not self._caught_up(stream, held):
                 return
         log.warning("lease not released; it runs out on its own", extra=fields(stream))
+
+
+def backoff(attempt: int) -> None:
+    """The wait before try `attempt` + 1 of a lease call: full jitter, up to
+    `BACKOFF_SECONDS` doubled at each try."""
+    time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
+
+
+def tried(call: Callable[[], T], tries: int = ATTEMPTS) -> T:
+    """`call`, tried again after `backoff` while it raises, `tries` times in all; the
+    last try's error is raised."""
+    for attempt in range(1, tries):
+        try:
+            return call()
+        except Exception:  # noqa: BLE001 - tried again; the last try raises
+            backoff(attempt)
+    return call()
 
 
 def _args(put: Item) -> Item:

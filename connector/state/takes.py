@@ -13,8 +13,6 @@ when the take happens, not after the stream's first poll.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +20,13 @@ from dataclasses import dataclass
 from connector.state.base import StateError
 from connector.state.fences import raise_fence
 from connector.state.renewal import (
-    BACKOFF_SECONDS,
     LEASES,
     Held,
     Stream,
     Writer,
     fields,
     lease_sk,
+    tried,
 )
 from connector.state.table import Item, Table
 
@@ -99,14 +97,9 @@ class Taker:
         fails (the raise is idempotent). A lease taken but not fenced is not trusted; left
         alone it would sit uncovered until it ran out, so after the last try the caller
         hands it back for the next take instead."""
-        for attempt in range(FENCE_TRIES):
-            try:
-                return raise_fence(self.table, self.writer.replica_id, stream, epoch)
-            except StateError:
-                if attempt == FENCE_TRIES - 1:
-                    raise
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))
-        return False
+        return tried(
+            lambda: raise_fence(self.table, self.writer.replica_id, stream, epoch), FENCE_TRIES
+        )
 
     def _put(self, stream: Stream, epoch: int, counter: int, condition: Item) -> bool:
         """The take's conditional put; True also when it failed, or its condition did,
