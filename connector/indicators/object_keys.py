@@ -61,11 +61,10 @@ def object_keys(ndjson: bytes) -> pa.Table:
     if found.parse:
         lines = ndjson.splitlines()
         for number in found.parse:
-            row = orjson.loads(lines[number])
-            when = micros(row.get("p_event_time"))
-            if when is not None:
-                times[number] = when
-                parsed.extend((number, key) for key in keys.row_keys(row))
+            walked = _walked(lines[number])
+            if walked is not None:
+                times[number] = walked[0]
+                parsed.extend((number, key) for key in walked[1])
     coded = pc.dictionary_encode(
         pa.concat_arrays([value_keys, name_keys, pa.array([k for _, k in parsed], pa.string())])
     )
@@ -190,12 +189,11 @@ def _parsed(lines: list[bytes], numbers: Iterable[int]) -> pa.Table:
     held: dict[str, list[int]] = {}
     times: dict[int, int] = {}
     for number in numbers:
-        row = orjson.loads(lines[number])
-        when = micros(row.get("p_event_time"))
-        if when is None:
+        walked = _walked(lines[number])
+        if walked is None:
             continue
-        times[number] = when
-        for key in keys.row_keys(row):
+        times[number] = walked[0]
+        for key in walked[1]:
             held.setdefault(key, []).append(number)
     return pa.table(
         {
@@ -206,3 +204,11 @@ def _parsed(lines: list[bytes], numbers: Iterable[int]) -> pa.Table:
         },
         schema=SCHEMA,
     )
+
+
+def _walked(line: bytes) -> tuple[int, set[str]] | None:
+    """One row parsed and walked by the Python rule: its event time (µs) and
+    `keys.row_keys`, or None when it has no event time (then it is in no window)."""
+    row = orjson.loads(line)
+    when = micros(row.get("p_event_time"))
+    return None if when is None else (when, keys.row_keys(row))

@@ -18,7 +18,7 @@ the lines only of the objects it reads rows from.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,8 +111,7 @@ def plan(
     either: Query = (by_h[0] + by_key[0], {**by_h[1], **by_key[1]})
     hits: dict[str, set[int]] = {}
     lists: dict[str, dict[str, tuple[int, int, int]]] = {}
-    chunks = (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
-    rows = (row for chunk in chunks for row in _run(db, FOUND, either, chunk))
+    rows = (row for chunk in _chunks(files) for row in _run(db, FOUND, either, chunk))
     for name, h, key, n, first, last in rows:
         if key is None:
             hits.setdefault(name, set()).add(h)
@@ -137,8 +136,7 @@ def held_lines(
 ) -> dict[str, dict[str, list[int]]]:
     """Per index file of `names`: each listed key looked up, and its lines."""
     out: dict[str, dict[str, list[int]]] = {name: {} for name in names}
-    chunks = (names[i : i + CHUNK] for i in range(0, len(names), CHUNK))
-    for chunk in chunks:
+    for chunk in _chunks(names):
         for name, key, lines in _run(db, LINES, _where(wanted)[1], chunk):
             out[name][key] = lines
     return out
@@ -170,6 +168,11 @@ def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
             by_key[0].append(f"key BETWEEN $kl{n} AND $kh{n}")
             by_key[1].update({f"kl{n}": look.low, f"kh{n}": look.high})
     return by_h, by_key
+
+
+def _chunks(files: Sequence[str]) -> Iterator[Sequence[str]]:
+    """`files`, `CHUNK` at a time: the index files one query reads."""
+    return (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
 
 
 def _run(
