@@ -61,11 +61,14 @@ class Record:
         self.flat: dict[str, Any] = {}
         flat = self.flat
         for key, item in row.items():
-            if key[:2] == "p_":
+            level = _TOP.get(key)
+            if level is None:
+                level = _level(_TOP, key, key) if key[:2] != "p_" else _top_p(key)
+            if level is _CONNECTOR:
                 continue
             if type(item) is dict and item:
                 try:
-                    _flatten(key + ".", item, flat)
+                    _flatten(level, item, flat)
                 except _Dotted:
                     _keep(key, item, flat)
             else:
@@ -104,35 +107,59 @@ class Record:
         }
 
 
-_PATHS: dict[str, dict[str, str]] = {}
-"""Each dotted path made so far, by its prefix and last key. Slack's rows repeat a few
-dozen paths, and a path made once is one string whose hash is computed once, for the
-flat dict and every lookup of it: a quarter less flattening on the benchmark's rows.
-Holds at most about `PATHS` prefixes and paths; past that a path is made per row."""
+class _Level:
+    """One dotted path and the paths under it, made once (`_level`). Slack's rows repeat
+    a few dozen paths, and a path made once is one string whose hash is computed once,
+    for the flat dict and every lookup of it; each level also holds its children, so a
+    nested object is flattened without making or looking up its prefix again. At most
+    `PATHS` levels are kept; past that a path is made per row."""
+
+    __slots__ = ("children", "path", "prefix")
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.prefix = path + "."
+        self.children: dict[str, _Level] = {}
+
+
+_TOP: dict[str, _Level] = {}
+"""The row's top-level keys, and the `p_*` fields the connector added as `_CONNECTOR`
+(never in an event)."""
+_CONNECTOR = _Level("p_")
 PATHS = 4096
 _made = [0]
 
 
-def _flatten(prefix: str, value: dict[str, Any], flat: dict[str, Any]) -> None:
-    names = _PATHS.get(prefix)
-    if names is None:
-        names = _names(prefix)
+def _level(parent: dict[str, _Level], key: str, path: str) -> _Level:
+    level = _Level(path)
+    if _made[0] < PATHS:
+        _made[0] += 1
+        parent[key] = level
+    return level
+
+
+def _top_p(key: str) -> _Level:
+    if _made[0] < PATHS:
+        _made[0] += 1
+        _TOP[key] = _CONNECTOR
+    return _CONNECTOR
+
+
+def _flatten(level: _Level, value: dict[str, Any], flat: dict[str, Any]) -> None:
+    children = level.children
     for key, item in value.items():
-        path = names.get(key)
-        if path is None:
+        child = children.get(key)
+        if child is None:
             if "." in key:
                 raise _Dotted
-            path = prefix + key
-            if _made[0] < PATHS:
-                _made[0] += 1
-                names[key] = path
+            child = _level(children, key, level.prefix + key)
         if type(item) is dict and item:
             try:
-                _flatten(path + ".", item, flat)
+                _flatten(child, item, flat)
             except _Dotted:
-                _keep(path, item, flat)
+                _keep(child.path, item, flat)
         else:
-            flat[path] = item
+            flat[child.path] = item
 
 
 class _Dotted(Exception):
@@ -141,22 +168,12 @@ class _Dotted(Exception):
 
 def _keep(path: str, value: dict[str, Any], flat: dict[str, Any]) -> None:
     """A dict with a dotted key stays whole, one value at `path`: flattened, `{"a.b": 1,
-    "a": {"b": 2}}` would give `a.b` twice and lose one. (A dotted key is never in
-    `_PATHS`, so only the rows that have one pay for the check.)"""
+    "a": {"b": 2}}` would give `a.b` twice and lose one. (A dotted key is never made a
+    `_Level`, so only the rows that have one pay for the check.)"""
     prefix = path + "."
     for done in [k for k in flat if k.startswith(prefix)]:
         del flat[done]
     flat[path] = value
-
-
-def _names(prefix: str) -> dict[str, str]:
-    """The paths under `prefix`, kept while under `PATHS` (else a table nobody keeps)."""
-    if _made[0] >= PATHS:
-        return {}
-    _made[0] += 1
-    names: dict[str, str] = {}
-    _PATHS[prefix] = names
-    return names
 
 
 def seconds_ms(value: Any) -> int | None:
