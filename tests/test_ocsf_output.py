@@ -249,6 +249,31 @@ def test_events_become_arrow_every_chunk_of_rows_and_the_bytes_do_not_change(
     assert len(held) == len(rows) and max(held) <= 7
 
 
+def test_each_class_object_holds_what_arrow_makes_of_its_events() -> None:
+    """`ClassObject` takes each event apart into its column values as it is added; the Arrow
+    it builds is what `RecordBatch.from_pylist` makes of the same events, for every record
+    the mapping tests know, in every class."""
+    import pyarrow as pa
+
+    from connector.ocsf import parquet
+    from connector.ocsf.mapper import to_ocsf
+    from connector.ocsf.output import UID_CLASS
+    from tests.test_ocsf_mapping import KNOWN
+
+    by_class: dict[str, list[dict[str, Any]]] = {}
+    for row in KNOWN:
+        event = to_ocsf(row)
+        by_class.setdefault(UID_CLASS[event["class_uid"]], []).append(event)
+    assert by_class.keys() == parquet.COLUMNS.keys()
+    for cls, events in by_class.items():
+        obj = parquet.ClassObject(cls)
+        for event in events:
+            obj.add(event)
+        obj.flush()
+        (batch,) = obj._batches
+        assert batch.equals(pa.RecordBatch.from_pylist(events, schema=parquet.schema(cls))), cls
+
+
 def test_config_names_the_missing_field() -> None:
     with pytest.raises(ValueError, match="bucket"):
         OcsfConfig(enabled=True, account_id="123456789012")
