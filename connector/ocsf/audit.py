@@ -183,7 +183,7 @@ def file_hosting(r: Record, ev: Event) -> bool:
 
 KINDS = ("workspace", "enterprise", "channel", "app", "user", "usergroup", "file", "workflow")
 _INNER = {kind: _inner_paths(kind) for kind in KINDS}
-"""The entities' paths, made once (see `event._PATHS`); any other kind's per row."""
+"""The entities' paths, made once (see `event._Level`); any other kind's per row."""
 
 
 def entity_management(r: Record, ev: Event) -> bool:

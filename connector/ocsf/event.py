@@ -327,7 +327,7 @@ def _user_paths(at: str) -> tuple[str, str, str, str]:
 
 
 _USER_PATHS = {at: _user_paths(at) for at in ("actor.user", "entity.user")}
-"""The users' paths the mappers read, made once (see `_PATHS`)."""
+"""The users' paths the mappers read, made once (see `_Level`)."""
 
 
 IPV4 = re.compile(
