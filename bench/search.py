@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +146,32 @@ def reindex(root: Path) -> float:
         t0 = time.process_time()
         for derived in index.derive(str(path.relative_to(root)), ndjson):
             sink.put(derived.key, derived.body)
+        cpu += time.process_time() - t0
+    return cpu
+
+
+def compact_days(root: Path) -> float:
+    """Every closed day's compacted index written (`slack-connector index --compact`'s
+    code, the day's objects read from disk): its CPU seconds, reading and gunzip
+    included."""
+    from connector.config.settings import OutputConfig
+    from connector.search import compact
+    from connector.search.query import Searcher
+    from connector.search.results import Window
+
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix=landed.PREFIX))
+    try:
+        days = searcher.days(Window.last(since=datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        searcher.close()
+    base = root / landed.PREFIX
+    cpu = 0.0
+    for day, objects in compact.todo(days, "9999-12-31"):
+        t0 = time.process_time()
+        body = compact.build((key, gzip.decompress((base / key).read_bytes())) for key in objects)
+        where = base / compact.name(day, objects)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_bytes(body)
         cpu += time.process_time() - t0
     return cpu
 

@@ -30,7 +30,7 @@ from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import duckdb_s3, index, lookup, partitions
+from connector.search import compact, daylookup, duckdb_s3, index, lookup, partitions
 from connector.search.results import Found, Hit, Newest, SearchError, Window, in_window
 from connector.search.tally import Tallies
 
@@ -88,16 +88,21 @@ class Searcher:
         self._db.close()
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
+        return partitions.prune(self._months(window, log_types), window.since, window.until)
+
+    def _months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+        """Every data object (or, with `suffix`, index file) of the months of `window`."""
         found: list[str] = []
+        root = f"{self.root}/{index.INDEX}" if suffix else self.root
         try:
             for folder in log_types:
                 for pattern in partitions.month_globs(
-                    self.root, folder, window.since, window.until
+                    root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
                 ):
                     found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {_first_line(exc)}") from None
-        return partitions.prune(found, window.since, window.until)
+        return found
 
     def search(
         self,
@@ -132,6 +137,8 @@ class Searcher:
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
+                files = self._compacted(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+            if files and all(look for _, look in wanted):
                 files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
                 self._scan(files, indicators, window, kept, tallies)
@@ -177,9 +184,24 @@ class Searcher:
         """Keys (under the output, prefix included) of the data objects in the window that
         have no index yet, oldest partition first."""
         files = self.files(window, log_type_names(log_types))
-        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
         base = len(self.root) - len(self.output.prefix)
         return [f[base:] for f in files if (i := self._index_of(f)) and i not in present]
+
+    def days(self, window: Window, log_types: Sequence[str] = ()) -> dict[str, list[str]]:
+        """Per partition-day in the window, its data objects and, apart, its compacted
+        index files (key `day + "/"`), as keys under the output prefix, each sorted."""
+        folders = log_type_names(log_types)
+        out: dict[str, list[str]] = {}
+        for suffix in ("", compact.SUFFIX):
+            for path in partitions.prune(
+                self._months(window, folders, suffix), window.since, window.until
+            ):
+                rel = path[len(self.root) + 1 :]
+                day = compact.day_of(rel.removeprefix(f"{index.INDEX}/"))
+                if day is not None:
+                    out.setdefault(day + ("/" if suffix else ""), []).append(rel)
+        return {day: sorted(keys) for day, keys in out.items()}
 
     def _indexed(
         self,
@@ -195,7 +217,7 @@ class Searcher:
         index; rows are parsed from the listed objects newest listed line first until no
         object left can hold a row newer than the `limit` kept. With the tallies, every
         listed object's matching lines go to DuckDB, unparsed (`tally`)."""
-        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
@@ -233,18 +255,55 @@ class Searcher:
         answered = {f for i, f in covered.items() if i not in read}
         return [f for f in files if f not in answered]
 
+    def _compacted(
+        self,
+        files: list[str],
+        window: Window,
+        wanted: Sequence[tuple[Indicator, keys.Lookup]],
+        kept: Newest,
+        tallies: Tallies,
+    ) -> list[str]:
+        """Answer from the days' compacted indexes (`daylookup`) for the objects they
+        cover; returned: the objects none covers. Counts come from the index; the newest
+        rows are read from the newest days' objects until no day left can hold a newer
+        one; with the tallies, every matching row."""
+        folders = _folders(self.root, files)
+        present = set(self._months(window, folders))
+        days = partitions.prune(
+            self._months(window, folders, compact.SUFFIX), window.since, window.until
+        )
+        if not days:
+            return files
+        chosen = compact.choose(self._db, days, present, self.root)
+        indicators, looks = [i for i, _ in wanted], [look for _, look in wanted]
+        since, until = ((t - index.EPOCH) // index.MICRO for t in (window.since, window.until))
+        found = daylookup.plan(self._db, chosen, looks, since, until)
+        if not tallies.facets:
+            counted = daylookup.summaries(found, len(indicators))
+            daylookup.merge(tallies.summaries, counted, index.rfc3339)
+        kept.rows += sum(day.rows for day in found)
+        for day in found:
+            if kept.heap and len(kept.heap) >= kept.limit and day.newest() <= _oldest(kept):
+                break
+            shown = daylookup.newest_rows(self._db, day, looks, since, until, kept.limit)
+            bodies = self._bodies(sorted(shown))
+            for path, per in shown.items():
+                kept.add(_hits(path, _lines(path, bodies[path]), per, indicators), window)
+        for day in found if tallies.facets else ():
+            every = daylookup.every_row(self._db, day, looks, since, until)
+            paths = sorted(every)
+            for start in range(0, len(paths), READ_TOGETHER):
+                bodies = self._bodies(paths[start : start + READ_TOGETHER])
+                for path, body in bodies.items():
+                    rows = _lines(path, body)
+                    for ord_, numbers in every[path].items():
+                        tallies.add(ord_, _text(path, rows, numbers))
+        answered = {path for paths in chosen.values() for path in paths}
+        return [f for f in files if f not in answered]
+
     def _index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
         return f"{self.root}/{key}" if key else None
-
-    def _listed(self, window: Window, log_types: Sequence[str]) -> list[str]:
-        found: list[str] = []
-        for folder in log_types:
-            for pattern in partitions.month_globs(
-                f"{self.root}/{index.INDEX}", folder, window.since, window.until, index.SUFFIX
-            ):
-                found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
-        return found
 
     def _bodies(self, paths: list[str]) -> dict[str, bytes]:
         """The stored bytes of data objects, by path, read in one query (the paths as one
@@ -346,10 +405,14 @@ def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bo
     kept."""
     if next_ == len(newest):
         return True
-    if len(kept.heap) < kept.limit:
+    if not kept.heap or len(kept.heap) < kept.limit:
         return False
-    oldest = (kept.heap[0][0] - index.EPOCH) // index.MICRO
-    return found.listed[newest[next_]].newest() <= oldest
+    return found.listed[newest[next_]].newest() <= _oldest(kept)
+
+
+def _oldest(kept: Newest) -> int:
+    """The time (µs) of the oldest row kept."""
+    return (kept.heap[0][0] - index.EPOCH) // index.MICRO
 
 
 def _hits(
@@ -386,8 +449,9 @@ def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
         raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
 
 
-def _log_type_of(root: str, path: str) -> str:
-    return path[len(root) + 1 :].split("/", 1)[0]
+def _folders(root: str, paths: Sequence[str]) -> list[str]:
+    """The log types' folders `paths` (under `root`) are in."""
+    return sorted({path[len(root) + 1 :].split("/", 1)[0] for path in paths})
 
 
 def _first_line(exc: BaseException) -> str:
