@@ -20,13 +20,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.object_keys import key_rows, object_keys
 from connector.search import compact, index
-from connector.search.query import Searcher
-from connector.search.results import Window
-from tests.test_search_index import TYPED, WINDOWS, _matched, indicators, rows, scan
+from tests.test_search_index import TYPED, WINDOWS, check_found, indicators, rows
 
 DAYS = [1, 2, 29]
 """November days: WINDOWS[2] starts inside day 2 and ends at day 29's first second."""
@@ -122,32 +119,10 @@ def test_compacted_days_count_and_tally_like_the_rule(
     if not wanted:
         return
     root = tmp_path_factory.mktemp("out")
-    everything = land(root, objects, how[: len(objects)])
+    quiet = (15, [{"details": "nothing here", "p_event_time": "2026-11-15T00:00:00Z"}])
+    everything = land(root, [*objects, quiet], [*how[: len(objects)], 2])  # one in every window
     since, until = (datetime.fromisoformat(w) for w in window)
-    expected = scan(everything, wanted, since, until)
-    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix="p"))
-    try:
-        for tally in (False, True):
-            found = searcher.find(wanted, Window(since, until), limit=limit, tally=tally)
-            for got in found.summaries:
-                want = expected[got.indicator.label]
-                assert (got.count, got.first_seen, got.last_seen) == (
-                    want.count,
-                    want.first_seen,
-                    want.last_seen,
-                ), (tally, got.indicator.label)
-                for name in ("log_types", "sources", "actors", "actions", "ips") if tally else ():
-                    assert dict(getattr(got, name).counts) == dict(getattr(want, name).counts)
-            matched = sorted(
-                (r["p_event_time"] for r in everything if _matched(r, wanted, since, until)),
-                reverse=True,
-            )
-            assert sorted((h.event_time for h in found.hits), reverse=True) == matched[:limit]
-            assert found.total == len(matched), tally
-            for hit in found.hits:
-                assert hit.indicator.matches(hit.row, hit.line)
-    finally:
-        searcher.close()
+    check_found(root, wanted, everything, since, until, limit)
 
 
 def test_a_compacted_file_is_a_pure_function_of_its_objects() -> None:
@@ -231,3 +206,26 @@ def test_index_compact_command_is_resumable_and_idempotent(
     assert main(since) == 0
     assert "compacted 1 day(s), 3 row(s)" in capsys.readouterr().out
     assert count() == 5
+
+
+def test_an_object_is_decompressed_only_as_far_as_the_lines_wanted() -> None:
+    """`_lines` with `upto` gives the same lines as the whole object up to there, across
+    several gzip members, and a clear error for a damaged object."""
+    from connector.search.query import _lines
+    from connector.search.results import SearchError
+
+    body = gzip.compress(
+        b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 50)) for i in range(100_000))
+    )
+    full = gzip.decompress(body).splitlines()
+    for upto in (0, 7, 54_321, 99_999, 200_000):
+        assert _lines("p", body, upto)[: upto + 1] == full[: upto + 1]
+    assert len(_lines("p", body, 0)) < len(full)
+    two = body + gzip.compress(b'{"n": -1}\n')
+    assert _lines("p", two) == [*full, b'{"n": -1}']
+    assert _lines("p", two, 100_000)[100_000] == b'{"n": -1}'
+    assert _lines("p", gzip.compress(b"")) == []
+    for bad in (b"not gzip", body[:1000], b"\x1f\x8b\x08\x00" + b"garbage" * 10_000):
+        for upto in (None, 3_000):
+            with pytest.raises(SearchError, match="cannot read p: "):
+                _lines("p", bad, upto)

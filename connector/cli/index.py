@@ -21,7 +21,9 @@ import argparse
 import gzip
 import sys
 import zlib
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 from connector import clock
 from connector.cli.output import say
@@ -32,83 +34,86 @@ from connector.search.index import SearchIndex
 from connector.search.query import Searcher
 from connector.search.results import SearchError, Window
 from connector.sinks import build
-from connector.sinks.base import SinkError
+from connector.sinks.base import Sink, SinkError
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an `index` run does: list its work (`todo`), then write each item, counting
+    its rows (`write`)."""
+
+    todo: Callable[[Searcher, Window, list[str]], Sequence[Any]]
+    write: Callable[[Sink, str, Any], int]
+    noun: str
+    verb: str
+
+
+def _missing(searcher: Searcher, window: Window, log_types: list[str]) -> list[str]:
+    return searcher.unindexed(window, log_types)
+
+
+def _index_one(sink: Sink, prefix: str, key: str) -> int:
+    rows = 0
+    for obj in SearchIndex(sink, prefix).derive(key, gzip.decompress(sink.get(key))):
+        obj.sink.put(obj.key, obj.body)
+        rows += obj.counts.get("indexed_rows", 0)
+    return rows
+
+
+def _closed_days(
+    searcher: Searcher, window: Window, log_types: list[str]
+) -> list[tuple[str, list[str]]]:
+    return compact.todo(searcher.days(window, log_types), clock.rfc3339(clock.now_ts())[:10])
+
+
+def _compact_one(sink: Sink, prefix: str, day: tuple[str, list[str]]) -> int:
+    name, objects = day
+    bodies = [(key, gzip.decompress(sink.get(_under(prefix, key)))) for key in objects]
+    sink.put(_under(prefix, compact.name(name, objects)), compact.build(bodies))
+    return sum(body.count(b"\n") for _, body in bodies)
+
+
+def _under(prefix: str, key: str) -> str:
+    return f"{prefix}/{key}" if prefix else key
+
+
+JOBS = {
+    False: Job(_missing, _index_one, "object", "indexed"),
+    True: Job(_closed_days, _compact_one, "day", "compacted"),
+}
+"""By `--compact`."""
 
 
 def run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if getattr(args, "compact", False):
-        return run_compact(settings, args, out, err)
     try:
         window = Window.last(when(args.since), when(args.until) if args.until else None)
     except ValueError as exc:
         say(f"slack-connector: index: {exc}", err)
         return 2
+    job = JOBS[bool(getattr(args, "compact", False))]
     try:
         searcher = Searcher(settings.output)
         try:
-            missing = searcher.unindexed(window, args.log_types)
+            todo = job.todo(searcher, window, args.log_types)
         finally:
             searcher.close()
     except SearchError as exc:
         say(f"slack-connector: index: {exc}", err)
         return 1
     sink = build(settings.output)
-    output = SearchIndex(sink, settings.output.prefix)
     done = rows = 0
     try:
-        for key in missing:
-            ndjson = gzip.decompress(sink.get(key))
-            for obj in output.derive(key, ndjson):
-                obj.sink.put(obj.key, obj.body)
-                rows += obj.counts.get("indexed_rows", 0)
+        for item in todo:
+            rows += job.write(sink, settings.output.prefix, item)
             done += 1
     except (SinkError, OSError, EOFError, zlib.error) as exc:
-        say(f"slack-connector: index: stopped after {done} object(s): {exc}", err)
+        say(f"slack-connector: index: stopped after {done} {job.noun}(s): {exc}", err)
         return 1
     finally:
         sink.close()
-    say(f"indexed {done} object(s), {rows} row(s); {len(missing) - done} left", out)
+    say(f"{job.verb} {done} {job.noun}(s), {rows} row(s); {len(todo) - done} left", out)
     return 0
 
 
 def command(settings: Settings, args: argparse.Namespace) -> int:
     return run(settings, args, sys.stdout, sys.stderr)
-
-
-def run_compact(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    try:
-        window = Window.last(when(args.since), when(args.until) if args.until else None)
-    except ValueError as exc:
-        say(f"slack-connector: index: {exc}", err)
-        return 2
-    try:
-        searcher = Searcher(settings.output)
-        try:
-            days = searcher.days(window, args.log_types)
-        finally:
-            searcher.close()
-    except SearchError as exc:
-        say(f"slack-connector: index: {exc}", err)
-        return 1
-    today = clock.rfc3339(clock.now_ts())[:10]
-    todo = compact.todo(days, today)
-    prefix = settings.output.prefix
-    sink = build(settings.output)
-    done = rows = 0
-    try:
-        for day, objects in todo:
-            bodies = [(key, gzip.decompress(sink.get(_under(prefix, key)))) for key in objects]
-            sink.put(_under(prefix, compact.name(day, objects)), compact.build(bodies))
-            rows += sum(body.count(b"\n") for _, body in bodies)
-            done += 1
-    except (SinkError, OSError, EOFError, zlib.error) as exc:
-        say(f"slack-connector: index: stopped after {done} day(s): {exc}", err)
-        return 1
-    finally:
-        sink.close()
-    say(f"compacted {done} day(s), {rows} row(s); {len(todo) - done} left", out)
-    return 0
-
-
-def _under(prefix: str, key: str) -> str:
-    return f"{prefix}/{key}" if prefix else key

@@ -15,15 +15,15 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
-import gzip
 import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import duckdb
 import orjson
+from isal import isal_zlib
 
 from connector import clock
 from connector.config.settings import OutputConfig
@@ -288,7 +288,8 @@ class Searcher:
             shown = daylookup.newest_rows(self._db, day, looks, since, until, kept.limit)
             bodies = self._bodies(sorted(shown))
             for path, per in shown.items():
-                kept.add(_hits(path, _lines(path, bodies[path]), per, indicators), window)
+                upto = max(max(lines) for lines in per.values())
+                kept.add(_hits(path, _lines(path, bodies[path], upto), per, indicators), window)
         for day in found if tallies.facets else ():
             every = daylookup.every_row(self._db, day, looks, since, until)
             paths = sorted(every)
@@ -433,12 +434,36 @@ def _hits(
     return out
 
 
-def _lines(path: str, body: bytes) -> list[bytes]:
-    """The lines of one data object, numbered as its index numbers them."""
+def _lines(path: str, body: bytes, upto: int | None = None) -> list[bytes]:
+    """The lines of one data object, numbered as its index numbers them: all, or at
+    least those up to line `upto`, decompressed only that far (isal, ~3x zlib's speed:
+    the first screen of a rare indicator reads one row from each of 100 objects)."""
     try:
-        return gzip.decompress(body).splitlines()
-    except (OSError, EOFError, zlib.error) as exc:
+        parts: list[bytes] = []
+        held, at, data = 0, 0, body
+        stream = isal_zlib.decompressobj(GZIP)
+        while at < len(data):
+            parts.append(stream.decompress(data[at : at + STEP]))
+            at += STEP
+            held += parts[-1].count(b"\n")
+            if upto is not None and held > upto:
+                return b"".join(parts).splitlines()
+            if stream.eof:  # a gzip member ends: another may follow
+                data, at = stream.unused_data + data[at:], 0
+                stream = isal_zlib.decompressobj(GZIP) if data else stream
+        if not stream.eof:
+            raise EOFError("the compressed object ends early")
+        return b"".join(parts).splitlines()
+    except BAD_GZIP as exc:
         raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+
+
+BAD_GZIP = (OSError, EOFError, zlib.error, cast("type[Exception]", isal_zlib.error))
+"""What a damaged object raises (isal's stubs call its error an instance: it is a class)."""
+GZIP = 31
+"""zlib's `wbits` for a gzip stream."""
+STEP = 1 << 16
+"""Compressed bytes decompressed at a time while looking for a line."""
 
 
 def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
