@@ -209,23 +209,22 @@ def test_index_compact_command_is_resumable_and_idempotent(
 
 
 def test_an_object_is_decompressed_only_as_far_as_the_lines_wanted() -> None:
-    """`_lines` with `upto` gives the same lines as the whole object up to there, across
-    several gzip members, and a clear error for a damaged object."""
-    from connector.search.query import _lines
+    """`_rows` gives the lines `_lines` gives, across several gzip members, with a
+    carriage return in a line, and a clear error for a damaged object."""
+    from connector.search.query import _lines, _rows
     from connector.search.results import SearchError
 
-    body = gzip.compress(
-        b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, b"x" * (i % 50)) for i in range(100_000))
-    )
-    full = gzip.decompress(body).splitlines()
-    for upto in (0, 7, 54_321, 99_999, 200_000):
-        assert _lines("p", body, upto)[: upto + 1] == full[: upto + 1]
-    assert len(_lines("p", body, 0)) < len(full)
-    two = body + gzip.compress(b'{"n": -1}\n')
-    assert _lines("p", two) == [*full, b'{"n": -1}']
-    assert _lines("p", two, 100_000)[100_000] == b'{"n": -1}'
-    assert _lines("p", gzip.compress(b"")) == []
+    lines = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * (i % 50)) for i in range(100_000)]
+    body = gzip.compress(b"\n".join(lines) + b"\n")
+    two = body + gzip.compress(b'{"n": -1}\n{"r": "a\rb"}')
+    every = _lines("p", two)
+    assert every == [*lines, b'{"n": -1}', b'{"r": "a', b'b"}']
+    for numbers in ([0], [7, 3], [54_321, 99_999], [100_000, 100_002], [5, 100_003]):
+        assert _rows("p", two, numbers) == {n: every[n] for n in numbers if n < len(every)}
+    assert _rows("p", body, [99_999, 100_000]) == {99_999: lines[-1]}
+    assert _lines("p", gzip.compress(b"")) == [] and _rows("p", gzip.compress(b""), [0]) == {}
     for bad in (b"not gzip", body[:1000], b"\x1f\x8b\x08\x00" + b"garbage" * 10_000):
-        for upto in (None, 3_000):
-            with pytest.raises(SearchError, match="cannot read p: "):
-                _lines("p", bad, upto)
+        with pytest.raises(SearchError, match="cannot read p: "):
+            _lines("p", bad)
+        with pytest.raises(SearchError, match="cannot read p: "):
+            _rows("p", bad, [3_000])

@@ -79,9 +79,10 @@ PER_INDICATOR = (
     "max(t) FILTER (WHERE {mine})"
 )
 NEWEST = """
-SELECT o, l, list(key) FROM ({postings}) GROUP BY o, l ORDER BY max(t) DESC, o, l LIMIT $limit
+SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l
+ORDER BY max(t) DESC, filename, o, l LIMIT $limit
 """
-EVERY = "SELECT o, l, list(key) FROM ({postings}) GROUP BY o, l"
+EVERY = "SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l"
 
 
 def plan(
@@ -150,18 +151,19 @@ def _counted(
 
 def newest_rows(
     db: duckdb.DuckDBPyConnection,
-    day: Day,
+    days: Sequence[Day],
     wanted: Sequence[Lookup],
     since_us: int,
     until_us: int,
     limit: int,
 ) -> dict[str, dict[int, list[int]]]:
-    """The newest `limit` matching rows of one day: per object path, per indicator
+    """The newest `limit` matching rows of `days`: per object path, per indicator
     position, the ascending lines."""
     where, params = condition(wanted)
     sql = NEWEST.format(postings=POSTINGS.format(where=where))
-    args = {**params, "files": day.file, "since": since_us, "until": until_us, "limit": limit}
-    return _per_object(day, wanted, db.execute(sql, args).fetchall())
+    files = "\n".join(day.file for day in days)
+    args = {**params, "files": files, "since": since_us, "until": until_us, "limit": limit}
+    return _per_object(days, wanted, db.execute(sql, args).fetchall())
 
 
 def every_row(
@@ -175,13 +177,16 @@ def every_row(
     where, params = condition(wanted)
     sql = EVERY.format(postings=POSTINGS.format(where=where))
     args = {**params, "files": day.file, "since": since_us, "until": until_us}
-    return _per_object(day, wanted, db.execute(sql, args).fetchall())
+    return _per_object([day], wanted, db.execute(sql, args).fetchall())
 
 
-def _per_object(day: Day, wanted: Sequence[Lookup], rows: Any) -> dict[str, dict[int, list[int]]]:
+def _per_object(
+    days: Sequence[Day], wanted: Sequence[Lookup], rows: Any
+) -> dict[str, dict[int, list[int]]]:
+    objects = {day.file: day.objects for day in days}
     out: dict[str, dict[int, list[int]]] = {}
-    for obj, line, keys in rows:
-        per = out.setdefault(day.objects[obj], {})
+    for file, obj, line, keys in rows:
+        per = out.setdefault(objects[file][obj], {})
         for ord_ in sorted({o for key in keys for o in ords_of(key, wanted)}):
             per.setdefault(ord_, []).append(line)
     for per in out.values():

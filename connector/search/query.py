@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -90,8 +90,11 @@ class Searcher:
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
         return partitions.prune(self._months(window, log_types), window.since, window.until)
 
-    def _months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
-        """Every data object (or, with `suffix`, index file) of the months of `window`."""
+    def _months(
+        self, window: Window, log_types: Sequence[str], suffix: str = "", deep: bool = True
+    ) -> list[str]:
+        """Every data object (or, with `suffix`, index file) of the months of `window`;
+        not `deep`: only those directly in a day's folder (a compacted index)."""
         found: list[str] = []
         root = f"{self.root}/{index.INDEX}" if suffix else self.root
         try:
@@ -99,6 +102,7 @@ class Searcher:
                 for pattern in partitions.month_globs(
                     root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
                 ):
+                    pattern = pattern if deep else pattern.replace("/**/", "/*/")
                     found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {_first_line(exc)}") from None
@@ -124,7 +128,8 @@ class Searcher:
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
         and last seen without `tally`); raises `SearchError`."""
-        files = self.files(window, log_type_names(log_types))
+        listing = self._months(window, log_type_names(log_types))
+        files = partitions.prune(listing, window.since, window.until)
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
             raise SearchError(
@@ -137,7 +142,7 @@ class Searcher:
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
-                files = self._compacted(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+                files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files and all(look for _, look in wanted):
                 files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
@@ -258,19 +263,20 @@ class Searcher:
     def _compacted(
         self,
         files: list[str],
+        present: set[str],
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: Newest,
         tallies: Tallies,
     ) -> list[str]:
         """Answer from the days' compacted indexes (`daylookup`) for the objects they
-        cover; returned: the objects none covers. Counts come from the index; the newest
-        rows are read from the newest days' objects until no day left can hold a newer
-        one; with the tallies, every matching row."""
+        cover (of the data objects `present` in the window's months); returned: the
+        objects none covers. Counts come from the index; the newest rows are read from the
+        newest days' objects, a few days a query (enough rows for `limit`), until no day
+        left can hold a newer one; with the tallies, every matching row."""
         folders = _folders(self.root, files)
-        present = set(self._months(window, folders))
         days = partitions.prune(
-            self._months(window, folders, compact.SUFFIX), window.since, window.until
+            self._months(window, folders, compact.SUFFIX, deep=False), window.since, window.until
         )
         if not days:
             return files
@@ -282,14 +288,18 @@ class Searcher:
             counted = daylookup.summaries(found, len(indicators))
             daylookup.merge(tallies.summaries, counted, index.rfc3339)
         kept.rows += sum(day.rows for day in found)
-        for day in found:
-            if kept.heap and len(kept.heap) >= kept.limit and day.newest() <= _oldest(kept):
+        pending = list(found)
+        while pending:
+            if kept.heap and len(kept.heap) >= kept.limit and pending[0].newest() <= _oldest(kept):
                 break
-            shown = daylookup.newest_rows(self._db, day, looks, since, until, kept.limit)
+            batch = [pending.pop(0)]
+            while pending and sum(day.rows for day in batch) < kept.limit:
+                batch.append(pending.pop(0))
+            shown = daylookup.newest_rows(self._db, batch, looks, since, until, kept.limit)
             bodies = self._bodies(sorted(shown))
             for path, per in shown.items():
-                upto = max(max(lines) for lines in per.values())
-                kept.add(_hits(path, _lines(path, bodies[path], upto), per, indicators), window)
+                picked = _rows(path, bodies[path], (n for lines in per.values() for n in lines))
+                kept.add(_hits(path, picked, per, indicators), window)
         for day in found if tallies.facets else ():
             every = daylookup.every_row(self._db, day, looks, since, until)
             paths = sorted(every)
@@ -417,7 +427,10 @@ def _oldest(kept: Newest) -> int:
 
 
 def _hits(
-    path: str, rows: list[bytes], per: dict[int, list[int]], indicators: Sequence[Indicator]
+    path: str,
+    rows: Sequence[bytes] | Mapping[int, bytes],
+    per: dict[int, list[int]],
+    indicators: Sequence[Indicator],
 ) -> list[Hit]:
     """The rows of one listed object that hold an indicator, each under the first."""
     first: dict[int, int] = {}
@@ -429,15 +442,41 @@ def _hits(
         for number, ord_ in sorted(first.items()):
             line = rows[number].decode()
             out.append(Hit(indicators[ord_], orjson.loads(line), line))
-    except (IndexError, ValueError) as exc:
+    except (IndexError, KeyError, ValueError) as exc:
         raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
     return out
 
 
-def _lines(path: str, body: bytes, upto: int | None = None) -> list[bytes]:
-    """The lines of one data object, numbered as its index numbers them: all, or at
-    least those up to line `upto`, decompressed only that far (isal, ~3x zlib's speed:
-    the first screen of a rare indicator reads one row from each of 100 objects)."""
+def _lines(path: str, body: bytes) -> list[bytes]:
+    """The lines of one data object, numbered as its index numbers them."""
+    return _inflated(path, body).splitlines()
+
+
+def _rows(path: str, body: bytes, numbers: Iterable[int]) -> dict[int, bytes]:
+    """The lines `numbers` of one data object (as `_lines` numbers them), decompressed
+    only as far as the last (isal, ~3x zlib's speed) and cut out without splitting the
+    rest: the first screen of a rare indicator reads one row from each of 100 objects."""
+    wanted = sorted(set(numbers))
+    text = _inflated(path, body, wanted[-1] if wanted else 0)
+    if b"\r" in text:  # splitlines also splits there (orjson never writes one)
+        every = text.splitlines()
+        return {n: every[n] for n in wanted if n < len(every)}
+    out: dict[int, bytes] = {}
+    start = line = 0
+    for number in wanted:
+        while line < number and start >= 0:
+            start = text.find(b"\n", start) + 1 or -1
+            line += 1
+        if start < 0 or start >= len(text):
+            break
+        end = text.find(b"\n", start)
+        out[number] = text[start : end if end >= 0 else len(text)]
+    return out
+
+
+def _inflated(path: str, body: bytes, upto: int | None = None) -> bytes:
+    """A gzip object's bytes: all of it (every member), or at least through line
+    `upto`."""
     try:
         parts: list[bytes] = []
         held, at, data = 0, 0, body
@@ -447,13 +486,13 @@ def _lines(path: str, body: bytes, upto: int | None = None) -> list[bytes]:
             at += STEP
             held += parts[-1].count(b"\n")
             if upto is not None and held > upto:
-                return b"".join(parts).splitlines()
+                break
             if stream.eof:  # a gzip member ends: another may follow
                 data, at = stream.unused_data + data[at:], 0
                 stream = isal_zlib.decompressobj(GZIP) if data else stream
-        if not stream.eof:
+        if not (stream.eof or (upto is not None and held > upto)):
             raise EOFError("the compressed object ends early")
-        return b"".join(parts).splitlines()
+        return b"".join(parts)
     except BAD_GZIP as exc:
         raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
 
