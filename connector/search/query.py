@@ -296,10 +296,12 @@ class Searcher:
             while pending and sum(day.rows for day in batch) < kept.limit:
                 batch.append(pending.pop(0))
             shown = daylookup.newest_rows(self._db, batch, looks, since, until, kept.limit)
-            bodies = self._bodies(sorted(shown))
-            for path, per in shown.items():
-                picked = _rows(path, bodies[path], (n for lines in per.values() for n in lines))
-                kept.add(_hits(path, picked, per, indicators), window)
+            paths = sorted(shown)
+            for start in range(0, len(paths), READ_TOGETHER):
+                for path, body in self._bodies(paths[start : start + READ_TOGETHER]).items():
+                    per = shown[path]
+                    picked = _rows(path, body, (n for lines in per.values() for n in lines))
+                    kept.add(_hits(path, picked, per, indicators), window)
         for day in found if tallies.facets else ():
             every = daylookup.every_row(self._db, day, looks, since, until)
             paths = sorted(every)
