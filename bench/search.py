@@ -172,7 +172,7 @@ def compact_days(root: Path) -> float:
     cpu = 0.0
     for day, objects in compact.todo(days, "9999-12-31"):
         t0 = time.process_time()
-        body = compact.build((key, gzip.decompress((base / key).read_bytes())) for key in objects)
+        body = compact.build(objects, lambda key: gzip.decompress((base / key).read_bytes()))
         where = base / compact.name(day, objects)
         where.parent.mkdir(parents=True, exist_ok=True)
         where.write_bytes(body)

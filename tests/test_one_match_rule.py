@@ -165,7 +165,9 @@ def land(root: Path, raw_events: list[dict[str, Any]], indexed: list[bool]) -> l
         key = obj.key.removeprefix("slack/")
         days.setdefault(compact.day_of(key) or "", []).append((key, obj.ndjson))
     for day in sorted(days)[::2]:  # every other day compacted: both paths answer
-        sink.put(f"slack/{compact.name(day, [k for k, _ in days[day]])}", compact.build(days[day]))
+        objects = [k for k, _ in days[day]]
+        body = compact.build(objects, dict(days[day]).__getitem__)
+        sink.put(f"slack/{compact.name(day, objects)}", body)
     return written
 
 

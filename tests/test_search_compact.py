@@ -72,12 +72,17 @@ def land(
     return every
 
 
+def built(bodies: list[tuple[str, bytes]]) -> tuple[list[str], Any]:
+    """`compact.build`'s arguments for objects given with their bodies."""
+    return [k for k, _ in bodies], dict(bodies).__getitem__
+
+
 def write_compacted(root: Path, day: int, bodies: list[tuple[str, bytes]]) -> None:
     if not bodies:
         return
     name = compact.name(compact.day_of(bodies[0][0]) or "", [k for k, _ in bodies])
     (root / "p" / name).parent.mkdir(parents=True, exist_ok=True)
-    (root / "p" / name).write_bytes(compact.build(bodies))
+    (root / "p" / name).write_bytes(compact.build(*built(bodies)))
 
 
 @pytest.mark.timeout(600)
@@ -131,8 +136,8 @@ def test_a_compacted_file_is_a_pure_function_of_its_objects() -> None:
     a = b'{"p_event_time": "2026-11-01T00:00:01Z", "ip": "198.51.100.7", "e": "a@b.example"}\n'
     b = b'{"p_event_time": "2026-11-01T00:00:00.25Z", "ip": "198.51.100.7"}\n' * 2
     objects = [(data_key(0, 1), a), (data_key(1, 1), b)]
-    body = compact.build(objects)
-    assert compact.build(objects[::-1]) == body
+    body = compact.build(*built(objects))
+    assert compact.build(*built(objects[::-1])) == body
     names = [k for k, _ in objects]
     assert compact.name("d", names) == compact.name("d", names[::-1])
     assert compact.name("d", names) != compact.name("d", names[:1])
@@ -156,7 +161,9 @@ def test_a_compacted_file_is_a_pure_function_of_its_objects() -> None:
             (p["key"], p["line"]) for p in pairs
         )
     with pytest.raises(ValueError):
-        compact.build([objects[0], objects[0]])
+        compact.build([names[0], names[0]], dict(objects).__getitem__)
+    empty = pq.read_table(io.BytesIO(compact.build([], dict(objects).__getitem__)))
+    assert empty.num_rows == 0
 
 
 def test_todo_takes_closed_days_not_yet_covered() -> None:

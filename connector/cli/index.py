@@ -68,9 +68,16 @@ def _closed_days(
 
 def _compact_one(sink: Sink, prefix: str, day: tuple[str, list[str]]) -> int:
     name, objects = day
-    bodies = [(key, gzip.decompress(sink.get(_under(prefix, key)))) for key in objects]
-    sink.put(_under(prefix, compact.name(name, objects)), compact.build(bodies))
-    return sum(body.count(b"\n") for _, body in bodies)
+    rows = 0
+
+    def read(key: str) -> bytes:
+        nonlocal rows
+        body = gzip.decompress(sink.get(_under(prefix, key)))
+        rows += body.count(b"\n")
+        return body
+
+    sink.put(_under(prefix, compact.name(name, objects)), compact.build(objects, read))
+    return rows
 
 
 def _under(prefix: str, key: str) -> str:

@@ -36,7 +36,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import duckdb
@@ -83,9 +83,10 @@ def schema() -> Any:
     )
 
 
-def build(objects: Iterable[tuple[str, bytes]]) -> bytes:
-    """The compacted index of `objects` ((key under the prefix, NDJSON body), one day's),
-    a pure function of them: the same objects give the same bytes in any order."""
+def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
+    """The compacted index of `objects` (keys under the prefix, one day's), whose NDJSON
+    bodies `read` gives, one at a time (a day's bodies together would be ~0.5 GB); a pure
+    function of them: the same objects give the same bytes in any order."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -93,18 +94,18 @@ def build(objects: Iterable[tuple[str, bytes]]) -> bytes:
 
     from connector.indicators.object_keys import key_rows
 
-    ordered = sorted(objects)
-    names = [key for key, _ in ordered]
+    names = sorted(objects)
     if len(set(names)) != len(names):
         raise ValueError("an object is given twice")
-    parts = []
-    for n, (_, ndjson) in enumerate(ordered):
-        rows = key_rows(ndjson)
+    parts = [_no_rows()]
+    for n, name in enumerate(names):
+        rows = key_rows(read(name))
         parts.append(rows.append_column("obj", pa.array(np.full(rows.num_rows, n, np.int32))))
-    table = pa.concat_tables(parts) if parts else schema_rows()
+    table = pa.concat_tables(parts)
     coded = pc.dictionary_encode(table.column("key").combine_chunks())
+    by_text = pc.sort_indices(coded.dictionary)
     rank = np.empty(len(coded.dictionary), np.int64)
-    rank[np.asarray(pc.sort_indices(coded.dictionary))] = np.arange(len(coded.dictionary))
+    rank[np.asarray(by_text)] = np.arange(len(coded.dictionary))
     key = rank[np.asarray(coded.indices)]
     obj = np.asarray(table.column("obj").combine_chunks())
     line = np.asarray(table.column("line").combine_chunks())
@@ -119,9 +120,7 @@ def build(objects: Iterable[tuple[str, bytes]]) -> bytes:
     sec, us = np.divmod(when, 1_000_000)
     out = pa.table(
         {
-            "key": pc.take(coded.dictionary, pc.sort_indices(coded.dictionary)).take(
-                pa.array(key[starts])
-            ),
+            "key": coded.dictionary.take(by_text).take(pa.array(key[starts])),
             "n": counts,
             "first": pa.array(when[starts], mask=single),
             "last": pa.array(when[ends - 1], mask=single),
@@ -151,7 +150,7 @@ def build(objects: Iterable[tuple[str, bytes]]) -> bytes:
     return sink.getvalue()
 
 
-def schema_rows() -> Any:
+def _no_rows() -> Any:
     """An empty table of `object_keys.key_rows` with the object column."""
     import pyarrow as pa
 

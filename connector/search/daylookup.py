@@ -106,17 +106,30 @@ def plan(
     days: list[Day] = []
     counted: list[str] = []
     for file, keys in sorted(hit.items()):
-        day = Day(file, chosen[file])
-        ((n, first, last),) = keys.values() if len(keys) == 1 else ((0, None, None),)
-        if first is not None and last is not None and since_us <= first and last <= until_us:
-            for ord_ in ords_of(next(iter(keys)), wanted):
-                day.count[ord_], day.first[ord_], day.last[ord_] = n, first, last
-            day.rows = n
-            days.append(day)
-        else:
+        alone = _alone(keys, since_us, until_us)
+        if alone is None:
             counted.append(file)
+            continue
+        day = Day(file, chosen[file], rows=alone[1])
+        for ord_ in ords_of(alone[0], wanted):
+            day.count[ord_], day.first[ord_], day.last[ord_] = alone[1:]
+        days.append(day)
     days += _counted(db, counted, chosen, wanted, since_us, until_us)
     return sorted((d for d in days if d.rows), key=Day.newest, reverse=True)
+
+
+def _alone(
+    keys: dict[str, tuple[int, int | None, int | None]], since_us: int, until_us: int
+) -> tuple[str, int, int, int] | None:
+    """The one key hit in a file with its count, first and last time, when those are
+    the answer: no other key can share its rows, and all its rows are in the window
+    (a key in one row has no first and last stored: its posting says)."""
+    if len(keys) != 1:
+        return None
+    ((key, (n, first, last)),) = keys.items()
+    if first is None or last is None or not since_us <= first <= last <= until_us:
+        return None
+    return key, n, first, last
 
 
 def _counted(
