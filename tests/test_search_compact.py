@@ -216,22 +216,25 @@ def test_index_compact_command_is_resumable_and_idempotent(
 
 
 def test_an_object_is_decompressed_only_as_far_as_the_lines_wanted() -> None:
-    """`_rows` gives the lines `_lines` gives, across several gzip members, with a
-    carriage return in a line, and a clear error for a damaged object."""
-    from connector.search.query import _lines, _rows
+    """`objects.rows` gives the lines `objects.lines` gives, across several gzip
+    members, with a carriage return in a line, and a clear error for a damaged object."""
+    from connector.search import objects
     from connector.search.results import SearchError
 
     lines = [b'{"n": %d, "pad": "%s"}' % (i, b"x" * (i % 50)) for i in range(100_000)]
     body = gzip.compress(b"\n".join(lines) + b"\n")
     two = body + gzip.compress(b'{"n": -1}\n{"r": "a\rb"}')
-    every = _lines("p", two)
+    every = objects.lines("p", two)
     assert every == [*lines, b'{"n": -1}', b'{"r": "a', b'b"}']
     for numbers in ([0], [7, 3], [54_321, 99_999], [100_000, 100_002], [5, 100_003]):
-        assert _rows("p", two, numbers) == {n: every[n] for n in numbers if n < len(every)}
-    assert _rows("p", body, [99_999, 100_000]) == {99_999: lines[-1]}
-    assert _lines("p", gzip.compress(b"")) == [] and _rows("p", gzip.compress(b""), [0]) == {}
+        assert objects.rows("p", two, numbers) == {n: every[n] for n in numbers if n < len(every)}
+    assert objects.rows("p", body, [99_999, 100_000]) == {99_999: lines[-1]}
+    assert (
+        objects.lines("p", gzip.compress(b"")) == []
+        and objects.rows("p", gzip.compress(b""), [0]) == {}
+    )
     for bad in (b"not gzip", body[:1000], b"\x1f\x8b\x08\x00" + b"garbage" * 10_000):
         with pytest.raises(SearchError, match="cannot read p: "):
-            _lines("p", bad)
+            objects.lines("p", bad)
         with pytest.raises(SearchError, match="cannot read p: "):
-            _rows("p", bad, [3_000])
+            objects.rows("p", bad, [3_000])

@@ -7,7 +7,7 @@ object is read to count: where one key is hit in the file and its first and last
 lie in the window, the count, first and last seen are the file's `n`, `first` and `last`;
 otherwise (a window's edge, several keys that can name one row, a key held by one row)
 DuckDB counts the distinct (object, line) postings in the window. Only the rows shown
-(the newest `limit`) or tallied are read from their objects.
+(the newest `limit`) or tallied are read from their objects (`objects`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,13 @@ from typing import Any
 
 import duckdb
 
-from connector.indicators.keys import Lookup
+from connector.indicators.keys import EPOCH, MICRO, Lookup
+from connector.indicators.match import Indicator
+from connector.search import objects
+from connector.search.index import rfc3339
+from connector.search.results import Newest, Window
 from connector.search.summary import Summary
+from connector.search.tally import Tallies
 
 Query = tuple[str, dict[str, Any]]
 
@@ -83,6 +88,51 @@ SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l
 ORDER BY max(t) DESC, filename, o, l LIMIT $limit
 """
 EVERY = "SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l"
+
+
+def answer(
+    db: duckdb.DuckDBPyConnection,
+    chosen: dict[str, list[str]],
+    wanted: Sequence[tuple[Indicator, Lookup]],
+    window: Window,
+    kept: Newest,
+    tallies: Tallies,
+) -> None:
+    """A search's answer from the `chosen` compacted files (file -> the objects it
+    covers, `compact.choose`). Counts come from the index; the newest rows are read from
+    the newest days' objects, a few days a query (enough rows for `limit`), until no day
+    left can hold a newer one; with the tallies, every matching row."""
+    indicators, looks = [i for i, _ in wanted], [look for _, look in wanted]
+    since, until = ((t - EPOCH) // MICRO for t in (window.since, window.until))
+    found = plan(db, chosen, looks, since, until)
+    if not tallies.facets:
+        merge(tallies.summaries, summaries(found, len(indicators)), rfc3339)
+    kept.rows += sum(day.rows for day in found)
+    pending = list(found)
+    while pending:
+        if kept.heap and len(kept.heap) >= kept.limit and pending[0].newest() <= kept.oldest():
+            break
+        batch = [pending.pop(0)]
+        while pending and sum(day.rows for day in batch) < kept.limit:
+            batch.append(pending.pop(0))
+        shown = newest_rows(db, batch, looks, since, until, kept.limit)
+        paths = sorted(shown)
+        for start in range(0, len(paths), objects.READ_TOGETHER):
+            for path, body in objects.bodies(
+                db, paths[start : start + objects.READ_TOGETHER]
+            ).items():
+                per = shown[path]
+                picked = objects.rows(path, body, (n for lines in per.values() for n in lines))
+                kept.add(objects.hits(path, picked, per, indicators), window)
+    for day in found if tallies.facets else ():
+        every = every_row(db, day, looks, since, until)
+        paths = sorted(every)
+        for start in range(0, len(paths), objects.READ_TOGETHER):
+            bodies = objects.bodies(db, paths[start : start + objects.READ_TOGETHER])
+            for path, body in bodies.items():
+                rows = objects.lines(path, body)
+                for ord_, numbers in every[path].items():
+                    tallies.add(ord_, objects.text(path, rows, numbers))
 
 
 def plan(

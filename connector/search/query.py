@@ -15,23 +15,29 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
-import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import duckdb
 import orjson
-from isal import isal_zlib
 
 from connector import clock
 from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import compact, daylookup, duckdb_s3, index, lookup, partitions
-from connector.search.results import Found, Hit, Newest, SearchError, Window, in_window
+from connector.search import compact, daylookup, duckdb_s3, index, lookup, objects, partitions
+from connector.search.results import (
+    Found,
+    Hit,
+    Newest,
+    SearchError,
+    Window,
+    first_line,
+    in_window,
+)
 from connector.search.tally import Tallies
 
 FETCH = 2048
@@ -105,7 +111,7 @@ class Searcher:
                     pattern = pattern if deep else pattern.replace("/**/", "/*/")
                     found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         except duckdb.Error as exc:
-            raise SearchError(f"cannot list {self.root}: {_first_line(exc)}") from None
+            raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
         return found
 
     def search(
@@ -149,7 +155,7 @@ class Searcher:
                 self._scan(files, indicators, window, kept, tallies)
             summaries = tallies.done()
         except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
         for summary in summaries if kept.cut else ():
             summary.complete = False
         return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
@@ -167,7 +173,7 @@ class Searcher:
             while chunk := cursor.fetchmany(FETCH):
                 hits += [hit for hit, _ in _matches(chunk, indicators, window)]
         except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
         return hits
 
     def _scan(
@@ -245,15 +251,15 @@ class Searcher:
             held = lookup.held_lines(self._db, newest[start : start + step], looks)
             for n, (name, keys_held) in enumerate(held.items(), start):
                 if covered[name] not in bodies:
-                    ahead = newest[n : n + (READ_TOGETHER if tallies.facets else 1)]
-                    bodies = self._bodies([covered[i] for i in ahead])
+                    ahead = newest[n : n + (objects.READ_TOGETHER if tallies.facets else 1)]
+                    bodies = objects.bodies(self._db, [covered[i] for i in ahead])
                 per = lookup.lines(found.listed[name], keys_held)
-                rows = _lines(covered[name], bodies.pop(covered[name]))
+                rows = objects.lines(covered[name], bodies.pop(covered[name]))
                 if showing:
-                    kept.add(_hits(covered[name], rows, per, indicators), window)
+                    kept.add(objects.hits(covered[name], rows, per, indicators), window)
                     showing = not _past(found, newest, n + 1, kept)
                 for ord_, numbers in per.items() if tallies.facets else ():
-                    tallies.add(ord_, _text(covered[name], rows, numbers))
+                    tallies.add(ord_, objects.text(covered[name], rows, numbers))
             if not (showing or tallies.facets):
                 break
         read = set(found.read)
@@ -271,9 +277,7 @@ class Searcher:
     ) -> list[str]:
         """Answer from the days' compacted indexes (`daylookup`) for the objects they
         cover (of the data objects `present` in the window's months); returned: the
-        objects none covers. Counts come from the index; the newest rows are read from the
-        newest days' objects, a few days a query (enough rows for `limit`), until no day
-        left can hold a newer one; with the tallies, every matching row."""
+        objects none covers (`daylookup.answer` says how the rest is answered)."""
         folders = _folders(self.root, files)
         days = partitions.prune(
             self._months(window, folders, compact.SUFFIX, deep=False), window.since, window.until
@@ -281,47 +285,13 @@ class Searcher:
         if not days:
             return files
         chosen = compact.choose(self._db, days, present, self.root)
-        indicators, looks = [i for i, _ in wanted], [look for _, look in wanted]
-        since, until = ((t - index.EPOCH) // index.MICRO for t in (window.since, window.until))
-        found = daylookup.plan(self._db, chosen, looks, since, until)
-        if not tallies.facets:
-            counted = daylookup.summaries(found, len(indicators))
-            daylookup.merge(tallies.summaries, counted, index.rfc3339)
-        kept.rows += sum(day.rows for day in found)
-        pending = list(found)
-        while pending:
-            if kept.heap and len(kept.heap) >= kept.limit and pending[0].newest() <= _oldest(kept):
-                break
-            batch = [pending.pop(0)]
-            while pending and sum(day.rows for day in batch) < kept.limit:
-                batch.append(pending.pop(0))
-            shown = daylookup.newest_rows(self._db, batch, looks, since, until, kept.limit)
-            paths = sorted(shown)
-            for start in range(0, len(paths), READ_TOGETHER):
-                for path, body in self._bodies(paths[start : start + READ_TOGETHER]).items():
-                    per = shown[path]
-                    picked = _rows(path, body, (n for lines in per.values() for n in lines))
-                    kept.add(_hits(path, picked, per, indicators), window)
-        for day in found if tallies.facets else ():
-            every = daylookup.every_row(self._db, day, looks, since, until)
-            paths = sorted(every)
-            for start in range(0, len(paths), READ_TOGETHER):
-                bodies = self._bodies(paths[start : start + READ_TOGETHER])
-                for path, body in bodies.items():
-                    rows = _lines(path, body)
-                    for ord_, numbers in every[path].items():
-                        tallies.add(ord_, _text(path, rows, numbers))
+        daylookup.answer(self._db, chosen, wanted, window, kept, tallies)
         answered = {path for paths in chosen.values() for path in paths}
         return [f for f in files if f not in answered]
 
     def _index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
         return f"{self.root}/{key}" if key else None
-
-    def _bodies(self, paths: list[str]) -> dict[str, bytes]:
-        """The stored bytes of data objects, by path, read in one query (the paths as one
-        string, see `lookup._run`)."""
-        return dict(self._db.execute(BLOB, ["\n".join(paths)]).fetchall())
 
     def _narrowed(
         self,
@@ -362,10 +332,6 @@ class Searcher:
 
 
 GLOB = "SELECT file FROM glob(?)"
-BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
-READ_TOGETHER = 16
-"""Listed objects read by one query for the tallies: fewer queries (each costs ~1 ms of
-CPU), and at most this many compressed objects held at once."""
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -420,105 +386,9 @@ def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bo
         return True
     if not kept.heap or len(kept.heap) < kept.limit:
         return False
-    return found.listed[newest[next_]].newest() <= _oldest(kept)
-
-
-def _oldest(kept: Newest) -> int:
-    """The time (µs) of the oldest row kept."""
-    return (kept.heap[0][0] - index.EPOCH) // index.MICRO
-
-
-def _hits(
-    path: str,
-    rows: Sequence[bytes] | Mapping[int, bytes],
-    per: dict[int, list[int]],
-    indicators: Sequence[Indicator],
-) -> list[Hit]:
-    """The rows of one listed object that hold an indicator, each under the first."""
-    first: dict[int, int] = {}
-    for ord_ in sorted(per):
-        for number in per[ord_]:
-            first.setdefault(number, ord_)
-    try:
-        out = []
-        for number, ord_ in sorted(first.items()):
-            line = rows[number].decode()
-            out.append(Hit(indicators[ord_], orjson.loads(line), line))
-    except (IndexError, KeyError, ValueError) as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-    return out
-
-
-def _lines(path: str, body: bytes) -> list[bytes]:
-    """The lines of one data object, numbered as its index numbers them."""
-    return _inflated(path, body).splitlines()
-
-
-def _rows(path: str, body: bytes, numbers: Iterable[int]) -> dict[int, bytes]:
-    """The lines `numbers` of one data object (as `_lines` numbers them), decompressed
-    only as far as the last (isal, ~3x zlib's speed) and cut out without splitting the
-    rest: the first screen of a rare indicator reads one row from each of 100 objects."""
-    wanted = sorted(set(numbers))
-    text = _inflated(path, body, wanted[-1] if wanted else 0)
-    if b"\r" in text:  # splitlines also splits there (orjson never writes one)
-        every = text.splitlines()
-        return {n: every[n] for n in wanted if n < len(every)}
-    out: dict[int, bytes] = {}
-    start = line = 0
-    for number in wanted:
-        while line < number and start >= 0:
-            start = text.find(b"\n", start) + 1 or -1
-            line += 1
-        if start < 0 or start >= len(text):
-            break
-        end = text.find(b"\n", start)
-        out[number] = text[start : end if end >= 0 else len(text)]
-    return out
-
-
-def _inflated(path: str, body: bytes, upto: int | None = None) -> bytes:
-    """A gzip object's bytes: all of it (every member), or at least through line
-    `upto`."""
-    try:
-        parts: list[bytes] = []
-        held, at, data = 0, 0, body
-        stream = isal_zlib.decompressobj(GZIP)
-        while at < len(data):
-            parts.append(stream.decompress(data[at : at + STEP]))
-            at += STEP
-            held += parts[-1].count(b"\n")
-            if upto is not None and held > upto:
-                break
-            if stream.eof:  # a gzip member ends: another may follow
-                data, at = stream.unused_data + data[at:], 0
-                stream = isal_zlib.decompressobj(GZIP) if data else stream
-        if not (stream.eof or (upto is not None and held > upto)):
-            raise EOFError("the compressed object ends early")
-        return b"".join(parts)
-    except BAD_GZIP as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-BAD_GZIP = (OSError, EOFError, zlib.error, cast("type[Exception]", isal_zlib.error))
-"""What a damaged object raises (isal's stubs call its error an instance: it is a class)."""
-GZIP = 31
-"""zlib's `wbits` for a gzip stream."""
-STEP = 1 << 16
-"""Compressed bytes decompressed at a time while looking for a line."""
-
-
-def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
-    """The lines `numbers` of one object, joined by newlines (a tally's input)."""
-    try:
-        return b"\n".join(map(rows.__getitem__, numbers)).decode()
-    except (IndexError, ValueError) as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
+    return found.listed[newest[next_]].newest() <= kept.oldest()
 
 
 def _folders(root: str, paths: Sequence[str]) -> list[str]:
     """The log types' folders `paths` (under `root`) are in."""
     return sorted({path[len(root) + 1 :].split("/", 1)[0] for path in paths})
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
