@@ -3,7 +3,7 @@ and what watchlists cost ingest.
 
     python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3] [--floor-runs 2]
                            [--export QUERY] [--ingest-events 0] [--watched 100] [--scan]
-                           [--summary]
+                           [--summary] [--compact]
 
 `bench.landed` writes EVENTS audit rows, a tenth as many access log rows and a hundredth
 as many integration log rows over 30 days to a local output through the connector's own
@@ -23,6 +23,9 @@ the same way; the ratio is ours over the floor's CPU. `--scan` adds today's path
 objects without an index (the indexes hidden). `--summary` measures `search --summary`
 instead (the first screen and every tally: log types, sources, actors, actions, IPs),
 against DuckDB computing the same tallies over the lines holding the indicator's text.
+`--compact` writes each day's compacted index first (`slack-connector index --compact`'s
+code; days already compacted are skipped), so the searches use it; its CPU and bytes are
+reported.
 """
 
 from __future__ import annotations
@@ -35,11 +38,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bench import landed
 from bench.run import ROOT, Bench, machine
+from connector.search.compact import SUFFIX as COMPACT
 from connector.search.index import SUFFIX
 from tests.fakes.moto_server import AWS_ENV
 
@@ -149,6 +154,32 @@ def reindex(root: Path) -> float:
     return cpu
 
 
+def compact_days(root: Path) -> float:
+    """Every closed day's compacted index written (`slack-connector index --compact`'s
+    code, the day's objects read from disk): its CPU seconds, reading and gunzip
+    included."""
+    from connector.config.settings import OutputConfig
+    from connector.search import compact
+    from connector.search.query import Searcher
+    from connector.search.results import Window
+
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix=landed.PREFIX))
+    try:
+        days = searcher.days(Window.last(since=datetime(2000, 1, 1, tzinfo=UTC)))
+    finally:
+        searcher.close()
+    base = root / landed.PREFIX
+    cpu = 0.0
+    for day, objects in compact.todo(days, "9999-12-31"):
+        t0 = time.process_time()
+        body = compact.build(objects, lambda key: gzip.decompress((base / key).read_bytes()))
+        where = base / compact.name(day, objects)
+        where.parent.mkdir(parents=True, exist_ok=True)
+        where.write_bytes(body)
+        cpu += time.process_time() - t0
+    return cpu
+
+
 def _drop_page_cache() -> bool:
     try:
         subprocess.run(["sync"], check=False)
@@ -232,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--export", default="20 %: office NAT IP", help="query for --all; '' skips")
     ap.add_argument("--summary", action="store_true", help="search --summary (tallies)")
+    ap.add_argument(
+        "--compact",
+        action="store_true",
+        help="write every day's compacted index before searching (its CPU measured once)",
+    )
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
     results: dict[str, Any] = {"loadavg": [_loadavg()]}
@@ -259,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": time.perf_counter() - t0,
             }
             meta.write_text(json.dumps(info))
+        if args.compact:
+            cpu = compact_days(root)
+            if cpu or "compact_cpu_s" not in info:
+                info["compact_cpu_s"] = cpu
+                meta.write_text(json.dumps(info))
         until = info["until"]
         data = list((root / "slack").glob("Slack.*/**/*.json.gz"))
         idx = list((root / "slack" / "_index").rglob(f"*{SUFFIX}"))
@@ -268,6 +309,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         info["data_bytes"] = sum(p.stat().st_size for p in data)
         info["index_bytes"] = sum(p.stat().st_size for p in idx)
+        days = list((root / "slack" / "_index").rglob(f"*{COMPACT}"))
+        info["compact_bytes"] = sum(p.stat().st_size for p in days)
+        info["compact_files"] = len(days)
         info["objects"] = len(data)
         results["landed"] = info
         print(f"landed: {json.dumps(info)}", flush=True)
@@ -312,7 +356,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.ingest_events > 0:
         results["ingest"] = ingest(args.ingest_events, args.watched)
     print()
-    print(report(results, args.events, args.ingest_events, args.watched))
+    events = results["landed"]["rows"].get("Slack.AuditLogs", args.events)
+    print(report(results, events, args.ingest_events, args.watched))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0
@@ -359,6 +404,17 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
         f"{info['data_bytes'] / 1e6:.1f} MB; its CPU {info['index_cpu_s']:.1f} s = "
         f"{100 * info['index_cpu_s'] / max(info['cpu_s'], 1e-9):.0f} % of landing's "
         f"{info['cpu_s']:.1f} s (validate, enrich, batch, gzip, write)",
+        *(
+            [
+                f"compacted day index: {info['compact_files']} files, "
+                f"{info['compact_bytes'] / 1e6:.1f} MB = "
+                f"{100 * info['compact_bytes'] / max(info['data_bytes'], 1):.1f} % of the data; "
+                f"its CPU {info['compact_cpu_s']:.1f} s (read, gunzip, keys, sort, write) = "
+                f"{100 * info['compact_cpu_s'] / max(info['cpu_s'], 1e-9):.0f} % of landing's",
+            ]
+            if info.get("compact_files")
+            else []
+        ),
         "",
         "| where | query | hits | cold s (CPU) | warm s (CPU) | peak RSS MB | floor cold s (CPU)"
         " | floor warm s (CPU) | floor RSS MB | warm CPU ratio | load after |",

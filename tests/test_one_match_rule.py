@@ -4,8 +4,8 @@ dialog's past hits and the watchlist all agree with `Indicator.matches`.
 Hypothesis writes audit events out of values in every spelling the rule treats alike or
 apart (`tests/test_search_index.py`'s values, planted in the fields the schema marks as
 indicators and anywhere in `details`), lands them with the connector's own validate,
-enrich, batch and index code (some objects indexed, some not, so both the index lookup
-and the scan answer), and asks each entry point about indicators typed as an analyst
+enrich, batch and index code (some objects indexed, some not, every other day compacted,
+so the day index, the per-object index and the scan all answer), and asks each entry point about indicators typed as an analyst
 types them:
 
 - the CLI (`slack-connector search --path ... --format json --summary`, its `main` called
@@ -48,6 +48,7 @@ from connector.ingest.enrich import Enricher, Source
 from connector.ingest.identity import RowIds
 from connector.ingest.partition import GRANULARITIES
 from connector.logtypes.audit import AuditLogs
+from connector.search import compact
 from connector.search.index import SearchIndex
 from connector.service.app import App
 from connector.sinks.local import LocalSink
@@ -153,6 +154,7 @@ def land(root: Path, raw_events: list[dict[str, Any]], indexed: list[bool]) -> l
         batch.add(logtype.log_type, line, key, ts)
     written: list[bytes] = []
     index = SearchIndex(sink, "slack")
+    days: dict[str, list[tuple[str, bytes]]] = {}
     for obj, with_index in zip(batch.objects(ndjson=True), itertools.cycle(indexed), strict=False):
         sink.put(obj.key, obj.body)
         assert obj.ndjson is not None
@@ -160,6 +162,12 @@ def land(root: Path, raw_events: list[dict[str, Any]], indexed: list[bool]) -> l
         if with_index:
             for derived in index.derive(obj.key, obj.ndjson):
                 derived.sink.put(derived.key, derived.body)
+        key = obj.key.removeprefix("slack/")
+        days.setdefault(compact.day_of(key) or "", []).append((key, obj.ndjson))
+    for day in sorted(days)[::2]:  # every other day compacted: both paths answer
+        objects = [k for k, _ in days[day]]
+        body = compact.build(objects, dict(days[day]).__getitem__)
+        sink.put(f"slack/{compact.name(day, objects)}", body)
     return written
 
 

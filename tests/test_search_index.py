@@ -249,9 +249,22 @@ def test_index_counts_and_tallies_like_the_rule(
     root = tmp_path_factory.mktemp("out")
     land_indexed(root, objects, indexed[: len(objects)])
     since, until = (datetime.fromisoformat(w) for w in window)
-    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix="p"))
     everything = [r for rows_ in objects for r in rows_]
+    check_found(root, wanted, everything, since, until, limit)
+
+
+def check_found(
+    root: Path,
+    wanted: list[Indicator],
+    everything: list[dict[str, Any]],
+    since: datetime,
+    until: datetime,
+    limit: int,
+) -> None:
+    """`Searcher.find` over the output at `root` (prefix `p`), with and without tallies,
+    against `scan` over `everything` landed there."""
     expected = scan(everything, wanted, since, until)
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix="p"))
     try:
         for tally in (False, True):
             found = searcher.find(wanted, Window(since, until), limit=limit, tally=tally)

@@ -5,6 +5,14 @@ a scan; this builds their indexes (`connector.search.index`), one object at a ti
 written whole by the sink, so an interrupted run resumes where it stopped: the objects
 already indexed are not listed again. Safe beside a running daemon (both write the same
 bytes for the same object).
+
+`--compact` writes each closed day's compacted index (`connector.search.compact`): one
+file per partition-day and log type holding every key of the day's objects with its
+exact postings, so a month is searched from ~30 files. A day is compacted once every
+object it holds is covered; a rerun (or a replica racing) writes the same key with the
+same bytes for the same objects, and a day whose objects changed gets a new file
+covering them all (searches take the one covering most). Days not yet over (UTC) are
+left to the per-object indexes.
 """
 
 from __future__ import annotations
@@ -13,16 +21,74 @@ import argparse
 import gzip
 import sys
 import zlib
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
 
+from connector import clock
 from connector.cli.output import say
 from connector.cli.search import when
 from connector.config.settings import Settings
+from connector.search import compact
 from connector.search.index import SearchIndex
 from connector.search.query import Searcher
 from connector.search.results import SearchError, Window
 from connector.sinks import build
-from connector.sinks.base import SinkError
+from connector.sinks.base import Sink, SinkError
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an `index` run does: list its work (`todo`), then write each item, counting
+    its rows (`write`)."""
+
+    todo: Callable[[Searcher, Window, list[str]], Sequence[Any]]
+    write: Callable[[Sink, str, Any], int]
+    noun: str
+    verb: str
+
+
+def _missing(searcher: Searcher, window: Window, log_types: list[str]) -> list[str]:
+    return searcher.unindexed(window, log_types)
+
+
+def _index_one(sink: Sink, prefix: str, key: str) -> int:
+    rows = 0
+    for obj in SearchIndex(sink, prefix).derive(key, gzip.decompress(sink.get(key))):
+        obj.sink.put(obj.key, obj.body)
+        rows += obj.counts.get("indexed_rows", 0)
+    return rows
+
+
+def _closed_days(
+    searcher: Searcher, window: Window, log_types: list[str]
+) -> list[tuple[str, list[str]]]:
+    return compact.todo(searcher.days(window, log_types), clock.rfc3339(clock.now_ts())[:10])
+
+
+def _compact_one(sink: Sink, prefix: str, day: tuple[str, list[str]]) -> int:
+    name, objects = day
+    rows = 0
+
+    def read(key: str) -> bytes:
+        nonlocal rows
+        body = gzip.decompress(sink.get(_under(prefix, key)))
+        rows += body.count(b"\n")
+        return body
+
+    sink.put(_under(prefix, compact.name(name, objects)), compact.build(objects, read))
+    return rows
+
+
+def _under(prefix: str, key: str) -> str:
+    return f"{prefix}/{key}" if prefix else key
+
+
+JOBS = {
+    False: Job(_missing, _index_one, "object", "indexed"),
+    True: Job(_closed_days, _compact_one, "day", "compacted"),
+}
+"""By `--compact`."""
 
 
 def run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -31,31 +97,28 @@ def run(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) 
     except ValueError as exc:
         say(f"slack-connector: index: {exc}", err)
         return 2
+    job = JOBS[bool(getattr(args, "compact", False))]
     try:
         searcher = Searcher(settings.output)
         try:
-            missing = searcher.unindexed(window, args.log_types)
+            todo = job.todo(searcher, window, args.log_types)
         finally:
             searcher.close()
     except SearchError as exc:
         say(f"slack-connector: index: {exc}", err)
         return 1
     sink = build(settings.output)
-    output = SearchIndex(sink, settings.output.prefix)
     done = rows = 0
     try:
-        for key in missing:
-            ndjson = gzip.decompress(sink.get(key))
-            for obj in output.derive(key, ndjson):
-                obj.sink.put(obj.key, obj.body)
-                rows += obj.counts.get("indexed_rows", 0)
+        for item in todo:
+            rows += job.write(sink, settings.output.prefix, item)
             done += 1
     except (SinkError, OSError, EOFError, zlib.error) as exc:
-        say(f"slack-connector: index: stopped after {done} object(s): {exc}", err)
+        say(f"slack-connector: index: stopped after {done} {job.noun}(s): {exc}", err)
         return 1
     finally:
         sink.close()
-    say(f"indexed {done} object(s), {rows} row(s); {len(missing) - done} left", out)
+    say(f"{job.verb} {done} {job.noun}(s), {rows} row(s); {len(todo) - done} left", out)
     return 0
 
 

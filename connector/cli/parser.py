@@ -185,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--log-type", action="append", default=[], dest="log_types", help="repeat for more"
     )
+    index.add_argument(
+        "--compact",
+        action="store_true",
+        help="write each closed day's compacted index (one file a day and log type; "
+        "resumable, idempotent)",
+    )
     watch = command("watchlist", "show the watched indicators", parents=False)
     watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")
     watch_show = command(

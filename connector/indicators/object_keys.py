@@ -50,10 +50,41 @@ exists; any other spelling goes to Python."""
 def object_keys(ndjson: bytes) -> pa.Table:
     """`key`, `lines` (ascending), `first` and `last` (event time, µs) of every key the
     object's lines with an event time hold, in no particular order."""
-    found = tokens.scan(ndjson)
-    if found is None:
+    pairs = _pairs(ndjson)
+    if pairs is None:
         every = ndjson.splitlines()
         return _parsed(every, range(len(every)))
+    return _grouped(*pairs)
+
+
+def key_rows(ndjson: bytes) -> pa.Table:
+    """`key`, `line` and `time` (µs): one row per distinct (key, line) of the object's
+    lines with an event time, ordered by key id then line (the same keys as
+    `object_keys`, one row per line instead of a list per key)."""
+    pairs = _pairs(ndjson)
+    if pairs is None:
+        every = ndjson.splitlines()
+        walked = ((n, _walked(line)) for n, line in enumerate(every))
+        rows = [(k, n, w[0]) for n, w in walked if w is not None for k in sorted(w[1])]
+        return pa.table(
+            {
+                "key": pa.array([r[0] for r in rows], pa.string()),
+                "line": pa.array([r[1] for r in rows], pa.int32()),
+                "time": pa.array([r[2] for r in rows], pa.int64()),
+            }
+        )
+    line, key, names, times = pairs
+    code, size = _codes(line, key, times)
+    line = (code % size).astype(np.int32)
+    return pa.table({"key": names.take(pa.array(code // size)), "line": line, "time": times[line]})
+
+
+def _pairs(ndjson: bytes) -> tuple[Any, Any, pa.Array, Any] | None:
+    """Every (line, key id) pair of the object, the keys by id, and each line's event
+    time; None when `tokens.scan` cannot read the object (then each row is walked)."""
+    found = tokens.scan(ndjson)
+    if found is None:
+        return None
     times = _times(found)
     value_lines, value_of, value_keys = _distinct(found.values, _values_keys)
     name_lines, name_of, name_keys = _distinct(found.names, _names_keys)
@@ -76,7 +107,7 @@ def object_keys(ndjson: bytes) -> pa.Table:
         np.array([[n for n, _ in parsed], ids[cut[1] :]], np.int64).reshape(2, -1),
     ]
     line, key = np.concatenate(pairs, axis=1)
-    return _grouped(line, key, coded.dictionary, times)
+    return line, key, coded.dictionary, times
 
 
 def _times(found: tokens.Tokens) -> Any:
@@ -165,9 +196,7 @@ def _occurrences(held: Any, of: Any, ids: Any) -> Any:
 
 def _grouped(line: Any, key: Any, names: pa.Array, times: Any) -> pa.Table:
     """The key table from (line, key id) pairs, without lines that have no event time."""
-    size = max(len(times), 1)
-    held = times[line] != NO_TIME
-    code = np.unique(key[held] * size + line[held])
+    code, size = _codes(line, key, times)
     key, line = code // size, (code % size).astype(np.int32)
     starts = np.flatnonzero(np.diff(key, prepend=-1)).astype(np.int64)
     offsets = np.concatenate((starts, [len(code)])).astype(np.int32)
@@ -182,6 +211,14 @@ def _grouped(line: Any, key: Any, names: pa.Array, times: Any) -> pa.Table:
         },
         schema=SCHEMA,
     )
+
+
+def _codes(line: Any, key: Any, times: Any) -> tuple[Any, int]:
+    """The distinct (key id, line) pairs of lines with an event time, as sorted codes
+    `key * size + line`, and `size`."""
+    size = max(len(times), 1)
+    held = times[line] != NO_TIME
+    return np.unique(key[held] * size + line[held]), size
 
 
 def _parsed(lines: list[bytes], numbers: Iterable[int]) -> pa.Table:

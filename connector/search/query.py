@@ -15,8 +15,6 @@ role) and are handed to DuckDB as a temporary secret; they never appear in an er
 
 from __future__ import annotations
 
-import gzip
-import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,8 +28,16 @@ from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.logtypes import REGISTRY
-from connector.search import duckdb_s3, index, lookup, partitions
-from connector.search.results import Found, Hit, Newest, SearchError, Window, in_window
+from connector.search import compact, daylookup, duckdb_s3, index, lookup, objects, partitions
+from connector.search.results import (
+    Found,
+    Hit,
+    Newest,
+    SearchError,
+    Window,
+    first_line,
+    in_window,
+)
 from connector.search.tally import Tallies
 
 FETCH = 2048
@@ -88,16 +94,25 @@ class Searcher:
         self._db.close()
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
+        return partitions.prune(self._months(window, log_types), window.since, window.until)
+
+    def _months(
+        self, window: Window, log_types: Sequence[str], suffix: str = "", deep: bool = True
+    ) -> list[str]:
+        """Every data object (or, with `suffix`, index file) of the months of `window`;
+        not `deep`: only those directly in a day's folder (a compacted index)."""
         found: list[str] = []
+        root = f"{self.root}/{index.INDEX}" if suffix else self.root
         try:
             for folder in log_types:
                 for pattern in partitions.month_globs(
-                    self.root, folder, window.since, window.until
+                    root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
                 ):
+                    pattern = pattern if deep else pattern.replace("/**/", "/*/")
                     found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
         except duckdb.Error as exc:
-            raise SearchError(f"cannot list {self.root}: {_first_line(exc)}") from None
-        return partitions.prune(found, window.since, window.until)
+            raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
+        return found
 
     def search(
         self,
@@ -119,7 +134,8 @@ class Searcher:
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
         and last seen without `tally`); raises `SearchError`."""
-        files = self.files(window, log_type_names(log_types))
+        listing = self._months(window, log_type_names(log_types))
+        files = partitions.prune(listing, window.since, window.until)
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
             raise SearchError(
@@ -132,12 +148,14 @@ class Searcher:
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
+                files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
+            if files and all(look for _, look in wanted):
                 files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
                 self._scan(files, indicators, window, kept, tallies)
             summaries = tallies.done()
         except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
         for summary in summaries if kept.cut else ():
             summary.complete = False
         return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
@@ -155,7 +173,7 @@ class Searcher:
             while chunk := cursor.fetchmany(FETCH):
                 hits += [hit for hit, _ in _matches(chunk, indicators, window)]
         except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {_first_line(exc)}") from None
+            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
         return hits
 
     def _scan(
@@ -177,9 +195,24 @@ class Searcher:
         """Keys (under the output, prefix included) of the data objects in the window that
         have no index yet, oldest partition first."""
         files = self.files(window, log_type_names(log_types))
-        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
         base = len(self.root) - len(self.output.prefix)
         return [f[base:] for f in files if (i := self._index_of(f)) and i not in present]
+
+    def days(self, window: Window, log_types: Sequence[str] = ()) -> dict[str, list[str]]:
+        """Per partition-day in the window, its data objects and, apart, its compacted
+        index files (key `day + "/"`), as keys under the output prefix, each sorted."""
+        folders = log_type_names(log_types)
+        out: dict[str, list[str]] = {}
+        for suffix in ("", compact.SUFFIX):
+            for path in partitions.prune(
+                self._months(window, folders, suffix), window.since, window.until
+            ):
+                rel = path[len(self.root) + 1 :]
+                day = compact.day_of(rel.removeprefix(f"{index.INDEX}/"))
+                if day is not None:
+                    out.setdefault(day + ("/" if suffix else ""), []).append(rel)
+        return {day: sorted(keys) for day, keys in out.items()}
 
     def _indexed(
         self,
@@ -195,7 +228,7 @@ class Searcher:
         index; rows are parsed from the listed objects newest listed line first until no
         object left can hold a row newer than the `limit` kept. With the tallies, every
         listed object's matching lines go to DuckDB, unparsed (`tally`)."""
-        present = set(self._listed(window, sorted({_log_type_of(self.root, f) for f in files})))
+        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
@@ -218,38 +251,47 @@ class Searcher:
             held = lookup.held_lines(self._db, newest[start : start + step], looks)
             for n, (name, keys_held) in enumerate(held.items(), start):
                 if covered[name] not in bodies:
-                    ahead = newest[n : n + (READ_TOGETHER if tallies.facets else 1)]
-                    bodies = self._bodies([covered[i] for i in ahead])
+                    ahead = newest[n : n + (objects.READ_TOGETHER if tallies.facets else 1)]
+                    bodies = objects.bodies(self._db, [covered[i] for i in ahead])
                 per = lookup.lines(found.listed[name], keys_held)
-                rows = _lines(covered[name], bodies.pop(covered[name]))
+                rows = objects.lines(covered[name], bodies.pop(covered[name]))
                 if showing:
-                    kept.add(_hits(covered[name], rows, per, indicators), window)
+                    kept.add(objects.hits(covered[name], rows, per, indicators), window)
                     showing = not _past(found, newest, n + 1, kept)
                 for ord_, numbers in per.items() if tallies.facets else ():
-                    tallies.add(ord_, _text(covered[name], rows, numbers))
+                    tallies.add(ord_, objects.text(covered[name], rows, numbers))
             if not (showing or tallies.facets):
                 break
         read = set(found.read)
         answered = {f for i, f in covered.items() if i not in read}
         return [f for f in files if f not in answered]
 
+    def _compacted(
+        self,
+        files: list[str],
+        present: set[str],
+        window: Window,
+        wanted: Sequence[tuple[Indicator, keys.Lookup]],
+        kept: Newest,
+        tallies: Tallies,
+    ) -> list[str]:
+        """Answer from the days' compacted indexes (`daylookup`) for the objects they
+        cover (of the data objects `present` in the window's months); returned: the
+        objects none covers (`daylookup.answer` says how the rest is answered)."""
+        folders = _folders(self.root, files)
+        days = partitions.prune(
+            self._months(window, folders, compact.SUFFIX, deep=False), window.since, window.until
+        )
+        if not days:
+            return files
+        chosen = compact.choose(self._db, days, present, self.root)
+        daylookup.answer(self._db, chosen, wanted, window, kept, tallies)
+        answered = {path for paths in chosen.values() for path in paths}
+        return [f for f in files if f not in answered]
+
     def _index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
         return f"{self.root}/{key}" if key else None
-
-    def _listed(self, window: Window, log_types: Sequence[str]) -> list[str]:
-        found: list[str] = []
-        for folder in log_types:
-            for pattern in partitions.month_globs(
-                f"{self.root}/{index.INDEX}", folder, window.since, window.until, index.SUFFIX
-            ):
-                found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
-        return found
-
-    def _bodies(self, paths: list[str]) -> dict[str, bytes]:
-        """The stored bytes of data objects, by path, read in one query (the paths as one
-        string, see `lookup._run`)."""
-        return dict(self._db.execute(BLOB, ["\n".join(paths)]).fetchall())
 
     def _narrowed(
         self,
@@ -290,10 +332,6 @@ class Searcher:
 
 
 GLOB = "SELECT file FROM glob(?)"
-BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
-READ_TOGETHER = 16
-"""Listed objects read by one query for the tallies: fewer queries (each costs ~1 ms of
-CPU), and at most this many compressed objects held at once."""
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -346,49 +384,11 @@ def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bo
     kept."""
     if next_ == len(newest):
         return True
-    if len(kept.heap) < kept.limit:
+    if not kept.heap or len(kept.heap) < kept.limit:
         return False
-    oldest = (kept.heap[0][0] - index.EPOCH) // index.MICRO
-    return found.listed[newest[next_]].newest() <= oldest
+    return found.listed[newest[next_]].newest() <= kept.oldest()
 
 
-def _hits(
-    path: str, rows: list[bytes], per: dict[int, list[int]], indicators: Sequence[Indicator]
-) -> list[Hit]:
-    """The rows of one listed object that hold an indicator, each under the first."""
-    first: dict[int, int] = {}
-    for ord_ in sorted(per):
-        for number in per[ord_]:
-            first.setdefault(number, ord_)
-    try:
-        out = []
-        for number, ord_ in sorted(first.items()):
-            line = rows[number].decode()
-            out.append(Hit(indicators[ord_], orjson.loads(line), line))
-    except (IndexError, ValueError) as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-    return out
-
-
-def _lines(path: str, body: bytes) -> list[bytes]:
-    """The lines of one data object, numbered as its index numbers them."""
-    try:
-        return gzip.decompress(body).splitlines()
-    except (OSError, EOFError, zlib.error) as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-def _text(path: str, rows: list[bytes], numbers: list[int]) -> str:
-    """The lines `numbers` of one object, joined by newlines (a tally's input)."""
-    try:
-        return b"\n".join(map(rows.__getitem__, numbers)).decode()
-    except (IndexError, ValueError) as exc:
-        raise SearchError(f"cannot read {path}: {_first_line(exc)}") from None
-
-
-def _log_type_of(root: str, path: str) -> str:
-    return path[len(root) + 1 :].split("/", 1)[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _folders(root: str, paths: Sequence[str]) -> list[str]:
+    """The log types' folders `paths` (under `root`) are in."""
+    return sorted({path[len(root) + 1 :].split("/", 1)[0] for path in paths})

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from connector import clock
+from connector.indicators.keys import EPOCH, MICRO
 from connector.indicators.match import Indicator
 from connector.search.summary import Summary
 
@@ -18,6 +19,11 @@ DEFAULT_WINDOW = timedelta(days=30)
 
 class SearchError(Exception):
     """The output cannot be searched (empty, unreadable, misconfigured); safe to print."""
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line (DuckDB's run on), or its type when it has no text."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,10 @@ class Newest:
 
     def newest(self) -> list[Hit]:
         return [h for _, _, h in sorted(self.heap, key=lambda i: (i[0], i[1]), reverse=True)]
+
+    def oldest(self) -> int:
+        """The time (µs) of the oldest row kept."""
+        return (self.heap[0][0] - EPOCH) // MICRO
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,120 @@
+"""The rows of landed data objects, read back by the line numbers an index gives.
+
+Both indexes (per object, `lookup`, and per day, `daylookup`) name a matching row by its
+object and line; only the rows shown (the newest `limit`) and those tallied are read.
+Reading them is one concern apart from choosing them: the stored bytes of a few objects a
+query, gzip members decompressed with isal (~3x zlib) only as far as the last line
+wanted, and the lines numbered exactly as the index numbered them when it was built.
+A damaged object is a `SearchError` naming it, never a wrong row.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import cast
+
+import duckdb
+import orjson
+from isal import isal_zlib
+
+from connector.indicators.match import Indicator
+from connector.search.results import Hit, SearchError, first_line
+
+BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
+READ_TOGETHER = 16
+"""Listed objects read by one query for the tallies: fewer queries (each costs ~1 ms of
+CPU), and at most this many compressed objects held at once."""
+
+
+def bodies(db: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, bytes]:
+    """The stored bytes of data objects, by path, read in one query (the paths as one
+    string, see `lookup._run`)."""
+    return dict(db.execute(BLOB, ["\n".join(paths)]).fetchall())
+
+
+def hits(
+    path: str,
+    rows: Sequence[bytes] | Mapping[int, bytes],
+    per: dict[int, list[int]],
+    indicators: Sequence[Indicator],
+) -> list[Hit]:
+    """The rows of one listed object that hold an indicator, each under the first."""
+    first: dict[int, int] = {}
+    for ord_ in sorted(per):
+        for number in per[ord_]:
+            first.setdefault(number, ord_)
+    try:
+        out = []
+        for number, ord_ in sorted(first.items()):
+            line = rows[number].decode()
+            out.append(Hit(indicators[ord_], orjson.loads(line), line))
+    except (IndexError, KeyError, ValueError) as exc:
+        raise SearchError(f"cannot read {path}: {first_line(exc)}") from None
+    return out
+
+
+def lines(path: str, body: bytes) -> list[bytes]:
+    """The lines of one data object, numbered as its index numbers them."""
+    return _inflated(path, body).splitlines()
+
+
+def rows(path: str, body: bytes, numbers: Iterable[int]) -> dict[int, bytes]:
+    """The lines `numbers` of one data object (as `lines` numbers them), decompressed
+    only as far as the last (isal, ~3x zlib's speed) and cut out without splitting the
+    rest: the first screen of a rare indicator reads one row from each of 100 objects."""
+    wanted = sorted(set(numbers))
+    text = _inflated(path, body, wanted[-1] if wanted else 0)
+    if b"\r" in text:  # splitlines also splits there (orjson never writes one)
+        every = text.splitlines()
+        return {n: every[n] for n in wanted if n < len(every)}
+    out: dict[int, bytes] = {}
+    start = line = 0
+    for number in wanted:
+        while line < number and start >= 0:
+            start = text.find(b"\n", start) + 1 or -1
+            line += 1
+        if start < 0 or start >= len(text):
+            break
+        end = text.find(b"\n", start)
+        out[number] = text[start : end if end >= 0 else len(text)]
+    return out
+
+
+def text(path: str, rows: list[bytes], numbers: list[int]) -> str:
+    """The lines `numbers` of one object, joined by newlines (a tally's input)."""
+    try:
+        return b"\n".join(map(rows.__getitem__, numbers)).decode()
+    except (IndexError, ValueError) as exc:
+        raise SearchError(f"cannot read {path}: {first_line(exc)}") from None
+
+
+def _inflated(path: str, body: bytes, upto: int | None = None) -> bytes:
+    """A gzip object's bytes: all of it (every member), or at least through line
+    `upto`."""
+    try:
+        parts: list[bytes] = []
+        held, at, data = 0, 0, body
+        stream = isal_zlib.decompressobj(GZIP)
+        while at < len(data):
+            parts.append(stream.decompress(data[at : at + STEP]))
+            at += STEP
+            held += parts[-1].count(b"\n")
+            if upto is not None and held > upto:
+                break
+            if stream.eof:  # a gzip member ends: another may follow
+                data, at = stream.unused_data + data[at:], 0
+                stream = isal_zlib.decompressobj(GZIP) if data else stream
+        if not (stream.eof or (upto is not None and held > upto)):
+            raise EOFError("the compressed object ends early")
+        return b"".join(parts)
+    except BAD_GZIP as exc:
+        raise SearchError(f"cannot read {path}: {first_line(exc)}") from None
+
+
+BAD_GZIP = (OSError, EOFError, zlib.error, cast("type[Exception]", isal_zlib.error))
+"""What a damaged object raises (isal's stubs call its error an instance: it is a class)."""
+GZIP = 31
+"""zlib's `wbits` for a gzip stream."""
+STEP = 1 << 16
+"""Compressed bytes decompressed at a time while looking for a line."""
