@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.chaos.replicas import Knobs, Poll, Stage, _ts, lease_owners, run
+from tests.chaos.replicas import Incarnation, Knobs, Poll, Stage, _ts, lease_owners, run
 
 
 @pytest.mark.slow
@@ -58,7 +58,7 @@ def test_a_paused_replica_commits_nothing_after_its_lease_was_taken(
         other = stage.fleet.live[1].replica_id
         refused: list[dict[str, object]] = []
         stops: list[tuple[float, float]] = []
-        for _ in range(3):
+        for _ in range(PAUSES):
             mine = [
                 s
                 for s, (o, _) in lease_owners(moto_endpoint, stage.table).items()
@@ -72,19 +72,17 @@ def test_a_paused_replica_commits_nothing_after_its_lease_was_taken(
             resumed = time.time()
             paused.proc.send_signal(signal.SIGCONT)
             stops.append((stopped, resumed))
-            time.sleep(2.0)
-            refused = [
-                r
-                for r in stage.fleet.log_lines(paused, "lease moved to another replica")
-                if _ts(str(r["time"])) >= resumed
-            ]
+            refused = _refused_after(stage, paused, resumed, wait=REFUSAL_WAIT)
             if refused:
                 break
             stage.wait_balanced()
         stage.finish()
     result = stage.result
     assert result is not None
-    report = result.report() + f"\nrefused after SIGCONT: {len(refused)}, e.g. {refused[:2]}"
+    after = [round(_ts(str(r["time"])) - stops[-1][1], 1) for r in refused]
+    report = result.report() + (
+        f"\nrefused after SIGCONT {len(stops)}: {len(refused)}, s after it {after}, e.g. {refused[:1]}"
+    )
     print(report)
     assert refused, report
     assert not stage.fleet.log_lines(paused, "state store failed"), report
@@ -100,3 +98,31 @@ def test_a_paused_replica_commits_nothing_after_its_lease_was_taken(
         )
 
     assert [o for o in result.overlaps if not any(map(frozen, o))] == [], report
+
+
+REFUSAL_WAIT = 4.0
+"""How long after SIGCONT to wait for the frozen poll's refused write (it came 0.1-0.3 s
+after SIGCONT at load 7)."""
+PAUSES = 6
+"""A pause shows a refused write only if it froze a poll that goes on to write after
+SIGCONT (one that falls between two polls freezes none). A fresh-clone run at load 9.8
+saw three pauses in a row refuse nothing (every event landed once); each pause is a fresh
+chance, so more of them make a miss of every one unlikely, and a passing run still stops
+at the first refusal."""
+
+
+def _refused_after(
+    stage: Stage, paused: Incarnation, resumed: float, *, wait: float
+) -> list[dict[str, object]]:
+    """The paused replica's "lease moved" lines logged since `resumed`, waiting up to
+    `wait` seconds for the first (a pause between two polls freezes none: then none)."""
+    deadline = time.monotonic() + wait
+    while True:
+        refused = [
+            r
+            for r in stage.fleet.log_lines(paused, "lease moved to another replica")
+            if _ts(str(r["time"])) >= resumed
+        ]
+        if refused or time.monotonic() >= deadline:
+            return refused
+        time.sleep(0.2)
