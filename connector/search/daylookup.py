@@ -110,7 +110,7 @@ def answer(
     kept.rows += sum(day.rows for day in found)
     pending = list(found)
     while pending:
-        if kept.heap and len(kept.heap) >= kept.limit and pending[0].newest() <= kept.oldest():
+        if kept.settled(pending[0].newest()):
             break
         batch = [pending.pop(0)]
         while pending and sum(day.rows for day in batch) < kept.limit:

@@ -149,8 +149,8 @@ class Searcher:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
                 files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
-            if files and all(look for _, look in wanted):
-                files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+                if files:
+                    files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
                 self._scan(files, indicators, window, kept, tallies)
             summaries = tallies.done()
@@ -382,11 +382,7 @@ def _keep(
 def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bool:
     """Whether no listed object from `newest[next_]` on can hold a row newer than those
     kept."""
-    if next_ == len(newest):
-        return True
-    if not kept.heap or len(kept.heap) < kept.limit:
-        return False
-    return found.listed[newest[next_]].newest() <= kept.oldest()
+    return next_ == len(newest) or kept.settled(found.listed[newest[next_]].newest())
 
 
 def _folders(root: str, paths: Sequence[str]) -> list[str]:

@@ -85,9 +85,14 @@ class Newest:
     def newest(self) -> list[Hit]:
         return [h for _, _, h in sorted(self.heap, key=lambda i: (i[0], i[1]), reverse=True)]
 
-    def oldest(self) -> int:
-        """The time (µs) of the oldest row kept."""
-        return (self.heap[0][0] - EPOCH) // MICRO
+    def settled(self, newest_us: int) -> bool:
+        """Whether no row at `newest_us` (µs) or older can be kept any more: `limit`
+        rows are held and the oldest of them is at least as new."""
+        return (
+            bool(self.heap)
+            and len(self.heap) >= self.limit
+            and newest_us <= (self.heap[0][0] - EPOCH) // MICRO
+        )
 
 
 @dataclass(frozen=True)
