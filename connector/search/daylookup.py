@@ -64,20 +64,16 @@ def merge(into: Sequence[Summary], counted: list[tuple[int, int, int]], rfc3339:
             mine.merge(part)
 
 
-STATS = """
-SELECT filename, key, n, first, last
-FROM read_parquet(string_split($files, chr(10)), filename = true)
+SCAN = """
+SELECT {columns} FROM read_parquet(string_split($files, chr(10)), filename = true)
 WHERE {where}
 """
+STATS = "filename, key, n, first, last"
 POSTINGS = """
-SELECT filename, key, o, l, s * 1000000 + u AS t FROM (
-    SELECT filename, key, unnest(obj) AS o, unnest(line) AS l, unnest(sec) AS s,
-        unnest(us) AS u
-    FROM read_parquet(string_split($files, chr(10)), filename = true)
-    WHERE {where}
-)
+SELECT filename, key, o, l, s * 1000000 + u AS t FROM ({rows})
 WHERE s * 1000000 + u BETWEEN $since AND $until
 """
+UNNESTED = "filename, key, unnest(obj) AS o, unnest(line) AS l, unnest(sec) AS s, unnest(us) AS u"
 COUNTED = "SELECT filename, count(DISTINCT (o, l)), {columns} FROM ({postings}) GROUP BY filename"
 PER_INDICATOR = (
     "count(DISTINCT (o, l)) FILTER (WHERE {mine}), min(t) FILTER (WHERE {mine}), "
@@ -146,9 +142,8 @@ def plan(
     window, newest file first; files without a match are left out. Raises `duckdb.Error`."""
     if not chosen:
         return []
-    where, params = condition(wanted)
+    sql, params = scans(wanted, STATS)
     hit: dict[str, dict[str, tuple[int, int | None, int | None]]] = {}
-    sql = STATS.format(where=where)
     for file, key, n, first, last in db.execute(
         sql, {**params, "files": "\n".join(sorted(chosen))}
     ).fetchall():
@@ -193,13 +188,13 @@ def _counted(
     """Matches counted from the postings in the window (distinct rows per indicator)."""
     if not files:
         return []
-    where, params = condition(wanted)
+    rows, params = scans(wanted, UNNESTED)
     columns = []
     for n, look in enumerate(wanted):
         mine, extra = condition([look], f"o{n}_")
         columns.append(PER_INDICATOR.format(mine=mine))
         params.update(extra)
-    sql = COUNTED.format(columns=", ".join(columns), postings=POSTINGS.format(where=where))
+    sql = COUNTED.format(columns=", ".join(columns), postings=POSTINGS.format(rows=rows))
     out = []
     args = {**params, "files": "\n".join(files), "since": since_us, "until": until_us}
     for file, rows, *per in db.execute(sql, args).fetchall():
@@ -222,8 +217,8 @@ def newest_rows(
 ) -> dict[str, dict[int, list[int]]]:
     """The newest `limit` matching rows of `days`: per object path, per indicator
     position, the ascending lines."""
-    where, params = condition(wanted)
-    sql = NEWEST.format(postings=POSTINGS.format(where=where))
+    rows, params = scans(wanted, UNNESTED)
+    sql = NEWEST.format(postings=POSTINGS.format(rows=rows))
     files = "\n".join(day.file for day in days)
     args = {**params, "files": files, "since": since_us, "until": until_us, "limit": limit}
     return _per_object(days, wanted, db.execute(sql, args).fetchall())
@@ -237,8 +232,8 @@ def every_row(
     until_us: int,
 ) -> dict[str, dict[int, list[int]]]:
     """Every matching row of one day, as `newest_rows` gives them (for the tallies)."""
-    where, params = condition(wanted)
-    sql = EVERY.format(postings=POSTINGS.format(where=where))
+    rows, params = scans(wanted, UNNESTED)
+    sql = EVERY.format(postings=POSTINGS.format(rows=rows))
     args = {**params, "files": day.file, "since": since_us, "until": until_us}
     return _per_object([day], wanted, db.execute(sql, args).fetchall())
 
@@ -280,3 +275,30 @@ def condition(wanted: Sequence[Lookup], tag: str = "k") -> Query:
             parts.append(f"key BETWEEN ${tag}l{n} AND ${tag}h{n}")
             params.update({f"{tag}l{n}": look.low, f"{tag}h{n}": look.high})
     return "(" + (" OR ".join(parts) or "false") + ")", params
+
+
+def scans(wanted: Sequence[Lookup], columns: str) -> Query:
+    """The key rows finding any of `wanted` (their `columns`), one scan per key or key
+    range joined by UNION ALL, with the parameters: DuckDB skips row groups by the key
+    statistics of an equality or a range, not of an OR of them (a user id's two keys
+    read every row group's postings: 0.59 CPU s for a month's files against 0.21). The
+    scans are disjoint (overlapping ranges merged, keys inside a range left to it), so
+    each key row comes once, as from the OR of `condition`."""
+    ranges: list[list[str]] = []
+    for low, high in sorted((look.low, look.high) for look in wanted if look.low):
+        if ranges and low <= ranges[-1][1]:
+            ranges[-1][1] = max(ranges[-1][1], high)
+        else:
+            ranges.append([low, high])
+    keys = sorted(
+        {k for look in wanted for k in look.keys if not any(a <= k <= b for a, b in ranges)}
+    )
+    parts = [SCAN.format(columns=columns, where=f"key = $s{m}") for m in range(len(keys))]
+    parts += [
+        SCAN.format(columns=columns, where=f"key BETWEEN $sl{m} AND $sh{m}")
+        for m in range(len(ranges))
+    ]
+    params: dict[str, Any] = {f"s{m}": key for m, key in enumerate(keys)}
+    for m, (low, high) in enumerate(ranges):
+        params.update({f"sl{m}": low, f"sh{m}": high})
+    return " UNION ALL ".join(parts) or SCAN.format(columns=columns, where="false"), params
