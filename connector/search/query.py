@@ -18,16 +18,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
 
 from connector import clock
-from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
-from connector.logtypes import REGISTRY
 from connector.search import compact, daylookup, duckdb_s3, index, lookup, objects, partitions
 from connector.search.results import (
     Found,
@@ -39,6 +37,9 @@ from connector.search.results import (
     in_window,
 )
 from connector.search.tally import Tallies
+
+if TYPE_CHECKING:
+    from connector.config.settings import OutputConfig
 
 FETCH = 2048
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
@@ -55,6 +56,8 @@ side by side."""
 
 def log_type_names(selected: Sequence[str] = ()) -> list[str]:
     """`audit` or `Slack.AuditLogs` to the folder name; all log types when none is given."""
+    from connector.logtypes import REGISTRY  # the log types' models: imported when used
+
     by_name = {name: cls.log_type for name, cls in REGISTRY.items()}
     folders = set(by_name.values())
     out = []
