@@ -26,7 +26,17 @@ import orjson
 from connector import clock
 from connector.indicators import keys
 from connector.indicators.match import Indicator
-from connector.search import compact, daylookup, duckdb_s3, index, lookup, objects, partitions
+from connector.search import (
+    compact,
+    daylookup,
+    duckdb_s3,
+    index,
+    listing,
+    lookup,
+    objects,
+    parallel,
+    partitions,
+)
 from connector.search.results import (
     Found,
     Hit,
@@ -79,11 +89,7 @@ class Searcher:
         if output.type == "stdout":
             raise SearchError('output: type "stdout" keeps nothing to search; use local or s3')
         self.output = output
-        self._db = duckdb.connect(config=DUCKDB_CONFIG)
-        self._db.execute("SET enable_progress_bar = false")
-        self._db.execute("SET parquet_metadata_cache = true")
-        self._db.execute("SET enable_http_metadata_cache = true")
-        self._db.execute("SET enable_external_file_cache = false")
+        self._db = parallel.session(duckdb.connect(config=DUCKDB_CONFIG))
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
@@ -99,23 +105,19 @@ class Searcher:
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
         return partitions.prune(self._months(window, log_types), window.since, window.until)
 
-    def _months(
-        self, window: Window, log_types: Sequence[str], suffix: str = "", deep: bool = True
-    ) -> list[str]:
-        """Every data object (or, with `suffix`, index file) of the months of `window`;
-        not `deep`: only those directly in a day's folder (a compacted index)."""
-        found: list[str] = []
-        root = f"{self.root}/{index.INDEX}" if suffix else self.root
+    def _months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+        """Every data object (or, with `suffix`, index file) of the months of `window`."""
+        patterns = self._globs(window, log_types, suffix)
         try:
-            for folder in log_types:
-                for pattern in partitions.month_globs(
-                    root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
-                ):
-                    pattern = pattern if deep else pattern.replace("/**/", "/*/")
-                    found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+            return listing.globs(self._db, self.root, patterns)
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
-        return found
+
+    def _globs(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+        """The globs of `_months`."""
+        root = f"{self.root}/{index.INDEX}" if suffix else self.root
+        suffix = suffix or index.DATA_SUFFIX
+        return listing.months(root, log_types, window.since, window.until, suffix)
 
     def search(
         self,
@@ -137,8 +139,8 @@ class Searcher:
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
         and last seen without `tally`); raises `SearchError`."""
-        listing = self._months(window, log_type_names(log_types))
-        files = partitions.prune(listing, window.since, window.until)
+        listed = self._months(window, log_type_names(log_types))
+        files = partitions.prune(listed, window.since, window.until)
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
             raise SearchError(
@@ -151,9 +153,9 @@ class Searcher:
         try:
             wanted = [(i, keys.lookup(i)) for i in indicators]
             if all(look for _, look in wanted):
-                files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
+                files = self._compacted(files, listed, window, wanted, kept, tallies)  # type: ignore[arg-type]
                 if files:
-                    files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+                    files = self._indexed(files, len(listed), window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
                 self._scan(files, indicators, window, kept, tallies)
             summaries = tallies.done()
@@ -220,6 +222,7 @@ class Searcher:
     def _indexed(
         self,
         files: list[str],
+        listed: int,
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: Newest,
@@ -230,8 +233,13 @@ class Searcher:
         written) and those the index sends to be read (`lookup`). Counts come from the
         index; rows are parsed from the listed objects newest listed line first until no
         object left can hold a row newer than the `limit` kept. With the tallies, every
-        listed object's matching lines go to DuckDB, unparsed (`tally`)."""
-        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
+        listed object's matching lines go to DuckDB, unparsed (`tally`); the indexes are
+        listed under the days of `files` (`listing.object_indexes`; `listed`: how many
+        data objects the months hold)."""
+        folders = _folders(self.root, files)
+        present = listing.object_indexes(
+            self._db, self.root, files, self._globs(window, folders, index.SUFFIX), listed
+        )
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
@@ -272,22 +280,19 @@ class Searcher:
     def _compacted(
         self,
         files: list[str],
-        present: set[str],
+        listed: list[str],
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: Newest,
         tallies: Tallies,
     ) -> list[str]:
         """Answer from the days' compacted indexes (`daylookup`) for the objects they
-        cover (of the data objects `present` in the window's months); returned: the
-        objects none covers (`daylookup.answer` says how the rest is answered)."""
-        folders = _folders(self.root, files)
-        days = partitions.prune(
-            self._months(window, folders, compact.SUFFIX, deep=False), window.since, window.until
-        )
-        if not days:
+        cover (the days' files found by `listing.day_files`, of the data objects `listed`
+        in the window's months); returned: the objects none covers (`daylookup.answer`
+        says how the rest is answered)."""
+        chosen = listing.day_files(self._db, self.root, listed, files)
+        if not chosen:
             return files
-        chosen = compact.choose(self._db, days, present, self.root)
         daylookup.answer(self._db, chosen, wanted, window, kept, tallies)
         answered = {path for paths in chosen.values() for path in paths}
         return [f for f in files if f not in answered]
@@ -334,7 +339,6 @@ class Searcher:
                 return
 
 
-GLOB = "SELECT file FROM glob(?)"
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
