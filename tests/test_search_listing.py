@@ -73,11 +73,11 @@ def globbed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def search(root: Path) -> tuple[int, list[int], dict[str, list[str]]]:
+def search(root: Path, limit: int = 100) -> tuple[int, list[int], dict[str, list[str]]]:
     """The count, the `n` of the rows shown, and the day files chosen."""
     searcher = Searcher(OutputConfig(type="local", path=str(root), prefix="p"))
     try:
-        found = searcher.find([parse(IP)], WINDOW, limit=100, tally=False)
+        found = searcher.find([parse(IP)], WINDOW, limit=limit, tally=False)
         files = searcher.files(WINDOW, ["Slack.AuditLogs"])
         chosen = listing.day_files(searcher._db, searcher.root, files, files)
     finally:
@@ -136,3 +136,43 @@ def test_of_two_files_the_one_covering_the_present_objects_is_used(tmp_path: Pat
     total, shown, chosen = search(tmp_path)
     assert (total, shown) == (4, [0, 1, 5, 5])
     assert list(chosen) == [f"{tmp_path / 'p'}/{newer}"]
+
+
+def test_over_s3_the_same_answers_come_from_side_by_side_reads(
+    tmp_path: Path, s3_bucket: tuple[Any, str], moto_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same tree in moto: day files found by name or by listing their day, their
+    footers and stats read side by side, the rows' objects fetched side by side; a late
+    object, a file naming a missing object and a per-object index as locally."""
+    monkeypatch.setattr(listing, "PAGE", 1)
+    full = {land(tmp_path, 2, n, 3): body(2, n, 3) for n in range(12)}
+    compacted(tmp_path, 2, full)
+    early = {land(tmp_path, 3, n, 2): body(3, n, 2) for n in range(20, 23)}
+    compacted(tmp_path, 3, early)
+    land(tmp_path, 3, 30, 2)  # late
+    gone = {land(tmp_path, 4, n, 1): body(4, n, 1) for n in range(40, 43)}
+    compacted(tmp_path, 4, gone)
+    (tmp_path / "p" / key(4, 41)).unlink()
+    land(tmp_path, 5, 50, 1, indexed=True)
+    client, bucket = s3_bucket
+    for path in (tmp_path / "p").rglob("*"):
+        if path.is_file():
+            client.put_object(
+                Bucket=bucket, Key=f"p/{path.relative_to(tmp_path / 'p')}", Body=path.read_bytes()
+            )
+    remote = Searcher(
+        OutputConfig(
+            type="s3", bucket=bucket, prefix="p", region="us-east-1", endpoint_url=moto_endpoint
+        )
+    )
+    try:
+        for limit in (1, 5, 100):
+            found = remote.find([parse(IP)], WINDOW, limit=limit, tally=False)
+            total, shown, _ = search(tmp_path, limit)
+            assert found.total == total == 36 + 8 + 2 + 1
+            assert sorted(h.row["n"] for h in found.hits) == shown
+        files = remote.files(WINDOW, ["Slack.AuditLogs"])
+        chosen = listing.day_files(remote._db, remote.root, files, files)
+        assert sorted(f.split("/")[-2] for f in chosen) == ["day=2", "day=3"]
+    finally:
+        remote.close()

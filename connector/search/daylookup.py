@@ -20,7 +20,7 @@ import duckdb
 
 from connector.indicators.keys import EPOCH, MICRO, Lookup
 from connector.indicators.match import Indicator
-from connector.search import objects
+from connector.search import objects, parallel
 from connector.search.index import rfc3339
 from connector.search.results import Newest, Window
 from connector.search.summary import Summary
@@ -112,23 +112,16 @@ def answer(
         while pending and sum(day.rows for day in batch) < kept.limit:
             batch.append(pending.pop(0))
         shown = newest_rows(db, batch, looks, since, until, kept.limit)
-        paths = sorted(shown)
-        for start in range(0, len(paths), objects.READ_TOGETHER):
-            for path, body in objects.bodies(
-                db, paths[start : start + objects.READ_TOGETHER]
-            ).items():
-                per = shown[path]
-                picked = objects.rows(path, body, (n for lines in per.values() for n in lines))
-                kept.add(objects.hits(path, picked, per, indicators), window)
+        for path, body in objects.stored(db, sorted(shown)):
+            per = shown[path]
+            picked = objects.rows(path, body, (n for lines in per.values() for n in lines))
+            kept.add(objects.hits(path, picked, per, indicators), window)
     for day in found if tallies.facets else ():
         every = every_row(db, day, looks, since, until)
-        paths = sorted(every)
-        for start in range(0, len(paths), objects.READ_TOGETHER):
-            bodies = objects.bodies(db, paths[start : start + objects.READ_TOGETHER])
-            for path, body in bodies.items():
-                rows = objects.lines(path, body)
-                for ord_, numbers in every[path].items():
-                    tallies.add(ord_, objects.text(path, rows, numbers))
+        for path, body in objects.stored(db, sorted(every)):
+            rows = objects.lines(path, body)
+            for ord_, numbers in every[path].items():
+                tallies.add(ord_, objects.text(path, rows, numbers))
 
 
 def plan(
@@ -144,9 +137,7 @@ def plan(
         return []
     sql, params = scans(wanted, STATS)
     hit: dict[str, dict[str, tuple[int, int | None, int | None]]] = {}
-    for file, key, n, first, last in db.execute(
-        sql, {**params, "files": "\n".join(sorted(chosen))}
-    ).fetchall():
+    for file, key, n, first, last in _per_file(db, sql, params, sorted(chosen)):
         hit.setdefault(file, {})[key] = (n, first, last)
     days: list[Day] = []
     counted: list[str] = []
@@ -196,8 +187,8 @@ def _counted(
         params.update(extra)
     sql = COUNTED.format(columns=", ".join(columns), postings=POSTINGS.format(rows=rows))
     out = []
-    args = {**params, "files": "\n".join(files), "since": since_us, "until": until_us}
-    for file, rows, *per in db.execute(sql, args).fetchall():
+    args = {**params, "since": since_us, "until": until_us}
+    for file, rows, *per in _per_file(db, sql, args, files):
         day = Day(file, chosen[file], rows=rows)
         for ord_ in range(len(wanted)):
             count, first, last = per[3 * ord_ : 3 * ord_ + 3]
@@ -302,3 +293,19 @@ def scans(wanted: Sequence[Lookup], columns: str) -> Query:
     for m, (low, high) in enumerate(ranges):
         params.update({f"sl{m}": low, f"sh{m}": high})
     return " UNION ALL ".join(parts) or SCAN.format(columns=columns, where="false"), params
+
+
+def _per_file(
+    db: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any], files: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """The rows of `sql` over `files` (its answer per file, each row naming its file):
+    over S3 the files in `parallel.WORKERS` parts, side by side, each a few row groups'
+    GETs; locally one query."""
+    side_by_side = parallel.remote(files[0] if files else "")
+    parts = max(1, min(len(files), parallel.WORKERS if side_by_side else 1))
+    chunks = [files[n::parts] for n in range(parts)]
+
+    def run(cursor: duckdb.DuckDBPyConnection, chunk: Sequence[str]) -> list[tuple[Any, ...]]:
+        return cursor.execute(sql, {**params, "files": "\n".join(chunk)}).fetchall()
+
+    return [row for rows in parallel.each(db, chunks, run, side_by_side) for row in rows]

@@ -28,6 +28,7 @@ from connector.search.index import INDEX
 
 GLOB = "SELECT file FROM glob(?)"
 THERE = "SELECT filename FROM read_blob(?)"
+FOOTER = "SELECT count(*) FROM parquet_kv_metadata(?)"
 PAGE = 1000
 """Keys an S3 LIST page holds."""
 
@@ -70,8 +71,10 @@ def day_files(
 
 
 def there(db: duckdb.DuckDBPyConnection, root: str, paths: Sequence[str]) -> list[str]:
-    """Those of `paths` that exist: locally one query; over S3 a HEAD each, side by side
-    (a store that cannot answer is "not there": the listing that follows says why)."""
+    """Those of `paths` (Parquet files) that exist: locally one query; over S3 each
+    one's HEAD and footer read side by side, the footer kept in DuckDB's cache for the
+    queries that follow (a store that cannot answer is "not there": the listing that
+    follows says why)."""
     if not paths:
         return []
     if not parallel.remote(root):
@@ -82,7 +85,7 @@ def there(db: duckdb.DuckDBPyConnection, root: str, paths: Sequence[str]) -> lis
 
 def _there(db: duckdb.DuckDBPyConnection, path: str) -> bool:
     try:
-        return bool(db.execute(THERE, [path]).fetchall())
+        return bool(db.execute(FOOTER, [path]).fetchall())
     except (duckdb.HTTPException, duckdb.IOException):
         return False
 

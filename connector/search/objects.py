@@ -11,7 +11,7 @@ A damaged object is a `SearchError` naming it, never a wrong row.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Generator, Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import cast
 
 import duckdb
@@ -19,6 +19,7 @@ import orjson
 from isal import isal_zlib
 
 from connector.indicators.match import Indicator
+from connector.search import parallel
 from connector.search.results import Hit, SearchError, first_line
 
 BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
@@ -27,10 +28,26 @@ READ_TOGETHER = 16
 CPU), and at most this many compressed objects held at once."""
 
 
-def bodies(db: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, bytes]:
+def bodies(db: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, bytes]:
     """The stored bytes of data objects, by path, read in one query (the paths as one
     string, see `lookup._run`)."""
     return dict(db.execute(BLOB, ["\n".join(paths)]).fetchall())
+
+
+def stored(db: duckdb.DuckDBPyConnection, paths: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The stored bytes of `paths`: locally `READ_TOGETHER` objects a query; over S3
+    each on its own, side by side (`parallel`), at most `READ_TOGETHER` held ahead of
+    the caller, in order."""
+    if not parallel.remote(paths[0] if paths else ""):
+        for start in range(0, len(paths), READ_TOGETHER):
+            yield from bodies(db, paths[start : start + READ_TOGETHER]).items()
+        return
+    for one in parallel.each(db, paths, _body, side_by_side=True, ahead=READ_TOGETHER):
+        yield from one.items()
+
+
+def _body(db: duckdb.DuckDBPyConnection, path: str) -> dict[str, bytes]:
+    return bodies(db, [path])
 
 
 def hits(
