@@ -166,7 +166,7 @@ def test_over_s3_the_same_answers_come_from_side_by_side_reads(
         )
     )
     try:
-        for limit in (1, 5, 100):
+        for limit in (1, 5, 10, 100):
             found = remote.find([parse(IP)], WINDOW, limit=limit, tally=False)
             total, shown, _ = search(tmp_path, limit)
             assert found.total == total == 36 + 8 + 2 + 1

@@ -80,8 +80,8 @@ PER_INDICATOR = (
     "max(t) FILTER (WHERE {mine})"
 )
 NEWEST = """
-SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l
-ORDER BY max(t) DESC, filename, o, l LIMIT $limit
+SELECT filename, o, l, list(key), max(t) AS t FROM ({postings}) GROUP BY filename, o, l
+ORDER BY t DESC, filename, o, l LIMIT $limit
 """
 EVERY = "SELECT filename, o, l, list(key) FROM ({postings}) GROUP BY filename, o, l"
 
@@ -207,12 +207,14 @@ def newest_rows(
     limit: int,
 ) -> dict[str, dict[int, list[int]]]:
     """The newest `limit` matching rows of `days`: per object path, per indicator
-    position, the ascending lines."""
+    position, the ascending lines. A row is in one file, so the newest of all are the
+    newest of the files' newest, asked of parts of the files side by side over S3."""
     rows, params = scans(wanted, UNNESTED)
     sql = NEWEST.format(postings=POSTINGS.format(rows=rows))
-    files = "\n".join(day.file for day in days)
-    args = {**params, "files": files, "since": since_us, "until": until_us, "limit": limit}
-    return _per_object(days, wanted, db.execute(sql, args).fetchall())
+    args = {**params, "since": since_us, "until": until_us, "limit": limit}
+    found = _per_file(db, sql, args, [day.file for day in days])
+    found.sort(key=lambda row: (-row[4], row[0], row[1], row[2]))
+    return _per_object(days, wanted, [row[:4] for row in found[:limit]])
 
 
 def every_row(
