@@ -1,7 +1,8 @@
 """Search over a month of landed audit rows, with the index and against the DuckDB floor,
 and what watchlists cost ingest.
 
-    python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3] [--floor-runs 2]
+    python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3 [--s3-latency MS]]
+                           [--floor-runs 2]
                            [--export QUERY] [--ingest-events 0] [--watched 100] [--scan]
                            [--summary] [--compact]
 
@@ -11,7 +12,9 @@ validate/enrich/batch code, and writes each object's search index beside it with
 daemon's derived output; the index's CPU and bytes are reported against the rest. A fifth
 of the audit rows sign in from one office NAT address. `--s3` uploads the tree to a moto
 server on 127.0.0.1 (its own process) and runs every query there too; `--export` measures
-`search --all` of one query (peak RSS of the streaming export).
+`search --all` of one query (peak RSS of the streaming export); `--s3-latency MS` runs
+every query once more through `bench.latency_proxy` in front of moto, which waits MS
+before passing each request on (S3 answers in tens of ms; moto in a few).
 
 Each query (30-day window, the first screen: count, first/last seen and the newest 100
 rows) runs in a fresh interpreter: *cold* is the first search (imports, DuckDB
@@ -259,6 +262,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--s3", action="store_true", help="also every query over moto S3")
     ap.add_argument(
+        "--s3-latency",
+        type=float,
+        default=0.0,
+        help="with --s3, also every query over moto behind a proxy adding this many ms a request",
+    )
+    ap.add_argument(
         "--floor-runs", type=int, default=2, help="1: the floor's cold run only; 0: no floor"
     )
     ap.add_argument("--export", default="20 %: office NAT IP", help="query for --all; '' skips")
@@ -322,6 +331,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.s3:
             server, env = moto_upload(root)
             places.append(("S3 (moto)", env))
+            if args.s3_latency > 0:
+                from bench import latency_proxy
+
+                port = int(env["BENCH_S3_ENDPOINT"].rsplit(":", 1)[1])
+                proxy = latency_proxy.serve(port, args.s3_latency / 1000)
+                slow = f"http://127.0.0.1:{proxy.server_address[1]}"
+                place = f"S3 (moto, +{args.s3_latency:g} ms a request)"
+                places.append((place, {**env, "BENCH_S3_ENDPOINT": slow}))
         try:
             for place, env in places:
                 for name, indicator in queries.items():
@@ -426,14 +443,15 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
         warm = fl["warm"] if fl.get("runs", 2) > 1 else None
         ratio = ours["warm"][1] / max((warm or fl["cold"])[1], 1e-9)
         floor_warm = f"{warm[0]:.2f} ({warm[1]:.2f})" if warm else "-"
+        floor_cold = f"{fl['cold'][0]:.2f} ({fl['cold'][1]:.2f})" if row.get("floor") else "-"
+        shown_ratio = f"{ratio:.2f}" if row.get("floor") else "-"
         load = (fl if row.get("floor") else ours).get("load", "")
         lines.append(
             f"| {row.get('place', 'local')} | {row['name']} `{row['indicator']}` "
             f"| {ours['warm'][2]:,} "
             f"| {ours['cold'][0]:.2f} ({ours['cold'][1]:.2f}) "
             f"| {ours['warm'][0]:.2f} ({ours['warm'][1]:.2f}) | {ours['rss_mb']:.0f} "
-            f"| {fl['cold'][0]:.2f} ({fl['cold'][1]:.2f}) "
-            f"| {floor_warm} | {fl['rss_mb']:.0f} | {ratio:.2f} | {load} |"
+            f"| {floor_cold} | {floor_warm} | {fl['rss_mb']:.0f} | {shown_ratio} | {load} |"
         )
     for got in results.get("export", []):
         lines += [

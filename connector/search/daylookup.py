@@ -303,8 +303,10 @@ def _per_file(
     """The rows of `sql` over `files` (its answer per file, each row naming its file):
     over S3 the files in `parallel.WORKERS` parts, side by side, each a few row groups'
     GETs; locally one query."""
-    side_by_side = parallel.remote(files[0] if files else "")
-    parts = max(1, min(len(files), parallel.WORKERS if side_by_side else 1))
+    if not files:
+        return []
+    side_by_side = parallel.remote(files[0])
+    parts = min(len(files), parallel.WORKERS if side_by_side else 1)
     chunks = [files[n::parts] for n in range(parts)]
 
     def run(cursor: duckdb.DuckDBPyConnection, chunk: Sequence[str]) -> list[tuple[Any, ...]]:
