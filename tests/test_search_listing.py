@@ -143,8 +143,8 @@ def test_over_s3_the_same_answers_come_from_side_by_side_reads(
 ) -> None:
     """The same tree in moto: day files found by name or by listing their day, their
     footers and stats read side by side, the rows' objects fetched side by side; a late
-    object, a file naming a missing object and per-object indexes (read side by side)
-    as locally."""
+    object, a file naming a missing object, per-object indexes (read side by side) and
+    objects without any index (scanned side by side) as locally."""
     monkeypatch.setattr(listing, "PAGE", 1)
     full = {land(tmp_path, 2, n, 3): body(2, n, 3) for n in range(12)}
     compacted(tmp_path, 2, full)
@@ -156,6 +156,8 @@ def test_over_s3_the_same_answers_come_from_side_by_side_reads(
     (tmp_path / "p" / key(4, 41)).unlink()
     for n in range(50, 60):  # per-object indexes only: a key in one row or in two
         land(tmp_path, 5, n, 1 + n % 2, indexed=True)
+    for n in range(60, 63):  # no index at all: scanned, side by side
+        land(tmp_path, 6, n, 2)
     client, bucket = s3_bucket
     for path in (tmp_path / "p").rglob("*"):
         if path.is_file():
@@ -171,7 +173,7 @@ def test_over_s3_the_same_answers_come_from_side_by_side_reads(
         for limit in (1, 5, 10, 100):
             found = remote.find([parse(IP)], WINDOW, limit=limit, tally=False)
             total, shown, _ = search(tmp_path, limit)
-            assert found.total == total == 36 + 8 + 2 + 15
+            assert found.total == total == 36 + 8 + 2 + 15 + 6
             assert sorted(h.row["n"] for h in found.hits) == shown
         files = remote.files(WINDOW, ["Slack.AuditLogs"])
         chosen = listing.day_files(remote._db, remote.root, files, files)

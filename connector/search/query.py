@@ -52,6 +52,9 @@ if TYPE_CHECKING:
     from connector.config.settings import OutputConfig
 
 FETCH = 2048
+SCAN_AHEAD = 4
+"""Objects scanned side by side over S3: each one's lines passing the prefilter are held
+until taken (up to ~10 MB for a value in every row of a 10,000-row object)."""
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
@@ -312,7 +315,13 @@ class Searcher:
     ) -> None:
         """Every indicator has a prefilter: few lines pass it, so every match is read
         (the summary counts them all), the newest kept here, and no line is parsed for
-        its time in SQL (a third of the query's time)."""
+        its time in SQL (a third of the query's time). Over S3 an object a query, a few
+        side by side (each a HEAD and a GET), their lines taken in the objects' order."""
+        if parallel.remote(self.root):
+            each = [(NARROWED, [[path], pattern]) for path in files]
+            for lines in parallel.each(self._db, each, _fetched, True, ahead=SCAN_AHEAD):
+                _keep(_matches(lines, indicators, window), window, kept, tallies)
+            return
         cursor = self._db.execute(NARROWED, [files, pattern])
         while chunk := cursor.fetchmany(FETCH):
             _keep(_matches(chunk, indicators, window), window, kept, tallies)
@@ -384,6 +393,10 @@ def _keep(
             lines[ord_].append(hit.line)
     for ord_, held in lines.items():
         tallies.add(ord_, "\n".join(held))
+
+
+def _fetched(db: duckdb.DuckDBPyConnection, query: tuple[str, list[Any]]) -> list[Any]:
+    return db.execute(*query).fetchall()
 
 
 def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bool:
