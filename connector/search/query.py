@@ -41,6 +41,10 @@ from connector.search.results import (
 from connector.search.tally import Tallies
 
 FETCH = 2048
+RELISTS = 3
+"""How often a search starts over when an index file it listed was deleted before it read
+it (`search.gc` waits an hour after a file stops being read: only a search that ran that
+long meets it, and a new listing no longer holds the file)."""
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
@@ -81,6 +85,7 @@ class Searcher:
         self._db.execute("SET parquet_metadata_cache = true")
         self._db.execute("SET enable_http_metadata_cache = true")
         self._db.execute("SET enable_external_file_cache = false")
+        self._listed: list[tuple[str, set[str]]] = []
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
@@ -90,8 +95,22 @@ class Searcher:
         else:
             self.root = str(Path(output.path).resolve() / output.prefix).rstrip("/")
 
+    @property
+    def db(self) -> duckdb.DuckDBPyConnection:
+        return self._db
+
     def close(self) -> None:
         self._db.close()
+
+    def _vanished(self) -> bool:
+        """Whether an index file this search listed is no longer listed."""
+        try:
+            return any(
+                not listed <= {r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()}
+                for pattern, listed in self._listed
+            )
+        except duckdb.Error:
+            return False
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
         return partitions.prune(self._months(window, log_types), window.since, window.until)
@@ -109,7 +128,10 @@ class Searcher:
                     root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
                 ):
                     pattern = pattern if deep else pattern.replace("/**/", "/*/")
-                    found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+                    listed = [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+                    if suffix:
+                        self._listed.append((pattern, set(listed)))
+                    found += listed
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
         return found
@@ -133,7 +155,26 @@ class Searcher:
         tally: bool = True,
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
-        and last seen without `tally`); raises `SearchError`."""
+        and last seen without `tally`); raises `SearchError`. A read that fails because an
+        index file listed has since been deleted (`search.gc`, after its grace) starts
+        over from a new listing, which no longer holds it."""
+        for attempt in range(RELISTS + 1):
+            self._listed = []
+            try:
+                return self._find(indicators, window, log_types, limit, tally)
+            except duckdb.Error as exc:
+                if attempt == RELISTS or not self._vanished():
+                    raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _find(
+        self,
+        indicators: Sequence[Indicator],
+        window: Window,
+        log_types: Sequence[str],
+        limit: int,
+        tally: bool,
+    ) -> Found:
         listing = self._months(window, log_type_names(log_types))
         files = partitions.prune(listing, window.since, window.until)
         if not files:
@@ -145,17 +186,14 @@ class Searcher:
         indicators = list({i.label: i for i in indicators}.values())
         tallies = Tallies(self._db, indicators, facets=tally)
         kept = Newest(limit)
-        try:
-            wanted = [(i, keys.lookup(i)) for i in indicators]
-            if all(look for _, look in wanted):
-                files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
-                if files:
-                    files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+        wanted = [(i, keys.lookup(i)) for i in indicators]
+        if all(look for _, look in wanted):
+            files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
-                self._scan(files, indicators, window, kept, tallies)
-            summaries = tallies.done()
-        except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+                files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+        if files:
+            self._scan(files, indicators, window, kept, tallies)
+        summaries = tallies.done()
         for summary in summaries if kept.cut else ():
             summary.complete = False
         return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
