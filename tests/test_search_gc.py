@@ -261,3 +261,55 @@ def test_an_unreadable_index_file_is_still_an_error(tmp_path: Path) -> None:
             searcher.find(indicators(["evil.example"]), ALL)
     finally:
         searcher.close()
+
+
+def test_index_compact_and_gc_commands_over_s3(
+    slack: Any, tmp_path: Path, s3_bucket: tuple[Any, str], moto_endpoint: str, capsys: Any
+) -> None:
+    """On S3 (moto): `index --compact` keeps what the grace protects, `--gc --grace 0`
+    deletes the per-object indexes the day files cover (LastModified from the store),
+    `index` does not write them again, searches agree throughout; a bad grace exits 2."""
+    from connector.cli.main import main
+    from tests.test_search import write_config
+
+    client, bucket = s3_bucket
+    row = {"details": "evil.example", "p_event_time": "2026-11-01T00:00:00Z"}
+    staged = Output(tmp_path / "staged")
+    for day, rows_ in ((1, [row, row]), (2, [row]), (2, [row])):
+        staged.land(day, rows_, True)
+    for path in (p for p in staged.root.rglob("*") if p.is_file()):
+        key = f"logs/{path.relative_to(staged.root)}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    output = {"type": "s3", "bucket": bucket, "prefix": "logs/p", "region": "us-east-1"}
+    config = write_config(tmp_path, slack, {**output, "endpoint_url": moto_endpoint})
+
+    def run(*args: str) -> str:
+        capsys.readouterr()
+        assert main([*args, "--config", config, "--since", "2026-10-01"]) == 0
+        return str(capsys.readouterr().out)
+
+    def keys() -> set[str]:
+        listed = client.list_objects_v2(Bucket=bucket, Prefix="logs/p/_index/")
+        return {o["Key"].removeprefix("logs/") for o in listed.get("Contents", [])}
+
+    def count() -> int:
+        got = run(
+            "search", "--format", "json", "--until", "2026-12-01", "--summary", "evil.example"
+        )
+        return int(orjson.loads(got.splitlines()[0])["summary"][0]["events"])
+
+    per_object = {f for f in keys() if f.endswith(index.SUFFIX)}
+    assert len(per_object) == 3 and count() == 4
+    said = run("index", "--compact")
+    assert "compacted 2 day(s), 4 row(s)" in said
+    assert "deleted 0 index file(s)" in said and "3 more once their day file is 3600 s old" in said
+    assert per_object <= keys() and count() == 4
+    said = run("index", "--gc", "--grace", "0")
+    assert "deleted 3 index file(s)" in said, said
+    left = keys()
+    assert not per_object & left and len(left) == 2 and count() == 4
+    assert "indexed 0 object(s)" in run("index")
+    assert keys() == left and count() == 4
+    capsys.readouterr()
+    assert main(["index", "--config", config, "--since", "30d", "--gc", "--grace", "soon"]) == 2
+    assert "--grace: 'soon' is not an age" in capsys.readouterr().err

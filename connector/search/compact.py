@@ -100,7 +100,6 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from connector.indicators.object_keys import key_rows
 
