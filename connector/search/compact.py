@@ -12,7 +12,7 @@ day (per log type) that holds every key's text once, with its exact postings:
   key range);
 - `n`, `first`, `last`: how many rows hold it, its first and last event time (µs), read
   without touching the lists for a key in `FIRST_LAST` rows or more (null for fewer: a
-  search takes them from the lists' ends, which are short; most keys are such, and
+  search counts those from their postings, which are short; most keys are such, and
   their two times were a sixth of the file);
 - `obj`, `line`, `sec`, `us`: one element per row holding it, in time order: the
   object (its position in the covered list), the line, and the event time as whole

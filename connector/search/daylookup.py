@@ -65,8 +65,7 @@ def merge(into: Sequence[Summary], counted: list[tuple[int, int, int]], rfc3339:
 
 
 STATS = """
-SELECT filename, key, n, coalesce(first, sec[1] * 1000000 + us[1]),
-    coalesce(last, sec[-1] * 1000000 + us[-1])
+SELECT filename, key, n, first, last
 FROM read_parquet(string_split($files, chr(10)), filename = true)
 WHERE {where}
 """
@@ -173,7 +172,10 @@ def _alone(
     keys: dict[str, tuple[int, int | None, int | None]], since_us: int, until_us: int
 ) -> tuple[str, int, int, int] | None:
     """The one key hit in a file with its count, first and last time, when those are
-    the answer: no other key can share its rows, and all its rows are in the window."""
+    the answer: no other key can share its rows, and all its rows are in the window
+    (a key in fewer than `compact.FIRST_LAST` rows has no first and last stored: its
+    postings say, counted as at a window's edge, which costs no more than taking the
+    ends of its lists here would: those would be decoded for every key hit)."""
     if len(keys) != 1:
         return None
     ((key, (n, first, last)),) = keys.items()
