@@ -85,7 +85,7 @@ class Output:
         return doomed
 
     def files(self, pattern: str) -> set[str]:
-        return {str(p.relative_to(self.root)) for p in self.root.rglob(pattern)}
+        return {str(p.relative_to(self.root)) for p in self.root.rglob(pattern) if p.is_file()}
 
     def chosen(self) -> dict[str, list[str]]:
         """What a search takes: per day, the day file and the objects (keys under the
@@ -277,9 +277,8 @@ def test_index_compact_and_gc_commands_over_s3(
     staged = Output(tmp_path / "staged")
     for day, rows_ in ((1, [row, row]), (2, [row]), (2, [row])):
         staged.land(day, rows_, True)
-    for path in (p for p in staged.root.rglob("*") if p.is_file()):
-        key = f"logs/{path.relative_to(staged.root)}"
-        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    for key in staged.files("*"):
+        client.put_object(Bucket=bucket, Key=f"logs/{key}", Body=(staged.root / key).read_bytes())
     output = {"type": "s3", "bucket": bucket, "prefix": "logs/p", "region": "us-east-1"}
     config = write_config(tmp_path, slack, {**output, "endpoint_url": moto_endpoint})
 
@@ -313,3 +312,49 @@ def test_index_compact_and_gc_commands_over_s3(
     capsys.readouterr()
     assert main(["index", "--config", config, "--since", "30d", "--gc", "--grace", "soon"]) == 2
     assert "--grace: 'soon' is not an age" in capsys.readouterr().err
+
+
+def test_a_search_over_s3_meeting_a_deleted_file_lists_again(
+    tmp_path: Path, s3_bucket: tuple[Any, str], moto_endpoint: str
+) -> None:
+    """On S3 (moto): the search lists the per-object indexes, the day file lands and a
+    sweep deletes them before the search reads them; it lists again and counts right."""
+    client, bucket = s3_bucket
+    staged = Output(tmp_path / "staged")
+    row = {"details": "evil.example", "p_event_time": "2026-11-01T00:00:00Z"}
+    staged.land(1, [row, row], True)
+    staged.land(1, [row], True)
+    per_object = staged.files("*.v3.parquet")
+    for key in staged.files("*.*"):
+        client.put_object(Bucket=bucket, Key=key, Body=(staged.root / key).read_bytes())
+    staged.compact()
+    (day_file,) = staged.files(f"*{compact.SUFFIX}")
+    real = lookup.plan
+    calls: list[int] = []
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            client.put_object(
+                Bucket=bucket, Key=day_file, Body=(staged.root / day_file).read_bytes()
+            )
+            for key in per_object:
+                client.delete_object(Bucket=bucket, Key=key)
+        return real(*args, **kwargs)
+
+    output = OutputConfig(
+        type="s3", bucket=bucket, prefix="p", region="us-east-1", endpoint_url=moto_endpoint
+    )
+    searcher = Searcher(output)
+    try:
+        with (
+            mock.patch.object(lookup, "plan", racing),
+            mock.patch.object(
+                Searcher, "_find", autospec=True, side_effect=Searcher._find
+            ) as attempts,
+        ):
+            found = searcher.find(indicators(["evil.example"]), ALL, tally=False)
+    finally:
+        searcher.close()
+    assert found.summaries[0].count == 3 and found.total == 3
+    assert attempts.call_count == 2 and len(calls) == 1
