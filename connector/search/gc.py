@@ -41,7 +41,8 @@ _DAY_FILE = re.compile(r"/day-\d+-[0-9a-f]+\.c\d+\.parquet$")
 
 @dataclass(frozen=True)
 class Blob:
-    """An index file as listed: its path (under the search's root), bytes and LastModified (µs)."""
+    """An index file as listed: its full path, bytes and LastModified or mtime (µs; the
+    store's clock, whole seconds locally)."""
 
     path: str
     size: int
@@ -50,8 +51,8 @@ class Blob:
 
 @dataclass
 class Plan:
-    """What a sweep deletes (`doomed`, with the file whose objects cover it) and how many
-    dead files wait for their covering file's grace to end."""
+    """What a sweep deletes (`doomed`, by path) and how many files no search reads wait
+    for their covering day file to be older than the grace."""
 
     doomed: dict[str, Blob] = field(default_factory=dict)
     waiting: int = 0
