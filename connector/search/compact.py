@@ -12,13 +12,11 @@ day (per log type) that holds every key's text once, with its exact postings:
   key range);
 - `n`, `first`, `last`: how many rows hold it, its first and last event time (µs), read
   without touching the lists for a key in `FIRST_LAST` rows or more (null for fewer: a
-  search takes them from the ends of its `sec`/`us` lists, which hold only such short
-  lists; most keys are short, and their two times were a sixth of the file);
-- `obj`, `line`, `sec`/`long_sec`, `us`/`long_us`: one element per row holding it, in
-  time order: the object (its position in the covered list), the line, and the event
-  time as whole seconds plus microseconds (the seconds' deltas pack into a few bits a
-  row); a key's times are in `sec`/`us` when it has no `first`, else in the `long_`
-  columns, so the ends of the short lists are read without decoding a common key's.
+  search takes them from the ends of their lists, which are short; most keys are such,
+  and their two times were a sixth of the file);
+- `obj`, `line`, `sec`, `us`: one element per row holding it, in time order: the
+  object (its position in the covered list), the line, and the event time as whole
+  seconds plus microseconds (the seconds' deltas pack into a few bits a row).
 
 Counts, first and last seen come from `n`/`first`/`last` (or, at a window's edge or
 where two keys can name one row, from the postings); the newest rows shown are picked
@@ -93,8 +91,6 @@ def schema() -> Any:
             ("line", pa.list_(pa.int32())),
             ("sec", pa.list_(pa.int64())),
             ("us", pa.list_(pa.int32())),
-            ("long_sec", pa.list_(pa.int64())),
-            ("long_us", pa.list_(pa.int32())),
         ]
     )
 
@@ -133,7 +129,6 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
     counts = ends - starts
     short = counts < FIRST_LAST
     sec, us = np.divmod(when, 1_000_000)
-    us = us.astype(np.int32)
     out = pa.table(
         {
             "key": coded.dictionary.take(by_text).take(pa.array(key[starts])),
@@ -142,25 +137,12 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
             "last": pa.array(when[ends - 1], mask=short),
             "obj": pa.ListArray.from_arrays(offsets, pa.array(obj, pa.int32())),
             "line": pa.ListArray.from_arrays(offsets, pa.array(line, pa.int32())),
-            "sec": _lists(sec, counts, short, pa.int64()),
-            "us": _lists(us, counts, short, pa.int32()),
-            "long_sec": _lists(sec, counts, ~short, pa.int64()),
-            "long_us": _lists(us, counts, ~short, pa.int32()),
+            "sec": pa.ListArray.from_arrays(offsets, pa.array(sec, pa.int64())),
+            "us": pa.ListArray.from_arrays(offsets, pa.array(us.astype(np.int32), pa.int32())),
         },
         schema=schema().with_metadata({META: json.dumps({"version": VERSION, "objects": names})}),
     )
     return write(out)
-
-
-def _lists(values: Any, counts: Any, kept: Any, kind: Any) -> Any:
-    """The lists of `values` (`counts` elements a key, in key order) of the keys `kept`;
-    null for the others."""
-    import numpy as np
-    import pyarrow as pa
-
-    offsets = np.concatenate([[0], np.cumsum(np.where(kept, counts, 0))]).astype(np.int32)
-    held = pa.array(values[np.repeat(kept, counts)], kind)
-    return pa.ListArray.from_arrays(pa.array(offsets), held, mask=pa.array(~kept))
 
 
 def write(table: Any) -> bytes:
@@ -187,7 +169,7 @@ def write(table: Any) -> bytes:
             "first": delta,
             "last": delta,
             "obj.list.element": "PLAIN",
-            **{f"{c}.list.element": delta for c in ("line", "sec", "us", "long_sec", "long_us")},
+            **{f"{c}.list.element": delta for c in ("line", "sec", "us")},
         },
     )
     return sink.getvalue()

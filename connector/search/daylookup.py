@@ -65,15 +65,22 @@ def merge(into: Sequence[Summary], counted: list[tuple[int, int, int]], rfc3339:
 
 
 STATS = """
-SELECT filename, key, n, coalesce(first, sec[1] * 1000000 + us[1]),
-    coalesce(last, sec[-1] * 1000000 + us[-1])
+SELECT filename, key, n, first, last
 FROM read_parquet(string_split($files, chr(10)), filename = true)
 WHERE {where}
 """
+ENDS = """
+SELECT filename, key, sec[1] * 1000000 + us[1], sec[-1] * 1000000 + us[-1]
+FROM read_parquet(string_split($files, chr(10)), filename = true)
+WHERE {where}
+"""
+ENDS_KEYS = 64
+"""At most this many keys without a stored first and last are given theirs by `ENDS` (a
+wide address range can hit thousands: those files are counted from their postings)."""
 POSTINGS = """
 SELECT filename, key, o, l, s * 1000000 + u AS t FROM (
-    SELECT filename, key, unnest(obj) AS o, unnest(line) AS l,
-        unnest(coalesce(sec, long_sec)) AS s, unnest(coalesce(us, long_us)) AS u
+    SELECT filename, key, unnest(obj) AS o, unnest(line) AS l, unnest(sec) AS s,
+        unnest(us) AS u
     FROM read_parquet(string_split($files, chr(10)), filename = true)
     WHERE {where}
 )
@@ -154,6 +161,7 @@ def plan(
         sql, {**params, "files": "\n".join(sorted(chosen))}
     ).fetchall():
         hit.setdefault(file, {})[key] = (n, first, last)
+    _ends(db, hit)
     days: list[Day] = []
     counted: list[str] = []
     for file, keys in sorted(hit.items()):
@@ -167,6 +175,32 @@ def plan(
         days.append(day)
     days += _counted(db, counted, chosen, wanted, since_us, until_us)
     return sorted((d for d in days if d.rows), key=Day.newest, reverse=True)
+
+
+def _ends(
+    db: duckdb.DuckDBPyConnection, hit: dict[str, dict[str, tuple[int, int | None, int | None]]]
+) -> None:
+    """Fill in the first and last time of the keys hit that have none stored (in fewer
+    than `compact.FIRST_LAST` rows) from their lists' ends: one more query, over the
+    files where one is alone, reading short lists (asking for the ends of every key hit in
+    the stats query would decode a common key's whole lists)."""
+    short = {
+        key
+        for keys in hit.values()
+        if len(keys) == 1
+        for key, (_, first, _) in keys.items()
+        if first is None
+    }
+    if not short or len(short) > ENDS_KEYS:
+        return
+    files = sorted(f for f, keys in hit.items() if len(keys) == 1 and short & keys.keys())
+    params = {f"e{n}": key for n, key in enumerate(sorted(short))}
+    where = "(" + " OR ".join(f"key = ${name}" for name in params) + ")"
+    sql = ENDS.format(where=where)
+    for file, key, first, last in db.execute(sql, {**params, "files": "\n".join(files)}).fetchall():
+        n, stored, _ = hit[file][key]
+        if stored is None:
+            hit[file][key] = (n, first, last)
 
 
 def _alone(
