@@ -266,9 +266,10 @@ def test_an_unreadable_index_file_is_still_an_error(tmp_path: Path) -> None:
 def test_index_compact_and_gc_commands_over_s3(
     slack: Any, tmp_path: Path, s3_bucket: tuple[Any, str], moto_endpoint: str, capsys: Any
 ) -> None:
-    """On S3 (moto): `index --compact` keeps what the grace protects, `--gc --grace 0`
-    deletes the per-object indexes the day files cover (LastModified from the store),
-    `index` does not write them again, searches agree throughout; a bad grace exits 2."""
+    """On S3 (moto): `index --compact --keep` deletes nothing, `index --compact` keeps
+    what the grace protects, `--gc --grace 0` deletes the per-object indexes the day
+    files cover (LastModified from the store), `index` does not write them again,
+    searches agree throughout; a bad grace exits 2."""
     from connector.cli.main import main
     from tests.test_search import write_config
 
@@ -299,8 +300,11 @@ def test_index_compact_and_gc_commands_over_s3(
 
     per_object = {f for f in keys() if f.endswith(index.SUFFIX)}
     assert len(per_object) == 3 and count() == 4
+    said = run("index", "--compact", "--keep", "--grace", "0")
+    assert "compacted 2 day(s), 4 row(s)" in said and "deleted" not in said
+    assert per_object <= keys()
     said = run("index", "--compact")
-    assert "compacted 2 day(s), 4 row(s)" in said
+    assert "compacted 0 day(s)" in said
     assert "deleted 0 index file(s)" in said and "3 more once their day file is 3600 s old" in said
     assert per_object <= keys() and count() == 4
     said = run("index", "--gc", "--grace", "0")
