@@ -17,8 +17,10 @@ is not used.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -27,6 +29,11 @@ import pyarrow.compute as pc
 
 from connector.indicators import keys, shapes, tokens
 from connector.indicators.keys import micros
+
+if TYPE_CHECKING:
+    from connector.indicators._keyscan import Scanner
+
+log = logging.getLogger(__name__)
 
 SCHEMA = pa.schema(
     [
@@ -47,9 +54,13 @@ WHOLE_SECOND = (
 exists; any other spelling goes to Python."""
 
 
-def object_keys(ndjson: bytes) -> pa.Table:
+def object_keys(ndjson: bytes, native: bool = True) -> pa.Table:
     """`key`, `lines` (ascending), `first` and `last` (event time, µs) of every key the
-    object's lines with an event time hold, in no particular order."""
+    object's lines with an event time hold, in no particular order (`native`: by the
+    extension when it is built, else with arrays)."""
+    scanned = _scanned(ndjson) if native else None
+    if scanned is not None:
+        return scanned[1]
     pairs = _pairs(ndjson)
     if pairs is None:
         every = ndjson.splitlines()
@@ -57,10 +68,17 @@ def object_keys(ndjson: bytes) -> pa.Table:
     return _grouped(*pairs)
 
 
-def key_rows(ndjson: bytes) -> pa.Table:
+def key_rows(ndjson: bytes, native: bool = True) -> pa.Table:
     """`key`, `line` and `time` (µs): one row per distinct (key, line) of the object's
     lines with an event time, ordered by key id then line (the same keys as
     `object_keys`, one row per line instead of a list per key)."""
+    scanned = _scanned(ndjson) if native else None
+    if scanned is not None:
+        times, table = scanned
+        lists = table.column("lines").combine_chunks()
+        line = np.asarray(lists.values)
+        each = np.repeat(np.arange(table.num_rows), np.asarray(lists.value_lengths()))
+        return pa.table({"key": table.column("key").take(each), "line": line, "time": times[line]})
     pairs = _pairs(ndjson)
     if pairs is None:
         every = ndjson.splitlines()
@@ -77,6 +95,39 @@ def key_rows(ndjson: bytes) -> pa.Table:
     code, size = _codes(line, key, times)
     line = (code % size).astype(np.int32)
     return pa.table({"key": names.take(pa.array(code // size)), "line": line, "time": times[line]})
+
+
+def _scanned(ndjson: bytes, scanner: Scanner | None = None) -> tuple[Any, pa.Table] | None:
+    """Each line's event time and the key table, by the extension (`_keyscan`, this
+    `scanner` or the shared one); None when it is not built or the object is for the
+    parser (as `tokens.scan`'s None)."""
+    if scanner is None:
+        if _SCANNER is None:
+            return None
+        with _SCANNING:
+            found = _SCANNER.scan(ndjson)
+    else:
+        found = scanner.scan(ndjson)
+    if found is None:
+        return None
+    times, key_offsets, key_text, offsets, lines, first, last = found
+    count = len(key_offsets) // 4 - 1
+    int32 = pa.int32()
+    table = pa.table(
+        {
+            "key": pa.StringArray.from_buffers(
+                count, pa.py_buffer(key_offsets), pa.py_buffer(key_text)
+            ),
+            "lines": pa.ListArray.from_arrays(
+                pa.Array.from_buffers(int32, count + 1, [None, pa.py_buffer(offsets)]),
+                pa.Array.from_buffers(int32, len(lines) // 4, [None, pa.py_buffer(lines)]),
+            ),
+            "first": np.frombuffer(first, np.int64),
+            "last": np.frombuffer(last, np.int64),
+        },
+        schema=SCHEMA,
+    )
+    return np.frombuffer(times, np.int64), table
 
 
 def _pairs(ndjson: bytes) -> tuple[Any, Any, pa.Array, Any] | None:
@@ -178,7 +229,7 @@ def _values_keys(values: pa.Array) -> tuple[Any, pa.Array]:
 
 def _names_keys(names: pa.Array) -> tuple[Any, pa.Array]:
     return np.arange(len(names), dtype=np.int64), pa.array(
-        [f"uname:{n.lower()}" for n in names.to_pylist()], pa.string()
+        [keys.username_key(n) for n in names.to_pylist()], pa.string()
     )
 
 
@@ -249,3 +300,21 @@ def _walked(line: bytes) -> tuple[int, set[str]] | None:
     row = orjson.loads(line)
     when = micros(row.get("p_event_time"))
     return None if when is None else (when, keys.row_keys(row))
+
+
+def native(limit: int = keys.CACHE_MAX) -> Scanner | None:
+    """A scanner of the extension over the Python rules, remembering up to `limit`
+    values, or None when the extension is not built."""
+    try:
+        from connector.indicators._keyscan import Scanner
+    except ImportError:
+        return None
+    return Scanner(keys.remembered, keys.username_key, micros, _walked, limit)
+
+
+_SCANNER = native()
+if _SCANNER is None:
+    log.info("the native key scan is not built: the search index is built with arrays")
+_SCANNING = threading.Lock()
+"""The scanner's caches are shared: one object at a time (its Python rules could let
+another thread in mid-object)."""

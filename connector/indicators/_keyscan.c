@@ -1,0 +1,1066 @@
+/*
+ * The keys of a landed object in one native pass (see keyscan.py, the Python side).
+ *
+ * A Scanner reads NDJSON as orjson writes it: one compact JSON object a line, strings
+ * without escapes. Each line is read exactly (the JSON grammar, strict UTF-8, no white
+ * space, no member name given twice in one object); any line it cannot read so is handed
+ * whole to the Python walk (`walk`), which parses it and applies `keys.row_keys`.
+ *
+ * The key rule itself stays in Python: a string value is skipped only when it provably
+ * has no key (the `keys._plain` rule and the "no key" shapes of shapes.py), any other is
+ * looked up in a cache from value to key ids, filled by `remembered` (keys.remembered)
+ * on a miss. Each line's top-level `p_event_time` (whole-second RFC 3339 read here,
+ * anything else by `micros`) and the string elements of its top-level `p_any_usernames`
+ * (`username` gives the key) are read too. The result is the distinct (key, line) pairs
+ * of the lines with an event time, grouped by key, as buffers for Arrow.
+ *
+ * Memory: the caches hold at most `limit` values; they are emptied (with the key table)
+ * before an object when full. The GIL is held throughout; a Scanner refuses to be
+ * entered twice (a callback could let another thread in).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NO_TIME INT64_MIN
+#define MAX_DEPTH 64
+#define MAX_NAMES 4096
+#define MAX_NUMBER 18
+
+enum { K_DOT = 1, K_COLON = 2, K_AT = 4, K_IP = 8, K_ID = 16, K_STOP = 32 };
+static uint8_t CLASS[256];
+
+static void
+init_classes(void)
+{
+    for (int c = 0; c < 256; c++) {
+        uint8_t k = 0;
+        if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80)
+            k |= K_STOP;
+        if (c == '.')
+            k |= K_DOT;
+        if (c == ':')
+            k |= K_COLON;
+        if (c == '@')
+            k |= K_AT;
+        if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') ||
+            c == ':' || c == '.')
+            k |= K_IP;
+        if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+            k |= K_ID;
+        CLASS[c] = k;
+    }
+}
+
+/* ---- growable arrays ------------------------------------------------------------ */
+
+typedef struct {
+    char *data;
+    size_t len, cap; /* in bytes */
+} Buf;
+
+static int
+buf_reserve(Buf *b, size_t more)
+{
+    if (more > SIZE_MAX / 2 - b->len) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    size_t need = b->len + more;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    char *data = realloc(b->data, cap);
+    if (!data) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int
+buf_add(Buf *b, const void *src, size_t n)
+{
+    if (buf_reserve(b, n) < 0)
+        return -1;
+    memcpy(b->data + b->len, src, n);
+    b->len += n;
+    return 0;
+}
+
+static void
+buf_free(Buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+#define BUF_AT(b, type, i) (((type *)(b).data)[i])
+#define BUF_COUNT(b, type) ((b).len / sizeof(type))
+
+/* ---- hash tables over byte strings ----------------------------------------------- */
+
+typedef struct {
+    uint64_t hash; /* 0: empty */
+    uint32_t off, len;
+    uint32_t a, b; /* payload */
+} Slot;
+
+typedef struct {
+    Slot *slots;
+    size_t cap, used;
+    Buf text;
+} Table;
+
+static uint64_t SEED;
+
+static uint64_t
+hash_bytes(uint32_t kind, const uint8_t *s, size_t n)
+{
+    uint64_t h = SEED ^ ((uint64_t)kind << 56) ^ (n * 0x9E3779B97F4A7C15ULL);
+    while (n >= 8) {
+        uint64_t w;
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+        s += 8;
+        n -= 8;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 29;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 32;
+    return h ? h : 1;
+}
+
+static int
+table_grow(Table *t)
+{
+    size_t cap = t->cap ? t->cap * 2 : 1024;
+    Slot *slots = calloc(cap, sizeof(Slot));
+    if (!slots) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (size_t i = 0; i < t->cap; i++) {
+        Slot *s = &t->slots[i];
+        if (!s->hash)
+            continue;
+        size_t j = s->hash & (cap - 1);
+        while (slots[j].hash)
+            j = (j + 1) & (cap - 1);
+        slots[j] = *s;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->cap = cap;
+    return 0;
+}
+
+/* The slot of (hash, s, n): found (its hash set) or where it would go (hash 0). */
+static Slot *
+table_find(Table *t, uint64_t hash, const uint8_t *s, size_t n)
+{
+    size_t j = hash & (t->cap - 1);
+    for (;;) {
+        Slot *slot = &t->slots[j];
+        if (!slot->hash)
+            return slot;
+        if (slot->hash == hash && slot->len == n && memcmp(t->text.data + slot->off, s, n) == 0)
+            return slot;
+        j = (j + 1) & (t->cap - 1);
+    }
+}
+
+/* Adds (s, n) at the empty slot `slot` found by table_find; returns the slot (the table
+ * may have grown) or NULL with an exception set. */
+static Slot *
+table_put(Table *t, Slot *slot, uint64_t hash, const uint8_t *s, size_t n, uint32_t a, uint32_t b)
+{
+    if (t->text.len + n > UINT32_MAX || n > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: too much text in one cache");
+        return NULL;
+    }
+    uint32_t off = (uint32_t)t->text.len;
+    if (buf_add(&t->text, s, n) < 0)
+        return NULL;
+    if ((t->used + 1) * 2 > t->cap) {
+        if (table_grow(t) < 0)
+            return NULL;
+        slot = table_find(t, hash, s, n);
+    }
+    slot->hash = hash;
+    slot->off = off;
+    slot->len = (uint32_t)n;
+    slot->a = a;
+    slot->b = b;
+    t->used++;
+    return slot;
+}
+
+static void
+table_clear(Table *t)
+{
+    if (t->slots)
+        memset(t->slots, 0, t->cap * sizeof(Slot));
+    t->used = 0;
+    t->text.len = 0;
+}
+
+static void
+table_free(Table *t)
+{
+    free(t->slots);
+    t->slots = NULL;
+    t->cap = t->used = 0;
+    buf_free(&t->text);
+}
+
+/* ---- the scanner ------------------------------------------------------------------- */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *remembered, *username, *micros, *walk;
+    Py_ssize_t limit;
+    int busy;
+    Table values;  /* value (kind 0) or user name (kind 1) -> ids[a:a+b] */
+    Buf ids;       /* uint32 key ids of the cached values */
+    Table keys;    /* key text -> its id (a) */
+    Buf key_at;    /* uint32 offset and length of each key id's text in keys.text */
+    Buf seen;      /* uint64 per key id: the line (sequence number) it was last added on */
+    Buf local;     /* uint64 per key id: object serial << 32 | its index in this object */
+    uint64_t line_seq, serial;
+    Py_ssize_t hits, misses;
+} Scanner;
+
+typedef struct {
+    const uint8_t *s;
+    size_t n;
+    unsigned any, all; /* classes of some byte, of every byte (0 with a non-ASCII one) */
+} Str;
+
+/* One object's scan: the keys of the current line, then the grouped result. */
+typedef struct {
+    Buf line_keys; /* uint32 key ids of the line being read */
+    Buf pairs;     /* (uint32 local id, int32 line) */
+    Buf globals;   /* uint32 key id of each local id */
+    Buf counts;    /* uint32 lines of each local id */
+    int64_t *times;
+    Str *names;    /* member names of the objects open on the line being read */
+} Scan;
+
+static void
+scan_free(Scan *s)
+{
+    buf_free(&s->line_keys);
+    buf_free(&s->pairs);
+    buf_free(&s->globals);
+    buf_free(&s->counts);
+    PyMem_Free(s->times);
+    PyMem_Free(s->names);
+    s->times = NULL;
+    s->names = NULL;
+}
+
+static int
+grow_per_key(Scanner *self, size_t count)
+{
+    size_t have = BUF_COUNT(self->seen, uint64_t);
+    if (count <= have)
+        return 0;
+    size_t more = (count - have) * sizeof(uint64_t);
+    if (buf_reserve(&self->seen, more) < 0 || buf_reserve(&self->local, more) < 0)
+        return -1;
+    memset(self->seen.data + self->seen.len, 0, more);
+    memset(self->local.data + self->local.len, 0, more);
+    self->seen.len += more;
+    self->local.len += more;
+    return 0;
+}
+
+/* The id of a key (a str), added to the key table when new; -1 with an exception. */
+static int64_t
+intern_key(Scanner *self, PyObject *key)
+{
+    if (!PyUnicode_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
+        return -1;
+    }
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(key, &n);
+    if (!text)
+        return -1;
+    uint64_t hash = hash_bytes(2, (const uint8_t *)text, (size_t)n);
+    Slot *slot = table_find(&self->keys, hash, (const uint8_t *)text, (size_t)n);
+    if (slot->hash)
+        return slot->a;
+    size_t id = BUF_COUNT(self->key_at, uint32_t) / 2;
+    if (id >= UINT32_MAX - 1) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys");
+        return -1;
+    }
+    slot = table_put(&self->keys, slot, hash, (const uint8_t *)text, (size_t)n, (uint32_t)id, 0);
+    if (!slot)
+        return -1;
+    uint32_t at[2] = {slot->off, slot->len};
+    if (buf_add(&self->key_at, at, sizeof at) < 0 || grow_per_key(self, id + 1) < 0)
+        return -1;
+    return (int64_t)id;
+}
+
+/* Adds a key id to the current line (once a line). */
+static int
+line_add(Scanner *self, Scan *scan, uint32_t id)
+{
+    uint64_t *seen = &BUF_AT(self->seen, uint64_t, id);
+    if (*seen == self->line_seq)
+        return 0;
+    *seen = self->line_seq;
+    return buf_add(&scan->line_keys, &id, sizeof id);
+}
+
+/* The cached key ids of a value (kind 0) or user name (kind 1), asking Python on a miss. */
+static int
+cached(Scanner *self, Scan *scan, uint32_t kind, const uint8_t *s, size_t n)
+{
+    uint64_t hash = hash_bytes(kind, s, n);
+    Slot *slot = table_find(&self->values, hash, s, n);
+    if (!slot->hash) {
+        self->misses++;
+        PyObject *text = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "strict");
+        if (!text)
+            return -1;
+        PyObject *got = PyObject_CallOneArg(kind ? self->username : self->remembered, text);
+        Py_DECREF(text);
+        if (!got)
+            return -1;
+        size_t start = BUF_COUNT(self->ids, uint32_t);
+        int bad = 0;
+        if (kind) {
+            int64_t id = intern_key(self, got);
+            uint32_t one = (uint32_t)id;
+            bad = id < 0 || buf_add(&self->ids, &one, sizeof one) < 0;
+        }
+        else if (!PyTuple_Check(got)) {
+            PyErr_SetString(PyExc_TypeError, "keyscan: remembered must give a tuple");
+            bad = 1;
+        }
+        else {
+            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(got) && !bad; i++) {
+                int64_t id = intern_key(self, PyTuple_GET_ITEM(got, i));
+                uint32_t one = (uint32_t)id;
+                bad = id < 0 || buf_add(&self->ids, &one, sizeof one) < 0;
+            }
+        }
+        Py_DECREF(got);
+        if (bad)
+            return -1;
+        size_t count = BUF_COUNT(self->ids, uint32_t) - start;
+        if (start > UINT32_MAX || count > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "keyscan: too many cached keys");
+            return -1;
+        }
+        /* intern_key may have grown other tables, never this one: the slot is valid */
+        slot = table_put(&self->values, slot, hash, s, n, (uint32_t)start, (uint32_t)count);
+        if (!slot)
+            return -1;
+    }
+    else
+        self->hits++;
+    for (uint32_t i = 0; i < slot->b; i++)
+        if (line_add(self, scan, BUF_AT(self->ids, uint32_t, slot->a + i)) < 0)
+            return -1;
+    return 0;
+}
+
+/* Whether a value provably has no key: `keys._plain` widened to "not a Slack id", and a
+ * `:` without `@` that is neither IP-like (`match.IP_LIKE`) nor has `://`. */
+static int
+keyless(const Str *v)
+{
+    if (v->n == 0)
+        return 1;
+    if (!(v->any & (K_DOT | K_COLON | K_AT))) {
+        uint8_t first = v->s[0];
+        int id = (first == 'U' || first == 'W' || first == 'B') && v->n >= 7 && (v->all & K_ID);
+        return !id;
+    }
+    if ((v->any & K_COLON) && !(v->any & K_AT)) {
+        if (v->n >= 2 && v->n <= 45 && (v->all & K_IP))
+            return 0;
+        for (size_t i = 0; i + 3 <= v->n; i++)
+            if (v->s[i] == ':' && v->s[i + 1] == '/' && v->s[i + 2] == '/')
+                return 0;
+        return 1;
+    }
+    return 0;
+}
+
+/* ---- reading JSON ------------------------------------------------------------------ */
+
+/* Past one UTF-8 sequence starting at a byte >= 0x80, as Python's strict decoder reads
+ * it (no overlong forms, no surrogates, at most U+10FFFF); NULL when invalid. */
+static const uint8_t *
+utf8_next(const uint8_t *p, const uint8_t *e)
+{
+    uint8_t c = p[0];
+    if (c >= 0xC2 && c <= 0xDF) {
+        if (e - p < 2 || (p[1] & 0xC0) != 0x80)
+            return NULL;
+        return p + 2;
+    }
+    if (c >= 0xE0 && c <= 0xEF) {
+        uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+        if (e - p < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
+            return NULL;
+        return p + 3;
+    }
+    if (c >= 0xF0 && c <= 0xF4) {
+        uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+        if (e - p < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
+            (p[3] & 0xC0) != 0x80)
+            return NULL;
+        return p + 4;
+    }
+    return NULL;
+}
+
+/* A string without escapes whose opening quote is before `p`; past its closing quote,
+ * or NULL (an escape, a control character, invalid UTF-8, no closing quote). */
+static const uint8_t *
+read_string(const uint8_t *p, const uint8_t *e, Str *out)
+{
+    const uint8_t *s = p;
+    unsigned any = 0, all = 0xFF;
+    while (p < e) {
+        uint8_t c = *p, k = CLASS[c];
+        if (!(k & K_STOP)) {
+            any |= k;
+            all &= k;
+            p++;
+            continue;
+        }
+        if (c == '"') {
+            out->s = s;
+            out->n = (size_t)(p - s);
+            out->any = any;
+            out->all = all;
+            return p + 1;
+        }
+        if (c < 0x80)
+            return NULL;
+        p = utf8_next(p, e);
+        if (!p)
+            return NULL;
+        all = 0;
+    }
+    return NULL;
+}
+
+static int
+is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A JSON number (at most MAX_NUMBER bytes, an exponent of at most two digits, so it
+ * is finite as a double); past it, or NULL. */
+static const uint8_t *
+read_number(const uint8_t *p, const uint8_t *e)
+{
+    const uint8_t *s = p;
+    if (p < e && *p == '-')
+        p++;
+    if (p >= e)
+        return NULL;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < e && is_digit(*p))
+            p++;
+    else
+        return NULL;
+    if (p < e && *p == '.') {
+        const uint8_t *d = ++p;
+        while (p < e && is_digit(*p))
+            p++;
+        if (p == d)
+            return NULL;
+    }
+    if (p < e && (*p == 'e' || *p == 'E')) {
+        p++;
+        if (p < e && (*p == '+' || *p == '-'))
+            p++;
+        const uint8_t *d = p;
+        while (p < e && is_digit(*p))
+            p++;
+        if (p == d || p - d > 2)
+            return NULL;
+    }
+    return p - s > MAX_NUMBER ? NULL : p;
+}
+
+static const uint8_t *
+read_literal(const uint8_t *p, const uint8_t *e)
+{
+    static const char *words[] = {"true", "false", "null"};
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(words[i]);
+        if ((size_t)(e - p) >= n && memcmp(p, words[i], n) == 0)
+            return p + n;
+    }
+    return NULL;
+}
+
+static int
+days_in_month(int64_t year, int64_t month)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    return days[month - 1] + (month == 2 && leap);
+}
+
+/* `YYYY-MM-DDTHH:MM:SSZ` on a day that exists, year 1-9999 (object_keys.WHOLE_SECOND),
+ * as µs since the epoch (H. Hinnant's days_from_civil); NO_TIME for any other text. */
+static int64_t
+whole_second(const uint8_t *s, size_t n)
+{
+    static const int digit_at[] = {0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18};
+    if (n != 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != 'Z')
+        return NO_TIME;
+    for (int i = 0; i < 14; i++)
+        if (!is_digit(s[digit_at[i]]))
+            return NO_TIME;
+#define NUM2(i) ((int64_t)(s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+    int64_t year = NUM2(0) * 100 + NUM2(2), month = NUM2(5), day = NUM2(8);
+    int64_t hour = NUM2(11), minute = NUM2(14), second = NUM2(17);
+#undef NUM2
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) ||
+        hour > 23 || minute > 59 || second > 59)
+        return NO_TIME;
+    int64_t y = year - (month <= 2);
+    int64_t era = y / 400, of_era = y % 400;
+    int64_t of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
+    int64_t days = era * 146097 + of_era * 365 + of_era / 4 - of_era / 100 + of_year - 719468;
+    return ((days * 86400) + hour * 3600 + minute * 60 + second) * 1000000;
+}
+
+/* An event time (text of a string) as µs: read here, or by `micros`. */
+static int
+event_time(Scanner *self, const Str *v, int64_t *out)
+{
+    int64_t us = whole_second(v->s, v->n);
+    if (us != NO_TIME) {
+        *out = us;
+        return 0;
+    }
+    PyObject *text = PyUnicode_DecodeUTF8((const char *)v->s, (Py_ssize_t)v->n, "strict");
+    if (!text)
+        return -1;
+    PyObject *got = PyObject_CallOneArg(self->micros, text);
+    Py_DECREF(text);
+    if (!got)
+        return -1;
+    if (got == Py_None)
+        us = NO_TIME;
+    else {
+        us = PyLong_AsLongLong(got);
+        if (us == -1 && PyErr_Occurred()) {
+            Py_DECREF(got);
+            return -1;
+        }
+        if (us == NO_TIME) {
+            Py_DECREF(got);
+            PyErr_SetString(PyExc_OverflowError, "keyscan: event time out of range");
+            return -1;
+        }
+    }
+    Py_DECREF(got);
+    *out = us;
+    return 0;
+}
+
+enum { PLAIN = 0, TIME = 1, USERNAMES = 2, USERNAME = 3 };
+
+typedef struct {
+    uint8_t closer;
+    uint8_t usernames; /* the top-level p_any_usernames array */
+    int names;         /* where this object's member names start in `names` */
+} Frame;
+
+/* Reads one line: 1 read (its time in *when, NO_TIME when it has none), 0 when it is
+ * for the Python walk, -1 with an exception. */
+static int
+read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t *when)
+{
+    Str *names = scan->names;
+    Frame stack[MAX_DEPTH];
+    int depth = 0, count = 0, first;
+    Str time_text = {NULL, 0, 0, 0};
+    int has_time = 0;
+
+    if (p >= e || *p != '{')
+        return 0;
+    stack[depth++] = (Frame){'}', 0, 0};
+    p++;
+    first = 1;
+    for (;;) {
+        Frame *f = &stack[depth - 1];
+        int role = PLAIN;
+        if (first && p < e && *p == f->closer)
+            goto close;
+        if (f->closer == '}') {
+            Str name;
+            if (p >= e || *p != '"')
+                return 0;
+            p = read_string(p + 1, e, &name);
+            if (!p || p >= e || *p != ':' || count >= MAX_NAMES)
+                return 0;
+            for (int i = f->names; i < count; i++)
+                if (names[i].n == name.n && memcmp(names[i].s, name.s, name.n) == 0)
+                    return 0;
+            names[count++] = name;
+            p++;
+            if (depth == 1) {
+                if (name.n == 12 && memcmp(name.s, "p_event_time", 12) == 0)
+                    role = TIME;
+                else if (name.n == 15 && memcmp(name.s, "p_any_usernames", 15) == 0)
+                    role = USERNAMES;
+            }
+        }
+        else if (f->usernames)
+            role = USERNAME;
+        if (p >= e)
+            return 0;
+        if (*p == '"') {
+            Str v;
+            p = read_string(p + 1, e, &v);
+            if (!p)
+                return 0;
+            if (!keyless(&v) && cached(self, scan, 0, v.s, v.n) < 0)
+                return -1;
+            if (role == USERNAME && cached(self, scan, 1, v.s, v.n) < 0)
+                return -1;
+            if (role == TIME) {
+                time_text = v;
+                has_time = 1;
+            }
+        }
+        else if (role == TIME)
+            return 0;
+        else if (*p == '{' || *p == '[') {
+            if (depth >= MAX_DEPTH)
+                return 0;
+            int object = *p == '{';
+            stack[depth++] = (Frame){object ? '}' : ']', role == USERNAMES && !object, count};
+            p++;
+            first = 1;
+            continue;
+        }
+        else {
+            p = (*p == '-' || is_digit(*p)) ? read_number(p, e) : read_literal(p, e);
+            if (!p)
+                return 0;
+        }
+        for (;;) {
+            /* after a value in the container on top of the stack */
+            f = &stack[depth - 1];
+            if (p < e && *p == ',') {
+                p++;
+                first = 0;
+                break;
+            }
+            if (p >= e || *p != f->closer)
+                return 0;
+        close:
+            f = &stack[depth - 1];
+            p++;
+            count = f->names;
+            depth--;
+            if (depth == 0) {
+                if (p != e)
+                    return 0;
+                *when = NO_TIME;
+                if (has_time && event_time(self, &time_text, when) < 0)
+                    return -1;
+                return 1;
+            }
+        }
+    }
+}
+
+/* The keys of the current line go to the object when it has an event time. */
+static int
+commit_line(Scanner *self, Scan *scan, int32_t line, int64_t when)
+{
+    size_t n = BUF_COUNT(scan->line_keys, uint32_t);
+    scan->times[line] = when;
+    if (when == NO_TIME)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t id = BUF_AT(scan->line_keys, uint32_t, i);
+        uint64_t *local = &BUF_AT(self->local, uint64_t, id);
+        uint32_t at;
+        if ((*local >> 32) != self->serial) {
+            at = (uint32_t)BUF_COUNT(scan->globals, uint32_t);
+            uint32_t zero = 0;
+            if (buf_add(&scan->globals, &id, sizeof id) < 0 ||
+                buf_add(&scan->counts, &zero, sizeof zero) < 0)
+                return -1;
+            *local = (self->serial << 32) | at;
+        }
+        else
+            at = (uint32_t)(*local & 0xFFFFFFFFu);
+        BUF_AT(scan->counts, uint32_t, at)++;
+        uint32_t pair[2] = {at, (uint32_t)line};
+        if (buf_add(&scan->pairs, pair, sizeof pair) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A line the reader left: `walk(line)` gives None or (event time µs, keys). */
+static int
+walk_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t *when)
+{
+    PyObject *line = PyBytes_FromStringAndSize((const char *)p, e - p);
+    if (!line)
+        return -1;
+    PyObject *got = PyObject_CallOneArg(self->walk, line);
+    Py_DECREF(line);
+    if (!got)
+        return -1;
+    *when = NO_TIME;
+    if (got == Py_None) {
+        Py_DECREF(got);
+        return 0;
+    }
+    if (!PyTuple_Check(got) || PyTuple_GET_SIZE(got) != 2) {
+        Py_DECREF(got);
+        PyErr_SetString(PyExc_TypeError, "keyscan: walk must give None or (time, keys)");
+        return -1;
+    }
+    int64_t us = PyLong_AsLongLong(PyTuple_GET_ITEM(got, 0));
+    if ((us == -1 && PyErr_Occurred()) || us == NO_TIME) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_OverflowError, "keyscan: event time out of range");
+        Py_DECREF(got);
+        return -1;
+    }
+    PyObject *iter = PyObject_GetIter(PyTuple_GET_ITEM(got, 1));
+    Py_DECREF(got);
+    if (!iter)
+        return -1;
+    PyObject *key;
+    while ((key = PyIter_Next(iter))) {
+        int64_t id = intern_key(self, key);
+        Py_DECREF(key);
+        if (id < 0 || line_add(self, scan, (uint32_t)id) < 0) {
+            Py_DECREF(iter);
+            return -1;
+        }
+    }
+    Py_DECREF(iter);
+    if (PyErr_Occurred())
+        return -1;
+    *when = us;
+    return 0;
+}
+
+static PyObject *
+new_bytes(const void *src, size_t n)
+{
+    return PyBytes_FromStringAndSize((const char *)src, (Py_ssize_t)n);
+}
+
+/* The result: (times, key offsets, key text, list offsets, lines, first, last). */
+static PyObject *
+grouped(Scanner *self, Scan *scan, Py_ssize_t lines)
+{
+    size_t keys = BUF_COUNT(scan->globals, uint32_t), pairs = BUF_COUNT(scan->pairs, uint32_t) / 2;
+    size_t text = 0;
+    for (size_t k = 0; k < keys; k++)
+        text += BUF_AT(self->key_at, uint32_t, 2 * BUF_AT(scan->globals, uint32_t, k) + 1);
+    if (text > INT32_MAX || pairs > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: object too large");
+        return NULL;
+    }
+    PyObject *out[7] = {NULL};
+    out[0] = new_bytes(scan->times, (size_t)lines * sizeof(int64_t));
+    out[1] = new_bytes(NULL, (keys + 1) * sizeof(int32_t));
+    out[2] = new_bytes(NULL, text);
+    out[3] = new_bytes(NULL, (keys + 1) * sizeof(int32_t));
+    out[4] = new_bytes(NULL, pairs * sizeof(int32_t));
+    out[5] = new_bytes(NULL, keys * sizeof(int64_t));
+    out[6] = new_bytes(NULL, keys * sizeof(int64_t));
+    for (int i = 0; i < 7; i++) {
+        if (!out[i]) {
+            for (int j = 0; j < 7; j++)
+                Py_XDECREF(out[j]);
+            return NULL;
+        }
+    }
+    int32_t *key_offsets = (int32_t *)PyBytes_AS_STRING(out[1]);
+    char *key_text = PyBytes_AS_STRING(out[2]);
+    int32_t *offsets = (int32_t *)PyBytes_AS_STRING(out[3]);
+    int32_t *line_of = (int32_t *)PyBytes_AS_STRING(out[4]);
+    int64_t *first = (int64_t *)PyBytes_AS_STRING(out[5]);
+    int64_t *last = (int64_t *)PyBytes_AS_STRING(out[6]);
+    size_t at = 0;
+    key_offsets[0] = 0;
+    offsets[0] = 0;
+    for (size_t k = 0; k < keys; k++) {
+        uint32_t id = BUF_AT(scan->globals, uint32_t, k);
+        uint32_t off = BUF_AT(self->key_at, uint32_t, 2 * id);
+        uint32_t len = BUF_AT(self->key_at, uint32_t, 2 * id + 1);
+        memcpy(key_text + at, self->keys.text.data + off, len);
+        at += len;
+        key_offsets[k + 1] = (int32_t)at;
+        offsets[k + 1] = offsets[k] + (int32_t)BUF_AT(scan->counts, uint32_t, k);
+        first[k] = INT64_MAX;
+        last[k] = INT64_MIN;
+    }
+    /* a stable counting sort by local id: lines stay ascending within a key */
+    uint32_t *fill = (uint32_t *)scan->counts.data;
+    for (size_t k = 0; k < keys; k++)
+        fill[k] = (uint32_t)offsets[k];
+    for (size_t i = 0; i < pairs; i++) {
+        uint32_t k = BUF_AT(scan->pairs, uint32_t, 2 * i);
+        int32_t line = (int32_t)BUF_AT(scan->pairs, uint32_t, 2 * i + 1);
+        int64_t when = scan->times[line];
+        line_of[fill[k]++] = line;
+        if (when < first[k])
+            first[k] = when;
+        if (when > last[k])
+            last[k] = when;
+    }
+    PyObject *tuple = PyTuple_New(7);
+    if (!tuple) {
+        for (int j = 0; j < 7; j++)
+            Py_DECREF(out[j]);
+        return NULL;
+    }
+    for (int i = 0; i < 7; i++)
+        PyTuple_SET_ITEM(tuple, i, out[i]);
+    return tuple;
+}
+
+static void
+clear_caches(Scanner *self)
+{
+    table_clear(&self->values);
+    table_clear(&self->keys);
+    self->ids.len = 0;
+    self->key_at.len = 0;
+}
+
+static PyObject *
+scan_object(Scanner *self, const uint8_t *data, size_t size)
+{
+    Py_ssize_t lines = 0;
+    const uint8_t *end = data + size;
+    if (memchr(data, '\r', size))
+        Py_RETURN_NONE;
+    for (const uint8_t *p = data; p < end;) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        if (nl == p)
+            Py_RETURN_NONE; /* an empty line: for the parser, which refuses it */
+        lines++;
+        p = nl ? nl + 1 : end;
+    }
+    if (lines > INT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: too many lines");
+        return NULL;
+    }
+    if ((Py_ssize_t)self->values.used >= self->limit)
+        clear_caches(self);
+    self->serial++;
+    Scan scan = {{0}};
+    scan.times = PyMem_Malloc(((size_t)lines + 1) * sizeof(int64_t));
+    scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Str));
+    if (!scan.times || !scan.names) {
+        scan_free(&scan);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = NULL;
+    int32_t line = 0;
+    for (const uint8_t *p = data; p < end; line++) {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *e = nl ? nl : end;
+        int64_t when;
+        scan.line_keys.len = 0;
+        self->line_seq++;
+        int read = read_line(self, &scan, p, e, &when);
+        if (read < 0)
+            goto done;
+        if (read == 0) {
+            scan.line_keys.len = 0;
+            self->line_seq++;
+            if (walk_line(self, &scan, p, e, &when) < 0)
+                goto done;
+        }
+        if (commit_line(self, &scan, line, when) < 0)
+            goto done;
+        p = nl ? nl + 1 : end;
+    }
+    result = grouped(self, &scan, lines);
+done:
+    scan_free(&scan);
+    return result;
+}
+
+static PyObject *
+Scanner_scan(Scanner *self, PyObject *arg)
+{
+    Py_buffer view;
+    if (!self->remembered || !self->values.slots) {
+        PyErr_SetString(PyExc_RuntimeError, "keyscan: Scanner.__init__ was not called");
+        return NULL;
+    }
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (self->busy) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_RuntimeError, "keyscan: a Scanner is not reentrant");
+        return NULL;
+    }
+    self->busy = 1;
+    PyObject *result = scan_object(self, (const uint8_t *)view.buf, (size_t)view.len);
+    self->busy = 0;
+    PyBuffer_Release(&view);
+    return result;
+}
+
+static PyObject *
+Scanner_stats(Scanner *self, PyObject *Py_UNUSED(ignored))
+{
+    return Py_BuildValue("{s:n,s:n,s:n,s:n}", "values", (Py_ssize_t)self->values.used, "keys",
+                         (Py_ssize_t)self->keys.used, "hits", self->hits, "misses",
+                         self->misses);
+}
+
+static int
+Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"remembered", "username", "micros", "walk", "limit", NULL};
+    PyObject *remembered, *username, *micros, *walk;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn", kwlist, &remembered, &username,
+                                     &micros, &walk, &limit))
+        return -1;
+    if (!PyCallable_Check(remembered) || !PyCallable_Check(username) ||
+        !PyCallable_Check(micros) || !PyCallable_Check(walk)) {
+        PyErr_SetString(PyExc_TypeError, "keyscan: the rules must be callable");
+        return -1;
+    }
+    if (limit < 1) {
+        PyErr_SetString(PyExc_ValueError, "keyscan: limit must be positive");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "keyscan: a Scanner is not reentrant");
+        return -1;
+    }
+    Py_INCREF(remembered);
+    Py_INCREF(username);
+    Py_INCREF(micros);
+    Py_INCREF(walk);
+    Py_XSETREF(self->remembered, remembered);
+    Py_XSETREF(self->username, username);
+    Py_XSETREF(self->micros, micros);
+    Py_XSETREF(self->walk, walk);
+    self->limit = limit;
+    clear_caches(self);
+    if (!self->values.slots && (table_grow(&self->values) < 0 || table_grow(&self->keys) < 0))
+        return -1;
+    return 0;
+}
+
+static int
+Scanner_traverse(Scanner *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->remembered);
+    Py_VISIT(self->username);
+    Py_VISIT(self->micros);
+    Py_VISIT(self->walk);
+    return 0;
+}
+
+static int
+Scanner_clear(Scanner *self)
+{
+    Py_CLEAR(self->remembered);
+    Py_CLEAR(self->username);
+    Py_CLEAR(self->micros);
+    Py_CLEAR(self->walk);
+    return 0;
+}
+
+static void
+Scanner_dealloc(Scanner *self)
+{
+    PyObject_GC_UnTrack(self);
+    Scanner_clear(self);
+    table_free(&self->values);
+    table_free(&self->keys);
+    buf_free(&self->ids);
+    buf_free(&self->key_at);
+    buf_free(&self->seen);
+    buf_free(&self->local);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Scanner_methods[] = {
+    {"scan", (PyCFunction)Scanner_scan, METH_O,
+     "scan(ndjson) -> None (every line for the parser) or (times, key offsets, key text, "
+     "list offsets, lines, first, last) as bytes"},
+    {"stats", (PyCFunction)Scanner_stats, METH_NOARGS, "cache sizes, hits and misses"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ScannerType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "connector.indicators._keyscan.Scanner",
+    .tp_basicsize = sizeof(Scanner),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Scanner(remembered, username, micros, walk, limit): the keys of NDJSON objects",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Scanner_init,
+    .tp_dealloc = (destructor)Scanner_dealloc,
+    .tp_traverse = (traverseproc)Scanner_traverse,
+    .tp_clear = (inquiry)Scanner_clear,
+    .tp_methods = Scanner_methods,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_keyscan", "The keys of landed NDJSON objects in one native pass.",
+    -1, NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__keyscan(void)
+{
+    init_classes();
+    SEED = (uint64_t)(uintptr_t)&module ^ 0x2545F4914F6CDD1DULL;
+    if (PyType_Ready(&ScannerType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (!m)
+        return NULL;
+    Py_INCREF(&ScannerType);
+    if (PyModule_AddObject(m, "Scanner", (PyObject *)&ScannerType) < 0) {
+        Py_DECREF(&ScannerType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,15 @@
+from collections.abc import Callable, Iterable
+
+class Scanner:
+    def __init__(
+        self,
+        remembered: Callable[[str], tuple[str, ...]],
+        username: Callable[[str], str],
+        micros: Callable[[str], int | None],
+        walk: Callable[[bytes], tuple[int, Iterable[str]] | None],
+        limit: int,
+    ) -> None: ...
+    def scan(
+        self, ndjson: bytes
+    ) -> tuple[bytes, bytes, bytes, bytes, bytes, bytes, bytes] | None: ...
+    def stats(self) -> dict[str, int]: ...

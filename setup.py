@@ -1,0 +1,18 @@
+"""Only the native part of the build; everything else is in pyproject.toml.
+
+`connector.indicators._keyscan` finds the search index's keys of a landed object in one
+pass (connector/indicators/object_keys.py says why). CPython's C API only: gcc and the
+Python headers build it. Without it the index is built by the numpy path, slower.
+"""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        Extension(
+            "connector.indicators._keyscan",
+            ["connector/indicators/_keyscan.c"],
+            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+        )
+    ]
+)

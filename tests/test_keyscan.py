@@ -1,0 +1,238 @@
+"""The native key scan (`_keyscan`) on hostile text: what orjson writes and what it does
+not (repeated member names, white space, escapes, `\\r`, empty lines, invalid JSON and
+UTF-8), against `keys.row_keys` over the parsed rows (the definition) and the arrays
+path.
+
+Each line the scanner cannot read exactly goes to the Python walk, so every path gives
+the same keys, or every path raises. The arrays path takes lines to be what orjson
+writes (no member name given twice in one object), so it is compared only on objects
+without repeated names.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from connector.indicators import object_keys as ok
+from tests.test_object_keys import NAMES, NATIVE, TEXT, TIMES, TRICKY, every_path, expected, outcome
+from tests.test_search_index import VALUES
+
+pytestmark = pytest.mark.skipif(not NATIVE, reason="the native key scan is not built")
+
+HOSTILE = st.sampled_from(
+    [
+        "U123",
+        "U1234567",
+        "U12345678X",
+        "UABCDEF",
+        "WABCDEFG",
+        "B0000000",
+        "BIRDLAND",
+        "Bird.land",
+        "u1234567",
+        "2001:db8::1",
+        "2001:DB8:0:0:0:0:0:1",
+        "2001:0db8:0000:0000:0000:0000:0000:0001",
+        "::ffff:192.0.2.1",
+        "::FFFF:C000:0201",
+        "fe80::1",
+        "1::",
+        "ABCD::",
+        "dead:beef",
+        "ab:cd",
+        ":",
+        "::::",
+        "1:2:3:4:5:6:7:8:9",
+        "a" * 46 + ":1",
+        "0:" * 22 + "0",
+        "12:30:45",
+        "a://b",
+        "https://Evil.Example/payload",
+        "HTTP://User@HOST.Example:8080",
+        "http://[::1]/x",
+        "ftp://x.example",
+        "x://y:z",
+        "https://host.example?q",
+        "x://",
+        ":://",
+        "a:/b",
+        "Ana@BIRDLAND.example",
+        "ANA@birdland.EXAMPLE",
+        "ana@Bücher.example",
+        "Ana.Müller@Birdland.Example",
+        "a@b",
+        "a@b.c:1",
+        "back\\slash",
+        'quo"te',
+        "tab\there",
+        "new\nline",
+        "cr\rhere",
+        "\u2028",
+        "é.example",
+        "\U0001d518@x.example",
+        "2026-11-01T00:00:00Z",
+        "p_event_time",
+        "p_any_usernames",
+    ]
+)
+STRING = st.one_of(HOSTILE, TRICKY, VALUES, TEXT)
+VALID = st.sampled_from(
+    [
+        "2026-11-01T00:00:00Z",
+        "2026-11-30T23:59:59Z",
+        "2026-11-02T10:00:00.5Z",
+        "2024-02-29T12:00:00Z",
+    ]
+)
+NAME = st.one_of(NAMES, st.sampled_from(["p_event_time", "p_any_usernames", "x"]), TEXT)
+LEAF = st.one_of(
+    STRING,
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+
+
+class Members(tuple[tuple[str, Any], ...]):
+    """A JSON object as written: its members in order, names perhaps repeated."""
+
+
+def trees() -> st.SearchStrategy[Any]:
+    return st.recursive(
+        LEAF,
+        lambda inner: st.one_of(
+            st.lists(inner, max_size=3),
+            st.lists(st.tuples(NAME, inner), max_size=3).map(Members),
+        ),
+        max_leaves=10,
+    )
+
+
+@st.composite
+def rows(draw: st.DrawFn) -> Members:
+    members = draw(st.lists(st.tuples(NAME, trees()), max_size=3))
+    for _ in range(draw(st.sampled_from([0, 1, 1, 1, 1, 2]))):
+        kind = draw(st.sampled_from([VALID, VALID, VALID, VALID, TIMES, STRING, trees()]))
+        when = draw(kind)
+        members.insert(draw(st.integers(0, len(members))), ("p_event_time", when))
+    if draw(st.booleans()):
+        names = draw(st.one_of(st.lists(st.one_of(STRING, trees()), max_size=4), trees()))
+        members.insert(draw(st.integers(0, len(members))), ("p_any_usernames", names))
+    return Members(members)
+
+
+def dump(node: Any, ascii_only: bool, space: str) -> str:
+    """JSON text of a tree; `ascii_only` writes `\\u` escapes, `space` follows `:` and `,`."""
+    if isinstance(node, Members):
+        inner = f",{space}".join(
+            f"{dump(k, ascii_only, space)}:{space}{dump(v, ascii_only, space)}" for k, v in node
+        )
+        return "{" + inner + "}"
+    if isinstance(node, list):
+        return "[" + f",{space}".join(dump(v, ascii_only, space) for v in node) + "]"
+    return json.dumps(node, ensure_ascii=ascii_only)
+
+
+def repeats(node: Any) -> bool:
+    """Whether some object of the tree gives a member name twice."""
+    if isinstance(node, Members):
+        names = [k for k, _ in node]
+        return len(set(names)) < len(names) or any(repeats(v) for _, v in node)
+    if isinstance(node, list):
+        return any(repeats(v) for v in node)
+    return False
+
+
+@st.composite
+def objects(draw: st.DrawFn) -> tuple[bytes, bool]:
+    """NDJSON of hostile rows, and whether a name repeats in it."""
+    written = []
+    for row in draw(st.lists(rows(), max_size=5)):
+        how = draw(
+            st.sampled_from([(False, ""), (False, ""), (False, ""), (True, ""), (False, " ")])
+        )
+        written.append((dump(row, *how).encode(), repeats(row)))
+    ends = [draw(st.sampled_from([b"\n"] * 12 + [b"\r\n", b"\r", b"\n\n"])) for _ in written]
+    body = b"".join(text + end for (text, _), end in zip(written, ends, strict=True))
+    if draw(st.booleans()):
+        body = body.removesuffix(b"\n")
+    return body, any(r for _, r in written)
+
+
+def check(ndjson: bytes, repeated: bool) -> None:
+    want = outcome(lambda: expected(ndjson))
+    got = every_path(ndjson)
+    if repeated:
+        del got["arrays"]
+    assert got == dict.fromkeys(got, want), ndjson
+
+
+@pytest.mark.timeout(900)
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(objects())
+@example((b'{"p_event_time":"2026-11-01T00:00:00Z","a":"1.2.3.4","a":"x"}\n', True))
+@example((b'{"p_event_time":"2026-11-01T00:00:00Z","a":["a://b"]}\n', False))
+@example((b'{"a":"1.2.3.4","p_event_time":"2026-11-01T00:00:00Z","p_event_time":"bad"}', True))
+@example(
+    (b'{"p_any_usernames":["U1"],"p_event_time":"2026-11-01T00:00:00Z","p_any_usernames":1}', True)
+)
+def test_native_scan_gives_row_keys_on_hostile_text(written: tuple[bytes, bool]) -> None:
+    check(*written)
+
+
+INVALID = [
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":tru}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":1,}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":01}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":1.}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":-}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":1e999}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"x\x01y"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"\xff@x.example"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"\xed\xa0\x80@x.example"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"\xc0\xaf.example"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"1.2.3.4"}x',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"1.2.3.4"}}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":["1.2.3.4"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":"1.2.3.4}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z",a:"1.2.3.4"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a"}',
+    b'["p_event_time","1.2.3.4"]',
+    b'"1.2.3.4"',
+    b"{" * 70 + b"}" * 70,
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":' + b"[" * 70 + b'"1.2.3.4"' + b"]" * 70 + b"}",
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":123456789012345678901234567890,"b":"1.2.3.4"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":1E+05,"b":"1.2.3.4"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z","a":-0.0e-0,"b":"1.2.3.4"}',
+    b'{"p_event_time":"2026-11-01T00:00:00Z"}\n',
+    b"",
+    b"\n",
+]
+
+
+@pytest.mark.parametrize("line", INVALID)
+def test_lines_the_scanner_cannot_read_go_to_the_parser(line: bytes) -> None:
+    """Invalid JSON raises on the native path as the parser does; what it only cannot
+    read (too deep, a long number) is walked in Python and gives the same keys."""
+    ndjson = line + b'\n{"p_event_time":"2026-11-01T00:00:01Z","ip":"1.2.3.4"}\n'
+    got = every_path(ndjson)
+    del got["arrays"]
+    assert got == dict.fromkeys(got, outcome(lambda: expected(ndjson)))
+
+
+def test_the_caches_are_bounded() -> None:
+    """The shared scanner's caches hold at most its limit of values past one object."""
+    limit = ok.keys.CACHE_MAX
+    assert ok._SCANNER is not None
+    body = b"".join(
+        b'{"p_event_time":"2026-11-01T00:00:00Z","v":"%d.example"}\n' % n for n in range(limit)
+    )
+    ok.object_keys(body)
+    ok.object_keys(b'{"p_event_time":"2026-11-01T00:00:00Z","v":"x.example"}')
+    assert ok._SCANNER.stats()["values"] <= 1
