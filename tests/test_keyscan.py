@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from connector.indicators import keys
 from connector.indicators import object_keys as ok
 from tests.test_object_keys import NAMES, NATIVE, TEXT, TIMES, TRICKY, every_path, expected, outcome
 from tests.test_search_index import VALUES
@@ -35,6 +37,21 @@ HOSTILE = st.sampled_from(
         "BIRDLAND",
         "Bird.land",
         "u1234567",
+        "1.2.3.4.",
+        ".1.2.3.4",
+        "1..2.3",
+        "255.255.255.255",
+        "1.2.3.256",
+        "1.2.3.-1",
+        "01.2.3.4",
+        "1.2.3.0",
+        "0.0.0.0",
+        "1.2.3.4\u0660",
+        "\u0661.2.3.4",
+        "1234.1.1.1",
+        "W" + "0" * 59,
+        "W" + "0" * 60,
+        "U0ACCESS1",
         "2001:db8::1",
         "2001:DB8:0:0:0:0:0:1",
         "2001:0db8:0000:0000:0000:0000:0000:0001",
@@ -228,7 +245,7 @@ def test_lines_the_scanner_cannot_read_go_to_the_parser(line: bytes) -> None:
 
 def test_the_caches_are_bounded() -> None:
     """The shared scanner's caches hold at most its limit of values past one object."""
-    limit = ok.keys.CACHE_MAX
+    limit = ok.NATIVE_CACHE
     assert ok._SCANNER is not None
     body = b"".join(
         b'{"p_event_time":"2026-11-01T00:00:00Z","v":"%d.example"}\n' % n for n in range(limit)
@@ -236,3 +253,32 @@ def test_the_caches_are_bounded() -> None:
     ok.object_keys(body)
     ok.object_keys(b'{"p_event_time":"2026-11-01T00:00:00Z","v":"x.example"}')
     assert ok._SCANNER.stats()["values"] <= 1
+
+
+LABELISH = st.text(alphabet="aZz09._-@ .Ué", min_size=0, max_size=14)
+LONG_LABELS = st.builds(
+    lambda a, b, c, tail: f"{'x' * a}.{'y' * b}{tail}{'z' * c}",
+    st.integers(1, 70),
+    st.integers(0, 70),
+    st.integers(0, 70),
+    st.sampled_from(["", ".", ".com", "@e.x", ".9", "-", "_"]),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(LABELISH, LONG_LABELS, STRING), min_size=1, max_size=12))
+@example(["a." * 126 + "example", "x@" + "a" * 64 + ".example", "a@b.example.", "."])
+@example(
+    [f"{'b' * 63}.{'c' * 63}.{'d' * 63}.{'e' * n}{end}" for n in (61, 62) for end in ("", ".")]
+)
+@example([f"x@{'b' * 63}.{'c' * 63}.{'d' * 63}.{'e' * n}" for n in (61, 62)])
+@example(["a.b_c", "x@a.b_c", "a_.b", "_a.b", "a-.b", "a.-b", "a.b-", "x@-a.b", "W0123ABC@x.y"])
+def test_native_shapes_give_value_keys(values: list[str]) -> None:
+    """The shapes the scanner decides itself (Slack ids, IPv4, dotted names, plain
+    emails) give what `keys.value_keys` gives: a fresh scanner, so none is cached."""
+    row = {"p_event_time": "2026-11-01T00:00:00Z", "v": values}
+    ndjson = orjson.dumps(row) + b"\n"
+    scanned = ok._scanned(ndjson, ok.native())
+    assert scanned is not None
+    got = {r["key"] for r in scanned[1].to_pylist()}
+    assert got == {k for v in values for k in keys.value_keys(v)}

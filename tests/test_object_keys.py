@@ -323,3 +323,20 @@ def test_space_is_pythons_white_space() -> None:
     assert [c for c, s in zip(every, spaces, strict=True) if s] == [
         c for c in every if re.match(r"\s", c)
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=20))
+def test_crc32_many_is_zlibs_on_both_paths(spans: list[bytes]) -> None:
+    import zlib
+
+    import numpy as np
+
+    from connector.search import index
+
+    data = np.frombuffer(b"".join(spans) + b"\0", np.uint8)
+    sizes = np.array([len(s) for s in spans], np.int64)
+    starts = np.cumsum(np.concatenate(([0], sizes)))[:-1].astype(np.int64)
+    want = [zlib.crc32(s) for s in spans]
+    assert index.crc32_many(data, starts, sizes, native=False).tolist() == want
+    assert index.crc32_many(data, starts, sizes).tolist() == want

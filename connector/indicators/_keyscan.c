@@ -1,18 +1,22 @@
 /*
- * The keys of a landed object in one native pass (see keyscan.py, the Python side).
+ * The keys of a landed object in one native pass (object_keys.py is the Python side).
  *
  * A Scanner reads NDJSON as orjson writes it: one compact JSON object a line, strings
  * without escapes. Each line is read exactly (the JSON grammar, strict UTF-8, no white
  * space, no member name given twice in one object); any line it cannot read so is handed
  * whole to the Python walk (`walk`), which parses it and applies `keys.row_keys`.
  *
- * The key rule itself stays in Python: a string value is skipped only when it provably
- * has no key (the `keys._plain` rule and the "no key" shapes of shapes.py), any other is
- * looked up in a cache from value to key ids, filled by `remembered` (keys.remembered)
- * on a miss. Each line's top-level `p_event_time` (whole-second RFC 3339 read here,
- * anything else by `micros`) and the string elements of its top-level `p_any_usernames`
- * (`username` gives the key) are read too. The result is the distinct (key, line) pairs
- * of the lines with an event time, grouped by key, as buffers for Arrow.
+ * The key rule itself stays in Python (`keys.value_keys`): a string value is skipped
+ * only when it provably has no key (the `keys._plain` rule and the "no key" shapes of
+ * shapes.py), the commonest shapes whose keys follow from the rule with no case left
+ * open are keyed here (`shaped_keys`: Slack ids, IPv4, dotted names, plain emails, as
+ * shapes.py decides them with Arrow), and any other value is given to `value_keys`. Either
+ * way a value's key ids are remembered in a cache, so a value costs one lookup after its
+ * first sighting; a line's lookups are issued together (their slots prefetched), since
+ * the cache is larger than the CPU's. Each line's top-level `p_event_time` (whole-second
+ * RFC 3339 read here, anything else by `micros`) and the string elements of its top-level
+ * `p_any_usernames` (`username` gives the key) are read too. The result is the distinct
+ * (key, line) pairs of the lines with an event time, grouped by key, as buffers for Arrow.
  *
  * Memory: the caches hold at most `limit` values; they are emptied (with the key table)
  * before an object when full. The GIL is held throughout; a Scanner refuses to be
@@ -29,7 +33,7 @@
 #define MAX_NAMES 4096
 #define MAX_NUMBER 18
 
-enum { K_DOT = 1, K_COLON = 2, K_AT = 4, K_IP = 8, K_ID = 16, K_STOP = 32 };
+enum { K_DOT = 1, K_COLON = 2, K_AT = 4, K_IP = 8, K_ID = 16, K_STOP = 32, K_ASCII = 64 };
 static uint8_t CLASS[256];
 
 static void
@@ -50,6 +54,8 @@ init_classes(void)
             k |= K_IP;
         if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
             k |= K_ID;
+        if (c < 0x80)
+            k |= K_ASCII;
         CLASS[c] = k;
     }
 }
@@ -110,7 +116,7 @@ buf_free(Buf *b)
 typedef struct {
     uint64_t hash; /* 0: empty */
     uint32_t off, len;
-    uint32_t a, b; /* payload */
+    uint32_t a, b, c, unused; /* payload */
 } Slot;
 
 typedef struct {
@@ -184,7 +190,8 @@ table_find(Table *t, uint64_t hash, const uint8_t *s, size_t n)
 /* Adds (s, n) at the empty slot `slot` found by table_find; returns the slot (the table
  * may have grown) or NULL with an exception set. */
 static Slot *
-table_put(Table *t, Slot *slot, uint64_t hash, const uint8_t *s, size_t n, uint32_t a, uint32_t b)
+table_put(Table *t, Slot *slot, uint64_t hash, const uint8_t *s, size_t n, uint32_t a, uint32_t b,
+          uint32_t c)
 {
     if (t->text.len + n > UINT32_MAX || n > UINT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "keyscan: too much text in one cache");
@@ -203,6 +210,7 @@ table_put(Table *t, Slot *slot, uint64_t hash, const uint8_t *s, size_t n, uint3
     slot->len = (uint32_t)n;
     slot->a = a;
     slot->b = b;
+    slot->c = c;
     t->used++;
     return slot;
 }
@@ -229,7 +237,7 @@ table_free(Table *t)
 
 typedef struct {
     PyObject_HEAD
-    PyObject *remembered, *username, *micros, *walk;
+    PyObject *value_keys, *username, *micros, *walk;
     Py_ssize_t limit;
     int busy;
     Table values;  /* value (kind 0) or user name (kind 1) -> ids[a:a+b] */
@@ -248,9 +256,17 @@ typedef struct {
     unsigned any, all; /* classes of some byte, of every byte (0 with a non-ASCII one) */
 } Str;
 
+/* A value to look up, its slot prefetched: a line's lookups wait for memory together. */
+typedef struct {
+    Str v;
+    uint64_t hash;
+    uint32_t kind;
+} Lookup;
+
 /* One object's scan: the keys of the current line, then the grouped result. */
 typedef struct {
     Buf line_keys; /* uint32 key ids of the line being read */
+    Buf pending;   /* Lookup: the values of the line being read, looked up once it is read */
     Buf pairs;     /* (uint32 local id, int32 line) */
     Buf globals;   /* uint32 key id of each local id */
     Buf counts;    /* uint32 lines of each local id */
@@ -262,6 +278,7 @@ static void
 scan_free(Scan *s)
 {
     buf_free(&s->line_keys);
+    buf_free(&s->pending);
     buf_free(&s->pairs);
     buf_free(&s->globals);
     buf_free(&s->counts);
@@ -287,6 +304,8 @@ grow_per_key(Scanner *self, size_t count)
     return 0;
 }
 
+static int64_t intern_text(Scanner *self, const char *text, size_t n);
+
 /* The id of a key (a str), added to the key table when new; -1 with an exception. */
 static int64_t
 intern_key(Scanner *self, PyObject *key)
@@ -299,6 +318,13 @@ intern_key(Scanner *self, PyObject *key)
     const char *text = PyUnicode_AsUTF8AndSize(key, &n);
     if (!text)
         return -1;
+    return intern_text(self, text, (size_t)n);
+}
+
+/* The id of a key given as UTF-8 text. */
+static int64_t
+intern_text(Scanner *self, const char *text, size_t n)
+{
     uint64_t hash = hash_bytes(2, (const uint8_t *)text, (size_t)n);
     Slot *slot = table_find(&self->keys, hash, (const uint8_t *)text, (size_t)n);
     if (slot->hash)
@@ -308,7 +334,7 @@ intern_key(Scanner *self, PyObject *key)
         PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys");
         return -1;
     }
-    slot = table_put(&self->keys, slot, hash, (const uint8_t *)text, (size_t)n, (uint32_t)id, 0);
+    slot = table_put(&self->keys, slot, hash, (const uint8_t *)text, (size_t)n, (uint32_t)id, 0, 0);
     if (!slot)
         return -1;
     uint32_t at[2] = {slot->off, slot->len};
@@ -317,29 +343,213 @@ intern_key(Scanner *self, PyObject *key)
     return (int64_t)id;
 }
 
+#define FEW 32
+
 /* Adds a key id to the current line (once a line). */
 static int
 line_add(Scanner *self, Scan *scan, uint32_t id)
 {
-    uint64_t *seen = &BUF_AT(self->seen, uint64_t, id);
-    if (*seen == self->line_seq)
-        return 0;
-    *seen = self->line_seq;
+    size_t count = BUF_COUNT(scan->line_keys, uint32_t);
+    if (count < FEW) {
+        /* a line's first keys: looked for among them (in cache, unlike `seen`) */
+        const uint32_t *have = (const uint32_t *)scan->line_keys.data;
+        for (size_t i = 0; i < count; i++)
+            if (have[i] == id)
+                return 0;
+        if (count == FEW - 1)
+            for (size_t i = 0; i < count; i++)
+                BUF_AT(self->seen, uint64_t, have[i]) = self->line_seq;
+    }
+    else {
+        uint64_t *seen = &BUF_AT(self->seen, uint64_t, id);
+        if (*seen == self->line_seq)
+            return 0;
+    }
+    if (count >= FEW - 1)
+        BUF_AT(self->seen, uint64_t, id) = self->line_seq;
+    __builtin_prefetch(&BUF_AT(self->local, uint64_t, id), 1);
     return buf_add(&scan->line_keys, &id, sizeof id);
 }
 
-/* The cached key ids of a value (kind 0) or user name (kind 1), asking Python on a miss. */
+#define SHAPED 256
+#define INLINE 0x80000000u
+
+/* Dotted decimal as `ipaddress` reads an IPv4 address: four octets of 1-3 ASCII digits,
+ * no leading zero, at most 255. */
 static int
-cached(Scanner *self, Scan *scan, uint32_t kind, const uint8_t *s, size_t n)
+ipv4(const uint8_t *s, size_t n, uint32_t *address)
 {
-    uint64_t hash = hash_bytes(kind, s, n);
+    uint32_t a = 0;
+    size_t i = 0;
+    if (n < 7 || n > 15)
+        return 0;
+    for (int part = 0; part < 4; part++) {
+        size_t start = i;
+        uint32_t octet = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && i - start < 3)
+            octet = octet * 10 + (uint32_t)(s[i++] - '0');
+        size_t len = i - start;
+        if (len == 0 || (len > 1 && s[start] == '0') || octet > 255)
+            return 0;
+        a = a << 8 | octet;
+        if (part < 3) {
+            if (i >= n || s[i] != '.')
+                return 0;
+            i++;
+        }
+    }
+    if (i != n)
+        return 0;
+    *address = a;
+    return 1;
+}
+
+static uint8_t
+fold(uint8_t c)
+{
+    return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+static int
+alnum(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* Whether ASCII text, folded, is `match.DOMAIN_NAME` and at most 253 bytes (`match._DOMAIN`):
+ * labels of 1-63 bytes joined by `.`, at least two; a label is [a-z0-9_] first, [a-z0-9]
+ * last (when longer than one), [a-z0-9_-] between; the last label starts with [a-z] and
+ * has no `_`. */
+static int
+domain_name(const uint8_t *s, size_t n)
+{
+    if (n < 1 || n > 253)
+        return 0;
+    size_t start = 0, labels = 0;
+    for (;;) {
+        size_t end = start;
+        while (end < n && s[end] != '.')
+            end++;
+        size_t len = end - start;
+        int last = end == n;
+        if (len < 1 || len > 63)
+            return 0;
+        uint8_t first = fold(s[start]), final = fold(s[end - 1]);
+        if (last ? !(first >= 'a' && first <= 'z') : !(alnum(first) || first == '_'))
+            return 0;
+        if (len > 1 && !alnum(final))
+            return 0;
+        for (size_t i = start + 1; i + 1 < end; i++) {
+            uint8_t c = fold(s[i]);
+            if (!(alnum(c) || c == '-' || (c == '_' && !last)))
+                return 0;
+        }
+        labels++;
+        if (last)
+            return labels >= 2;
+        start = end + 1;
+    }
+}
+
+/* The keys of the commonest shapes, whose keys follow from `keys.value_keys` with no case
+ * left open (shapes.py says why for each), written to `out` as `count` keys of `size`
+ * bytes; -1 for any other value (then the Python rule decides). Only ASCII values of at
+ * most SHAPED bytes:
+ * - a Slack id: only `uid:` (it has no `.`, `:` or `@`);
+ * - an IPv4 address in dotted decimal: only `ip4:` (no `@`, `:` or `://`, and
+ *   `match.is_domain` refuses all-digit labels);
+ * - dotted (a `.`, no `:` or `@`, not IPv4): only `dom:` of the folded value less one
+ *   final `.`, when that is a domain name, else none;
+ * - one `@`, no `:`, no space, a local part, and a domain name after the `@`: `email:`
+ *   of the folded value and `dom:` of the folded domain (`match.is_email`, `domain_of`). */
+static int
+shaped_keys(const Str *v, char out[2][SHAPED + 8], size_t size[2])
+{
+    static const char hex[] = "0123456789abcdef";
+    const uint8_t *s = v->s;
+    size_t n = v->n;
+    if (n > SHAPED || !(v->all & K_ASCII))
+        return -1;
+    if (n >= 7 && (s[0] == 'U' || s[0] == 'W' || s[0] == 'B') && (v->all & K_ID)) {
+        memcpy(out[0], "uid:", 4);
+        memcpy(out[0] + 4, s, n);
+        size[0] = n + 4;
+        return 1;
+    }
+    if (v->any & K_COLON)
+        return -1;
+    uint32_t address;
+    if (!(v->any & K_AT) && (v->any & K_DOT)) {
+        if (ipv4(s, n, &address)) {
+            memcpy(out[0], "ip4:", 4);
+            for (int i = 0; i < 8; i++)
+                out[0][4 + i] = hex[(address >> (28 - 4 * i)) & 0xF];
+            size[0] = 12;
+            return 1;
+        }
+        size_t len = n - (s[n - 1] == '.');
+        if (!domain_name(s, len))
+            return 0;
+        memcpy(out[0], "dom:", 4);
+        for (size_t i = 0; i < len; i++)
+            out[0][4 + i] = (char)fold(s[i]);
+        size[0] = len + 4;
+        return 1;
+    }
+    if (!(v->any & K_AT))
+        return -1;
+    size_t at = n;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == ' ')
+            return -1;
+        if (s[i] == '@') {
+            if (at != n)
+                return -1;
+            at = i;
+        }
+    }
+    if (at == 0 || !domain_name(s + at + 1, n - at - 1))
+        return -1;
+    memcpy(out[0], "email:", 6);
+    for (size_t i = 0; i < n; i++)
+        out[0][6 + i] = (char)fold(s[i]);
+    size[0] = n + 6;
+    memcpy(out[1], "dom:", 4);
+    for (size_t i = at + 1; i < n; i++)
+        out[1][4 + i - at - 1] = (char)fold(s[i]);
+    size[1] = n - at - 1 + 4;
+    return 2;
+}
+
+/* The cached key ids of a value (kind 0) or user name (kind 1), keyed on a miss by its shape or by Python. */
+static int
+cached(Scanner *self, Scan *scan, uint32_t kind, const Str *v, uint64_t hash)
+{
+    const uint8_t *s = v->s;
+    size_t n = v->n;
     Slot *slot = table_find(&self->values, hash, s, n);
-    if (!slot->hash) {
+    char shaped[2][SHAPED + 8];
+    size_t size[2];
+    int keys = -1;
+    if (!slot->hash && !kind)
+        keys = shaped_keys(v, shaped, size);
+    if (!slot->hash && keys >= 0) {
+        self->misses++;
+        int64_t id[2] = {0, 0};
+        for (int i = 0; i < keys; i++)
+            if ((id[i] = intern_text(self, shaped[i], size[i])) < 0)
+                return -1;
+        slot = table_put(&self->values, slot, hash, s, n, (uint32_t)id[0], (uint32_t)id[1],
+                         (uint32_t)keys | INLINE);
+        if (!slot)
+            return -1;
+    }
+    else if (!slot->hash) {
         self->misses++;
         PyObject *text = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "strict");
         if (!text)
             return -1;
-        PyObject *got = PyObject_CallOneArg(kind ? self->username : self->remembered, text);
+        PyObject *got = PyObject_CallOneArg(kind ? self->username : self->value_keys, text);
         Py_DECREF(text);
         if (!got)
             return -1;
@@ -351,7 +561,7 @@ cached(Scanner *self, Scan *scan, uint32_t kind, const uint8_t *s, size_t n)
             bad = id < 0 || buf_add(&self->ids, &one, sizeof one) < 0;
         }
         else if (!PyTuple_Check(got)) {
-            PyErr_SetString(PyExc_TypeError, "keyscan: remembered must give a tuple");
+            PyErr_SetString(PyExc_TypeError, "keyscan: value_keys must give a tuple");
             bad = 1;
         }
         else {
@@ -370,13 +580,33 @@ cached(Scanner *self, Scan *scan, uint32_t kind, const uint8_t *s, size_t n)
             return -1;
         }
         /* intern_key may have grown other tables, never this one: the slot is valid */
-        slot = table_put(&self->values, slot, hash, s, n, (uint32_t)start, (uint32_t)count);
+        uint32_t a = (uint32_t)start, b = 0, c = (uint32_t)count;
+        if (count <= 2) {
+            /* one or two ids are kept in the slot: one memory access fewer a lookup */
+            a = count ? BUF_AT(self->ids, uint32_t, start) : 0;
+            b = count > 1 ? BUF_AT(self->ids, uint32_t, start + 1) : 0;
+            c |= INLINE;
+            self->ids.len = start * sizeof(uint32_t);
+        }
+        if (count >= INLINE) {
+            PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys of one value");
+            return -1;
+        }
+        slot = table_put(&self->values, slot, hash, s, n, a, b, c);
         if (!slot)
             return -1;
     }
     else
         self->hits++;
-    for (uint32_t i = 0; i < slot->b; i++)
+    uint32_t count = slot->c & ~INLINE;
+    if (slot->c & INLINE) {
+        if (count > 0 && line_add(self, scan, slot->a) < 0)
+            return -1;
+        if (count > 1 && line_add(self, scan, slot->b) < 0)
+            return -1;
+        return 0;
+    }
+    for (uint32_t i = 0; i < count; i++)
         if (line_add(self, scan, BUF_AT(self->ids, uint32_t, slot->a + i)) < 0)
             return -1;
     return 0;
@@ -592,6 +822,28 @@ event_time(Scanner *self, const Str *v, int64_t *out)
 
 enum { PLAIN = 0, TIME = 1, USERNAMES = 2, USERNAME = 3 };
 
+/* A value (kind 0) or user name (kind 1) to look up when its line is read. */
+static int
+look_up(Scanner *self, Scan *scan, uint32_t kind, const Str *v)
+{
+    Lookup one = {*v, hash_bytes(kind, v->s, v->n), kind};
+    __builtin_prefetch(&self->values.slots[one.hash & (self->values.cap - 1)]);
+    return buf_add(&scan->pending, &one, sizeof one);
+}
+
+/* The keys of the line's values. */
+static int
+looked_up(Scanner *self, Scan *scan)
+{
+    size_t count = BUF_COUNT(scan->pending, Lookup);
+    for (size_t i = 0; i < count; i++) {
+        Lookup *one = &BUF_AT(scan->pending, Lookup, i);
+        if (cached(self, scan, one->kind, &one->v, one->hash) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 typedef struct {
     uint8_t closer;
     uint8_t usernames; /* the top-level p_any_usernames array */
@@ -647,9 +899,9 @@ read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
             p = read_string(p + 1, e, &v);
             if (!p)
                 return 0;
-            if (!keyless(&v) && cached(self, scan, 0, v.s, v.n) < 0)
+            if (!keyless(&v) && look_up(self, scan, 0, &v) < 0)
                 return -1;
-            if (role == USERNAME && cached(self, scan, 1, v.s, v.n) < 0)
+            if (role == USERNAME && look_up(self, scan, 1, &v) < 0)
                 return -1;
             if (role == TIME) {
                 time_text = v;
@@ -692,6 +944,8 @@ read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
                     return 0;
                 *when = NO_TIME;
                 if (has_time && event_time(self, &time_text, when) < 0)
+                    return -1;
+                if (*when != NO_TIME && looked_up(self, scan) < 0)
                     return -1;
                 return 1;
             }
@@ -899,6 +1153,7 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
         const uint8_t *e = nl ? nl : end;
         int64_t when;
         scan.line_keys.len = 0;
+        scan.pending.len = 0;
         self->line_seq++;
         int read = read_line(self, &scan, p, e, &when);
         if (read < 0)
@@ -923,7 +1178,7 @@ static PyObject *
 Scanner_scan(Scanner *self, PyObject *arg)
 {
     Py_buffer view;
-    if (!self->remembered || !self->values.slots) {
+    if (!self->value_keys || !self->values.slots) {
         PyErr_SetString(PyExc_RuntimeError, "keyscan: Scanner.__init__ was not called");
         return NULL;
     }
@@ -952,13 +1207,13 @@ Scanner_stats(Scanner *self, PyObject *Py_UNUSED(ignored))
 static int
 Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"remembered", "username", "micros", "walk", "limit", NULL};
-    PyObject *remembered, *username, *micros, *walk;
+    static char *kwlist[] = {"value_keys", "username", "micros", "walk", "limit", NULL};
+    PyObject *value_keys, *username, *micros, *walk;
     Py_ssize_t limit;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn", kwlist, &remembered, &username,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOOn", kwlist, &value_keys, &username,
                                      &micros, &walk, &limit))
         return -1;
-    if (!PyCallable_Check(remembered) || !PyCallable_Check(username) ||
+    if (!PyCallable_Check(value_keys) || !PyCallable_Check(username) ||
         !PyCallable_Check(micros) || !PyCallable_Check(walk)) {
         PyErr_SetString(PyExc_TypeError, "keyscan: the rules must be callable");
         return -1;
@@ -971,11 +1226,11 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
         PyErr_SetString(PyExc_RuntimeError, "keyscan: a Scanner is not reentrant");
         return -1;
     }
-    Py_INCREF(remembered);
+    Py_INCREF(value_keys);
     Py_INCREF(username);
     Py_INCREF(micros);
     Py_INCREF(walk);
-    Py_XSETREF(self->remembered, remembered);
+    Py_XSETREF(self->value_keys, value_keys);
     Py_XSETREF(self->username, username);
     Py_XSETREF(self->micros, micros);
     Py_XSETREF(self->walk, walk);
@@ -989,7 +1244,7 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
 static int
 Scanner_traverse(Scanner *self, visitproc visit, void *arg)
 {
-    Py_VISIT(self->remembered);
+    Py_VISIT(self->value_keys);
     Py_VISIT(self->username);
     Py_VISIT(self->micros);
     Py_VISIT(self->walk);
@@ -999,7 +1254,7 @@ Scanner_traverse(Scanner *self, visitproc visit, void *arg)
 static int
 Scanner_clear(Scanner *self)
 {
-    Py_CLEAR(self->remembered);
+    Py_CLEAR(self->value_keys);
     Py_CLEAR(self->username);
     Py_CLEAR(self->micros);
     Py_CLEAR(self->walk);
@@ -1020,6 +1275,79 @@ Scanner_dealloc(Scanner *self)
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 
+/* ---- CRC-32 ------------------------------------------------------------------------ */
+
+static uint32_t CRC[256];
+
+static void
+init_crc(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
+        CRC[i] = c;
+    }
+}
+
+/* crc32_many(data, starts, sizes) -> bytes: zlib's CRC-32 of each data[start:start+size]
+ * (starts and sizes int64), as uint32. */
+static PyObject *
+crc32_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "crc32_many(data, starts, sizes)");
+        return NULL;
+    }
+    Py_buffer data, starts, sizes;
+    if (PyObject_GetBuffer(args[0], &data, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if (PyObject_GetBuffer(args[1], &starts, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        return NULL;
+    }
+    if (PyObject_GetBuffer(args[2], &sizes, PyBUF_SIMPLE) < 0) {
+        PyBuffer_Release(&data);
+        PyBuffer_Release(&starts);
+        return NULL;
+    }
+    PyObject *out = NULL;
+    Py_ssize_t count = starts.len / (Py_ssize_t)sizeof(int64_t);
+    if (starts.len % sizeof(int64_t) || sizes.len != starts.len) {
+        PyErr_SetString(PyExc_ValueError, "crc32_many: starts and sizes are int64, as many");
+        goto done;
+    }
+    const int64_t *start = starts.buf, *size = sizes.buf;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        if (start[i] < 0 || size[i] < 0 || start[i] > data.len - size[i]) {
+            PyErr_SetString(PyExc_IndexError, "crc32_many: a span outside the data");
+            goto done;
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, count * (Py_ssize_t)sizeof(uint32_t));
+    if (!out)
+        goto done;
+    uint32_t *crc = (uint32_t *)PyBytes_AS_STRING(out);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const uint8_t *p = (const uint8_t *)data.buf + start[i];
+        uint32_t c = 0xFFFFFFFFu;
+        for (int64_t j = 0; j < size[i]; j++)
+            c = CRC[(c ^ p[j]) & 0xFF] ^ (c >> 8);
+        crc[i] = c ^ 0xFFFFFFFFu;
+    }
+done:
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&starts);
+    PyBuffer_Release(&sizes);
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"crc32_many", (PyCFunction)(void (*)(void))crc32_many, METH_FASTCALL,
+     "crc32_many(data, starts, sizes) -> bytes: zlib.crc32 of each span, as uint32"},
+    {NULL, NULL, 0, NULL},
+};
+
 static PyMethodDef Scanner_methods[] = {
     {"scan", (PyCFunction)Scanner_scan, METH_O,
      "scan(ndjson) -> None (every line for the parser) or (times, key offsets, key text, "
@@ -1032,7 +1360,7 @@ static PyTypeObject ScannerType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "connector.indicators._keyscan.Scanner",
     .tp_basicsize = sizeof(Scanner),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Scanner(remembered, username, micros, walk, limit): the keys of NDJSON objects",
+    .tp_doc = "Scanner(value_keys, username, micros, walk, limit): the keys of NDJSON objects",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Scanner_init,
     .tp_dealloc = (destructor)Scanner_dealloc,
@@ -1043,13 +1371,14 @@ static PyTypeObject ScannerType = {
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_keyscan", "The keys of landed NDJSON objects in one native pass.",
-    -1, NULL,
+    -1, module_methods,
 };
 
 PyMODINIT_FUNC
 PyInit__keyscan(void)
 {
     init_classes();
+    init_crc();
     SEED = (uint64_t)(uintptr_t)&module ^ 0x2545F4914F6CDD1DULL;
     if (PyType_Ready(&ScannerType) < 0)
         return NULL;

@@ -1,9 +1,13 @@
 from collections.abc import Callable, Iterable
 
+from typing_extensions import Buffer
+
+def crc32_many(data: Buffer, starts: Buffer, sizes: Buffer) -> bytes: ...
+
 class Scanner:
     def __init__(
         self,
-        remembered: Callable[[str], tuple[str, ...]],
+        value_keys: Callable[[str], tuple[str, ...]],
         username: Callable[[str], str],
         micros: Callable[[str], int | None],
         walk: Callable[[bytes], tuple[int, Iterable[str]] | None],

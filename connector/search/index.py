@@ -174,14 +174,21 @@ def _fingerprints(keys: Any) -> Any:
         text = data[starts[where][:, None] + 4 + np.arange(8)]
         shift = 4 * np.arange(7, -1, -1, dtype=np.int64)
         out.append(kind | (hex_digit[text].astype(np.int64) << shift).sum(axis=1))
-    return np.unique(np.concatenate(out))
+    every = np.sort(np.concatenate(out))
+    return every[np.concatenate(([True], every[1:] != every[:-1]))] if len(every) else every
 
 
-def crc32_many(data: Any, starts: Any, sizes: Any) -> Any:
-    """`zlib.crc32` of each `data[start:start + size]`, with arrays: two byte positions
-    of every string at a time (a 65,536-entry table), longest first; a string over `LONG`
-    bytes by zlib."""
+def crc32_many(data: Any, starts: Any, sizes: Any, native: bool = True) -> Any:
+    """`zlib.crc32` of each `data[start:start + size]`: by the native extension when it
+    is built (a byte at a time in C, ~1.5 µs a row less than the arrays), else with
+    arrays: two byte positions of every string at a time (a 65,536-entry table), longest
+    first; a string over `LONG` bytes by zlib."""
     import numpy as np
+
+    crc32_native = _crc32_native() if native else None
+    if crc32_native is not None:
+        spans = (np.ascontiguousarray(x, np.int64) for x in (starts, sizes))
+        return np.frombuffer(crc32_native(np.ascontiguousarray(data), *spans), np.uint32)
 
     table, pairs = _tables()[0], _tables()[2]
     order = np.argsort(-sizes, kind="stable")
@@ -201,6 +208,15 @@ def crc32_many(data: Any, starts: Any, sizes: Any) -> Any:
     out = np.empty_like(crc)
     out[order] = crc
     return out
+
+
+@functools.cache
+def _crc32_native() -> Any:
+    try:
+        from connector.indicators._keyscan import crc32_many as native
+    except ImportError:
+        return None
+    return native
 
 
 LONG = 64
