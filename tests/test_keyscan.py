@@ -244,15 +244,22 @@ def test_lines_the_scanner_cannot_read_go_to_the_parser(line: bytes) -> None:
 
 
 def test_the_caches_are_bounded() -> None:
-    """The shared scanner's caches hold at most its limit of values past one object."""
-    limit = ok.NATIVE_CACHE
-    assert ok._SCANNER is not None
+    """A scanner's cache holds at most its limit of values past one object (it is
+    emptied before the next), and what it gives stays exact."""
+    scanner = ok.native(limit=8)
+    assert scanner is not None
     body = b"".join(
-        b'{"p_event_time":"2026-11-01T00:00:00Z","v":"%d.example"}\n' % n for n in range(limit)
+        b'{"p_event_time":"2026-11-01T00:00:00Z","v":"https://h%d.example/"}\n' % n
+        for n in range(20)
     )
-    ok.object_keys(body)
-    ok.object_keys(b'{"p_event_time":"2026-11-01T00:00:00Z","v":"x.example"}')
-    assert ok._SCANNER.stats()["values"] <= 1
+    for _ in range(2):
+        scanned = ok._scanned(body, scanner)
+        assert scanned is not None
+        assert scanned[1].num_rows == 40
+    assert scanner.stats()["values"] == 20
+    scanned = ok._scanned(b'{"p_event_time":"2026-11-01T00:00:00Z","v":"x y"}', scanner)
+    assert scanned is not None and scanned[1].num_rows == 0
+    assert scanner.stats()["values"] <= 1
 
 
 LABELISH = st.text(alphabet="aZz09._-@ .Ué", min_size=0, max_size=14)
@@ -275,10 +282,12 @@ LONG_LABELS = st.builds(
 @example(["a.b_c", "x@a.b_c", "a_.b", "_a.b", "a-.b", "a.-b", "a.b-", "x@-a.b", "W0123ABC@x.y"])
 def test_native_shapes_give_value_keys(values: list[str]) -> None:
     """The shapes the scanner decides itself (Slack ids, IPv4, dotted names, plain
-    emails) give what `keys.value_keys` gives: a fresh scanner, so none is cached."""
-    row = {"p_event_time": "2026-11-01T00:00:00Z", "v": values}
+    emails, ASCII user names) give what `keys.value_keys` and `keys.username_key` give:
+    a fresh scanner, so none is cached."""
+    row = {"p_event_time": "2026-11-01T00:00:00Z", "v": values, "p_any_usernames": values}
     ndjson = orjson.dumps(row) + b"\n"
     scanned = ok._scanned(ndjson, ok.native())
     assert scanned is not None
     got = {r["key"] for r in scanned[1].to_pylist()}
-    assert got == {k for v in values for k in keys.value_keys(v)}
+    want = {k for v in values for k in keys.value_keys(v)}
+    assert got == want | {keys.username_key(v) for v in values}

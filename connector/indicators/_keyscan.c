@@ -235,18 +235,14 @@ table_free(Table *t)
 
 /* ---- the scanner ------------------------------------------------------------------- */
 
+
 typedef struct {
     PyObject_HEAD
     PyObject *value_keys, *username, *micros, *walk;
     Py_ssize_t limit;
     int busy;
-    Table values;  /* value (kind 0) or user name (kind 1) -> ids[a:a+b] */
-    Buf ids;       /* uint32 key ids of the cached values */
-    Table keys;    /* key text -> its id (a) */
-    Buf key_at;    /* uint32 offset and length of each key id's text in keys.text */
-    Buf seen;      /* uint64 per key id: the line (sequence number) it was last added on */
-    Buf local;     /* uint64 per key id: object serial << 32 | its index in this object */
-    uint64_t line_seq, serial;
+    Table values; /* value (kind 0) or user name (kind 1) -> its keys: ktext[a:a+b], c of them */
+    Buf ktext;    /* the cached values' keys: (uint32 length, text) each */
     Py_ssize_t hits, misses;
 } Scanner;
 
@@ -263,13 +259,17 @@ typedef struct {
     uint32_t kind;
 } Lookup;
 
-/* One object's scan: the keys of the current line, then the grouped result. */
+/* One object's scan: its keys (local ids in order of appearance), the keys of the line
+ * being read, then the (key, line) pairs. */
 typedef struct {
-    Buf line_keys; /* uint32 key ids of the line being read */
-    Buf pending;   /* Lookup: the values of the line being read, looked up once it is read */
+    Table keys;    /* key text -> its local id (a) */
+    Buf key_at;    /* uint32 offset and length of each local id's text in keys.text */
+    Buf counts;    /* uint32 lines holding each local id */
+    Buf seen;      /* uint32 per local id: the stamp of the line it was last added on */
+    uint32_t stamp;
+    Buf line_keys; /* uint32 local ids of the line being read */
+    Buf pending;   /* Lookup: the line's cached values, looked up once it is read */
     Buf pairs;     /* (uint32 local id, int32 line) */
-    Buf globals;   /* uint32 key id of each local id */
-    Buf counts;    /* uint32 lines of each local id */
     int64_t *times;
     Str *names;    /* member names of the objects open on the line being read */
 } Scan;
@@ -277,38 +277,51 @@ typedef struct {
 static void
 scan_free(Scan *s)
 {
+    table_free(&s->keys);
+    buf_free(&s->key_at);
+    buf_free(&s->counts);
+    buf_free(&s->seen);
     buf_free(&s->line_keys);
     buf_free(&s->pending);
     buf_free(&s->pairs);
-    buf_free(&s->globals);
-    buf_free(&s->counts);
     PyMem_Free(s->times);
     PyMem_Free(s->names);
     s->times = NULL;
     s->names = NULL;
 }
 
+/* Adds a key (UTF-8 text) to the line being read, once a line. */
 static int
-grow_per_key(Scanner *self, size_t count)
+line_add(Scan *scan, const char *text, size_t n)
 {
-    size_t have = BUF_COUNT(self->seen, uint64_t);
-    if (count <= have)
+    uint64_t hash = hash_bytes(2, (const uint8_t *)text, n);
+    Slot *slot = table_find(&scan->keys, hash, (const uint8_t *)text, n);
+    if (!slot->hash) {
+        size_t id = BUF_COUNT(scan->counts, uint32_t);
+        if (id >= INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys in one object");
+            return -1;
+        }
+        slot = table_put(&scan->keys, slot, hash, (const uint8_t *)text, n, (uint32_t)id, 0, 0);
+        if (!slot)
+            return -1;
+        uint32_t at[2] = {slot->off, slot->len}, zero = 0;
+        if (buf_add(&scan->key_at, at, sizeof at) < 0 ||
+            buf_add(&scan->counts, &zero, sizeof zero) < 0 ||
+            buf_add(&scan->seen, &zero, sizeof zero) < 0)
+            return -1;
+    }
+    uint32_t id = slot->a;
+    uint32_t *seen = &BUF_AT(scan->seen, uint32_t, id);
+    if (*seen == scan->stamp)
         return 0;
-    size_t more = (count - have) * sizeof(uint64_t);
-    if (buf_reserve(&self->seen, more) < 0 || buf_reserve(&self->local, more) < 0)
-        return -1;
-    memset(self->seen.data + self->seen.len, 0, more);
-    memset(self->local.data + self->local.len, 0, more);
-    self->seen.len += more;
-    self->local.len += more;
-    return 0;
+    *seen = scan->stamp;
+    return buf_add(&scan->line_keys, &id, sizeof id);
 }
 
-static int64_t intern_text(Scanner *self, const char *text, size_t n);
-
-/* The id of a key (a str), added to the key table when new; -1 with an exception. */
-static int64_t
-intern_key(Scanner *self, PyObject *key)
+/* Adds a key given as a str. */
+static int
+line_add_str(Scan *scan, PyObject *key)
 {
     if (!PyUnicode_Check(key)) {
         PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
@@ -318,61 +331,11 @@ intern_key(Scanner *self, PyObject *key)
     const char *text = PyUnicode_AsUTF8AndSize(key, &n);
     if (!text)
         return -1;
-    return intern_text(self, text, (size_t)n);
-}
-
-/* The id of a key given as UTF-8 text. */
-static int64_t
-intern_text(Scanner *self, const char *text, size_t n)
-{
-    uint64_t hash = hash_bytes(2, (const uint8_t *)text, (size_t)n);
-    Slot *slot = table_find(&self->keys, hash, (const uint8_t *)text, (size_t)n);
-    if (slot->hash)
-        return slot->a;
-    size_t id = BUF_COUNT(self->key_at, uint32_t) / 2;
-    if (id >= UINT32_MAX - 1) {
-        PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys");
-        return -1;
-    }
-    slot = table_put(&self->keys, slot, hash, (const uint8_t *)text, (size_t)n, (uint32_t)id, 0, 0);
-    if (!slot)
-        return -1;
-    uint32_t at[2] = {slot->off, slot->len};
-    if (buf_add(&self->key_at, at, sizeof at) < 0 || grow_per_key(self, id + 1) < 0)
-        return -1;
-    return (int64_t)id;
-}
-
-#define FEW 32
-
-/* Adds a key id to the current line (once a line). */
-static int
-line_add(Scanner *self, Scan *scan, uint32_t id)
-{
-    size_t count = BUF_COUNT(scan->line_keys, uint32_t);
-    if (count < FEW) {
-        /* a line's first keys: looked for among them (in cache, unlike `seen`) */
-        const uint32_t *have = (const uint32_t *)scan->line_keys.data;
-        for (size_t i = 0; i < count; i++)
-            if (have[i] == id)
-                return 0;
-        if (count == FEW - 1)
-            for (size_t i = 0; i < count; i++)
-                BUF_AT(self->seen, uint64_t, have[i]) = self->line_seq;
-    }
-    else {
-        uint64_t *seen = &BUF_AT(self->seen, uint64_t, id);
-        if (*seen == self->line_seq)
-            return 0;
-    }
-    if (count >= FEW - 1)
-        BUF_AT(self->seen, uint64_t, id) = self->line_seq;
-    __builtin_prefetch(&BUF_AT(self->local, uint64_t, id), 1);
-    return buf_add(&scan->line_keys, &id, sizeof id);
+    return line_add(scan, text, (size_t)n);
 }
 
 #define SHAPED 256
-#define INLINE 0x80000000u
+
 
 /* Dotted decimal as `ipaddress` reads an IPv4 address: four octets of 1-3 ASCII digits,
  * no leading zero, at most 255. */
@@ -522,98 +485,84 @@ shaped_keys(const Str *v, char out[2][SHAPED + 8], size_t size[2])
 }
 
 /* The cached key ids of a value (kind 0) or user name (kind 1), keyed on a miss by its shape or by Python. */
+
+/* Appends a key to the cache's key records. */
 static int
-cached(Scanner *self, Scan *scan, uint32_t kind, const Str *v, uint64_t hash)
+record(Scanner *self, PyObject *key)
 {
-    const uint8_t *s = v->s;
-    size_t n = v->n;
-    Slot *slot = table_find(&self->values, hash, s, n);
-    char shaped[2][SHAPED + 8];
-    size_t size[2];
-    int keys = -1;
-    if (!slot->hash && !kind)
-        keys = shaped_keys(v, shaped, size);
-    if (!slot->hash && keys >= 0) {
-        self->misses++;
-        int64_t id[2] = {0, 0};
-        for (int i = 0; i < keys; i++)
-            if ((id[i] = intern_text(self, shaped[i], size[i])) < 0)
-                return -1;
-        slot = table_put(&self->values, slot, hash, s, n, (uint32_t)id[0], (uint32_t)id[1],
-                         (uint32_t)keys | INLINE);
-        if (!slot)
-            return -1;
+    if (!PyUnicode_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
+        return -1;
     }
-    else if (!slot->hash) {
+    Py_ssize_t n;
+    const char *text = PyUnicode_AsUTF8AndSize(key, &n);
+    if (!text)
+        return -1;
+    if ((size_t)n > UINT32_MAX - 4 - self->ktext.len) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: too much key text in the cache");
+        return -1;
+    }
+    uint32_t len = (uint32_t)n;
+    if (buf_add(&self->ktext, &len, sizeof len) < 0 || buf_add(&self->ktext, text, len) < 0)
+        return -1;
+    return 0;
+}
+
+/* The keys of a value (kind 0) or user name (kind 1) from the cache, asking Python on a
+ * miss (`value_keys` or `username`), added to the line. */
+static int
+cached(Scanner *self, Scan *scan, const Lookup *one)
+{
+    const uint8_t *s = one->v.s;
+    size_t n = one->v.n;
+    Slot *slot = table_find(&self->values, one->hash, s, n);
+    if (!slot->hash) {
         self->misses++;
         PyObject *text = PyUnicode_DecodeUTF8((const char *)s, (Py_ssize_t)n, "strict");
         if (!text)
             return -1;
-        PyObject *got = PyObject_CallOneArg(kind ? self->username : self->value_keys, text);
+        PyObject *got = PyObject_CallOneArg(one->kind ? self->username : self->value_keys, text);
         Py_DECREF(text);
         if (!got)
             return -1;
-        size_t start = BUF_COUNT(self->ids, uint32_t);
+        size_t start = self->ktext.len;
+        Py_ssize_t count = 1;
         int bad = 0;
-        if (kind) {
-            int64_t id = intern_key(self, got);
-            uint32_t one = (uint32_t)id;
-            bad = id < 0 || buf_add(&self->ids, &one, sizeof one) < 0;
-        }
+        if (one->kind)
+            bad = record(self, got) < 0;
         else if (!PyTuple_Check(got)) {
             PyErr_SetString(PyExc_TypeError, "keyscan: value_keys must give a tuple");
             bad = 1;
         }
         else {
-            for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(got) && !bad; i++) {
-                int64_t id = intern_key(self, PyTuple_GET_ITEM(got, i));
-                uint32_t one = (uint32_t)id;
-                bad = id < 0 || buf_add(&self->ids, &one, sizeof one) < 0;
-            }
+            count = PyTuple_GET_SIZE(got);
+            for (Py_ssize_t i = 0; i < count && !bad; i++)
+                bad = record(self, PyTuple_GET_ITEM(got, i)) < 0;
         }
         Py_DECREF(got);
-        if (bad)
-            return -1;
-        size_t count = BUF_COUNT(self->ids, uint32_t) - start;
-        if (start > UINT32_MAX || count > UINT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "keyscan: too many cached keys");
+        if (bad || count > UINT32_MAX) {
+            if (!bad)
+                PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys of one value");
             return -1;
         }
-        /* intern_key may have grown other tables, never this one: the slot is valid */
-        uint32_t a = (uint32_t)start, b = 0, c = (uint32_t)count;
-        if (count <= 2) {
-            /* one or two ids are kept in the slot: one memory access fewer a lookup */
-            a = count ? BUF_AT(self->ids, uint32_t, start) : 0;
-            b = count > 1 ? BUF_AT(self->ids, uint32_t, start + 1) : 0;
-            c |= INLINE;
-            self->ids.len = start * sizeof(uint32_t);
-        }
-        if (count >= INLINE) {
-            PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys of one value");
-            return -1;
-        }
-        slot = table_put(&self->values, slot, hash, s, n, a, b, c);
+        slot = table_put(&self->values, slot, one->hash, s, n, (uint32_t)start,
+                         (uint32_t)(self->ktext.len - start), (uint32_t)count);
         if (!slot)
             return -1;
     }
     else
         self->hits++;
-    uint32_t count = slot->c & ~INLINE;
-    if (slot->c & INLINE) {
-        if (count > 0 && line_add(self, scan, slot->a) < 0)
+    size_t at = slot->a;
+    for (uint32_t i = 0; i < slot->c; i++) {
+        uint32_t len;
+        memcpy(&len, self->ktext.data + at, sizeof len);
+        if (line_add(scan, self->ktext.data + at + sizeof len, len) < 0)
             return -1;
-        if (count > 1 && line_add(self, scan, slot->b) < 0)
-            return -1;
-        return 0;
+        at += sizeof len + len;
     }
-    for (uint32_t i = 0; i < count; i++)
-        if (line_add(self, scan, BUF_AT(self->ids, uint32_t, slot->a + i)) < 0)
-            return -1;
     return 0;
 }
 
-/* Whether a value provably has no key: `keys._plain` widened to "not a Slack id", and a
- * `:` without `@` that is neither IP-like (`match.IP_LIKE`) nor has `://`. */
 static int
 keyless(const Str *v)
 {
@@ -820,27 +769,45 @@ event_time(Scanner *self, const Str *v, int64_t *out)
     return 0;
 }
 
+
 enum { PLAIN = 0, TIME = 1, USERNAMES = 2, USERNAME = 3 };
 
-/* A value (kind 0) or user name (kind 1) to look up when its line is read. */
+/* A string value (kind 0) or user name (kind 1) of the line being read: keyed now when
+ * its shape decides it, else looked up in the cache once the line is read. */
 static int
 look_up(Scanner *self, Scan *scan, uint32_t kind, const Str *v)
 {
+    if (kind && v->n <= SHAPED && (v->all & K_ASCII)) {
+        /* `keys.username_key` of an ASCII name: str.lower folds only A-Z there */
+        char out[SHAPED + 8];
+        memcpy(out, "uname:", 6);
+        for (size_t i = 0; i < v->n; i++)
+            out[6 + i] = (char)fold(v->s[i]);
+        return line_add(scan, out, v->n + 6);
+    }
+    if (!kind) {
+        char out[2][SHAPED + 8];
+        size_t size[2];
+        int keys = shaped_keys(v, out, size);
+        for (int i = 0; i < keys; i++)
+            if (line_add(scan, out[i], size[i]) < 0)
+                return -1;
+        if (keys >= 0)
+            return 0;
+    }
     Lookup one = {*v, hash_bytes(kind, v->s, v->n), kind};
     __builtin_prefetch(&self->values.slots[one.hash & (self->values.cap - 1)]);
     return buf_add(&scan->pending, &one, sizeof one);
 }
 
-/* The keys of the line's values. */
+/* The keys of the line's cached values. */
 static int
 looked_up(Scanner *self, Scan *scan)
 {
     size_t count = BUF_COUNT(scan->pending, Lookup);
-    for (size_t i = 0; i < count; i++) {
-        Lookup *one = &BUF_AT(scan->pending, Lookup, i);
-        if (cached(self, scan, one->kind, &one->v, one->hash) < 0)
+    for (size_t i = 0; i < count; i++)
+        if (cached(self, scan, &BUF_AT(scan->pending, Lookup, i)) < 0)
             return -1;
-    }
     return 0;
 }
 
@@ -954,8 +921,10 @@ read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
 }
 
 /* The keys of the current line go to the object when it has an event time. */
+
+/* The keys of the line read go to the object when it has an event time. */
 static int
-commit_line(Scanner *self, Scan *scan, int32_t line, int64_t when)
+commit_line(Scan *scan, int32_t line, int64_t when)
 {
     size_t n = BUF_COUNT(scan->line_keys, uint32_t);
     scan->times[line] = when;
@@ -963,20 +932,8 @@ commit_line(Scanner *self, Scan *scan, int32_t line, int64_t when)
         return 0;
     for (size_t i = 0; i < n; i++) {
         uint32_t id = BUF_AT(scan->line_keys, uint32_t, i);
-        uint64_t *local = &BUF_AT(self->local, uint64_t, id);
-        uint32_t at;
-        if ((*local >> 32) != self->serial) {
-            at = (uint32_t)BUF_COUNT(scan->globals, uint32_t);
-            uint32_t zero = 0;
-            if (buf_add(&scan->globals, &id, sizeof id) < 0 ||
-                buf_add(&scan->counts, &zero, sizeof zero) < 0)
-                return -1;
-            *local = (self->serial << 32) | at;
-        }
-        else
-            at = (uint32_t)(*local & 0xFFFFFFFFu);
-        BUF_AT(scan->counts, uint32_t, at)++;
-        uint32_t pair[2] = {at, (uint32_t)line};
+        BUF_AT(scan->counts, uint32_t, id)++;
+        uint32_t pair[2] = {id, (uint32_t)line};
         if (buf_add(&scan->pairs, pair, sizeof pair) < 0)
             return -1;
     }
@@ -1017,9 +974,9 @@ walk_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
         return -1;
     PyObject *key;
     while ((key = PyIter_Next(iter))) {
-        int64_t id = intern_key(self, key);
+        int bad = line_add_str(scan, key) < 0;
         Py_DECREF(key);
-        if (id < 0 || line_add(self, scan, (uint32_t)id) < 0) {
+        if (bad) {
             Py_DECREF(iter);
             return -1;
         }
@@ -1037,14 +994,19 @@ new_bytes(const void *src, size_t n)
     return PyBytes_FromStringAndSize((const char *)src, (Py_ssize_t)n);
 }
 
-/* The result: (times, key offsets, key text, list offsets, lines, first, last). */
+/* The result: (times, key offsets, key text, list offsets, lines, first, last), of the
+ * keys some line with an event time holds. */
 static PyObject *
-grouped(Scanner *self, Scan *scan, Py_ssize_t lines)
+grouped(Scan *scan, Py_ssize_t lines)
 {
-    size_t keys = BUF_COUNT(scan->globals, uint32_t), pairs = BUF_COUNT(scan->pairs, uint32_t) / 2;
-    size_t text = 0;
-    for (size_t k = 0; k < keys; k++)
-        text += BUF_AT(self->key_at, uint32_t, 2 * BUF_AT(scan->globals, uint32_t, k) + 1);
+    size_t all = BUF_COUNT(scan->counts, uint32_t), pairs = BUF_COUNT(scan->pairs, uint32_t) / 2;
+    size_t keys = 0, text = 0;
+    for (size_t k = 0; k < all; k++) {
+        if (BUF_AT(scan->counts, uint32_t, k)) {
+            keys++;
+            text += BUF_AT(scan->key_at, uint32_t, 2 * k + 1);
+        }
+    }
     if (text > INT32_MAX || pairs > INT32_MAX) {
         PyErr_SetString(PyExc_OverflowError, "keyscan: object too large");
         return NULL;
@@ -1070,33 +1032,38 @@ grouped(Scanner *self, Scan *scan, Py_ssize_t lines)
     int32_t *line_of = (int32_t *)PyBytes_AS_STRING(out[4]);
     int64_t *first = (int64_t *)PyBytes_AS_STRING(out[5]);
     int64_t *last = (int64_t *)PyBytes_AS_STRING(out[6]);
-    size_t at = 0;
+    /* each local id's place among the keys given (the seen stamps are done with) */
+    uint32_t *place = (uint32_t *)scan->seen.data, *fill = (uint32_t *)scan->counts.data;
+    size_t at = 0, k = 0;
     key_offsets[0] = 0;
     offsets[0] = 0;
-    for (size_t k = 0; k < keys; k++) {
-        uint32_t id = BUF_AT(scan->globals, uint32_t, k);
-        uint32_t off = BUF_AT(self->key_at, uint32_t, 2 * id);
-        uint32_t len = BUF_AT(self->key_at, uint32_t, 2 * id + 1);
-        memcpy(key_text + at, self->keys.text.data + off, len);
+    for (size_t id = 0; id < all; id++) {
+        uint32_t count = fill[id];
+        if (!count)
+            continue;
+        uint32_t off = BUF_AT(scan->key_at, uint32_t, 2 * id);
+        uint32_t len = BUF_AT(scan->key_at, uint32_t, 2 * id + 1);
+        memcpy(key_text + at, scan->keys.text.data + off, len);
         at += len;
         key_offsets[k + 1] = (int32_t)at;
-        offsets[k + 1] = offsets[k] + (int32_t)BUF_AT(scan->counts, uint32_t, k);
+        offsets[k + 1] = offsets[k] + (int32_t)count;
         first[k] = INT64_MAX;
         last[k] = INT64_MIN;
+        place[id] = (uint32_t)k;
+        fill[id] = (uint32_t)offsets[k];
+        k++;
     }
-    /* a stable counting sort by local id: lines stay ascending within a key */
-    uint32_t *fill = (uint32_t *)scan->counts.data;
-    for (size_t k = 0; k < keys; k++)
-        fill[k] = (uint32_t)offsets[k];
+    /* a stable counting sort by key: lines stay ascending within a key */
     for (size_t i = 0; i < pairs; i++) {
-        uint32_t k = BUF_AT(scan->pairs, uint32_t, 2 * i);
+        uint32_t id = BUF_AT(scan->pairs, uint32_t, 2 * i);
         int32_t line = (int32_t)BUF_AT(scan->pairs, uint32_t, 2 * i + 1);
         int64_t when = scan->times[line];
-        line_of[fill[k]++] = line;
-        if (when < first[k])
-            first[k] = when;
-        if (when > last[k])
-            last[k] = when;
+        uint32_t to = place[id];
+        line_of[fill[id]++] = line;
+        if (when < first[to])
+            first[to] = when;
+        if (when > last[to])
+            last[to] = when;
     }
     PyObject *tuple = PyTuple_New(7);
     if (!tuple) {
@@ -1113,9 +1080,7 @@ static void
 clear_caches(Scanner *self)
 {
     table_clear(&self->values);
-    table_clear(&self->keys);
-    self->ids.len = 0;
-    self->key_at.len = 0;
+    self->ktext.len = 0;
 }
 
 static PyObject *
@@ -1138,11 +1103,11 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
     }
     if ((Py_ssize_t)self->values.used >= self->limit)
         clear_caches(self);
-    self->serial++;
-    Scan scan = {{0}};
+    Scan scan;
+    memset(&scan, 0, sizeof scan);
     scan.times = PyMem_Malloc(((size_t)lines + 1) * sizeof(int64_t));
     scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Str));
-    if (!scan.times || !scan.names) {
+    if (!scan.times || !scan.names || table_grow(&scan.keys) < 0) {
         scan_free(&scan);
         return PyErr_NoMemory();
     }
@@ -1154,25 +1119,26 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
         int64_t when;
         scan.line_keys.len = 0;
         scan.pending.len = 0;
-        self->line_seq++;
+        scan.stamp++;
         int read = read_line(self, &scan, p, e, &when);
         if (read < 0)
             goto done;
         if (read == 0) {
             scan.line_keys.len = 0;
-            self->line_seq++;
+            scan.stamp++;
             if (walk_line(self, &scan, p, e, &when) < 0)
                 goto done;
         }
-        if (commit_line(self, &scan, line, when) < 0)
+        if (commit_line(&scan, line, when) < 0)
             goto done;
         p = nl ? nl + 1 : end;
     }
-    result = grouped(self, &scan, lines);
+    result = grouped(&scan, lines);
 done:
     scan_free(&scan);
     return result;
 }
+
 
 static PyObject *
 Scanner_scan(Scanner *self, PyObject *arg)
@@ -1199,9 +1165,9 @@ Scanner_scan(Scanner *self, PyObject *arg)
 static PyObject *
 Scanner_stats(Scanner *self, PyObject *Py_UNUSED(ignored))
 {
-    return Py_BuildValue("{s:n,s:n,s:n,s:n}", "values", (Py_ssize_t)self->values.used, "keys",
-                         (Py_ssize_t)self->keys.used, "hits", self->hits, "misses",
-                         self->misses);
+    return Py_BuildValue("{s:n,s:n,s:n,s:n}", "values", (Py_ssize_t)self->values.used,
+                         "key_bytes", (Py_ssize_t)self->ktext.len, "hits", self->hits,
+                         "misses", self->misses);
 }
 
 static int
@@ -1236,7 +1202,7 @@ Scanner_init(Scanner *self, PyObject *args, PyObject *kwds)
     Py_XSETREF(self->walk, walk);
     self->limit = limit;
     clear_caches(self);
-    if (!self->values.slots && (table_grow(&self->values) < 0 || table_grow(&self->keys) < 0))
+    if (!self->values.slots && table_grow(&self->values) < 0)
         return -1;
     return 0;
 }
@@ -1267,11 +1233,7 @@ Scanner_dealloc(Scanner *self)
     PyObject_GC_UnTrack(self);
     Scanner_clear(self);
     table_free(&self->values);
-    table_free(&self->keys);
-    buf_free(&self->ids);
-    buf_free(&self->key_at);
-    buf_free(&self->seen);
-    buf_free(&self->local);
+    buf_free(&self->ktext);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
 

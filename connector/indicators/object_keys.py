@@ -1,13 +1,25 @@
-"""Every key of a landed object at once: `keys.row_keys` over its rows, in arrays.
+"""Every key of a landed object at once: `keys.row_keys` over its rows, without parsing.
 
 Parsing each row and walking every value in Python cost ~50 µs a row for the index,
-twice landing the row. Here `tokens.scan` finds the object's strings without parsing,
-Arrow encodes them as distinct values, `shapes.shaped` decides the common shapes with
-Arrow kernels and the Python rules (`keys.value_keys`, the one definition) the rest, once
-a distinct value (remembered across objects), and numpy turns the answers into (line,
-key) pairs and groups them. Lines `tokens.scan` cannot read are parsed and walked as
-before. `tests/test_object_keys.py` holds the result equal to `keys.row_keys`, object by
-object.
+twice landing the row. Two paths give the same table (`tests/test_object_keys.py` and
+`tests/test_keyscan.py` hold both to `keys.row_keys`, object by object):
+
+- the native scan (`_keyscan.c`, built by setup.py): one pass over the object's bytes in
+  C reads each line as orjson writes it, skips the values that provably give no key,
+  keys the commonest shapes itself (Slack ids, IPv4, dotted names, plain emails, ASCII
+  user names: each what `keys.value_keys` gives, as `shapes` decides them with Arrow),
+  asks `keys.value_keys` for any other value once (remembered), and groups the (key,
+  line) pairs; a line it cannot read exactly is parsed and walked here (`_walked`).
+  ~1.8 µs a row, against ~11 for the arrays path: the arrays spent most of their time
+  in general kernels over every value string (cutting them out, encoding, ~15 shape
+  kernels, grouping), where a byte loop decides a value as it reads it (docs/benchmarks.md,
+  "Index build CPU: one native pass");
+- the arrays path, when the extension is not built: `tokens.scan` finds the object's
+  strings without parsing, Arrow encodes them as distinct values, `shapes.shaped`
+  decides the common shapes with Arrow kernels and the Python rules (`keys.value_keys`,
+  the one definition) the rest, once a distinct value (remembered across objects), and
+  numpy turns the answers into (line, key) pairs and groups them. Lines `tokens.scan`
+  cannot read are parsed and walked as before.
 
 The key rules were also written out in DuckDB SQL (RE2 and string functions, the values
 it could not decide sent to Python): it gave the same keys but cost more than the Python
@@ -302,17 +314,10 @@ def _walked(line: bytes) -> tuple[int, set[str]] | None:
     return None if when is None else (when, keys.row_keys(row))
 
 
-NATIVE_CACHE = 1 << 18
-"""Values the native scanner remembers with their key ids. A month of 40,000 users'
-audit rows holds ~370,000 distinct values that may give a key (a user's id, name, email,
-IP address, user agent...), met in no useful order: 65,536 (`keys.CACHE_MAX`) kept only
-half the lookups from Python. The scanner's caches cost ~200 bytes a value; Python's
-cache (`keys.remembered`) stays empty, since the scanner asks `keys.value_keys`."""
-
-
-def native(limit: int = NATIVE_CACHE) -> Scanner | None:
+def native(limit: int = keys.CACHE_MAX) -> Scanner | None:
     """A scanner of the extension over the Python rules, remembering up to `limit`
-    values, or None when the extension is not built."""
+    values with their keys (those its shapes do not decide: ~20,000 in a month of
+    40,000 users' audit rows), or None when the extension is not built."""
     try:
         from connector.indicators._keyscan import Scanner
     except ImportError:
