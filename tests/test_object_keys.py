@@ -340,3 +340,13 @@ def test_crc32_many_is_zlibs_on_both_paths(spans: list[bytes]) -> None:
     want = [zlib.crc32(s) for s in spans]
     assert index.crc32_many(data, starts, sizes, native=False).tolist() == want
     assert index.crc32_many(data, starts, sizes).tolist() == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=30) | st.text(alphabet="a\n\r", max_size=12).map(str.encode))
+@example(b"a\r\nb")
+@example(b"\n")
+def test_line_count_is_splitlines(ndjson: bytes) -> None:
+    from connector.search import index
+
+    assert index.line_count(ndjson) == len(ndjson.splitlines())
