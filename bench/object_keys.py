@@ -62,12 +62,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _arrays_only(index: Any, ok: Any, body: bytes) -> object:
     """The index built as before the extension: the arrays path, CRC-32 with arrays."""
-    native = index._crc32_native
-    index._crc32_native = lambda: None
+    native = index._native
+    index._native = lambda name: None
     try:
         return index._write(ok.object_keys(body, native=False))
     finally:
-        index._crc32_native = native
+        index._native = native
 
 
 def _round(run: Callable[[bytes], object], bodies: list[bytes]) -> float:

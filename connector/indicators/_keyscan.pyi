@@ -3,6 +3,10 @@ from collections.abc import Callable, Iterable
 from typing_extensions import Buffer
 
 def crc32_many(data: Buffer, starts: Buffer, sizes: Buffer) -> bytes: ...
+def fingerprints(
+    data: Buffer, starts: Buffer, sizes: Buffer, ip4: int, ip6: int, hashed: int, bits: int
+) -> bytes: ...
+def count_lines(data: Buffer) -> int: ...
 
 class Scanner:
     def __init__(

@@ -144,7 +144,9 @@ def line_count(ndjson: bytes) -> int:
     seventh of the index's build): newlines counted, unless a `\r` makes it split there."""
     if b"\r" in ndjson:
         return len(ndjson.splitlines())
-    return ndjson.count(b"\n") + (not ndjson.endswith(b"\n") and bool(ndjson))
+    count = _native("count_lines")
+    newlines = count(ndjson) if count is not None else ndjson.count(b"\n")
+    return int(newlines) + (not ndjson.endswith(b"\n") and bool(ndjson))
 
 
 def build(lines: Iterable[bytes]) -> bytes:
@@ -161,9 +163,10 @@ def build_object(ndjson: bytes) -> bytes:
     return _write(object_keys(ndjson))
 
 
-def _fingerprints(keys: Any) -> Any:
-    """`fingerprints` of every key of an Arrow string array, sorted and distinct, with
-    array operations (a Python call a key cost 2-3 µs a row)."""
+def _fingerprints(keys: Any, native: bool = True) -> Any:
+    """`fingerprints` of every key of an Arrow string array, sorted and distinct: by
+    the native extension when it is built (0.8 -> 0.1 µs a row), else with array
+    operations (a Python call a key cost 2-3 µs a row)."""
     import numpy as np
     import pyarrow as pa
 
@@ -172,6 +175,11 @@ def _fingerprints(keys: Any) -> Any:
     offsets = every[keys.offset : keys.offset + len(keys) + 1]
     data = np.frombuffer(keys.buffers()[2] or b"", np.uint8)
     starts, sizes = offsets[:-1], np.diff(offsets)
+    fast = _native("fingerprints") if native else None
+    if fast is not None:
+        spans = (np.ascontiguousarray(x, np.int64) for x in (starts, sizes))
+        found = fast(data, *spans, _IP4, _IP6, _HASHED, HASH_BITS)
+        return np.frombuffer(found, np.int64)
     head = data[starts[:, None] + np.arange(4)]
     ip4 = (head == np.frombuffer(b"ip4:", np.uint8)).all(axis=1)
     ip6 = (head == np.frombuffer(b"ip6:", np.uint8)).all(axis=1)
@@ -193,7 +201,7 @@ def crc32_many(data: Any, starts: Any, sizes: Any, native: bool = True) -> Any:
     first; a string over `LONG` bytes by zlib."""
     import numpy as np
 
-    crc32_native = _crc32_native() if native else None
+    crc32_native = _native("crc32_many") if native else None
     if crc32_native is not None:
         spans = (np.ascontiguousarray(x, np.int64) for x in (starts, sizes))
         return np.frombuffer(crc32_native(np.ascontiguousarray(data), *spans), np.uint32)
@@ -219,12 +227,14 @@ def crc32_many(data: Any, starts: Any, sizes: Any, native: bool = True) -> Any:
 
 
 @functools.cache
-def _crc32_native() -> Any:
+def _native(name: str) -> Any:
+    """A function of the native extension (`indicators._keyscan`), or None when it is
+    not built."""
     try:
-        from connector.indicators._keyscan import crc32_many as native
+        from connector.indicators import _keyscan
     except ImportError:
         return None
-    return native
+    return getattr(_keyscan, name)
 
 
 LONG = 64
