@@ -12,6 +12,10 @@ setup(
         Extension(
             "connector.indicators._keyscan",
             ["connector/indicators/_keyscan.c"],
+            depends=[
+                f"connector/indicators/_keyscan_{part}.h"
+                for part in ("json", "tables", "shapes", "index")
+            ],
             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
         )
     ]
