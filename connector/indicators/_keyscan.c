@@ -20,9 +20,9 @@
  * `p_any_usernames` (`username` gives the key) are read too. The result is the distinct
  * (key, line) pairs of the lines with an event time, grouped by key, as buffers for Arrow.
  *
- * Memory: the caches hold at most `limit` values; they are emptied (with the key table)
- * before an object when full. The GIL is held throughout; a Scanner refuses to be
- * entered twice (a callback could let another thread in).
+ * Memory: the cache holds at most `limit` values and CACHE_BYTES of their text and keys
+ * past one object; it is emptied before an object when full. The GIL is held throughout;
+ * a Scanner refuses to be entered twice (a callback could let another thread in).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -38,6 +38,8 @@
 #include "_keyscan_shapes.h"
 
 /* ---- the scanner ------------------------------------------------------------------- */
+
+#define CACHE_BYTES ((size_t)64 << 20) /* of cached values and their keys, past one object */
 
 typedef struct {
     PyObject_HEAD
@@ -574,7 +576,8 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
         PyErr_SetString(PyExc_OverflowError, "keyscan: too many lines");
         return NULL;
     }
-    if ((Py_ssize_t)self->values.used >= self->limit)
+    if ((Py_ssize_t)self->values.used >= self->limit ||
+        self->values.text.len + self->ktext.len > CACHE_BYTES)
         clear_caches(self);
     Scan scan;
     memset(&scan, 0, sizeof scan);
