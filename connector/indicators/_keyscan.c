@@ -118,34 +118,35 @@ line_add(Scan *scan, const char *text, size_t n)
     return buf_add(&scan->line_keys, &id, sizeof id);
 }
 
+/* A key's UTF-8 text (a key the Python rules gave must be a str), or NULL. */
+static const char *
+key_text(PyObject *key, Py_ssize_t *n)
+{
+    if (!PyUnicode_Check(key)) {
+        PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
+        return NULL;
+    }
+    return PyUnicode_AsUTF8AndSize(key, n);
+}
+
 /* Adds a key given as a str. */
 static int
 line_add_str(Scan *scan, PyObject *key)
 {
-    if (!PyUnicode_Check(key)) {
-        PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
-        return -1;
-    }
     Py_ssize_t n;
-    const char *text = PyUnicode_AsUTF8AndSize(key, &n);
-    if (!text)
-        return -1;
-    return line_add(scan, text, (size_t)n);
+    const char *text = key_text(key, &n);
+    return text ? line_add(scan, text, (size_t)n) : -1;
 }
 
 /* Appends a key to the cache's key records. */
 static int
 record(Scanner *self, PyObject *key)
 {
-    if (!PyUnicode_Check(key)) {
-        PyErr_SetString(PyExc_TypeError, "keyscan: a key must be a str");
-        return -1;
-    }
     Py_ssize_t n;
-    const char *text = PyUnicode_AsUTF8AndSize(key, &n);
+    const char *text = key_text(key, &n);
     if (!text)
         return -1;
-    if ((size_t)n > UINT32_MAX - 4 - self->ktext.len) {
+    if (self->ktext.len > UINT32_MAX - 4 || (size_t)n > UINT32_MAX - 4 - self->ktext.len) {
         PyErr_SetString(PyExc_OverflowError, "keyscan: too much key text in the cache");
         return -1;
     }

@@ -10,7 +10,7 @@ twice landing the row. Two paths give the same table (`tests/test_object_keys.py
   user names: each what `keys.value_keys` gives, as `shapes` decides them with Arrow),
   asks `keys.value_keys` for any other value once (remembered), and groups the (key,
   line) pairs; a line it cannot read exactly is parsed and walked here (`_walked`).
-  ~1.8 µs a row, against ~11 for the arrays path: the arrays spent most of their time
+  ~1.6 µs a row, against ~12 for the arrays path: the arrays spent most of their time
   in general kernels over every value string (cutting them out, encoding, ~15 shape
   kernels, grouping), where a byte loop decides a value as it reads it (docs/benchmarks.md,
   "Index build CPU: one native pass");
