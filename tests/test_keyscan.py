@@ -291,3 +291,53 @@ def test_native_shapes_give_value_keys(values: list[str]) -> None:
     got = {r["key"] for r in scanned[1].to_pylist()}
     want = {k for v in values for k in keys.value_keys(v)}
     assert got == want | {keys.username_key(v) for v in values}
+
+
+def test_a_scanner_refuses_to_be_entered_twice_and_passes_errors_on() -> None:
+    """A rule that scans again (another thread could, while a rule runs) is refused; a
+    rule's exception comes out of `scan` as it is, and the scanner works on after both."""
+    from connector.indicators._keyscan import Scanner
+
+    line = b'{"p_event_time":"2026-11-01T00:00:00Z","v":"https://h.example/"}\n'
+
+    def again(value: str) -> tuple[str, ...]:
+        scanner.scan(line)
+        return ()
+
+    scanner = Scanner(again, keys.username_key, keys.micros, ok._walked, 8)
+    with pytest.raises(RuntimeError, match="not reentrant"):
+        scanner.scan(line)
+
+    def broken(value: str) -> tuple[str, ...]:
+        raise KeyError(value)
+
+    scanner = Scanner(broken, keys.username_key, keys.micros, ok._walked, 8)
+    with pytest.raises(KeyError):
+        scanner.scan(line)
+    scanner = Scanner(keys.value_keys, keys.username_key, keys.micros, ok._walked, 8)
+    with pytest.raises(TypeError):
+        scanner.scan("not bytes")  # type: ignore[arg-type]
+    scanned = ok._scanned(line, scanner)
+    assert scanned is not None
+    assert sorted(scanned[1].column("key").to_pylist()) == [
+        "dom:h.example",
+        "url:https://h.example/",
+    ]
+
+
+def test_threads_share_the_scanner() -> None:
+    """Objects indexed from several threads at once get the keys each gets alone."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    bodies = [
+        b"".join(
+            b'{"p_event_time":"2026-11-01T00:00:0%dZ","v":"https://h%d.example/","w":"W%07d"}\n'
+            % (n % 10, n, t)
+            for n in range(200)
+        )
+        for t in range(8)
+    ]
+    alone = [expected(b) for b in bodies]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda b: every_path(b)["native"], bodies * 3))
+    assert together == alone * 3
