@@ -28,7 +28,8 @@ instead (the first screen and every tally: log types, sources, actors, actions, 
 against DuckDB computing the same tallies over the lines holding the indicator's text.
 `--compact` writes each day's compacted index first (`slack-connector index --compact`'s
 code; days already compacted are skipped), so the searches use it; its CPU and bytes are
-reported.
+reported. `--gc` then deletes the index files no search reads (`slack-connector index
+--gc --grace 0`'s code): every index byte left is reported against the data's.
 """
 
 from __future__ import annotations
@@ -183,6 +184,30 @@ def compact_days(root: Path) -> float:
     return cpu
 
 
+def collect(root: Path) -> dict[str, float]:
+    """`slack-connector index --gc --grace 0` over the landed month: what it deleted and
+    its CPU seconds."""
+    from connector.config.settings import OutputConfig
+    from connector.search import gc
+    from connector.search.query import Searcher, log_type_names
+    from connector.search.results import Window
+    from connector.sinks.local import LocalSink
+
+    t0 = time.process_time()
+    window = Window.last(since=datetime(2000, 1, 1, tzinfo=UTC))
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix=landed.PREFIX))
+    try:
+        folders = log_type_names()
+        present = set(searcher.files(window, folders))
+        blobs = gc.listing(searcher.db, searcher.root, window, folders)
+        doomed = gc.plan(searcher.db, searcher.root, present, blobs, int(time.time() * 1e6), 0)
+    finally:
+        searcher.close()
+    sink = LocalSink(root)
+    deleted = gc.sweep(doomed, searcher.root, lambda key: sink.delete(f"{landed.PREFIX}/{key}"))
+    return {"deleted": deleted, "bytes": doomed.bytes, "cpu_s": time.process_time() - t0}
+
+
 def _drop_page_cache() -> bool:
     try:
         subprocess.run(["sync"], check=False)
@@ -277,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="write every day's compacted index before searching (its CPU measured once)",
     )
+    ap.add_argument(
+        "--gc", action="store_true", help="then delete the index files no search reads (grace 0)"
+    )
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
     results: dict[str, Any] = {"loadavg": [_loadavg()]}
@@ -309,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             if cpu or "compact_cpu_s" not in info:
                 info["compact_cpu_s"] = cpu
                 meta.write_text(json.dumps(info))
+        if args.gc:
+            info["gc"] = collect(root)
         until = info["until"]
         data = list((root / "slack").glob("Slack.*/**/*.json.gz"))
         idx = list((root / "slack" / "_index").rglob(f"*{SUFFIX}"))
@@ -321,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         days = list((root / "slack" / "_index").rglob(f"*{COMPACT}"))
         info["compact_bytes"] = sum(p.stat().st_size for p in days)
         info["compact_files"] = len(days)
+        info["all_index_bytes"] = sum(
+            p.stat().st_size for p in (root / "slack" / "_index").rglob("*.parquet")
+        )
         info["objects"] = len(data)
         results["landed"] = info
         print(f"landed: {json.dumps(info)}", flush=True)
@@ -431,6 +464,15 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
             ]
             if info.get("compact_files")
             else []
+        ),
+        f"every index file (per-object, day files of any version): "
+        f"{info.get('all_index_bytes', 0) / 1e6:.1f} MB = "
+        f"{100 * info.get('all_index_bytes', 0) / max(info['data_bytes'], 1):.1f} % of the data"
+        + (
+            f"; gc deleted {info['gc']['deleted']} file(s), {info['gc']['bytes'] / 1e6:.1f} MB, "
+            f"in {info['gc']['cpu_s']:.1f} CPU s"
+            if info.get("gc")
+            else ""
         ),
         "",
         "| where | query | hits | cold s (CPU) | warm s (CPU) | peak RSS MB | floor cold s (CPU)"

@@ -1,6 +1,7 @@
-"""`object_keys` (strings found from quotes, common shapes decided by Arrow kernels) gives
-exactly the keys `keys.row_keys` gives, object by object: every key, the lines holding it
-and their first and last event time.
+"""`object_keys` gives exactly the keys `keys.row_keys` gives, object by object, on both
+of its paths: the native scan (`_keyscan`, when built) and the arrays path (strings found
+from quotes, common shapes decided by Arrow kernels); every key, the lines holding it and
+their first and last event time.
 
 `keys.row_keys` over each parsed row is the definition (the one match rule, held to
 `Indicator.matches` by tests/test_search_index.py). Hypothesis writes objects of rows
@@ -23,8 +24,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from connector.indicators import keys, shapes
+from connector.indicators import object_keys as ok
 from connector.indicators.keys import micros
-from connector.indicators.object_keys import object_keys
 from tests.fakes.slack_server import drift_records
 from tests.test_search_index import VALUES
 
@@ -182,10 +183,48 @@ def expected(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:
     return {k: (ns, min(times[n] for n in ns), max(times[n] for n in ns)) for k, ns in held.items()}
 
 
-def fast(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:
-    table = object_keys(ndjson).to_pylist()
+NATIVE = ok._SCANNER is not None
+SMALL = ok.native(limit=3)
+"""A scanner whose caches are emptied every few values (between objects)."""
+
+
+def fast(ndjson: bytes, native: bool = False) -> dict[str, tuple[list[int], int, int]]:
+    """`object_keys` by one path; the native one's `key_rows` are checked against it."""
+    table = ok.object_keys(ndjson, native=native).to_pylist()
     assert len(table) == len({r["key"] for r in table})
-    return {r["key"]: (r["lines"], r["first"], r["last"]) for r in table}
+    got = {r["key"]: (r["lines"], r["first"], r["last"]) for r in table}
+    pairs = ok.key_rows(ndjson, native=native).to_pylist()
+    assert sorted((p["key"], p["line"], p["time"]) for p in pairs) == sorted(
+        (k, n, when) for k, (ns, _, _) in got.items() for n in ns for when in [time_of(ndjson, n)]
+    )
+    return got
+
+
+def time_of(ndjson: bytes, line: int) -> int | None:
+    return micros(orjson.loads(ndjson.splitlines()[line]).get("p_event_time"))
+
+
+def every_path(ndjson: bytes) -> dict[str, Any]:
+    """What each path gives (`raises` when it raises): the arrays path, and when the
+    extension is built the shared native scanner and one with a tiny cache."""
+    out = {"arrays": outcome(lambda: fast(ndjson))}
+    if NATIVE:
+        out["native"] = outcome(lambda: fast(ndjson, native=True))
+        out["native, small cache"] = outcome(lambda: small(ndjson))
+    return out
+
+
+def small(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:
+    scanned = ok._scanned(ndjson, SMALL)
+    table = ok.object_keys(ndjson, native=False) if scanned is None else scanned[1]
+    return {r["key"]: (r["lines"], r["first"], r["last"]) for r in table.to_pylist()}
+
+
+def outcome(run: Any) -> Any:
+    try:
+        return run()
+    except Exception:
+        return "raises"
 
 
 @pytest.mark.timeout(600)
@@ -206,7 +245,8 @@ def fast(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:
 )
 def test_object_keys_are_row_keys(rows_: list[dict[str, Any]], style: list[int], end: bool) -> None:
     ndjson = write(rows_, style, end)
-    assert fast(ndjson) == expected(ndjson), ndjson
+    got = every_path(ndjson)
+    assert got == dict.fromkeys(got, expected(ndjson)), ndjson
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -255,6 +295,8 @@ def test_conformance_events_and_fake_slack_records() -> None:
     ndjson = b"\n".join(lines) + b"\n"
     got = fast(ndjson)
     assert got == expected(ndjson)
+    if NATIVE:
+        assert fast(ndjson, native=True) == got
     assert any(k.startswith("email:") for k in got) and any(k.startswith("ip4:") for k in got)
 
 
@@ -267,7 +309,8 @@ def test_fingerprints_with_arrays_are_fingerprints(texts: list[str]) -> None:
 
     texts += ["ip4:c0a80101", "ip6:20010db8000000000000000000000001", "url:" + "x" * 99]
     want = sorted({h for key in texts for h in index.fingerprints(key)})
-    assert index._fingerprints(pa.array(texts, pa.string())).tolist() == want
+    for native in (False, True):
+        assert index._fingerprints(pa.array(texts, pa.string()), native).tolist() == want
 
 
 def test_space_is_pythons_white_space() -> None:
@@ -281,3 +324,30 @@ def test_space_is_pythons_white_space() -> None:
     assert [c for c, s in zip(every, spaces, strict=True) if s] == [
         c for c in every if re.match(r"\s", c)
     ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.binary(max_size=80), max_size=20))
+def test_crc32_many_is_zlibs_on_both_paths(spans: list[bytes]) -> None:
+    import zlib
+
+    import numpy as np
+
+    from connector.search import index
+
+    data = np.frombuffer(b"".join(spans) + b"\0", np.uint8)
+    sizes = np.array([len(s) for s in spans], np.int64)
+    starts = np.cumsum(np.concatenate(([0], sizes)))[:-1].astype(np.int64)
+    want = [zlib.crc32(s) for s in spans]
+    assert index.crc32_many(data, starts, sizes, native=False).tolist() == want
+    assert index.crc32_many(data, starts, sizes).tolist() == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=30) | st.text(alphabet="a\n\r", max_size=12).map(str.encode))
+@example(b"a\r\nb")
+@example(b"\n")
+def test_line_count_is_splitlines(ndjson: bytes) -> None:
+    from connector.search import index
+
+    assert index.line_count(ndjson) == len(ndjson.splitlines())

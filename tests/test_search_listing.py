@@ -180,3 +180,28 @@ def test_over_s3_the_same_answers_come_from_side_by_side_reads(
         assert sorted(f.split("/")[-2] for f in chosen) == ["day=2", "day=3"]
     finally:
         remote.close()
+
+
+def test_a_named_day_file_deleted_before_it_is_read_sends_the_search_round_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by name, then gone (a sweep, a restore) before the search reads it: the read
+    fails, `listing.gone` sees the name no longer there, and the search starts over
+    (finding no day file, so it scans) with the rule's answer."""
+    from connector.search import daylookup
+
+    objects = {land(tmp_path, 2, n, 2): body(2, n, 2) for n in range(3)}
+    name = compacted(tmp_path, 2, objects)
+    real = daylookup.plan
+    calls: list[int] = []
+
+    def deleting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            (tmp_path / "p" / name).unlink()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(daylookup, "plan", deleting)
+    total, shown, chosen = search(tmp_path)
+    assert (total, shown, chosen) == (6, [0, 0, 1, 1, 2, 2], {})
+    assert len(calls) == 1  # the second round found no day file to read

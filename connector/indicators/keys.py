@@ -61,7 +61,7 @@ def lookup(indicator: match.Indicator) -> Lookup | None:
     if indicator.kind == "url":
         return Lookup((f"url:{match.url_key(value)}",))
     if indicator.kind == "user" and match.is_slack_id(value):
-        return Lookup((f"uid:{value}", f"uname:{value.lower()}"))
+        return Lookup((f"uid:{value}", username_key(value)))
     return None
 
 
@@ -89,8 +89,13 @@ def row_keys(row: Mapping[str, Any]) -> set[str]:
                 stack.append(value)
     names = row.get("p_any_usernames")
     if isinstance(names, list):
-        keys.update(f"uname:{n.lower()}" for n in names if isinstance(n, str))
+        keys.update(username_key(n) for n in names if isinstance(n, str))
     return keys
+
+
+def username_key(name: str) -> str:
+    """The key of one `p_any_usernames` entry."""
+    return f"uname:{name.lower()}"
 
 
 def value_keys(value: str) -> tuple[str, ...]:

@@ -1,13 +1,25 @@
-"""Every key of a landed object at once: `keys.row_keys` over its rows, in arrays.
+"""Every key of a landed object at once: `keys.row_keys` over its rows, without parsing.
 
 Parsing each row and walking every value in Python cost ~50 µs a row for the index,
-twice landing the row. Here `tokens.scan` finds the object's strings without parsing,
-Arrow encodes them as distinct values, `shapes.shaped` decides the common shapes with
-Arrow kernels and the Python rules (`keys.value_keys`, the one definition) the rest, once
-a distinct value (remembered across objects), and numpy turns the answers into (line,
-key) pairs and groups them. Lines `tokens.scan` cannot read are parsed and walked as
-before. `tests/test_object_keys.py` holds the result equal to `keys.row_keys`, object by
-object.
+twice landing the row. Two paths give the same table (`tests/test_object_keys.py` and
+`tests/test_keyscan.py` hold both to `keys.row_keys`, object by object):
+
+- the native scan (`_keyscan.c`, built by setup.py): one pass over the object's bytes in
+  C reads each line as orjson writes it, skips the values that provably give no key,
+  keys the commonest shapes itself (Slack ids, IPv4, dotted names, plain emails, ASCII
+  user names: each what `keys.value_keys` gives, as `shapes` decides them with Arrow),
+  asks `keys.value_keys` for any other value once (remembered), and groups the (key,
+  line) pairs; a line it cannot read exactly is parsed and walked here (`_walked`).
+  ~1.6 µs a row, against ~12 for the arrays path: the arrays spent most of their time
+  in general kernels over every value string (cutting them out, encoding, ~15 shape
+  kernels, grouping), where a byte loop decides a value as it reads it (docs/benchmarks.md,
+  "Index build CPU: one native pass");
+- the arrays path, when the extension is not built: `tokens.scan` finds the object's
+  strings without parsing, Arrow encodes them as distinct values, `shapes.shaped`
+  decides the common shapes with Arrow kernels and the Python rules (`keys.value_keys`,
+  the one definition) the rest, once a distinct value (remembered across objects), and
+  numpy turns the answers into (line, key) pairs and groups them. Lines `tokens.scan`
+  cannot read are parsed and walked as before.
 
 The key rules were also written out in DuckDB SQL (RE2 and string functions, the values
 it could not decide sent to Python): it gave the same keys but cost more than the Python
@@ -17,8 +29,10 @@ is not used.
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -27,6 +41,11 @@ import pyarrow.compute as pc
 
 from connector.indicators import keys, shapes, tokens
 from connector.indicators.keys import micros
+
+if TYPE_CHECKING:
+    from connector.indicators._keyscan import Scanner
+
+log = logging.getLogger(__name__)
 
 SCHEMA = pa.schema(
     [
@@ -47,9 +66,13 @@ WHOLE_SECOND = (
 exists; any other spelling goes to Python."""
 
 
-def object_keys(ndjson: bytes) -> pa.Table:
+def object_keys(ndjson: bytes, native: bool = True) -> pa.Table:
     """`key`, `lines` (ascending), `first` and `last` (event time, µs) of every key the
-    object's lines with an event time hold, in no particular order."""
+    object's lines with an event time hold, in no particular order (`native`: by the
+    extension when it is built, else with arrays)."""
+    scanned = _scanned(ndjson) if native else None
+    if scanned is not None:
+        return scanned[1]
     pairs = _pairs(ndjson)
     if pairs is None:
         every = ndjson.splitlines()
@@ -57,10 +80,17 @@ def object_keys(ndjson: bytes) -> pa.Table:
     return _grouped(*pairs)
 
 
-def key_rows(ndjson: bytes) -> pa.Table:
+def key_rows(ndjson: bytes, native: bool = True) -> pa.Table:
     """`key`, `line` and `time` (µs): one row per distinct (key, line) of the object's
     lines with an event time, ordered by key id then line (the same keys as
     `object_keys`, one row per line instead of a list per key)."""
+    scanned = _scanned(ndjson) if native else None
+    if scanned is not None:
+        times, table = scanned
+        lists = table.column("lines").combine_chunks()
+        line = np.asarray(lists.values)
+        each = np.repeat(np.arange(table.num_rows), np.asarray(lists.value_lengths()))
+        return pa.table({"key": table.column("key").take(each), "line": line, "time": times[line]})
     pairs = _pairs(ndjson)
     if pairs is None:
         every = ndjson.splitlines()
@@ -77,6 +107,39 @@ def key_rows(ndjson: bytes) -> pa.Table:
     code, size = _codes(line, key, times)
     line = (code % size).astype(np.int32)
     return pa.table({"key": names.take(pa.array(code // size)), "line": line, "time": times[line]})
+
+
+def _scanned(ndjson: bytes, scanner: Scanner | None = None) -> tuple[Any, pa.Table] | None:
+    """Each line's event time and the key table, by the extension (`_keyscan`, this
+    `scanner` or the shared one); None when it is not built or the object is for the
+    parser (as `tokens.scan`'s None)."""
+    if scanner is None:
+        if _SCANNER is None:
+            return None
+        with _SCANNING:
+            found = _SCANNER.scan(ndjson)
+    else:
+        found = scanner.scan(ndjson)
+    if found is None:
+        return None
+    times, key_offsets, key_text, offsets, lines, first, last = found
+    count = len(key_offsets) // 4 - 1
+    int32 = pa.int32()
+    table = pa.table(
+        {
+            "key": pa.StringArray.from_buffers(
+                count, pa.py_buffer(key_offsets), pa.py_buffer(key_text)
+            ),
+            "lines": pa.ListArray.from_arrays(
+                pa.Array.from_buffers(int32, count + 1, [None, pa.py_buffer(offsets)]),
+                pa.Array.from_buffers(int32, len(lines) // 4, [None, pa.py_buffer(lines)]),
+            ),
+            "first": np.frombuffer(first, np.int64),
+            "last": np.frombuffer(last, np.int64),
+        },
+        schema=SCHEMA,
+    )
+    return np.frombuffer(times, np.int64), table
 
 
 def _pairs(ndjson: bytes) -> tuple[Any, Any, pa.Array, Any] | None:
@@ -178,7 +241,7 @@ def _values_keys(values: pa.Array) -> tuple[Any, pa.Array]:
 
 def _names_keys(names: pa.Array) -> tuple[Any, pa.Array]:
     return np.arange(len(names), dtype=np.int64), pa.array(
-        [f"uname:{n.lower()}" for n in names.to_pylist()], pa.string()
+        [keys.username_key(n) for n in names.to_pylist()], pa.string()
     )
 
 
@@ -249,3 +312,22 @@ def _walked(line: bytes) -> tuple[int, set[str]] | None:
     row = orjson.loads(line)
     when = micros(row.get("p_event_time"))
     return None if when is None else (when, keys.row_keys(row))
+
+
+def native(limit: int = keys.CACHE_MAX) -> Scanner | None:
+    """A scanner of the extension over the Python rules, remembering up to `limit`
+    values with their keys (those its shapes do not decide: ~20,000 in a month of
+    40,000 users' audit rows), or None when the extension is not built."""
+    try:
+        from connector.indicators._keyscan import Scanner
+    except ImportError:
+        return None
+    return Scanner(keys.value_keys, keys.username_key, micros, _walked, limit)
+
+
+_SCANNER = native()
+if _SCANNER is None:
+    log.info("the native key scan is not built: the search index is built with arrays")
+_SCANNING = threading.Lock()
+"""The scanner's caches are shared: one object at a time (its Python rules could let
+another thread in mid-object)."""

@@ -69,6 +69,10 @@ SELECT {columns} FROM read_parquet(string_split($files, chr(10)), filename = tru
 WHERE {where}
 """
 STATS = "filename, key, n, first, last"
+ENDS = "filename, key, sec[1] * 1000000 + us[1], sec[-1] * 1000000 + us[-1]"
+ENDS_KEYS = 64
+"""At most this many keys without a stored first and last are given theirs by `ENDS` (a
+wide address range can hit thousands: those files are counted from their postings)."""
 POSTINGS = """
 SELECT filename, key, o, l, s * 1000000 + u AS t FROM ({rows})
 WHERE s * 1000000 + u BETWEEN $since AND $until
@@ -139,6 +143,7 @@ def plan(
     hit: dict[str, dict[str, tuple[int, int | None, int | None]]] = {}
     for file, key, n, first, last in _per_file(db, sql, params, sorted(chosen)):
         hit.setdefault(file, {})[key] = (n, first, last)
+    _ends(db, hit)
     days: list[Day] = []
     counted: list[str] = []
     for file, keys in sorted(hit.items()):
@@ -154,12 +159,35 @@ def plan(
     return sorted((d for d in days if d.rows), key=Day.newest, reverse=True)
 
 
+def _ends(
+    db: duckdb.DuckDBPyConnection, hit: dict[str, dict[str, tuple[int, int | None, int | None]]]
+) -> None:
+    """Fill in the first and last time of the keys hit that have none stored (in fewer
+    than `compact.FIRST_LAST` rows) from their lists' ends: one more query, over the
+    files where one is alone, reading short lists (asking for the ends of every key hit in
+    the stats query would decode a common key's whole lists)."""
+    short = {
+        key
+        for keys in hit.values()
+        if len(keys) == 1
+        for key, (_, first, _) in keys.items()
+        if first is None
+    }
+    if not short or len(short) > ENDS_KEYS:
+        return
+    files = sorted(f for f, keys in hit.items() if len(keys) == 1 and short & keys.keys())
+    sql, params = scans([Lookup(tuple(sorted(short)))], ENDS)
+    for file, key, first, last in _per_file(db, sql, params, files):
+        n, stored, _ = hit[file][key]
+        if stored is None:
+            hit[file][key] = (n, first, last)
+
+
 def _alone(
     keys: dict[str, tuple[int, int | None, int | None]], since_us: int, until_us: int
 ) -> tuple[str, int, int, int] | None:
     """The one key hit in a file with its count, first and last time, when those are
-    the answer: no other key can share its rows, and all its rows are in the window
-    (a key in one row has no first and last stored: its posting says)."""
+    the answer: no other key can share its rows, and all its rows are in the window."""
     if len(keys) != 1:
         return None
     ((key, (n, first, last)),) = keys.items()

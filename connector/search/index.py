@@ -139,8 +139,19 @@ class SearchIndex:
             return
         from connector.ingest.derived import DerivedObject  # the writer's: search reads
 
-        rows = len(ndjson.splitlines())
+        rows = line_count(ndjson)
         yield DerivedObject(self.sink, where, build_object(ndjson), {"indexed_rows": rows})
+
+
+def line_count(ndjson: bytes) -> int:
+    """`len(ndjson.splitlines())` without making the lines (that cost 0.7 µs a row, a
+    seventh of the index's build): newlines counted, unless a carriage return makes it
+    split there too."""
+    if b"\r" in ndjson:
+        return len(ndjson.splitlines())
+    count = _native("count_lines")
+    newlines = count(ndjson) if count is not None else ndjson.count(b"\n")
+    return int(newlines) + (not ndjson.endswith(b"\n") and bool(ndjson))
 
 
 def build(lines: Iterable[bytes]) -> bytes:
@@ -157,9 +168,10 @@ def build_object(ndjson: bytes) -> bytes:
     return _write(object_keys(ndjson))
 
 
-def _fingerprints(keys: Any) -> Any:
-    """`fingerprints` of every key of an Arrow string array, sorted and distinct, with
-    array operations (a Python call a key cost 2-3 µs a row)."""
+def _fingerprints(keys: Any, native: bool = True) -> Any:
+    """`fingerprints` of every key of an Arrow string array, sorted and distinct: by
+    the native extension when it is built (0.8 -> 0.2 µs a row), else with array
+    operations (a Python call a key cost 2-3 µs a row)."""
     import numpy as np
     import pyarrow as pa
 
@@ -168,6 +180,11 @@ def _fingerprints(keys: Any) -> Any:
     offsets = every[keys.offset : keys.offset + len(keys) + 1]
     data = np.frombuffer(keys.buffers()[2] or b"", np.uint8)
     starts, sizes = offsets[:-1], np.diff(offsets)
+    fast = _native("fingerprints") if native else None
+    if fast is not None:
+        spans = (np.ascontiguousarray(x, np.int64) for x in (starts, sizes))
+        found = fast(data, *spans, _IP4, _IP6, _HASHED, HASH_BITS)
+        return np.frombuffer(found, np.int64)
     head = data[starts[:, None] + np.arange(4)]
     ip4 = (head == np.frombuffer(b"ip4:", np.uint8)).all(axis=1)
     ip6 = (head == np.frombuffer(b"ip6:", np.uint8)).all(axis=1)
@@ -178,14 +195,21 @@ def _fingerprints(keys: Any) -> Any:
         text = data[starts[where][:, None] + 4 + np.arange(8)]
         shift = 4 * np.arange(7, -1, -1, dtype=np.int64)
         out.append(kind | (hex_digit[text].astype(np.int64) << shift).sum(axis=1))
-    return np.unique(np.concatenate(out))
+    every = np.sort(np.concatenate(out))
+    return every[np.concatenate(([True], every[1:] != every[:-1]))] if len(every) else every
 
 
-def crc32_many(data: Any, starts: Any, sizes: Any) -> Any:
-    """`zlib.crc32` of each `data[start:start + size]`, with arrays: two byte positions
-    of every string at a time (a 65,536-entry table), longest first; a string over `LONG`
-    bytes by zlib."""
+def crc32_many(data: Any, starts: Any, sizes: Any, native: bool = True) -> Any:
+    """`zlib.crc32` of each `data[start:start + size]`: by the native extension when it
+    is built (a byte at a time in C, ~1.5 µs a row less than the arrays), else with
+    arrays: two byte positions of every string at a time (a 65,536-entry table), longest
+    first; a string over `LONG` bytes by zlib."""
     import numpy as np
+
+    crc32_native = _native("crc32_many") if native else None
+    if crc32_native is not None:
+        spans = (np.ascontiguousarray(x, np.int64) for x in (starts, sizes))
+        return np.frombuffer(crc32_native(np.ascontiguousarray(data), *spans), np.uint32)
 
     table, pairs = _tables()[0], _tables()[2]
     order = np.argsort(-sizes, kind="stable")
@@ -205,6 +229,17 @@ def crc32_many(data: Any, starts: Any, sizes: Any) -> Any:
     out = np.empty_like(crc)
     out[order] = crc
     return out
+
+
+@functools.cache
+def _native(name: str) -> Any:
+    """A function of the native extension (`indicators._keyscan`), or None when it is
+    not built."""
+    try:
+        from connector.indicators import _keyscan
+    except ImportError:
+        return None
+    return getattr(_keyscan, name)
 
 
 LONG = 64

@@ -37,10 +37,29 @@ def glob(db: duckdb.DuckDBPyConnection, pattern: str) -> list[str]:
     return [row[0] for row in db.execute(GLOB, [pattern]).fetchall()]
 
 
-def globs(db: duckdb.DuckDBPyConnection, root: str, patterns: Sequence[str]) -> list[str]:
-    """Every path the `patterns` find, side by side over S3; raises `duckdb.Error`."""
-    side_by_side = parallel.remote(root)
-    return [path for found in parallel.each(db, patterns, glob, side_by_side) for path in found]
+Seen = list[tuple[str, set[str]]]
+"""What a search listed: (glob or exact path, the paths it gave), for `gone`."""
+
+
+def globs(
+    db: duckdb.DuckDBPyConnection, root: str, patterns: Sequence[str], seen: Seen | None = None
+) -> list[str]:
+    """Every path the `patterns` find, side by side over S3, each pattern's noted in
+    `seen`; raises `duckdb.Error`."""
+    found = list(parallel.each(db, patterns, glob, parallel.remote(root)))
+    if seen is not None:
+        seen += [(pattern, set(paths)) for pattern, paths in zip(patterns, found, strict=True)]
+    return [path for paths in found for path in paths]
+
+
+def gone(db: duckdb.DuckDBPyConnection, root: str, seen: Seen) -> bool:
+    """Whether a path `seen` is no longer there (a glob no longer lists it; a path found by
+    name no longer exists): an index file deleted (`search.gc`) since the search found
+    it. Raises `duckdb.Error`."""
+    named = {path for pattern, paths in seen if paths == {pattern} for path in paths}
+    if set(there(db, root, sorted(named))) != named:
+        return True
+    return any(not paths <= set(glob(db, pattern)) for pattern, paths in seen if paths != {pattern})
 
 
 def months(
@@ -51,11 +70,16 @@ def months(
 
 
 def day_files(
-    db: duckdb.DuckDBPyConnection, root: str, listing: Sequence[str], files: Sequence[str]
+    db: duckdb.DuckDBPyConnection,
+    root: str,
+    listing: Sequence[str],
+    files: Sequence[str],
+    seen: Seen | None = None,
 ) -> dict[str, list[str]]:
     """`compact.choose` for the days of `files` (data objects in the window, of the
     `listing` of their months, full paths under `root`): per day, the compacted file a
-    search uses, with the full paths of the objects it covers. Raises `duckdb.Error`."""
+    search uses, with the full paths of the objects it covers; what was found noted in
+    `seen`. Raises `duckdb.Error`."""
     by_day: dict[str, list[str]] = defaultdict(list)
     for path in listing:
         if (day := compact.day_of(path[len(root) + 1 :])) is not None:
@@ -63,9 +87,12 @@ def day_files(
     days = sorted({d for f in files if (d := compact.day_of(f[len(root) + 1 :])) is not None})
     named = {day: f"{root}/{compact.name(day, by_day[day])}" for day in days}
     present = set(listing)
-    chosen = compact.choose(db, there(db, root, list(named.values())), present, root)
+    found = there(db, root, list(named.values()))
+    if seen is not None:
+        seen += [(path, {path}) for path in found]
+    chosen = compact.choose(db, found, present, root)
     rest = [day for day in days if named[day] not in chosen]
-    listed = globs(db, root, [f"{root}/{INDEX}/{day}/*{compact.SUFFIX}" for day in rest])
+    listed = globs(db, root, [f"{root}/{INDEX}/{day}/*{compact.SUFFIX}" for day in rest], seen)
     chosen.update(compact.choose(db, listed, present, root))
     return chosen
 
@@ -96,12 +123,14 @@ def object_indexes(
     files: Sequence[str],
     month_globs: Sequence[str],
     listed: int,
+    seen: Seen | None = None,
 ) -> set[str]:
     """The per-object index files under the days of `files` (full paths), listed per
     day, or per month (`month_globs`, of the `listed` data objects' months) where that is
-    fewer requests. Raises `duckdb.Error`."""
+    fewer requests; what was listed noted in `seen`. Raises `duckdb.Error`."""
     days = {compact.day_of(f[len(root) + 1 :]) for f in files}
     named = sorted(d for d in days if d is not None)
     if len(named) < len(days) or len(named) > len(month_globs) + listed // PAGE:
-        return set(globs(db, root, month_globs))
-    return set(globs(db, root, [f"{root}/{INDEX}/{day}/**/*{index.SUFFIX}" for day in named]))
+        return set(globs(db, root, month_globs, seen))
+    patterns = [f"{root}/{INDEX}/{day}/**/*{index.SUFFIX}" for day in named]
+    return set(globs(db, root, patterns, seen))

@@ -55,6 +55,10 @@ FETCH = 2048
 SCAN_AHEAD = 4
 """Objects scanned side by side over S3: each one's lines passing the prefilter are held
 until taken (up to ~10 MB for a value in every row of a 10,000-row object)."""
+RELISTS = 3
+"""How often a search starts over when an index file it listed was deleted before it read
+it (`search.gc` waits an hour after a file stops being read: only a search that ran that
+long meets it, and a new listing no longer holds the file)."""
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
@@ -93,6 +97,7 @@ class Searcher:
             raise SearchError('output: type "stdout" keeps nothing to search; use local or s3')
         self.output = output
         self._db = parallel.session(duckdb.connect(config=DUCKDB_CONFIG))
+        self._listed: list[tuple[str, set[str]]] = []
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
@@ -102,8 +107,19 @@ class Searcher:
         else:
             self.root = str(Path(output.path).resolve() / output.prefix).rstrip("/")
 
+    @property
+    def db(self) -> duckdb.DuckDBPyConnection:
+        return self._db
+
     def close(self) -> None:
         self._db.close()
+
+    def _vanished(self) -> bool:
+        """Whether an index file this search listed (or found by name) is gone."""
+        try:
+            return listing.gone(self._db, self.root, self._listed)
+        except duckdb.Error:
+            return False
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
         return partitions.prune(self._months(window, log_types), window.since, window.until)
@@ -112,7 +128,8 @@ class Searcher:
         """Every data object (or, with `suffix`, index file) of the months of `window`."""
         patterns = self._globs(window, log_types, suffix)
         try:
-            return listing.globs(self._db, self.root, patterns)
+            seen = self._listed if suffix else None
+            return listing.globs(self._db, self.root, patterns, seen)
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
 
@@ -141,7 +158,26 @@ class Searcher:
         tally: bool = True,
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
-        and last seen without `tally`); raises `SearchError`."""
+        and last seen without `tally`); raises `SearchError`. A read that fails because an
+        index file listed has since been deleted (`search.gc`, after its grace) starts
+        over from a new listing, which no longer holds it."""
+        for attempt in range(RELISTS + 1):
+            self._listed = []
+            try:
+                return self._find(indicators, window, log_types, limit, tally)
+            except duckdb.Error as exc:
+                if attempt == RELISTS or not self._vanished():
+                    raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _find(
+        self,
+        indicators: Sequence[Indicator],
+        window: Window,
+        log_types: Sequence[str],
+        limit: int,
+        tally: bool,
+    ) -> Found:
         listed = self._months(window, log_type_names(log_types))
         files = partitions.prune(listed, window.since, window.until)
         if not files:
@@ -153,17 +189,14 @@ class Searcher:
         indicators = list({i.label: i for i in indicators}.values())
         tallies = Tallies(self._db, indicators, facets=tally)
         kept = Newest(limit)
-        try:
-            wanted = [(i, keys.lookup(i)) for i in indicators]
-            if all(look for _, look in wanted):
-                files = self._compacted(files, listed, window, wanted, kept, tallies)  # type: ignore[arg-type]
-                if files:
-                    files = self._indexed(files, len(listed), window, wanted, kept, tallies)  # type: ignore[arg-type]
+        wanted = [(i, keys.lookup(i)) for i in indicators]
+        if all(look for _, look in wanted):
+            files = self._compacted(files, listed, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
-                self._scan(files, indicators, window, kept, tallies)
-            summaries = tallies.done()
-        except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+                files = self._indexed(files, len(listed), window, wanted, kept, tallies)  # type: ignore[arg-type]
+        if files:
+            self._scan(files, indicators, window, kept, tallies)
+        summaries = tallies.done()
         for summary in summaries if kept.cut else ():
             summary.complete = False
         return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
@@ -240,9 +273,8 @@ class Searcher:
         listed under the days of `files` (`listing.object_indexes`; `listed`: how many
         data objects the months hold)."""
         folders = _folders(self.root, files)
-        present = listing.object_indexes(
-            self._db, self.root, files, self._globs(window, folders, index.SUFFIX), listed
-        )
+        patterns = self._globs(window, folders, index.SUFFIX)
+        present = listing.object_indexes(self._db, self.root, files, patterns, listed, self._listed)
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
@@ -293,7 +325,7 @@ class Searcher:
         cover (the days' files found by `listing.day_files`, of the data objects `listed`
         in the window's months); returned: the objects none covers (`daylookup.answer`
         says how the rest is answered)."""
-        chosen = listing.day_files(self._db, self.root, listed, files)
+        chosen = listing.day_files(self._db, self.root, listed, files, self._listed)
         if not chosen:
             return files
         daylookup.answer(self._db, chosen, wanted, window, kept, tallies)
