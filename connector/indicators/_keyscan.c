@@ -49,6 +49,7 @@ typedef struct {
     Table values; /* value (kind 0) or user name (kind 1) -> its keys: ktext[a:a+b], c of them */
     Buf ktext;    /* the cached values' keys: (uint32 length, text) each */
     Py_ssize_t hits, misses;
+    size_t keys_hint; /* distinct keys of the previous object: the next key table's size */
 } Scanner;
 
 /* A value to look up, its slot prefetched: a line's lookups wait for memory together. */
@@ -57,6 +58,12 @@ typedef struct {
     uint64_t hash;
     uint32_t kind;
 } Lookup;
+
+/* A member name: only its bytes (a whole Str copied was a store-forwarding stall). */
+typedef struct {
+    const uint8_t *s;
+    size_t n;
+} Name;
 
 /* One object's scan: its keys (local ids in order of appearance), the keys of the line
  * being read, then the (key, line) pairs. */
@@ -70,7 +77,7 @@ typedef struct {
     Buf pending;   /* Lookup: the line's cached values, looked up once it is read */
     Buf pairs;     /* (uint32 local id, int32 line) */
     int64_t *times;
-    Str *names;    /* member names of the objects open on the line being read */
+    Name *names;   /* member names of the objects open on the line being read */
 } Scan;
 
 static void
@@ -298,7 +305,7 @@ typedef struct {
 static int
 read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t *when)
 {
-    Str *names = scan->names;
+    Name *names = scan->names;
     Frame stack[MAX_DEPTH];
     int depth = 0, count = 0, first;
     Str time_text = {NULL, 0, 0, 0};
@@ -324,7 +331,7 @@ read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
             for (int i = f->names; i < count; i++)
                 if (names[i].n == name.n && memcmp(names[i].s, name.s, name.n) == 0)
                     return 0;
-            names[count++] = name;
+            names[count++] = (Name){name.s, name.n};
             p++;
             if (depth == 1) {
                 if (name.n == 12 && memcmp(name.s, "p_event_time", 12) == 0)
@@ -583,8 +590,8 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
     Scan scan;
     memset(&scan, 0, sizeof scan);
     scan.times = PyMem_Malloc(((size_t)lines + 1) * sizeof(int64_t));
-    scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Str));
-    if (!scan.times || !scan.names || table_grow(&scan.keys) < 0) {
+    scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Name));
+    if (!scan.times || !scan.names || table_sized(&scan.keys, self->keys_hint) < 0) {
         scan_free(&scan);
         return PyErr_NoMemory();
     }
@@ -611,6 +618,7 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
         p = nl ? nl + 1 : end;
     }
     result = grouped(&scan, lines);
+    self->keys_hint = BUF_COUNT(scan.counts, uint32_t);
 done:
     scan_free(&scan);
     return result;
