@@ -764,7 +764,22 @@ Scanner_dealloc(Scanner *self)
 
 #include "_keyscan_index.h"
 
+/* vectors(on) -> bool: whether SSE2 was used before; for the tests (a process-wide switch,
+ * the result is the same either way). */
+static PyObject *
+vectors(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    int was = VECTORS;
+    VECTORS = on;
+    return PyBool_FromLong(was);
+}
+
 static PyMethodDef module_methods[] = {
+    {"vectors", (PyCFunction)vectors, METH_O,
+     "vectors(on) -> bool: read strings with SSE2 where built with it (the previous setting)"},
     {"crc32_many", (PyCFunction)(void (*)(void))crc32_many, METH_FASTCALL,
      "crc32_many(data, starts, sizes) -> bytes: zlib.crc32 of each span, as uint32"},
     {"fingerprints", (PyCFunction)(void (*)(void))fingerprints, METH_FASTCALL,

@@ -35,6 +35,11 @@ init_classes(void)
     }
 }
 
+/* Whether strings are read sixteen bytes at a time where SSE2 is (x86-64's baseline);
+ * `_keyscan.vectors(False)` makes the tests check the byte-at-a-time path other machines
+ * take on this one too. */
+static int VECTORS = 1;
+
 typedef struct {
     const uint8_t *s;
     size_t n;
@@ -91,7 +96,7 @@ read_string_of(const uint8_t *p, const uint8_t *e, Str *out, int classes)
     unsigned any = 0, ascii = K_ASCII;
     for (;;) {
 #ifdef __SSE2__
-        while (e - p >= 16) {
+        while (VECTORS && e - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)p);
             /* signed: < 0x20 is a control character or a byte >= 0x80 */
             __m128i stop = _mm_or_si128(
