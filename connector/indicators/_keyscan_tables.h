@@ -83,7 +83,8 @@ hash_bytes(uint32_t kind, const uint8_t *s, size_t n)
         n -= 8;
     }
     uint64_t w = 0;
-    memcpy(&w, s, n);
+    for (size_t i = 0; i < n; i++) /* not memcpy: a call for a variable length */
+        w |= (uint64_t)s[i] << (8 * i);
     h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
     h ^= h >> 29;
     h *= 0xff51afd7ed558ccdULL;
