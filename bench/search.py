@@ -1,7 +1,8 @@
 """Search over a month of landed audit rows, with the index and against the DuckDB floor,
 and what watchlists cost ingest.
 
-    python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3] [--floor-runs 2]
+    python -m bench.search [--events 1000000] [--root DIR [--reuse]] [--s3 [--s3-latency MS]]
+                           [--floor-runs 2]
                            [--export QUERY] [--ingest-events 0] [--watched 100] [--scan]
                            [--summary] [--compact]
 
@@ -11,7 +12,9 @@ validate/enrich/batch code, and writes each object's search index beside it with
 daemon's derived output; the index's CPU and bytes are reported against the rest. A fifth
 of the audit rows sign in from one office NAT address. `--s3` uploads the tree to a moto
 server on 127.0.0.1 (its own process) and runs every query there too; `--export` measures
-`search --all` of one query (peak RSS of the streaming export).
+`search --all` of one query (peak RSS of the streaming export); `--s3-latency MS` runs
+every query once more through `bench.latency_proxy` in front of moto, which waits MS
+before passing each request on (S3 answers in tens of ms; moto in a few).
 
 Each query (30-day window, the first screen: count, first/last seen and the newest 100
 rows) runs in a fresh interpreter: *cold* is the first search (imports, DuckDB
@@ -25,7 +28,8 @@ instead (the first screen and every tally: log types, sources, actors, actions, 
 against DuckDB computing the same tallies over the lines holding the indicator's text.
 `--compact` writes each day's compacted index first (`slack-connector index --compact`'s
 code; days already compacted are skipped), so the searches use it; its CPU and bytes are
-reported.
+reported. `--gc` then deletes the index files no search reads (`slack-connector index
+--gc --grace 0`'s code): every index byte left is reported against the data's.
 """
 
 from __future__ import annotations
@@ -180,6 +184,30 @@ def compact_days(root: Path) -> float:
     return cpu
 
 
+def collect(root: Path) -> dict[str, float]:
+    """`slack-connector index --gc --grace 0` over the landed month: what it deleted and
+    its CPU seconds."""
+    from connector.config.settings import OutputConfig
+    from connector.search import gc
+    from connector.search.query import Searcher, log_type_names
+    from connector.search.results import Window
+    from connector.sinks.local import LocalSink
+
+    t0 = time.process_time()
+    window = Window.last(since=datetime(2000, 1, 1, tzinfo=UTC))
+    searcher = Searcher(OutputConfig(type="local", path=str(root), prefix=landed.PREFIX))
+    try:
+        folders = log_type_names()
+        present = set(searcher.files(window, folders))
+        blobs = gc.listing(searcher.db, searcher.root, window, folders)
+        doomed = gc.plan(searcher.db, searcher.root, present, blobs, int(time.time() * 1e6), 0)
+    finally:
+        searcher.close()
+    sink = LocalSink(root)
+    deleted = gc.sweep(doomed, searcher.root, lambda key: sink.delete(f"{landed.PREFIX}/{key}"))
+    return {"deleted": deleted, "bytes": doomed.bytes, "cpu_s": time.process_time() - t0}
+
+
 def _drop_page_cache() -> bool:
     try:
         subprocess.run(["sync"], check=False)
@@ -259,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--s3", action="store_true", help="also every query over moto S3")
     ap.add_argument(
+        "--s3-latency",
+        type=float,
+        default=0.0,
+        help="with --s3, also every query over moto behind a proxy adding this many ms a request",
+    )
+    ap.add_argument(
         "--floor-runs", type=int, default=2, help="1: the floor's cold run only; 0: no floor"
     )
     ap.add_argument("--export", default="20 %: office NAT IP", help="query for --all; '' skips")
@@ -267,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
         "--compact",
         action="store_true",
         help="write every day's compacted index before searching (its CPU measured once)",
+    )
+    ap.add_argument(
+        "--gc", action="store_true", help="then delete the index files no search reads (grace 0)"
     )
     args = ap.parse_args(argv)
     print(f"machine: {machine()}", flush=True)
@@ -300,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
             if cpu or "compact_cpu_s" not in info:
                 info["compact_cpu_s"] = cpu
                 meta.write_text(json.dumps(info))
+        if args.gc:
+            info["gc"] = collect(root)
         until = info["until"]
         data = list((root / "slack").glob("Slack.*/**/*.json.gz"))
         idx = list((root / "slack" / "_index").rglob(f"*{SUFFIX}"))
@@ -312,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
         days = list((root / "slack" / "_index").rglob(f"*{COMPACT}"))
         info["compact_bytes"] = sum(p.stat().st_size for p in days)
         info["compact_files"] = len(days)
+        info["all_index_bytes"] = sum(
+            p.stat().st_size for p in (root / "slack" / "_index").rglob("*.parquet")
+        )
         info["objects"] = len(data)
         results["landed"] = info
         print(f"landed: {json.dumps(info)}", flush=True)
@@ -322,6 +364,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.s3:
             server, env = moto_upload(root)
             places.append(("S3 (moto)", env))
+            if args.s3_latency > 0:
+                from bench import latency_proxy
+
+                port = int(env["BENCH_S3_ENDPOINT"].rsplit(":", 1)[1])
+                proxy = latency_proxy.serve(port, args.s3_latency / 1000)
+                slow = f"http://127.0.0.1:{proxy.server_address[1]}"
+                place = f"S3 (moto, +{args.s3_latency:g} ms a request)"
+                places.append((place, {**env, "BENCH_S3_ENDPOINT": slow}))
         try:
             for place, env in places:
                 for name, indicator in queries.items():
@@ -415,6 +465,15 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
             if info.get("compact_files")
             else []
         ),
+        f"every index file (per-object, day files of any version): "
+        f"{info.get('all_index_bytes', 0) / 1e6:.1f} MB = "
+        f"{100 * info.get('all_index_bytes', 0) / max(info['data_bytes'], 1):.1f} % of the data"
+        + (
+            f"; gc deleted {info['gc']['deleted']} file(s), {info['gc']['bytes'] / 1e6:.1f} MB, "
+            f"in {info['gc']['cpu_s']:.1f} CPU s"
+            if info.get("gc")
+            else ""
+        ),
         "",
         "| where | query | hits | cold s (CPU) | warm s (CPU) | peak RSS MB | floor cold s (CPU)"
         " | floor warm s (CPU) | floor RSS MB | warm CPU ratio | load after |",
@@ -426,14 +485,15 @@ def report(results: dict[str, Any], events: int, ingest_events: int, n: int) -> 
         warm = fl["warm"] if fl.get("runs", 2) > 1 else None
         ratio = ours["warm"][1] / max((warm or fl["cold"])[1], 1e-9)
         floor_warm = f"{warm[0]:.2f} ({warm[1]:.2f})" if warm else "-"
+        floor_cold = f"{fl['cold'][0]:.2f} ({fl['cold'][1]:.2f})" if row.get("floor") else "-"
+        shown_ratio = f"{ratio:.2f}" if row.get("floor") else "-"
         load = (fl if row.get("floor") else ours).get("load", "")
         lines.append(
             f"| {row.get('place', 'local')} | {row['name']} `{row['indicator']}` "
             f"| {ours['warm'][2]:,} "
             f"| {ours['cold'][0]:.2f} ({ours['cold'][1]:.2f}) "
             f"| {ours['warm'][0]:.2f} ({ours['warm'][1]:.2f}) | {ours['rss_mb']:.0f} "
-            f"| {fl['cold'][0]:.2f} ({fl['cold'][1]:.2f}) "
-            f"| {floor_warm} | {fl['rss_mb']:.0f} | {ratio:.2f} | {load} |"
+            f"| {floor_cold} | {floor_warm} | {fl['rss_mb']:.0f} | {shown_ratio} | {load} |"
         )
     for got in results.get("export", []):
         lines += [

@@ -14,6 +14,7 @@ import gzip
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 
 from connector.indicators import keys
 from connector.indicators.object_keys import key_rows, object_keys
-from connector.search import compact, index
+from connector.search import compact, daylookup, index
 from tests.test_search_index import TYPED, WINDOWS, check_found, indicators, rows
 
 DAYS = [1, 2, 29]
@@ -48,12 +49,14 @@ def land(
     index, 2 covered by its day's compacted index, 3 both. Also writes the decoys.
     Returns every row landed."""
     covered: dict[int, list[tuple[str, bytes]]] = {}
+    days: dict[int, list[str]] = {}
     every = []
     for n, ((day, rows_), kind) in enumerate(zip(objects, how, strict=True)):
         rows_ = [on_day(r, day) for r in rows_]
         every += rows_
         lines = [orjson.dumps(r) for r in rows_]
         key = data_key(n, day)
+        days.setdefault(day, []).append(key)
         (root / "p" / key).parent.mkdir(parents=True, exist_ok=True)
         (root / "p" / key).write_bytes(gzip.compress(b"\n".join(lines) + b"\n"))
         if kind & 1:
@@ -64,6 +67,11 @@ def land(
             covered.setdefault(day, []).append((key, b"\n".join(lines) + b"\n"))
     wrong = b'{"p_event_time": "2026-11-01T00:00:00Z", "x": ["evil.example", "W0123ABCD"]}\n'
     for day, bodies in covered.items():
+        old = [(key, wrong) for key in days[day]]  # every object, in an older format
+        with mock.patch.object(compact, "VERSION", "1"):
+            write_compacted(root, day, old)  # named as the current one (unless replaced)
+            with mock.patch.object(compact, "SUFFIX", ".c1.parquet"):
+                write_compacted(root, day, old)
         write_compacted(root, day, bodies)
         if len(bodies) > 1:  # covers fewer objects (and says something else)
             write_compacted(root, day, [(bodies[0][0], wrong), *bodies[1:-1]])
@@ -97,6 +105,7 @@ def write_compacted(root: Path, day: int, bodies: list[tuple[str, bytes]]) -> No
     st.lists(TYPED, min_size=1, max_size=3),
     st.sampled_from(WINDOWS),
     st.sampled_from([1, 3, 100]),
+    st.sampled_from([(1, 64), (2, 0), (compact.FIRST_LAST, daylookup.ENDS_KEYS)]),
 )
 @example(
     [(2, [{"details": "evil.example", "p_event_time": "2026-11-01T10:00:00.500000Z"}] * 2)],
@@ -104,6 +113,7 @@ def write_compacted(root: Path, day: int, bodies: list[tuple[str, bytes]]) -> No
     ["evil.example", "sub.evil.example"],
     WINDOWS[2],
     1,
+    (2, 64),
 )
 @example(
     [(1, [{"details": ["198.51.100.7", "W0123ABCD"], "p_event_time": "2026-11-01T00:00:00Z"}])] * 2,
@@ -111,6 +121,23 @@ def write_compacted(root: Path, day: int, bodies: list[tuple[str, bytes]]) -> No
     ["198.51.100.0/24", "W0123ABCD", "user:W0123ABCD"],
     WINDOWS[0],
     1,
+    (1, 64),
+)
+@example(  # a key alone in its file, in rows at different times, its ends from its list
+    [
+        (
+            1,
+            [
+                {"details": "W0123ABCD", "p_event_time": "2026-11-01T05:00:00Z"},
+                {"details": "W0123ABCD", "p_event_time": "2026-11-01T00:00:00Z"},
+            ],
+        )
+    ],
+    [2] * 4,
+    ["W0123ABCD"],
+    WINDOWS[0],
+    1,
+    (compact.FIRST_LAST, daylookup.ENDS_KEYS),
 )
 def test_compacted_days_count_and_tally_like_the_rule(
     tmp_path_factory: Any,
@@ -119,15 +146,22 @@ def test_compacted_days_count_and_tally_like_the_rule(
     typed: list[str],
     window: tuple[str, str],
     limit: int,
+    first_last: tuple[int, int],
 ) -> None:
+    """`first_last`: from how many rows a key's first and last time are stored
+    (`compact.FIRST_LAST`), drawn so the files hold both kinds whatever the rows drawn,
+    and how many keys without them a search takes from their lists' ends
+    (`daylookup.ENDS_KEYS`; beyond, they are counted from their postings)."""
     wanted = [i for i in indicators(typed) if keys.lookup(i) is not None]
     if not wanted:
         return
     root = tmp_path_factory.mktemp("out")
     quiet = (15, [{"details": "nothing here", "p_event_time": "2026-11-15T00:00:00Z"}])
-    everything = land(root, [*objects, quiet], [*how[: len(objects)], 2])  # one in every window
+    with mock.patch.object(compact, "FIRST_LAST", first_last[0]):  # `quiet`: in every window
+        everything = land(root, [*objects, quiet], [*how[: len(objects)], 2])
     since, until = (datetime.fromisoformat(w) for w in window)
-    check_found(root, wanted, everything, since, until, limit)
+    with mock.patch.object(daylookup, "ENDS_KEYS", first_last[1]):
+        check_found(root, wanted, everything, since, until, limit)
 
 
 def test_a_compacted_file_is_a_pure_function_of_its_objects() -> None:
@@ -151,9 +185,15 @@ def test_a_compacted_file_is_a_pure_function_of_its_objects() -> None:
     assert (ip["n"], ip["obj"], ip["line"]) == (3, [1, 1, 0], [0, 1, 0])
     midnight = int(datetime(2026, 11, 1, tzinfo=UTC).timestamp())
     assert ip["sec"] == [midnight] * 2 + [midnight + 1] and ip["us"] == [250000] * 2 + [0]
-    assert (ip["first"], ip["last"]) == (midnight * 10**6 + 250000, (midnight + 1) * 10**6)
+    assert (ip["first"], ip["last"]) == (None, None)  # fewer than FIRST_LAST rows
     email = next(r for r in table if r["key"] == "email:a@b.example")
     assert (email["n"], email["first"], email["last"]) == (1, None, None)
+    many = [(data_key(2, 1), b * (compact.FIRST_LAST // 2))]
+    (ip,) = [r for r in pq.read_table(io.BytesIO(compact.build(*built(many)))).to_pylist()]
+    assert (ip["n"], ip["first"], ip["last"]) == (
+        compact.FIRST_LAST,
+        *[midnight * 10**6 + 250000] * 2,
+    )
     for _, ndjson in objects:
         grouped = object_keys(ndjson).to_pylist()
         pairs = key_rows(ndjson).to_pylist()

@@ -189,7 +189,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--compact",
         action="store_true",
         help="write each closed day's compacted index (one file a day and log type; "
-        "resumable, idempotent)",
+        "resumable, idempotent), then delete the index files no search reads any more",
+    )
+    index.add_argument(
+        "--gc",
+        action="store_true",
+        help="only delete the index files no search reads: per-object indexes of objects a "
+        "day file covers, day files another covers whole (once that file is --grace old)",
+    )
+    index.add_argument(
+        "--keep", action="store_true", help="with --compact: delete nothing (no --gc step)"
+    )
+    index.add_argument(
+        "--grace",
+        help="how old the covering day file must be before what it replaces is deleted: "
+        "an age such as 1h, 30m, 90s, 0 (default 1h, far longer than any search)",
     )
     watch = command("watchlist", "show the watched indicators", parents=False)
     watch_actions = watch.add_subparsers(dest="action", required=True, metavar="ACTION")

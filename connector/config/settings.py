@@ -26,7 +26,6 @@ from pydantic import (
     model_validator,
 )
 
-from connector.alerts import destinations
 from connector.config.detections import DetectionsConfig
 from connector.config.errors import ConfigError, describe
 from connector.config.ocsf import OcsfConfig
@@ -38,7 +37,6 @@ from connector.config.sections import (
     Strict,
     WatchlistConfig,
 )
-from connector.logtypes import REGISTRY
 from connector.secrets import SecretError, SecretRef
 from connector.state import StateOptions, options_model
 from connector.state.options import SqliteOptions
@@ -65,6 +63,8 @@ def _quiet_after(value: QuietAfter) -> QuietAfter:
 def _known(log_types: Iterable[str]) -> None:
     """ValueError naming the first unregistered log type: one check and one wording for
     every field that lists or is keyed by log types."""
+    from connector.logtypes import REGISTRY  # imported when used: search loads settings
+
     unknown = [v for v in log_types if v not in REGISTRY]
     if unknown:
         raise ValueError(f"unknown log type {unknown[0]!r}; choose from {sorted(REGISTRY)}")
@@ -248,6 +248,8 @@ class SourceConfig(Strict):
         organisation's own)."""
         if self.team_ids is None:
             return ()
+        from connector.logtypes import REGISTRY
+
         return tuple(t for t in self.log_types if REGISTRY[t].per_workspace)
 
     @model_validator(mode="after")
@@ -305,6 +307,8 @@ class AlertsConfig(Strict):
         """Each table is validated by its destination's own model, picked by `type`."""
         if not isinstance(value, list):
             raise ValueError("must be a list of [[alerts.destinations]] tables")
+        from connector.alerts import destinations  # imported when used: search loads settings
+
         out = []
         for i, table in enumerate(value):
             if isinstance(table, BaseModel):

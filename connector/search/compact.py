@@ -11,8 +11,9 @@ day (per log type) that holds every key's text once, with its exact postings:
   statistics skip all but the row group that can hold a key looked up (an IP range is a
   key range);
 - `n`, `first`, `last`: how many rows hold it, its first and last event time (µs), read
-  without touching the lists (null for a key in one row: its posting's time, the
-  `sec`/`us` below, is both);
+  without touching the lists for a key in `FIRST_LAST` rows or more (null for fewer: a
+  search takes them from the ends of their lists, which are short; most keys are such,
+  and their two times were a sixth of the file);
 - `obj`, `line`, `sec`, `us`: one element per row holding it, in time order: the
   object (its position in the covered list), the line, and the event time as whole
   seconds plus microseconds (the seconds' deltas pack into a few bits a row).
@@ -43,12 +44,23 @@ import duckdb
 
 from connector.search.index import INDEX
 
-VERSION = "1"
+VERSION = "2"
+"""1: `first`/`last` for every key in two rows or more, zstd level 3, every column
+delta-encoded; 2: `FIRST_LAST`, the encodings and level of `write` (0.67 of version 1's
+bytes, docs/benchmarks.md "Index bytes after gc"). A search lists only its own version's
+files; `index --compact` writes the current one for every day and then deletes the old."""
 SUFFIX = f".c{VERSION}.parquet"
 META = "slack_connector_compact"
 ROW_GROUP = 2048
 """Keys a row group: a lookup decodes the `key` column of the one group its statistics
 admit (a day holds ~100,000-300,000 keys at 10M rows a month)."""
+FIRST_LAST = 16
+"""Keys held by fewer rows have no `first`/`last`: the ends of their lists are both. On a
+day of 333,000 audit rows (223,000 keys, most in 8-63 rows) the file is 0.79, 0.76, 0.67
+and 0.67 of `.c1`'s bytes with 2, 8, 16 and 64 here."""
+LEVEL = 15
+"""zstd level: 0.87 of level 3's bytes; reading is as fast, writing ~3x slower (~2 CPU s
+for a day of 333,000 audit rows, off the ingest path)."""
 _DAY = re.compile(r"^([^/]+/year=\d{1,4}/month=\d{1,2}/day=\d{1,2})/")
 
 
@@ -90,7 +102,6 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     from connector.indicators.object_keys import key_rows
 
@@ -116,14 +127,14 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
     offsets = pa.array(np.append(starts, len(key)).astype(np.int32))
     ends = np.append(starts[1:], len(key)) if len(starts) else starts
     counts = ends - starts
-    single = counts == 1
+    short = counts < FIRST_LAST
     sec, us = np.divmod(when, 1_000_000)
     out = pa.table(
         {
             "key": coded.dictionary.take(by_text).take(pa.array(key[starts])),
             "n": counts,
-            "first": pa.array(when[starts], mask=single),
-            "last": pa.array(when[ends - 1], mask=single),
+            "first": pa.array(when[starts], mask=short),
+            "last": pa.array(when[ends - 1], mask=short),
             "obj": pa.ListArray.from_arrays(offsets, pa.array(obj, pa.int32())),
             "line": pa.ListArray.from_arrays(offsets, pa.array(line, pa.int32())),
             "sec": pa.ListArray.from_arrays(offsets, pa.array(sec, pa.int64())),
@@ -131,20 +142,34 @@ def build(objects: Sequence[str], read: Callable[[str], bytes]) -> bytes:
         },
         schema=schema().with_metadata({META: json.dumps({"version": VERSION, "objects": names})}),
     )
+    return write(out)
+
+
+def write(table: Any) -> bytes:
+    """The Parquet bytes of a day's table. Measured on a day of 333,000 audit rows
+    (docs/benchmarks.md): sorted keys share prefixes (`DELTA_BYTE_ARRAY`, -25 % on
+    them); an object's number repeats within a key's list, which zstd finds in `PLAIN`
+    bytes better than in delta bit-packing (-40 %); lines, times and counts are
+    delta-packed."""
+    import pyarrow.parquet as pq
+
     sink = io.BytesIO()
     delta = "DELTA_BINARY_PACKED"
     pq.write_table(
-        out,
+        table,
         sink,
         compression="zstd",
+        compression_level=LEVEL,
         row_group_size=ROW_GROUP,
         use_dictionary=False,
         write_statistics=["key"],
         column_encoding={
+            "key": "DELTA_BYTE_ARRAY",
             "n": delta,
             "first": delta,
             "last": delta,
-            **{f"{c}.list.element": delta for c in ("obj", "line", "sec", "us")},
+            "obj.list.element": "PLAIN",
+            **{f"{c}.list.element": delta for c in ("line", "sec", "us")},
         },
     )
     return sink.getvalue()

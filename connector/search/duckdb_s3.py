@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import duckdb
 
-from connector.config.settings import OutputConfig
+if TYPE_CHECKING:
+    from connector.config.settings import OutputConfig
 
 
 class S3SetupError(Exception):

@@ -36,13 +36,15 @@ from __future__ import annotations
 import functools
 import zlib
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from connector.indicators.keys import EPOCH as EPOCH
 from connector.indicators.keys import MICRO as MICRO
 from connector.indicators.keys import micros as micros
-from connector.ingest.derived import DerivedObject
-from connector.sinks.base import Sink
+
+if TYPE_CHECKING:
+    from connector.ingest.derived import DerivedObject
+    from connector.sinks.base import Sink
 
 INDEX = "_index"
 VERSION = "3"
@@ -134,6 +136,8 @@ class SearchIndex:
         where = index_key(key, self.prefix)
         if where is None:
             return
+        from connector.ingest.derived import DerivedObject  # the writer's: search reads
+
         rows = line_count(ndjson)
         yield DerivedObject(self.sink, where, build_object(ndjson), {"indexed_rows": rows})
 

@@ -26,6 +26,7 @@ import duckdb
 
 from connector.indicators.keys import Lookup
 from connector.indicators.match import Indicator
+from connector.search import parallel
 from connector.search.index import bounds, fingerprint, rfc3339
 from connector.search.summary import Summary
 
@@ -111,7 +112,7 @@ def plan(
     either: Query = (by_h[0] + by_key[0], {**by_h[1], **by_key[1]})
     hits: dict[str, set[int]] = {}
     lists: dict[str, dict[str, tuple[int, int, int]]] = {}
-    rows = (row for chunk in _chunks(files) for row in _run(db, FOUND, either, chunk))
+    rows = _rows(db, FOUND, either, files)
     for name, h, key, n, first, last in rows:
         if key is None:
             hits.setdefault(name, set()).add(h)
@@ -136,9 +137,8 @@ def held_lines(
 ) -> dict[str, dict[str, list[int]]]:
     """Per index file of `names`: each listed key looked up, and its lines."""
     out: dict[str, dict[str, list[int]]] = {name: {} for name in names}
-    for chunk in _chunks(names):
-        for name, key, lines in _run(db, LINES, _where(wanted)[1], chunk):
-            out[name][key] = lines
+    for name, key, lines in _rows(db, LINES, _where(wanted)[1], names):
+        out[name][key] = lines
     return out
 
 
@@ -170,9 +170,18 @@ def _where(wanted: Sequence[Lookup]) -> tuple[Query, Query]:
     return by_h, by_key
 
 
-def _chunks(files: Sequence[str]) -> Iterator[Sequence[str]]:
-    """`files`, `CHUNK` at a time: the index files one query reads."""
-    return (files[i : i + CHUNK] for i in range(0, len(files), CHUNK))
+def _rows(
+    db: duckdb.DuckDBPyConnection, sql: str, query: Query, files: Sequence[str]
+) -> Iterator[tuple[Any, ...]]:
+    """The rows of `sql` over index `files`, `CHUNK` files a query; over S3 in parts of
+    at most `CHUNK` read side by side (`parallel`: each file is a HEAD and a few GETs)."""
+    side_by_side = parallel.remote(files[0] if files else "")
+    size = min(CHUNK, -(-len(files) // parallel.WORKERS)) if side_by_side else CHUNK
+    chunks = [files[i : i + size] for i in range(0, len(files), max(size, 1))]
+    for rows in parallel.each(
+        db, chunks, lambda c, chunk: _run(c, sql, query, chunk), side_by_side
+    ):
+        yield from rows
 
 
 def _run(

@@ -11,7 +11,7 @@ A damaged object is a `SearchError` naming it, never a wrong row.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from typing import cast
 
 import duckdb
@@ -19,6 +19,7 @@ import orjson
 from isal import isal_zlib
 
 from connector.indicators.match import Indicator
+from connector.search import parallel
 from connector.search.results import Hit, SearchError, first_line
 
 BLOB = "SELECT filename, content FROM read_blob(string_split(?, chr(10)))"
@@ -27,10 +28,26 @@ READ_TOGETHER = 16
 CPU), and at most this many compressed objects held at once."""
 
 
-def bodies(db: duckdb.DuckDBPyConnection, paths: list[str]) -> dict[str, bytes]:
+def bodies(db: duckdb.DuckDBPyConnection, paths: Sequence[str]) -> dict[str, bytes]:
     """The stored bytes of data objects, by path, read in one query (the paths as one
     string, see `lookup._run`)."""
     return dict(db.execute(BLOB, ["\n".join(paths)]).fetchall())
+
+
+def stored(db: duckdb.DuckDBPyConnection, paths: list[str]) -> Iterator[tuple[str, bytes]]:
+    """The stored bytes of `paths`: locally `READ_TOGETHER` objects a query; over S3
+    each on its own, side by side (`parallel`), at most `READ_TOGETHER` held ahead of
+    the caller, in order."""
+    if not parallel.remote(paths[0] if paths else ""):
+        for start in range(0, len(paths), READ_TOGETHER):
+            yield from bodies(db, paths[start : start + READ_TOGETHER]).items()
+        return
+    for one in parallel.each(db, paths, _body, side_by_side=True, ahead=READ_TOGETHER):
+        yield from one.items()
+
+
+def _body(db: duckdb.DuckDBPyConnection, path: str) -> dict[str, bytes]:
+    return bodies(db, [path])
 
 
 def hits(
@@ -61,23 +78,36 @@ def lines(path: str, body: bytes) -> list[bytes]:
 
 def rows(path: str, body: bytes, numbers: Iterable[int]) -> dict[int, bytes]:
     """The lines `numbers` of one data object (as `lines` numbers them), decompressed
-    only as far as the last (isal, ~3x zlib's speed) and cut out without splitting the
-    rest: the first screen of a rare indicator reads one row from each of 100 objects."""
-    wanted = sorted(set(numbers))
-    text = _inflated(path, body, wanted[-1] if wanted else 0)
-    if b"\r" in text:  # splitlines also splits there (orjson never writes one)
-        every = text.splitlines()
-        return {n: every[n] for n in wanted if n < len(every)}
+    only as far as the last (isal, ~3x zlib's speed): the first screen of a rare
+    indicator reads one row from each of 100 objects. A piece's newlines are counted,
+    and only the piece holding a line wanted is searched for it (nothing is joined or
+    split); a piece holding a carriage return sends the object to `splitlines`, which
+    also splits there (orjson never writes one)."""
+    wanted = sorted(set(numbers), reverse=True)
     out: dict[int, bytes] = {}
-    start = line = 0
-    for number in wanted:
-        while line < number and start >= 0:
-            start = text.find(b"\n", start) + 1 or -1
-            line += 1
-        if start < 0 or start >= len(text):
-            break
-        end = text.find(b"\n", start)
-        out[number] = text[start : end if end >= 0 else len(text)]
+    line, tail = 0, b""  # the number of the line `tail` (its start so far) begins
+    pieces = _pieces(path, body)
+    for piece in pieces if wanted else ():
+        if b"\r" in piece:
+            pieces.close()
+            every = _inflated(path, body, wanted[0]).splitlines()
+            return {n: every[n] for n in sorted(set(numbers)) if n < len(every)}
+        ends = piece.count(b"\n")
+        at, start = line, 0  # line `at` starts at `start` (in `tail` + `piece`)
+        while wanted and wanted[-1] < line + ends:
+            for _ in range(wanted.pop() - at):
+                start = piece.find(b"\n", start) + 1
+                at += 1
+            end = piece.find(b"\n", start)
+            out[at] = piece[start:end] if at > line else tail + piece[:end]
+        if ends:
+            line, tail = line + ends, piece[piece.rfind(b"\n") + 1 :]
+        else:
+            tail += piece
+        if not wanted:
+            pieces.close()
+    if wanted and tail and wanted[-1] == line:
+        out[line] = tail
     return out
 
 
@@ -92,22 +122,34 @@ def text(path: str, rows: list[bytes], numbers: list[int]) -> str:
 def _inflated(path: str, body: bytes, upto: int | None = None) -> bytes:
     """A gzip object's bytes: all of it (every member), or at least through line
     `upto`."""
+    parts: list[bytes] = []
+    held = 0
+    pieces = _pieces(path, body)
+    for piece in pieces:
+        parts.append(piece)
+        held += piece.count(b"\n")
+        if upto is not None and held > upto:
+            pieces.close()
+            break
+    return b"".join(parts)
+
+
+def _pieces(path: str, body: bytes) -> Generator[bytes, None, None]:
+    """A gzip object's decompressed bytes, piece by piece (`STEP` compressed bytes a
+    piece), across every member; raises `SearchError` naming `path` where the object is
+    damaged, once the pieces before the damage are taken."""
     try:
-        parts: list[bytes] = []
-        held, at, data = 0, 0, body
+        at, data = 0, body
         stream = isal_zlib.decompressobj(GZIP)
         while at < len(data):
-            parts.append(stream.decompress(data[at : at + STEP]))
+            piece = stream.decompress(data[at : at + STEP])
             at += STEP
-            held += parts[-1].count(b"\n")
-            if upto is not None and held > upto:
-                break
             if stream.eof:  # a gzip member ends: another may follow
                 data, at = stream.unused_data + data[at:], 0
                 stream = isal_zlib.decompressobj(GZIP) if data else stream
-        if not (stream.eof or (upto is not None and held > upto)):
+            yield piece
+        if not stream.eof:
             raise EOFError("the compressed object ends early")
-        return b"".join(parts)
     except BAD_GZIP as exc:
         raise SearchError(f"cannot read {path}: {first_line(exc)}") from None
 

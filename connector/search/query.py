@@ -18,17 +18,25 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
 
 from connector import clock
-from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator
-from connector.logtypes import REGISTRY
-from connector.search import compact, daylookup, duckdb_s3, index, lookup, objects, partitions
+from connector.search import (
+    compact,
+    daylookup,
+    duckdb_s3,
+    index,
+    listing,
+    lookup,
+    objects,
+    parallel,
+    partitions,
+)
 from connector.search.results import (
     Found,
     Hit,
@@ -40,7 +48,17 @@ from connector.search.results import (
 )
 from connector.search.tally import Tallies
 
+if TYPE_CHECKING:
+    from connector.config.settings import OutputConfig
+
 FETCH = 2048
+SCAN_AHEAD = 4
+"""Objects scanned side by side over S3: each one's lines passing the prefilter are held
+until taken (up to ~10 MB for a value in every row of a 10,000-row object)."""
+RELISTS = 3
+"""How often a search starts over when an index file it listed was deleted before it read
+it (`search.gc` waits an hour after a file stops being read: only a search that ran that
+long meets it, and a new listing no longer holds the file)."""
 DUCKDB_CONFIG: dict[str, str | bool | int | float | list[str]] = {
     "autoinstall_known_extensions": False,
     "memory_limit": "1GB",
@@ -55,6 +73,8 @@ side by side."""
 
 def log_type_names(selected: Sequence[str] = ()) -> list[str]:
     """`audit` or `Slack.AuditLogs` to the folder name; all log types when none is given."""
+    from connector.logtypes import REGISTRY  # the log types' models: imported when used
+
     by_name = {name: cls.log_type for name, cls in REGISTRY.items()}
     folders = set(by_name.values())
     out = []
@@ -76,11 +96,8 @@ class Searcher:
         if output.type == "stdout":
             raise SearchError('output: type "stdout" keeps nothing to search; use local or s3')
         self.output = output
-        self._db = duckdb.connect(config=DUCKDB_CONFIG)
-        self._db.execute("SET enable_progress_bar = false")
-        self._db.execute("SET parquet_metadata_cache = true")
-        self._db.execute("SET enable_http_metadata_cache = true")
-        self._db.execute("SET enable_external_file_cache = false")
+        self._db = parallel.session(duckdb.connect(config=DUCKDB_CONFIG))
+        self._listed: list[tuple[str, set[str]]] = []
         if output.type == "s3":
             self.root = f"s3://{output.bucket}/{output.prefix}".rstrip("/")
             try:
@@ -90,29 +107,37 @@ class Searcher:
         else:
             self.root = str(Path(output.path).resolve() / output.prefix).rstrip("/")
 
+    @property
+    def db(self) -> duckdb.DuckDBPyConnection:
+        return self._db
+
     def close(self) -> None:
         self._db.close()
+
+    def _vanished(self) -> bool:
+        """Whether an index file this search listed (or found by name) is gone."""
+        try:
+            return listing.gone(self._db, self.root, self._listed)
+        except duckdb.Error:
+            return False
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
         return partitions.prune(self._months(window, log_types), window.since, window.until)
 
-    def _months(
-        self, window: Window, log_types: Sequence[str], suffix: str = "", deep: bool = True
-    ) -> list[str]:
-        """Every data object (or, with `suffix`, index file) of the months of `window`;
-        not `deep`: only those directly in a day's folder (a compacted index)."""
-        found: list[str] = []
-        root = f"{self.root}/{index.INDEX}" if suffix else self.root
+    def _months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+        """Every data object (or, with `suffix`, index file) of the months of `window`."""
+        patterns = self._globs(window, log_types, suffix)
         try:
-            for folder in log_types:
-                for pattern in partitions.month_globs(
-                    root, folder, window.since, window.until, suffix or index.DATA_SUFFIX
-                ):
-                    pattern = pattern if deep else pattern.replace("/**/", "/*/")
-                    found += [r[0] for r in self._db.execute(GLOB, [pattern]).fetchall()]
+            seen = self._listed if suffix else None
+            return listing.globs(self._db, self.root, patterns, seen)
         except duckdb.Error as exc:
             raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
-        return found
+
+    def _globs(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+        """The globs of `_months`."""
+        root = f"{self.root}/{index.INDEX}" if suffix else self.root
+        suffix = suffix or index.DATA_SUFFIX
+        return listing.months(root, log_types, window.since, window.until, suffix)
 
     def search(
         self,
@@ -133,9 +158,28 @@ class Searcher:
         tally: bool = True,
     ) -> Found:
         """The newest `limit` matches and a summary of all of them (only the count, first
-        and last seen without `tally`); raises `SearchError`."""
-        listing = self._months(window, log_type_names(log_types))
-        files = partitions.prune(listing, window.since, window.until)
+        and last seen without `tally`); raises `SearchError`. A read that fails because an
+        index file listed has since been deleted (`search.gc`, after its grace) starts
+        over from a new listing, which no longer holds it."""
+        for attempt in range(RELISTS + 1):
+            self._listed = []
+            try:
+                return self._find(indicators, window, log_types, limit, tally)
+            except duckdb.Error as exc:
+                if attempt == RELISTS or not self._vanished():
+                    raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+        raise AssertionError("unreachable")
+
+    def _find(
+        self,
+        indicators: Sequence[Indicator],
+        window: Window,
+        log_types: Sequence[str],
+        limit: int,
+        tally: bool,
+    ) -> Found:
+        listed = self._months(window, log_type_names(log_types))
+        files = partitions.prune(listed, window.since, window.until)
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
             raise SearchError(
@@ -145,17 +189,14 @@ class Searcher:
         indicators = list({i.label: i for i in indicators}.values())
         tallies = Tallies(self._db, indicators, facets=tally)
         kept = Newest(limit)
-        try:
-            wanted = [(i, keys.lookup(i)) for i in indicators]
-            if all(look for _, look in wanted):
-                files = self._compacted(files, set(listing), window, wanted, kept, tallies)  # type: ignore[arg-type]
-                if files:
-                    files = self._indexed(files, window, wanted, kept, tallies)  # type: ignore[arg-type]
+        wanted = [(i, keys.lookup(i)) for i in indicators]
+        if all(look for _, look in wanted):
+            files = self._compacted(files, listed, window, wanted, kept, tallies)  # type: ignore[arg-type]
             if files:
-                self._scan(files, indicators, window, kept, tallies)
-            summaries = tallies.done()
-        except duckdb.Error as exc:
-            raise SearchError(f"cannot read {self.root}: {first_line(exc)}") from None
+                files = self._indexed(files, len(listed), window, wanted, kept, tallies)  # type: ignore[arg-type]
+        if files:
+            self._scan(files, indicators, window, kept, tallies)
+        summaries = tallies.done()
         for summary in summaries if kept.cut else ():
             summary.complete = False
         return Found(kept.newest(), summaries, window, tuple(log_types), limit, kept.rows)
@@ -217,6 +258,7 @@ class Searcher:
     def _indexed(
         self,
         files: list[str],
+        listed: int,
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: Newest,
@@ -227,8 +269,12 @@ class Searcher:
         written) and those the index sends to be read (`lookup`). Counts come from the
         index; rows are parsed from the listed objects newest listed line first until no
         object left can hold a row newer than the `limit` kept. With the tallies, every
-        listed object's matching lines go to DuckDB, unparsed (`tally`)."""
-        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
+        listed object's matching lines go to DuckDB, unparsed (`tally`); the indexes are
+        listed under the days of `files` (`listing.object_indexes`; `listed`: how many
+        data objects the months hold)."""
+        folders = _folders(self.root, files)
+        patterns = self._globs(window, folders, index.SUFFIX)
+        present = listing.object_indexes(self._db, self.root, files, patterns, listed, self._listed)
         covered = {i: f for f in files if (i := self._index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
@@ -269,22 +315,19 @@ class Searcher:
     def _compacted(
         self,
         files: list[str],
-        present: set[str],
+        listed: list[str],
         window: Window,
         wanted: Sequence[tuple[Indicator, keys.Lookup]],
         kept: Newest,
         tallies: Tallies,
     ) -> list[str]:
         """Answer from the days' compacted indexes (`daylookup`) for the objects they
-        cover (of the data objects `present` in the window's months); returned: the
-        objects none covers (`daylookup.answer` says how the rest is answered)."""
-        folders = _folders(self.root, files)
-        days = partitions.prune(
-            self._months(window, folders, compact.SUFFIX, deep=False), window.since, window.until
-        )
-        if not days:
+        cover (the days' files found by `listing.day_files`, of the data objects `listed`
+        in the window's months); returned: the objects none covers (`daylookup.answer`
+        says how the rest is answered)."""
+        chosen = listing.day_files(self._db, self.root, listed, files, self._listed)
+        if not chosen:
             return files
-        chosen = compact.choose(self._db, days, present, self.root)
         daylookup.answer(self._db, chosen, wanted, window, kept, tallies)
         answered = {path for paths in chosen.values() for path in paths}
         return [f for f in files if f not in answered]
@@ -304,7 +347,13 @@ class Searcher:
     ) -> None:
         """Every indicator has a prefilter: few lines pass it, so every match is read
         (the summary counts them all), the newest kept here, and no line is parsed for
-        its time in SQL (a third of the query's time)."""
+        its time in SQL (a third of the query's time). Over S3 an object a query, a few
+        side by side (each a HEAD and a GET), their lines taken in the objects' order."""
+        if parallel.remote(self.root):
+            each = [(NARROWED, [[path], pattern]) for path in files]
+            for lines in parallel.each(self._db, each, _fetched, True, ahead=SCAN_AHEAD):
+                _keep(_matches(lines, indicators, window), window, kept, tallies)
+            return
         cursor = self._db.execute(NARROWED, [files, pattern])
         while chunk := cursor.fetchmany(FETCH):
             _keep(_matches(chunk, indicators, window), window, kept, tallies)
@@ -331,7 +380,6 @@ class Searcher:
                 return
 
 
-GLOB = "SELECT file FROM glob(?)"
 NARROWED = """
 SELECT line FROM (
     SELECT json::VARCHAR AS line FROM read_json_objects(?, format = 'newline_delimited')
@@ -377,6 +425,10 @@ def _keep(
             lines[ord_].append(hit.line)
     for ord_, held in lines.items():
         tallies.add(ord_, "\n".join(held))
+
+
+def _fetched(db: duckdb.DuckDBPyConnection, query: tuple[str, list[Any]]) -> list[Any]:
+    return db.execute(*query).fetchall()
 
 
 def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bool:

@@ -56,6 +56,11 @@ class Sink(ABC):
         """The object's body as `put` stored it; `SinkError` when it cannot be read."""
         raise SinkError(f"{self.kind}: cannot read {key} back")
 
+    def delete(self, key: str) -> None:
+        """Remove an object nothing reads any more (`search.gc`'s index files; never a
+        data object); one already gone is no error. `SinkError` when it cannot."""
+        raise SinkError(f"{self.kind}: cannot delete {key}")
+
     def check(self) -> str:
         """A cheap probe for readiness."""
         return "ok"

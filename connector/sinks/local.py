@@ -39,6 +39,12 @@ class LocalSink(Sink):
         except OSError as exc:
             raise SinkError(f"local: cannot read {key}: {exc.strerror}") from None
 
+    def delete(self, key: str) -> None:
+        try:
+            (self.root / key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise SinkError(f"local: cannot delete {key}: {exc.strerror}") from None
+
     def check(self) -> str:
         """Whether writes can succeed, without creating anything: `check` and the readiness
         probe must not leave directories behind."""

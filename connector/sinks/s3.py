@@ -220,6 +220,12 @@ class S3Sink(Sink):
         except (BotoCoreError, ClientError) as exc:
             raise SinkError(f"s3: cannot read s3://{self.bucket}/{key}: {_reason(exc)}") from None
 
+    def delete(self, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise SinkError(f"s3: cannot delete s3://{self.bucket}/{key}: {_reason(exc)}") from None
+
     def check(self) -> str:
         try:
             self._s3.head_bucket(Bucket=self.bucket)

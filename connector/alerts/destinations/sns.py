@@ -9,10 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal
 
-import boto3
 import orjson
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field
 
 from connector.alerts.base import Alert, DeliveryError, Destination, DestinationOptions, register
@@ -42,6 +39,9 @@ class Sns(Destination):
         opts = SnsOptions.model_validate(options, from_attributes=True)
         # The topic's own region unless told otherwise, so no AWS_REGION is needed.
         region = opts.region or opts.topic_arn.split(":")[3] or None
+        import boto3  # imported when used: config (and search) load this module
+        from botocore.config import Config
+
         client = boto3.session.Session().client(
             "sns",
             region_name=region,
@@ -66,6 +66,8 @@ class Sns(Destination):
             )
             if value
         }
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self._sns.publish(
                 TopicArn=self.topic_arn,
