@@ -174,9 +174,11 @@ def _fingerprints(keys: Any, native: bool = True) -> Any:
     import numpy as np
     import pyarrow as pa
 
-    keys = keys.cast(pa.large_string())
-    every = np.frombuffer(keys.buffers()[1] or bytes(8), np.int64)
-    offsets = every[keys.offset : keys.offset + len(keys) + 1]
+    width = np.int64 if pa.types.is_large_string(keys.type) else np.int32
+    if width is np.int32 and not pa.types.is_string(keys.type):
+        keys = keys.cast(pa.string())
+    every = np.frombuffer(keys.buffers()[1] or bytes(8), width)
+    offsets = every[keys.offset : keys.offset + len(keys) + 1].astype(np.int64)
     data = np.frombuffer(keys.buffers()[2] or b"", np.uint8)
     starts, sizes = offsets[:-1], np.diff(offsets)
     fast = _native("fingerprints") if native else None
