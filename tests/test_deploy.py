@@ -248,6 +248,72 @@ def test_iam_policy_grants_exactly_what_the_s3_sink_calls() -> None:
             assert ":REGION:ACCOUNT_ID:" in resource
 
 
+def _index_policy() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((DEPLOY / "iam" / "index-policy.json").read_text("utf-8"))
+    return data
+
+
+def test_index_policy_writes_and_deletes_only_index_files() -> None:
+    """`index --compact` reads the landed objects, writes day files and deletes the index
+    files no search reads: nothing outside `_index/` is ever written or deleted."""
+    policy = _index_policy()
+    assert policy["Version"] == "2012-10-17"
+    by_action: dict[str, list[str]] = {}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Allow"
+        assert "NotAction" not in statement and "NotResource" not in statement
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action
+            by_action.setdefault(action, []).extend(_as_list(statement["Resource"]))
+    assert by_action == {
+        "s3:GetObject": ["arn:aws:s3:::BUCKET/PREFIX/*"],
+        "s3:PutObject": ["arn:aws:s3:::BUCKET/PREFIX/_index/*"],
+        "s3:DeleteObject": ["arn:aws:s3:::BUCKET/PREFIX/_index/*"],
+        "s3:ListBucket": ["arn:aws:s3:::BUCKET"],
+        "kms:GenerateDataKey": ["arn:aws:kms:REGION:ACCOUNT_ID:key/KMS_KEY_ID"],
+        "kms:Decrypt": ["arn:aws:kms:REGION:ACCOUNT_ID:key/KMS_KEY_ID"],
+    }
+
+
+def test_index_cronjob_compacts_daily_without_tokens_or_state() -> None:
+    from connector.cli.parser import build_parser
+
+    docs = {d["kind"]: d for d in _docs(K8S / "index" / "cronjob.yaml")}
+    assert set(docs) == {"ServiceAccount", "CronJob"}
+    account, cron = docs["ServiceAccount"], docs["CronJob"]
+    arn = account["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    assert re.fullmatch(r"arn:aws:iam::ACCOUNT_ID:role/[\w+=,.@-]+", arn)
+    assert (
+        arn
+        != _manifests()["ServiceAccount"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
+    )
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["timeZone"] == "Etc/UTC"
+    minute, hour, *every = cron["spec"]["schedule"].split()
+    assert every == ["*", "*", "*"] and minute.isdigit() and hour.isdigit()
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    assert "envFrom" not in container  # no Slack token
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "persistentVolumeClaim" not in str(volumes)  # the daemon's state stays its own
+    assert volumes["config"]["configMap"]["name"] == _manifests()["ConfigMap"]["metadata"]["name"]
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/etc/slack-connector", "/tmp"} <= mounts
+    assert {"name": "HOME", "value": "/tmp"} in container["env"]
+    args = build_parser().parse_args(container["args"])
+    assert (args.command, args.config, args.compact, args.keep) == (
+        "index",
+        CONFIG_PATH,
+        True,
+        False,
+    )
+
+
 # ---- systemd ---------------------------------------------------------------------------
 
 
