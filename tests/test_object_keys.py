@@ -206,12 +206,25 @@ def time_of(ndjson: bytes, line: int) -> int | None:
 
 def every_path(ndjson: bytes) -> dict[str, Any]:
     """What each path gives (`raises` when it raises): the arrays path, and when the
-    extension is built the shared native scanner and one with a tiny cache."""
+    extension is built the shared native scanner, one with a tiny cache, and that one
+    reading strings a byte at a time."""
     out = {"arrays": outcome(lambda: fast(ndjson))}
     if NATIVE:
         out["native"] = outcome(lambda: fast(ndjson, native=True))
         out["native, small cache"] = outcome(lambda: small(ndjson))
+        out["native, byte at a time"] = outcome(lambda: scalar(ndjson))
     return out
+
+
+def scalar(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:
+    """The native path without SSE2 (what a machine without it runs)."""
+    from connector.indicators import _keyscan
+
+    was = _keyscan.vectors(False)
+    try:
+        return small(ndjson)
+    finally:
+        _keyscan.vectors(was)
 
 
 def small(ndjson: bytes) -> dict[str, tuple[list[int], int, int]]:

@@ -49,6 +49,7 @@ typedef struct {
     Table values; /* value (kind 0) or user name (kind 1) -> its keys: ktext[a:a+b], c of them */
     Buf ktext;    /* the cached values' keys: (uint32 length, text) each */
     Py_ssize_t hits, misses;
+    size_t keys_hint; /* distinct keys of the previous object: the next key table's size */
 } Scanner;
 
 /* A value to look up, its slot prefetched: a line's lookups wait for memory together. */
@@ -58,10 +59,16 @@ typedef struct {
     uint32_t kind;
 } Lookup;
 
+/* A member name: only its bytes (a whole Str copied was a store-forwarding stall). */
+typedef struct {
+    const uint8_t *s;
+    size_t n;
+} Name;
+
 /* One object's scan: its keys (local ids in order of appearance), the keys of the line
  * being read, then the (key, line) pairs. */
 typedef struct {
-    Table keys;    /* key text -> its local id (a) */
+    KeyTable keys; /* key text -> its local id */
     Buf key_at;    /* uint32 offset and length of each local id's text in keys.text */
     Buf counts;    /* uint32 lines holding each local id */
     Buf seen;      /* uint32 per local id: the stamp of the line it was last added on */
@@ -70,13 +77,14 @@ typedef struct {
     Buf pending;   /* Lookup: the line's cached values, looked up once it is read */
     Buf pairs;     /* (uint32 local id, int32 line) */
     int64_t *times;
-    Str *names;    /* member names of the objects open on the line being read */
+    Name *names;   /* member names of the objects open on the line being read */
 } Scan;
 
 static void
 scan_free(Scan *s)
 {
-    table_free(&s->keys);
+    free(s->keys.slots);
+    buf_free(&s->keys.text);
     buf_free(&s->key_at);
     buf_free(&s->counts);
     buf_free(&s->seen);
@@ -89,28 +97,46 @@ scan_free(Scan *s)
     s->names = NULL;
 }
 
+/* Whether local id `id` is the key (text, n). */
+static int
+is_key(const Scan *scan, uint32_t id, const char *text, size_t n)
+{
+    const uint32_t *at = &BUF_AT(scan->key_at, uint32_t, 2 * (size_t)id);
+    return at[1] == n && memcmp(scan->keys.text.data + at[0], text, n) == 0;
+}
+
 /* Adds a key (UTF-8 text) to the line being read, once a line. */
 static int
 line_add(Scan *scan, const char *text, size_t n)
 {
-    uint64_t hash = hash_bytes(2, (const uint8_t *)text, n);
-    Slot *slot = table_find(&scan->keys, hash, (const uint8_t *)text, n);
-    if (!slot->hash) {
-        size_t id = BUF_COUNT(scan->counts, uint32_t);
-        if (id >= INT32_MAX) {
-            PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys in one object");
-            return -1;
+    uint32_t tag = (uint32_t)hash_bytes(2, (const uint8_t *)text, n);
+    KeyTable *t = &scan->keys;
+    size_t j = tag & (t->cap - 1);
+    uint32_t id;
+    for (;; j = (j + 1) & (t->cap - 1)) {
+        KeySlot *slot = &t->slots[j];
+        if (!slot->id1)
+            break;
+        if (slot->tag == tag && is_key(scan, slot->id1 - 1, text, n)) {
+            id = slot->id1 - 1;
+            goto found;
         }
-        slot = table_put(&scan->keys, slot, hash, (const uint8_t *)text, n, (uint32_t)id, 0, 0);
-        if (!slot)
-            return -1;
-        uint32_t at[2] = {slot->off, slot->len}, zero = 0;
-        if (buf_add(&scan->key_at, at, sizeof at) < 0 ||
-            buf_add(&scan->counts, &zero, sizeof zero) < 0 ||
-            buf_add(&scan->seen, &zero, sizeof zero) < 0)
-            return -1;
     }
-    uint32_t id = slot->a;
+    size_t count = BUF_COUNT(scan->counts, uint32_t);
+    if (count >= INT32_MAX - 1 || t->text.len + n > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "keyscan: too many keys in one object");
+        return -1;
+    }
+    id = (uint32_t)count;
+    uint32_t at[2] = {(uint32_t)t->text.len, (uint32_t)n}, zero = 0;
+    if (buf_add(&t->text, text, n) < 0 || buf_add(&scan->key_at, at, sizeof at) < 0 ||
+        buf_add(&scan->counts, &zero, sizeof zero) < 0 ||
+        buf_add(&scan->seen, &zero, sizeof zero) < 0)
+        return -1;
+    t->slots[j] = (KeySlot){tag, id + 1};
+    if (++t->used * 2 > t->cap && keys_resize(t, t->cap * 2) < 0)
+        return -1;
+found:;
     uint32_t *seen = &BUF_AT(scan->seen, uint32_t, id);
     if (*seen == scan->stamp)
         return 0;
@@ -291,14 +317,23 @@ typedef struct {
     uint8_t closer;
     uint8_t usernames; /* the top-level p_any_usernames array */
     int names;         /* where this object's member names start in `names` */
+    uint64_t held;     /* a bit per (length, last byte) class of its names so far */
 } Frame;
+
+/* A name's bit in `Frame.held`: two equal names have the same, so a name whose bit is
+ * clear is new without comparing it with the others (that loop was 2 % of the scan). */
+static uint64_t
+name_bit(const Str *name)
+{
+    return (uint64_t)1 << ((name->n * 7 + (name->n ? name->s[name->n - 1] : 0)) & 63);
+}
 
 /* Reads one line: 1 read (its time in *when, NO_TIME when it has none), 0 when it is
  * for the Python walk, -1 with an exception. */
 static int
 read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t *when)
 {
-    Str *names = scan->names;
+    Name *names = scan->names;
     Frame stack[MAX_DEPTH];
     int depth = 0, count = 0, first;
     Str time_text = {NULL, 0, 0, 0};
@@ -318,13 +353,16 @@ read_line(Scanner *self, Scan *scan, const uint8_t *p, const uint8_t *e, int64_t
             Str name;
             if (p >= e || *p != '"')
                 return 0;
-            p = read_string(p + 1, e, &name);
+            p = read_name(p + 1, e, &name);
             if (!p || p >= e || *p != ':' || count >= MAX_NAMES)
                 return 0;
-            for (int i = f->names; i < count; i++)
-                if (names[i].n == name.n && memcmp(names[i].s, name.s, name.n) == 0)
-                    return 0;
-            names[count++] = name;
+            uint64_t bit = name_bit(&name);
+            if (f->held & bit)
+                for (int i = f->names; i < count; i++)
+                    if (names[i].n == name.n && memcmp(names[i].s, name.s, name.n) == 0)
+                        return 0;
+            f->held |= bit;
+            names[count++] = (Name){name.s, name.n};
             p++;
             if (depth == 1) {
                 if (name.n == 12 && memcmp(name.s, "p_event_time", 12) == 0)
@@ -564,16 +602,25 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
 {
     Py_ssize_t lines = 0;
     const uint8_t *end = data + size;
+    Buf ends = {NULL, 0, 0}; /* each line's end (const uint8_t *): one memchr a line */
     if (memchr(data, '\r', size))
         Py_RETURN_NONE;
     for (const uint8_t *p = data; p < end;) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        if (nl == p)
+        if (nl == p) {
+            buf_free(&ends);
             Py_RETURN_NONE; /* an empty line: for the parser, which refuses it */
+        }
+        const uint8_t *e = nl ? nl : end;
+        if (buf_add(&ends, &e, sizeof e) < 0) {
+            buf_free(&ends);
+            return NULL;
+        }
         lines++;
         p = nl ? nl + 1 : end;
     }
     if (lines > INT32_MAX) {
+        buf_free(&ends);
         PyErr_SetString(PyExc_OverflowError, "keyscan: too many lines");
         return NULL;
     }
@@ -583,16 +630,16 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
     Scan scan;
     memset(&scan, 0, sizeof scan);
     scan.times = PyMem_Malloc(((size_t)lines + 1) * sizeof(int64_t));
-    scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Str));
-    if (!scan.times || !scan.names || table_grow(&scan.keys) < 0) {
+    scan.names = PyMem_Malloc(MAX_NAMES * sizeof(Name));
+    if (!scan.times || !scan.names || keys_sized(&scan.keys, self->keys_hint) < 0) {
         scan_free(&scan);
+        buf_free(&ends);
         return PyErr_NoMemory();
     }
     PyObject *result = NULL;
     int32_t line = 0;
-    for (const uint8_t *p = data; p < end; line++) {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *e = nl ? nl : end;
+    for (const uint8_t *p = data; line < lines; line++) {
+        const uint8_t *e = BUF_AT(ends, const uint8_t *, line);
         int64_t when;
         scan.line_keys.len = 0;
         scan.pending.len = 0;
@@ -608,11 +655,13 @@ scan_object(Scanner *self, const uint8_t *data, size_t size)
         }
         if (commit_line(&scan, line, when) < 0)
             goto done;
-        p = nl ? nl + 1 : end;
+        p = e < end ? e + 1 : end;
     }
     result = grouped(&scan, lines);
+    self->keys_hint = BUF_COUNT(scan.counts, uint32_t);
 done:
     scan_free(&scan);
+    buf_free(&ends);
     return result;
 }
 
@@ -715,7 +764,22 @@ Scanner_dealloc(Scanner *self)
 
 #include "_keyscan_index.h"
 
+/* vectors(on) -> bool: whether SSE2 was used before; for the tests (a process-wide switch,
+ * the result is the same either way). */
+static PyObject *
+vectors(PyObject *Py_UNUSED(module), PyObject *arg)
+{
+    int on = PyObject_IsTrue(arg);
+    if (on < 0)
+        return NULL;
+    int was = VECTORS;
+    VECTORS = on;
+    return PyBool_FromLong(was);
+}
+
 static PyMethodDef module_methods[] = {
+    {"vectors", (PyCFunction)vectors, METH_O,
+     "vectors(on) -> bool: read strings with SSE2 where built with it (the previous setting)"},
     {"crc32_many", (PyCFunction)(void (*)(void))crc32_many, METH_FASTCALL,
      "crc32_many(data, starts, sizes) -> bytes: zlib.crc32 of each span, as uint32"},
     {"fingerprints", (PyCFunction)(void (*)(void))fingerprints, METH_FASTCALL,

@@ -5,8 +5,10 @@
 
 /* ---- CRC-32 ------------------------------------------------------------------------ */
 
-static uint32_t CRC[256];
+static uint32_t CRC[8][256];
 
+/* zlib's table, and seven more for eight bytes a step ("slicing-by-8", Intel's; the byte
+ * at a time was two thirds of the fingerprints' CPU). */
 static void
 init_crc(void)
 {
@@ -14,16 +16,25 @@ init_crc(void)
         uint32_t c = i;
         for (int k = 0; k < 8; k++)
             c = (c & 1) ? (c >> 1) ^ 0xEDB88320u : c >> 1;
-        CRC[i] = c;
+        CRC[0][i] = c;
     }
+    for (uint32_t i = 0; i < 256; i++)
+        for (int t = 1; t < 8; t++)
+            CRC[t][i] = CRC[0][CRC[t - 1][i] & 0xFF] ^ (CRC[t - 1][i] >> 8);
 }
 
 static uint32_t
 crc32_of(const uint8_t *p, int64_t n)
 {
     uint32_t c = 0xFFFFFFFFu;
+    for (; n >= 8; p += 8, n -= 8) {
+        uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+                           (uint32_t)p[3] << 24);
+        c = CRC[7][lo & 0xFF] ^ CRC[6][(lo >> 8) & 0xFF] ^ CRC[5][(lo >> 16) & 0xFF] ^
+            CRC[4][lo >> 24] ^ CRC[3][p[4]] ^ CRC[2][p[5]] ^ CRC[1][p[6]] ^ CRC[0][p[7]];
+    }
     for (int64_t j = 0; j < n; j++)
-        c = CRC[(c ^ p[j]) & 0xFF] ^ (c >> 8);
+        c = CRC[0][(c ^ p[j]) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
 

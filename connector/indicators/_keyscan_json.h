@@ -35,6 +35,11 @@ init_classes(void)
     }
 }
 
+/* Whether strings are read sixteen bytes at a time where SSE2 is (x86-64's baseline);
+ * `_keyscan.vectors(False)` makes the tests check the byte-at-a-time path other machines
+ * take on this one too. */
+static int VECTORS = 1;
+
 typedef struct {
     const uint8_t *s;
     size_t n;
@@ -84,14 +89,14 @@ utf8_next(const uint8_t *p, const uint8_t *e)
 /* A string without escapes whose opening quote is before `p`; past its closing quote,
  * or NULL (an escape, a control character, invalid UTF-8, no closing quote). Sixteen
  * bytes at a time with SSE2 while the line has them (never past the line's end). */
-static const uint8_t *
-read_string(const uint8_t *p, const uint8_t *e, Str *out)
+static inline __attribute__((always_inline)) const uint8_t *
+read_string_of(const uint8_t *p, const uint8_t *e, Str *out, int classes)
 {
     const uint8_t *s = p;
     unsigned any = 0, ascii = K_ASCII;
     for (;;) {
 #ifdef __SSE2__
-        while (e - p >= 16) {
+        while (VECTORS && e - p >= 16) {
             __m128i v = _mm_loadu_si128((const __m128i *)p);
             /* signed: < 0x20 is a control character or a byte >= 0x80 */
             __m128i stop = _mm_or_si128(
@@ -99,13 +104,15 @@ read_string(const uint8_t *p, const uint8_t *e, Str *out)
                              _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
                 _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
             unsigned stops = (unsigned)_mm_movemask_epi8(stop);
-            unsigned before = stops ? (1u << __builtin_ctz(stops)) - 1 : 0xFFFFu;
-            if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & before)
-                any |= K_DOT;
-            if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':'))) & before)
-                any |= K_COLON;
-            if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('@'))) & before)
-                any |= K_AT;
+            if (classes) {
+                unsigned before = stops ? (1u << __builtin_ctz(stops)) - 1 : 0xFFFFu;
+                if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & before)
+                    any |= K_DOT;
+                if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':'))) & before)
+                    any |= K_COLON;
+                if ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('@'))) & before)
+                    any |= K_AT;
+            }
             if (!stops) {
                 p += 16;
                 continue;
@@ -136,6 +143,21 @@ read_string(const uint8_t *p, const uint8_t *e, Str *out)
             return NULL;
         ascii = 0;
     }
+}
+
+/* A string value: which of `.`, `:` and `@` it holds too (`Str.any`). */
+static const uint8_t *
+read_string(const uint8_t *p, const uint8_t *e, Str *out)
+{
+    return read_string_of(p, e, out, 1);
+}
+
+/* A member name: its bytes only (`Str.any` is not set; half the strings of a line are
+ * names, and the three classes cost a third of reading one). */
+static const uint8_t *
+read_name(const uint8_t *p, const uint8_t *e, Str *out)
+{
+    return read_string_of(p, e, out, 0);
 }
 
 static int
