@@ -59,15 +59,18 @@ def configure(db: duckdb.DuckDBPyConnection, output: OutputConfig) -> None:
 
 def _trust(db: duckdb.DuckDBPyConnection, ca_file: str | None) -> None:
     """The writer's CA (`[output] ca_bundle`, else `AWS_CA_BUNDLE`) for httpfs too, which
-    reads neither by itself: a store behind a private CA is then read as it was written."""
+    reads neither by itself: a store behind a private CA is then read as it was written.
+    Set for the whole (per-search, in-memory) database, so the cursors that read side by
+    side (`search.parallel`) verify against it too: a session setting stays with the
+    connection that made it."""
     if not ca_file:
         return
     if not Path(ca_file).is_file():
         raise S3SetupError(f"output.ca_bundle: {ca_file} is not a readable file")
     quoted = ca_file.replace("'", "''")
     try:
-        db.execute(f"SET ca_cert_file = '{quoted}'")
-        db.execute("SET enable_server_cert_verification = true")
+        db.execute(f"SET GLOBAL ca_cert_file = '{quoted}'")
+        db.execute("SET GLOBAL enable_server_cert_verification = true")
     except duckdb.Error:
         raise S3SetupError("output: DuckDB refused the CA bundle") from None
 
