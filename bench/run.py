@@ -79,6 +79,8 @@ class Bench:
         self.rows: list[Row] = []
         self.access_days = 0.0
         self.lake_bytes = 0
+        self.index_cpu = (0.0, 0.0)
+        """The last connector run's CPU s building the search index, and importing it."""
         self.env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)}
 
     def close(self) -> None:
@@ -184,6 +186,7 @@ class Bench:
                 "account_id": "123456789012",
             }
         spec: dict[str, Any] = {"job": "connector", "settings": settings}
+        spec["index_cpu"] = search_index and not profile
         self.fake.enforce_per_minute = SLACK_AUDIT_PER_MINUTE if ceiling else None
         if profile:
             spec |= {"profile": profile, "profile_out": str(self.work / f"{name}.{profile}")}
@@ -202,6 +205,7 @@ class Bench:
             f"{o['pages']} pages, {o['objects']} objects, "
             f"{o['quarantined']} quarantined, {o['duplicates']} duplicates"
         )
+        self.index_cpu = (result.get("index_cpu_s", 0.0), result.get("index_import_cpu_s", 0.0))
         if ocsf:
             self.lake_bytes = _dir_bytes(tmp / "lake", "*.parquet")
             note += f", OCSF Parquet {self.lake_bytes / max(size, 1):.0f} B/ev"
