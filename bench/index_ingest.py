@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.run import Bench, Row, machine
+from bench.run import Bench, Row, machine, print_pairs
 
 
 def run(bench: Bench, size: int, search_index: bool) -> Row:
@@ -92,10 +92,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{min(r.peak_rss_mb for r in off):.0f} / {min(r.peak_rss_mb for r in on):.0f}",
         ),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    print(machine())
+    print_pairs(rows)
     return 0
 
 

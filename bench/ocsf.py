@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bench.run import Bench, Row, machine
+from bench.run import Bench, Row, machine, print_pairs
 
 
 def best(bench: Bench, size: int, runs: int, ocsf: bool) -> tuple[Row, int]:
@@ -63,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         ("wall s, raw only / raw + OCSF", f"{raw.wall_s:.1f} / {both.wall_s:.1f}"),
         ("objects", both.note),
     ]
-    width = max(len(k) for k, _ in rows)
-    for key, value in rows:
-        print(f"{key:<{width}}  {value}")
-    print(machine())
+    print_pairs(rows)
     return 0
 
 

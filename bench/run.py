@@ -383,6 +383,14 @@ class Bench:
         raise RuntimeError(f"{name}: classic paging claimed to reach every row")
 
 
+def print_pairs(rows: list[tuple[str, str]]) -> None:
+    """A benchmark's result as aligned `name  value` lines, then the machine."""
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key:<{width}}  {value}")
+    print(machine())
+
+
 def machine() -> str:
     import platform
 
