@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from connector.search import compact, index, partitions
+from connector.search import compact, index
+from connector.search.listing import months
 from connector.search.results import Window
 
 GRACE_SECONDS = 3600
@@ -68,11 +69,8 @@ def listing(
     """Every index file under `root`'s `_index/` in the months of `window`, with its size
     and modification time; raises `duckdb.Error`."""
     out: list[Blob] = []
-    for folder in folders:
-        for pattern in partitions.month_globs(
-            f"{root}/{index.INDEX}", folder, window.since, window.until, ".parquet"
-        ):
-            out += [Blob(*row) for row in db.execute(BLOBS, [pattern]).fetchall()]
+    for pattern in months(f"{root}/{index.INDEX}", folders, window.since, window.until, ".parquet"):
+        out += [Blob(*row) for row in db.execute(BLOBS, [pattern]).fetchall()]
     return sorted(set(out), key=lambda blob: blob.path)
 
 
