@@ -233,7 +233,56 @@ bits(Col *c, int n)
     return out;
 }
 
-#define BYTES(buf) PyBytes_FromStringAndSize((const char *)(buf).d, (Py_ssize_t)(buf).n)
+/* A column's buffer handed to Python as it is (Arrow takes it by the buffer protocol,
+ * `pa.py_buffer`), not copied: a 10,000-row object's columns are ~8 MB. */
+typedef struct {
+    PyObject_HEAD uint8_t *d;
+    Py_ssize_t n;
+} Owned;
+
+static int
+Owned_getbuffer(Owned *o, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)o, o->d, o->n, 1, flags);
+}
+
+static void
+Owned_dealloc(Owned *o)
+{
+    free(o->d);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyBufferProcs Owned_as_buffer = {(getbufferproc)Owned_getbuffer, NULL};
+
+static PyTypeObject OwnedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "connector.ocsf._ocsfmap.Owned",
+    .tp_basicsize = sizeof(Owned),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A column buffer the mapper made, freed with its last reference.",
+    .tp_dealloc = (destructor)Owned_dealloc,
+    .tp_as_buffer = &Owned_as_buffer,
+};
+
+/* The buffer's memory, now Python's (`buf` is left empty). */
+static PyObject *
+owned(Buf *buf)
+{
+    Owned *o = PyObject_New(Owned, &OwnedType);
+    if (!o)
+        return NULL;
+    o->d = NULL;
+    uint8_t *d = realloc(buf->d, buf->n ? buf->n : 1); /* Arrow takes no NULL buffer */
+    if (!d) {
+        Py_DECREF(o);
+        return PyErr_NoMemory();
+    }
+    o->d = d;
+    o->n = (Py_ssize_t)buf->n;
+    memset(buf, 0, sizeof *buf);
+    return (PyObject *)o;
+}
+#define BYTES(buf) owned(&(buf))
 
 static PyObject *
 col_out(Col *c, int n)
@@ -272,7 +321,8 @@ parts_out(Mapper *m, Part *parts)
             PyErr_NoMemory();
             break;
         }
-        PyObject *cols = PyList_New(c->nitems);
+        PyObject *days = days_of(p, &p->cols[c->time]);
+        PyObject *cols = days ? PyList_New(c->nitems) : NULL;
         for (int j = 0; cols && j < c->nitems; j++) {
             PyObject *col = col_out(&p->cols[j], p->n);
             if (!col)
@@ -280,10 +330,9 @@ parts_out(Mapper *m, Part *parts)
             else
                 PyList_SET_ITEM(cols, j, col);
         }
-        PyObject *days = cols ? days_of(p, &p->cols[c->time]) : NULL;
-        PyObject *part = days ? Py_BuildValue("(iNNN)", p->n, BYTES(p->lines), cols, days) : NULL;
-        if (!days)
-            Py_XDECREF(cols);
+        PyObject *part = cols ? Py_BuildValue("(iNNN)", p->n, BYTES(p->lines), cols, days) : NULL;
+        if (!cols)
+            Py_XDECREF(days);
         if (!part || PyDict_SetItemString(out, m->classes[k].name, part) < 0)
             Py_CLEAR(out);
         Py_XDECREF(part);
@@ -553,7 +602,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__ocsfmap(void)
 {
-    if (PyType_Ready(&MapperType) < 0)
+    if (PyType_Ready(&MapperType) < 0 || PyType_Ready(&OwnedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m)
