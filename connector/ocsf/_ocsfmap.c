@@ -47,6 +47,7 @@ struct Mapper {
 };
 
 static Shared FULL = {.cls = -1};
+#define IN_FLIGHT -2
 
 /* The entry for (kind, name), made empty when new and there is room; NULL when not. */
 static Entry *
@@ -76,18 +77,6 @@ remembered(Mapper *m, char kind, Span name, int *fresh)
     m->bytes += n;
     *fresh = 1;
     return e;
-}
-
-/* An entry just made, when Python failed to answer for it (nothing was added after it,
- * so no other entry's probe passes its slot). */
-static void
-forget(Mapper *m, Entry *e)
-{
-    m->entries--;
-    m->bytes -= e->n;
-    free(e->key);
-    e->key = NULL;
-    e->shared = NULL;
 }
 
 static void
@@ -144,21 +133,25 @@ shared_from(PyObject *t)
     return s;
 }
 
+/* Python's answer for (kind, name), remembered. While Python answers (another thread
+ * may map meanwhile: the callback can release the GIL) and when it failed, the entry is
+ * `IN_FLIGHT` and its rows go to Python; when the cache is full, too. */
 static Shared *
 shared_of(Mapper *m, char kind, Span name)
 {
     int fresh;
     Entry *e = remembered(m, kind, name, &fresh);
-    if (e && !fresh)
-        return e->shared;
-    if (!e)
-        return &FULL; /* the cache is full: the row goes to Python */
+    if (!fresh)
+        return e && e->ok != IN_FLIGHT ? e->shared : &FULL;
+    e->ok = IN_FLIGHT;
     PyObject *r = PyObject_CallFunction(m->shared_cb, "Cs#", kind, name.p, (Py_ssize_t)name.n);
-    e->shared = r == Py_None ? &FULL : r ? shared_from(r) : NULL;
+    Shared *got = r == Py_None ? &FULL : r ? shared_from(r) : NULL;
     Py_XDECREF(r);
-    if (!e->shared)
-        forget(m, e);
-    return e->shared;
+    if (got) {
+        e->shared = got;
+        e->ok = 1;
+    }
+    return got;
 }
 
 static int
@@ -185,14 +178,14 @@ ip_ok(Mapper *m, Span text)
     if (dotted_quad(text))
         return 1;
     Entry *e = remembered(m, 'i', text, &fresh);
-    if (e && !fresh)
+    if (e && !fresh && e->ok != IN_FLIGHT)
         return e->ok;
+    if (fresh)
+        e->ok = IN_FLIGHT;
     PyObject *r = PyObject_CallFunction(m->ip_cb, "s#", text.p, (Py_ssize_t)text.n);
     int ok = r ? PyObject_IsTrue(r) : -1;
     Py_XDECREF(r);
-    if (e && ok < 0)
-        forget(m, e);
-    else if (e)
+    if (fresh && ok >= 0)
         e->ok = ok;
     return ok;
 }
@@ -376,7 +369,7 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
     for (int k = 0; k < 3; k++)
         if (F->log_type.n == strlen(types[k]) && memcmp(F->log_type.p, types[k], F->log_type.n) == 0)
             which = k;
-    if (which == 0 && (r = audit_row(&x, 0)) == 2) {
+    if (which == 0 && (r = audit_row(&x, 0)) == M_BASE) {
         memset(ev->set, 0, sizeof ev->set);
         ev->nlist = ev->host = 0;
         read_line(F, s, e);
@@ -385,8 +378,8 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
         r = access_row(&x);
     else if (which == 2)
         r = integration_row(&x);
-    if (r <= 0 || x.sh->cls < 0)
-        return r < 0 ? -1 : 0;
+    if (r != M_MADE || x.sh->cls < 0)
+        return r == M_ERR ? -1 : 0;
     if (!commit(m, parts, x.sh->cls, ev, F, line)) {
         PyErr_NoMemory();
         return -1;

@@ -295,13 +295,6 @@ read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, i
                 if (!(f = add_field(F, path, n, h, J_STR)) || !read_str(c, &f->val))
                     return 0;
                 goto next;
-            case '-':
-            case '0' ... '9':
-                if (!(f = add_field(F, path, n, h, J_INT)) || !read_int(c, &f->i))
-                    return 0;
-                f->val.p = at;
-                f->val.n = (uint32_t)(c->p - at);
-                goto next;
             case '[':
                 kind = J_ARR;
                 if (!skip_value(c, depth + 1, 0))
@@ -323,7 +316,11 @@ read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, i
                     return 0;
                 break;
             default:
-                return 0;
+                if (!(f = add_field(F, path, n, h, J_INT)) || !read_int(c, &f->i))
+                    return 0;
+                f->val.p = at;
+                f->val.n = (uint32_t)(c->p - at);
+                goto next;
             }
             if (!(f = add_field(F, path, n, h, kind)))
                 return 0;
