@@ -79,7 +79,7 @@ group_management(Mx *x)
     static const int leaf[3] = {L_G_UID, L_G_NAME, L_G_TYPE};
     int group = inner(x, word("usergroup"), leaf) || inner(x, word("channel"), leaf);
     subject(x->F, x->ev, &a);
-    return group ? M_MADE : M_BASE;
+    return group && (x->ev->set[L_U_UID] || x->ev->set[L_U_NAME]) ? M_MADE : M_BASE;
 }
 
 static int
