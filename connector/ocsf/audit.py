@@ -164,7 +164,7 @@ def group_management(r: Record, ev: Event) -> bool:
     actor = _actor(r)
     group = _inner(r, "usergroup") or _inner(r, "channel")
     _put(ev, actor=actor, group=group, user=_subject(r, actor))
-    return group is not None
+    return group is not None and "user" in ev  # OCSF: a user or privileges, at least one
 
 
 def file_hosting(r: Record, ev: Event) -> bool:

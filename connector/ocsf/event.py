@@ -331,8 +331,11 @@ _USER_PATHS = {at: _user_paths(at) for at in ("actor.user", "entity.user")}
 
 
 IPV4 = re.compile(
-    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+    r"(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)",
+    re.ASCII,
 )
+"""ASCII digits only: without `re.ASCII` a digit is any Unicode digit, and a dotted
+quad of Arabic-Indic digits, which OCSF's `ip_t` rejects, was placed as an IP."""
 
 
 def ip_of(record: Record, path: str) -> str | None:
