@@ -51,7 +51,14 @@ RAWS = [
     Raw(b' "spaced" '),
 ]
 NUMBERS = [0, -1, 7, 2**31 - 1, 2**31, 2**53 + 1, 2**63 - 1, -(2**63), 2**64 - 1, 1.5, -0.0, 1e16]
-OTHERS = [None, True, False, {}, [], ["a", 1, None, {"x": [True]}], {"k": "v"}]
+DEEP: dict[str, Any] = {"leaf": 1}
+for _ in range(40):
+    DEEP = {"d": DEEP}
+OTHERS = [None, True, False, {}, [], ["a", 1, None, {"x": [True]}], {"k": "v"}, {"": {"": 1}}]
+OTHERS += [DEEP, {f"k{i}": i for i in range(600)}, "x" * 70_000]
+SORTS = {"a": {"x": 1}, "a-b": 2, "a!": 3, "a0": 4, "a/": 5, "B": 6, "é": 7, "ключ": 8, "": 9}
+"""Keys whose flattened paths sort otherwise than their objects: `unmapped` is sorted by
+the whole dotted path (`a!` < `a-b` < `a.x` < `a/` < `a0`)."""
 VALUES = TEXTS + RAWS + NUMBERS + OTHERS
 IPS = [
     "0.0.0.0",
@@ -109,6 +116,9 @@ MUTATIONS: list[tuple[str, Any]] = [(p, v) for p in STRING_PATHS for v in VALUES
 MUTATIONS += [("context.ip_address", ip) for ip in IPS] + [("actor.user.email", e) for e in EMAILS]
 MUTATIONS += [("date_create", t) for t in TIMES] + [("entity.type", k) for k in KINDS]
 MUTATIONS += [(p, ...) for p in ["id", "date_create", "action", "actor", "entity", "context"]]
+MUTATIONS += [(p, v) for p in ["actor", "actor.user", "entity", "context"] for v in VALUES]
+MUTATIONS += [(p, v) for p in ["entity.user", "entity.file", "context.location"] for v in VALUES]
+MUTATIONS += [("details", SORTS), ("extra", SORTS), ("actor.user", {**SORTS, "id": "W1"})]
 MUTATIONS += [("p_event_time", t) for t in EVENT_TIMES]
 MUTATIONS += [("extra", v) for v in VALUES] + [("details.reason", v) for v in VALUES]
 MUTATIONS += [("p_log_type", v) for v in ["Slack.Other", None, 5, ...]]
@@ -150,6 +160,8 @@ def raw_rows(row: dict[str, Any]) -> list[Pairs]:
         Pairs([*top, ("p_log_type", "Slack.AccessLogs")]),
         Pairs([*top, ("p_x", 1.5), ("p_y", {"a.b": [1]})]),
         Pairs([*top, ("extra", "x"), ("extra", {"k": 1})]),
+        Pairs([*top, ("extra", {"x": 1}), ("extra-b", 2), ("extra!", 3), ("extra0", 4)]),
+        Pairs([*top, ("", 1), ('k"q', 2), ("ключ", 3), ("details.", {"": 4})]),
     ]
 
 
