@@ -20,6 +20,13 @@ setup(
             ],
             extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
             optional=True,
-        )
+        ),
+        Extension(
+            "connector.ocsf._ocsfmap",
+            ["connector/ocsf/_ocsfmap.c"],
+            depends=[f"connector/ocsf/_ocsfmap_{part}.h" for part in ("flat", "cols", "rows", "build")],
+            extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            optional=True,
+        ),
     ]
 )

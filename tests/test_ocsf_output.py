@@ -214,8 +214,8 @@ def test_the_same_rows_give_the_same_bytes_whatever_their_order() -> None:
 def test_events_become_arrow_every_chunk_of_rows_and_the_bytes_do_not_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The output holds at most `CHUNK` events as dicts, whatever classes and days the
-    rows spread over, and the chunking shows in no written byte."""
+    """The Python mapper's output holds at most `CHUNK` events as dicts, whatever classes
+    and days the rows spread over, and the chunking shows in no written byte."""
     import orjson
 
     from connector.ocsf import output as output_module
@@ -230,13 +230,13 @@ def test_events_become_arrow_every_chunk_of_rows_and_the_bytes_do_not_change(
         for i, (r, lt) in enumerate(zip(rows, log_types, strict=True))
     )
     cfg = OcsfConfig(enabled=True, output="local", account_id="123456789012")
-    lake = OcsfOutput(cfg, LocalSink(str(tmp_path)))
+    lake = OcsfOutput(cfg, LocalSink(str(tmp_path)), native=False)
     held: list[int] = []
     objects: set[parquet.ClassObject] = set()
     add = parquet.ClassObject.add
 
-    def counting_add(self: parquet.ClassObject, event: dict[str, Any]) -> None:
-        add(self, event)
+    def counting_add(self: parquet.ClassObject, event: dict[str, Any], line: int) -> None:
+        add(self, event, line)
         objects.add(self)
         held.append(sum(len(o._pending) for o in objects))
 

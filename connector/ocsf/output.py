@@ -21,6 +21,7 @@ import orjson
 from connector.config.ocsf import OcsfConfig
 from connector.config.settings import OutputConfig
 from connector.ingest.derived import DerivedObject
+from connector.ocsf import native
 from connector.ocsf.event import CLASSES
 from connector.ocsf.mapper import to_ocsf
 from connector.ocsf.parquet import CHUNK, ClassObject
@@ -35,29 +36,41 @@ UID_CLASS = {c.uid: c.name for c in CLASSES.values()}
 class OcsfOutput:
     name = "ocsf"
 
-    def __init__(self, cfg: OcsfConfig, sink: Sink) -> None:
+    def __init__(self, cfg: OcsfConfig, sink: Sink, native: bool | None = None) -> None:
+        """`native`: map with the extension (`connector.ocsf.native`) where it is built
+        (None), or in Python only (False)."""
         self.cfg = cfg
         self.sink = sink
+        self.native = native
 
     def derive(self, key: str, ndjson: bytes) -> Iterable[DerivedObject]:
-        groups: dict[tuple[int, int], ClassObject] = {}
-        for n, line in enumerate(io.BytesIO(ndjson), 1):
+        objects: dict[str, ClassObject] = {}
+
+        def of(cls: str) -> ClassObject:
+            obj = objects.get(cls)
+            if obj is None:
+                obj = objects[cls] = ClassObject(cls)
+            return obj
+
+        rest: Iterator[tuple[int, bytes]] = enumerate(io.BytesIO(ndjson), 1)
+        if self.native is not False and native.available():
+            mapped = native.map_object(ndjson)
+            for cls, part in mapped.parts.items():
+                of(cls).add_sorted(part.table, part.lines, part.days)
+            rest = _numbered(ndjson, mapped.fallback)
+        for done, (n, line) in enumerate(rest, 1):
             ev = to_ocsf(orjson.loads(line))
-            where = (ev["class_uid"], ev["time"] // 86_400_000)
-            group = groups.get(where)
-            if group is None:
-                group = groups[where] = ClassObject(UID_CLASS[where[0]])
-            group.add(ev)
-            if n % CHUNK == 0:
-                for pending in groups.values():
+            of(UID_CLASS[ev["class_uid"]]).add(ev, n)
+            if done % CHUNK == 0:
+                for pending in objects.values():
                     pending.flush()
         stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
-        for (_, days), obj in sorted(groups.items()):
-            day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
-            body = obj.body()
-            yield DerivedObject(
-                self.sink, self.key(obj.cls, day, stem), body, {f"ocsf:{obj.cls}": obj.count}
-            )
+        for obj in sorted(objects.values(), key=lambda o: CLASSES[o.cls].uid):
+            for days, count, body in obj.bodies():
+                day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
+                yield DerivedObject(
+                    self.sink, self.key(obj.cls, day, stem), body, {f"ocsf:{obj.cls}": count}
+                )
 
     def key(self, cls: str, day: str, stem: str) -> str:
         c = self.cfg
@@ -71,6 +84,20 @@ class OcsfOutput:
             f"{stem}.parquet",
         )
         return "/".join(p for p in parts if p)
+
+
+def _numbered(ndjson: bytes, wanted: list[int]) -> Iterator[tuple[int, bytes]]:
+    """The lines of those 1-based numbers (ascending), as `io.BytesIO` numbers them."""
+    if not wanted:
+        return
+    want = iter(wanted)
+    target = next(want)
+    for n, line in enumerate(io.BytesIO(ndjson), 1):
+        if n == target:
+            yield n, line
+            target = next(want, 0)
+            if not target:
+                return
 
 
 def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:

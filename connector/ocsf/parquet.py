@@ -12,6 +12,7 @@ overwrites the same object).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +151,7 @@ def schema(cls: str) -> pa.Schema:
 
 
 CHUNK = 2_000
-"""Rows mapped before their events become Arrow record batches. As dicts an event is ten
+"""Rows mapped in Python before their events become Arrow record batches. As dicts an event is ten
 times its Arrow size, so the output converts every class's pending events each `CHUNK`
 rows (`ClassObject.flush`): the peak is one object's Arrow columns plus `CHUNK` events as
 dicts, however a data object's rows spread over classes and days (converting per class
@@ -160,8 +161,12 @@ dict). On a 10,000-row object of the benchmark's mix the peak over the warm proc
 calls (1,000 or 500 rows: 1-3 us/event more CPU than 2,000)."""
 
 
+DAY_MS = 86_400_000
+
+
 class ClassObject:
-    """One Parquet object of one class's events, filled event by event."""
+    """One class's events of one data object, filled event by event (the Python mapper)
+    or table by table (`native`), written as one Parquet object per event day."""
 
     def __init__(self, cls: str) -> None:
         self.cls = cls
@@ -172,21 +177,32 @@ class ClassObject:
         """Each event added since the last conversion, as its values in column order:
         taken apart while it is fresh, one pass per event instead of one per column over
         every held event (what `RecordBatch.from_pylist` does)."""
+        self._pending_lines: list[int] = []
         self._batches: list[pa.RecordBatch] = []
+        self._lines: list[pa.Array] = []
+        self._sorted: tuple[pa.Table, pa.Array, list[tuple[int, int, int]]] | None = None
+        """Each event's line in the data object: the last sort key, so the order (and
+        the bytes) do not depend on which mapper made which event."""
 
-    def add(self, event: Event) -> None:
+    def add(self, event: Event, line: int | None = None) -> None:
         if not event.keys() <= self._allowed:
             raise ValueError(
                 f"ocsf {self.cls}: no column for {sorted(event.keys() - self._allowed)}"
             )
         self._pending.append(tuple(map(event.get, self._columns)))
+        self._pending_lines.append(self.count if line is None else line)
         self.count += 1
+
+    def add_sorted(
+        self, table: pa.Table, lines: pa.Array, days: list[tuple[int, int, int]]
+    ) -> None:
+        """Events already in the objects' order, with each event day's rows (the
+        native mapper's): written as they are unless Python events join them."""
+        self._sorted = (table, lines, days)
+        self.count += table.num_rows
 
     def flush(self) -> None:
         """Convert the events added so far to an Arrow record batch, releasing the dicts."""
-        self._convert()
-
-    def _convert(self) -> None:
         import pyarrow as pa
 
         if not self._pending:
@@ -195,27 +211,67 @@ class ClassObject:
         columns = zip(*self._pending, strict=True)
         arrays = [pa.array(values, type=t) for values, t in zip(columns, shape.types, strict=True)]
         self._batches.append(pa.RecordBatch.from_arrays(arrays, schema=shape))
-        self._pending = []
+        self._lines.append(pa.array(self._pending_lines, pa.int32()))
+        self._pending, self._pending_lines = [], []
+
+    def bodies(self) -> Iterator[tuple[int, int, bytes]]:
+        """(event day, events, object) per event day, rows sorted by time, then id, then
+        line: the order and the bytes do not depend on the order the events came in."""
+        import numpy as np
+        import pyarrow as pa
+
+        self.flush()
+        if self._sorted is not None:
+            table, lines, spans = self._sorted
+            self._sorted = None
+            if not self._batches:
+                for day, first, rows in spans:
+                    yield day, rows, _write(table.slice(first, rows))
+                return
+            self._batches.extend(table.to_batches())
+            self._lines.append(lines)
+        table = pa.Table.from_batches(self._batches, schema=schema(self.cls))
+        lines = pa.chunked_array(self._lines, pa.int32())
+        self._batches, self._lines = [], []
+        days = np.floor_divide(table["time"].to_numpy(), DAY_MS)
+        first, last = days.min(initial=0), days.max(initial=0)
+        for day in [first] if first == last else np.unique(days).tolist():
+            if first == last:
+                yield int(day), table.num_rows, _write(_sort(table, lines))
+                continue
+            keep = pa.array(days == day)
+            part = table.filter(keep)
+            yield int(day), part.num_rows, _write(_sort(part, lines.filter(keep)))
 
     def body(self) -> bytes:
-        """The object, rows sorted by time, then id: the order and the bytes do not depend
-        on the order the events came in."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+        """The object, when its events are of one day."""
+        ((_, _, body),) = self.bodies()
+        return body
 
-        self._convert()
-        table = pa.Table.from_batches(self._batches, schema=schema(self.cls))
-        self._batches = []
-        keys = pa.table({"t": table["time"], "u": pc.struct_field(table["metadata"], "uid")})
-        order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("u", "ascending")])
-        out = io.BytesIO()
-        pq.write_table(table.take(order), out, **WRITER)
-        return out.getvalue()
+
+def _sort(table: pa.Table, lines: pa.ChunkedArray) -> pa.Table:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keys = pa.table(
+        {"t": table["time"], "u": pc.struct_field(table["metadata"], "uid"), "n": lines}
+    )
+    order = pc.sort_indices(
+        keys, sort_keys=[("t", "ascending"), ("u", "ascending"), ("n", "ascending")]
+    )
+    return table.take(order)
+
+
+def _write(table: pa.Table) -> bytes:
+    import pyarrow.parquet as pq
+
+    out = io.BytesIO()
+    pq.write_table(table, out, **WRITER)
+    return out.getvalue()
 
 
 def to_parquet(cls: str, events: list[Event]) -> bytes:
-    """One Parquet object of one class's events."""
+    """One Parquet object of one class's events of one day."""
     obj = ClassObject(cls)
     for event in events:
         obj.add(event)
