@@ -2,7 +2,8 @@
 (`connector.ocsf.mapper.to_ocsf`, the oracle, which defines the events).
 
 `compare` maps one object's NDJSON natively and checks, for every line: it is in exactly
-one place (one native class table, or `fallback`); a native row is the oracle's event for
+one place (one native class table, or `fallback`); each table is sorted as the objects
+keep their rows (time, `metadata.uid`, line) and cut by event day; a native row is the oracle's event for
 that line, in the same class, field for field as Arrow holds it (`unmapped` in its order
 too); and it validates against the vendored OCSF 1.1.0 schema. A line whose oracle event
 Arrow cannot hold (a time past int64) must be handed back, so both paths fail alike.
@@ -32,6 +33,7 @@ from tests.test_ocsf_mapping import NAMED
 from tests.test_ocsf_output import _json
 
 Row = dict[str, Any]
+DAY = 86_400_000
 
 PATTERNED = [
     "user_2fa_enabled",
@@ -143,14 +145,14 @@ def problems(nd: bytes, mapped: Any) -> list[str]:
     lines = list(io.BytesIO(nd))
     out: list[str] = []
     seen: list[int] = []
-    for cls, (table, numbers) in mapped.parts.items():
+    for cls, part in mapped.parts.items():
+        table, numbers = part.table, part.lines
         if not table.schema.equals(schema(cls)):
             out.append(f"{cls}: schema {table.schema} is not parquet.schema({cls!r})")
         if numbers.type != pa.int32() or len(numbers) != len(table):
             out.append(f"{cls}: line numbers {numbers.type} x{len(numbers)}, rows {len(table)}")
         ns = numbers.to_pylist()
-        if ns != sorted(ns):
-            out.append(f"{cls}: rows not in line order {ns}")
+        out += _order(cls, table, ns, part.days)
         for n, got in zip(ns, table.to_pylist(), strict=False):
             seen.append(n)
             text = lines[n - 1] if 0 < n <= len(lines) else b"(no such line)"
@@ -171,6 +173,27 @@ def problems(nd: bytes, mapped: Any) -> list[str]:
     placed = set(seen) | set(mapped.fallback)
     if placed != every:
         out.append(f"lines lost {sorted(every - placed)[:20]}, invented {sorted(placed - every)}")
+    return out
+
+
+def _order(cls: str, table: pa.Table, ns: list[int], days: list[Any]) -> list[str]:
+    """Rows sorted as the objects keep them (time, `metadata.uid`, line), and `days`
+    (event day, first row, rows) cutting them into whole days, in order."""
+    times = table["time"].to_pylist()
+    uids = [m["uid"] for m in table["metadata"].to_pylist()]
+    keys = list(zip(times, uids, ns, strict=False))
+    out = [] if keys == sorted(keys) else [f"{cls}: rows not sorted by time, uid, line"]
+    spans = [(d, first, first + rows) for d, first, rows in days]
+    if [s for _, s, _ in spans] != [0, *[e for _, _, e in spans][:-1]] or (
+        spans and spans[-1][2] != len(times)
+    ):
+        out.append(f"{cls}: days {days} do not cut {len(times)} rows")
+    for day, start, end in spans:
+        bad = [n for t, n in zip(times[start:end], ns[start:end], strict=False) if t // DAY != day]
+        if bad:
+            out.append(f"{cls}: lines {bad[:10]} are not of day {day}")
+    if [d for d, _, _ in spans] != sorted({d for d, _, _ in spans}):
+        out.append(f"{cls}: days {days} repeat or are out of order")
     return out
 
 
