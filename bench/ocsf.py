@@ -1,15 +1,19 @@
-"""What the OCSF output costs: the audit backfill with and without `[ocsf] enabled`.
+"""What the OCSF output costs: the audit backfill with and without `[ocsf] enabled`, with
+each OCSF mapper.
 
-    python -m bench.ocsf [--events 1000000] [--runs 1]
+    python -m bench.ocsf [--events 1000000] [--runs 1] [--mappers native,python]
 
-Both runs are the real connector in a child interpreter against the fake Slack
-(`bench.run.Bench`), writing raw objects to a local directory, the OCSF run also its
-Parquet lake beside them; neither writes the search index (`[output] search_index`, on
-by default), so the extra is the OCSF output's against the raw NDJSON alone. The row:
-extra CPU per event, peak RSS of each run and the difference, and bytes written per
-event (gzip NDJSON against OCSF Parquet). Targets
-(issue 29): at most 25 % extra CPU, and no extra peak beyond one batch's Parquet buffer.
-With `--runs N` each configuration runs N times and the lowest CPU and peak are kept.
+Every run is the real connector in a child interpreter against the fake Slack
+(`bench.run.Bench`), writing raw objects to a local directory, the OCSF runs also their
+Parquet lake beside them; none writes the search index (`[output] search_index`, on by
+default), so the extra is the OCSF output's against the raw NDJSON alone. Raw only runs
+once, then raw + OCSF once per mapper (`[ocsf] mapper`: "native", the C extension for
+the lines it maps and Python for the rest, and "python", the Python mapper alone). Per
+mapper: extra CPU (% and us per event), peak RSS and its extra, bytes written per event
+(OCSF Parquet against the gzip NDJSON), and whether its lake's bytes are the first
+mapper's. Targets (issue 29): at most 25 % extra CPU, and no extra peak beyond one
+batch's Parquet buffer. With `--runs N` each configuration runs N times and the lowest
+CPU and peak are kept.
 """
 
 from __future__ import annotations
@@ -21,48 +25,86 @@ from pathlib import Path
 
 from bench.run import Bench, Row, machine, print_pairs
 
+MAPPERS = ("native", "python")
 
-def best(bench: Bench, size: int, runs: int, ocsf: bool) -> tuple[Row, int]:
-    rows, lake = [], 0
+
+def best(bench: Bench, size: int, runs: int, mapper: str | None) -> tuple[Row, int, str]:
+    """The lowest-CPU run of `runs`; `mapper` None is raw only."""
+    rows, lake, digest = [], 0, ""
     for _ in range(runs):
-        row = bench.connector("audit", size, ocsf=ocsf, search_index=False)
+        row = bench.connector(
+            "audit", size, ocsf=mapper is not None, search_index=False, ocsf_mapper=mapper
+        )
         assert isinstance(row, Row)
         rows.append(row)
-        lake = bench.lake_bytes
+        lake, digest = bench.lake_bytes, bench.lake_digest
         bench.rows.clear()
-    return min(rows, key=lambda r: r.cpu_s), lake
+    return min(rows, key=lambda r: r.cpu_s), lake, digest
+
+
+def native_built() -> bool:
+    try:
+        from connector.ocsf import native
+    except ImportError:
+        return False
+    return bool(native.available())
+
+
+def mappers(text: str) -> list[str]:
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    unknown = sorted(set(chosen) - set(MAPPERS))
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"mappers: {unknown or text!r}, not of {MAPPERS}")
+    return chosen
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.ocsf", description=__doc__.split("\n")[0])
     ap.add_argument("--events", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--mappers", type=mappers, default=list(MAPPERS))
     args = ap.parse_args(argv)
+    if "native" in args.mappers and not native_built():
+        ap.error(
+            "mappers: native, but connector.ocsf._ocsfmap is not built"
+            " (python setup.py build_ext --inplace), or pass --mappers python"
+        )
     work = Path(tempfile.mkdtemp(prefix="slack-bench-ocsf-"))
     bench = Bench(work)
     try:
         print(f"machine: {machine()}", flush=True)
         bench.load_audit(args.events)
-        raw, _ = best(bench, args.events, args.runs, ocsf=False)
-        both, lake = best(bench, args.events, args.runs, ocsf=True)
+        raw, _, _ = best(bench, args.events, args.runs, None)
+        runs = {m: best(bench, args.events, args.runs, m) for m in args.mappers}
     finally:
         bench.close()
         shutil.rmtree(work, ignore_errors=True)
     n = args.events
-    extra_cpu = both.cpu_s / raw.cpu_s - 1
+    first = runs[args.mappers[0]][2]
     rows = [
         ("events", f"{n:,}"),
         ("CPU s/1M ev, raw only", f"{raw.cpu_s / n * 1e6:.1f}"),
-        ("CPU s/1M ev, raw + OCSF", f"{both.cpu_s / n * 1e6:.1f}"),
-        ("extra CPU per event", f"{extra_cpu:+.0%} (target <= +25%)"),
         ("peak RSS MB, raw only", f"{raw.peak_rss_mb:.0f}"),
-        ("peak RSS MB, raw + OCSF", f"{both.peak_rss_mb:.0f}"),
-        ("extra peak RSS MB", f"{both.peak_rss_mb - raw.peak_rss_mb:+.0f}"),
         ("gzip NDJSON B/ev", f"{raw.out_bytes / n:.0f}"),
-        ("OCSF Parquet B/ev", f"{lake / n:.0f} ({lake / raw.out_bytes:.2f}x the gzip NDJSON)"),
-        ("wall s, raw only / raw + OCSF", f"{raw.wall_s:.1f} / {both.wall_s:.1f}"),
-        ("objects", both.note),
+        ("wall s, raw only", f"{raw.wall_s:.1f}"),
     ]
+    for mapper, (both, lake, digest) in runs.items():
+        extra = both.cpu_s - raw.cpu_s
+        rows += [
+            (f"{mapper}: CPU s/1M ev, raw + OCSF", f"{both.cpu_s / n * 1e6:.1f}"),
+            (
+                f"{mapper}: extra CPU",
+                f"{both.cpu_s / raw.cpu_s - 1:+.0%}, {extra / n * 1e6:+.1f} us/ev (target <= +25%)",
+            ),
+            (
+                f"{mapper}: peak RSS MB",
+                f"{both.peak_rss_mb:.0f} ({both.peak_rss_mb - raw.peak_rss_mb:+.0f})",
+            ),
+            (f"{mapper}: OCSF Parquet B/ev", f"{lake / n:.0f} ({lake / raw.out_bytes:.2f}x gzip)"),
+            (f"{mapper}: same lake bytes as {args.mappers[0]}", str(digest == first)),
+            (f"{mapper}: wall s", f"{both.wall_s:.1f}"),
+            (f"{mapper}: objects", both.note),
+        ]
     print_pairs(rows)
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
 import json
 import os
 import pstats
@@ -79,6 +80,8 @@ class Bench:
         self.rows: list[Row] = []
         self.access_days = 0.0
         self.lake_bytes = 0
+        self.lake_digest = ""
+        """sha256 over the OCSF objects' bodies, sorted: two mappers' lakes compare by it."""
         self.index_cpu = (0.0, 0.0)
         """The last connector run's CPU s building the search index, and importing it."""
         self.env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)}
@@ -159,10 +162,13 @@ class Bench:
         order: str = "",
         ocsf: bool = False,
         search_index: bool = True,
+        ocsf_mapper: str | None = None,
     ) -> Row | Path:
-        """`ocsf`: with the OCSF output on, to a local lake beside the raw objects;
-        `search_index`: with the search index beside them (the default, as the daemon's)."""
+        """`ocsf`: with the OCSF output on, to a local lake beside the raw objects, mapped by
+        `ocsf_mapper` (`[ocsf] mapper`, its default when None); `search_index`: with the
+        search index beside them (the default, as the daemon's)."""
         kind = "ceiling" if ceiling else "s3" if s3 else "ocsf" if ocsf else "local"
+        kind += f"-{ocsf_mapper}" if ocsf and ocsf_mapper else ""
         name = f"connector-{kind}-{log_type}-{size}" + (f"-{order}" if order else "")
         tmp = self.work / name
         tmp.mkdir()
@@ -185,6 +191,8 @@ class Bench:
                 "path": str(tmp / "lake"),
                 "account_id": "123456789012",
             }
+            if ocsf_mapper is not None:
+                settings["ocsf"]["mapper"] = ocsf_mapper
         spec: dict[str, Any] = {"job": "connector", "settings": settings}
         spec["index_cpu"] = search_index and not profile
         self.fake.enforce_per_minute = SLACK_AUDIT_PER_MINUTE if ceiling else None
@@ -208,6 +216,7 @@ class Bench:
         self.index_cpu = (result.get("index_cpu_s", 0.0), result.get("index_import_cpu_s", 0.0))
         if ocsf:
             self.lake_bytes = _dir_bytes(tmp / "lake", "*.parquet")
+            self.lake_digest = _bodies_digest(tmp / "lake", "*.parquet")
             note += f", OCSF Parquet {self.lake_bytes / max(size, 1):.0f} B/ev"
         if s3:
             self._empty(bucket)
@@ -421,6 +430,11 @@ def machine() -> str:
 
 def _dir_bytes(root: Path, pattern: str = "*.json.gz") -> int:
     return sum(p.stat().st_size for p in root.rglob(pattern)) if root.exists() else 0
+
+
+def _bodies_digest(root: Path, pattern: str) -> str:
+    bodies = sorted(hashlib.sha256(p.read_bytes()).digest() for p in root.rglob(pattern))
+    return hashlib.sha256(b"".join(bodies)).hexdigest()
 
 
 # ---------------------------------------------------------------------- reporting

@@ -57,6 +57,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ),
         ((f'token_env = "{TOKEN_ENV}"', 'token_env = "NOT_SET_ANYWHERE"'), "token_env"),
         (("[state]", "[state"), "invalid TOML"),
+        (("[output]", '[ocsf]\nmapper = "bogus"\n\n[output]'), "ocsf.mapper"),
     ],
 )
 def test_bad_config_names_the_field_and_exits_2(

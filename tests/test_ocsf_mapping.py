@@ -330,3 +330,22 @@ def test_odd_actions_and_times_keep_their_values(changes: dict[str, Any]) -> Non
     for key, value in changes.items():
         if not key.startswith("p_") and value is not None:
             assert key in event["unmapped"], (key, event["unmapped"])
+
+
+def test_digits_of_other_scripts_are_no_ip() -> None:
+    """A dotted quad of Arabic-Indic or full-width digits is no IP for OCSF's `ip_t`: it
+    stays in `unmapped` (it was placed, and the event failed the schema)."""
+    for ip in ("\u0661.\u0662.\u0663.\u0664", "\uff11.\uff12.\uff13.\uff14"):
+        row = landed(audit(1, 1_700_000_000, "user_login"), AUDIT)
+        row["context"]["ip_address"] = ip
+        event = check(row)
+        assert "src_endpoint" not in event and event["unmapped"]["context.ip_address"] == ip
+
+
+def test_a_membership_change_naming_no_user_is_a_base_event() -> None:
+    """Group Management needs a user (or privileges): a channel join whose actor names
+    nobody is a Base Event, not an invalid Group Management event."""
+    channel = {"type": "channel", "channel": {"id": "C1", "name": "general"}}
+    row = landed(audit(1, 1_700_000_000, "user_channel_join", entity=channel), AUDIT)
+    row["actor"] = {"type": "app"}
+    assert check(row)["class_uid"] == 0

@@ -41,6 +41,11 @@ class OcsfConfig(Strict):
     max_attempts: int = Field(default=3, ge=1)
     connect_timeout_seconds: float = Field(default=3.0, gt=0)
     read_timeout_seconds: float = Field(default=12.0, gt=0)
+    mapper: Literal["native", "python"] = "native"
+    """Which mapper turns rows into OCSF columns: "native" (the C extension, for the lines
+    it maps exactly; every other line goes to the Python mapper, which defines the events)
+    or "python" (the Python mapper alone). "native" without the extension built is the
+    Python mapper, with one warning. Both write the same bytes."""
 
     @model_validator(mode="after")
     def _complete(self) -> OcsfConfig:

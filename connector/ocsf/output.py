@@ -105,7 +105,7 @@ def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:
     if not cfg.enabled:
         return
     if cfg.output == "local":
-        yield OcsfOutput(cfg, LocalSink(cfg.path))
+        yield OcsfOutput(cfg, LocalSink(cfg.path), native=cfg.mapper == "native")
         return
     lake = OutputConfig(
         type="s3",
@@ -119,4 +119,4 @@ def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:
     sink = S3Sink.from_config(lake)
     assert isinstance(sink, S3Sink)
     sink.content_type = PARQUET
-    yield OcsfOutput(cfg, sink)
+    yield OcsfOutput(cfg, sink, native=cfg.mapper == "native")
