@@ -152,6 +152,11 @@ Mapper_map(Mapper *m, PyObject *arg)
     size_t lines = starts.n / sizeof(size_t);
     const size_t *at = (const size_t *)starts.d;
     for (size_t k = lines; k-- > 0;) {
+        if (k % 1024 == 0) {
+            /* Let the daemon's other threads (probes, polls) run during a long object;
+             * the shared state is only touched between these points, with the GIL. */
+            Py_BEGIN_ALLOW_THREADS Py_END_ALLOW_THREADS
+        }
         const uint8_t *s = start + at[k], *e = k + 1 < lines ? start + at[k + 1] - 1 : end;
         if (e > s && e[-1] == '\n' && k + 1 == lines)
             e--;
