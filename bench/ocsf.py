@@ -101,7 +101,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{both.peak_rss_mb:.0f} ({both.peak_rss_mb - raw.peak_rss_mb:+.0f})",
             ),
             (f"{mapper}: OCSF Parquet B/ev", f"{lake / n:.0f} ({lake / raw.out_bytes:.2f}x gzip)"),
-            (f"{mapper}: same lake bytes as {args.mappers[0]}", str(digest == first)),
+            *(
+                [(f"{mapper}: same lake bytes as {args.mappers[0]}", str(digest == first))]
+                if mapper != args.mappers[0]
+                else []
+            ),
             (f"{mapper}: wall s", f"{both.wall_s:.1f}"),
             (f"{mapper}: objects", both.note),
         ]

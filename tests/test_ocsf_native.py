@@ -58,8 +58,11 @@ def test_the_conformance_corpus() -> None:
     rows += [landed(r, AUDIT) for r in drift["audit"]] + [
         landed(r, ACCESS) for r in drift["access"]
     ]
-    checked("conformance corpus", rows)
-    checked("conformance audit entries", AUDIT_ROWS)
+    whole = checked("conformance corpus", rows)
+    audit_only = checked("conformance audit entries", AUDIT_ROWS)
+    others = [r for r in rows if r.get("action") != "anomaly"]
+    assert checked("conformance corpus but anomaly (Detection Finding)", others) == 1.0
+    assert whole >= 0.9 and audit_only >= 0.85, (whole, audit_only)  # measured 92 %, 89 %
 
 
 def test_the_demo_simulator() -> None:
@@ -67,7 +70,7 @@ def test_the_demo_simulator() -> None:
     org = Org(rng)
     rows = [landed(org.audit_event(rng, T + i), AUDIT, i) for i in range(400)]
     rows += [landed(org.integration_log(rng, T + i), INTEGRATION, i) for i in range(100)]
-    checked("demo simulator", rows)
+    assert checked("demo simulator", rows) >= 0.95  # measured 97.4 %: anomaly is Python's
 
 
 def named_rows() -> list[dict[str, Any]]:
@@ -95,7 +98,7 @@ def test_every_action_of_every_family_with_every_entity_shape() -> None:
     got = checked("factories' named actions x entity shapes", rows)
     no_anomaly = [r for r in rows if r["action"] != "anomaly"]
     mapped = checked("the same without anomaly (Detection Finding)", no_anomaly)
-    assert got >= 0.80 and mapped >= 0.85, (got, mapped)
+    assert got >= 0.98 and mapped == 1.0, (got, mapped)  # measured 98.4 % and 100 %
 
 
 def test_access_and_integration_rows_of_the_factories() -> None:
