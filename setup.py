@@ -1,13 +1,17 @@
-"""Only the native part of the build; everything else is in pyproject.toml.
+"""Only the native parts of the build; everything else is in pyproject.toml.
 
+Two extensions, CPython's C API only (gcc and the Python headers build them), each a
+faster path beside a Python one that stays the definition:
 `connector.indicators._keyscan` finds the search index's keys of a landed object in one
-pass (connector/indicators/object_keys.py says why). CPython's C API only: gcc and the
-Python headers build it. It is optional: where it cannot be built, the install goes on
-(setuptools warns) and the index is built by the numpy path, slower. CI and the container
-image check that it is built.
+pass (connector/indicators/object_keys.py says why); `connector.ocsf._ocsfmap` maps a
+landed object's rows to OCSF Arrow columns (connector/ocsf/native.py says why). Both are
+optional: where they cannot be built, the install goes on (setuptools warns) and the
+Python paths run, slower. CI and the container image check that they are built.
 """
 
 from setuptools import Extension, setup
+
+FLAGS = ["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"]
 
 setup(
     ext_modules=[
@@ -18,14 +22,17 @@ setup(
                 f"connector/indicators/_keyscan_{part}.h"
                 for part in ("json", "tables", "shapes", "index")
             ],
-            extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
         Extension(
             "connector.ocsf._ocsfmap",
             ["connector/ocsf/_ocsfmap.c"],
-            depends=[f"connector/ocsf/_ocsfmap_{part}.h" for part in ("flat", "cols", "rows", "build")],
-            extra_compile_args=["-std=gnu11", "-Wall", "-Wextra", "-Wno-missing-field-initializers"],
+            depends=[
+                f"connector/ocsf/_ocsfmap_{part}.h"
+                for part in ("flat", "cols", "rows", "build", "order")
+            ],
+            extra_compile_args=FLAGS,
             optional=True,
         ),
     ]

@@ -83,6 +83,7 @@ class Bench:
         self.lake_digest = ""
         """sha256 over the OCSF objects' bodies, sorted: two mappers' lakes compare by it."""
         self.index_cpu = (0.0, 0.0)
+        self.ocsf_cpu = (0.0, 0.0)
         """The last connector run's CPU s building the search index, and importing it."""
         self.env = {**os.environ, TOKEN_ENV: TOKEN, "PYTHONPATH": str(ROOT)}
 
@@ -195,6 +196,7 @@ class Bench:
                 settings["ocsf"]["mapper"] = ocsf_mapper
         spec: dict[str, Any] = {"job": "connector", "settings": settings}
         spec["index_cpu"] = search_index and not profile
+        spec["ocsf_cpu"] = ocsf and not profile
         self.fake.enforce_per_minute = SLACK_AUDIT_PER_MINUTE if ceiling else None
         if profile:
             spec |= {"profile": profile, "profile_out": str(self.work / f"{name}.{profile}")}
@@ -214,6 +216,7 @@ class Bench:
             f"{o['quarantined']} quarantined, {o['duplicates']} duplicates"
         )
         self.index_cpu = (result.get("index_cpu_s", 0.0), result.get("index_import_cpu_s", 0.0))
+        self.ocsf_cpu = (result.get("ocsf_cpu_s", 0.0), result.get("ocsf_put_cpu_s", 0.0))
         if ocsf:
             self.lake_bytes = _dir_bytes(tmp / "lake", "*.parquet")
             self.lake_digest = _bodies_digest(tmp / "lake", "*.parquet")

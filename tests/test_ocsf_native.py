@@ -253,16 +253,13 @@ def test_the_mapper_setting_reaches_the_output(
         assert bool(calls) is used, mapper
 
 
-# ------------------------------------------------------------- found against the native
-KNOWN = "native mapper bug, reported (notes/ocsf-ntest.md): remove this mark once fixed"
-
-
+# ------------------------------------------------------ bugs the native mapper had, kept
 @pytest.mark.parametrize(
     "scopes",
     [
         64,
-        pytest.param(65, marks=pytest.mark.xfail(strict=True, reason=KNOWN)),
-        pytest.param(300, marks=pytest.mark.xfail(strict=True, reason=KNOWN)),
+        65,
+        300,
     ],
 )
 def test_an_app_with_more_scopes_than_the_native_event_holds(scopes: int, tmp_path: Path) -> None:
@@ -286,7 +283,6 @@ def test_an_app_with_more_scopes_than_the_native_event_holds(scopes: int, tmp_pa
         ("_ip", {"context": {"ip_address": "2001:db8::29"}}),
     ],
 )
-@pytest.mark.xfail(strict=True, reason=KNOWN)
 def test_two_threads_mapping_at_once_get_the_oracles_events(
     callback: str, changes: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -332,7 +328,6 @@ def test_two_threads_mapping_at_once_get_the_oracles_events(
         assert problems(nd, mapped) == [], name
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN)
 @pytest.mark.parametrize("member", [{"x": 1}, {"id": "X"}, {"p_x": 1}, {"date_create": 5}], ids=str)
 def test_an_object_under_an_empty_member_name_at_the_top(member: dict[str, Any]) -> None:
     """`{"": {"x": 1}}` flattens to `.x`, as under any other name (the extension made it
@@ -344,7 +339,6 @@ def test_an_object_under_an_empty_member_name_at_the_top(member: dict[str, Any])
     compare(ndjson([{**row, "": member}]))
 
 
-@pytest.mark.xfail(strict=True, reason=KNOWN)
 def test_a_membership_change_naming_no_user() -> None:
     """OCSF's Group Management needs a user (or privileges): with none, the oracle makes a
     Base Event (`audit.group_management`); the extension made Group Management."""

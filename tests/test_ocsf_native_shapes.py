@@ -165,19 +165,9 @@ def raw_rows(row: dict[str, Any]) -> list[Pairs]:
     ]
 
 
-GROUP_WITHOUT_USER = pytest.mark.xfail(
-    strict=True,
-    reason="native bug, reported (notes/ocsf-ntest.md): a channel join naming no user is "
-    "Group Management natively, a Base Event in audit.group_management; remove once fixed",
-)
-
-
 @pytest.mark.parametrize(
     ("action", "entity"),
-    [
-        pytest.param(a, e, marks=GROUP_WITHOUT_USER) if a == "user_channel_join" else (a, e)
-        for a, e in BASES
-    ],
+    BASES,
     ids=[a for a, _ in BASES],
 )
 def test_each_odd_value_in_each_class(action: str, entity: Any) -> None:

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "_ocsfmap_flat.h"
 #include "_ocsfmap_cols.h"
@@ -47,6 +50,7 @@ struct Mapper {
 };
 
 static Shared FULL = {.cls = -1};
+#define IN_FLIGHT -2
 
 /* The entry for (kind, name), made empty when new and there is room; NULL when not. */
 static Entry *
@@ -76,18 +80,6 @@ remembered(Mapper *m, char kind, Span name, int *fresh)
     m->bytes += n;
     *fresh = 1;
     return e;
-}
-
-/* An entry just made, when Python failed to answer for it (nothing was added after it,
- * so no other entry's probe passes its slot). */
-static void
-forget(Mapper *m, Entry *e)
-{
-    m->entries--;
-    m->bytes -= e->n;
-    free(e->key);
-    e->key = NULL;
-    e->shared = NULL;
 }
 
 static void
@@ -144,21 +136,25 @@ shared_from(PyObject *t)
     return s;
 }
 
+/* Python's answer for (kind, name), remembered. While Python answers (another thread
+ * may map meanwhile: the callback can release the GIL) and when it failed, the entry is
+ * `IN_FLIGHT` and its rows go to Python; when the cache is full, too. */
 static Shared *
 shared_of(Mapper *m, char kind, Span name)
 {
     int fresh;
     Entry *e = remembered(m, kind, name, &fresh);
-    if (e && !fresh)
-        return e->shared;
-    if (!e)
-        return &FULL; /* the cache is full: the row goes to Python */
+    if (!fresh)
+        return e && e->ok != IN_FLIGHT ? e->shared : &FULL;
+    e->ok = IN_FLIGHT;
     PyObject *r = PyObject_CallFunction(m->shared_cb, "Cs#", kind, name.p, (Py_ssize_t)name.n);
-    e->shared = r == Py_None ? &FULL : r ? shared_from(r) : NULL;
+    Shared *got = r == Py_None ? &FULL : r ? shared_from(r) : NULL;
     Py_XDECREF(r);
-    if (!e->shared)
-        forget(m, e);
-    return e->shared;
+    if (got) {
+        e->shared = got;
+        e->ok = 1;
+    }
+    return got;
 }
 
 static int
@@ -185,14 +181,14 @@ ip_ok(Mapper *m, Span text)
     if (dotted_quad(text))
         return 1;
     Entry *e = remembered(m, 'i', text, &fresh);
-    if (e && !fresh)
+    if (e && !fresh && e->ok != IN_FLIGHT)
         return e->ok;
+    if (fresh)
+        e->ok = IN_FLIGHT;
     PyObject *r = PyObject_CallFunction(m->ip_cb, "s#", text.p, (Py_ssize_t)text.n);
     int ok = r ? PyObject_IsTrue(r) : -1;
     Py_XDECREF(r);
-    if (e && ok < 0)
-        forget(m, e);
-    else if (e)
+    if (fresh && ok >= 0)
         e->ok = ok;
     return ok;
 }
@@ -233,7 +229,56 @@ bits(Col *c, int n)
     return out;
 }
 
-#define BYTES(buf) PyBytes_FromStringAndSize((const char *)(buf).d, (Py_ssize_t)(buf).n)
+/* A column's buffer handed to Python as it is (Arrow takes it by the buffer protocol,
+ * `pa.py_buffer`), not copied: a 10,000-row object's columns are ~8 MB. */
+typedef struct {
+    PyObject_HEAD uint8_t *d;
+    Py_ssize_t n;
+} Owned;
+
+static int
+Owned_getbuffer(Owned *o, Py_buffer *view, int flags)
+{
+    return PyBuffer_FillInfo(view, (PyObject *)o, o->d, o->n, 1, flags);
+}
+
+static void
+Owned_dealloc(Owned *o)
+{
+    free(o->d);
+    Py_TYPE(o)->tp_free((PyObject *)o);
+}
+
+static PyBufferProcs Owned_as_buffer = {(getbufferproc)Owned_getbuffer, NULL};
+
+static PyTypeObject OwnedType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "connector.ocsf._ocsfmap.Owned",
+    .tp_basicsize = sizeof(Owned),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "A column buffer the mapper made, freed with its last reference.",
+    .tp_dealloc = (destructor)Owned_dealloc,
+    .tp_as_buffer = &Owned_as_buffer,
+};
+
+/* The buffer's memory, now Python's (`buf` is left empty). */
+static PyObject *
+owned(Buf *buf)
+{
+    Owned *o = PyObject_New(Owned, &OwnedType);
+    if (!o)
+        return NULL;
+    o->d = NULL;
+    uint8_t *d = realloc(buf->d, buf->n ? buf->n : 1); /* Arrow takes no NULL buffer */
+    if (!d) {
+        Py_DECREF(o);
+        return PyErr_NoMemory();
+    }
+    o->d = d;
+    o->n = (Py_ssize_t)buf->n;
+    memset(buf, 0, sizeof *buf);
+    return (PyObject *)o;
+}
+#define BYTES(buf) owned(&(buf))
 
 static PyObject *
 col_out(Col *c, int n)
@@ -272,7 +317,8 @@ parts_out(Mapper *m, Part *parts)
             PyErr_NoMemory();
             break;
         }
-        PyObject *cols = PyList_New(c->nitems);
+        PyObject *days = days_of(p, &p->cols[c->time]);
+        PyObject *cols = days ? PyList_New(c->nitems) : NULL;
         for (int j = 0; cols && j < c->nitems; j++) {
             PyObject *col = col_out(&p->cols[j], p->n);
             if (!col)
@@ -280,10 +326,9 @@ parts_out(Mapper *m, Part *parts)
             else
                 PyList_SET_ITEM(cols, j, col);
         }
-        PyObject *days = cols ? days_of(p, &p->cols[c->time]) : NULL;
-        PyObject *part = days ? Py_BuildValue("(iNNN)", p->n, BYTES(p->lines), cols, days) : NULL;
-        if (!days)
-            Py_XDECREF(cols);
+        PyObject *part = cols ? Py_BuildValue("(iNNN)", p->n, BYTES(p->lines), cols, days) : NULL;
+        if (!cols)
+            Py_XDECREF(days);
         if (!part || PyDict_SetItemString(out, m->classes[k].name, part) < 0)
             Py_CLEAR(out);
         Py_XDECREF(part);
@@ -327,7 +372,7 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
     for (int k = 0; k < 3; k++)
         if (F->log_type.n == strlen(types[k]) && memcmp(F->log_type.p, types[k], F->log_type.n) == 0)
             which = k;
-    if (which == 0 && (r = audit_row(&x, 0)) == 2) {
+    if (which == 0 && (r = audit_row(&x, 0)) == M_BASE) {
         memset(ev->set, 0, sizeof ev->set);
         ev->nlist = ev->host = 0;
         read_line(F, s, e);
@@ -336,8 +381,8 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
         r = access_row(&x);
     else if (which == 2)
         r = integration_row(&x);
-    if (r <= 0 || x.sh->cls < 0)
-        return r < 0 ? -1 : 0;
+    if (r != M_MADE || x.sh->cls < 0)
+        return r == M_ERR ? -1 : 0;
     if (!commit(m, parts, x.sh->cls, ev, F, line)) {
         PyErr_NoMemory();
         return -1;
@@ -553,7 +598,7 @@ static struct PyModuleDef module = {
 PyMODINIT_FUNC
 PyInit__ocsfmap(void)
 {
-    if (PyType_Ready(&MapperType) < 0)
+    if (PyType_Ready(&MapperType) < 0 || PyType_Ready(&OwnedType) < 0)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (!m)

@@ -19,7 +19,7 @@ authentication(Mx *x)
         return -1;
     put_c(x->ev, L_SERVICE, "Slack");
     x->ev->host = a.has_who;
-    return x->ev->set[L_U_UID] || x->ev->set[L_U_NAME];
+    return x->ev->set[L_U_UID] || x->ev->set[L_U_NAME] ? M_MADE : M_BASE;
 }
 
 static int
@@ -30,8 +30,8 @@ account_change(Mx *x)
     put_actor(x->ev, &a, 1);
     subject(x->F, x->ev, &a);
     if (source(x) < 0)
-        return -1;
-    return x->ev->set[L_U_UID] || x->ev->set[L_U_NAME];
+        return M_ERR;
+    return x->ev->set[L_U_UID] || x->ev->set[L_U_NAME] ? M_MADE : M_BASE;
 }
 
 static int
@@ -54,7 +54,7 @@ user_access(Mx *x, Span action)
     const char *lists[] = {"details.new_scopes", "entity.app.scopes", "details.scopes"};
     for (int k = 0; k < 3 && !ev->nlist; k++)
         if (strings(x, lists[k]) < 0)
-            return -1;
+            return M_PY;
     if (!ev->nlist) {
         Span one = action;
         if (action.n >= np && memcmp(action.p, prefix, np) == 0) {
@@ -67,7 +67,7 @@ user_access(Mx *x, Span action)
         ev->list[0] = one;
         ev->nlist = 1;
     }
-    return ev->set[L_U_UID] || ev->set[L_U_NAME];
+    return ev->set[L_U_UID] || ev->set[L_U_NAME] ? M_MADE : M_BASE;
 }
 
 static int
@@ -79,7 +79,7 @@ group_management(Mx *x)
     static const int leaf[3] = {L_G_UID, L_G_NAME, L_G_TYPE};
     int group = inner(x, word("usergroup"), leaf) || inner(x, word("channel"), leaf);
     subject(x->F, x->ev, &a);
-    return group;
+    return group && (x->ev->set[L_U_UID] || x->ev->set[L_U_NAME]) ? M_MADE : M_BASE;
 }
 
 static int
@@ -96,9 +96,9 @@ file_hosting(Mx *x)
         has_label = 1, label = uid;
     int has_ip = ip_at(x, "context.ip_address", &ip);
     if (has_ip < 0)
-        return -1;
+        return M_ERR;
     if (!has_actor || !has_label || !has_ip)
-        return 0;
+        return M_BASE;
     Field *t = live(x->F, "entity.type");
     if (is_str(t, "file"))
         t->taken = 1;
@@ -109,7 +109,7 @@ file_hosting(Mx *x)
     if (has_uid)
         put(x->ev, L_F_UID, uid);
     put(x->ev, L_SRC_IP, ip);
-    return 1;
+    return M_MADE;
 }
 
 static const char *KINDS[] = {"workspace", "enterprise", "channel", "app",
@@ -126,7 +126,7 @@ entity_management(Mx *x)
     int found = kind && kind->kind == J_STR && inner(x, kind->val, leaf);
     for (int k = 0; k < 8 && !found; k++)
         found = inner(x, word(KINDS[k]), leaf);
-    return found;
+    return found ? M_MADE : M_BASE;
 }
 
 /* OCSF's time of a field Slack gives in seconds, an integer or its digits in a string
@@ -174,7 +174,7 @@ put_shared(Mx *x, int64_t time, const char *feature, const char *log_name, Span 
     put_c(ev, L_MD_LOG_NAME, log_name);
 }
 
-/* An audit entry; with `base`, as the Base Event its class's builder gave up for (2). */
+/* An audit entry; with `base`, as the Base Event its class's builder gave up for. */
 static int
 audit_row(Mx *x, int base)
 {
@@ -198,31 +198,23 @@ audit_row(Mx *x, int base)
     put(x->ev, L_MD_EVENT_CODE, action->val);
     if (has_tenant)
         put(x->ev, L_MD_TENANT, tenant);
-    int made;
     switch (x->builder[x->sh->cls]) {
     case B_AUTH:
-        made = authentication(x);
-        break;
+        return authentication(x);
     case B_ACCOUNT:
-        made = account_change(x);
-        break;
+        return account_change(x);
     case B_ACCESS:
-        made = user_access(x, action->val);
-        break;
+        return user_access(x, action->val);
     case B_GROUP:
-        made = group_management(x);
-        break;
+        return group_management(x);
     case B_FILE:
-        made = file_hosting(x);
-        break;
+        return file_hosting(x);
     case B_ENTITY:
-        made = entity_management(x);
-        break;
+        return entity_management(x);
     default:
         put(x->ev, L_MESSAGE, action->val);
-        return 1;
+        return M_MADE;
     }
-    return made == 0 ? 2 : made;
 }
 
 static int

@@ -103,10 +103,14 @@ append(Buf *b, const void *p, size_t n)
     return 1;
 }
 
-static int
+static inline int
 append_i32(Buf *b, int32_t v)
 {
-    return append(b, &v, 4);
+    if (b->n + 4 > b->cap && !grow(b, 4))
+        return 0;
+    memcpy(b->d + b->n, &v, 4);
+    b->n += 4;
+    return 1;
 }
 
 enum { C_STRUCT, C_STR, C_I32, C_I64, C_LIST, C_MAP };
@@ -146,18 +150,26 @@ col_start(Col *c)
     return 1;
 }
 
-static int
+static inline int
 col_valid(Col *c, int valid)
 {
-    uint8_t v = (uint8_t)valid;
+    Buf *b = &c->valid;
+    if (b->n == b->cap && !grow(b, 1))
+        return 0;
+    b->d[b->n++] = (uint8_t)valid;
     c->nulls += !valid;
-    return append(&c->valid, &v, 1);
+    return 1;
 }
 
-static int
+static inline int
 str_to(Buf *off, Buf *data, Span v)
 {
-    return append(data, v.p, v.n) && append_i32(off, (int32_t)data->n);
+    if (data->n + v.n > data->cap && !grow(data, v.n))
+        return 0;
+    if (v.n)
+        memcpy(data->d + data->n, v.p, v.n);
+    data->n += v.n;
+    return append_i32(off, (int32_t)data->n);
 }
 
 static int
@@ -175,9 +187,13 @@ int_put(Col *c, const Ev *ev, int wide)
     int64_t v = set ? ev->i[c->leaf] : 0;
     if (!col_valid(c, set))
         return 0;
-    if (wide)
-        return append(&c->data, &v, 8);
-    return append_i32(&c->data, (int32_t)v);
+    if (!wide)
+        return append_i32(&c->data, (int32_t)v);
+    if (c->data.n + 8 > c->data.cap && !grow(&c->data, 8))
+        return 0;
+    memcpy(c->data.d + c->data.n, &v, 8);
+    c->data.n += 8;
+    return 1;
 }
 
 static int

@@ -77,11 +77,27 @@ utf8_next(const uint8_t *p, const uint8_t *e)
     return NULL;
 }
 
-/* A string at `c->p` (its opening quote): its text, without escapes or control bytes. */
+/* A string at `c->p` (its opening quote): its text, without escapes or control bytes.
+ * Sixteen bytes at a time with SSE2 (x86-64's baseline) up to the first byte that is a
+ * quote, a backslash, a control byte or not ASCII; byte by byte from there. */
 static int
 read_str(Cur *c, Span *out)
 {
     const uint8_t *p = c->p + 1, *e = c->e, *s = p;
+#ifdef __SSE2__
+    while (e - p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)p);
+        __m128i stop = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                                 _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                                    _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+        unsigned stops = (unsigned)_mm_movemask_epi8(stop);
+        if (stops) {
+            p += __builtin_ctz(stops);
+            break;
+        }
+        p += 16;
+    }
+#endif
     while (p < e) {
         uint8_t b = *p;
         if (b == '"') {
@@ -230,12 +246,14 @@ add_field(Flat *F, const uint8_t *path, size_t n, uint32_t h, uint8_t kind)
     return f;
 }
 
-/* The members of the object at `c->p` (past its `{`, not empty), under `prefix`. */
+/* The members of the object at `c->p` (past its `{`, not empty), under `prefix` (NULL
+ * for the row's own: an object under the empty name "" has paths that start with ".",
+ * as `event._level` makes them). */
 static int
 read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, int depth)
 {
     Span names[MAX_MEMBERS];
-    int count = 0, top = plen == 0;
+    int count = 0, top = prefix == NULL;
     if (depth > MAX_DEPTH)
         return 0;
     for (;;) {
@@ -264,12 +282,12 @@ read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, i
                 *has = 1;
             }
         } else {
-            size_t n = plen + (plen > 0) + name.n;
+            size_t n = plen + !top + name.n;
             if (F->used + n > PATHBUF)
                 return 0;
             uint8_t *path = F->buf + F->used;
             uint32_t h = ph;
-            if (plen) {
+            if (!top) {
                 memcpy(path, prefix, plen);
                 path[plen] = '.';
                 h = fnv(h, (const uint8_t *)".", 1);
@@ -295,13 +313,6 @@ read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, i
                 if (!(f = add_field(F, path, n, h, J_STR)) || !read_str(c, &f->val))
                     return 0;
                 goto next;
-            case '-':
-            case '0' ... '9':
-                if (!(f = add_field(F, path, n, h, J_INT)) || !read_int(c, &f->i))
-                    return 0;
-                f->val.p = at;
-                f->val.n = (uint32_t)(c->p - at);
-                goto next;
             case '[':
                 kind = J_ARR;
                 if (!skip_value(c, depth + 1, 0))
@@ -323,7 +334,11 @@ read_members(Cur *c, Flat *F, const uint8_t *prefix, size_t plen, uint32_t ph, i
                     return 0;
                 break;
             default:
-                return 0;
+                if (!(f = add_field(F, path, n, h, J_INT)) || !read_int(c, &f->i))
+                    return 0;
+                f->val.p = at;
+                f->val.n = (uint32_t)(c->p - at);
+                goto next;
             }
             if (!(f = add_field(F, path, n, h, kind)))
                 return 0;

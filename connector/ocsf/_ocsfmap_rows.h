@@ -14,6 +14,10 @@ typedef struct {
     Span texts[6];   /* activity_name, category_name, class_name, type_name, severity, status */
 } Shared;
 
+/* What mapping a line came to: made, left to Python, to be made again as a Base Event
+ * (its class's builder gave up, as `audit._build` does), or a Python error. */
+enum { M_ERR = -1, M_PY = 0, M_MADE = 1, M_BASE = 2 };
+
 typedef struct Mapper Mapper;
 static Shared *shared_of(Mapper *m, char kind, Span name);
 static int ip_ok(Mapper *m, Span text);
@@ -69,7 +73,7 @@ text(Flat *F, const char *path, Span *out)
 }
 
 /* `Record.strings`: a comma-separated string or a non-empty list of strings, taken;
- * -1 when it has more items than an event holds (the row goes to Python). */
+ * -2 when it has more items than an event holds (the row goes to Python). */
 static int
 strings(Mx *x, const char *path)
 {
@@ -85,7 +89,7 @@ strings(Mx *x, const char *path)
             const uint8_t *end = comma ? comma : e;
             if (end > p) {
                 if (n == MAX_LIST)
-                    return -1;
+                    return -2;
                 ev->list[n].p = p;
                 ev->list[n++].n = (uint32_t)(end - p);
             }
@@ -95,7 +99,7 @@ strings(Mx *x, const char *path)
         Cur c = {f->val.p + 1, f->val.p + f->val.n};
         while (*c.p == '"') {
             if (n == MAX_LIST)
-                return -1;
+                return -2;
             read_str(&c, &ev->list[n++]);
             if (*c.p++ == ']')
                 break;
