@@ -30,7 +30,16 @@ from connector.ocsf.output import OcsfOutput
 from connector.sinks.local import LocalSink
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import drift_records
-from tests.ocsf_native_check import ACTIONS, DETAILS, ENTITIES, compare, ndjson, problems, share
+from tests.ocsf_native_check import (
+    ACTIONS,
+    DETAILS,
+    ENTITIES,
+    compare,
+    ndjson,
+    oracle,
+    problems,
+    share,
+)
 from tests.test_ocsf_mapping import ACCESS, AUDIT, AUDIT_ROWS, INTEGRATION, corpus, landed
 
 native = pytest.importorskip("connector.ocsf.native")
@@ -345,3 +354,22 @@ def test_a_membership_change_naming_no_user() -> None:
     channel = {"type": "channel", "channel": {"id": "C1", "name": "general"}}
     row = landed(audit(1, T, "user_channel_join", entity=channel), AUDIT, 1)
     compare(ndjson([{**row, "actor": {"type": "app"}}]))
+
+
+def test_the_tables_outlive_the_mapping() -> None:
+    """The extension hands Arrow its own column buffers (not copies): a slice of a table
+    kept after everything else of its mapping is gone, and other mappings made and
+    freed since, still holds the oracle's events."""
+    import gc
+
+    nd = ndjson(bench_rows(2_000))
+    kept = {c: (p.table.slice(5, 500), p.lines.slice(5, 500)) for c, p in compare(nd).parts.items()}
+    gc.collect()
+    for _ in range(5):
+        native.map_object(ndjson(bench_rows(500)))
+    churn = [bytearray(b"\xab" * 1_000_000) for _ in range(20)]
+    lines = nd.splitlines(keepends=True)
+    for cls, (table, numbers) in kept.items():
+        for n, got in zip(numbers.to_pylist(), table.to_pylist(), strict=True):
+            assert oracle(lines[n - 1]) == (cls, got), n
+    assert sum(t.num_rows for t, _ in kept.values()) > 1_000 and len(churn) == 20
