@@ -128,8 +128,11 @@ read_int(Cur *c, int64_t *out)
     p += neg;
     const uint8_t *d = p;
     int64_t v = 0;
-    while (p < e && *p >= '0' && *p <= '9')
-        v = v * 10 + (*p++ - '0');
+    while (p < e && *p >= '0' && *p <= '9') {
+        if (p - d < MAX_DIGITS)
+            v = v * 10 + (*p - '0');
+        p++;
+    }
     size_t n = (size_t)(p - d);
     if (n == 0 || n > MAX_DIGITS || (n > 1 && *d == '0') || (neg && n == 1 && *d == '0'))
         return 0;

@@ -13,7 +13,7 @@ same keys and bytes again, and the lake never holds an event twice.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 import orjson
@@ -54,10 +54,7 @@ class OcsfOutput:
 
         rest: Iterator[tuple[int, bytes]] = enumerate(io.BytesIO(ndjson), 1)
         if self.native is not False and native.available():
-            mapped = native.map_object(ndjson)
-            for cls, part in mapped.parts.items():
-                of(cls).add_sorted(part.table, part.lines, part.days)
-            rest = _numbered(ndjson, mapped.fallback)
+            rest = _native(ndjson, of)
         for done, (n, line) in enumerate(rest, 1):
             ev = to_ocsf(orjson.loads(line))
             of(UID_CLASS[ev["class_uid"]]).add(ev, n)
@@ -65,7 +62,8 @@ class OcsfOutput:
                 for pending in objects.values():
                     pending.flush()
         stem = key.rsplit("/", 1)[-1].removesuffix(".json.gz")
-        for obj in sorted(objects.values(), key=lambda o: CLASSES[o.cls].uid):
+        for cls in sorted(objects, key=lambda c: CLASSES[c].uid):
+            obj = objects.pop(cls)  # each class's columns freed once written
             for days, count, body in obj.bodies():
                 day = datetime.fromtimestamp(days * 86_400, UTC).strftime("%Y%m%d")
                 yield DerivedObject(
@@ -86,18 +84,21 @@ class OcsfOutput:
         return "/".join(p for p in parts if p)
 
 
+def _native(ndjson: bytes, of: Callable[[str], ClassObject]) -> Iterator[tuple[int, bytes]]:
+    """The native mapper's events given to their class objects; the lines it left to
+    Python, numbered."""
+    mapped = native.map_object(ndjson)
+    for cls, part in mapped.parts.items():
+        of(cls).add_sorted(part.table, part.lines, part.days)
+    return _numbered(ndjson, mapped.fallback)
+
+
 def _numbered(ndjson: bytes, wanted: list[int]) -> Iterator[tuple[int, bytes]]:
-    """The lines of those 1-based numbers (ascending), as `io.BytesIO` numbers them."""
-    if not wanted:
-        return
-    want = iter(wanted)
-    target = next(want)
-    for n, line in enumerate(io.BytesIO(ndjson), 1):
-        if n == target:
-            yield n, line
-            target = next(want, 0)
-            if not target:
-                return
+    """The lines of those 1-based numbers, as `io.BytesIO` numbers them."""
+    if wanted:
+        lines = ndjson.split(b"\n")
+        for n in wanted:
+            yield n, lines[n - 1]
 
 
 def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:
