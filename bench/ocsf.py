@@ -6,18 +6,18 @@ each OCSF mapper.
 Every run is the real connector in a child interpreter against the fake Slack
 (`bench.run.Bench`), writing raw objects to a local directory, the OCSF runs also their
 Parquet lake beside them; none writes the search index (`[output] search_index`, on by
-default) unless `--index`, so the extra is the OCSF output's against the raw NDJSON alone. Raw only runs
-once, then raw + OCSF once per mapper (`[ocsf] mapper`: "native", the C extension for
-the lines it maps and Python for the rest, and "python", the Python mapper alone). Per
-mapper: extra CPU (% and us per event), peak RSS and its extra, bytes written per event
-(OCSF Parquet against the gzip NDJSON), and whether its lake's bytes are the first
-mapper's. Targets (issue 29): at most 25 % extra CPU, and no extra peak beyond one
-batch's Parquet buffer. With `--runs N` each configuration runs N times and the run of
-the lowest CPU is kept. Since two runs' CPU moves with the host's load by more than the
-target, each OCSF run also times the OCSF output inside itself (the objects made and
-written, in the thread that does it, `bench.child`), given against the rest of that
-run. `--index` runs everything with the search index on, as the daemon ships: pyarrow
-is then loaded and its Parquet writer warm in the raw run too.
+default) unless `--index`, so the extra is the OCSF output's against the raw NDJSON
+alone. Raw only runs once, then raw + OCSF once per mapper (`[ocsf] mapper`: "native",
+the C extension for the lines it maps and Python for the rest, and "python", the Python
+mapper alone). Per mapper: extra CPU (% and us per event), peak RSS and its extra, bytes
+written per event (OCSF Parquet against the gzip NDJSON), and whether its lake's bytes
+are the first mapper's. Targets (issue 29): at most 25 % extra CPU, and no extra peak
+beyond one batch's Parquet buffer. With `--runs N` each configuration runs N times and
+the run of the lowest CPU is kept. Since two runs' CPU moves with the host's load by
+more than the target, each OCSF run also times the OCSF output inside itself (the
+objects made and written, in the thread that does it, `bench.child`), given against the
+rest of that run. `--index` runs everything with the search index on, as the daemon
+ships: pyarrow is then loaded and its Parquet writer warm in the raw run too.
 """
 
 from __future__ import annotations
