@@ -3,7 +3,7 @@
 
 `compare` maps one object's NDJSON natively and checks, for every line: it is in exactly
 one place (one native class table, or `fallback`); each table is sorted as the objects
-keep their rows (time, `metadata.uid`, line) and cut by event day; a native row is the oracle's event for
+keep their rows (time, then the later line first) and cut by event day; a native row is the oracle's event for
 that line, in the same class, field for field as Arrow holds it (`unmapped` in its order
 too); and it validates against the vendored OCSF 1.1.0 schema. A line whose oracle event
 Arrow cannot hold (a time past int64) must be handed back, so both paths fail alike.
@@ -177,12 +177,11 @@ def problems(nd: bytes, mapped: Any) -> list[str]:
 
 
 def _order(cls: str, table: pa.Table, ns: list[int], days: list[Any]) -> list[str]:
-    """Rows sorted as the objects keep them (time, `metadata.uid`, line), and `days`
-    (event day, first row, rows) cutting them into whole days, in order."""
+    """Rows sorted as the objects keep them (time, then the later line first), and
+    `days` (event day, first row, rows) cutting them into whole days, in order."""
     times = table["time"].to_pylist()
-    uids = [m["uid"] for m in table["metadata"].to_pylist()]
-    keys = list(zip(times, uids, ns, strict=False))
-    out = [] if keys == sorted(keys) else [f"{cls}: rows not sorted by time, uid, line"]
+    keys = [(t, -n) for t, n in zip(times, ns, strict=False)]
+    out = [] if keys == sorted(keys) else [f"{cls}: rows not sorted by time, later line first"]
     spans = [(d, first, first + rows) for d, first, rows in days]
     if [s for _, s, _ in spans] != [0, *[e for _, _, e in spans][:-1]] or (
         spans and spans[-1][2] != len(times)

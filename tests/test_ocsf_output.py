@@ -201,12 +201,24 @@ def test_duckdb_and_pyarrow_read_the_objects_as_they_are(tmp_path: Path, slack: 
     assert all(len(str(d)) == 8 for (d,) in days)
 
 
-def test_the_same_rows_give_the_same_bytes_whatever_their_order() -> None:
+def test_rows_are_sorted_by_time_then_the_later_line_first() -> None:
+    """Events of distinct times give the same bytes in any order; events of one time keep
+    the later line first (Slack's newest-first order, reversed: the order they happened)."""
+    import pyarrow.parquet as pq
+
     from connector.ocsf.mapper import to_ocsf
 
     rows = [audit(i, 1_700_000_000 + (i * 7919) % 100, "user_login") for i in range(50)]
     events = [to_ocsf({**r, "p_log_type": "Slack.AuditLogs"}) for r in rows]
     assert to_parquet("authentication", events) == to_parquet("authentication", events[::-1])
+    same = [
+        to_ocsf({**audit(i, 1_700_000_000, "user_login"), "p_log_type": "Slack.AuditLogs"})
+        for i in range(3)
+    ]
+    table = pq.read_table(io.BytesIO(to_parquet("authentication", same)))
+    assert [m["uid"] for m in table["metadata"].to_pylist()] == [
+        e["metadata"]["uid"] for e in same[::-1]
+    ]
     with pytest.raises(ValueError, match="no column"):
         to_parquet("user_access", events)
 

@@ -35,7 +35,7 @@ typedef struct {
 
 typedef struct {
     char name[32];
-    int nitems, time, uid; /* the items of `time` and `metadata.uid` */
+    int nitems, time; /* the item of `time` */
     Col items[MAX_ITEMS]; /* the template: kind, leaf, the struct's leaves */
 } Class;
 
@@ -312,7 +312,7 @@ parts_out(Mapper *m, Part *parts)
         Class *c = &m->classes[k];
         if (!p->n)
             continue;
-        if (!sort_part(p, c->nitems, &p->cols[c->time], &p->cols[c->uid])) {
+        if (!sort_part(p, c->nitems, &p->cols[c->time])) {
             Py_CLEAR(out);
             PyErr_NoMemory();
             break;
@@ -394,6 +394,7 @@ static PyObject *
 Mapper_map(Mapper *m, PyObject *arg)
 {
     Py_buffer view;
+    Buf starts = {0}; /* each line's offset */
     if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
         return NULL;
     Flat *F = malloc(sizeof *F);
@@ -404,27 +405,44 @@ Mapper_map(Mapper *m, PyObject *arg)
         PyErr_NoMemory();
         goto done;
     }
-    const uint8_t *p = view.buf, *end = p + view.len;
-    for (int32_t line = 1; p < end; line++) {
+    /* The lines are mapped last first: Slack gives its logs newest first and a landed
+     * object keeps their order, so the columns come out in time order, as their objects
+     * keep them, and mostly need no sorting (`sort_part`). */
+    const uint8_t *start = view.buf, *end = start + view.len;
+    for (const uint8_t *p = start; p < end;) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *e = nl ? nl : end;
-        int r = map_line(m, F, ev, parts, p, e, line);
+        size_t at = (size_t)(p - start);
+        if (!append(&starts, &at, sizeof at)) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    size_t lines = starts.n / sizeof(size_t);
+    const size_t *at = (const size_t *)starts.d;
+    for (size_t k = lines; k-- > 0;) {
+        const uint8_t *s = start + at[k], *e = k + 1 < lines ? start + at[k + 1] - 1 : end;
+        if (e > s && e[-1] == '\n' && k + 1 == lines)
+            e--;
+        int r = map_line(m, F, ev, parts, s, e, (int32_t)(k + 1));
         if (r < 0)
             goto done;
         if (r == 0) {
-            PyObject *n = PyLong_FromLong(line);
+            PyObject *n = PyLong_FromSsize_t((Py_ssize_t)(k + 1));
             if (!n || PyList_Append(fallback, n) < 0) {
                 Py_XDECREF(n);
                 goto done;
             }
             Py_DECREF(n);
         }
-        p = nl ? nl + 1 : end;
     }
+    if (PyList_Reverse(fallback) < 0)
+        goto done;
     PyObject *got = parts_out(m, parts);
     if (got)
         out = Py_BuildValue("(NO)", got, fallback);
 done:
+    free(starts.d);
     Py_XDECREF(fallback);
     if (parts)
         parts_free(parts, MAX_CLASSES);
@@ -478,12 +496,9 @@ class_init(Class *c, PyObject *items)
         }
         if (col->leaf == L_TIME)
             c->time = (int)k;
-        if (col->leaf == L_MD_UID)
-            c->uid = (int)k;
     }
-    if (c->items[c->time].leaf != L_TIME || c->items[c->time].kind != C_I64 ||
-        c->items[c->uid].leaf != L_MD_UID || c->items[c->uid].kind != C_STR) {
-        PyErr_SetString(PyExc_ValueError, "a class without time or metadata.uid");
+    if (c->items[c->time].leaf != L_TIME || c->items[c->time].kind != C_I64) {
+        PyErr_SetString(PyExc_ValueError, "a class without time");
         return 0;
     }
     for (int k = 0; k < c->nitems; k++) {
@@ -575,7 +590,7 @@ Mapper_init(Mapper *m, PyObject *args, PyObject *kw)
 static PyMethodDef Mapper_methods[] = {
     {"map", (PyCFunction)Mapper_map, METH_O,
      "map(ndjson) -> ({class: (rows, lines, [column buffers], [(day, first, rows)])}, "
-     "[line numbers for Python]); rows sorted by time, uid, line"},
+     "[line numbers for Python]); rows sorted by time, then the later line first"},
     {NULL},
 };
 

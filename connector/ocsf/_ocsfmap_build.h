@@ -86,7 +86,7 @@ static int
 file_hosting(Mx *x)
 {
     Actor a;
-    Span uid, name, label, ip;
+    Span uid, name, label = NONE, ip;
     int has_actor = actor_of(x->F, &a);
     int has_uid = text(x->F, "entity.file.id", &uid);
     int has_label = text(x->F, "entity.file.name", &name);

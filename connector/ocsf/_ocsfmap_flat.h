@@ -223,12 +223,23 @@ find(Flat *F, const char *path, size_t n, uint32_t h)
     }
 }
 
-/* The field at `path` (NULL when absent). */
+/* The field at `path` (NULL when absent). The paths asked for are the mappers' string
+ * constants, so each one's length and hash are remembered by its address. */
 static Field *
 get(Flat *F, const char *path)
 {
-    size_t n = strlen(path);
-    return find(F, path, n, fnv(FNV0, (const uint8_t *)path, n));
+    static struct {
+        const char *path;
+        size_t n;
+        uint32_t h;
+    } known[128];
+    size_t k = ((uintptr_t)path >> 3) & 127;
+    if (known[k].path != path) {
+        known[k].n = strlen(path);
+        known[k].h = fnv(FNV0, (const uint8_t *)path, known[k].n);
+        known[k].path = path;
+    }
+    return find(F, path, known[k].n, known[k].h);
 }
 
 static Field *

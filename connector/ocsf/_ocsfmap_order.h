@@ -1,7 +1,8 @@
-/* A class's rows put in the order its Parquet objects keep (time, then `metadata.uid`,
- * then line: `parquet._write`), and cut by event day, here rather than by Arrow's sort
- * and take over nested columns (2.4 us an event there, a tenth of it here). Part of
- * _ocsfmap.c. */
+/* A class's rows put in the order its Parquet objects keep (time, then the later line
+ * first: `parquet._sort`), and cut by event day, here rather than by Arrow's sort and
+ * take over nested columns (2.4 us an event there, a tenth of it here). The lines are
+ * mapped last first (`Mapper_map`), so an object in Slack's order, newest first, comes
+ * out in this order and is not moved at all. Part of _ocsfmap.c. */
 #ifndef OCSFMAP_ORDER_H
 #define OCSFMAP_ORDER_H
 
@@ -9,8 +10,7 @@
 
 typedef struct {
     const int64_t *time;
-    const int32_t *uoff, *line;
-    const uint8_t *udata;
+    const int32_t *line;
 } Order;
 
 static Order ORDER; /* qsort's context (the GIL is held throughout a pass) */
@@ -21,12 +21,7 @@ by_order(const void *a, const void *b)
     int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
     if (ORDER.time[i] != ORDER.time[j])
         return ORDER.time[i] < ORDER.time[j] ? -1 : 1;
-    int32_t ni = ORDER.uoff[i + 1] - ORDER.uoff[i], nj = ORDER.uoff[j + 1] - ORDER.uoff[j];
-    int d = memcmp(ORDER.udata + ORDER.uoff[i], ORDER.udata + ORDER.uoff[j],
-                   (size_t)(ni < nj ? ni : nj));
-    if (d || ni != nj)
-        return d ? d : ni < nj ? -1 : 1;
-    return ORDER.line[i] < ORDER.line[j] ? -1 : ORDER.line[i] > ORDER.line[j];
+    return ORDER.line[i] > ORDER.line[j] ? -1 : ORDER.line[i] < ORDER.line[j];
 }
 
 /* The strings [lo, hi) of `off`/`data` appended to `noff`/`ndata`. */
@@ -97,18 +92,15 @@ permute(Col *c, const int32_t *perm, int n)
     return ok;
 }
 
-/* The part's rows sorted (when they are not already), given the columns holding the
- * time and the uid. */
+/* The part's rows sorted (when they are not already), given the column of the time. */
 static int
-sort_part(Part *p, int ncols, const Col *time, const Col *uid)
+sort_part(Part *p, int ncols, const Col *time)
 {
     int n = p->n, sorted = 1;
     int32_t *perm = malloc(sizeof(int32_t) * (size_t)n);
     if (!perm)
         return 0;
     ORDER.time = (const int64_t *)time->data.d;
-    ORDER.uoff = (const int32_t *)uid->off.d;
-    ORDER.udata = uid->data.d;
     ORDER.line = (const int32_t *)p->lines.d;
     for (int k = 0; k < n; k++) {
         perm[k] = k;

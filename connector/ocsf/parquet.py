@@ -208,9 +208,9 @@ class ClassObject:
         self._pending_lines: list[int] = []
         self._batches: list[pa.RecordBatch] = []
         self._lines: list[pa.Array] = []
-        self._sorted: tuple[pa.Table, pa.Array, list[tuple[int, int, int]]] | None = None
-        """Each event's line in the data object: the last sort key, so the order (and
+        """Each event's line in the data object: the second sort key, so the order (and
         the bytes) do not depend on which mapper made which event."""
+        self._sorted: tuple[pa.Table, pa.Array, list[tuple[int, int, int]]] | None = None
 
     def add(self, event: Event, line: int | None = None) -> None:
         if not event.keys() <= self._allowed:
@@ -243,8 +243,10 @@ class ClassObject:
         self._pending, self._pending_lines = [], []
 
     def bodies(self) -> Iterator[tuple[int, int, bytes]]:
-        """(event day, events, object) per event day, rows sorted by time, then id, then
-        line: the order and the bytes do not depend on the order the events came in."""
+        """(event day, events, object) per event day, rows sorted by time, then the later
+        line first: Slack gives its logs newest first, so within one time that is the
+        order they happened in, and the native mapper's columns (made last line first)
+        need no sorting."""
         import numpy as np
         import pyarrow as pa
 
@@ -281,12 +283,8 @@ def _sort(table: pa.Table, lines: pa.ChunkedArray) -> pa.Table:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    keys = pa.table(
-        {"t": table["time"], "u": pc.struct_field(table["metadata"], "uid"), "n": lines}
-    )
-    order = pc.sort_indices(
-        keys, sort_keys=[("t", "ascending"), ("u", "ascending"), ("n", "ascending")]
-    )
+    keys = pa.table({"t": table["time"], "n": lines})
+    order = pc.sort_indices(keys, sort_keys=[("t", "ascending"), ("n", "descending")])
     return table.take(order)
 
 
