@@ -169,9 +169,9 @@ def test_the_output_writes_the_same_objects_with_either_mapper(tmp_path: Path) -
 
 
 def test_mixed_classes_days_and_ties_give_the_same_objects(tmp_path: Path) -> None:
-    """Several classes and days in one object, events at the same millisecond, ids that
-    repeat at the same time (the sort's last key ties: the line order decides), lines the
-    native mapper hands back between lines it maps, and a last line without its newline."""
+    """Several classes and days in one object, events at the same millisecond (the line
+    order decides), ids that repeat at the same time, lines the native mapper hands back
+    between lines it maps, and a last line without its newline."""
     rows = []
     for i in range(240):
         action = ["user_login", "user_created", "channel_created", "huddle_started"][i % 4]
