@@ -30,7 +30,7 @@ setup(
             ["connector/ocsf/_ocsfmap.c"],
             depends=[
                 f"connector/ocsf/_ocsfmap_{part}.h"
-                for part in ("flat", "cols", "rows", "build", "order")
+                for part in ("flat", "cols", "rows", "build", "cache", "order", "out")
             ],
             extra_compile_args=FLAGS,
             optional=True,

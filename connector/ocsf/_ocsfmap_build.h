@@ -3,7 +3,7 @@
 #ifndef OCSFMAP_BUILD_H
 #define OCSFMAP_BUILD_H
 
-enum { B_BASE, B_AUTH, B_ACCOUNT, B_ACCESS, B_GROUP, B_FILE, B_ENTITY };
+enum { B_BASE, B_AUTH, B_ACCOUNT, B_USER_ACCESS, B_GROUP, B_FILE, B_ENTITY };
 
 static int
 authentication(Mx *x)
@@ -203,7 +203,7 @@ audit_row(Mx *x, int base)
         return authentication(x);
     case B_ACCOUNT:
         return account_change(x);
-    case B_ACCESS:
+    case B_USER_ACCESS:
         return user_access(x, action->val);
     case B_GROUP:
         return group_management(x);
