@@ -3,11 +3,12 @@
 
 `compare` maps one object's NDJSON natively and checks, for every line: it is in exactly
 one place (one native class table, or `fallback`); each table is sorted as the objects
-keep their rows (time, then the later line first) and cut by event day; a native row is the oracle's event for
-that line, in the same class, field for field as Arrow holds it (`unmapped` in its order
-too); and it validates against the vendored OCSF 1.1.0 schema. A line whose oracle event
-Arrow cannot hold (a time past int64) must be handed back, so both paths fail alike.
-Every difference is listed (line, field, native against oracle), not only the first.
+keep their rows (time, then the later line first) and cut by event day; a native row is
+the oracle's event for that line, in the same class, field for field as Arrow holds it
+(`unmapped` in its order too); and it validates against the vendored OCSF 1.1.0 schema.
+A line whose oracle event Arrow cannot hold (a time past int64) must be handed back, so
+both paths fail alike. Every difference is listed (line, field, native against oracle),
+not only the first.
 
 `ACTIONS` (every family's, `test_every_family_is_covered`), `ENTITIES` and `DETAILS` are
 the shapes the factories' rows are given.

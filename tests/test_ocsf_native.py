@@ -30,7 +30,16 @@ from connector.ocsf.output import OcsfOutput
 from connector.sinks.local import LocalSink
 from tests.factories import access, audit, integration
 from tests.fakes.slack_server import drift_records
-from tests.ocsf_native_check import ACTIONS, DETAILS, ENTITIES, compare, ndjson, problems, share
+from tests.ocsf_native_check import (
+    ACTIONS,
+    DETAILS,
+    ENTITIES,
+    compare,
+    ndjson,
+    oracle,
+    problems,
+    share,
+)
 from tests.test_ocsf_mapping import ACCESS, AUDIT, AUDIT_ROWS, INTEGRATION, corpus, landed
 
 native = pytest.importorskip("connector.ocsf.native")
@@ -58,8 +67,11 @@ def test_the_conformance_corpus() -> None:
     rows += [landed(r, AUDIT) for r in drift["audit"]] + [
         landed(r, ACCESS) for r in drift["access"]
     ]
-    checked("conformance corpus", rows)
-    checked("conformance audit entries", AUDIT_ROWS)
+    whole = checked("conformance corpus", rows)
+    audit_only = checked("conformance audit entries", AUDIT_ROWS)
+    others = [r for r in rows if r.get("action") != "anomaly"]
+    assert checked("conformance corpus but anomaly (Detection Finding)", others) == 1.0
+    assert whole >= 0.9 and audit_only >= 0.85, (whole, audit_only)  # measured 92 %, 89 %
 
 
 def test_the_demo_simulator() -> None:
@@ -67,7 +79,7 @@ def test_the_demo_simulator() -> None:
     org = Org(rng)
     rows = [landed(org.audit_event(rng, T + i), AUDIT, i) for i in range(400)]
     rows += [landed(org.integration_log(rng, T + i), INTEGRATION, i) for i in range(100)]
-    checked("demo simulator", rows)
+    assert checked("demo simulator", rows) >= 0.95  # measured 97.4 %: anomaly is Python's
 
 
 def named_rows() -> list[dict[str, Any]]:
@@ -95,7 +107,7 @@ def test_every_action_of_every_family_with_every_entity_shape() -> None:
     got = checked("factories' named actions x entity shapes", rows)
     no_anomaly = [r for r in rows if r["action"] != "anomaly"]
     mapped = checked("the same without anomaly (Detection Finding)", no_anomaly)
-    assert got >= 0.80 and mapped >= 0.85, (got, mapped)
+    assert got >= 0.98 and mapped == 1.0, (got, mapped)  # measured 98.4 % and 100 %
 
 
 def test_access_and_integration_rows_of_the_factories() -> None:
@@ -157,9 +169,9 @@ def test_the_output_writes_the_same_objects_with_either_mapper(tmp_path: Path) -
 
 
 def test_mixed_classes_days_and_ties_give_the_same_objects(tmp_path: Path) -> None:
-    """Several classes and days in one object, events at the same millisecond, ids that
-    repeat at the same time (the sort's last key ties: the line order decides), lines the
-    native mapper hands back between lines it maps, and a last line without its newline."""
+    """Several classes and days in one object, events at the same millisecond (the line
+    order decides), ids that repeat at the same time, lines the native mapper hands back
+    between lines it maps, and a last line without its newline."""
     rows = []
     for i in range(240):
         action = ["user_login", "user_created", "channel_created", "huddle_started"][i % 4]
@@ -342,3 +354,22 @@ def test_a_membership_change_naming_no_user() -> None:
     channel = {"type": "channel", "channel": {"id": "C1", "name": "general"}}
     row = landed(audit(1, T, "user_channel_join", entity=channel), AUDIT, 1)
     compare(ndjson([{**row, "actor": {"type": "app"}}]))
+
+
+def test_the_tables_outlive_the_mapping() -> None:
+    """The extension hands Arrow its own column buffers (not copies): a slice of a table
+    kept after everything else of its mapping is gone, and other mappings made and
+    freed since, still holds the oracle's events."""
+    import gc
+
+    nd = ndjson(bench_rows(2_000))
+    kept = {c: (p.table.slice(5, 500), p.lines.slice(5, 500)) for c, p in compare(nd).parts.items()}
+    gc.collect()
+    for _ in range(5):
+        native.map_object(ndjson(bench_rows(500)))
+    churn = [bytearray(b"\xab" * 1_000_000) for _ in range(20)]
+    lines = nd.splitlines(keepends=True)
+    for cls, (table, numbers) in kept.items():
+        for n, got in zip(numbers.to_pylist(), table.to_pylist(), strict=True):
+            assert oracle(lines[n - 1]) == (cls, got), n
+    assert sum(t.num_rows for t, _ in kept.values()) > 1_000 and len(churn) == 20
