@@ -164,7 +164,8 @@ Mapper_map(Mapper *m, PyObject *arg)
         if (r < 0)
             goto done;
         if (r == 0) {
-            PyObject *n = PyLong_FromSsize_t((Py_ssize_t)(k + 1));
+            PyObject *n = Py_BuildValue("(nnn)", (Py_ssize_t)(k + 1), (Py_ssize_t)(s - start),
+                                        (Py_ssize_t)(e - start));
             if (!n || PyList_Append(fallback, n) < 0) {
                 Py_XDECREF(n);
                 goto done;
@@ -326,7 +327,7 @@ Mapper_init(Mapper *m, PyObject *args, PyObject *kw)
 static PyMethodDef Mapper_methods[] = {
     {"map", (PyCFunction)Mapper_map, METH_O,
      "map(ndjson) -> ({class: (rows, lines, [column buffers], [(day, first, rows)])}, "
-     "[line numbers for Python]); rows sorted by time, then the later line first"},
+     "[(line number, start, end) for Python]); rows sorted by time, then the later line first"},
     {NULL},
 };
 

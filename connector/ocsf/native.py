@@ -77,6 +77,8 @@ class Mapped:
     parts: dict[str, Part]
     fallback: list[int]
     """The 1-based numbers of the lines left to the Python mapper."""
+    lines: list[bytes]
+    """Those lines' text (without the newline)."""
 
 
 def available() -> bool:
@@ -86,9 +88,9 @@ def available() -> bool:
 def map_object(ndjson: bytes) -> Mapped:
     mapper = _mapper()
     assert mapper is not None, "the native OCSF mapper is not built"
-    found, fallback = mapper.map(ndjson)
+    found, left = mapper.map(ndjson)
     parts = {cls: _part(cls, *part) for cls, part in found.items()}
-    return Mapped(parts, fallback)
+    return Mapped(parts, [n for n, _, _ in left], [ndjson[a:b] for _, a, b in left])
 
 
 @cache

@@ -90,15 +90,7 @@ def _native(ndjson: bytes, of: Callable[[str], ClassObject]) -> Iterator[tuple[i
     mapped = native.map_object(ndjson)
     for cls, part in mapped.parts.items():
         of(cls).add_sorted(part.table, part.lines, part.days)
-    return _numbered(ndjson, mapped.fallback)
-
-
-def _numbered(ndjson: bytes, wanted: list[int]) -> Iterator[tuple[int, bytes]]:
-    """The lines of those 1-based numbers, as `io.BytesIO` numbers them."""
-    if wanted:
-        lines = ndjson.split(b"\n")
-        for n in wanted:
-            yield n, lines[n - 1]
+    return zip(mapped.fallback, mapped.lines, strict=True)
 
 
 def outputs(cfg: OcsfConfig) -> Iterator[OcsfOutput]:
