@@ -76,6 +76,7 @@ commit(Mapper *m, Part *parts, int cls, Ev *ev, Flat *F, int32_t line)
         for (int k = 0; k < c->nitems; k++) {
             p->cols[k].kind = c->items[k].kind;
             p->cols[k].leaf = c->items[k].leaf;
+            p->cols[k].item = c->items[k].item;
             p->cols[k].nunder = c->items[k].nunder;
             p->cols[k].under = c->items[k].under;
             if (!col_start(&p->cols[k]))
@@ -97,7 +98,8 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
     Mx x = {m, F, ev, NULL, m->version, m->builder};
     int r = 0, which = -1;
     memset(ev->set, 0, sizeof ev->set);
-    ev->nlist = ev->host = 0;
+    ev->nlist = ev->host = ev->nitems = 0;
+    ev->used = 0;
     if (!read_line(F, s, e) || !F->has_log_type)
         return 0;
     for (int k = 0; k < 3; k++)
@@ -105,7 +107,8 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
             which = k;
     if (which == 0 && (r = audit_row(&x, 0)) == M_BASE) {
         memset(ev->set, 0, sizeof ev->set);
-        ev->nlist = ev->host = 0;
+            ev->nlist = ev->host = ev->nitems = 0;
+        ev->used = 0;
         read_line(F, s, e);
         r = audit_row(&x, 1);
     } else if (which == 1)
@@ -204,7 +207,7 @@ leaf_id(const char *path)
 static int
 class_init(Class *c, PyObject *items)
 {
-    static const char *names[] = {"struct", "string", "int32", "int64", "list", "map"};
+    static const char *names[] = {"struct", "string", "int32", "int64", "list", "map", "items"};
     Py_ssize_t n = PySequence_Size(items);
     const char *paths[MAX_ITEMS];
     if (n < 0 || n > MAX_ITEMS) {
@@ -223,11 +226,18 @@ class_init(Class *c, PyObject *items)
         Col *col = &c->items[k];
         paths[k] = path;
         col->kind = -1;
-        for (int j = 0; j < 6; j++)
+        for (int j = 0; j < 7; j++)
             if (strcmp(kind, names[j]) == 0)
                 col->kind = j;
-        col->leaf = col->kind == C_STRUCT ? -1 : leaf_id(path);
-        if (col->kind < 0 || (col->kind != C_STRUCT && col->leaf < 0)) {
+        int leafless = col->kind == C_STRUCT || col->kind == C_ITEMS;
+        col->leaf = leafless ? -1 : leaf_id(path);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            size_t plen = strlen(paths[j]);
+            if (c->items[j].kind == C_ITEMS && strncmp(path, paths[j], plen) == 0 &&
+                path[plen] == '.')
+                col->item = 1; /* a column of the list's structs, a row per item */
+        }
+        if (col->kind < 0 || (!leafless && col->leaf < 0)) {
             PyErr_Format(PyExc_ValueError, "no native column for %s (%s)", path, kind);
             return 0;
         }
@@ -275,9 +285,9 @@ Mapper_dealloc(Mapper *m)
     Py_TYPE(m)->tp_free((PyObject *)m);
 }
 
-static const char *BUILDERS[] = {"base_event",       "authentication", "account_change",
-                                 "user_access",      "group_management", "file_hosting",
-                                 "entity_management"};
+static const char *BUILDERS[] = {"base_event",        "authentication",   "account_change",
+                                 "user_access",       "group_management", "file_hosting",
+                                 "entity_management", "detection_finding"};
 
 static int
 Mapper_init(Mapper *m, PyObject *args, PyObject *kw)
@@ -309,7 +319,7 @@ Mapper_init(Mapper *m, PyObject *args, PyObject *kw)
         if (ok) {
             snprintf(c->name, sizeof c->name, "%s", name);
             m->builder[k] = -1;
-            for (int b = 0; b < 7; b++)
+            for (int b = 0; b < 8; b++)
                 if (strcmp(name, BUILDERS[b]) == 0)
                     m->builder[k] = b;
             m->nclasses = (int)k + 1;

@@ -28,10 +28,29 @@
     X(G_UID, "group.uid") X(G_NAME, "group.name") X(G_TYPE, "group.type")                  \
     X(E_UID, "entity.uid") X(E_NAME, "entity.name") X(E_TYPE, "entity.type")              \
     X(F_UID, "file.uid") X(F_NAME, "file.name") X(F_TYPE_ID, "file.type_id")              \
-    X(F_TYPE, "file.type")
+    X(F_TYPE, "file.type") X(FI_UID, "finding_info.uid") X(FI_TITLE, "finding_info.title") \
+    X(FI_TYPES, "finding_info.types") EVIDENCE(X, 0, "") EVIDENCE(X, 1, "#1.")
+
+/* A Detection Finding's evidences, at most two: one block of leaves per item, the first
+ * named by its column's path, the second (never a column of its own) right after it. */
+#define EVIDENCE(X, k, tag)                                                                \
+    X(EV##k##_UID, tag "evidences.actor.user.uid")                                         \
+    X(EV##k##_NAME, tag "evidences.actor.user.name")                                       \
+    X(EV##k##_EMAIL, tag "evidences.actor.user.email_addr")                                \
+    X(EV##k##_TYPE_ID, tag "evidences.actor.user.type_id")                                 \
+    X(EV##k##_TYPE, tag "evidences.actor.user.type")                                       \
+    X(EV##k##_ORG, tag "evidences.actor.user.org.uid")                                     \
+    X(EV##k##_SESSION, tag "evidences.actor.session.uid")                                  \
+    X(EV##k##_IP, tag "evidences.src_endpoint.ip")                                         \
+    X(EV##k##_DESC, tag "evidences.src_endpoint.location.desc")                            \
+    X(EV##k##_COUNTRY, tag "evidences.src_endpoint.location.country")                      \
+    X(EV##k##_REGION, tag "evidences.src_endpoint.location.region")                        \
+    X(EV##k##_ISP, tag "evidences.src_endpoint.location.isp")                              \
+    X(EV##k##_DATA, tag "evidences.data")
 
 #define AS_ENUM(id, name) L_##id,
 enum { LEAVES(AS_ENUM) NLEAF };
+#define EV_LEAVES (L_EV1_UID - L_EV0_UID)
 #undef AS_ENUM
 #define AS_NAME(id, name) name,
 static const char *LEAF_NAMES[] = {LEAVES(AS_NAME)};
@@ -39,14 +58,37 @@ static const char *LEAF_NAMES[] = {LEAVES(AS_NAME)};
 
 #define MAX_LIST 64
 
+#define SCRATCH 4096
+
 typedef struct {
     Span s[NLEAF];
     int64_t i[NLEAF];
     uint8_t set[NLEAF];
-    Span list[MAX_LIST]; /* privileges */
+    Span list[MAX_LIST]; /* privileges, or a finding's types */
     int nlist;
-    int host; /* metadata.profiles = ["host"] */
+    int host;   /* metadata.profiles = ["host"] */
+    int nitems; /* evidences */
+    uint8_t scratch[SCRATCH]; /* text made for the event (a finding's title, data) */
+    size_t used;
 } Ev;
+
+/* `text` made in the event's scratch space from up to four parts; 0 when it is full. */
+static int
+made(Ev *ev, Span *out, Span a, Span b, Span c, Span d)
+{
+    size_t n = (size_t)a.n + b.n + c.n + d.n;
+    if (ev->used + n > SCRATCH)
+        return 0;
+    uint8_t *at = ev->scratch + ev->used;
+    const Span parts[4] = {a, b, c, d};
+    for (int k = 0, o = 0; k < 4; o += (int)parts[k].n, k++)
+        if (parts[k].n)
+            memcpy(at + o, parts[k].p, parts[k].n);
+    ev->used += n;
+    out->p = at;
+    out->n = (uint32_t)n;
+    return 1;
+}
 
 static void
 put(Ev *ev, int leaf, Span v)
@@ -113,7 +155,7 @@ append_i32(Buf *b, int32_t v)
     return 1;
 }
 
-enum { C_STRUCT, C_STR, C_I32, C_I64, C_LIST, C_MAP };
+enum { C_STRUCT, C_STR, C_I32, C_I64, C_LIST, C_MAP, C_ITEMS };
 
 /* One column, or one struct's validity: `valid` holds a byte per row (packed into bits
  * on the way out); strings are `off` (int32, n + 1) and `data`; a list<string> is `off`
@@ -121,6 +163,7 @@ enum { C_STRUCT, C_STR, C_I32, C_I64, C_LIST, C_MAP };
  * values in `off3`/`data3`. */
 typedef struct {
     int kind, leaf;
+    int item;           /* a column of a list's structs (C_ITEMS): a row per item */
     int nunder, *under; /* a struct's leaves: it is valid when any of them is set */
     Buf valid, off, data, off2, data2, off3, data3;
     int64_t nulls;
@@ -138,7 +181,7 @@ col_free(Col *c)
 static int
 col_start(Col *c)
 {
-    if (c->kind == C_STR || c->kind == C_LIST || c->kind == C_MAP)
+    if (c->kind == C_STR || c->kind == C_LIST || c->kind == C_MAP || c->kind == C_ITEMS)
         if (!append_i32(&c->off, 0))
             return 0;
     if (c->kind == C_LIST || c->kind == C_MAP)
@@ -173,18 +216,18 @@ str_to(Buf *off, Buf *data, Span v)
 }
 
 static int
-str_put(Col *c, const Ev *ev)
+str_put(Col *c, const Ev *ev, int leaf)
 {
-    int set = ev->set[c->leaf];
+    int set = ev->set[leaf];
     Span none = {NULL, 0};
-    return col_valid(c, set) && str_to(&c->off, &c->data, set ? ev->s[c->leaf] : none);
+    return col_valid(c, set) && str_to(&c->off, &c->data, set ? ev->s[leaf] : none);
 }
 
 static int
-int_put(Col *c, const Ev *ev, int wide)
+int_put(Col *c, const Ev *ev, int leaf, int wide)
 {
-    int set = ev->set[c->leaf];
-    int64_t v = set ? ev->i[c->leaf] : 0;
+    int set = ev->set[leaf];
+    int64_t v = set ? ev->i[leaf] : 0;
     if (!col_valid(c, set))
         return 0;
     if (!wide)
@@ -204,7 +247,7 @@ list_put(Col *c, const Ev *ev)
     int n = ev->nlist, valid = n > 0;
     if (c->leaf == L_MD_PROFILES)
         items = &host, n = valid = ev->host;
-    else if (c->leaf != L_PRIVILEGES)
+    else if (c->leaf != L_PRIVILEGES && c->leaf != L_FI_TYPES)
         n = valid = 0;
     for (int k = 0; k < n; k++)
         if (!str_to(&c->off2, &c->data2, items[k]))
@@ -239,27 +282,46 @@ map_put(Col *c, Flat *F)
     return col_valid(c, 1) && append_i32(&c->off, (int32_t)(c->off2.n / 4 - 1));
 }
 
+/* One row of a column: an event's, or with `at` (k * EV_LEAVES) its k-th evidence's. */
 static int
-col_put(Col *c, const Ev *ev, Flat *F)
+row_put(Col *c, const Ev *ev, Flat *F, int at)
 {
     switch (c->kind) {
     case C_STRUCT:
-        for (int k = 0; k < c->nunder; k++)
-            if (ev->set[c->under[k]] || (c->under[k] == L_MD_PROFILES && ev->host) ||
-                (c->under[k] == L_PRIVILEGES && ev->nlist))
+        for (int k = 0; k < c->nunder; k++) {
+            int leaf = c->under[k] + at;
+            if (ev->set[leaf] || (leaf == L_MD_PROFILES && ev->host) ||
+                ((leaf == L_PRIVILEGES || leaf == L_FI_TYPES) && ev->nlist))
                 return col_valid(c, 1);
+        }
         return col_valid(c, 0);
     case C_STR:
-        return str_put(c, ev);
+        return str_put(c, ev, c->leaf + at);
     case C_I32:
-        return int_put(c, ev, 0);
+        return int_put(c, ev, c->leaf + at, 0);
     case C_I64:
-        return int_put(c, ev, 1);
+        return int_put(c, ev, c->leaf + at, 1);
     case C_LIST:
         return list_put(c, ev);
+    case C_ITEMS: {
+        int32_t last;
+        memcpy(&last, c->off.d + c->off.n - 4, 4);
+        return col_valid(c, ev->nitems > 0) && append_i32(&c->off, last + ev->nitems);
+    }
     default:
         return map_put(c, F);
     }
+}
+
+static int
+col_put(Col *c, const Ev *ev, Flat *F)
+{
+    if (!c->item)
+        return row_put(c, ev, F, 0);
+    for (int k = 0; k < ev->nitems; k++)
+        if (!row_put(c, ev, F, k * EV_LEAVES))
+            return 0;
+    return 1;
 }
 
 #endif

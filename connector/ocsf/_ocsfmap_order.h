@@ -67,6 +67,11 @@ permute(Col *c, const int32_t *perm, int n)
         ok = append_i32(&off, 0);
         for (int k = 0; ok && k < n; k++)
             ok = take_strings(&c->off, &c->data, perm[k], perm[k] + 1, &off, &data);
+    } else if (ok && c->kind == C_ITEMS) {
+        const int32_t *rows = (const int32_t *)c->off.d;
+        ok = append_i32(&off, 0);
+        for (int k = 0, at = 0; ok && k < n; k++)
+            ok = append_i32(&off, at += rows[perm[k] + 1] - rows[perm[k]]);
     } else if (ok && (c->kind == C_LIST || c->kind == C_MAP)) {
         const int32_t *rows = (const int32_t *)c->off.d;
         ok = append_i32(&off, 0) && append_i32(&off2, 0) && append_i32(&off3, 0);
@@ -81,7 +86,7 @@ permute(Col *c, const int32_t *perm, int n)
     if (c->kind != C_STRUCT) {
         swap_buf(&c->data, &data);
         if (c->kind != C_I32 && c->kind != C_I64)
-            swap_buf(&c->off, &off);
+            swap_buf(&c->off, &off); /* a C_ITEMS column has only these (and `valid`) */
         if (c->kind == C_LIST || c->kind == C_MAP)
             swap_buf(&c->off2, &off2), swap_buf(&c->data2, &data2);
         if (c->kind == C_MAP)
@@ -89,6 +94,30 @@ permute(Col *c, const int32_t *perm, int n)
     }
     free(valid.d), free(off.d), free(data.d), free(off2.d), free(data2.d), free(off3.d);
     free(data3.d);
+    return ok;
+}
+
+/* The columns of a list's structs (a Detection Finding's evidences) in the order `perm`
+ * puts their rows in, by the list's offsets as they were. */
+static int
+permute_items(Part *p, int ncols, const int32_t *perm, int n)
+{
+    const Col *list = NULL;
+    for (int c = 0; c < ncols; c++)
+        if (p->cols[c].kind == C_ITEMS)
+            list = &p->cols[c];
+    if (!list)
+        return 1;
+    const int32_t *rows = (const int32_t *)list->off.d;
+    int32_t *order = malloc(sizeof(int32_t) * ((size_t)rows[n] + 1));
+    int m = 0, ok = order != NULL;
+    for (int k = 0; ok && k < n; k++)
+        for (int32_t j = rows[perm[k]]; j < rows[perm[k] + 1]; j++)
+            order[m++] = j;
+    for (int c = 0; ok && c < ncols; c++)
+        if (p->cols[c].item)
+            ok = permute(&p->cols[c], order, m);
+    free(order);
     return ok;
 }
 
@@ -120,8 +149,10 @@ sort_part(Part *p, int ncols, const Col *time)
             p->lines = lines.data;
         }
         free(lines.valid.d);
+        ok = ok && permute_items(p, ncols, perm, n);
         for (int c = 0; ok && c < ncols; c++)
-            ok = permute(&p->cols[c], perm, n);
+            if (!p->cols[c].item)
+                ok = permute(&p->cols[c], perm, n);
     }
     free(perm);
     return ok;

@@ -96,6 +96,8 @@ col_out(Col *c, int n)
     case C_I32:
     case C_I64:
         return Py_BuildValue("(NLN)", valid, (long long)c->nulls, BYTES(c->data));
+    case C_ITEMS:
+        return Py_BuildValue("(NLN)", valid, (long long)c->nulls, BYTES(c->off));
     case C_LIST:
         return Py_BuildValue("(NLNNN)", valid, (long long)c->nulls, BYTES(c->off), BYTES(c->off2),
                              BYTES(c->data2));
@@ -122,7 +124,7 @@ parts_out(Mapper *m, Part *parts)
         PyObject *days = days_of(p, &p->cols[c->time]);
         PyObject *cols = days ? PyList_New(c->nitems) : NULL;
         for (int j = 0; cols && j < c->nitems; j++) {
-            PyObject *col = col_out(&p->cols[j], p->n);
+            PyObject *col = col_out(&p->cols[j], (int)p->cols[j].valid.n); /* rows or items */
             if (!col)
                 Py_CLEAR(cols);
             else

@@ -8,10 +8,10 @@ The extension (`_ocsfmap.c`) reads each line exactly as orjson writes it, maps i
 for step as `audit.py` and `logs.py` do, and appends its values to the columns; what
 Python decides (an action's family and the fields every event of it shares, an IP
 address `ipaddress` reads, the classes' schemas) it asks here once and remembers. Any
-line it cannot map exactly (escapes, fractions, dotted or repeated member names, a
-Detection Finding, a builder that gives up, a log type it does not know) comes back by
-number for `mapper.to_ocsf`, which stays the definition: the property tests hold both
-equal. Where the extension is not built, the Python mapper maps every line.
+line it cannot map exactly (escapes, fractions, dotted or repeated member names, a log
+type it does not know) comes back by number for `mapper.to_ocsf`, which stays the
+definition: the property tests hold both equal. Where the extension is not built, the
+Python mapper maps every line.
 """
 
 from __future__ import annotations
@@ -41,8 +41,9 @@ CLASSES = (
     "group_management",
     "file_hosting",
     "entity_management",
+    "detection_finding",
 )
-"""The classes the extension fills (a Detection Finding is rare and stays in Python)."""
+"""The classes the extension fills (every class the mappers make)."""
 INDEX = {name: n for n, name in enumerate(CLASSES)}
 SHARED = (
     "activity_id",
@@ -118,7 +119,7 @@ def _shared(kind: str, name: str) -> tuple[Any, ...] | None:
         cls, activity, status = "entity_management", CHANGES.get(name, (99, name)), 1
     else:
         cls, activity, status = "authentication", (1, "Logon"), 1
-    ev = event(cls, activity, 0, {}, status)
+    ev = event(cls, activity, 0, {}, status, 3 if cls == "detection_finding" else 1)
     return (INDEX[cls], *map(ev.get, SHARED))
 
 
@@ -144,6 +145,10 @@ def _items(cls: str) -> Iterator[tuple[str, str]]:
                 yield from walk(f"{path}.{field.name}", field.type)
         elif pa.types.is_map(t):
             yield path, "map"
+        elif pa.types.is_list(t) and pa.types.is_struct(t.value_type):
+            yield path, "items"  # then the items' fields, a row per item
+            for field in t.value_type:
+                yield from walk(f"{path}.{field.name}", field.type)
         elif pa.types.is_list(t):
             yield path, "list"
         else:
@@ -182,6 +187,11 @@ def _array(t: pa.DataType, n: int, given: Iterator[tuple[Any, ...]]) -> pa.Array
         values = _strings(data[3], data[4])
         entries = pa.StructArray.from_arrays([keys, values], fields=[t.key_field, t.item_field])
         return pa.Array.from_buffers(t, n, [validity, data[0]], nulls, children=[entries])
+    if pa.types.is_list(t) and pa.types.is_struct(t.value_type):
+        total = memoryview(bufs[0]).cast("i")[n]
+        fields = [_array(field.type, total, given) for field in t.value_type]
+        item = pa.Array.from_buffers(t.value_type, total, [None], 0, children=fields)
+        return pa.Array.from_buffers(t, n, [validity, data[0]], nulls, children=[item])
     if pa.types.is_list(t):
         items = _strings(data[1], data[2])
         return pa.Array.from_buffers(t, n, [validity, data[0]], nulls, children=[items])
