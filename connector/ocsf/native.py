@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from connector.ocsf.event import IPV4, VERSION, event
 from connector.ocsf.families import BASE, family
 from connector.ocsf.logs import CHANGES
-from connector.ocsf.parquet import schema
+from connector.ocsf.parquet import COMMON, schema
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -45,20 +45,7 @@ CLASSES = (
 )
 """The classes the extension fills (every class the mappers make)."""
 INDEX = {name: n for n, name in enumerate(CLASSES)}
-SHARED = (
-    "activity_id",
-    "activity_name",
-    "category_uid",
-    "category_name",
-    "class_uid",
-    "class_name",
-    "type_uid",
-    "type_name",
-    "severity_id",
-    "severity",
-    "status_id",
-    "status",
-)
+SHARED = tuple(c for c in COMMON if c not in ("time", "metadata"))
 """The fields every event shares (`event.event`), in the order the extension takes them."""
 
 
