@@ -52,8 +52,8 @@ SHARED = tuple(c for c in COMMON if c not in ("time", "metadata"))
 @dataclass
 class Part:
     """One class's events: a table in `parquet.schema(cls)`, sorted as its objects keep
-    them (time, `metadata.uid`, line), their 1-based line numbers (int32), and where
-    each event day's rows are: (day since the epoch, first row, rows)."""
+    them (time, then the later line first), their 1-based line numbers (int32), and
+    where each event day's rows are: (day since the epoch, first row, rows)."""
 
     table: pa.Table
     lines: pa.Array
