@@ -163,13 +163,13 @@ def compact_days(root: Path) -> float:
     code, the day's objects read from disk): its CPU seconds, reading and gunzip
     included."""
     from connector.config.settings import OutputConfig
-    from connector.search import compact
+    from connector.search import compact, inventory
     from connector.search.query import Searcher
     from connector.search.results import Window
 
     searcher = Searcher(OutputConfig(type="local", path=str(root), prefix=landed.PREFIX))
     try:
-        days = searcher.days(Window.last(since=datetime(2000, 1, 1, tzinfo=UTC)))
+        days = inventory.days(searcher, Window.last(since=datetime(2000, 1, 1, tzinfo=UTC)))
     finally:
         searcher.close()
     base = root / landed.PREFIX

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from connector.config.settings import OutputConfig
 from connector.indicators import keys
-from connector.search import compact, daylookup, gc, index, lookup
+from connector.search import compact, daylookup, gc, index, inventory, lookup
 from connector.search.query import Searcher
 from connector.search.results import SearchError, Window
 from connector.sinks.local import LocalSink
@@ -60,7 +60,7 @@ class Output:
     def compact(self) -> int:
         searcher = self.searcher()
         try:
-            days = searcher.days(ALL)
+            days = inventory.days(searcher, ALL)
         finally:
             searcher.close()
         todo = compact.todo(days, "9999-12-31")

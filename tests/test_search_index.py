@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from connector.config.settings import OutputConfig
 from connector.indicators import keys
 from connector.indicators.match import Indicator, IndicatorError, parse
-from connector.search import index
+from connector.search import index, inventory
 from connector.search.query import Searcher
 from connector.search.results import Window
 from connector.search.summary import Summary
@@ -315,7 +315,9 @@ def test_an_index_of_another_version_is_ignored_and_the_object_scanned(tmp_path:
     try:
         found = searcher.find([parse("evil.example")], window, tally=False)
         assert found.total == 2
-        assert searcher.unindexed(window) == ["p/Slack.AuditLogs/year=2026/month=11/o0.json.gz"]
+        assert inventory.unindexed(searcher, window) == [
+            "p/Slack.AuditLogs/year=2026/month=11/o0.json.gz"
+        ]
     finally:
         searcher.close()
 

@@ -35,7 +35,7 @@ from connector import clock
 from connector.cli.output import say
 from connector.cli.search import when
 from connector.config.settings import Settings
-from connector.search import compact, gc
+from connector.search import compact, gc, inventory
 from connector.search.index import SearchIndex
 from connector.search.query import Searcher, log_type_names
 from connector.search.results import SearchError, Window
@@ -57,7 +57,7 @@ class Job:
 def _missing(searcher: Searcher, window: Window, log_types: list[str]) -> list[str]:
     """The objects without a per-object index, but those a day file a search chooses
     covers (their index was deleted by `search.gc`: nothing would read it)."""
-    days = searcher.days(window, log_types)
+    days = inventory.days(searcher, window, log_types)
     present = {
         f"{searcher.root}/{key}"
         for day, keys in days.items()
@@ -72,7 +72,7 @@ def _missing(searcher: Searcher, window: Window, log_types: list[str]) -> list[s
     base = len(searcher.root) - len(searcher.output.prefix)
     return [
         key
-        for key in searcher.unindexed(window, log_types)
+        for key in inventory.unindexed(searcher, window, log_types)
         if f"{searcher.root[:base]}{key}" not in covered
     ]
 
@@ -88,7 +88,9 @@ def _index_one(sink: Sink, prefix: str, key: str) -> int:
 def _closed_days(
     searcher: Searcher, window: Window, log_types: list[str]
 ) -> list[tuple[str, list[str]]]:
-    return compact.todo(searcher.days(window, log_types), clock.rfc3339(clock.now_ts())[:10])
+    return compact.todo(
+        inventory.days(searcher, window, log_types), clock.rfc3339(clock.now_ts())[:10]
+    )
 
 
 def _compact_one(sink: Sink, prefix: str, day: tuple[str, list[str]]) -> int:

@@ -134,3 +134,8 @@ def object_indexes(
         return set(globs(db, root, month_globs, seen))
     patterns = [f"{root}/{INDEX}/{day}/**/*{index.SUFFIX}" for day in named]
     return set(globs(db, root, patterns, seen))
+
+
+def folders(root: str, paths: Sequence[str]) -> list[str]:
+    """The log types' folders `paths` (under `root`) are in."""
+    return sorted({path[len(root) + 1 :].split("/", 1)[0] for path in paths})

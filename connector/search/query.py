@@ -27,7 +27,6 @@ from connector import clock
 from connector.indicators import keys
 from connector.indicators.match import Indicator
 from connector.search import (
-    compact,
     daylookup,
     duckdb_s3,
     index,
@@ -122,9 +121,9 @@ class Searcher:
             return False
 
     def files(self, window: Window, log_types: Sequence[str]) -> list[str]:
-        return partitions.prune(self._months(window, log_types), window.since, window.until)
+        return partitions.prune(self.months(window, log_types), window.since, window.until)
 
-    def _months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
+    def months(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
         """Every data object (or, with `suffix`, index file) of the months of `window`."""
         patterns = self._globs(window, log_types, suffix)
         try:
@@ -134,7 +133,7 @@ class Searcher:
             raise SearchError(f"cannot list {self.root}: {first_line(exc)}") from None
 
     def _globs(self, window: Window, log_types: Sequence[str], suffix: str = "") -> list[str]:
-        """The globs of `_months`."""
+        """The globs of `months`."""
         root = f"{self.root}/{index.INDEX}" if suffix else self.root
         suffix = suffix or index.DATA_SUFFIX
         return listing.months(root, log_types, window.since, window.until, suffix)
@@ -178,7 +177,7 @@ class Searcher:
         limit: int,
         tally: bool,
     ) -> Found:
-        listed = self._months(window, log_type_names(log_types))
+        listed = self.months(window, log_type_names(log_types))
         files = partitions.prune(listed, window.since, window.until)
         if not files:
             since, until = (clock.rfc3339(int(t.timestamp())) for t in (window.since, window.until))
@@ -232,29 +231,6 @@ class Searcher:
         else:
             self._in_time_order(files, indicators, window, kept, tallies)
 
-    def unindexed(self, window: Window, log_types: Sequence[str] = ()) -> list[str]:
-        """Keys (under the output, prefix included) of the data objects in the window that
-        have no index yet, oldest partition first."""
-        files = self.files(window, log_type_names(log_types))
-        present = set(self._months(window, _folders(self.root, files), index.SUFFIX))
-        base = len(self.root) - len(self.output.prefix)
-        return [f[base:] for f in files if (i := self._index_of(f)) and i not in present]
-
-    def days(self, window: Window, log_types: Sequence[str] = ()) -> dict[str, list[str]]:
-        """Per partition-day in the window, its data objects and, apart, its compacted
-        index files (key `day + "/"`), as keys under the output prefix, each sorted."""
-        folders = log_type_names(log_types)
-        out: dict[str, list[str]] = {}
-        for suffix in ("", compact.SUFFIX):
-            for path in partitions.prune(
-                self._months(window, folders, suffix), window.since, window.until
-            ):
-                rel = path[len(self.root) + 1 :]
-                day = compact.day_of(rel.removeprefix(f"{index.INDEX}/"))
-                if day is not None:
-                    out.setdefault(day + ("/" if suffix else ""), []).append(rel)
-        return {day: sorted(keys) for day, keys in out.items()}
-
     def _indexed(
         self,
         files: list[str],
@@ -272,10 +248,10 @@ class Searcher:
         listed object's matching lines go to DuckDB, unparsed (`tally`); the indexes are
         listed under the days of `files` (`listing.object_indexes`; `listed`: how many
         data objects the months hold)."""
-        folders = _folders(self.root, files)
+        folders = listing.folders(self.root, files)
         patterns = self._globs(window, folders, index.SUFFIX)
         present = listing.object_indexes(self._db, self.root, files, patterns, listed, self._listed)
-        covered = {i: f for f in files if (i := self._index_of(f)) in present}
+        covered = {i: f for f in files if (i := self.index_of(f)) in present}
         indicators = [i for i, _ in wanted]
         looks = [look for _, look in wanted]
         found = lookup.plan(
@@ -332,7 +308,7 @@ class Searcher:
         answered = {path for paths in chosen.values() for path in paths}
         return [f for f in files if f not in answered]
 
-    def _index_of(self, data: str) -> str | None:
+    def index_of(self, data: str) -> str | None:
         key = index.index_key(data[len(self.root) + 1 :], "")
         return f"{self.root}/{key}" if key else None
 
@@ -435,8 +411,3 @@ def _past(found: lookup.Plan, newest: list[str], next_: int, kept: Newest) -> bo
     """Whether no listed object from `newest[next_]` on can hold a row newer than those
     kept."""
     return next_ == len(newest) or kept.settled(found.listed[newest[next_]].newest())
-
-
-def _folders(root: str, paths: Sequence[str]) -> list[str]:
-    """The log types' folders `paths` (under `root`) are in."""
-    return sorted({path[len(root) + 1 :].split("/", 1)[0] for path in paths})
