@@ -21,7 +21,8 @@ setup(
             depends=[
                 f"connector/indicators/_keyscan_{part}.h"
                 for part in ("json", "tables", "shapes", "index")
-            ],
+            ]
+            + ["connector/_utf8.h"],
             extra_compile_args=FLAGS,
             optional=True,
         ),
@@ -31,7 +32,8 @@ setup(
             depends=[
                 f"connector/ocsf/_ocsfmap_{part}.h"
                 for part in ("flat", "cols", "rows", "build", "cache", "order", "out")
-            ],
+            ]
+            + ["connector/_utf8.h"],
             extra_compile_args=FLAGS,
             optional=True,
         ),

@@ -54,28 +54,7 @@ fnv(uint32_t h, const uint8_t *s, size_t n)
 }
 #define FNV0 2166136261u
 
-/* Past one UTF-8 sequence at a byte >= 0x80, as Python's strict decoder reads it. */
-static const uint8_t *
-utf8_next(const uint8_t *p, const uint8_t *e)
-{
-    uint8_t c = p[0];
-    if (c >= 0xC2 && c <= 0xDF)
-        return e - p >= 2 && (p[1] & 0xC0) == 0x80 ? p + 2 : NULL;
-    if (c >= 0xE0 && c <= 0xEF) {
-        uint8_t lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
-        if (e - p < 3 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80)
-            return NULL;
-        return p + 3;
-    }
-    if (c >= 0xF0 && c <= 0xF4) {
-        uint8_t lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
-        if (e - p < 4 || p[1] < lo || p[1] > hi || (p[2] & 0xC0) != 0x80 ||
-            (p[3] & 0xC0) != 0x80)
-            return NULL;
-        return p + 4;
-    }
-    return NULL;
-}
+#include "../_utf8.h"
 
 /* A string at `c->p` (its opening quote): its text, without escapes or control bytes.
  * Sixteen bytes at a time with SSE2 (x86-64's baseline) up to the first byte that is a
