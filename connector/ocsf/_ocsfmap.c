@@ -97,18 +97,14 @@ map_line(Mapper *m, Flat *F, Ev *ev, Part *parts, const uint8_t *s, const uint8_
     static const char *types[] = {"Slack.AuditLogs", "Slack.AccessLogs", "Slack.IntegrationLogs"};
     Mx x = {m, F, ev, NULL, m->version, m->builder};
     int r = 0, which = -1;
-    memset(ev->set, 0, sizeof ev->set);
-    ev->nlist = ev->host = ev->nitems = 0;
-    ev->used = 0;
+    ev_reset(ev);
     if (!read_line(F, s, e) || !F->has_log_type)
         return 0;
     for (int k = 0; k < 3; k++)
         if (F->log_type.n == strlen(types[k]) && memcmp(F->log_type.p, types[k], F->log_type.n) == 0)
             which = k;
     if (which == 0 && (r = audit_row(&x, 0)) == M_BASE) {
-        memset(ev->set, 0, sizeof ev->set);
-            ev->nlist = ev->host = ev->nitems = 0;
-        ev->used = 0;
+        ev_reset(ev);
         read_line(F, s, e);
         r = audit_row(&x, 1);
     } else if (which == 1)

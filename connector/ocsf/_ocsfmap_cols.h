@@ -72,6 +72,15 @@ typedef struct {
     size_t used;
 } Ev;
 
+/* An event with nothing put yet (the values behind unset leaves are never read). */
+static void
+ev_reset(Ev *ev)
+{
+    memset(ev->set, 0, sizeof ev->set);
+    ev->nlist = ev->host = ev->nitems = 0;
+    ev->used = 0;
+}
+
 /* `text` made in the event's scratch space from up to four parts; 0 when it is full. */
 static int
 made(Ev *ev, Span *out, Span a, Span b, Span c, Span d)

@@ -139,16 +139,13 @@ sort_part(Part *p, int ncols, const Col *time)
     int ok = 1;
     if (!sorted) {
         qsort(perm, (size_t)n, sizeof *perm, by_order);
-        Col lines = {.kind = C_I32};
-        lines.data = p->lines;
-        lines.valid.d = calloc((size_t)n, 1);
-        ok = lines.valid.d != NULL;
-        if (ok) {
-            lines.valid.n = (size_t)n;
-            ok = permute(&lines, perm, n);
-            p->lines = lines.data;
-        }
-        free(lines.valid.d);
+        Buf lines = {0};
+        ok = grow(&lines, sizeof(int32_t) * (size_t)n);
+        for (int k = 0; ok && k < n; k++)
+            ok = append_i32(&lines, ((const int32_t *)p->lines.d)[perm[k]]);
+        if (ok)
+            swap_buf(&p->lines, &lines);
+        free(lines.d);
         ok = ok && permute_items(p, ncols, perm, n);
         for (int c = 0; ok && c < ncols; c++)
             if (!p->cols[c].item)
