@@ -267,14 +267,14 @@ class ClassObject:
         lines = pa.chunked_array(self._lines, pa.int32())
         self._batches, self._lines = [], []
         days = np.floor_divide(table["time"].to_numpy(), DAY_MS)
-        first, last = days.min(initial=0), days.max(initial=0)
-        for day in [first] if first == last else np.unique(days).tolist():
-            if first == last:
-                yield int(day), table.num_rows, _write(self.cls, _sort(table, lines))
-                continue
+        distinct = np.unique(days).tolist()
+        if len(distinct) == 1:
+            yield distinct[0], table.num_rows, _write(self.cls, _sort(table, lines))
+            return
+        for day in distinct:
             keep = pa.array(days == day)
             part = table.filter(keep)
-            yield int(day), part.num_rows, _write(self.cls, _sort(part, lines.filter(keep)))
+            yield day, part.num_rows, _write(self.cls, _sort(part, lines.filter(keep)))
 
     def body(self) -> bytes:
         """The object, when its events are of one day."""
