@@ -31,7 +31,7 @@ setup(
             ["connector/ocsf/_ocsfmap.c"],
             depends=[
                 f"connector/ocsf/_ocsfmap_{part}.h"
-                for part in ("flat", "cols", "rows", "build", "cache", "order", "out")
+                for part in ("flat", "cols", "rows", "finding", "build", "cache", "order", "out")
             ]
             + ["connector/_utf8.h"],
             extra_compile_args=FLAGS,

@@ -1,6 +1,7 @@
 /* The OCSF mapper's common case in one native pass (connector/ocsf/native.py says why):
  * each line of a landed object read into its flat record (_ocsfmap_flat.h), mapped as
- * `audit.py` and `logs.py` map it (_ocsfmap_rows.h, _ocsfmap_build.h) and appended to
+ * `audit.py` and `logs.py` map it (_ocsfmap_rows.h, _ocsfmap_build.h, a Detection
+ * Finding _ocsfmap_finding.h) and appended to
  * its class's Arrow columns (_ocsfmap_cols.h), which are sorted and cut by event day
  * (_ocsfmap_order.h) and handed to Python as they are (_ocsfmap_out.h). A line it cannot
  * map exactly is handed back, by number, to the Python mapper, which stays the
@@ -20,6 +21,7 @@
 #include "_ocsfmap_flat.h"
 #include "_ocsfmap_cols.h"
 #include "_ocsfmap_rows.h"
+#include "_ocsfmap_finding.h"
 #include "_ocsfmap_build.h"
 
 #define MAX_CLASSES 16
